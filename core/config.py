@@ -1,0 +1,34 @@
+"""Project-wide paths, audio constants and device selection."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: Repository root (the folder holding app.py).
+ROOT = Path(__file__).resolve().parent.parent
+#: Generated data: demo corpus, caches, dashboard runs. Ignored by git.
+DATA_DIR = Path(os.environ.get("SONGSCAPE_DATA", ROOT / "data"))
+#: Default location of the demo corpus.
+DEMO_DIR = DATA_DIR / "demo"
+#: On-disk caches (features, latents, projections).
+CACHE_DIR = Path(os.environ.get("SONGSCAPE_CACHE", DATA_DIR / "cache"))
+#: Shipped, ready-made checkpoints.
+CHECKPOINT_DIR = ROOT / "checkpoints"
+#: Checkpoints saved from the dashboard.
+RUNS_DIR = DATA_DIR / "runs"
+
+#: Sample rate of every clip inside the pipeline (GTZAN's rate).
+SAMPLE_RATE = 22050
+
+
+def device(prefer: str | None = None) -> str:
+    """Return the torch device to use: ``prefer`` if given, CUDA when present, else CPU."""
+    if prefer:
+        return prefer
+    env = os.environ.get("SONGSCAPE_DEVICE")
+    if env:
+        return env
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"

@@ -1,0 +1,39 @@
+"""Progress reporting shared by the CLI (tqdm) and the dashboard (st.progress).
+
+Long-running `core` functions take ``progress: Progress | None``: a callable
+``progress(done, total, message)``. The CLI passes :func:`tqdm_progress`; the
+dashboard passes a function that updates a progress bar.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Protocol
+
+
+class Progress(Protocol):
+    def __call__(self, done: int, total: int, message: str = "") -> None: ...
+
+
+def null_progress(done: int, total: int, message: str = "") -> None:
+    """A progress callback that does nothing."""
+
+
+def tqdm_progress(desc: str) -> Callable[[int, int, str], None]:
+    """Return a progress callback that drives a tqdm bar on stderr."""
+    from tqdm import tqdm
+
+    bar = None
+
+    def update(done: int, total: int, message: str = "") -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=desc, unit="item", dynamic_ncols=True)
+        bar.total = total
+        bar.n = done
+        if message:
+            bar.set_postfix_str(message[-40:], refresh=False)
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    return update

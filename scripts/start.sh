@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# Install everything and open the dashboard on the demo corpus (http://localhost:8501).
+# Extra arguments go to streamlit, e.g. `bash scripts/start.sh --server.port 8600`.
+source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
+exec .venv/bin/python -m streamlit run app.py "$@"

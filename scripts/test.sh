@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Install everything and run every test. Extra arguments go to pytest.
+source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
+# The browser tests drive Debian's Chromium (never a downloaded browser). Under CI, or when
+# run as root, install it if it is missing; elsewhere those tests skip with a reason.
+if [ ! -x /usr/bin/chromium ] && { [ -n "${CI:-}" ] || [ "$(id -u)" = 0 ]; } && command -v apt-get >/dev/null; then
+  echo ">> installing Debian's chromium for the browser tests"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null \
+    || echo ">> could not install chromium; browser tests will report it"
+fi
+exec .venv/bin/python -m pytest "$@"
