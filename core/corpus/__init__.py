@@ -104,7 +104,9 @@ class Corpus:
             if c in REQUIRED_COLUMNS:
                 continue
             values = self.tracks[c]
-            if 1 < values.nunique(dropna=True) < max(2, len(values)):
+            distinct = values.nunique(dropna=True)
+            # a label groups tracks: few distinct values (a quadrant, a source), not a number per track
+            if 1 < distinct <= min(50, len(values) // 2):
                 cols.append(c)
         return cols
 

@@ -1,0 +1,183 @@
+"""Loading one audio clip, robustly: any common format and rate in, mono float32 at 22,050 Hz out.
+
+:func:`load_audio` reads WAV, AU/SND (GTZAN's original layout), FLAC, OGG/Opus,
+AIFF and MP3 through libsndfile (``soundfile``); other extensions (m4a, aac,
+wma) go through ``audioread`` when a system decoder is present. Stereo and
+multi-channel audio is averaged to mono; any sample rate is resampled to
+``sr`` with soxr (librosa's default high-quality resampler).
+
+Policy for bad input: every problem raises :class:`~core.errors.BadInputError`
+naming the file and what is wrong, so batch callers can skip and list it:
+
+===========================  ==================================================
+missing file / a folder      "file not found" / "is a folder, not an audio file"
+not audio (.txt, .jpg ...)   "not an audio file (extension ...)"
+0-byte file                  "empty file (0 bytes)"
+bad or truncated header      "unreadable or corrupt audio file (...)"
+no samples                   "no audio samples"
+shorter than ``min_seconds`` "too short: 0.40 s of audio, at least 1 s needed"
+NaN or infinite samples      "contains NaN or infinite samples"
+silent                       "silent: peak level below -100 dBFS"
+===========================  ==================================================
+
+Clips that are long enough but shorter than a feature window are *not* an
+error here: :func:`core.features.mel.log_mel` zero-pads them to its 128 frames.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from core.config import SAMPLE_RATE
+from core.errors import BadInputError
+
+#: File extensions treated as audio (lower case, with the dot).
+AUDIO_EXTENSIONS = frozenset({
+    ".wav", ".au", ".snd", ".flac", ".ogg", ".oga", ".opus", ".mp3",
+    ".aif", ".aiff", ".m4a", ".aac", ".wma",
+})
+#: Extensions libsndfile cannot decode; read through audioread when possible.
+_AUDIOREAD_ONLY = frozenset({".m4a", ".aac", ".wma"})
+
+#: A clip whose peak absolute sample is at most this (-100 dBFS) is silent.
+SILENCE_PEAK = 1e-5
+
+
+def is_audio_path(path: str | Path) -> bool:
+    """True when ``path`` has an audio file extension (the file itself is not opened)."""
+    return Path(path).suffix.lower() in AUDIO_EXTENSIONS
+
+
+def _read_soundfile(path: Path, offset: float, duration: float | None) -> tuple[np.ndarray, int]:
+    import soundfile as sf
+
+    try:
+        with sf.SoundFile(str(path)) as f:
+            native_sr = int(f.samplerate)
+            start = int(round(offset * native_sr))
+            if f.frames > 0 and start >= f.frames:
+                raise BadInputError(path, f"offset {offset:g} s is past the end of the audio "
+                                          f"({f.frames / native_sr:.2f} s)")
+            if start:
+                f.seek(start)
+            frames = -1 if duration is None else int(round(duration * native_sr))
+            data = f.read(frames=frames, dtype="float32", always_2d=True)
+    except BadInputError:
+        raise
+    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as exc:
+        raise BadInputError(path, f"unreadable or corrupt audio file ({_short(exc)})") from None
+    return data, native_sr
+
+
+def _read_audioread(path: Path, offset: float, duration: float | None) -> tuple[np.ndarray, int]:
+    try:
+        import audioread
+
+        chunks = []
+        with audioread.audio_open(str(path)) as f:
+            native_sr, channels = int(f.samplerate), int(f.channels)
+            for buf in f:
+                chunks.append(np.frombuffer(buf, dtype="<i2"))
+    except Exception as exc:  # audioread raises many unrelated types (NoBackendError, DecodeError, OSError)
+        raise BadInputError(path, f"unreadable audio file ({_short(exc)}); convert it to WAV, FLAC or MP3") from None
+    data = np.concatenate(chunks) if chunks else np.zeros(0, dtype="<i2")
+    data = (data.astype(np.float32) / 32768.0).reshape(-1, max(channels, 1))
+    start = int(round(offset * native_sr))
+    stop = None if duration is None else start + int(round(duration * native_sr))
+    return data[start:stop], native_sr
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:160]
+
+
+def load_audio(path: str | Path, *, sr: int = SAMPLE_RATE, offset: float = 0.0,
+               duration: float | None = None, min_seconds: float = 1.0) -> np.ndarray:
+    """Read an audio file as a mono float32 signal at ``sr`` Hz.
+
+    Parameters
+    ----------
+    path : str or Path
+        audio file (WAV, AU, FLAC, OGG, MP3, AIFF; m4a/aac/wma with a system decoder)
+    sr : int > 0
+        target sample rate; the file is resampled (soxr, high quality) when it differs
+    offset : float >= 0
+        start reading this many seconds into the file
+    duration : float > 0 or None
+        read at most this many seconds (None: to the end)
+    min_seconds : float >= 0
+        clips shorter than this (after offset/duration) are rejected
+
+    Returns
+    -------
+    y : np.ndarray [shape=(n,), dtype=float32]
+        mono signal, finite, not silent, ``n >= min_seconds * sr``
+
+    Raises
+    ------
+    BadInputError
+        naming the file and the problem (see the module docstring for the list)
+    """
+    if sr <= 0:
+        raise ValueError(f"sr must be positive, got {sr}")
+    if offset < 0:
+        raise ValueError(f"offset must be >= 0, got {offset}")
+    if duration is not None and duration <= 0:
+        raise ValueError(f"duration must be positive or None, got {duration}")
+    path = Path(path)
+    if not path.exists():
+        raise BadInputError(path, "file not found")
+    if path.is_dir():
+        raise BadInputError(path, "is a folder, not an audio file")
+    if not is_audio_path(path):
+        kind = f"extension '{path.suffix}'" if path.suffix else "no file extension"
+        raise BadInputError(path, f"not an audio file ({kind}; expected one of "
+                                  f"{', '.join(sorted(AUDIO_EXTENSIONS))})")
+    if path.stat().st_size == 0:
+        raise BadInputError(path, "empty file (0 bytes)")
+
+    if path.suffix.lower() in _AUDIOREAD_ONLY:
+        data, native_sr = _read_audioread(path, offset, duration)
+    else:
+        data, native_sr = _read_soundfile(path, offset, duration)
+
+    if data.shape[0] == 0:
+        raise BadInputError(path, "no audio samples")
+    y = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
+    if not np.isfinite(y).all():
+        raise BadInputError(path, "contains NaN or infinite samples")
+    seconds = y.shape[0] / native_sr
+    if seconds < min_seconds:
+        raise BadInputError(path, f"too short: {seconds:.2f} s of audio, at least {min_seconds:g} s needed")
+    if float(np.max(np.abs(y))) <= SILENCE_PEAK:
+        raise BadInputError(path, "silent: peak level below -100 dBFS")
+    if native_sr != sr:
+        import librosa
+
+        y = librosa.resample(y, orig_sr=native_sr, target_sr=sr, res_type="soxr_hq")
+    return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def n_samples(path: str | Path, *, sr: int = SAMPLE_RATE) -> int:
+    """Number of samples :func:`load_audio` returns for the whole file at ``sr``, from its header.
+
+    Raises
+    ------
+    BadInputError
+        when the header cannot be read
+    """
+    path = Path(path)
+    if path.suffix.lower() in _AUDIOREAD_ONLY:
+        return int(load_audio(path, sr=sr, min_seconds=0.0).shape[0])
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(path))
+    except Exception as exc:
+        raise BadInputError(path, f"unreadable or corrupt audio file ({_short(exc)})") from None
+    if int(info.samplerate) == sr:
+        return int(info.frames)
+    return int(np.ceil(info.frames * sr / info.samplerate))

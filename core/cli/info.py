@@ -1,0 +1,54 @@
+"""`python -m core info CKPT`: what a checkpoint holds (model, config, features, training summary)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "info", help="describe a checkpoint",
+        description="Print a checkpoint's model, config, feature parameters and training history summary "
+                    "(epochs, best validation loss, final KL per latent dimension). Exits non-zero, "
+                    "saying why, when the file is not a usable checkpoint.")
+    p.add_argument("checkpoint", type=Path, metavar="CKPT", help="checkpoint file (.pt)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=run)
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list) and value and all(isinstance(v, float) for v in value):
+        return "[" + ", ".join(f"{v:.3g}" for v in value) + "]"
+    return str(value)
+
+
+def run(args) -> int:
+    from core.checkpoint import describe
+
+    info = describe(args.checkpoint)  # CheckpointError -> "error: PATH: why", exit 2
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+        return 0
+    print(f"checkpoint  {info['path']}")
+    print(f"model       {info['model']}  (format {info['format_version']}, written by songscape "
+          f"{info['songscape']}, {info['n_weights']:,} weights"
+          f"{', resumable' if info['resumable'] else ''})")
+    print("config")
+    for k, v in info["config"].items():
+        print(f"  {k:<16} {_fmt(v)}")
+    print("feature parameters")
+    for k, v in info["feature_params"].items():
+        print(f"  {k:<16} {_fmt(v)}")
+    hist = info.get("history")
+    if hist:
+        print("training")
+        print(f"  epochs           {hist['epochs']}")
+        print(f"  best epoch       {hist['best_epoch']}  (val loss {_fmt(hist['best_val_loss'])})")
+        print(f"  final loss       {_fmt(hist['final_loss'])}  (val {_fmt(hist['final_val_loss'])})")
+        print(f"  final KL per dim {_fmt(hist['final_kl_per_dim'])}")
+    else:
+        print("training    none (not a trained network)")
+    return 0

@@ -1,0 +1,294 @@
+"""Cluster metrics: internal (on the latent space) and external (against label columns).
+
+Every metric comes back as a :class:`MetricValue`: a float, or ``None`` with the
+reason it is undefined (one cluster, everything noise, one class...). Nothing
+here raises on a degenerate clustering and nothing returns a silent NaN.
+
+How noise (label ``-1``, from DBSCAN/HDBSCAN) enters each metric — one rule, used everywhere:
+
+* **Internal metrics** (silhouette, Calinski–Harabasz, Davies–Bouldin) are
+  computed on the **non-noise points only**: noise is not a cluster, and has no
+  centre or cohesion. They are undefined when fewer than 2 clusters remain, and
+  silhouette also when every remaining point is its own cluster.
+* **External metrics** (ARI, NMI, homogeneity, completeness, purity) use **all
+  points, with noise counted as one extra cluster**. A method therefore cannot
+  look better by discarding hard points: noise is mixed, and costs purity and
+  homogeneity. Tracks whose label is unknown (``""`` or missing) are left out of
+  that label's metrics only.
+* ``noise_fraction`` is always reported beside them, so both facts are visible.
+
+Silhouette is O(n²): up to :data:`SILHOUETTE_FULL_MAX` points it is exact;
+above that (or when ``sample_size`` is given) it is the mean silhouette of a
+random sample of ``sample_size`` points (default :data:`SILHOUETTE_FULL_MAX`),
+drawn with ``random_state``, as ``sklearn.metrics.silhouette_score`` does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "MetricValue", "INTERNAL", "EXTERNAL", "SILHOUETTE_FULL_MAX",
+    "internal", "silhouette_from_distances", "external", "purity", "contingency", "report",
+]
+
+#: Internal metric names, in table order.
+INTERNAL = ("silhouette", "calinski_harabasz", "davies_bouldin")
+#: External metric names, in table order (each becomes ``<name>_<label column>`` in reports).
+EXTERNAL = ("ari", "nmi", "purity", "homogeneity", "completeness")
+#: Exact silhouette up to this many (non-noise) points; a random sample of this size above.
+SILHOUETTE_FULL_MAX = 10_000
+
+NOISE_NAME = "noise"
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    """A metric: ``value`` when defined, else ``value=None`` and the ``reason``."""
+
+    value: float | None
+    reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.value is not None
+
+    def __float__(self) -> float:
+        return float("nan") if self.value is None else float(self.value)
+
+    def __str__(self) -> str:
+        return f"{self.value:.4f}" if self.ok else f"n/a ({self.reason})"
+
+
+def _undefined(reason: str, names: Iterable[str]) -> dict[str, MetricValue]:
+    return {n: MetricValue(None, reason) for n in names}
+
+
+def _labels(labels: np.ndarray) -> np.ndarray:
+    labels = np.asarray(labels)
+    if labels.ndim != 1:
+        raise ValueError(f"labels must be 1-D (n,), got shape {labels.shape}")
+    return labels.astype(np.int64)
+
+
+# --------------------------------------------------------------------------- internal
+def internal(
+    Z: np.ndarray,
+    labels: np.ndarray,
+    *,
+    sample_size: int | None = None,
+    random_state: int = 0,
+    index=None,
+) -> dict[str, MetricValue]:
+    """Silhouette, Calinski–Harabasz and Davies–Bouldin of ``labels`` on ``Z``, noise left out.
+
+    Z : np.ndarray, shape=(n, d)
+    labels : np.ndarray, shape=(n,), ``-1`` = noise.
+    sample_size : silhouette on a random sample of this many points (None: exact up to
+        SILHOUETTE_FULL_MAX points, sampled above).
+    index : a :class:`core.clustering.NeighbourIndex` of ``Z``; when it holds the dense
+        distance matrix (n <= DENSE_MAX) the exact silhouette is computed from it (same value,
+        a few ms instead of ~100 ms at 2,617 points: the dashboard's eps slider).
+
+    Returns ``{"silhouette", "calinski_harabasz", "davies_bouldin"} -> MetricValue``.
+    """
+    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+
+    Z = np.asarray(Z, dtype=np.float64)
+    labels = _labels(labels)
+    if len(Z) != len(labels):
+        raise ValueError(f"{len(Z)} latent rows but {len(labels)} labels")
+    keep = labels >= 0
+    if not keep.any():
+        return _undefined("every point is noise", INTERNAL)
+    Zk, lk = Z[keep], labels[keep]
+    n_clusters = len(np.unique(lk))
+    if n_clusters < 2:
+        return _undefined("only one cluster (besides noise)", INTERNAL)
+    if not np.isfinite(Zk).all():
+        return _undefined("latent vectors contain non-finite values", INTERNAL)
+    if n_clusters >= len(lk):
+        return _undefined("every point is its own cluster", INTERNAL)
+    out: dict[str, MetricValue] = {}
+    n_sample = sample_size if sample_size is not None else (
+        SILHOUETTE_FULL_MAX if len(lk) > SILHOUETTE_FULL_MAX else None)
+    if n_sample is not None and n_sample >= len(lk):
+        n_sample = None
+    if n_sample is not None:
+        rng = np.random.default_rng(random_state)
+        pick = rng.choice(len(lk), size=int(n_sample), replace=False)
+        if not 2 <= len(np.unique(lk[pick])) < len(pick):
+            out["silhouette"] = MetricValue(None, f"the {n_sample}-point sample has too few or too many clusters")
+        else:
+            out["silhouette"] = MetricValue(float(silhouette_score(Zk[pick], lk[pick])))
+    else:
+        D = index.distance_matrix() if index is not None and len(index) == len(Z) else None
+        if D is not None:
+            out["silhouette"] = MetricValue(silhouette_from_distances(D, labels))
+        else:
+            out["silhouette"] = MetricValue(float(silhouette_score(Zk, lk)))
+    spread = np.ptp(Zk, axis=0).max() if len(Zk) else 0.0
+    if spread == 0:
+        out["calinski_harabasz"] = MetricValue(None, "all points are identical")
+    else:
+        out["calinski_harabasz"] = MetricValue(float(calinski_harabasz_score(Zk, lk)))
+    out["davies_bouldin"] = MetricValue(float(davies_bouldin_score(Zk, lk)))
+    return out
+
+
+def silhouette_from_distances(D: np.ndarray, labels: np.ndarray) -> float:
+    """Mean silhouette of the non-noise points from a dense distance matrix.
+
+    D : np.ndarray, shape=(n, n), pairwise distances of all points (noise included).
+    labels : np.ndarray, shape=(n,), ``-1`` = noise (left out, as in :func:`internal`).
+
+    Per-cluster distance sums come from one product ``D @ onehot`` (noise rows of
+    ``onehot`` are zero); a point alone in its cluster scores 0, as in sklearn.
+    Needs at least 2 clusters.
+    """
+    labels = _labels(labels)
+    keep = labels >= 0
+    ids, inverse = np.unique(labels[keep], return_inverse=True)
+    k = len(ids)
+    onehot = np.zeros((len(labels), k))
+    onehot[np.flatnonzero(keep), inverse] = 1.0
+    sums = (D @ onehot)[keep]  # (m, k): sum of distances from each kept point to each cluster
+    counts = onehot.sum(axis=0)
+    own = counts[inverse]
+    a = sums[np.arange(len(inverse)), inverse] / np.maximum(own - 1, 1)
+    mean_to = sums / counts
+    mean_to[np.arange(len(inverse)), inverse] = np.inf
+    b = mean_to.min(axis=1)
+    s = (b - a) / np.maximum(a, b)
+    s = np.where(own > 1, np.nan_to_num(s), 0.0)
+    return float(s.mean())
+
+
+# --------------------------------------------------------------------------- external
+def _known(truth: Iterable) -> np.ndarray:
+    """Mask of rows whose label is known (not "", not missing)."""
+    t = pd.Series(list(truth), dtype=object)
+    return (t.notna() & (t.astype(str).str.strip() != "")).to_numpy()
+
+
+def contingency(labels: np.ndarray, truth: Iterable, *, normalize: str | None = None) -> pd.DataFrame:
+    """Cluster × class counts: rows are clusters (``"noise"`` last), columns the classes.
+
+    labels : np.ndarray, shape=(n,), ``-1`` = noise.
+    truth : sequence of n class labels; unknown ones (``""``/missing) are left out.
+    normalize : None for counts; ``"cluster"`` so each row sums to 1 (the class mix of a
+        cluster: its max is the cluster's purity); ``"class"`` so each column sums to 1
+        (where a class went).
+    """
+    labels = _labels(labels)
+    truth = np.asarray(list(truth), dtype=object)
+    if len(truth) != len(labels):
+        raise ValueError(f"{len(labels)} labels but {len(truth)} truth values")
+    keep = _known(truth)
+    rows = pd.Series(labels[keep]).map(lambda v: NOISE_NAME if v < 0 else int(v))
+    table = pd.crosstab(rows.rename("cluster"), pd.Series(truth[keep].astype(str), name="class"))
+    order = sorted([r for r in table.index if r != NOISE_NAME]) + ([NOISE_NAME] if NOISE_NAME in table.index else [])
+    table = table.loc[order]
+    if normalize is None:
+        return table
+    if normalize == "cluster":
+        return table.div(table.sum(axis=1).replace(0, np.nan), axis=0).fillna(0.0)
+    if normalize == "class":
+        return table.div(table.sum(axis=0).replace(0, np.nan), axis=1).fillna(0.0)
+    raise ValueError(f"normalize must be None, 'cluster' or 'class', got {normalize!r}")
+
+
+def purity(labels: np.ndarray, truth: Iterable) -> MetricValue:
+    """Share of points whose cluster's majority class is their own class (noise = one cluster)."""
+    table = contingency(labels, truth)
+    total = int(table.to_numpy().sum())
+    if total == 0:
+        return MetricValue(None, "no point has a known label")
+    return MetricValue(float(table.max(axis=1).sum() / total))
+
+
+def external(labels: np.ndarray, truth: Iterable) -> dict[str, MetricValue]:
+    """ARI, NMI, purity, homogeneity and completeness of ``labels`` against one label column.
+
+    Noise is one extra cluster; tracks with an unknown label are left out.
+    Returns ``{name: MetricValue}`` for the names in :data:`EXTERNAL`.
+    """
+    from sklearn import metrics as skm
+
+    labels = _labels(labels)
+    truth = np.asarray(list(truth), dtype=object)
+    if len(truth) != len(labels):
+        raise ValueError(f"{len(labels)} labels but {len(truth)} truth values")
+    keep = _known(truth)
+    if keep.sum() < 2:
+        return _undefined("fewer than 2 points have a known label", EXTERNAL)
+    lk, tk = labels[keep], truth[keep].astype(str)
+    if len(np.unique(tk)) < 2:
+        return _undefined(f"only one class ({tk[0]!r}) among the labelled points", EXTERNAL)
+    if (lk < 0).all():
+        return _undefined("every point is noise", EXTERNAL)
+    h, c, _ = skm.homogeneity_completeness_v_measure(tk, lk)
+    return {
+        "ari": MetricValue(float(skm.adjusted_rand_score(tk, lk))),
+        "nmi": MetricValue(float(skm.normalized_mutual_info_score(tk, lk))),
+        "purity": purity(lk, tk),
+        "homogeneity": MetricValue(float(h)),
+        "completeness": MetricValue(float(c)),
+    }
+
+
+# --------------------------------------------------------------------------- report
+def report(
+    Z: np.ndarray,
+    labels: np.ndarray,
+    truth: pd.DataFrame | None = None,
+    *,
+    label_columns: Iterable[str] | None = None,
+    sample_size: int | None = None,
+    random_state: int = 0,
+) -> dict[str, object]:
+    """One flat row for a results table.
+
+    Z : np.ndarray, shape=(n, d); labels : np.ndarray, shape=(n,).
+    truth : DataFrame with n rows holding the label columns (e.g. ``corpus.tracks``).
+    label_columns : which columns of ``truth`` to score against (default: all of them).
+
+    Keys: ``silhouette, calinski_harabasz, davies_bouldin, noise_fraction, n_clusters``,
+    then ``ari_<L>, nmi_<L>, purity_<L>, homogeneity_<L>, completeness_<L>`` per label column
+    L, and ``notes``: the reason of every undefined metric (those are ``None``).
+    """
+    labels = _labels(labels)
+    row: dict[str, object] = {}
+    notes: list[str] = []
+
+    def put(key: str, mv: MetricValue) -> None:
+        row[key] = mv.value
+        if not mv.ok:
+            notes.append(f"{key}: {mv.reason}")
+
+    for key, mv in internal(Z, labels, sample_size=sample_size, random_state=random_state).items():
+        put(key, mv)
+    row["noise_fraction"] = float((labels < 0).mean()) if len(labels) else 0.0
+    row["n_clusters"] = int(len(np.unique(labels[labels >= 0])))
+    if truth is not None:
+        if len(truth) != len(labels):
+            raise ValueError(f"{len(labels)} labels but the truth table has {len(truth)} rows")
+        cols = list(truth.columns) if label_columns is None else list(label_columns)
+        for col in cols:
+            for key, mv in external(labels, truth[col].to_numpy()).items():
+                put(f"{key}_{col}", mv)
+    row["notes"] = "; ".join(_dedupe(notes))
+    return row
+
+
+def _dedupe(notes: list[str]) -> list[str]:
+    """Group notes that share a reason: 'a, b: reason'."""
+    by_reason: dict[str, list[str]] = {}
+    for note in notes:
+        key, reason = note.split(": ", 1)
+        by_reason.setdefault(reason, []).append(key)
+    return [f"{', '.join(keys)}: {reason}" for reason, keys in by_reason.items()]

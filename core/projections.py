@@ -1,0 +1,270 @@
+"""2-D and 3-D projections of latent vectors for plotting: PCA, t-SNE and UMAP, cached on disk.
+
+``project(Z, method=..., dim=...)`` returns float32 coordinates, shape=(n, dim).
+Results are stored in the project's one on-disk cache
+(:class:`core.features.cache.FeatureCache`) under a key made of a hash of the
+bytes of ``Z`` (which covers the checkpoint and the corpus that produced it),
+the method, ``dim``, ``random_state`` and every parameter, so the dashboard never
+recomputes a projection it has seen.
+
+Speed on 2,617 points (see BENCHMARKS.md, "Clustering and projections"):
+
+* **UMAP** — neighbours are computed exactly with scikit-learn (fast on the
+  low-dimensional latents) and handed to ``umap.UMAP(precomputed_knn=...)``,
+  which skips pynndescent and its numba compilation; the layout runs
+  ``n_epochs=200`` (UMAP's own default for large data; it uses 500 below 10,000
+  points). Part of numba's compiled code is cached in ``NUMBA_CACHE_DIR``
+  (default ``data/cache/numba``), but UMAP's layout functions are not cacheable:
+  a process's first UMAP compiles them (10-25 s here); :func:`warm_up` does it
+  ahead of time, in a background thread of the dashboard for instance.
+* **t-SNE** — openTSNE with exact neighbours, FFT-accelerated gradients for 2-D
+  (Barnes–Hut for 3-D, which FFT does not support), and a shorter schedule than
+  sklearn's 250 + 750 iterations: 125 early-exaggeration + 375 iterations.
+* **PCA** — scikit-learn; a latent with fewer dimensions than ``dim`` is padded
+  with zero columns.
+
+Progress: ``progress(done, total, message)`` is called while UMAP's epochs and
+t-SNE's iterations run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from typing import Any
+
+import numpy as np
+
+from core.clustering import Param
+from core.progress import Progress
+
+__all__ = ["METHODS", "PROJECTION_PARAMS", "project", "cache_key", "warm_up"]
+
+#: Bump when the algorithms or their defaults change, so old cache entries are not reused.
+_VERSION = 1
+
+#: Exposed parameters of each method (the dashboard builds its controls from them).
+PROJECTION_PARAMS: dict[str, dict[str, Param]] = {
+    "pca": {},
+    "tsne": {
+        "perplexity": Param(30.0, 2.0, 100.0, 1.0, help="effective number of neighbours"),
+        "n_iter": Param(375, 50, 2000, 25, help="iterations after early exaggeration"),
+        "early_exaggeration_iter": Param(125, 0, 1000, 25, help="early-exaggeration iterations"),
+        "exaggeration": Param(1.0, 1.0, 4.0, 0.1, help="exaggeration of the main phase (>1 = tighter clusters)"),
+    },
+    "umap": {
+        "n_neighbors": Param(15, 2, 200, 1, help="local neighbourhood size"),
+        "min_dist": Param(0.1, 0.0, 0.99, 0.01, help="how tightly points may pack"),
+        "n_epochs": Param(200, 10, 1000, 10, help="layout optimisation epochs"),
+        "metric": Param("euclidean", choices=("euclidean", "manhattan", "cosine"), help="distance"),
+    },
+}
+METHODS = tuple(PROJECTION_PARAMS)
+
+
+def _numba_cache() -> None:
+    """Point numba's on-disk cache at data/cache/numba unless the caller chose a folder."""
+    from core import config
+
+    if "NUMBA_CACHE_DIR" not in os.environ:
+        folder = config.DATA_DIR / "cache" / "numba"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            os.environ["NUMBA_CACHE_DIR"] = str(folder)
+        except OSError:
+            pass
+
+
+def cache_key(Z: np.ndarray, *, method: str, dim: int, random_state: int, params: dict[str, Any]) -> str:
+    """The cache key of a projection: hash of Z's dtype, shape and bytes + method, dim, seed, params."""
+    Z = np.ascontiguousarray(Z)
+    h = hashlib.sha256()
+    h.update(f"{Z.dtype.str}{Z.shape}".encode())
+    h.update(Z.tobytes())
+    spec = json.dumps({"v": _VERSION, "m": method, "d": dim, "rs": random_state, "p": params}, sort_keys=True)
+    h.update(spec.encode())
+    return f"projection-{method}{dim}d-{h.hexdigest()[:32]}"
+
+
+def _feature_cache():
+    from core.features.cache import FeatureCache
+
+    return FeatureCache()
+
+
+def project(
+    Z: np.ndarray,
+    *,
+    method: str,
+    dim: int = 2,
+    random_state: int = 0,
+    progress: Progress | None = None,
+    cache: bool = True,
+    **params: Any,
+) -> np.ndarray:
+    """Project the rows of ``Z`` to ``dim`` (2 or 3) dimensions with ``method`` (pca, tsne, umap).
+
+    Z : np.ndarray, shape=(n, d), finite.
+    params : any of ``PROJECTION_PARAMS[method]``; missing ones take their defaults.
+    cache : read and write the on-disk cache.
+
+    Returns np.ndarray, shape=(n, dim), float32.
+    """
+    if method not in PROJECTION_PARAMS:
+        raise ValueError(f"unknown projection {method!r}; choose one of {list(METHODS)}")
+    if dim not in (2, 3):
+        raise ValueError(f"dim must be 2 or 3, got {dim}")
+    spec = PROJECTION_PARAMS[method]
+    unknown = set(params) - set(spec)
+    if unknown:
+        raise ValueError(f"{method} has no parameter(s) {sorted(unknown)}; it takes {sorted(spec)}")
+    values = {k: p.check(k, params.get(k, p.default)) for k, p in spec.items()}
+    Z = np.asarray(Z)
+    if Z.ndim != 2:
+        raise ValueError(f"latent matrix must be 2-D (n, d), got shape {Z.shape}")
+    if not np.isfinite(Z).all():
+        raise ValueError(f"latent matrix has {int((~np.isfinite(Z)).sum())} non-finite values")
+    minimum = {"pca": 2, "tsne": 5, "umap": 5}[method]
+    if len(Z) < minimum:
+        raise ValueError(f"{method} needs at least {minimum} points, got {len(Z)}")
+
+    key = cache_key(Z, method=method, dim=dim, random_state=random_state, params=values)
+    store = None
+    if cache:
+        store = _feature_cache()
+        hit = store.get_array(key)
+        if hit is not None and hit.shape == (len(Z), dim):
+            if progress:
+                progress(1, 1, f"{method} (cached)")
+            return hit.astype(np.float32, copy=False)
+    report = progress or (lambda done, total, message="": None)
+    X = Z.astype(np.float64)
+    if method == "pca":
+        out = _pca(X, dim=dim, random_state=random_state)
+    elif method == "tsne":
+        out = _tsne(X, dim=dim, random_state=random_state, progress=report, **values)
+    else:
+        out = _umap(X, dim=dim, random_state=random_state, progress=report, **values)
+    out = np.ascontiguousarray(out, dtype=np.float32)
+    if store is not None:
+        store.put_array(key, out)
+    report(1, 1, f"{method} done")
+    return out
+
+
+def warm_up() -> None:
+    """Compile UMAP's numba code now (about 10-25 s, once per process) on 100 random points.
+
+    UMAP's layout functions are not cached by numba on disk, so a process's first
+    UMAP pays the compilation. The dashboard can call this in a background thread
+    at start-up so the user's first UMAP takes ~1 s. Nothing is written to the cache.
+    """
+    Z = np.random.default_rng(0).normal(size=(100, 4))
+    for dim in (2, 3):
+        project(Z, method="umap", dim=dim, cache=False, n_epochs=10)
+    project(Z, method="tsne", cache=False, n_iter=25, early_exaggeration_iter=25)
+
+
+# --------------------------------------------------------------------------- methods
+def _pca(X: np.ndarray, *, dim: int, random_state: int) -> np.ndarray:
+    from sklearn.decomposition import PCA
+
+    k = min(dim, X.shape[1], len(X))
+    Y = PCA(n_components=k, random_state=random_state).fit_transform(X)
+    if k < dim:
+        Y = np.hstack([Y, np.zeros((len(X), dim - k))])
+    return Y
+
+
+def _exact_knn(X: np.ndarray, *, k: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and distances of each point's k nearest points, itself first: shape=(n, k) each."""
+    from sklearn.neighbors import NearestNeighbors
+
+    dist, idx = NearestNeighbors(n_neighbors=k - 1, metric=metric).fit(X).kneighbors()
+    n = len(X)
+    idx = np.hstack([np.arange(n)[:, None], idx])
+    dist = np.hstack([np.zeros((n, 1)), dist])
+    return idx.astype(np.int64), dist.astype(np.float32)
+
+
+class _TqdmSink:
+    """A file for umap's tqdm bar (bar_format "{n}/{total}") that forwards counts to ``progress``."""
+
+    _pattern = re.compile(r"(\d+)/(\d+)")
+
+    def __init__(self, progress: Progress, message: str):
+        self.progress, self.message = progress, message
+
+    def write(self, text: str) -> int:
+        match = None
+        for match in self._pattern.finditer(text):
+            pass
+        if match:
+            done, total = int(match.group(1)), int(match.group(2))
+            if 0 < total:
+                self.progress(min(done, total - 1), total, self.message)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def _umap(X, *, dim, random_state, progress, n_neighbors, min_dist, n_epochs, metric):
+    import warnings
+
+    _numba_cache()
+    progress(0, n_epochs, "UMAP: neighbours")
+    k = int(min(n_neighbors, len(X) - 1))
+    idx, dist = _exact_knn(X, k=k, metric=metric)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import umap
+
+        model = umap.UMAP(
+            n_components=dim, n_neighbors=k, min_dist=min_dist, n_epochs=n_epochs, metric=metric,
+            random_state=random_state, precomputed_knn=(idx, dist, None),
+            init="spectral" if len(X) > dim + 2 else "random",
+            verbose=False,
+            tqdm_kwds={"disable": False, "file": _TqdmSink(progress, "UMAP: layout"),
+                       "bar_format": "{n}/{total}", "mininterval": 0.1},
+        )
+        return model.fit_transform(X)
+
+
+def _tsne(X, *, dim, random_state, progress, perplexity, n_iter, early_exaggeration_iter, exaggeration):
+    """openTSNE, optimised in chunks of 25 iterations so progress can be reported between them.
+
+    The gradient-descent state (gains, update) lives in the embedding, so chunks
+    continue one another exactly; openTSNE's own callbacks would also compute the
+    KL divergence each time, which costs more than the iterations.
+    """
+    from openTSNE import TSNE
+
+    chunk = 25
+    total = int(n_iter + early_exaggeration_iter)
+    perplexity = float(min(perplexity, max(1.0, (len(X) - 1) / 3)))
+    progress(0, total, "t-SNE: affinities")
+    tsne = TSNE(
+        n_components=dim, perplexity=perplexity, n_iter=int(n_iter),
+        early_exaggeration_iter=int(early_exaggeration_iter),
+        exaggeration=None if exaggeration == 1.0 else exaggeration,
+        neighbors="exact", negative_gradient_method="bh",
+        n_jobs=1, random_state=random_state, verbose=False,
+    )
+    embedding = tsne.prepare_initial(X)
+    done = 0
+    for n_phase, exag, momentum in (
+        (int(early_exaggeration_iter), tsne.early_exaggeration, tsne.initial_momentum),
+        (int(n_iter), tsne.exaggeration, tsne.final_momentum),
+    ):
+        left = n_phase
+        while left > 0:
+            step = min(chunk, left)
+            embedding.optimize(n_iter=step, exaggeration=exag, momentum=momentum, inplace=True,
+                               propagate_exception=True)
+            left -= step
+            done += step
+            progress(min(done, total - 1), total, "t-SNE")
+    return np.asarray(embedding)

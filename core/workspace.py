@@ -1,0 +1,122 @@
+"""Where the dashboard finds and keeps things: the corpus in use and the checkpoints.
+
+A *corpus spec* is a tuple of source specs (``("demo",)`` by default; see
+``core.corpus.sources.load_source`` for the syntax). Checkpoints come from two
+places: the ready-made ones shipped in ``checkpoints/`` and those saved from the
+dashboard in ``data/runs/``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from core import config
+from core.corpus import Corpus
+from core.errors import BadInputError
+
+#: The corpus the dashboard opens with: the demo corpus, unless SONGSCAPE_CORPUS names
+#: sources (separated by ";"), e.g. ``SONGSCAPE_CORPUS="gtzan:/data/GTZAN@eng;banglabeats:/data/BB@bng"``.
+DEFAULT_SPECS: tuple[str, ...] = tuple(
+    s.strip() for s in os.environ.get("SONGSCAPE_CORPUS", "demo").split(";") if s.strip()
+) or ("demo",)
+#: Shipped checkpoint the dashboard opens with: the ConvVAE can be listened to.
+DEFAULT_CHECKPOINT = "conv.pt"
+
+
+def load_corpus(specs: tuple[str, ...] = DEFAULT_SPECS, *, progress=None) -> Corpus:
+    """Load (or, for ``demo``, generate on first use) the corpus described by ``specs``."""
+    specs = tuple(s.strip() for s in specs if s and s.strip())
+    if not specs:
+        raise BadInputError(None, "no data source given")
+    if specs == ("demo",):
+        from core.corpus.demo import ensure_demo
+
+        return ensure_demo(config.DEMO_DIR, progress=progress)
+    from core.corpus.sources import load_sources
+
+    return load_sources(list(specs))
+
+
+@dataclass(frozen=True)
+class CheckpointEntry:
+    name: str
+    path: Path
+    shipped: bool
+
+    @property
+    def stamp(self) -> float:
+        """Modification time, so caches notice a re-saved checkpoint."""
+        try:
+            return self.path.stat().st_mtime
+        except FileNotFoundError:
+            return 0.0
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} (ready-made)" if self.shipped else self.name
+
+
+def list_checkpoints() -> list[CheckpointEntry]:
+    """Shipped checkpoints first (default one on top), then the user's runs, newest first."""
+    shipped = sorted(config.CHECKPOINT_DIR.glob("*.pt"), key=lambda p: (p.name != DEFAULT_CHECKPOINT, p.name))
+    runs = sorted(config.RUNS_DIR.glob("*.pt"), key=lambda p: p.stat().st_mtime, reverse=True) if config.RUNS_DIR.exists() else []
+    return [CheckpointEntry(p.stem, p, True) for p in shipped] + [CheckpointEntry(p.stem, p, False) for p in runs]
+
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+
+
+def run_path(name: str) -> Path:
+    """Path of a user checkpoint called ``name`` (letters, digits, ``_ . -``)."""
+    name = name.strip()
+    if name.endswith(".pt"):
+        name = name[:-3]
+    if not _NAME.match(name):
+        raise BadInputError(name, "a checkpoint name uses letters, digits, '_', '.' and '-' (at most 64)")
+    config.RUNS_DIR.mkdir(parents=True, exist_ok=True)
+    return config.RUNS_DIR / f"{name}.pt"
+
+
+def delete_checkpoint(path: str | Path) -> None:
+    """Delete a user checkpoint. Shipped checkpoints are never deleted."""
+    path = Path(path).resolve()
+    if config.RUNS_DIR.resolve() not in path.parents:
+        raise BadInputError(path, "only checkpoints saved from the dashboard (data/runs) can be deleted")
+    path.unlink(missing_ok=True)
+
+
+def fit_and_score(corpus: Corpus, name: str, *, config: dict, inputs=None, progress=None):
+    """Train model ``name`` on ``corpus`` and score its latents; what the live β slider runs.
+
+    Returns ``(model, track_ids, Z, report)`` where ``report`` holds the internal
+    metrics and, for each label column L, ``ari_L / nmi_L / purity_L`` of K-Means
+    on the latents with k = the number of classes of L (genre, language...).
+    Labels are used only for scoring, never in training.
+    """
+    from core import metrics
+    from core.clustering import cluster
+    from core.latents import build_inputs
+    from core.models import create
+
+    model = create(name, **config)
+    if inputs is None:
+        inputs, _ = build_inputs(corpus, needs=set(model.needs), progress=progress)
+    model.fit(inputs)
+    Z = model.encode(inputs)
+    ids = list(inputs.track_ids)
+    truth = corpus.tracks.set_index("track_id").loc[ids].reset_index()
+    report: dict = {}
+    labels_to_score = corpus.label_columns()
+    main = "genre" if "genre" in labels_to_score else (labels_to_score[0] if labels_to_score else None)
+    for label in labels_to_score:
+        k = int(truth[label].nunique())
+        if k < 2:
+            continue
+        labels = cluster("kmeans", Z, n_clusters=k, random_state=config.get("seed", 0)).labels
+        for key, value in metrics.report(Z, labels, truth[[label]]).items():
+            if key.endswith(f"_{label}") or label == main:
+                report[key] = value  # internal metrics are those of K-Means with k = number of genres
+    return model, ids, Z, report

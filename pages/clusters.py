@@ -1,0 +1,125 @@
+"""Clusters: choose the algorithm and its parameters; scatter and metrics follow every slider move."""
+
+import time
+
+import numpy as np
+import streamlit as st
+
+from core import clustering, explore, metrics
+from ui import figures, state, tables
+from ui.listen import track_panel
+
+st.title("Clusters")
+corpus, entry = state.active()
+specs = state.current_specs()
+ids, Z = state.latents(str(entry.path), entry.stamp, specs)
+index = state.neighbour_index(str(entry.path), entry.stamp, specs)
+
+current_name, current_params = state.clustering_choice(corpus)
+names = list(clustering.CLUSTERERS)
+name = st.segmented_control("Algorithm", names, default=current_name, key="clusters_algorithm",
+                            format_func=lambda n: clustering.CLUSTERERS[n].label) or current_name
+spec = clustering.CLUSTERERS[name]
+st.caption(spec.description)
+
+# --- parameters: one widget per exposed parameter --------------------------------------------
+params = {}
+if name == "dbscan":
+    min_samples = st.slider("min_samples", 2, 50, int(current_params.get("min_samples", 5)), key="dbscan_min_samples",
+                            help=spec.params["min_samples"].help)
+    kdist = clustering.k_distance(index, k=min_samples - 1)
+    suggested = clustering.suggest_eps(index, k=min_samples - 1)
+    top = float(np.quantile(kdist, 0.99)) * 2
+    eps_default = float(current_params.get("eps", suggested)) if current_name == "dbscan" else suggested
+    eps = st.slider("eps", 0.0, round(top, 3), min(round(eps_default, 3), round(top, 3)), step=round(top / 200, 4) or 0.001,
+                    key="dbscan_eps", format="%.3f", help=f"suggested at the k-distance knee: {suggested:.3f}")
+    eps = max(eps, 1e-6)
+    params = {"eps": eps, "min_samples": min_samples}
+else:
+    cols = st.columns(len(spec.params))
+    for col, (pname, p) in zip(cols, spec.params.items()):
+        value = current_params.get(pname, p.default) if current_name == name else p.default
+        if pname in ("n_clusters", "n_components") and current_name != name:
+            value = state.clustering_choice(corpus)[1].get("n_clusters", p.default) if "n_clusters" in current_params else p.default
+        key = f"{name}_{pname}"
+        if p.kind == "choice":
+            params[pname] = col.selectbox(pname, list(p.choices), index=list(p.choices).index(value), key=key, help=p.help)
+        elif p.kind == "int":
+            hi = int(min(p.max, len(ids) - 1)) if pname in ("n_clusters", "n_components") else int(p.max)
+            params[pname] = col.number_input(pname, int(p.min), hi, int(value), int(p.step or 1), key=key, help=p.help)
+        else:
+            params[pname] = col.number_input(pname, float(p.min), float(p.max), float(value), float(p.step or 0.01),
+                                             key=key, help=p.help)
+state.set_clustering(name, params)
+
+# --- cluster + metrics (cached latents; never retrain or reproject here) -----------------------
+t0 = time.perf_counter()
+truth = corpus.tracks.set_index("track_id").loc[ids, corpus.label_columns()].reset_index(drop=True)
+result, report = explore.recluster(index, truth, name, params)
+elapsed_ms = (time.perf_counter() - t0) * 1000
+
+m = st.columns(5)
+m[0].metric("clusters", result.n_clusters)
+m[1].metric("noise", f"{result.noise_fraction:.1%}")
+m[2].metric("silhouette", tables.format_value(report["silhouette"]))
+m[3].metric("NMI vs genre", tables.format_value(report.get("nmi_genre")))
+m[4].metric("NMI vs language", tables.format_value(report.get("nmi_language")))
+st.caption(f"computed in {elapsed_ms:.0f} ms · noise points: {tables.NOISE_POLICY}")
+
+left, right = st.columns([3, 2])
+with left:
+    method = st.session_state.get("explore_method") or "tsne"
+    points = state.projection(str(entry.path), entry.stamp, specs, method, 2)
+    frame = explore.scatter_frame(ids, points, corpus.tracks, clusters=result.labels)
+    event = st.plotly_chart(figures.latent_scatter(frame, color="cluster", height=460), key="clusters_scatter",
+                            on_select="rerun", selection_mode=("points", "box", "lasso"))
+with right:
+    st.dataframe(tables.report_table(report), width="stretch", hide_index=True, height=420)
+
+if name == "dbscan":
+    with st.expander("k-distance plot (choosing eps)", expanded=False):
+        import pandas as pd
+
+        kd = pd.DataFrame({"point (sorted)": np.arange(len(kdist)), f"distance to neighbour {min_samples - 1}": kdist})
+        fig = figures.line(kd, x="point (sorted)", y=kd.columns[1], title="k-distance")
+        fig.add_hline(y=suggested, line_dash="dash", annotation_text=f"suggested eps {suggested:.3f}")
+        fig.add_hline(y=eps, line_dash="dot", line_color="red", annotation_text=f"eps {eps:.3f}")
+        st.plotly_chart(fig, key="kdist")
+
+# --- purity heatmaps ----------------------------------------------------------------------------
+st.subheader("Clusters against labels")
+label = st.segmented_control("Label", corpus.label_columns(), default="genre" if "genre" in corpus.label_columns()
+                             else corpus.label_columns()[0], key="clusters_label")
+if label:
+    table = metrics.contingency(result.labels, truth[label])
+    by_cluster = metrics.contingency(result.labels, truth[label], normalize="cluster")
+    by_class = metrics.contingency(result.labels, truth[label], normalize="class")
+    tabs = st.tabs(["share of each cluster", "share of each class", "counts"])
+    tabs[0].plotly_chart(figures.heatmap(by_cluster,
+                                         title=f"cluster × {label}: rows sum to 1 (purity)"), key="heat_cluster")
+    tabs[1].plotly_chart(figures.heatmap(by_class,
+                                         title=f"cluster × {label}: columns sum to 1"), key="heat_class")
+    tabs[2].plotly_chart(figures.heatmap(table, title=f"cluster × {label}: track counts", fmt="d"), key="heat_counts")
+
+# --- listen to members ----------------------------------------------------------------------------
+st.subheader("Listen to a cluster")
+clusters_present = sorted(set(result.labels.tolist()))
+if not clusters_present:
+    st.info("No clusters to listen to.")
+else:
+    c1, c2 = st.columns(2)
+    chosen = c1.selectbox("Cluster", clusters_present, format_func=explore.cluster_name, key="listen_cluster")
+    how = c2.segmented_control("Which members", ["nearest", "random"], default="nearest", key="listen_how",
+                               format_func={"nearest": "nearest the centre", "random": "random"}.get) or "nearest"
+    members = explore.cluster_members(Z, result.labels, chosen, n=3, how=how,
+                                      random_state=int(time.time()) if how == "random" else 0)
+    for i, j in enumerate(members):
+        with st.container(border=True):
+            track_panel(ids[j], entry=entry, specs=specs, key=f"members-{i}")
+
+selected = explore.selected_track_ids(event)
+if selected:
+    st.caption(f"{len(selected)} selected on the scatter: " + ", ".join(selected[:10]))
+
+st.download_button("Export cluster assignments (CSV)", explore.assignments_csv(frame),
+                   f"clusters_{entry.name}_{name}.csv", "text/csv", type="primary")

@@ -1,0 +1,114 @@
+"""Data: choose the corpus, extract features, see what is in it, play any track."""
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from ui import figures, state
+
+st.title("Data")
+
+# --- which corpus ----------------------------------------------------------------------------
+specs = state.current_specs()
+using_demo = specs == ("demo",)
+with st.container(border=True):
+    kind = st.radio("Corpus", ["Demo corpus", "My data"], index=0 if using_demo else 1, horizontal=True,
+                    help="The demo corpus is synthetic English and Bangla music made on this machine.")
+    if kind == "Demo corpus":
+        if not using_demo and st.button("Use the demo corpus"):
+            st.session_state[state.SPECS] = ("demo",)
+            st.rerun()
+    else:
+        st.markdown(
+            "One source per line, `[kind:]PATH[@language]`. Kinds: `gtzan`, `banglabeats`, `merge`, `features`, "
+            "`manifest`, `folder` (detected when left out). Several lines combine into one corpus, e.g.\n\n"
+            "```\ngtzan:/data/GTZAN@eng\nbanglabeats:/data/BanglaBeats@bng\n```")
+        text = st.text_area("Sources", "\n".join(s for s in specs if s != "demo"), height=110,
+                            placeholder="gtzan:/data/GTZAN@eng\nbanglabeats:/data/BanglaBeats@bng")
+        if st.button("Load these sources", type="primary"):
+            new = tuple(line.strip() for line in text.splitlines() if line.strip())
+            try:
+                state.corpus(new)
+            except Exception as exc:
+                st.error(f"Could not load: {exc}")
+            else:
+                st.session_state[state.SPECS] = new
+                st.rerun()
+
+try:
+    corpus = state.current_corpus()
+except Exception as exc:
+    st.error(f"Could not load the corpus: {exc}")
+    st.stop()
+
+# --- what is in it ------------------------------------------------------------------------------
+n_lyrics = int((corpus.tracks["lyrics"].str.strip() != "").sum())
+m = st.columns(5)
+m[0].metric("tracks", len(corpus))
+m[1].metric("genres", corpus.tracks["genre"].replace("", pd.NA).nunique())
+m[2].metric("languages", corpus.tracks["language"].replace("", pd.NA).nunique())
+m[3].metric("with lyrics", n_lyrics)
+m[4].metric("skipped files", len(corpus.skipped))
+
+counts = corpus.counts()
+st.plotly_chart(px.bar(counts, x="genre", y="tracks", color="language", barmode="group", height=300,
+                       title="Tracks by genre and language"), key="counts")
+if corpus.skipped:
+    with st.expander(f"{len(corpus.skipped)} skipped files and why", expanded=False):
+        st.dataframe(pd.DataFrame([{"file": s.path, "reason": s.reason} for s in corpus.skipped]),
+                     hide_index=True, width="stretch")
+
+# --- features -------------------------------------------------------------------------------------
+with st.container(border=True):
+    st.markdown("**Features** — cached on disk by file content; a second run is near-instant.")
+    if st.button("Extract features (57-value vector and log-mel)", disabled=not corpus.has_audio and corpus.features57 is not None):
+        from core.features.extract import extract
+
+        for kind_ in ("gtzan57", "mel"):
+            if kind_ == "mel" and not corpus.has_audio:
+                continue
+            bar = st.progress(0.0, text=kind_)
+            fs = extract(corpus, kind=kind_,
+                         progress=lambda d, t, msg="", k=kind_: bar.progress(d / max(t, 1), text=f"{k}: {d}/{t}"))
+            bar.progress(1.0, text=f"{kind_}: {len(fs.track_ids)} tracks, {len(fs.skipped)} skipped")
+            for s in fs.skipped:
+                st.caption(f"skipped {s}")
+    if not corpus.has_audio:
+        st.caption("This corpus is a feature table: it has no audio, so only the Basic VAE, PCA, the autoencoder "
+                   "and the raw features apply.")
+
+# --- tracks -----------------------------------------------------------------------------------------
+st.subheader("Tracks")
+shown = corpus.tracks.drop(columns=["path"]).copy()
+shown["lyrics"] = shown["lyrics"].str.slice(0, 60)
+event = st.dataframe(shown, hide_index=True, width="stretch", height=300, on_select="rerun",
+                     selection_mode="single-row", key="tracks_table")
+st.download_button("Download the track table (CSV)", corpus.tracks.to_csv(index=False).encode("utf-8"),
+                   "tracks.csv", "text/csv")
+rows = event.selection.rows if event else []
+if not rows:
+    st.info("Select a row to play the track and see its mel spectrogram.")
+    st.stop()
+track = corpus.tracks.iloc[rows[0]]
+st.markdown(f"**{track.track_id}** · {track.genre} · {track.language}")
+if not track.path:
+    st.caption("No audio for this track (feature table).")
+    st.stop()
+from core.audio import load_audio
+from core.config import SAMPLE_RATE
+from core.errors import BadInputError
+from core.features.mel import log_mel
+
+try:
+    y = load_audio(track.path, sr=SAMPLE_RATE)
+except BadInputError as exc:
+    st.error(str(exc))
+    st.stop()
+left, right = st.columns(2)
+with left:
+    st.audio(y, sample_rate=SAMPLE_RATE)
+    if track.lyrics.strip():
+        st.text(track.lyrics)
+    else:
+        st.caption("instrumental (no lyrics)")
+right.plotly_chart(figures.spectrogram(log_mel(y=y, sr=SAMPLE_RATE), title="log-mel (128×128)"), key="track_mel")

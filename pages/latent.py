@@ -1,0 +1,81 @@
+"""Latent: walk one dimension, interpolate between two tracks, see which dimensions carry information."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core import explore
+from ui import figures, state
+
+st.title("Latent space")
+corpus, entry = state.active()
+specs = state.current_specs()
+model = state.model(str(entry.path), entry.stamp)
+ids, Z = state.latents(str(entry.path), entry.stamp, specs)
+
+kl = getattr(model, "kl_per_dim_", None)
+if kl is not None and len(kl):
+    st.plotly_chart(figures.kl_bars(kl, title="KL per latent dimension (validation)"), key="latent_kl")
+    used = int((np.asarray(kl) > 0.01).sum())
+    st.caption(f"{used} of {len(kl)} dimensions carry information (KL > 0.01 nats). A larger β switches more "
+               "dimensions off and spreads the factors of variation over fewer of them: the Beta-VAE story.")
+else:
+    st.caption(f"The {model.name} model has no KL term (not a VAE).")
+
+if not hasattr(model, "decode"):
+    st.info(f"The {model.name} model cannot decode a latent point. Choose a VAE checkpoint in the sidebar.")
+    st.stop()
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _decode(path: str, stamp: float, z: tuple[float, ...]):
+    """Decoded log-mel (or features) and, for mels, its audio."""
+    out = state.model(path, stamp).decode(np.asarray([z], dtype=np.float32))
+    if getattr(out, "mel", None) is not None:
+        from core.features.mel import mel_to_audio
+
+        mel = out.mel[0]
+        params = getattr(state.model(path, stamp), "mel_params_", None)
+        return mel, mel_to_audio(mel, **({"params": params} if params is not None else {}))
+    return out.features[0], None
+
+
+def show(z: np.ndarray, key: str) -> None:
+    decoded, audio = _decode(str(entry.path), entry.stamp, tuple(float(v) for v in z))
+    if audio is not None:
+        st.plotly_chart(figures.spectrogram(decoded, title="decoded log-mel"), key=f"{key}_mel")
+        from core.config import SAMPLE_RATE
+
+        st.audio(audio, sample_rate=SAMPLE_RATE)
+    else:
+        from core.features.gtzan57 import FEATURE_NAMES
+
+        st.bar_chart(pd.Series(decoded, index=FEATURE_NAMES), height=240)
+
+
+by_label = {f"{t} · {g} · {l}": t for t, g, l in corpus.tracks[["track_id", "genre", "language"]].itertuples(index=False)
+            if t in set(ids)}
+labels = list(by_label)
+position = {t: i for i, t in enumerate(ids)}
+
+traverse_tab, interpolate_tab = st.tabs(["Traverse a dimension", "Interpolate between two tracks"])
+with traverse_tab:
+    c1, c2 = st.columns([3, 1])
+    start = by_label[c1.selectbox("Start from track", labels, key="trav_track")]
+    order = np.argsort(-np.asarray(kl)) if kl is not None and len(kl) else np.arange(Z.shape[1])
+    dim = c2.selectbox("Dimension", [int(d) for d in order], format_func=lambda d: f"z{d}", key="trav_dim",
+                       help="Sorted by KL: the most informative dimension first.")
+    z0 = Z[position[start]]
+    lo, hi = float(Z[:, dim].min()), float(Z[:, dim].max())
+    pad = 0.5 * (hi - lo + 1e-6)
+    value = st.slider(f"z{dim}", round(lo - pad, 2), round(hi + pad, 2), round(float(z0[dim]), 2), key="trav_value",
+                      help="The other dimensions stay at the start track's values.")
+    show(explore.traverse(z0, dim=dim, values=[value])[0], "trav")
+
+with interpolate_tab:
+    c1, c2 = st.columns(2)
+    a = by_label[c1.selectbox("Track A", labels, index=0, key="interp_a")]
+    b = by_label[c2.selectbox("Track B", labels, index=min(len(labels) - 1, len(labels) // 2), key="interp_b")]
+    t = st.slider("A → B", 0.0, 1.0, 0.5, 0.1, key="interp_t")
+    path = explore.interpolate(Z[position[a]], Z[position[b]], steps=11)
+    show(path[int(round(t * 10))], "interp")

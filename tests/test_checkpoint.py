@@ -1,0 +1,206 @@
+"""The one checkpoint format: round trips, safe loading, refusals that say why, `core info`."""
+
+from __future__ import annotations
+
+import pathlib
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from core import checkpoint
+from core.cli import main
+from core.corpus import Corpus
+from core.errors import CheckpointError
+from core.features.gtzan57 import FEATURE_NAMES
+from core.latents import ModelInputs, latents_for
+from core.models import create
+from tests.test_models import feature_inputs, mel_inputs, small
+
+
+@pytest.fixture(scope="module")
+def basic_ckpt(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ckpt") / "basic.pt"
+    model = small("basic").fit(feature_inputs())
+    checkpoint.save(model, path)
+    return path, model
+
+
+@pytest.mark.parametrize("name", ["basic", "ae", "pca", "raw"])
+def test_round_trip_gives_the_same_encodings(tmp_path, name):
+    inputs = feature_inputs()
+    model = small(name).fit(inputs)
+    path = checkpoint.save(model, tmp_path / f"{name}.pt")
+    loaded = checkpoint.load(path, expect_model=name)
+    np.testing.assert_array_equal(loaded.encode(inputs), model.encode(inputs))
+    assert loaded.fingerprint() == model.fingerprint()
+    assert loaded.config == model.config and loaded.history_ == model.history_
+    # only tensors and plain values: the file loads with weights_only=True
+    raw = torch.load(path, weights_only=True)
+    assert raw["format_version"] == checkpoint.FORMAT_VERSION and raw["model"] == name
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]  # atomic write leaves nothing
+
+
+class Evil:
+    """Unpickling this would create the marker file."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (pathlib.Path.touch, (pathlib.Path(self.marker),))
+
+
+@pytest.mark.parametrize("how", ["torch", "pickle"])
+def test_malicious_pickle_is_refused_and_nothing_runs(tmp_path, how):
+    marker = tmp_path / "PWNED"
+    path = tmp_path / "evil.pt"
+    payload = {"format_version": 1, "model": "basic", "config": {}, "weights": {}, "feature_params": {},
+               "history": [Evil(marker)]}
+    if how == "torch":
+        torch.save(payload, path)
+    else:
+        path.write_bytes(pickle.dumps(payload, protocol=4))
+    with pytest.raises(CheckpointError, match="refused") as err:
+        checkpoint.load(path)
+    assert str(path) in str(err.value)
+    assert not marker.exists()
+    # the marker really would be created by an unsafe load: the test can fail
+    pickle.loads(pickle.dumps(Evil(marker)))
+    assert marker.exists()
+
+
+def test_other_model_is_refused(basic_ckpt):
+    path, _ = basic_ckpt
+    with pytest.raises(CheckpointError, match="holds a 'basic' model, expected 'conv'") as err:
+        checkpoint.load(path, expect_model="conv")
+    assert str(path) in str(err.value)
+
+
+def test_other_feature_size_is_refused(basic_ckpt):
+    path, _ = basic_ckpt
+    with pytest.raises(CheckpointError, match="n_features=57, the data has n_features=40") as err:
+        checkpoint.load(path, expect={"n_features": 40})
+    assert str(path) in str(err.value)
+    assert checkpoint.load(path, expect={"n_features": 57}).input_spec() == {"n_features": 57}
+    with pytest.raises(CheckpointError, match="has no 'mel_shape' input"):
+        checkpoint.load(path, expect={"mel_shape": [128, 128]})
+
+
+def test_latents_for_names_the_checkpoint_when_data_does_not_fit(tmp_path, basic_ckpt):
+    path, model = basic_ckpt
+    ids = [f"t{i}" for i in range(12)]
+    X57 = feature_inputs(n=12).features
+    ok = Corpus(pd.DataFrame({"track_id": ids}), features57=pd.DataFrame(X57, index=ids, columns=FEATURE_NAMES))
+    # a model trained on 40-value vectors cannot encode the corpus' 57-value ones
+    narrow = checkpoint.save(small("basic").fit(feature_inputs(f=40)), tmp_path / "narrow.pt")
+    with pytest.raises(CheckpointError, match="trained on 40 features, the data has 57") as err:
+        latents_for(narrow, ok)
+    assert str(narrow) in str(err.value)
+    # the fitting checkpoint encodes it, the same as the model in memory
+    got_ids, Z = latents_for(path, ok)
+    assert got_ids == ids
+    np.testing.assert_allclose(Z, model.encode(ModelInputs(ids, features=X57)), rtol=1e-6)
+    again = latents_for(path, ok)[1]  # second call: served from the cache, same numbers
+    np.testing.assert_array_equal(again, Z)
+
+
+def test_other_format_version_is_refused(tmp_path, basic_ckpt):
+    path, _ = basic_ckpt
+    ckpt = torch.load(path, weights_only=True)
+    ckpt["format_version"] = 99
+    bad = tmp_path / "v99.pt"
+    torch.save(ckpt, bad)
+    with pytest.raises(CheckpointError, match="format version 99") as err:
+        checkpoint.load(bad)
+    assert str(bad) in str(err.value)
+
+
+def test_truncated_file_is_refused(tmp_path, basic_ckpt):
+    path, _ = basic_ckpt
+    data = path.read_bytes()
+    for cut in (len(data) // 2, len(data) - 30, 10):
+        bad = tmp_path / f"cut{cut}.pt"
+        bad.write_bytes(data[:cut])
+        with pytest.raises(CheckpointError, match="truncated") as err:
+            checkpoint.load(bad)
+        assert str(bad) in str(err.value)
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"", "is empty"),
+    (b"hello, this is a text file\n", "not a Songscape checkpoint"),
+    ("tensors", "not a Songscape checkpoint"),
+    ("incomplete", "not a complete Songscape checkpoint"),
+    ("unknown", "unknown model 'gan'"),
+    ("wrong-weights", "do not fit a 'basic' model"),
+])
+def test_files_that_are_not_checkpoints_are_refused(tmp_path, basic_ckpt, content, message):
+    bad = tmp_path / "bad.pt"
+    good = torch.load(basic_ckpt[0], weights_only=True)
+    if isinstance(content, bytes):
+        bad.write_bytes(content)
+    elif content == "tensors":
+        torch.save({"w": torch.zeros(3)}, bad)
+    elif content == "incomplete":
+        torch.save({"format_version": 1, "model": "basic"}, bad)
+    elif content == "unknown":
+        torch.save(dict(good, model="gan"), bad)
+    else:
+        torch.save(dict(good, weights={k: v[..., :1] for k, v in good["weights"].items()}), bad)
+    with pytest.raises(CheckpointError, match=message) as err:
+        checkpoint.load(bad)
+    assert str(bad) in str(err.value)
+    with pytest.raises(CheckpointError):
+        checkpoint.load(tmp_path / "missing.pt")
+
+
+def test_info_prints_the_summary_and_fails_with_reason(capsys, tmp_path, basic_ckpt):
+    path, model = basic_ckpt
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "basic" in out and "n_features" in out and "latent_dim" in out
+    assert f"epochs           {len(model.history_)}" in out and "final KL per dim" in out
+    info = checkpoint.describe(path)
+    assert info["history"]["epochs"] == len(model.history_)
+    assert len(info["history"]["final_kl_per_dim"]) == 2
+    bad = tmp_path / "x.pt"
+    bad.write_bytes(b"nope")
+    assert main(["info", str(bad)]) != 0
+    assert "not a Songscape checkpoint" in capsys.readouterr().err
+
+
+def test_conv_checkpoint_refuses_other_mel_shape_and_vocabulary(tmp_path):
+    pytest.importorskip("core.features.mel", reason="core.features.mel not built yet")
+    model = small("conv").fit(mel_inputs())
+    path = checkpoint.save(model, tmp_path / "conv.pt")
+    loaded = checkpoint.load(path, expect_model="conv")
+    inputs = mel_inputs()
+    np.testing.assert_allclose(loaded.encode(inputs), model.encode(inputs), rtol=1e-6, atol=1e-6)
+    V = model.input_spec()["lyrics_dim"]
+    assert V > 0
+    with pytest.raises(CheckpointError, match=r"mel_shape=\[32, 32\], the data has mel_shape=\[128, 128\]"):
+        checkpoint.load(path, expect={"mel_shape": (128, 128)})
+    with pytest.raises(CheckpointError, match=f"lyrics_dim={V}, the data has lyrics_dim={V + 1}"):
+        checkpoint.load(path, expect={"lyrics_dim": V + 1})
+
+
+# ------------------------------------------------------------------ shipped models
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["basic", "conv", "beta"])
+def test_shipped_checkpoints_load_and_encode_the_demo_corpus(name):
+    from core.config import CHECKPOINT_DIR
+
+    path = CHECKPOINT_DIR / f"{name}.pt"
+    if not path.exists():
+        pytest.skip(f"{path} is not there yet (see checkpoints/README.md to create it)")
+    from core.corpus.demo import ensure_demo
+
+    corpus = ensure_demo()
+    model = checkpoint.load(path, expect_model=name)
+    ids, Z = latents_for(path, corpus)
+    assert len(ids) >= 0.9 * len(corpus) and Z.shape == (len(ids), model.latent_dim)
+    assert np.isfinite(Z).all() and Z.std(0).max() > 0
+    assert path.stat().st_size < 8 * 2**20

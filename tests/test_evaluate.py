@@ -1,0 +1,118 @@
+"""The evaluate pipeline: the study's PCA row on the real table, and end-to-end runs on tiny corpora."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.clustering import cluster
+from core.evaluate import beta_sweep, evaluate, to_markdown
+
+TABLE = "features/gtzan_banglabeats_30s.csv"
+
+
+def _small_table(shared_data: Path, tmp_path: Path, n_per_language: int = 40) -> Path:
+    """A feature-table CSV with n tracks of each language, taken from the real study table."""
+    df = pd.read_csv(shared_data / TABLE)
+    part = pd.concat([g.sample(n_per_language, random_state=0) for _, g in df.groupby("language")])
+    path = tmp_path / "small_table.csv"
+    part.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.slow
+def test_study_pca_row_silhouette(shared_data):
+    """StandardScaler -> PCA(2) -> K-Means(k=2) on the study's 2,617 tracks: silhouette 0.3666."""
+    from core.corpus.sources import read_feature_table
+    from core.latents import build_inputs
+    from core.metrics import internal
+    from core.models import create
+
+    corpus = read_feature_table(shared_data / TABLE)
+    assert len(corpus) == 2617
+    model = create("pca", inputs="features", latent_dim=2)
+    inputs, skipped = build_inputs(corpus, needs=model.needs)
+    assert not skipped and len(inputs) == 2617
+    Z = model.fit(inputs).encode(inputs)
+    assert Z.shape == (2617, 2)
+    result = cluster("kmeans", Z, n_clusters=2, random_state=0)
+    sil = internal(Z, result.labels)["silhouette"]
+    assert sil.ok
+    assert sil.value == pytest.approx(0.3666, abs=0.005)
+
+
+def test_evaluate_features_only_corpus(shared_data, tmp_path):
+    from core.corpus.sources import read_feature_table
+
+    corpus = read_feature_table(_small_table(shared_data, tmp_path))
+    calls = []
+    df = evaluate(corpus, seeds=2, tasks=("easy", "medium", "hard"), epochs_scale=0.05, ks=[2, 3],
+                  label_columns=["genre", "language"], progress=lambda d, t, m="": calls.append((d, t)))
+    easy = df[df["task"] == "easy"]
+    assert set(easy["model"]) == {"Basic VAE", "PCA"}
+    assert set(easy["clustering"]) == {"kmeans"}
+    assert set(easy["params"]) == {"k=2", "k=3"}
+    for col in ("silhouette", "calinski_harabasz", "davies_bouldin", "noise_fraction", "n_clusters",
+                "ari_genre", "nmi_genre", "purity_genre", "ari_language", "nmi_language", "purity_language",
+                "silhouette_std", "nmi_language_std"):
+        assert col in df.columns, col
+    assert easy["silhouette"].between(-1, 1).all()
+    assert easy["purity_language"].between(0.5, 1).all()  # 2 balanced classes: purity >= 0.5
+    assert (easy["seeds"] == 2).all() and (easy["n_tracks"] == 80).all()
+    vae = easy[(easy["model"] == "Basic VAE") & (easy["params"] == "k=2")].iloc[0]
+    assert vae["silhouette_std"] > 0  # two seeds really trained two different models
+    pca = easy[(easy["model"] == "PCA") & (easy["params"] == "k=2")].iloc[0]
+    assert pca["silhouette_std"] == pytest.approx(0.0, abs=1e-9)  # PCA is deterministic
+    for task in ("medium", "hard"):
+        rows = df[df["task"] == task]
+        assert len(rows) == 1
+        assert "skipped" in rows["note"].iloc[0] and "no audio" in rows["note"].iloc[0]
+        assert pd.isna(rows["silhouette"].iloc[0])
+    assert calls[-1][0] == calls[-1][1]
+    md = to_markdown(df)
+    assert "Labels are never used in training" in md
+    assert "no audio" in md and "| Basic VAE | kmeans | k=2 |" in md
+    sweep = beta_sweep(corpus, epochs_scale=0.05)
+    assert len(sweep) == 1 and "no audio" in sweep["note"].iloc[0]
+
+
+def test_cli_evaluate_writes_csv_and_markdown(shared_data, tmp_path):
+    from core.cli import main
+
+    table = _small_table(shared_data, tmp_path, n_per_language=25)
+    out = tmp_path / "out" / "results.csv"
+    rc = main(["evaluate", "--data", str(table), "--out", str(out), "--epochs-scale", "0.02",
+               "--tasks", "easy,hard", "--k", "2", "--labels", "genre,language"])
+    assert rc == 0
+    df = pd.read_csv(out)
+    assert set(df["task"]) == {"easy", "hard"}
+    assert {"ari_language", "nmi_genre", "purity_genre"} <= set(df.columns)
+    md = out.with_suffix(".md").read_text()
+    assert "python -m core evaluate" in md and "β sweep" in md and "no audio" in md
+    sweep = pd.read_csv(out.with_name("results_beta_sweep.csv"))
+    assert "no audio" in sweep["note"].iloc[0]
+    assert main(["evaluate", "--data", str(table), "--out", str(out), "--labels", "mood"]) == 2
+
+
+@pytest.mark.slow
+def test_evaluate_and_beta_sweep_on_tiny_demo(tmp_path):
+    pytest.importorskip("core.features.extract")
+    from core.corpus.demo import load_demo
+    from tests.helpers import tiny_demo
+
+    corpus = load_demo(tiny_demo(tmp_path / "demo", n_tracks=22))
+    df = evaluate(corpus, tasks=("medium", "hard"), epochs_scale=0.07, ks=[2], label_columns=["genre", "language"])
+    medium = df[df["task"] == "medium"]
+    assert set(medium["model"]) == {"ConvVAE", "PCA"}
+    assert set(medium["clustering"]) == {"kmeans", "agglomerative", "gmm", "dbscan", "hdbscan"}
+    dbscan = medium[medium["clustering"] == "dbscan"]
+    assert dbscan["noise_fraction"].between(0, 1).all() and (dbscan["eps"] > 0).all()
+    hard = df[df["task"] == "hard"]
+    assert set(hard["model"]) == {"Beta-VAE", "PCA", "Autoencoder", "Raw spectral"}
+    assert hard["nmi_language"].notna().all()
+    sweep = beta_sweep(corpus, betas=(0.5, 8.0), epochs_scale=0.07, ks=[2], label_columns=["language"])
+    assert list(sweep["beta"]) == [0.5, 8.0]
+    assert (sweep["active_dims"] >= 0).all() and sweep["kl"].notna().all()

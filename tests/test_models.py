@@ -1,0 +1,308 @@
+"""The model registry: every model fits, encodes and reconstructs; the VAE loss; the modality mask."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from core.errors import BadInputError
+from core.latents import ModelInputs
+from core.models import MODELS, create
+from core.models.conv import ConvVAEModule
+from core.models.losses import VAELoss, kl_per_dim
+
+
+def blobs(n: int = 120, f: int = 57, *, seed: int = 0, centers: int = 3) -> np.ndarray:
+    """(n, f) raw-scale features in ``centers`` well separated groups, columns of very different scales."""
+    rng = np.random.default_rng(seed)
+    c = rng.normal(0, 4, (centers, f))
+    X = c[rng.integers(0, centers, n)] + rng.normal(0, 1, (n, f)) + 20.0
+    return (X * np.logspace(-2, 4, f)).astype(np.float32)
+
+
+def feature_inputs(n: int = 120, f: int = 57, seed: int = 0) -> ModelInputs:
+    return ModelInputs([f"t{i}" for i in range(n)], features=blobs(n, f, seed=seed))
+
+
+def mel_inputs(n: int = 24, *, size: int = 32, seed: int = 0, lyrics: bool = True) -> ModelInputs:
+    """Tiny log-mels in dB (two kinds: low or high bands loud) and lyrics for half the tracks."""
+    rng = np.random.default_rng(seed)
+    M = rng.uniform(-80, -60, (n, size, size)).astype(np.float32)
+    kind = np.arange(n) % 2
+    M[kind == 0, : size // 2] += 50
+    M[kind == 1, size // 2:] += 50
+    texts = None
+    if lyrics:
+        words = [["love", "night", "dance", "baby"], ["ভালোবাসা", "নদী", "গান", "মাটি"]]
+        texts = [" ".join(rng.choice(words[k], 6)) if i % 4 != 3 else "" for i, k in enumerate(kind)]
+    return ModelInputs([f"m{i}" for i in range(n)], mel=M, lyrics=texts)
+
+
+def small(name: str, **extra):
+    """A model with tiny, fast settings."""
+    if name in ("conv", "beta"):
+        return create(name, channels=(4, 8, 8, 8), latent_dim=3, epochs=3, batch_size=8,
+                      lyrics_hidden=8, patience=None, **extra)
+    if name == "ae" and extra.get("inputs") == "mel":
+        return create(name, channels=(4, 8, 8, 8), latent_dim=3, epochs=3, batch_size=8, **extra)
+    if name in ("basic", "ae"):
+        return create(name, epochs=4, **extra)
+    return create(name, **extra)
+
+
+def test_registry_has_every_model_and_rejects_unknown():
+    assert set(MODELS) == {"basic", "conv", "beta", "ae", "pca", "raw"}
+    with pytest.raises(ValueError, match="unknown model 'vae'"):
+        create("vae")
+
+
+def test_needs_follow_the_config():
+    assert create("basic").needs == {"features"}
+    assert create("conv").needs == {"mel", "lyrics"}
+    assert create("conv", modality="audio").needs == {"mel"}
+    assert create("beta", modality="lyrics").needs == {"lyrics"}
+    assert create("pca", inputs="mel").needs == {"mel"}
+    assert create("pca", inputs="mel", modality="both").needs == {"mel", "lyrics"}
+    assert create("raw", inputs="mel").needs == {"mel"}
+    assert create("ae", inputs="mel").needs == {"mel"}
+    assert create("ae").needs == {"features"}
+
+
+def test_basic_defaults_are_the_study_configuration():
+    c = create("basic").config
+    assert (c.latent_dim, tuple(c.hidden), c.epochs, c.batch_size, c.beta) == (2, (32, 16), 120, 32, 1.0)
+    assert create("beta").config.beta == 4.0 and create("conv").config.beta == 1.0
+
+
+@pytest.mark.parametrize("name", ["basic", "ae", "pca", "raw"])
+def test_feature_models_fit_encode_reconstruct(name):
+    inputs = feature_inputs()
+    model = small(name).fit(inputs)
+    Z = model.encode(inputs)
+    d = 57 if name == "raw" else 2
+    assert Z.shape == (120, d) and Z.dtype == np.float32 and np.isfinite(Z).all()
+    rec = model.reconstruct(inputs)
+    assert rec.features.shape == inputs.features.shape and rec.track_ids == inputs.track_ids
+    # reconstructions come back in raw units (columns from 1e-2 to 1e4, far from 0): not standardised
+    X = inputs.features
+    assert np.all(np.abs(rec.features.mean(0) - X.mean(0)) < 0.5 * X.std(0))
+    if name in ("basic", "ae"):
+        assert model.decode(Z[:5]).features.shape == (5, 57)
+
+
+def test_raw_is_the_standardised_features():
+    inputs = feature_inputs()
+    Z = create("raw").fit(inputs).encode(inputs)
+    X = inputs.features.astype(np.float64)
+    np.testing.assert_allclose(Z, (X - X.mean(0)) / X.std(0), rtol=1e-4, atol=1e-4)
+
+
+def test_vae_samples_from_the_prior_and_keeps_kl_per_dim():
+    inputs = feature_inputs()
+    model = small("basic", latent_dim=3).fit(inputs)
+    assert model.kl_per_dim_.shape == (3,) and np.all(model.kl_per_dim_ >= 0)
+    s1 = model.sample(7, random_state=1).features
+    assert s1.shape == (7, 57)
+    np.testing.assert_array_equal(s1, model.sample(7, random_state=1).features)
+    assert all(len(h["kl_per_dim"]) == 3 and len(h["val_kl_per_dim"]) == 3 for h in model.history_)
+
+
+def test_wrong_feature_count_is_refused_with_the_sizes():
+    model = small("basic").fit(feature_inputs())
+    with pytest.raises(BadInputError, match="trained on 57 features, the data has 40"):
+        model.encode(feature_inputs(f=40))
+
+
+def test_missing_needed_inputs_are_named():
+    with pytest.raises(BadInputError, match="needs 'features'"):
+        small("basic").fit(ModelInputs(["a", "b"], lyrics=["x", "y"]))
+
+
+def test_same_seed_same_model_other_seed_other_model():
+    inputs = feature_inputs()
+    a, b = small("basic", seed=3).fit(inputs), small("basic", seed=3).fit(inputs)
+    c = small("basic", seed=4).fit(inputs)
+    np.testing.assert_array_equal(a.encode(inputs), b.encode(inputs))
+    assert [h["loss"] for h in a.history_] == [h["loss"] for h in b.history_]
+    assert not np.allclose(a.encode(inputs), c.encode(inputs))
+
+
+# ---------------------------------------------------------------------- the loss
+def test_kl_per_dim_matches_the_closed_form():
+    mu = torch.tensor([[0.0, 1.0], [2.0, -1.0]])
+    logvar = torch.tensor([[0.0, np.log(2.0)], [np.log(0.5), 0.0]], dtype=torch.float32)
+    expected = 0.5 * (mu ** 2 + logvar.exp() - 1 - logvar)
+    got = kl_per_dim(mu, logvar)
+    torch.testing.assert_close(got, expected)
+    assert got[0, 0] == 0  # N(0, 1) has no KL to the prior
+
+
+def test_beta_vae_loss_is_recon_plus_beta_times_kl():
+    g = torch.Generator().manual_seed(0)
+    recon = torch.rand(16, generator=g) * 10
+    mu, logvar = torch.randn(16, 5, generator=g), torch.randn(16, 5, generator=g)
+    kl = (0.5 * (mu ** 2 + logvar.exp() - 1 - logvar)).sum(1).mean()
+    for beta in (0.0, 1.0, 4.0):
+        out = VAELoss(beta=beta)(recon, mu, logvar)
+        torch.testing.assert_close(out["loss"], recon.mean() + beta * kl)
+        torch.testing.assert_close(out["kl"], kl)
+        assert out["kl_per_dim"].shape == (5,)
+        torch.testing.assert_close(out["kl_per_dim"].sum(), out["kl"])
+
+
+def test_beta_model_trains_with_beta_times_kl():
+    """The β-VAE network's objective, recomputed by hand from its own outputs."""
+    module = ConvVAEModule(mel_shape=(32, 32), channels=(4, 4, 4, 4), latent_dim=3, lyrics_dim=0)
+    batch = {"mel": torch.rand(6, 1, 32, 32), "lyr": torch.zeros(6, 0), "lmask": torch.zeros(6, dtype=torch.bool)}
+    out = module(batch, generator=torch.Generator().manual_seed(1))
+    loss = create("beta").loss()
+    terms = loss(module.reconstruction_error(out, batch), out["mu"], out["logvar"])
+    sse = ((out["mel_hat"] - batch["mel"]) ** 2).sum((1, 2, 3)).mean()
+    kl = (0.5 * (out["mu"] ** 2 + out["logvar"].exp() - 1 - out["logvar"])).sum(1).mean()
+    torch.testing.assert_close(terms["loss"], sse + 4.0 * kl)
+
+
+def test_warmup_and_capacity_schedules():
+    warm = VAELoss(beta=4.0, warmup_epochs=4)
+    assert [warm.beta_at(e) for e in range(6)] == [1.0, 2.0, 3.0, 4.0, 4.0, 4.0]
+    cap = VAELoss(beta=2.0, capacity=10.0, capacity_epochs=5)
+    assert [cap.capacity_at(e) for e in (0, 1, 5, 9)] == [0.0, 2.0, 10.0, 10.0]
+    recon = torch.ones(4)
+    mu, logvar = torch.full((4, 2), 1.0), torch.zeros(4, 2)  # KL = 0.5 per dim -> 1.0
+    torch.testing.assert_close(cap(recon, mu, logvar, epoch=1)["loss"], torch.tensor(1.0 + 2.0 * abs(1.0 - 2.0)))
+    assert warm.settled_epoch == 3 and cap.settled_epoch == 5 and VAELoss().settled_epoch == 0
+
+
+# --------------------------------------------------------- lyrics modality mask
+def _lyrics_batch(n=8, V=20, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    mask = torch.tensor([True, False] * (n // 2))
+    lyr = torch.rand(n, V, generator=g)
+    lyr[~mask] = 0
+    return {"mel": torch.rand(n, 1, 32, 32, generator=g), "lyr": lyr, "lmask": mask}
+
+
+def test_missing_lyrics_are_masked_out_not_read():
+    torch.manual_seed(0)
+    module = ConvVAEModule(mel_shape=(32, 32), channels=(4, 8, 8, 8), latent_dim=4, lyrics_dim=20).eval()
+    batch = _lyrics_batch()
+    with torch.no_grad():
+        mu, logvar = module._fuse(batch)
+        err = module.reconstruction_error(module(batch), batch)
+        for garbage in (torch.full((4, 20), 7.0), torch.randn(4, 20) * 1e3, torch.full((4, 20), float("nan"))):
+            noisy = dict(batch, lyr=batch["lyr"].clone())
+            noisy["lyr"][~batch["lmask"]] = garbage
+            mu2, logvar2 = module._fuse(noisy)
+            # tracks without lyrics: exactly the same posterior and the same loss, whatever sits in their row
+            torch.testing.assert_close(mu2, mu)
+            torch.testing.assert_close(logvar2, logvar)
+            torch.testing.assert_close(module.reconstruction_error(module(noisy), noisy), err)
+        # ... and equal to the audio expert alone combined with the prior
+        audio_only = ConvVAEModule(mel_shape=(32, 32), channels=(4, 8, 8, 8), latent_dim=4, lyrics_dim=20,
+                                   modality="audio")
+        audio_only.load_state_dict({k: v for k, v in module.state_dict().items() if "lyrics" not in k})
+        mu_a, _ = audio_only.eval()._fuse(batch)
+        torch.testing.assert_close(mu[~batch["lmask"]], mu_a[~batch["lmask"]])
+        # while a track WITH lyrics does depend on them (the branch is really used)
+        other = dict(batch, lyr=batch["lyr"].clone())
+        other["lyr"][batch["lmask"]] = torch.rand(4, 20)
+        assert not torch.allclose(module._fuse(other)[0][batch["lmask"]], mu[batch["lmask"]])
+
+
+def test_zero_lyrics_vector_is_not_mistaken_for_input():
+    """A masked zero row and an unmasked zero row encode differently: the mask, not the zeros, decides."""
+    torch.manual_seed(1)
+    module = ConvVAEModule(mel_shape=(32, 32), channels=(4, 4, 4, 4), latent_dim=3, lyrics_dim=10).eval()
+    b = {"mel": torch.rand(2, 1, 32, 32), "lyr": torch.zeros(2, 10), "lmask": torch.tensor([False, True])}
+    b["mel"][1] = b["mel"][0]
+    with torch.no_grad():
+        mu, _ = module._fuse(b)
+    assert not torch.allclose(mu[0], mu[1])
+
+
+# ------------------------------------------------------------ mel-based models
+@pytest.fixture(scope="module")
+def mel_module():
+    return pytest.importorskip("core.features.mel", reason="core.features.mel (to_unit/from_unit) not built yet")
+
+
+@pytest.mark.parametrize("name,extra", [("conv", {}), ("beta", {}), ("conv", {"modality": "audio"}),
+                                        ("conv", {"modality": "lyrics"}), ("ae", {"inputs": "mel"}),
+                                        ("pca", {"inputs": "mel", "modality": "both"}), ("raw", {"inputs": "mel"})])
+def test_mel_models_fit_encode_reconstruct(mel_module, name, extra):
+    inputs = mel_inputs()
+    model = small(name, **extra).fit(inputs)
+    Z = model.encode(inputs)
+    assert Z.shape[0] == 24 and np.isfinite(Z).all()
+    rec = model.reconstruct(inputs)
+    if "mel" in model.needs:
+        assert rec.mel.shape == inputs.mel.shape and np.isfinite(rec.mel).all()
+        # back in dB: the same range as the input, not [0, 1]
+        assert rec.mel.min() < -20 and rec.mel.max() <= inputs.mel.max() + 1
+    if name in ("conv", "beta"):
+        assert model.kl_per_dim_.shape == (3,)
+        assert model.sample(2, random_state=0).track_ids == ["z0", "z1"]
+
+
+def test_conv_lyricless_track_encoding_ignores_its_lyrics_text(mel_module):
+    inputs = mel_inputs()
+    model = small("conv").fit(inputs)
+    no_lyrics = [i for i, t in enumerate(inputs.lyrics) if not t]
+    Z = model.encode(inputs)
+    # the same tracks with lyrics made of words outside the vocabulary -> still "no lyrics"
+    texts = list(inputs.lyrics)
+    for i in no_lyrics:
+        texts[i] = "zzzz qqqq xxxx"
+    Z2 = model.encode(ModelInputs(inputs.track_ids, mel=inputs.mel, lyrics=texts))
+    np.testing.assert_allclose(Z2[no_lyrics], Z[no_lyrics], rtol=1e-6, atol=1e-6)
+    # giving one of them real lyrics changes its encoding
+    texts[no_lyrics[0]] = inputs.lyrics[0]
+    Z3 = model.encode(ModelInputs(inputs.track_ids, mel=inputs.mel, lyrics=texts))
+    assert not np.allclose(Z3[no_lyrics[0]], Z[no_lyrics[0]])
+
+
+def test_conv_refuses_other_mel_shape(mel_module):
+    model = small("conv", modality="audio").fit(mel_inputs())
+    with pytest.raises(BadInputError, match="trained on 32×32"):
+        model.encode(mel_inputs(size=48, lyrics=False))
+
+
+# ---------------------------------------------------------- the real study table
+@pytest.fixture(scope="module")
+def study(shared_data):
+    df = pd.read_csv(shared_data / "features" / "gtzan_banglabeats_30s.csv")
+    X = df.iloc[:, 2:59].to_numpy(np.float32)
+    return df, ModelInputs(df["filename"].tolist(), features=X)
+
+
+def _silhouette_k2(Z):
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+
+    return silhouette_score(Z, KMeans(2, n_init=10, random_state=0).fit_predict(Z))
+
+
+def test_pca_reproduces_the_study_pca_row(study):
+    """README of the shared data: StandardScaler -> PCA(2) -> KMeans(k=2) gives silhouette 0.3666."""
+    _, inputs = study
+    Z = create("pca").fit(inputs).encode(inputs)
+    assert Z.shape == (2617, 2)
+    assert abs(_silhouette_k2(Z) - 0.3666) < 0.003
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["basic", "ae", "raw"])
+def test_models_train_on_the_study_table(study, name):
+    df, inputs = study
+    model = create(name, **({"epochs": 5} if name != "raw" else {})).fit(inputs)
+    Z = model.encode(inputs)
+    assert len(Z) == 2617 and np.isfinite(Z).all()
+    if name != "raw":
+        losses = [h["val_loss"] for h in model.history_]
+        assert losses[-1] < losses[0]  # it learns
+        # the two languages are not mixed at random in the latent space
+        lang = (df["language"] == "eng").to_numpy()
+        gap = np.linalg.norm(Z[lang].mean(0) - Z[~lang].mean(0)) / Z.std(0).mean()
+        assert gap > 0.3

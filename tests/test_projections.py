@@ -1,0 +1,106 @@
+"""Projections: shapes, determinism, cache hits, parameter checks, progress."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+from sklearn.neighbors import KNeighborsClassifier
+
+import core.projections as projections
+from core.projections import PROJECTION_PARAMS, cache_key, project
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    Z, y = make_blobs(n_samples=150, centers=3, n_features=6, cluster_std=0.5, random_state=0)
+    return Z, y
+
+
+@pytest.mark.parametrize("method", ["pca", "tsne", pytest.param("umap", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("dim", [2, 3])
+def test_shapes_and_structure(blobs, method, dim):
+    Z, y = blobs
+    calls = []
+    Y = project(Z, method=method, dim=dim, cache=False, progress=lambda d, t, m="": calls.append((d, t)))
+    assert Y.shape == (len(Z), dim) and Y.dtype == np.float32
+    assert np.isfinite(Y).all()
+    # the three separated blobs stay separated: a 5-NN classifier in the projection is near perfect
+    acc = KNeighborsClassifier(5).fit(Y, y).score(Y, y)
+    assert acc > 0.95
+    assert calls and calls[-1][0] == calls[-1][1]
+    if method != "pca":
+        assert len(calls) > 3  # progress while it runs, not only at the end
+
+
+def test_pca_pads_a_low_dimensional_latent():
+    Z = np.random.default_rng(0).normal(size=(40, 2))
+    Y = project(Z, method="pca", dim=3, cache=False)
+    assert Y.shape == (40, 3) and np.all(Y[:, 2] == 0)
+
+
+def test_second_call_is_served_from_disk(blobs, monkeypatch):
+    Z, _ = blobs
+    first = project(Z, method="tsne", random_state=1, n_iter=50, early_exaggeration_iter=25)
+    calls = []
+
+    def boom(*args, **kwargs):
+        calls.append(1)
+        raise AssertionError("recomputed a cached projection")
+
+    monkeypatch.setattr(projections, "_tsne", boom)
+    second = project(Z, method="tsne", random_state=1, n_iter=50, early_exaggeration_iter=25)
+    np.testing.assert_array_equal(first, second)
+    assert not calls
+    # any change of data, seed, dim or parameter is a miss
+    same = {"n_iter": 50, "early_exaggeration_iter": 25}
+    for kwargs in ({"random_state": 2, **same}, {"random_state": 1, "n_iter": 75, "early_exaggeration_iter": 25},
+                   {"random_state": 1, "dim": 3, **same}):
+        with pytest.raises(AssertionError, match="recomputed"):
+            project(Z, method="tsne", **kwargs)
+    with pytest.raises(AssertionError, match="recomputed"):
+        project(Z + 1e-9, method="tsne", random_state=1, **same)
+
+
+def test_cache_key_covers_bytes_dtype_and_params():
+    Z = np.arange(12, dtype=np.float64).reshape(6, 2)
+    base = cache_key(Z, method="tsne", dim=2, random_state=0, params={"perplexity": 5.0})
+    assert base == cache_key(Z.copy(), method="tsne", dim=2, random_state=0, params={"perplexity": 5.0})
+    assert base != cache_key(Z.astype(np.float32), method="tsne", dim=2, random_state=0, params={"perplexity": 5.0})
+    assert base != cache_key(Z, method="tsne", dim=2, random_state=0, params={"perplexity": 6.0})
+    assert base != cache_key(Z.reshape(4, 3), method="tsne", dim=2, random_state=0, params={"perplexity": 5.0})
+
+
+def test_same_seed_same_projection(blobs):
+    Z, _ = blobs
+    a = project(Z, method="tsne", random_state=3, cache=False, n_iter=100, early_exaggeration_iter=50)
+    b = project(Z, method="tsne", random_state=3, cache=False, n_iter=100, early_exaggeration_iter=50)
+    np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_bad_arguments_are_named():
+    Z = np.random.default_rng(0).normal(size=(30, 4))
+    with pytest.raises(ValueError, match="unknown projection 'mds'"):
+        project(Z, method="mds")
+    with pytest.raises(ValueError, match="dim must be 2 or 3"):
+        project(Z, method="pca", dim=4)
+    with pytest.raises(ValueError, match="has no parameter"):
+        project(Z, method="umap", perplexity=30)
+    with pytest.raises(ValueError, match="min_dist=2"):
+        project(Z, method="umap", min_dist=2)
+    with pytest.raises(ValueError, match="non-finite"):
+        project(np.full((10, 2), np.nan), method="pca")
+    with pytest.raises(ValueError, match="at least 5 points"):
+        project(Z[:3], method="tsne")
+
+
+@pytest.mark.slow
+def test_warm_up_compiles_umap_once():
+    from core.projections import warm_up
+
+    warm_up()  # must not raise; later calls in the process are then fast
+    Z = np.random.default_rng(0).normal(size=(60, 3))
+    assert project(Z, method="umap", cache=False, n_epochs=20).shape == (60, 2)
+    for params in PROJECTION_PARAMS.values():
+        for name, p in params.items():
+            assert p.check(name, p.default) == p.default

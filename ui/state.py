@@ -1,0 +1,162 @@
+"""Session state and caches.
+
+`st.cache_resource` holds the corpus and models (shared objects); `st.cache_data`
+holds arrays (latents, projections, cluster labels). Cache keys are plain strings
+and numbers: the corpus specs and the checkpoint path plus its modification time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from core import workspace
+
+SPECS = "corpus_specs"
+CHECKPOINT = "checkpoint"
+CLUSTERING = "clustering"
+
+
+def _progress_bar(text: str):
+    bar = st.progress(0.0, text=text)
+
+    def update(done: int, total: int, message: str = "") -> None:
+        bar.progress(min(1.0, done / max(total, 1)), text=f"{text} {done}/{total} {message}".strip())
+
+    return bar, update
+
+
+# ------------------------------------------------------------------ corpus
+@st.cache_resource(show_spinner=False, max_entries=4)
+def corpus(specs: tuple[str, ...]):
+    bar, update = _progress_bar("Preparing the corpus…")
+    try:
+        return workspace.load_corpus(specs, progress=update)
+    finally:
+        bar.empty()
+
+
+def current_specs() -> tuple[str, ...]:
+    return tuple(st.session_state.get(SPECS, workspace.DEFAULT_SPECS))
+
+
+def current_corpus():
+    return corpus(current_specs())
+
+
+# -------------------------------------------------------------- checkpoints
+def current_checkpoint() -> workspace.CheckpointEntry | None:
+    entries = workspace.list_checkpoints()
+    if not entries:
+        return None
+    wanted = st.session_state.get(CHECKPOINT)
+    for e in entries:
+        if str(e.path) == wanted:
+            return e
+    return entries[0]
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=8)
+def model(path: str, stamp: float):
+    from core import checkpoint
+
+    return checkpoint.load(path)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def latents(path: str, stamp: float, specs: tuple[str, ...]) -> tuple[list[str], np.ndarray]:
+    from core.latents import encode_corpus
+
+    bar, update = _progress_bar("Encoding the corpus…")
+    try:
+        return encode_corpus(model(path, stamp), corpus(specs), progress=update)
+    finally:
+        bar.empty()
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def projection(path: str, stamp: float, specs: tuple[str, ...], method: str, dim: int) -> np.ndarray:
+    from core.projections import project
+
+    _, Z = latents(path, stamp, specs)
+    bar, update = _progress_bar(f"Projecting with {method}…")
+    try:
+        return project(Z, method=method, dim=dim, random_state=0, progress=update)
+    finally:
+        bar.empty()
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def neighbour_index(path: str, stamp: float, specs: tuple[str, ...]):
+    """Precomputed neighbour structure for fast DBSCAN/metrics on slider moves."""
+    from core.clustering import NeighbourIndex
+
+    _, Z = latents(path, stamp, specs)
+    return NeighbourIndex(Z)
+
+
+def active():
+    """(corpus, checkpoint entry) in use, or stops the page with a helpful message."""
+    entry = current_checkpoint()
+    if entry is None:
+        st.info("No checkpoint yet. Train one on the **Train** page (the Basic VAE takes seconds).")
+        st.stop()
+    return current_corpus(), entry
+
+
+# ------------------------------------------------------------------ sidebar
+def sidebar() -> None:
+    """Corpus and model in use, on every page."""
+    from core.config import device
+
+    with st.sidebar:
+        specs = current_specs()
+        st.caption("Corpus")
+        st.markdown(" + ".join(f"`{s}`" for s in specs))
+        entries = workspace.list_checkpoints()
+        if entries:
+            paths = [str(e.path) for e in entries]
+            current = current_checkpoint()
+            if st.session_state.get(CHECKPOINT) not in paths:
+                st.session_state[CHECKPOINT] = str(current.path) if current else paths[0]
+            st.selectbox(
+                "Model checkpoint",
+                paths,
+                format_func=lambda p: next(e.label for e in entries if str(e.path) == p),
+                key=CHECKPOINT,
+                help="Ready-made checkpoints ship with Songscape; yours are saved from the Train page.",
+            )
+        else:
+            st.warning("No checkpoints found. Train one on the Train page.")
+        st.caption(f"Device: `{device()}` · labels are never used in training")
+
+
+# -------------------------------------------------------------- clustering
+def clustering_choice(corpus) -> tuple[str, dict]:
+    """The clustering in use (set on the Clusters page); K-Means with k = number of genres by default."""
+    choice = st.session_state.get(CLUSTERING)
+    if choice:
+        return choice["name"], dict(choice["params"])
+    k = max(2, int(corpus.tracks["genre"].replace("", np.nan).nunique()))
+    return "kmeans", {"n_clusters": k}
+
+
+def set_clustering(name: str, params: dict) -> None:
+    st.session_state[CLUSTERING] = {"name": name, "params": dict(params)}
+
+
+def cluster_labels(entry, specs: tuple[str, ...], name: str, params: dict):
+    """ClusterResult for the current latents (fast: cached latents, no retraining or reprojection)."""
+    import json
+
+    return _cluster(str(entry.path), entry.stamp, specs, name, json.dumps(params, sort_keys=True))
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _cluster(path: str, stamp: float, specs: tuple[str, ...], name: str, params_json: str):
+    import json
+
+    from core.clustering import cluster
+
+    _, Z = latents(path, stamp, specs)
+    return cluster(name, Z, random_state=0, **json.loads(params_json))
