@@ -30,7 +30,10 @@ _APOSTROPHES = frozenset("'\u2019")
 
 
 def _kind(ch: str) -> str:
-    """Classify one character: ``L`` letter, ``M`` combining mark, ``N`` digit, ``J`` joiner, ``A`` apostrophe, ``-`` other."""
+    """Classify one character.
+
+    ``L`` letter, ``M`` combining mark, ``N`` digit, ``J`` joiner, ``A`` apostrophe, ``-`` anything else.
+    """
     if ch in _JOINERS:
         return "J"
     if ch in _APOSTROPHES:
@@ -260,7 +263,9 @@ def decode_lyrics_bytes(data: bytes, path: str | Path | None) -> str:
             try:
                 text = data.decode(codec)
             except UnicodeDecodeError as exc:
-                raise BadInputError(path, f"lyrics start with a {codec} byte-order mark but do not decode: {exc.reason}") from exc
+                raise BadInputError(
+                    path, f"lyrics start with a {codec} byte-order mark but do not decode: {exc.reason}"
+                ) from exc
             break
     if text is None:
         for codec in ("utf-8", "cp1252"):

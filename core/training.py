@@ -52,16 +52,25 @@ class TrainSettings:
     n_clusters: int = 2
 
 
-#: Below this many parameters one thread is fastest: the ops are too small to split, and
-#: on a busy 2-core machine a second thread waiting for its share costs up to 5× (measured).
+#: Below this many parameters one thread is fastest: the ops are too small to split.
 SMALL_MODEL_PARAMS = 200_000
 
 
 def set_threads(n: int | None = None, *, module: torch.nn.Module | None = None) -> int:
-    """Use ``n`` torch threads; by default 1 for small models, else every core (at most 4)."""
+    """Use ``n`` torch threads. Default: 1 for small models, else the idle cores (1 to 4).
+
+    Measured on the 2-core reference machine: when other processes keep the cores
+    busy, a second torch thread makes a ConvVAE step 4-6× SLOWER (its threads wait
+    for each other), so only cores that the 1-minute load average leaves idle are used.
+    """
     if n is None:
         small = module is not None and sum(p.numel() for p in module.parameters()) < SMALL_MODEL_PARAMS
-        n = 1 if small else min(4, os.cpu_count() or 1)
+        cores = os.cpu_count() or 1
+        try:
+            idle = cores - os.getloadavg()[0]
+        except OSError:  # no load average on this platform
+            idle = cores
+        n = 1 if small else max(1, min(4, cores, int(idle + 0.5)))
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     return n

@@ -100,6 +100,32 @@ def test_process_pool_gives_the_same_bytes(tmp_path):
     assert _digest(tmp_path / "one") == _digest(tmp_path / "two")
 
 
+def test_a_broken_worker_pool_falls_back_to_rendering_here(tmp_path, monkeypatch):
+    from concurrent.futures.process import BrokenProcessPool
+
+    class DyingPool:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def map(self, fn, jobs, chunksize=1):
+            yield fn(jobs[0])  # one track done, then the pool dies
+            raise BrokenProcessPool("worker died")
+
+    demo.generate(tmp_path / "ref", n_tracks=3, duration=1.0, seed=2, workers=1)
+    monkeypatch.setattr(demo, "ProcessPoolExecutor", DyingPool)
+    seen = []
+    demo.generate(tmp_path / "pool", n_tracks=3, duration=1.0, seed=2, workers=2,
+                  progress=lambda done, total, message="": seen.append(done))
+    assert _digest(tmp_path / "pool") == _digest(tmp_path / "ref")
+    assert seen[-1] == 3
+
+
 def test_tracks_are_tonal_music_not_noise(small_demo):
     import librosa
 

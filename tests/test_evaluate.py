@@ -103,8 +103,8 @@ def test_evaluate_and_beta_sweep_on_tiny_demo(tmp_path):
     from core.corpus.demo import load_demo
     from tests.helpers import tiny_demo
 
-    corpus = load_demo(tiny_demo(tmp_path / "demo", n_tracks=22))
-    df = evaluate(corpus, tasks=("medium", "hard"), epochs_scale=0.07, ks=[2], label_columns=["genre", "language"])
+    corpus = load_demo(tiny_demo(tmp_path / "demo"))  # the helper's defaults: feature-cache hits shared with other tests
+    df = evaluate(corpus, tasks=("medium", "hard"), epochs_scale=0.034, ks=[2], label_columns=["genre", "language"])
     medium = df[df["task"] == "medium"]
     assert set(medium["model"]) == {"ConvVAE", "PCA"}
     assert set(medium["clustering"]) == {"kmeans", "agglomerative", "gmm", "dbscan", "hdbscan"}
@@ -113,6 +113,6 @@ def test_evaluate_and_beta_sweep_on_tiny_demo(tmp_path):
     hard = df[df["task"] == "hard"]
     assert set(hard["model"]) == {"Beta-VAE", "PCA", "Autoencoder", "Raw spectral"}
     assert hard["nmi_language"].notna().all()
-    sweep = beta_sweep(corpus, betas=(0.5, 8.0), epochs_scale=0.07, ks=[2], label_columns=["language"])
+    sweep = beta_sweep(corpus, betas=(0.5, 8.0), epochs_scale=0.034, ks=[2], label_columns=["language"])
     assert list(sweep["beta"]) == [0.5, 8.0]
     assert (sweep["active_dims"] >= 0).all() and sweep["kl"].notna().all()

@@ -178,7 +178,8 @@ def test_tracks_without_audio_are_listed(tmp_path, cache):
 
 
 @pytest.mark.slow
-def test_process_pool_matches_in_process(tmp_path, cache):
+def test_process_pool_matches_in_process(tmp_path, cache, monkeypatch):
+    monkeypatch.setattr(extract_module, "IN_PROCESS_MAX", 0)  # use the pool even for this small batch
     paths = [write_clip(tmp_path / f"p{i}.wav", freq=120 + 40 * i, seconds=1.5, seed=i) for i in range(6)]
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"not audio at all")

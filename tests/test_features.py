@@ -83,10 +83,10 @@ def _synthetic(kind: str, seconds: float = 4.0, seed: int = 0) -> np.ndarray:
     return y.astype(np.float32)
 
 
-@pytest.mark.parametrize("kind", ["tones+noise", "clicks", "gaps"])
-def test_fast_equals_reference_on_other_signals(kind):
+@pytest.mark.parametrize("kind, sr", [("tones+noise", SR), ("clicks", SR), ("gaps", SR), ("tones+noise", 16000)])
+def test_fast_equals_reference_on_other_signals(kind, sr):
     y = _synthetic(kind)
-    fast, ref = gtzan57(y=y), gtzan57_reference(y=y)
+    fast, ref = gtzan57(y=y, sr=sr), gtzan57_reference(y=y, sr=sr)
     scale = np.maximum(np.abs(ref), 1e-3 * np.abs(ref).max())
     scale[np.isin(FEATURE_NAMES, NEAR_ZERO)] = np.sqrt(ref[[FEATURE_NAMES.index("harmony_var")]])[0] + 1e-12
     err = np.abs(fast - ref) / scale
@@ -94,9 +94,14 @@ def test_fast_equals_reference_on_other_signals(kind):
     assert err[worst] < 1e-3, f"{FEATURE_NAMES[worst]}: fast {fast[worst]} vs reference {ref[worst]}"
 
 
-def test_gtzan57_rejects_non_mono():
+def test_gtzan57_rejects_bad_signals_and_handles_silence():
     with pytest.raises(ValueError, match="mono"):
         gtzan57(y=np.zeros((2, 1000), np.float32))
+    with pytest.raises(ValueError, match="NaN"):
+        gtzan57(y=np.array([0.1, np.nan] * 2000, np.float32))
+    silent = gtzan57(y=np.zeros(SR, np.float32))
+    assert np.isfinite(silent).all()
+    np.testing.assert_allclose(silent, gtzan57_reference(y=np.zeros(SR, np.float32)), atol=1e-6)
 
 
 @pytest.mark.parametrize("shape", [(6, 100), (9, 31), (4, 12), (300, 45)])

@@ -100,7 +100,8 @@ def test_banglabeats_join_numeric_order_gaps_and_leftovers(tmp_path):
     assert sorted(c.track_ids) == ["Folk.00000", "tumi_amar.00000"]
     t = c.tracks.set_index("track_id")
     assert t.loc["Folk.00000", "genre"] == "Folk" and t.loc["tumi_amar.00000", "song"] == "tumi_amar"
-    assert [Path(p).stem for p in t.loc["tumi_amar.00000", "clips"].split("|")] == [f"tumi_amar_{i}" for i in range(1, 11)]
+    clips = [Path(p).stem for p in t.loc["tumi_amar.00000", "clips"].split("|")]
+    assert clips == [f"tumi_amar_{i}" for i in range(1, 11)]
     # the joined file is real audio: 10 clips in numeric order
     y, sr = sf.read(t.loc["tumi_amar.00000", "path"])
     n = int(clip_s * SR)
@@ -140,9 +141,10 @@ def test_merge_audio_lyrics_and_metadata(tmp_path):
         wav(tmp_path / "MERGE_Audio" / q / f"{sid}.wav")
     (tmp_path / "MERGE_Lyrics" / "Q1").mkdir(parents=True)
     (tmp_path / "MERGE_Lyrics" / "Q1" / "A001.txt").write_text("Happy days are here again", encoding="utf-8")
-    (tmp_path / "MERGE_Lyrics" / "Q3" ).mkdir(parents=True)
+    (tmp_path / "MERGE_Lyrics" / "Q3").mkdir(parents=True)
     (tmp_path / "MERGE_Lyrics" / "Q3" / "A002.txt").write_bytes("don\u2019t cry".encode("cp1252"))
-    pd.DataFrame({"Song": ids, "Quadrant": quads, "Artist": ["x", "y", "z"]}).to_csv(tmp_path / "metadata.csv", index=False)
+    meta = pd.DataFrame({"Song": ids, "Quadrant": quads, "Artist": ["x", "y", "z"]})
+    meta.to_csv(tmp_path / "metadata.csv", index=False)
     pd.DataFrame({"Song": ids, "Arousal": [0.8, -0.5, 0.6], "Valence": [0.7, -0.4, -0.3]}).to_csv(
         tmp_path / "av_values.csv", index=False)
     c = load_merge(tmp_path)
@@ -325,9 +327,18 @@ def test_parse_spec():
     assert parse_spec("/mail/me@host/x") == (None, "/mail/me@host/x", None)
     assert parse_spec("C:/music@bn") == (None, "C:/music", "bng")
     assert parse_spec("demo") == ("demo", "", None)
+    assert parse_spec("demo@bn") == ("demo", "", "bng")
+    assert parse_spec("demo:/tmp/d") == ("demo", "/tmp/d", None)
     assert parse_spec("banglabeats+join:/bb") == ("banglabeats+join", "/bb", None)
     with pytest.raises(BadInputError, match="empty source spec"):
         parse_spec("  ")
+
+
+def test_parse_spec_keeps_an_existing_path_with_an_at_sign(tmp_path):
+    folder = tmp_path / "songs@home"
+    folder.mkdir()
+    assert parse_spec(f"folder:{folder}") == ("folder", str(folder), None)
+    assert parse_spec(f"{folder}@bng") == (None, str(folder), "bng")
 
 
 def test_detect_kind_for_csvs_and_missing_paths(tmp_path, small_table):

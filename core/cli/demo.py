@@ -27,7 +27,7 @@ def register(subparsers) -> None:
                    help=f"number of tracks, dealt round robin over the {len(STYLES)} classes")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed")
     p.add_argument("--seconds", type=float, default=DEFAULT_SECONDS, help="length of each track in seconds")
-    p.add_argument("--workers", type=int, default=None, help="worker processes; None means up to 2, one per core")
+    p.add_argument("--workers", type=int, default=None, help="worker processes; None means one per core (at most 8)")
     p.set_defaults(func=run)
 
 

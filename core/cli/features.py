@@ -55,8 +55,15 @@ def run(args: argparse.Namespace) -> int:
             return ""
 
     paths = tracks["path"].tolist()
+    given = tracks["filename"].astype(str).tolist() if "filename" in tracks.columns else [""] * len(paths)
+
+    def filename(track_id: str, path: str, name: str) -> str:
+        if name and name != "nan":
+            return name  # a feature table's own file names
+        return Path(path).name if path else track_id
+
     out = pd.DataFrame({
-        "filename": [Path(p).name if p else tid for tid, p in zip(fs.track_ids, paths)],
+        "filename": [filename(t, p, g) for t, p, g in zip(fs.track_ids, paths, given)],
         "length": [length(tid, p) for tid, p in zip(fs.track_ids, paths)],
     })
     out = pd.concat([out, pd.DataFrame(np.asarray(fs.X), columns=list(FEATURE_NAMES))], axis=1)

@@ -34,7 +34,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import lru_cache
 from multiprocessing import get_context
@@ -84,7 +86,8 @@ KITS = {
     "rock": [
         {"kick": "x.......x.x.....", "snare": "....x.......x...", "hat": "x.x.x.x.x.x.x.x."},
         {"kick": "x.....x...x.....", "snare": "....x.......x..o", "hat": "x.x.x.x.x.x.x.x."},
-        {"kick": "x...x...x...x...", "snare": "....x.......x...", "crash": "x...............", "hat": "x.x.x.x.x.x.x.x."},
+        {"kick": "x...x...x...x...", "snare": "....x.......x...", "crash": "x...............",
+         "hat": "x.x.x.x.x.x.x.x."},
     ],
     "pop": [
         {"kick": "x.......x.......", "snare": "....x.......x...", "hat": "x.o.x.o.x.o.x.o."},
@@ -93,7 +96,8 @@ KITS = {
     ],
     "disco": [
         {"kick": "x...x...x...x...", "clap": "....x.......x...", "ohat": "..x...x...x...x.", "hat": "x.o.x.o.x.o.x.o."},
-        {"kick": "x...x...x...x...", "snare": "....x.......x...", "ohat": "..x...x...x...x.", "shaker": "oooooooooooooooo"},
+        {"kick": "x...x...x...x...", "snare": "....x.......x...", "ohat": "..x...x...x...x.",
+         "shaker": "oooooooooooooooo"},
     ],
     "hiphop": [
         {"kick": "x......x..x.....", "snare": "....x.......x...", "hat": "x.x.x.x.x.x.x.x."},
@@ -101,12 +105,14 @@ KITS = {
         {"kick": "x..x......x..x..", "snare": "....x.......x...", "hat": "x.xxx.x.x.xxx.x."},
     ],
     "jazz": [
-        {"ride": "x...x..ox...x..o", "hat": "....x.......x...", "kick": "x...........o...", "snare": "......o.......o."},
+        {"ride": "x...x..ox...x..o", "hat": "....x.......x...", "kick": "x...........o...",
+         "snare": "......o.......o."},
         {"ride": "x...x..ox...x..o", "hat": "....x.......x...", "snare": "..o.....o.o....."},
     ],
     # tabla-like bols; cycles of 16 (keherwa, 8 matras) or 12 (dadra, 6 matras) steps
     "tabla": [
-        {"dha": "x.......o.......", "ge": "..x.............", "na": "....x.x.....x.x.", "ke": "..........x.....", "dhin": "........x......."},
+        {"dha": "x.......o.......", "ge": "..x.............", "na": "....x.x.....x.x.", "ke": "..........x.....",
+         "dhin": "........x......."},
         {"dha": "x.....x.....", "dhin": "..x.........", "na": "....x.....x.", "tin": "........x..."},
         {"dha": "x...x...o...x...", "na": "..x...x...x...x.", "ge": "......x.......x.", "ke": ".............x.."},
     ],
@@ -183,7 +189,8 @@ STYLES: tuple[Style, ...] = (
           chords=("none", "harmonium"), bass=("none",), leads=("ektara", "flute", "ektara"),
           melody=("pent_major", "mode"), bars_per_chord=(2, 4), drone=1.0, density=(0.45, 0.8),
           brightness=(3500, 8000), noise=(0.003, 0.03), reverb=(0.05, 0.2)),
-    Style("adhunik", "bng", tempo=(70, 104), kits=("tabla", "pop"), modes=("yaman", "bhairav", "khamaj", "major", "kafi"),
+    Style("adhunik", "bng", tempo=(70, 104), kits=("tabla", "pop"),
+          modes=("yaman", "bhairav", "khamaj", "major", "kafi"),
           progressions=((0, 3, 4, 0), (0, 4, 3, 0), (0, 5, 3, 4)),
           chords=("harmonium", "strings", "piano"), bass=("soft",), leads=("flute", "violin", "pluck"),
           bars_per_chord=(1, 2), drone=0.3, density=(0.35, 0.65), brightness=(3500, 8000), reverb=(0.15, 0.4)),
@@ -386,7 +393,8 @@ def _note(inst: str, midi: float, n: int, sr: int, rng: np.random.Generator) -> 
         x = _additive(f, n, sr, [1, 0.7, 0.4, 0.3, 0.15], vibrato=0.008)
         return x * _env(n, sr, attack=0.06, decay=3.0, release=0.08) * 0.5
     if inst == "harmonium":
-        x = _additive(f, n, sr, [1, 0.8, 0.6, 0.5, 0.35, 0.25, 0.2, 0.12]) + 0.6 * _additive(f * 1.003, n, sr, [1, 0.5, 0.3])
+        x = _additive(f, n, sr, [1, 0.8, 0.6, 0.5, 0.35, 0.25, 0.2, 0.12])
+        x += 0.6 * _additive(f * 1.003, n, sr, [1, 0.5, 0.3])  # second reed, slightly sharp
         return x * _env(n, sr, attack=0.05, decay=8.0, release=0.1) * 0.3
     if inst == "flute":
         x = _additive(f, n, sr, [1, 0.25, 0.08], vibrato=0.01) + 0.05 * _noise(n, rng, sr, 1500, 6000)
@@ -441,170 +449,215 @@ def _plan(index: int, seed: int, duration: float, sr: int) -> dict:
 
 
 # ================================================================== rendering
-def render(plan: dict) -> np.ndarray:
-    """Render one planned track to float audio in [-1, 1], shape (round(duration * sr),)."""
-    style = STYLES[plan["style"]]
-    sr = plan["sr"]
-    rng = np.random.default_rng([plan["seed"], plan["index"], 2])
-    n_total = int(round(plan["duration"] * sr))
-    step = 60.0 / plan["tempo"] / 4.0  # one sixteenth, seconds
-    n_steps = int(math.ceil(plan["duration"] / step)) + 1
-    tonic = 48 + plan["key"]  # C3..B3
-    mode = MODES[plan["mode"]]
-    mel_scale = mode if plan["melody_scale"] == "mode" else MELODY_SCALES[plan["melody_scale"]]
-    progression = style.progressions[int(rng.integers(len(style.progressions)))]
-    bars_per_chord = int(rng.choice(style.bars_per_chord))
-    swing = rng.uniform(*style.swing)
-    density = rng.uniform(*style.density)
+@dataclass
+class _Song:
+    """The musical grid and harmony of one track, shared by the parts that render it."""
 
-    def t_of(s: int) -> int:
+    style: Style
+    plan: dict
+    rng: np.random.Generator
+    sr: int
+    n_total: int  # samples
+    step: float  # one sixteenth, seconds
+    n_steps: int
+    tonic: int  # MIDI note, C3..B3
+    mode: tuple[int, ...]
+    progression: tuple[int, ...]
+    bars_per_chord: int
+    swing: float
+
+    def t_of(self, s: int) -> int:
         """Sample position of sixteenth step ``s``, with swing and a little human timing."""
-        pos = s * step
-        unit = style.swing_unit
-        if swing and s % unit == unit // 2:
-            pos += swing * step * (unit / 2)
-        return max(int((pos + rng.normal(0, 0.004)) * sr), 0)
+        pos = s * self.step
+        unit = self.style.swing_unit
+        if self.swing and s % unit == unit // 2:
+            pos += self.swing * self.step * (unit / 2)
+        return max(int((pos + self.rng.normal(0, 0.004)) * self.sr), 0)
 
-    def degree_midi(deg: int, base: int) -> int:
-        octave, d = divmod(deg, len(mode))
-        return base + 12 * octave + mode[d]
+    def degree_midi(self, deg: int, base: int) -> int:
+        """MIDI note of scale degree ``deg`` (any integer) of the mode above ``base``."""
+        octave, d = divmod(deg, len(self.mode))
+        return base + 12 * octave + self.mode[d]
 
-    def chord_at(s: int) -> int:
-        bar = s // 16
-        return progression[(bar // bars_per_chord) % len(progression)]
+    def chord_at(self, s: int) -> int:
+        """Scale degree of the chord root sounding at step ``s``."""
+        return self.progression[(s // 16 // self.bars_per_chord) % len(self.progression)]
 
-    stems: dict[str, np.ndarray] = {k: np.zeros(n_total) for k in ("drums", "bass", "chords", "lead", "drone")}
+    def samples(self, steps: float) -> int:
+        return int(steps * self.step * self.sr)
 
-    # --- drums / tabla
-    if plan["kit"] != "none":
-        samples = _drum_samples(rng, sr, _midi_hz(tonic))
-        pattern = KITS[plan["kit"]][int(rng.integers(len(KITS[plan["kit"]])))]
-        for name, hits in pattern.items():
-            sample = samples["kick808" if (name == "kick" and plan["kit"] == "hiphop") else name]
-            cycle = len(hits)
-            for s in range(n_steps):
-                c = hits[s % cycle]
-                if c == ".":
-                    continue
-                vel = (1.0 if c == "x" else 0.5) * rng.uniform(0.8, 1.0)
-                _add(stems["drums"], t_of(s), sample, vel)
 
-    # --- drone (tanpura-like Sa + Pa, or Sa + Ma)
-    if plan["drone"]:
-        fifth = 7 if rng.random() < 0.8 else 5
-        for m in (tonic - 12, tonic - 12 + fifth, tonic):
-            stems["drone"] += _note("drone", m, n_total, sr, rng)
+def _drums(song: _Song) -> np.ndarray:
+    """Drum kit or tabla-like bols on the kit's pattern, shape (n_total,)."""
+    out = np.zeros(song.n_total)
+    kit = song.plan["kit"]
+    if kit == "none":
+        return out
+    samples = _drum_samples(song.rng, song.sr, _midi_hz(song.tonic))
+    pattern = KITS[kit][int(song.rng.integers(len(KITS[kit])))]
+    for name, hits in pattern.items():
+        sample = samples["kick808" if (name == "kick" and kit == "hiphop") else name]
+        for s in range(song.n_steps):
+            c = hits[s % len(hits)]
+            if c != ".":
+                _add(out, song.t_of(s), sample, (1.0 if c == "x" else 0.5) * song.rng.uniform(0.8, 1.0))
+    return out
 
-    # --- harmony
-    inst = plan["chords"]
-    if inst != "none":
-        n_bars = n_steps // 16 + 1
-        for bar in range(n_bars):
-            s0 = bar * 16
-            deg = chord_at(s0)
-            tones = [degree_midi(deg + k, tonic) for k in ((0, 2, 4, 6) if plan["sevenths"] else (0, 2, 4))]
-            if inst == "power":
-                tones = [tones[0], tones[0] + 7, tones[0] + 12]
-                hits = [(s0 + k, 2) for k in range(0, 16, 2)]
-            elif inst in ("pad", "strings", "harmonium"):
-                hits = [(s0, 16 * bars_per_chord)] if bar % bars_per_chord == 0 else []
-            elif inst == "piano_arp":
-                hits = []
-                for k in range(0, 16, 2):
-                    hits.append((s0 + k, 3, [tones[(k // 2) % len(tones)] + (12 if (k // 2) % 8 >= 4 else 0)]))
-            elif inst == "epiano":
-                hits = [(s0 + k, 3) for k in (0, 6, 10)]
-            elif inst == "strum":
-                hits = [(s0 + k, 4) for k in (0, 4, 6, 10, 12)]
-            else:  # piano
-                hits = [(s0, 8), (s0 + 8, 8)]
-            for h in hits:
-                s, length = h[0], h[1]
-                notes = h[2] if len(h) > 2 else tones
-                if s >= n_steps:
-                    continue
-                n = int(length * step * sr) + int(0.1 * sr)
-                for j, m in enumerate(notes):
-                    offset = int(j * 0.012 * sr) if inst == "strum" else 0
-                    _add(stems["chords"], t_of(s) + offset, _note(inst, m, n, sr, rng), 0.35 * rng.uniform(0.8, 1.0))
 
-    # --- bass
-    bass = plan["bass"]
-    if bass != "none":
-        prev = tonic - 12
-        for s in range(0, n_steps, 2):
-            root = degree_midi(chord_at(s), tonic - 24)
-            if bass == "rock":
-                m, length, play = root, 2, True
-            elif bass == "disco":
-                m, length, play = root + (12 if (s // 2) % 2 else 0), 2, True
-            elif bass == "sub":
-                m, length, play = root, 6, s % 16 in (0, 6, 10)
-            elif bass == "soft" or bass == "cello":
-                m, length, play = root, 8, s % 8 == 0
-            else:  # walking: quarter notes on chord tones and passing notes
-                play = s % 4 == 0
-                choices = [root, root + 7, degree_midi(chord_at(s) + 2, tonic - 24), prev + int(rng.choice((-2, -1, 1, 2)))]
-                m, length = int(choices[int(rng.integers(len(choices)))]), 4
-            if not play:
+def _drone(song: _Song) -> np.ndarray:
+    """Tanpura-like drone on Sa and Pa (sometimes Ma), shape (n_total,)."""
+    out = np.zeros(song.n_total)
+    if song.plan["drone"]:
+        fifth = 7 if song.rng.random() < 0.8 else 5
+        for m in (song.tonic - 12, song.tonic - 12 + fifth, song.tonic):
+            out += _note("drone", m, song.n_total, song.sr, song.rng)
+    return out
+
+
+def _chord_hits(inst: str, s0: int, bar: int, tones: list[int],
+                bars_per_chord: int) -> list[tuple[int, int, list[int]]]:
+    """``(step, length in steps, notes)`` of one bar of accompaniment played by ``inst``."""
+    if inst == "power":
+        power = [tones[0], tones[0] + 7, tones[0] + 12]
+        return [(s0 + k, 2, power) for k in range(0, 16, 2)]
+    if inst in ("pad", "strings", "harmonium"):
+        return [(s0, 16 * bars_per_chord, tones)] if bar % bars_per_chord == 0 else []
+    if inst == "piano_arp":
+        return [(s0 + k, 3, [tones[(k // 2) % len(tones)] + (12 if k >= 8 else 0)]) for k in range(0, 16, 2)]
+    if inst == "epiano":
+        return [(s0 + k, 3, tones) for k in (0, 6, 10)]
+    if inst == "strum":
+        return [(s0 + k, 4, tones) for k in (0, 4, 6, 10, 12)]
+    return [(s0, 8, tones), (s0 + 8, 8, tones)]  # piano
+
+
+def _harmony(song: _Song) -> np.ndarray:
+    """Chords of the progression played by the accompaniment instrument, shape (n_total,)."""
+    out = np.zeros(song.n_total)
+    inst = song.plan["chords"]
+    if inst == "none":
+        return out
+    degrees = (0, 2, 4, 6) if song.plan["sevenths"] else (0, 2, 4)
+    for bar in range(song.n_steps // 16 + 1):
+        s0 = bar * 16
+        tones = [song.degree_midi(song.chord_at(s0) + k, song.tonic) for k in degrees]
+        for s, length, notes in _chord_hits(inst, s0, bar, tones, song.bars_per_chord):
+            if s >= song.n_steps:
                 continue
-            prev = m
-            kind = {"rock": "bass_rock", "disco": "bass_disco", "sub": "bass_sub", "soft": "bass_soft",
-                    "walking": "bass_walk", "cello": "cello"}[bass]
-            n = int(length * step * sr)
-            _add(stems["bass"], t_of(s), _note(kind, m, n, sr, rng), rng.uniform(0.8, 1.0))
+            n = song.samples(length) + int(0.1 * song.sr)
+            for j, m in enumerate(notes):
+                offset = int(j * 0.012 * song.sr) if inst == "strum" else 0
+                _add(out, song.t_of(s) + offset, _note(inst, m, n, song.sr, song.rng),
+                     0.35 * song.rng.uniform(0.8, 1.0))
+    return out
 
-    # --- melody: a two-bar motif, repeated with variations
-    lead = plan["lead"]
-    lead_base = tonic + 12 if lead not in ("dist_guitar", "sax", "violin") else tonic
-    if lead == "ektara":
-        lead_base = tonic + 12
+
+_BASS_VOICE = {"rock": "bass_rock", "disco": "bass_disco", "sub": "bass_sub", "soft": "bass_soft",
+               "walking": "bass_walk", "cello": "cello"}
+
+
+def _bass(song: _Song) -> np.ndarray:
+    """Bass line following the chord roots in the style's bass pattern, shape (n_total,)."""
+    out = np.zeros(song.n_total)
+    bass = song.plan["bass"]
+    if bass == "none":
+        return out
+    low = song.tonic - 24
+    prev = song.tonic - 12
+    for s in range(0, song.n_steps, 2):
+        root = song.degree_midi(song.chord_at(s), low)
+        if bass == "rock":
+            m, length, play = root, 2, True
+        elif bass == "disco":  # octave bounce
+            m, length, play = root + (12 if (s // 2) % 2 else 0), 2, True
+        elif bass == "sub":
+            m, length, play = root, 6, s % 16 in (0, 6, 10)
+        elif bass in ("soft", "cello"):
+            m, length, play = root, 8, s % 8 == 0
+        else:  # walking: quarter notes on chord tones and passing notes
+            play = s % 4 == 0
+            third = song.degree_midi(song.chord_at(s) + 2, low)
+            choices = [root, root + 7, third, prev + int(song.rng.choice((-2, -1, 1, 2)))]
+            m, length = int(choices[int(song.rng.integers(len(choices)))]), 4
+        if play:
+            prev = m
+            _add(out, song.t_of(s), _note(_BASS_VOICE[bass], m, song.samples(length), song.sr, song.rng),
+                 song.rng.uniform(0.8, 1.0))
+    return out
+
+
+def _melody(song: _Song, density: float) -> np.ndarray:
+    """A two-bar motif on the melody scale, repeated with variations, shape (n_total,)."""
+    out = np.zeros(song.n_total)
+    rng, lead = song.rng, song.plan["lead"]
+    scale = song.mode if song.plan["melody_scale"] == "mode" else MELODY_SCALES[song.plan["melody_scale"]]
+    base = song.tonic if lead in ("dist_guitar", "sax", "violin") else song.tonic + 12
     motif = []
-    deg = int(rng.integers(0, len(mel_scale)))
-    s = 0
+    deg, s = int(rng.integers(0, len(scale))), 0
     while s < 32:
         dur = int(rng.choice((2, 2, 4, 4, 6, 8) if density < 0.55 else (1, 2, 2, 2, 4)))
         if rng.random() < density:
-            deg = int(np.clip(deg + rng.choice((-2, -1, -1, 0, 1, 1, 2)), -2, 2 * len(mel_scale)))
+            deg = int(np.clip(deg + rng.choice((-2, -1, -1, 0, 1, 1, 2)), -2, 2 * len(scale)))
             motif.append((s, dur, deg))
         s += dur
-    for rep in range(n_steps // 32 + 1):
-        shift = int(rng.choice((0, 0, 1, -1, 2))) if rep % 2 else 0
+    for rep in range(song.n_steps // 32 + 1):
+        shift = int(rng.choice((0, 0, 1, -1, 2))) if rep % 2 else 0  # answer phrase moved on the scale
         for s, dur, d in motif:
             st = rep * 32 + s
-            if st >= n_steps:
+            if st >= song.n_steps:
                 break
             if rng.random() < 0.1:  # variation: drop a note
                 continue
-            octave, k = divmod(d + shift, len(mel_scale))
-            m = lead_base + 12 * octave + mel_scale[k]
-            n = int(dur * step * sr) + int(0.05 * sr)
-            _add(stems["lead"], t_of(st), _note(lead, m, n, sr, rng), 0.45 * rng.uniform(0.75, 1.0))
-    if lead == "ektara":  # the ektara's rhythmic drone strum on Sa between phrases
-        for s in range(0, n_steps, 4):
-            _add(stems["lead"], t_of(s + 2), _note("ektara", tonic + 12, int(step * 2 * sr), sr, rng), 0.2)
+            octave, k = divmod(d + shift, len(scale))
+            n = song.samples(dur) + int(0.05 * song.sr)
+            _add(out, song.t_of(st), _note(lead, base + 12 * octave + scale[k], n, song.sr, rng),
+                 0.45 * rng.uniform(0.75, 1.0))
+    if lead == "ektara":  # the ektara's rhythmic strum on Sa between phrases
+        for s in range(0, song.n_steps, 4):
+            _add(out, song.t_of(s + 2), _note("ektara", song.tonic + 12, song.samples(2), song.sr, rng), 0.2)
+    return out
 
-    # --- mix, space, tone, noise and dynamics
+
+def _master(song: _Song, stems: dict[str, np.ndarray]) -> np.ndarray:
+    """Mix the stems, add room reverb, tone (low-pass), noise floor and dynamics; shape (n_total,)."""
+    from scipy.signal import fftconvolve
+
+    rng, sr, n_total, style = song.rng, song.sr, song.n_total, song.style
     gains = {"drums": rng.uniform(0.5, 1.0), "bass": rng.uniform(0.4, 0.9), "chords": rng.uniform(0.4, 1.0),
              "lead": rng.uniform(0.5, 1.0), "drone": rng.uniform(0.5, 1.0)}
     mix = sum(gains[k] * _normalise(v) for k, v in stems.items())
-    from scipy.signal import fftconvolve
-
     ir_n = int(rng.uniform(0.3, 1.2) * sr)
     ir = rng.standard_normal(ir_n) * np.exp(-np.arange(ir_n) / (0.18 * ir_n))
     ir /= np.sqrt(np.sum(ir ** 2))
     wet = rng.uniform(*style.reverb)
     mix = (1 - wet) * mix + wet * fftconvolve(mix, ir)[:n_total]
-    mix = _lowpass(mix, rng.uniform(*style.brightness), sr)
-    mix = _normalise(mix)
+    mix = _normalise(_lowpass(mix, rng.uniform(*style.brightness), sr))
     mix += rng.uniform(*style.noise) * rng.standard_normal(n_total)
     t = np.linspace(0.0, 1.0, n_total)
-    swell = 1.0 + rng.uniform(-0.4, 0.4) * t + 0.15 * np.sin(2 * np.pi * rng.uniform(0.05, 0.3) * t * plan["duration"])
+    wobble = np.sin(2 * np.pi * rng.uniform(0.05, 0.3) * t * song.plan["duration"])
+    swell = 1.0 + rng.uniform(-0.4, 0.4) * t + 0.15 * wobble
     mix *= np.clip(swell, 0.2, 2.0)
-    fade = int(0.02 * sr)
+    fade = min(int(0.02 * sr), n_total // 2)
     mix[:fade] *= np.linspace(0.0, 1.0, fade)
-    mix[-fade:] *= np.linspace(1.0, 0.0, fade)
+    mix[n_total - fade:] *= np.linspace(1.0, 0.0, fade)
     return _normalise(mix) * rng.uniform(0.3, 0.95)
+
+
+def render(plan: dict) -> np.ndarray:
+    """Render one planned track (see :func:`_plan`) to float audio in [-1, 1], shape (round(duration * sr),)."""
+    style = STYLES[plan["style"]]
+    rng = np.random.default_rng([plan["seed"], plan["index"], 2])
+    step = 60.0 / plan["tempo"] / 4.0
+    song = _Song(
+        style=style, plan=plan, rng=rng, sr=plan["sr"], n_total=int(round(plan["duration"] * plan["sr"])),
+        step=step, n_steps=int(math.ceil(plan["duration"] / step)) + 1, tonic=48 + plan["key"],
+        mode=MODES[plan["mode"]], progression=style.progressions[int(rng.integers(len(style.progressions)))],
+        bars_per_chord=int(rng.choice(style.bars_per_chord)), swing=float(rng.uniform(*style.swing)),
+    )
+    density = float(rng.uniform(*style.density))
+    stems = {"drums": _drums(song), "drone": _drone(song), "chords": _harmony(song), "bass": _bass(song),
+             "lead": _melody(song, density)}
+    return _master(song, stems)
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
@@ -616,7 +669,8 @@ def _normalise(x: np.ndarray) -> np.ndarray:
 _EN = {
     "pron": ("I", "you", "we", "they", "she"),
     "poss": ("my", "your", "our", "their"),
-    "verb": ("run", "burn", "dance", "dream", "fall", "shine", "break", "hold", "call", "move", "ride", "sing", "wait", "fly"),
+    "verb": ("run", "burn", "dance", "dream", "fall", "shine", "break", "hold", "call", "move", "ride", "sing",
+             "wait", "fly"),
     "adj": ("golden", "broken", "electric", "lonely", "wild", "silver", "endless", "quiet", "burning", "velvet"),
     "rock": ("fire", "road", "thunder", "engine", "storm", "highway", "steel", "rebel", "night", "scream"),
     "pop": ("heart", "love", "summer", "kiss", "baby", "light", "forever", "tonight", "dream", "smile"),
@@ -685,7 +739,9 @@ def _render_job(job: tuple[dict, str]) -> str:
     plan, path = job
     audio = render(plan)
     pcm = np.round(np.clip(audio, -1.0, 1.0) * 32767.0).astype(np.int16)
-    sf.write(path, pcm, plan["sr"], subtype="PCM_16", format="WAV")
+    tmp = f"{path}.{os.getpid()}.tmp"  # atomic: a concurrent reader never sees half a file
+    sf.write(tmp, pcm, plan["sr"], subtype="PCM_16", format="WAV")
+    os.replace(tmp, path)
     return path
 
 
@@ -709,7 +765,7 @@ def generate(out_dir: str | Path, *, n_tracks: int = DEFAULT_TRACKS, seed: int =
     sr : int
         Sample rate in Hz.
     workers : int or None
-        Worker processes (None: up to 2, one per core, when there is more
+        Worker processes (None: one per core, at most 8, when there is more
         than 30 s of audio to render, else 1; 1 renders in this process).
         The output does not depend on it.
     progress : callable (done, total, message) or None
@@ -725,18 +781,23 @@ def generate(out_dir: str | Path, *, n_tracks: int = DEFAULT_TRACKS, seed: int =
     plans = [_plan(i, seed, duration, sr) for i in range(n_tracks)]
     jobs = [(p, str(audio_dir / f"{_track_id(p)}.wav")) for p in plans]
     if workers is None:  # processes only pay off beyond ~30 s of audio (each one starts in about a second)
-        workers = min(2, os.cpu_count() or 1) if n_tracks * duration > 30 else 1
+        workers = min(8, os.cpu_count() or 1) if n_tracks * duration > 30 else 1
     workers = max(1, min(workers, n_tracks))
     report = progress or (lambda done, total, message="": None)
     report(0, n_tracks, "synthesising")
-    if workers == 1:
-        for done, job in enumerate(jobs, start=1):
-            _render_job(job)
-            report(done, n_tracks, Path(job[1]).name)
-    else:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-            for done, path in enumerate(pool.map(_render_job, jobs, chunksize=4), start=1):
-                report(done, n_tracks, Path(path).name)
+    done = 0
+    if workers > 1 and _spawn_possible():
+        try:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+                for path in pool.map(_render_job, jobs, chunksize=4):
+                    done += 1
+                    report(done, n_tracks, Path(path).name)
+        except BrokenProcessPool:
+            pass  # a worker could not start or died: render the rest here (same bytes)
+    for job in jobs[done:]:
+        _render_job(job)
+        done += 1
+        report(done, n_tracks, Path(job[1]).name)
 
     rows = []
     for plan, (_, path) in zip(plans, jobs):
@@ -756,9 +817,21 @@ def generate(out_dir: str | Path, *, n_tracks: int = DEFAULT_TRACKS, seed: int =
             "lead": plan["lead"],
             "instrumental": plan["instrumental"],
         })
-    pd.DataFrame(rows).to_csv(out / MANIFEST, index=False)
-    (out / STAMP).write_text(json.dumps(_stamp(n_tracks, seed, duration, sr), indent=1))
+    _write_atomic(out / MANIFEST, pd.DataFrame(rows).to_csv(index=False))
+    _write_atomic(out / STAMP, json.dumps(_stamp(n_tracks, seed, duration, sr), indent=1))
     return load_demo(out)
+
+
+def _spawn_possible() -> bool:
+    """False when spawned workers could not re-import the main script (``python - < script``, ``<stdin>``)."""
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    return main_file is None or Path(main_file).exists()
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def _stamp(n_tracks: int, seed: int, duration: float, sr: int) -> dict:

@@ -438,7 +438,8 @@ def load_merge(root: str | Path, *, language: str = "eng") -> Corpus:
             if key in ("quadrant", "arousal", "valence"):
                 rename[c] = key
         df = df.rename(columns=rename)
-        new = [c for c in df.columns if c not in meta.columns]
+        reserved = ("track_id", "path", "language", "lyrics", "source")  # never overwritten by metadata
+        new = [c for c in df.columns if c not in meta.columns and c not in reserved]
         meta = meta.join(df[new], how="left")
     rows = []
     for tid, f in sorted(audio.items()):
@@ -449,7 +450,8 @@ def load_merge(root: str | Path, *, language: str = "eng") -> Corpus:
                 text = _read_lyrics(lyr)
             except BadInputError as exc:
                 skipped.append(Skipped(str(lyr), f"lyrics ignored: {exc.problem}"))
-        row = {"track_id": tid, "path": str(f), "genre": "", "language": language, "lyrics": text, "source": "merge"}
+        row = {"track_id": tid, "path": str(f), "genre": "", "language": language, "lyrics": text,
+               "source": "merge"}
         row.update({k: v for k, v in meta.loc[tid].items() if not (isinstance(v, float) and np.isnan(v))})
         if "quadrant" not in row and re.fullmatch(r"Q[1-4]", f.parent.name):
             row["quadrant"] = f.parent.name
@@ -571,21 +573,25 @@ _LANG_SUFFIX = re.compile(r"^[A-Za-z]{2,10}$")
 
 
 def parse_spec(spec: str) -> tuple[str | None, str, str | None]:
-    """Split ``[KIND:]PATH[@LANG]`` into ``(kind or None, path, language or None)``."""
+    """Split ``[KIND:]PATH[@LANG]`` into ``(kind or None, path, language or None)``.
+
+    ``@LANG`` is only taken as a language when it is 2 to 10 letters and the whole text is not an existing
+    path (so ``/home/me@host/x`` and a folder named ``songs@home`` stay paths); ``KIND:`` only when KIND is
+    a known kind (so ``C:/music`` stays a path). ``demo`` alone is the demo.
+    """
     text = spec.strip()
     if not text:
         raise BadInputError(None, "empty source spec; expected [KIND:]PATH[@LANG]")
     kind = None
-    head, sep, rest = text.partition(":")
-    if sep and head.lower() in KINDS + ("banglabeats+join",):
+    head, colon, rest = text.partition(":")
+    if colon and head.lower() in KINDS + ("banglabeats+join",):
         kind, text = head.lower(), rest
-    elif text.lower() in ("demo",):
-        kind, text = "demo", ""
     language = None
-    if "@" in text:
-        before, _, after = text.rpartition("@")
-        if _LANG_SUFFIX.match(after):
-            text, language = before, normalise_language(after)
+    before, at, after = text.rpartition("@")
+    if at and _LANG_SUFFIX.match(after) and not Path(text).expanduser().exists():
+        text, language = before, normalise_language(after)
+    if kind is None and text.lower() == "demo":
+        kind, text = "demo", ""
     return kind, text, language
 
 

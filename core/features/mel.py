@@ -163,7 +163,7 @@ def log_mel(*, y: np.ndarray | None = None, S: np.ndarray | None = None,
     M = np.full((params.n_mels, params.n_frames), -params.top_db, dtype=np.float32)
     if peak > amin:
         db = librosa.power_to_db(S, ref=peak, amin=amin, top_db=params.top_db)
-        M[:, :S.shape[1]] = np.maximum(db, -params.top_db)
+        M[:, :S.shape[1]] = np.clip(db, -params.top_db, 0.0)
     return M
 
 

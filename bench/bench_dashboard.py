@@ -1,0 +1,186 @@
+"""Benchmark: the dashboard's latencies.
+
+Run:  .venv/bin/python bench/bench_dashboard.py [--skip-browser]
+
+1. Server-side time per eps change on the Clusters page: exactly what one slider move
+   runs (``core.explore.recluster``: DBSCAN on the cached neighbour index + internal and
+   external metrics against genre and language), at 2,617 points (the study's size) and
+   100,000 points (generated latents: 18 Gaussian clusters in 8 dimensions, random labels).
+   Reference, same data, same run: sklearn ``DBSCAN(eps).fit`` + sklearn metric functions
+   called fresh on every move (silhouette sampled to the same size above 3,000 points).
+2. Time to first scatter on a cold start: a fresh ``streamlit run app.py`` process with an
+   empty cache and no demo corpus on disk (as on a fresh clone), measured from the browser's
+   first request to the scatter having points; then again with the demo corpus already made
+   (the usual start after `scripts/start.sh`).
+3. Browser render time of a WebGL scatter (the page's figure) at 100,000 points, with the
+   same figure at 2,617 points as the reference, in Debian's Chromium.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from core.clustering import NeighbourIndex, suggest_eps  # noqa: E402
+from core.explore import INTERACTIVE_SILHOUETTE_SAMPLE, recluster  # noqa: E402
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+
+
+def latents(n: int, d: int = 8, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 3, size=(18, d))
+    which = rng.integers(0, 18, size=n)
+    Z = centres[which] + rng.normal(0, 1, size=(n, d))
+    truth = pd.DataFrame({"genre": [f"g{w}" for w in which], "language": rng.choice(["eng", "bng"], size=n)})
+    return Z, truth
+
+
+def reference_move(Z, truth, eps, min_samples):
+    from sklearn import metrics as skm
+    from sklearn.cluster import DBSCAN
+
+    labels = DBSCAN(eps=eps, min_samples=min_samples).fit(Z).labels_
+    keep = labels >= 0
+    if len(set(labels[keep])) >= 2:
+        sample = INTERACTIVE_SILHOUETTE_SAMPLE if keep.sum() > INTERACTIVE_SILHOUETTE_SAMPLE else None
+        skm.silhouette_score(Z[keep], labels[keep], sample_size=sample, random_state=0)
+        skm.calinski_harabasz_score(Z[keep], labels[keep])
+        skm.davies_bouldin_score(Z[keep], labels[keep])
+    for col in truth:
+        skm.adjusted_rand_score(truth[col], labels)
+        skm.normalized_mutual_info_score(truth[col], labels)
+    return labels
+
+
+def eps_moves(n: int, moves: int) -> dict:
+    Z, truth = latents(n)
+    t = time.perf_counter()
+    index = NeighbourIndex(Z)
+    build = time.perf_counter() - t
+    centre = suggest_eps(index, k=4)
+    eps_values = np.linspace(centre * 1.4, centre * 0.6, moves)
+    ours, ref = [], []
+    for eps in eps_values:
+        t = time.perf_counter()
+        recluster(index, truth, "dbscan", {"eps": float(eps), "min_samples": 5})
+        ours.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        reference_move(Z, truth, float(eps), 5)
+        ref.append(time.perf_counter() - t)
+    return {"points": n, "index build (s)": round(build, 3),
+            "ours median (ms)": round(1000 * float(np.median(ours)), 1), "ours worst (ms)": round(1000 * max(ours), 1),
+            "sklearn median (ms)": round(1000 * float(np.median(ref)), 1),
+            "speed-up (median)": round(float(np.median(ref) / np.median(ours)), 1)}
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def first_scatter(browser, data_dir: Path) -> float:
+    """Seconds from the browser's first request to a scatter with points, on a fresh server process."""
+    import urllib.request
+
+    port = _port()
+    env = dict(os.environ, SONGSCAPE_DATA=str(data_dir), SONGSCAPE_CACHE=str(data_dir / "cache"))
+    env.pop("SONGSCAPE_CORPUS", None)
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                             "--server.headless", "true"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        page = browser.new_page()
+        t = time.perf_counter()
+        page.goto(f"http://127.0.0.1:{port}")
+        page.wait_for_function("() => { const g = document.querySelector('.js-plotly-plot');"
+                               " return g && g._fullData && g._fullData.length > 0 && g._fullData[0].x.length > 0; }",
+                               timeout=600_000)
+        elapsed = time.perf_counter() - t
+        page.close()
+        return elapsed
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def render_time(browser, n: int, repeats: int = 3) -> float:
+    """Median ms for Plotly.newPlot of the page's WebGL scatter with n points, until 'afterplot'."""
+    import plotly.io as pio
+
+    from ui.figures import latent_scatter
+
+    Z, truth = latents(n, d=2, seed=1)
+    frame = pd.DataFrame({"x": Z[:, 0], "y": Z[:, 1], "track_id": [f"t{i}" for i in range(n)],
+                          "language": truth["language"], "genre": truth["genre"]})
+    fig = latent_scatter(frame, color="language")
+    with tempfile.TemporaryDirectory() as tmp:
+        html = Path(tmp) / "plot.html"
+        html.write_text("<html><body><div id='g' style='width:1200px;height:600px'></div>"
+                        f"<script>{pio.to_html(fig, include_plotlyjs=True, full_html=False).split('<script type=\"text/javascript\">')[1].split('</script>')[0]}</script>"
+                        f"<script>window.FIG = {fig.to_json()};</script></body></html>")
+        page = browser.new_page()
+        page.goto(html.as_uri())
+        times = []
+        for _ in range(repeats):
+            ms = page.evaluate("""async () => { const g = document.getElementById('g'); Plotly.purge(g);
+                const t = performance.now(); await Plotly.newPlot(g, FIG.data, FIG.layout);
+                await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+                return performance.now() - t; }""")
+            times.append(ms)
+        page.close()
+    return float(np.median(times))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--skip-browser", action="store_true", help="only the server-side eps timings")
+    ap.add_argument("--moves", type=int, default=15)
+    args = ap.parse_args()
+
+    rows = [eps_moves(2617, args.moves), eps_moves(100_000, max(5, args.moves // 3))]
+    print("\n## eps change, server side (core.explore.recluster vs sklearn fresh)")
+    print(pd.DataFrame(rows).to_markdown(index=False) if hasattr(pd.DataFrame, "to_markdown") else pd.DataFrame(rows))
+
+    if args.skip_browser:
+        return
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        small, large = render_time(browser, 2617), render_time(browser, 100_000)
+        print("\n## browser render of the WebGL scatter")
+        print(f"2,617 points: {small:.0f} ms   100,000 points: {large:.0f} ms   ratio {large / small:.1f}x")
+        with tempfile.TemporaryDirectory() as tmp:
+            cold = first_scatter(browser, Path(tmp))
+            warm_data = first_scatter(browser, Path(tmp))
+        print("\n## time to first scatter (fresh server process, first browser request)")
+        print(f"fresh clone (demo corpus made on first use, empty caches): {cold:.1f} s")
+        print(f"second start (demo corpus and caches on disk): {warm_data:.1f} s")
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()
