@@ -89,11 +89,15 @@ class Param:
 
 @dataclass(frozen=True)
 class Clusterer:
-    """A registry entry: display label, exposed parameters, estimator builder, and whether it marks noise."""
+    """A registry entry: display label, exposed parameters, estimator builder, and whether it marks noise.
+
+    ``build(random_state=..., **params)`` returns an sklearn estimator; DBSCAN has none
+    (it runs on a :class:`NeighbourIndex`).
+    """
 
     label: str
     params: dict[str, Param]
-    build: Callable[..., Any]
+    build: Callable[..., Any] | None
     has_noise: bool = False
     description: str = ""
 
@@ -156,13 +160,6 @@ def _gmm(*, random_state, n_components, covariance_type, n_init, max_iter):
     )
 
 
-def _dbscan(*, random_state, eps, min_samples, metric):
-    # Built by cluster() through a NeighbourIndex; this builder is for completeness (and sklearn users).
-    from sklearn.cluster import DBSCAN
-
-    return DBSCAN(eps=eps, min_samples=min_samples, metric=metric)
-
-
 _K = Param(2, 1, 50, 1, help="number of clusters")
 
 #: The one registry of clustering methods.
@@ -185,7 +182,7 @@ CLUSTERERS: dict[str, Clusterer] = {
             "min_samples": Param(5, 1, 200, 1, help="points within eps (itself included) to be a core point"),
             "metric": Param("euclidean", choices=("euclidean", "manhattan", "cosine"), help="distance"),
         },
-        _dbscan,
+        None,  # cluster() runs it on a NeighbourIndex (see _dbscan_labels)
         has_noise=True,
         description="Density-based; points in no dense region are noise (-1).",
     ),

@@ -68,7 +68,7 @@ class Task:
 
 
 #: The Basic VAE configuration we found best on the study's table (RESULTS.md, "Beyond the study").
-BEST_BASIC: dict[str, Any] = {"latent_dim": 8, "hidden": (32, 16), "epochs": 120, "beta": 1.0}
+BEST_BASIC: dict[str, Any] = {"latent_dim": 16, "hidden": (32, 16), "epochs": 120, "beta": 1.0}
 
 #: Not a registry model: StandardScaler -> UMAP(n_components=10) on the features (a baseline only).
 UMAP_BASELINE = "umap10"
@@ -263,7 +263,7 @@ def evaluate(
     corpus,
     *,
     seeds: int = 1,
-    tasks: Sequence[str] = DEFAULT_TASKS,
+    tasks: Sequence[str | Task] = DEFAULT_TASKS,
     epochs_scale: float = 1.0,
     ks: Sequence[int] | None = None,
     label_columns: Sequence[str] | None = None,
@@ -273,6 +273,8 @@ def evaluate(
 
     corpus : :class:`core.corpus.Corpus`.
     seeds : number of seeds (0..seeds-1) each model and clustering is run with.
+    tasks : names in :data:`TASKS`, or :class:`Task` objects (any models and clusterings,
+        e.g. a sweep over Basic VAE configurations).
     epochs_scale : multiplies every torch model's epochs (e.g. 0.05 for a smoke test).
     ks : cluster counts for K-Means/Agglomerative/GMM (default: #languages and #genres).
     label_columns : truth columns of the external metrics (default: ``corpus.label_columns()``).
@@ -286,12 +288,13 @@ def evaluate(
 
     if seeds < 1:
         raise ValueError(f"seeds must be at least 1, got {seeds}")
-    unknown = [t for t in tasks if t not in TASKS]
+    unknown = [t for t in tasks if not isinstance(t, Task) and t not in TASKS]
     if unknown:
         raise ValueError(f"unknown task(s) {unknown}; choose from {list(TASKS)}")
     label_columns = list(corpus.label_columns() if label_columns is None else label_columns)
     report_progress = progress or (lambda done, total, message="": None)
-    plan = [(TASKS[t], task_support(corpus, TASKS[t])) for t in tasks]
+    chosen = [t if isinstance(t, Task) else TASKS[t] for t in tasks]
+    plan = [(task, task_support(corpus, task)) for task in chosen]
     total = sum(len(task.models) * seeds for task, why in plan if why is None) or 1
     done = 0
     skipped_rows: list[dict] = []
@@ -378,13 +381,22 @@ def beta_sweep(
     df = _aggregate(rows, label_columns)
     df = df.drop(columns=["beta_std"], errors="ignore")
     first = ["beta", "params", "kl", "kl_std", "active_dims", "active_dims_std"]
-    return df[[c for c in first if c in df.columns] + [c for c in df.columns if c not in first]]
+    df = df[[c for c in first if c in df.columns] + [c for c in df.columns if c not in first]]
+    df.attrs["label_columns"] = label_columns
+    df.attrs["skipped"] = [str(s) for s in skipped]
+    return df
 
 
 # --------------------------------------------------------------------------- markdown
-def _fmt(mean, std) -> str:
+_COUNT_COLUMNS = ("n_clusters", "active_dims")
+
+
+def _fmt(mean, std, *, count: bool = False) -> str:
     if mean is None or (isinstance(mean, float) and np.isnan(mean)):
         return "n/a"
+    if count:
+        text = f"{mean:g}" if float(mean).is_integer() else f"{mean:.1f}"
+        return text + (f" ± {std:.1f}" if std is not None and not np.isnan(std) and std > 0 else "")
     text = f"{mean:.4f}" if abs(mean) < 100 else f"{mean:.1f}"
     if std is not None and not (isinstance(std, float) and np.isnan(std)) and std > 0:
         text += f" ± {std:.4f}" if abs(mean) < 100 else f" ± {std:.1f}"
@@ -424,10 +436,13 @@ def to_markdown(df: pd.DataFrame, *, title: str | None = None, corpus_name: str 
         lines.append("|" + "|".join("---" for _ in head) + "|")
         notes = []
         for _, r in part.iterrows():
-            cells = [str(r["model"]), str(r["clustering"]), str(r["params"])]
+            params = str(r["params"])
+            if "eps" in r.index and pd.notna(r["eps"]):
+                params += f" (eps {r['eps']:.3g})"
+            cells = [str(r["model"]), str(r["clustering"]), params]
             for c in cols:
                 std = r.get(f"{c}_std")
-                cells.append(_fmt(r[c], std))
+                cells.append(_fmt(r[c], std, count=c in _COUNT_COLUMNS))
             lines.append("| " + " | ".join(cells) + " |")
             if isinstance(r.get("note"), str) and r["note"]:
                 notes.append(f"- {r['model']} / {r['clustering']} {r['params']}: {r['note']}")

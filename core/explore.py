@@ -173,7 +173,7 @@ def listen(model, corpus, track_id: str, *, render_audio: bool = True) -> Listen
         except BadInputError as exc:
             out.note = str(exc)
     one = corpus.subset([track_id])
-    inputs, skipped = build_inputs(one, needs=set(model.needs), mel_params=getattr(model, "mel_params_", None))
+    inputs, skipped = build_inputs(one, needs=set(model.needs), mel_params=mel_params_of(model))
     if len(inputs) == 0:
         out.note = "; ".join(str(s) for s in skipped) or "no features for this track"
         return out
@@ -183,8 +183,7 @@ def listen(model, corpus, track_id: str, *, render_audio: bool = True) -> Listen
         if render_audio:
             from core.features.mel import mel_to_audio
 
-            params = getattr(model, "mel_params_", None)
-            out.audio_reconstruction = mel_to_audio(out.mel_reconstruction, **({"params": params} if params else {}))
+            out.audio_reconstruction = mel_to_audio(out.mel_reconstruction, params=mel_params_of(model))
     if getattr(inputs, "features", None) is not None and getattr(recon, "features", None) is not None:
         out.features, out.features_reconstruction = inputs.features[0], recon.features[0]
         if out.audio_reconstruction is None:
@@ -218,3 +217,27 @@ def recluster(index, truth: pd.DataFrame, name: str, params: dict, *, random_sta
     sample = INTERACTIVE_SILHOUETTE_SAMPLE if n > INTERACTIVE_SILHOUETTE_SAMPLE else None
     report = metrics.report(index.Z, result.labels, truth, sample_size=sample, random_state=random_state)
     return result, report
+
+
+def mel_params_of(model):
+    """The ``MelParams`` a model's mel inputs were computed with (the defaults for other models)."""
+    from core.features.mel import MelParams
+
+    params = getattr(model, "mel_params_", None)
+    if params is None:
+        return MelParams()
+    return params if isinstance(params, MelParams) else MelParams.from_dict(params)
+
+
+def decode_point(model, z: np.ndarray, *, render_audio: bool = True):
+    """Decode one latent point: ``(mel (128, 128) dB, audio (n,))`` for mel models,
+    ``(features (57,), None)`` for feature models."""
+    out = model.decode(np.asarray(z, dtype=np.float32)[None, :])
+    if getattr(out, "mel", None) is not None:
+        mel = out.mel[0]
+        if not render_audio:
+            return mel, None
+        from core.features.mel import mel_to_audio
+
+        return mel, mel_to_audio(mel, params=mel_params_of(model))
+    return out.features[0], None

@@ -29,15 +29,8 @@ if not hasattr(model, "decode"):
 
 @st.cache_data(show_spinner=False, max_entries=128)
 def _decode(path: str, stamp: float, z: tuple[float, ...]):
-    """Decoded log-mel (or features) and, for mels, its audio."""
-    out = state.model(path, stamp).decode(np.asarray([z], dtype=np.float32))
-    if getattr(out, "mel", None) is not None:
-        from core.features.mel import mel_to_audio
-
-        mel = out.mel[0]
-        params = getattr(state.model(path, stamp), "mel_params_", None)
-        return mel, mel_to_audio(mel, **({"params": params} if params is not None else {}))
-    return out.features[0], None
+    """Decoded log-mel and its audio (mel models), or the decoded 57 features."""
+    return explore.decode_point(state.model(path, stamp), np.asarray(z))
 
 
 def show(z: np.ndarray, key: str) -> None:

@@ -90,7 +90,10 @@ def run(args: argparse.Namespace) -> int:
     md_path = out.with_suffix(".md")
     md_path.write_text("\n".join(md))
     written.append(md_path)
-    print(df.drop(columns=[c for c in df.columns if c.endswith("_std")]).to_string(index=False, max_colwidth=40))
+    main_labels = [c for c in ("genre", "language") if c in df.attrs["label_columns"]] or df.attrs["label_columns"][:2]
+    shown = ["task", "model", "clustering", "params", "silhouette", "noise_fraction", "n_clusters"]
+    shown += [f"{m}_{c}" for c in main_labels for m in ("ari", "nmi")] + ["note"]
+    print(df[[c for c in shown if c in df.columns]].to_string(index=False, max_colwidth=50, float_format="%.4f"))
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
 

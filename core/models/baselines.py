@@ -51,8 +51,8 @@ class AEConfig:
     lyrics_features: int = 512
     lyrics_min_df: int = 1
     lyrics_hidden: int = 128
-    lyrics_weight: float = 1.0
-    epochs: int | None = None  # None: 120 on features, 30 on mel
+    lyrics_weight: float = 5.0
+    epochs: int | None = None  # None: 120 on features, 40 on mel
     batch_size: int = 32
     lr: float = 1e-3
     seed: int = 0
@@ -94,7 +94,7 @@ class _FeatureAE(FeatureModelMixin, AutoEncoder):
 
 
 class _MelAE(AutoEncoder, ConvVAE):
-    default_epochs = 30
+    default_epochs = 40
 
 
 # ============================================================= shared: mel inputs

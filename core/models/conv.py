@@ -44,7 +44,12 @@ MODALITIES = ("both", "audio", "lyrics")
 
 @dataclass
 class ConvVAEConfig:
-    """Settings of :class:`ConvVAE` (defaults reach a useful latent space on the demo corpus quickly)."""
+    """Settings of :class:`ConvVAE`.
+
+    Defaults chosen on the demo corpus (220 tracks, 2-core CPU, see BENCHMARKS.md): 40 epochs
+    take about a minute, and ``lyrics_weight=5`` lets the lyrics shape the latent space
+    (K-Means k=2 vs language: ARI 0.73, against 0.00 with weight 1 or audio alone).
+    """
 
     latent_dim: int = 8
     channels: tuple[int, ...] = (16, 32, 64, 128)
@@ -52,8 +57,8 @@ class ConvVAEConfig:
     lyrics_features: int = 512
     lyrics_min_df: int = 1
     lyrics_hidden: int = 128
-    lyrics_weight: float = 1.0
-    epochs: int = 30
+    lyrics_weight: float = 5.0
+    epochs: int = 40
     batch_size: int = 32
     lr: float = 1e-3
     beta: float = 1.0
