@@ -328,6 +328,8 @@ def evaluate(
     if skipped_rows:
         frames.append(pd.DataFrame(skipped_rows))
     df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(ID_COLUMNS) + ["note"])
+    order = {task.name: i for i, task in enumerate(chosen)}
+    df = df.iloc[np.argsort(df["task"].map(order).to_numpy(), kind="stable")].reset_index(drop=True)
     df = df[_column_order(df.columns, label_columns)]
     df.attrs["skipped"] = [str(s) for s in skipped_tracks]
     df.attrs["label_columns"] = label_columns

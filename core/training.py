@@ -25,7 +25,6 @@ import copy
 import math
 import os
 import threading
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -36,20 +35,6 @@ from core.models.losses import VAELoss
 
 #: Version of the ``train_state`` dict stored in checkpoints.
 TRAIN_STATE_VERSION = 1
-
-
-@dataclass
-class TrainSettings:
-    """Settings of one run of :func:`train` (all models share these names)."""
-
-    epochs: int = 100
-    batch_size: int = 32
-    lr: float = 1e-3
-    seed: int = 0
-    val_fraction: float = 0.1
-    patience: int | None = None
-    metrics_every: int = 0
-    n_clusters: int = 2
 
 
 #: Below this many parameters one thread is fastest: the ops are too small to split.

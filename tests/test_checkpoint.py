@@ -198,9 +198,10 @@ def test_shipped_checkpoints_load_and_encode_the_demo_corpus(name):
         pytest.skip(f"{path} is not there yet (see checkpoints/README.md to create it)")
     from core.corpus.demo import ensure_demo
 
-    corpus = ensure_demo()
+    demo = ensure_demo()
+    corpus = demo.subset(demo.track_ids[::7])  # 32 tracks of every genre and language: fast to extract
     model = checkpoint.load(path, expect_model=name)
     ids, Z = latents_for(path, corpus)
-    assert len(ids) >= 0.9 * len(corpus) and Z.shape == (len(ids), model.latent_dim)
+    assert ids == corpus.track_ids and Z.shape == (len(ids), model.latent_dim)
     assert np.isfinite(Z).all() and Z.std(0).max() > 0
     assert path.stat().st_size < 8 * 2**20

@@ -193,6 +193,7 @@ def test_cli_writes_kaggle_layout(tmp_path, capsys):
     for i, kind in enumerate(["tones+noise", "clicks"]):
         sf.write(folder / f"song{i}.wav", _synthetic(kind, seconds=3.0, seed=i), SR, subtype="PCM_16")
     (folder / "broken.wav").write_bytes(b"RIFF\x00\x00 not really")
+    (folder / "cover.jpg").write_bytes(b"\xff\xd8\xff\xe0JFIF")
     out = tmp_path / "features.csv"
     code = main(["features", str(folder), "--out", str(out), "--jobs", "1"])
     assert code == 0
@@ -205,4 +206,5 @@ def test_cli_writes_kaggle_layout(tmp_path, capsys):
     row = df.set_index("filename").loc["song0.wav", list(FEATURE_NAMES)].to_numpy(dtype=float)
     np.testing.assert_allclose(row, gtzan57(y=load_audio(folder / "song0.wav")), rtol=1e-9)
     err = capsys.readouterr().err
-    assert "broken.wav" in err and "unreadable or corrupt" in err
+    assert "broken.wav" in err and "unreadable or corrupt" in err  # found by the extractor
+    assert "cover.jpg" in err  # left out by the folder loader, listed too

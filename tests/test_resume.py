@@ -50,9 +50,9 @@ def epochs_saved(path: Path) -> int:
 
 @pytest.mark.slow
 def test_resume_after_sigkill_continues_the_epochs(tmp_path):
-    data = feature_table(tmp_path / "features.csv", 1500)
+    data = feature_table(tmp_path / "features.csv", 1000)
     out = tmp_path / "run.pt"
-    epochs = 10
+    epochs = 8
     args = ["train", "--model", "basic", "--data", str(data), "--out", str(out),
             "--epochs", str(epochs), "--batch-size", "4", "--seed", "1"]
     proc = cli(*args)
@@ -115,5 +115,49 @@ def test_resume_refuses_what_it_cannot_continue(tmp_path):
     assert str(finished) in str(err.value)
     with pytest.raises(CheckpointError, match="holds a 'basic' model, expected 'ae'"):
         create("ae", epochs=4).fit(inputs, state_path=finished, resume=True)
+    stop, on_epoch = _stop_after(1)
+    unfinished = tmp_path / "part.pt"
+    create("basic", epochs=4).fit(inputs, callback=on_epoch, stop=stop, state_path=unfinished)
+    with pytest.raises(CheckpointError, match="trained on 60 tracks, the data has 59"):
+        create("basic", epochs=4).fit(inputs.subset(range(59)), state_path=unfinished, resume=True)
     with pytest.raises(BadInputError, match="does not exist"):
         create("basic").fit(inputs, state_path=tmp_path / "none.pt", resume=True)
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_and_keeps_a_resumable_checkpoint(tmp_path):
+    data = feature_table(tmp_path / "features.csv", 1000)
+    out = tmp_path / "run.pt"
+    proc = cli("train", "--model", "basic", "--data", str(data), "--out", str(out),
+               "--epochs", "500", "--batch-size", "4")
+    deadline = time.time() + 120
+    while epochs_saved(out) < 1 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-1500:]
+    assert "continue with --resume" in err
+    info = checkpoint.describe(out)
+    assert info["resumable"] and 1 <= info["epochs_trained"] < 500
+
+
+def test_train_help_documents_every_option(capsys):
+    from core.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    for flag in ("--model", "--data", "--out", "--epochs", "--beta", "--latent-dim", "--seed", "--lr",
+                 "--batch-size", "--resume", "--modality", "--inputs"):
+        assert flag in text, flag
+
+
+def test_train_refuses_flags_that_do_not_apply(tmp_path):
+    from core.cli import main
+
+    data = feature_table(tmp_path / "features.csv", 30)
+    with pytest.raises(SystemExit, match="--beta does not apply to model 'pca'"):
+        main(["train", "--model", "pca", "--data", str(data), "--out", str(tmp_path / "p.pt"), "--beta", "2"])
+    assert main(["train", "--model", "pca", "--data", str(data), "--out", str(tmp_path / "p.pt")]) == 0
+    assert checkpoint.load(tmp_path / "p.pt", expect_model="pca").latent_dim == 2

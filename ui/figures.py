@@ -16,7 +16,8 @@ def latent_scatter(frame: pd.DataFrame, *, color: str, dim: int = 2, height: int
     hover = [c for c in ("genre", "language", "cluster") if c in frame.columns and c != color]
     frame = frame.copy()
     frame[color] = frame[color].astype(str)
-    kwargs = dict(color=color, custom_data=["track_id"], hover_name="track_id", hover_data=hover,
+    hover_data = {c: True for c in hover} | {c: False for c in ("x", "y", "z") if c in frame.columns}
+    kwargs = dict(color=color, custom_data=["track_id"], hover_name="track_id", hover_data=hover_data,
                   color_discrete_sequence=PALETTE, category_orders={color: sorted(frame[color].unique())})
     if dim == 3:
         fig = px.scatter_3d(frame, x="x", y="y", z="z", **kwargs)
@@ -24,7 +25,6 @@ def latent_scatter(frame: pd.DataFrame, *, color: str, dim: int = 2, height: int
     else:
         fig = px.scatter(frame, x="x", y="y", render_mode="webgl", **kwargs)
         fig.update_traces(marker=dict(size=7, opacity=0.85, line=dict(width=0)))
-        fig.update_layout(dragmode="lasso")
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), legend_title_text=color)
     fig.update_xaxes(showticklabels=False, title=None)
     fig.update_yaxes(showticklabels=False, title=None)

@@ -73,8 +73,9 @@ def run(args: argparse.Namespace) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     out.to_csv(args.out, index=False)
     print(f"wrote features of {len(out)} tracks to {args.out}")
-    if fs.skipped:
-        print(f"skipped {len(fs.skipped)}:", file=sys.stderr)
-        for s in fs.skipped:
+    skipped = list(corpus.skipped) + list(fs.skipped)
+    if skipped:
+        print(f"skipped {len(skipped)}:", file=sys.stderr)
+        for s in skipped:
             print(f"  {s}", file=sys.stderr)
     return 0 if len(out) else 1

@@ -99,6 +99,12 @@ def _work(path: str, kind: str, params: dict | None) -> tuple[str, np.ndarray | 
     return path, X, None
 
 
+#: Imported once by the fork server, so that workers start with them loaded (librosa loads lazily).
+_PRELOAD = ["core.audio", "core.features.extract", "core.features.gtzan57", "core.features.mel",
+            "soundfile", "soxr", "scipy.sparse", "scipy.signal", "librosa.core", "librosa.feature",
+            "librosa.onset", "librosa.beat", "librosa.filters", "librosa.util"]
+
+
 def _pool_context():
     """Workers never fork the caller (torch / streamlit threads make that unsafe).
 
@@ -110,8 +116,7 @@ def _pool_context():
 
     if "forkserver" in mp.get_all_start_methods():
         ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["core.audio", "core.features.extract", "core.features.gtzan57",
-                                    "core.features.mel"])
+        ctx.set_forkserver_preload(_PRELOAD)
         return ctx
     return mp.get_context("spawn")
 
@@ -146,7 +151,8 @@ def extract(corpus: Corpus, *, kind: Literal["gtzan57", "mel"], params: MelParam
     -------
     FeatureSet
         ``X`` of shape ``(n, 57)`` or ``(n, n_mels, n_frames)`` for the ``n`` usable
-        tracks, ``skipped`` for the others (and ``corpus.skipped``)
+        tracks, ``skipped`` for the others (``corpus.skipped``, what the loader left
+        out, is not repeated)
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -160,7 +166,7 @@ def extract(corpus: Corpus, *, kind: Literal["gtzan57", "mel"], params: MelParam
         X = corpus.features57.loc[ids, list(FEATURE_NAMES)].to_numpy(dtype=np.float64)
         if progress:
             progress(len(ids), len(ids), "precomputed features")
-        return FeatureSet(list(ids), X, list(corpus.skipped), kind, None)
+        return FeatureSet(list(ids), X, [], kind, None)
 
     if cache is True:
         cache = FeatureCache()
@@ -228,7 +234,7 @@ def extract(corpus: Corpus, *, kind: Literal["gtzan57", "mel"], params: MelParam
                 except Exception as exc:  # a worker that died (e.g. killed for memory)
                     finish(futures[fut], None, f"feature extraction failed ({type(exc).__name__}: {exc})")
 
-    keep_ids, rows, skipped = [], [], list(corpus.skipped)
+    keep_ids, rows, skipped = [], [], []
     for tid, path in zip(ids, paths):
         if not path:
             skipped.append(Skipped(tid, "no audio file for this track"))

@@ -243,6 +243,10 @@ class TorchModel(Model):
             self.module_ = self._build_module()
             resume_state = dict(saved["train_state"])
             resume_state["best_weights"] = saved["weights"]
+            if resume_state.get("n_samples") != len(inputs):
+                raise checkpoint.CheckpointError(
+                    state_path, f"its run was trained on {resume_state.get('n_samples')} tracks, the data has "
+                                f"{len(inputs)}: resume needs the same data")
         else:
             self._fit_preprocessing(inputs)
             self.module_ = self._build_module()
