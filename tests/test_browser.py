@@ -97,8 +97,8 @@ def page(browser):
 
 
 def _wait_for_scatter(page):
-    page.wait_for_function("() => { const g = document.querySelector('.js-plotly-plot');"
-                           " return g && g._fullData && g._fullData.length > 0 && g._fullData[0].x.length > 0; }",
+    page.wait_for_function("() => Array.from(document.querySelectorAll('.js-plotly-plot')).some("
+                           "g => g._fullData && g._fullData.length > 0 && g._fullData[0].x && g._fullData[0].x.length > 0)",
                            timeout=180_000)
 
 
@@ -149,7 +149,7 @@ def test_open_select_listen_and_move_eps(server, page, tmp_path):
     # Clusters: DBSCAN, then move eps with the keyboard; the metrics change.
     page.goto(f"{url}/clusters")
     _wait_for_scatter(page)
-    page.get_by_role("button", name="DBSCAN").click()
+    page.get_by_role("radio", name="DBSCAN", exact=True).click()
     slider = page.locator('[data-testid="stSlider"]').filter(has_text="eps").get_by_role("slider")
     slider.wait_for()
     page.wait_for_timeout(1500)

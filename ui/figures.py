@@ -19,6 +19,8 @@ def latent_scatter(frame: pd.DataFrame, *, color: str, dim: int = 2, height: int
     hover_data = {c: True for c in hover} | {c: False for c in ("x", "y", "z") if c in frame.columns}
     kwargs = dict(color=color, custom_data=["track_id"], hover_name="track_id", hover_data=hover_data,
                   color_discrete_sequence=PALETTE, category_orders={color: sorted(frame[color].unique())})
+    if "noise" in set(frame[color]):
+        kwargs["color_discrete_map"] = {"noise": "#c8c8c8"}
     if dim == 3:
         fig = px.scatter_3d(frame, x="x", y="y", z="z", **kwargs)
         fig.update_traces(marker=dict(size=3))
