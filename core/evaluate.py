@@ -428,7 +428,8 @@ def to_markdown(df: pd.DataFrame, *, title: str | None = None, corpus_name: str 
     if is_sweep:
         metric_cols = ["kl", "active_dims"] + metric_cols
     for task, part in df.groupby("task", sort=False) if "task" in df.columns else [("", df)]:
-        lines += [f"### {TASKS[task].title if task in TASKS else task}", ""]
+        titles = {"beta_sweep": "β sweep: the Beta-VAE network trained with each β, K-Means on the latent means"}
+        lines += [f"### {TASKS[task].title if task in TASKS else titles.get(task, task)}", ""]
         if (part["model"] == "-").all():
             lines += [f"_{part['note'].iloc[0]}_", ""]
             continue

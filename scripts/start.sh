@@ -2,4 +2,6 @@
 # Install everything and open the dashboard on the demo corpus (http://localhost:8501).
 # Extra arguments go to streamlit, e.g. `bash scripts/start.sh --server.port 8600`.
 source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
+echo ">> preparing the demo corpus and caches (about a minute the first time, seconds after)"
+.venv/bin/python -m core prepare
 exec .venv/bin/python -m streamlit run app.py "$@"

@@ -13,7 +13,7 @@ import sys
 from core.errors import SongscapeError
 
 #: Command modules, in the order of the pipeline.
-COMMANDS = ("demo", "features", "train", "info", "evaluate")
+COMMANDS = ("demo", "features", "train", "info", "evaluate", "prepare")
 
 
 def build_parser() -> argparse.ArgumentParser:
