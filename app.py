@@ -8,19 +8,22 @@ st.set_page_config(page_title="Songscape", page_icon="🎵", layout="wide")
 
 pages = {
     "Corpus": [
-        st.Page("pages/data.py", title="Data", icon=":material/library_music:", url_path="data"),
+        st.Page("pages/data_page.py", title="Data", icon=":material/library_music:", url_path="data"),
     ],
     "Models": [
-        st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
-        st.Page("pages/latent.py", title="Latent", icon=":material/tune:", url_path="latent"),
+        st.Page("pages/train_page.py", title="Train", icon=":material/model_training:", url_path="train"),
+        st.Page("pages/latent_page.py", title="Latent", icon=":material/tune:", url_path="latent"),
     ],
     "Results": [
-        st.Page("pages/explore.py", title="Explore", icon=":material/scatter_plot:", url_path="explore", default=True),
-        st.Page("pages/clusters.py", title="Clusters", icon=":material/bubble_chart:", url_path="clusters"),
-        st.Page("pages/compare.py", title="Compare", icon=":material/table_chart:", url_path="compare"),
+        st.Page("pages/explore_page.py", title="Explore", icon=":material/scatter_plot:", url_path="explore", default=True),
+        st.Page("pages/clusters_page.py", title="Clusters", icon=":material/bubble_chart:", url_path="clusters"),
+        st.Page("pages/compare_page.py", title="Compare", icon=":material/table_chart:", url_path="compare"),
     ],
 }
 
 page = st.navigation(pages)
 state.sidebar()
 page.run()
+# Page files end in `_page.py` on purpose: a plain `pages/train.py` would be picked up by
+# Streamlit's older folder-based routing when the very first request after start is /train,
+# and would then run without this entry point (no sidebar, no shared state).

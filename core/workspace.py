@@ -143,3 +143,14 @@ def prepare(specs: tuple[str, ...] = DEFAULT_SPECS, *, methods: tuple[str, ...] 
         for method in methods:
             project(Z, method=method, dim=2, random_state=0)
     return corpus
+
+
+def model_settings(name: str, **values) -> dict:
+    """The subset of ``values`` that model ``name``'s config accepts (a form offers one set of fields)."""
+    from dataclasses import fields
+
+    from core.models import MODELS
+
+    cls = MODELS[name]
+    accepted = {f.name for f in fields(cls.config_class)} if hasattr(cls, "config_class") else set(values)
+    return {k: v for k, v in values.items() if k in accepted}

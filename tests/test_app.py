@@ -54,7 +54,7 @@ def test_every_page_runs_without_exception(app_env, page):
     at = _app()
     at.run()
     if page != "explore":
-        at.switch_page(f"pages/{page}.py").run()
+        at.switch_page(f"pages/{page}_page.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.title, f"page {page} shows no title"
 
@@ -70,7 +70,7 @@ def test_explore_opens_on_the_scatter_with_shipped_checkpoint(app_env):
 def test_dbscan_eps_changes_the_metrics(app_env):
     at = _app()
     at.run()
-    at.switch_page("pages/clusters.py").run()
+    at.switch_page("pages/clusters_page.py").run()
     at.segmented_control(key="clusters_algorithm").set_value("dbscan").run()
     assert not at.exception, [e.value for e in at.exception]
     eps = at.slider(key="dbscan_eps")
@@ -87,7 +87,7 @@ def test_dbscan_eps_changes_the_metrics(app_env):
 def test_k_changes_the_number_of_clusters(app_env):
     at = _app()
     at.run()
-    at.switch_page("pages/clusters.py").run()
+    at.switch_page("pages/clusters_page.py").run()
     at.segmented_control(key="clusters_algorithm").set_value("kmeans").run()
     at.number_input(key="kmeans_n_clusters").set_value(2).run()
     assert _metrics(at)["clusters"] == "2"
@@ -111,7 +111,7 @@ def test_choosing_another_checkpoint_changes_the_explore_page(app_env):
 def test_live_beta_retrains_the_basic_vae(app_env):
     at = _app()
     at.run()
-    at.switch_page("pages/train.py").run()
+    at.switch_page("pages/train_page.py").run()
     assert not at.exception, [e.value for e in at.exception]
     first = _metrics(at)
     at.select_slider(key="live_beta").set_value(8.0).run()

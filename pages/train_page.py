@@ -47,7 +47,8 @@ with live_tab:
         frame = scatter_frame(ids, Z[:, :2] if Z.shape[1] >= 2 else pd.concat([pd.Series(Z[:, 0])] * 2, axis=1).values,
                               corpus.tracks)
         left.plotly_chart(figures.latent_scatter(frame, color="language", height=380), key="live_scatter")
-        right.plotly_chart(figures.kl_bars(model.kl_per_dim_), key="live_kl")
+        if model.kl_per_dim_ is not None:
+            right.plotly_chart(figures.kl_bars(model.kl_per_dim_), key="live_kl")
         right.caption("K-Means on the latent means with k = number of classes of each label. "
                       "Labels are never used in training.")
 
@@ -75,10 +76,11 @@ with train_tab:
             from core.latents import build_inputs
             from core.models import create
 
-            config = {"epochs": int(epochs), "lr": float(lr), "batch_size": int(batch), "seed": int(seed),
-                      "latent_dim": int(latent)}
-            if model_name in ("basic", "conv", "beta"):
-                config["beta"] = float(beta)
+            n_genres = max(2, int(corpus.tracks["genre"].replace("", None).nunique()))
+            config = workspace.model_settings(
+                model_name, epochs=int(epochs), lr=float(lr), batch_size=int(batch), seed=int(seed),
+                latent_dim=int(latent), beta=float(beta), random_state=int(seed),
+                metrics_every=max(1, int(epochs) // 20), n_clusters=n_genres)
             model = create(model_name, **config)
             bar = st.progress(0.0, text="Extracting features…")
             inputs, skipped = build_inputs(corpus, needs=set(model.needs),
@@ -91,12 +93,14 @@ with train_tab:
         except Exception as exc:
             st.error(str(exc))
 
-    @st.fragment(run_every=1.0)
+    @st.fragment(run_every=1.0 if running else None)
     def live_progress():
         job: TrainingJob | None = st.session_state.get("job")
         if job is None:
             st.info("No training run yet. Choose a model and press **Start training**.")
             return
+        if running and not job.running:
+            st.rerun(scope="app")  # the run ended: re-enable the form, stop polling
         epochs_done = pd.DataFrame(job.epochs)
         total = getattr(job.model.config, "epochs", None) or max(len(epochs_done), 1)
         cols = st.columns([1, 4])
@@ -128,7 +132,7 @@ with train_tab:
             st.success(f"Saved to `{job.save_to}`.")
             if st.button("Explore this checkpoint", key="use_trained"):
                 st.session_state[state.CHECKPOINT] = str(job.save_to)
-                st.switch_page("pages/explore.py")
+                st.switch_page("pages/explore_page.py")
 
     live_progress()
 
