@@ -128,7 +128,7 @@ def first_scatter(browser, data_dir: Path) -> float:
 
 def render_time(browser, n: int, repeats: int = 3) -> float:
     """Median ms for Plotly.newPlot of the page's WebGL scatter with n points, until 'afterplot'."""
-    import plotly.io as pio
+    import plotly
 
     from ui.figures import latent_scatter
 
@@ -138,9 +138,9 @@ def render_time(browser, n: int, repeats: int = 3) -> float:
     fig = latent_scatter(frame, color="language")
     with tempfile.TemporaryDirectory() as tmp:
         html = Path(tmp) / "plot.html"
+        plotly_js = (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_text()
         html.write_text("<html><body><div id='g' style='width:1200px;height:600px'></div>"
-                        f"<script>{pio.to_html(fig, include_plotlyjs=True, full_html=False).split('<script type=\"text/javascript\">')[1].split('</script>')[0]}</script>"
-                        f"<script>window.FIG = {fig.to_json()};</script></body></html>")
+                        f"<script>{plotly_js}</script><script>window.FIG = {fig.to_json()};</script></body></html>")
         page = browser.new_page()
         page.goto(html.as_uri())
         times = []
@@ -162,7 +162,7 @@ def main() -> None:
 
     rows = [eps_moves(2617, args.moves), eps_moves(100_000, max(5, args.moves // 3))]
     print("\n## eps change, server side (core.explore.recluster vs sklearn fresh)")
-    print(pd.DataFrame(rows).to_markdown(index=False) if hasattr(pd.DataFrame, "to_markdown") else pd.DataFrame(rows))
+    print(pd.DataFrame(rows).to_string(index=False))
 
     if args.skip_browser:
         return
