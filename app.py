@@ -23,6 +23,7 @@ pages = {
 
 page = st.navigation(pages)
 state.sidebar()
+state.warm_up_projections()
 page.run()
 # Page files end in `_page.py` on purpose: a plain `pages/train.py` would be picked up by
 # Streamlit's older folder-based routing when the very first request after start is /train,

@@ -215,7 +215,8 @@ def recluster(index, truth: pd.DataFrame, name: str, params: dict, *, random_sta
     result = cluster(name, index.Z, index=index, random_state=random_state, **params)
     n = len(index.Z)
     sample = INTERACTIVE_SILHOUETTE_SAMPLE if n > INTERACTIVE_SILHOUETTE_SAMPLE else None
-    report = metrics.report(index.Z, result.labels, truth, sample_size=sample, random_state=random_state)
+    report = metrics.report(index.Z, result.labels, truth, sample_size=sample, random_state=random_state,
+                            index=index)
     return result, report
 
 

@@ -250,12 +250,14 @@ def report(
     label_columns: Iterable[str] | None = None,
     sample_size: int | None = None,
     random_state: int = 0,
+    index=None,
 ) -> dict[str, object]:
     """One flat row for a results table.
 
     Z : np.ndarray, shape=(n, d); labels : np.ndarray, shape=(n,).
     truth : DataFrame with n rows holding the label columns (e.g. ``corpus.tracks``).
     label_columns : which columns of ``truth`` to score against (default: all of them).
+    index : a ``core.clustering.NeighbourIndex`` of ``Z``, whose distances the silhouette reuses.
 
     Keys: ``silhouette, calinski_harabasz, davies_bouldin, noise_fraction, n_clusters``,
     then ``ari_<L>, nmi_<L>, purity_<L>, homogeneity_<L>, completeness_<L>`` per label column
@@ -270,7 +272,7 @@ def report(
         if not mv.ok:
             notes.append(f"{key}: {mv.reason}")
 
-    for key, mv in internal(Z, labels, sample_size=sample_size, random_state=random_state).items():
+    for key, mv in internal(Z, labels, sample_size=sample_size, random_state=random_state, index=index).items():
         put(key, mv)
     row["noise_fraction"] = float((labels < 0).mean()) if len(labels) else 0.0
     row["n_clusters"] = int(len(np.unique(labels[labels >= 0])))

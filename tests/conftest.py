@@ -16,6 +16,7 @@ def _isolated_cache(tmp_path_factory):
     """Every test session gets its own cache folder, so tests never read a stale cache."""
     cache = tmp_path_factory.mktemp("cache")
     os.environ["SONGSCAPE_CACHE"] = str(cache)
+    os.environ["SONGSCAPE_NO_WARMUP"] = "1"  # no background numba compilation competing with the tests
     import core.config
 
     core.config.CACHE_DIR = cache

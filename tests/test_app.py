@@ -99,13 +99,15 @@ def test_choosing_another_checkpoint_changes_the_explore_page(app_env):
     at = _app()
     at.run()
     box = at.selectbox(key="checkpoint")
-    options = list(box.options)
-    assert len(options) >= 2
+    labels = list(box.options)  # formatted labels, e.g. "conv (ready-made)"
+    assert len(labels) >= 2 and labels[0].startswith("conv")
     before = _texts(at)
-    other = next(o for o in options if o != box.value)
-    box.set_value(other).run()
+    basic = next(i for i, label in enumerate(labels) if label.startswith("basic"))
+    box.select_index(basic).run()
     assert not at.exception, [e.value for e in at.exception]
-    assert _texts(at) != before
+    after = _texts(at)
+    assert "model **basic**" in after and "latent size 2" in after
+    assert after != before
 
 
 def test_live_beta_retrains_the_basic_vae(app_env):

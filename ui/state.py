@@ -160,3 +160,17 @@ def _cluster(path: str, stamp: float, specs: tuple[str, ...], name: str, params_
 
     _, Z = latents(path, stamp, specs)
     return cluster(name, Z, random_state=0, **json.loads(params_json))
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up_projections() -> None:
+    """Compile UMAP's numba code in a background thread, once per server process,
+    so the first UMAP a user asks for takes about a second (set SONGSCAPE_NO_WARMUP=1 to skip)."""
+    import os
+    import threading
+
+    if os.environ.get("SONGSCAPE_NO_WARMUP"):
+        return
+    from core.projections import warm_up
+
+    threading.Thread(target=warm_up, name="songscape-warm-up", daemon=True).start()

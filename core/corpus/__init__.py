@@ -104,6 +104,8 @@ class Corpus:
             if c in REQUIRED_COLUMNS:
                 continue
             values = self.tracks[c]
+            if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+                continue  # a measurement (length, tempo), not a grouping
             distinct = values.nunique(dropna=True)
             # a label groups tracks: few distinct values (a quadrant, a source), not a number per track
             if 1 < distinct <= min(50, len(values) // 2):
