@@ -26,7 +26,7 @@ from torch import nn
 from core.errors import BadInputError
 from core.latents import ModelInputs
 from core.models.base import Model, Standardiser, TorchModel, check_features
-from core.models.conv import ConvVAE, _mel_params_obj
+from core.models.conv import ConvVAE, _mel_params_obj, mel_feature_params, set_mel_feature_params
 from core.models.vae import FeatureModelMixin, MLPVAE, feature_names
 
 INPUTS = ("features", "mel")
@@ -122,18 +122,10 @@ class _MelSummaryMixin:
         return np.asarray(to_unit(M, _mel_params_obj(self.mel_params_)), dtype=np.float32)
 
     def _mel_feature_params(self) -> dict:
-        return {"kind": "mel", "mel_params": self.mel_params_, "mel_shape": list(self.mel_shape_),
-                "lyrics": None if self.tfidf_ is None else self.tfidf_.get_state(),
-                "lyrics_dim": 0 if self.tfidf_ is None else len(self.tfidf_.vocabulary_)}
+        return mel_feature_params(self, lyrics_dim=0 if self.tfidf_ is None else len(self.tfidf_.vocabulary_))
 
     def _set_mel_feature_params(self, d: dict) -> None:
-        self.mel_params_ = d["mel_params"]
-        self.mel_shape_ = tuple(int(s) for s in d["mel_shape"])
-        self.tfidf_ = None
-        if d.get("lyrics"):
-            from core.lyrics import LyricsTfidf
-
-            self.tfidf_ = LyricsTfidf.from_state(d["lyrics"])
+        set_mel_feature_params(self, d)
 
     def _mel_spec(self) -> dict:
         return {"mel_shape": list(self.mel_shape_), "mel_params": self.mel_params_,

@@ -269,18 +269,10 @@ class ConvVAE(TorchModel):
                              lyrics_weight=c.lyrics_weight, variational=self.variational)
 
     def _feature_params(self) -> dict:
-        return {"kind": "mel", "mel_params": self.mel_params_, "mel_shape": list(self.mel_shape_),
-                "lyrics": None if self.tfidf_ is None else self.tfidf_.get_state(),
-                "lyrics_dim": int(self.lyrics_dim_)}
+        return mel_feature_params(self, lyrics_dim=int(self.lyrics_dim_))
 
     def _set_feature_params(self, d: dict) -> None:
-        self.mel_params_ = d["mel_params"]
-        self.mel_shape_ = tuple(int(s) for s in d["mel_shape"])
-        self.tfidf_ = None
-        if d.get("lyrics"):
-            from core.lyrics import LyricsTfidf
-
-            self.tfidf_ = LyricsTfidf.from_state(d["lyrics"])
+        set_mel_feature_params(self, d)
         self.lyrics_dim_ = int(d["lyrics_dim"])
 
     def input_spec(self) -> dict:
@@ -297,3 +289,21 @@ class BetaVAE(ConvVAE):
 
     name = "beta"
     config_class = BetaVAEConfig
+
+
+def mel_feature_params(model, *, lyrics_dim: int) -> dict:
+    """The checkpoint form of a mel model's preprocessing: MelParams, mel shape, lyrics TF-IDF."""
+    return {"kind": "mel", "mel_params": model.mel_params_, "mel_shape": list(model.mel_shape_),
+            "lyrics": None if model.tfidf_ is None else model.tfidf_.get_state(),
+            "lyrics_dim": int(lyrics_dim)}
+
+
+def set_mel_feature_params(model, d: dict) -> None:
+    """Restore what :func:`mel_feature_params` saved onto ``model``."""
+    model.mel_params_ = d["mel_params"]
+    model.mel_shape_ = tuple(int(s) for s in d["mel_shape"])
+    model.tfidf_ = None
+    if d.get("lyrics"):
+        from core.lyrics import LyricsTfidf
+
+        model.tfidf_ = LyricsTfidf.from_state(d["lyrics"])
