@@ -376,17 +376,25 @@ def beta_sweep(
             for row in _score(Z, ("kmeans", _clusterings("kmeans", task_ks)), truth, label_columns, seed, task_ks):
                 row.update({"task": "beta_sweep", "model": f"β={beta:g}", "seed": seed, "note": note,
                             "n_tracks": len(inputs), "beta": float(beta), "kl": float(np.nansum(kl)),
-                            "active_dims": float((kl > 0.01).sum())})
+                            "recon": _final_recon(model), "active_dims": float((kl > 0.01).sum())})
                 rows.append(row)
             done += 1
     report_progress(total, total, "done")
     df = _aggregate(rows, label_columns)
     df = df.drop(columns=["beta_std"], errors="ignore")
-    first = ["beta", "params", "kl", "kl_std", "active_dims", "active_dims_std"]
+    first = ["beta", "params", "recon", "recon_std", "kl", "kl_std", "active_dims", "active_dims_std"]
     df = df[[c for c in first if c in df.columns] + [c for c in df.columns if c not in first]]
     df.attrs["label_columns"] = label_columns
     df.attrs["skipped"] = [str(s) for s in skipped]
     return df
+
+
+def _final_recon(model) -> float:
+    """Validation reconstruction loss of the epoch whose weights were kept (NaN without a history)."""
+    history = getattr(model, "history_", None) or []
+    kept = [h for h in history if h.get("best")] or history
+    value = kept[-1].get("val_recon", kept[-1].get("recon")) if kept else None
+    return float("nan") if value is None else float(value)
 
 
 # --------------------------------------------------------------------------- markdown

@@ -116,3 +116,4 @@ def test_evaluate_and_beta_sweep_on_tiny_demo(tmp_path):
     sweep = beta_sweep(corpus, betas=(0.5, 8.0), epochs_scale=0.034, ks=[2], label_columns=["language"])
     assert list(sweep["beta"]) == [0.5, 8.0]
     assert (sweep["active_dims"] >= 0).all() and sweep["kl"].notna().all()
+    assert (sweep["recon"] > 0).all()  # validation reconstruction loss of the kept weights, per β
