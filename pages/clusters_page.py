@@ -38,9 +38,12 @@ if name == "dbscan":
 else:
     cols = st.columns(len(spec.params))
     for col, (pname, p) in zip(cols, spec.params.items()):
-        value = current_params.get(pname, p.default) if current_name == name else p.default
-        if pname in ("n_clusters", "n_components") and current_name != name:
-            value = state.clustering_choice(corpus)[1].get("n_clusters", p.default) if "n_clusters" in current_params else p.default
+        if current_name == name:
+            value = current_params.get(pname, p.default)
+        elif pname in ("n_clusters", "n_components"):
+            value = state.default_k(corpus)
+        else:
+            value = p.default
         key = f"{name}_{pname}"
         if p.kind == "choice":
             params[pname] = col.selectbox(pname, list(p.choices), index=list(p.choices).index(value), key=key, help=p.help)

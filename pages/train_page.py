@@ -44,9 +44,9 @@ with live_tab:
         left, right = st.columns([3, 2])
         from core.explore import scatter_frame
 
-        frame = scatter_frame(ids, Z[:, :2] if Z.shape[1] >= 2 else pd.concat([pd.Series(Z[:, 0])] * 2, axis=1).values,
-                              corpus.tracks)
+        frame = scatter_frame(ids, Z[:, :2], corpus.tracks)
         left.plotly_chart(figures.latent_scatter(frame, color="language", height=380), key="live_scatter")
+        left.caption("The first two latent dimensions (latent means), coloured by language.")
         if model.kl_per_dim_ is not None:
             right.plotly_chart(figures.kl_bars(model.kl_per_dim_), key="live_kl")
         right.caption("K-Means on the latent means with k = number of classes of each label. "
@@ -76,11 +76,10 @@ with train_tab:
             from core.latents import build_inputs
             from core.models import create
 
-            n_genres = max(2, int(corpus.tracks["genre"].replace("", None).nunique()))
             config = workspace.model_settings(
                 model_name, epochs=int(epochs), lr=float(lr), batch_size=int(batch), seed=int(seed),
                 latent_dim=int(latent), beta=float(beta), random_state=int(seed),
-                metrics_every=max(1, int(epochs) // 20), n_clusters=n_genres)
+                metrics_every=max(1, int(epochs) // 20), n_clusters=state.default_k(corpus))
             model = create(model_name, **config)
             bar = st.progress(0.0, text="Extracting features…")
             inputs, skipped = build_inputs(corpus, needs=set(model.needs),

@@ -137,8 +137,12 @@ def clustering_choice(corpus) -> tuple[str, dict]:
     choice = st.session_state.get(CLUSTERING)
     if choice:
         return choice["name"], dict(choice["params"])
-    k = max(2, int(corpus.tracks["genre"].replace("", np.nan).nunique()))
-    return "kmeans", {"n_clusters": k}
+    return "kmeans", {"n_clusters": default_k(corpus)}
+
+
+def default_k(corpus) -> int:
+    """Number of clusters to start from: the number of genres (at least 2)."""
+    return max(2, int(corpus.tracks["genre"].replace("", np.nan).nunique()))
 
 
 def set_clustering(name: str, params: dict) -> None:
