@@ -107,7 +107,19 @@ def fit_and_score(corpus: Corpus, name: str, *, config: dict, inputs=None, progr
     model.fit(inputs)
     Z = model.encode(inputs)
     ids = list(inputs.track_ids)
-    truth = corpus.tracks.set_index("track_id").loc[ids].reset_index()
+    return model, ids, Z, score_latents(corpus, ids, Z, random_state=config.get("seed", 0))
+
+
+def score_latents(corpus: Corpus, track_ids: list[str], Z, *, random_state: int = 0) -> dict:
+    """K-Means on latents with k = the number of classes of each label column, scored against it.
+
+    Returns one flat dict: ``ari_L, nmi_L, purity_L...`` for each label column L, and the
+    internal metrics (silhouette...) of the clustering with k = the number of genres.
+    """
+    from core import metrics
+    from core.clustering import cluster
+
+    truth = corpus.tracks.set_index("track_id").loc[track_ids].reset_index()
     report: dict = {}
     labels_to_score = corpus.label_columns()
     main = "genre" if "genre" in labels_to_score else (labels_to_score[0] if labels_to_score else None)
@@ -115,11 +127,42 @@ def fit_and_score(corpus: Corpus, name: str, *, config: dict, inputs=None, progr
         k = int(truth[label].nunique())
         if k < 2:
             continue
-        labels = cluster("kmeans", Z, n_clusters=k, random_state=config.get("seed", 0)).labels
+        labels = cluster("kmeans", Z, n_clusters=k, random_state=random_state).labels
         for key, value in metrics.report(Z, labels, truth[[label]]).items():
             if key.endswith(f"_{label}") or label == main:
                 report[key] = value  # internal metrics are those of K-Means with k = number of genres
-    return model, ids, Z, report
+    return report
+
+
+def score_checkpoints(corpus: Corpus, *, progress=None):
+    """Every checkpoint (shipped and yours) on ``corpus``: :func:`score_latents` of its latents.
+
+    A checkpoint that does not fit the corpus gets a row with the reason in ``note``.
+    Returns a DataFrame, one row per checkpoint.
+    """
+    import pandas as pd
+
+    from core import checkpoint
+    from core.latents import encode_corpus
+
+    rows = []
+    entries = list_checkpoints()
+    for i, entry in enumerate(entries):
+        if progress:
+            progress(i, len(entries), entry.name)
+        row = {"checkpoint": entry.name}
+        try:
+            model = checkpoint.load(entry.path)
+            ids, Z = encode_corpus(model, corpus)
+        except BadInputError as exc:
+            rows.append(row | {"note": exc.problem})
+            continue
+        row |= {"model": model.name, "latent": Z.shape[1], "β": getattr(model.config, "beta", None)}
+        row |= {k: v for k, v in score_latents(corpus, ids, Z).items() if k != "notes"}
+        rows.append(row)
+    if progress:
+        progress(len(entries), len(entries), "done")
+    return pd.DataFrame(rows)
 
 
 def prepare(specs: tuple[str, ...] = DEFAULT_SPECS, *, methods: tuple[str, ...] = ("tsne",), progress=None) -> Corpus:

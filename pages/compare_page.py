@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from core import config
+from core import config, workspace
 from ui import figures, state
 
 st.title("Compare models")
@@ -16,6 +16,27 @@ st.markdown("The study's three tasks on the current corpus — **easy**: Basic V
             "**medium**: ConvVAE vs PCA on spectrograms + lyrics, each clustering method; **hard**: Beta-VAE vs PCA, "
             "autoencoder and raw features. Labels are never used in training; they only score the clusters.")
 
+st.subheader("Your checkpoints on this corpus")
+st.caption("K-Means on each checkpoint's latent means, k = the number of classes of each label.")
+
+
+@st.cache_data(show_spinner="Scoring the checkpoints…", max_entries=8)
+def _checkpoint_scores(specs: tuple[str, ...], stamps: tuple[float, ...]):
+    return workspace.score_checkpoints(state.corpus(specs))
+
+
+scores = _checkpoint_scores(specs, tuple(e.stamp for e in workspace.list_checkpoints()))
+if scores.empty:
+    st.info("No checkpoints yet: train one on the **Train** page.")
+else:
+    st.dataframe(scores, hide_index=True, width="stretch")
+    shown = [c for c in ("nmi_genre", "nmi_language", "ari_language", "silhouette") if c in scores]
+    if shown:
+        long = scores.melt(id_vars="checkpoint", value_vars=shown, var_name="metric", value_name="value")
+        st.plotly_chart(figures.bars(long, x="checkpoint", y="value", color="metric",
+                                     title="checkpoints compared"), key="ckpt_bars")
+
+st.subheader("The study's tasks, retrained on this corpus")
 c1, c2, c3 = st.columns(3)
 seeds = c1.number_input("seeds", 1, 10, 1, help="mean ± std over this many seeds")
 scale = c2.select_slider("training length", [0.1, 0.25, 0.5, 1.0], value=0.25,

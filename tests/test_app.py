@@ -123,3 +123,15 @@ def test_live_beta_retrains_the_basic_vae(app_env):
 
 def _metrics(at) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
+
+
+def test_compare_scores_every_checkpoint_on_the_corpus(app_env):
+    from core import config
+
+    at = _app()
+    at.run()
+    at.switch_page("pages/compare_page.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    scores = at.dataframe[0].value
+    assert sorted(scores["checkpoint"]) == sorted(p.stem for p in config.CHECKPOINT_DIR.glob("*.pt"))
+    assert scores["nmi_language"].between(0, 1).all() and scores["nmi_genre"].between(0, 1).all()
