@@ -221,10 +221,21 @@ def extract(corpus: Corpus, *, kind: Literal["gtzan57", "mel"], params: MelParam
             tick(os.path.basename(path))
 
     n_jobs = max(1, int(n_jobs or os.cpu_count() or 1))
-    if n_jobs == 1 or len(todo) <= IN_PROCESS_MAX:
+    use_pool = n_jobs > 1 and len(todo) > IN_PROCESS_MAX
+    if use_pool:
+        # Prime numba here first: librosa's kernels are compiled and written to numba's on-disk
+        # cache by this process alone, so the workers load them instead of compiling and
+        # writing the same cache entries at the same time (concurrent writers can leave an
+        # index that points at another signature's code, which crashes a later process).
+        while todo:
+            result = _work(todo.pop(0), kind, cparams)
+            finish(*result)
+            if result[1] is not None:
+                break
+    if not use_pool:
         for path in todo:
             finish(*_work(path, kind, cparams))
-    else:
+    elif todo:
         with ProcessPoolExecutor(max_workers=min(n_jobs, len(todo)), mp_context=_pool_context(),
                                  initializer=_init_worker) as pool:
             futures = {pool.submit(_work, path, kind, cparams): path for path in todo}
