@@ -12,7 +12,7 @@ from ui.listen import track_panel
 st.title("Clusters")
 corpus, entry = state.active()
 specs = state.current_specs()
-ids, Z = state.latents(str(entry.path), entry.stamp, specs)
+ids, Z = state.encoded(entry, specs)
 index = state.neighbour_index(str(entry.path), entry.stamp, specs)
 
 current_name, current_params = state.clustering_choice(corpus)

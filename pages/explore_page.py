@@ -18,7 +18,7 @@ colour_options = ["cluster", "language", "genre"] + [c for c in corpus.label_col
 colour = c3.selectbox("Colour by", colour_options, index=1, key="explore_colour")
 method, dim = method or "tsne", dim or 2
 
-ids, Z = state.latents(str(entry.path), entry.stamp, specs)
+ids, Z = state.encoded(entry, specs)
 points = state.projection(str(entry.path), entry.stamp, specs, method, dim)
 name, params = state.clustering_choice(corpus)
 result = state.cluster_labels(entry, specs, name, params)

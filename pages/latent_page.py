@@ -11,7 +11,7 @@ st.title("Latent space")
 corpus, entry = state.active()
 specs = state.current_specs()
 model = state.model(str(entry.path), entry.stamp)
-ids, Z = state.latents(str(entry.path), entry.stamp, specs)
+ids, Z = state.encoded(entry, specs)
 
 kl = getattr(model, "kl_per_dim_", None)
 if kl is not None and len(kl):

@@ -135,3 +135,26 @@ def test_compare_scores_every_checkpoint_on_the_corpus(app_env):
     scores = at.dataframe[0].value
     assert sorted(scores["checkpoint"]) == sorted(p.stem for p in config.CHECKPOINT_DIR.glob("*.pt"))
     assert scores["nmi_language"].between(0, 1).all() and scores["nmi_genre"].between(0, 1).all()
+
+
+def test_feature_table_corpus_opens_with_basic_and_explains_conv(tmp_path, shared_data, monkeypatch):
+    """A corpus without audio: Explore opens on the Basic VAE; the ConvVAE says why it cannot encode it."""
+    import pandas as pd
+
+    from core import config, workspace
+
+    table = pd.read_csv(shared_data / "features" / "gtzan_banglabeats_30s.csv")
+    small = pd.concat([table.head(30), table.tail(30)])  # both languages
+    path = tmp_path / "features_small.csv"
+    small.to_csv(path, index=False)
+    monkeypatch.setattr(workspace, "DEFAULT_SPECS", (f"features:{path}",))
+    monkeypatch.setattr(config, "RUNS_DIR", tmp_path / "runs")
+
+    at = _app()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("60 tracks · model **basic**" in c.value for c in at.caption)
+    box = at.selectbox(key="checkpoint")
+    box.select_index(next(i for i, label in enumerate(box.options) if label.startswith("conv"))).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("has no audio" in e.value and "conv" in e.value for e in at.error)

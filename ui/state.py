@@ -53,6 +53,8 @@ def current_checkpoint() -> workspace.CheckpointEntry | None:
     for e in entries:
         if str(e.path) == wanted:
             return e
+    if not current_corpus().has_audio:  # a feature table: open with a model of the 57 features
+        return next((e for e in entries if e.name == "basic"), entries[0])
     return entries[0]
 
 
@@ -102,6 +104,25 @@ def active():
         st.info("No checkpoint yet. Train one on the **Train** page (the Basic VAE takes seconds).")
         st.stop()
     return current_corpus(), entry
+
+
+def encoded(entry, specs: tuple[str, ...]) -> tuple[list[str], np.ndarray]:
+    """The latents of the corpus under ``entry``, or stops the page saying why there are none."""
+    from core.errors import BadInputError
+
+    try:
+        ids, Z = latents(str(entry.path), entry.stamp, specs)
+    except BadInputError as exc:
+        st.error(f"The **{entry.name}** checkpoint cannot encode this corpus: {exc}")
+        st.stop()
+    if len(ids) < 5:
+        corpus_ = corpus(specs)
+        why = ("this corpus has no audio (a feature table), and this model needs spectrograms"
+               if not corpus_.has_audio else "its tracks could not be turned into this model's inputs")
+        st.error(f"The **{entry.name}** checkpoint encodes only {len(ids)} of {len(corpus_)} tracks: {why}. "
+                 "Choose another checkpoint in the sidebar (the Basic VAE works on the 57 features).")
+        st.stop()
+    return ids, Z
 
 
 # ------------------------------------------------------------------ sidebar
