@@ -129,35 +129,33 @@ with train_tab:
                 right.line_chart(epochs_done.set_index("epoch")[metric_cols])
         if job.status in ("done", "stopped") and job.save_to is not None:
             st.success(f"Saved to `{job.save_to}`.")
-            if st.button("Explore this checkpoint", key="use_trained"):
-                st.session_state[state.CHECKPOINT] = str(job.save_to)
+            if st.button("Explore this checkpoint", key="use_trained", on_click=state.use_checkpoint,
+                         args=(str(job.save_to),)):
                 st.switch_page("pages/explore_page.py")
 
     live_progress()
 
 # --------------------------------------------------------------------------- β sweep
 with beta_tab:
-    sweep = [e for e in workspace.list_checkpoints() if e.name.startswith("beta") or e.name == "conv"]
-    if not sweep:
-        st.info("No β-sweep checkpoints. Train a ConvVAE with another β on the **Train a model** tab.")
-    else:
-        from core import checkpoint
+    from core import checkpoint
 
-        rows = []
-        for e in sweep:
-            try:
-                info = checkpoint.describe(e.path)
-                rows.append({"checkpoint": e.name, "β": info.get("config", {}).get("beta"), "path": str(e.path)})
-            except Exception as exc:
-                rows.append({"checkpoint": e.name, "β": None, "path": str(e.path), "problem": str(exc)})
-        table = pd.DataFrame(rows).sort_values("β", na_position="last")
-        choice = st.select_slider("β", options=table["path"].tolist(),
-                                  format_func=lambda p: f"β = {table.set_index('path').loc[p, 'β']}", key="conv_beta")
-        if st.button("Use this ConvVAE", type="primary"):
-            st.session_state[state.CHECKPOINT] = choice
-            st.rerun()
-        st.caption("Each β is its own checkpoint (switching is instant). For another β, train one on the "
-                   "**Train a model** tab with the Beta-VAE.")
+    rows = []
+    for e in workspace.list_checkpoints():
+        try:
+            info = checkpoint.describe(e.path)
+        except Exception:  # unreadable checkpoints are listed with their problem on the Checkpoints tab
+            continue
+        if info.get("model") in ("conv", "beta"):
+            rows.append({"checkpoint": e.name, "β": info.get("config", {}).get("beta"), "path": str(e.path)})
+    if not rows:
+        st.info("No ConvVAE checkpoints. Train one with another β on the **Train a model** tab.")
+    else:
+        table = pd.DataFrame(rows).sort_values(["β", "checkpoint"], na_position="last").set_index("path")
+        choice = st.select_slider("β", options=table.index.tolist(), key="conv_beta",
+                                  format_func=lambda p: f"β = {table.loc[p, 'β']:g} ({table.loc[p, 'checkpoint']})")
+        st.button("Use this ConvVAE", type="primary", on_click=state.use_checkpoint, args=(choice,))
+        st.caption("Each β is its own checkpoint, so switching is instant. For another β, train a Beta-VAE on "
+                   "the **Train a model** tab; it joins this slider when saved.")
 
 # --------------------------------------------------------------------------- manage
 with manage_tab:

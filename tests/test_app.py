@@ -158,3 +158,33 @@ def test_feature_table_corpus_opens_with_basic_and_explains_conv(tmp_path, share
     box.select_index(next(i for i, label in enumerate(box.options) if label.startswith("conv"))).run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("has no audio" in e.value and "conv" in e.value for e in at.error)
+
+
+def test_conv_beta_choice_switches_among_the_sweep_checkpoints(app_env):
+    from core import config
+
+    at = _app()
+    at.run()
+    at.switch_page("pages/train_page.py").run()
+    slider = at.select_slider(key="conv_beta")
+    betas = [float(label.split()[2]) for label in slider.options]  # "β = 4 (beta)"
+    assert betas == sorted(betas) and {1.0, 4.0} <= set(betas)
+    target = str(config.CHECKPOINT_DIR / "beta.pt")
+    slider.set_value(target).run()
+    next(b for b in at.button if b.label == "Use this ConvVAE").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["checkpoint"] == target
+    assert any("model **beta**" in c.value for c in at.caption) or at.selectbox(key="checkpoint").value == target
+
+
+def test_checkpoint_manager_loads_a_checkpoint(app_env):
+    from core import config
+
+    at = _app()
+    at.run()
+    at.switch_page("pages/train_page.py").run()
+    box = at.selectbox(key="manage_choice")
+    box.select_index(next(i for i, label in enumerate(box.options) if label.startswith("basic"))).run()
+    at.button(key="manage_load").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["checkpoint"] == str(config.CHECKPOINT_DIR / "basic.pt")

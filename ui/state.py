@@ -58,6 +58,12 @@ def current_checkpoint() -> workspace.CheckpointEntry | None:
     return entries[0]
 
 
+def use_checkpoint(path: str) -> None:
+    """Make ``path`` the checkpoint in use. A widget callback (``on_click``): it runs before the
+    sidebar's checkpoint selectbox is drawn, the only time its value may be set."""
+    st.session_state[CHECKPOINT] = str(path)
+
+
 @st.cache_resource(show_spinner="Loading the model…", max_entries=8)
 def model(path: str, stamp: float):
     from core import checkpoint

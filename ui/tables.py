@@ -72,9 +72,9 @@ def checkpoint_manager() -> None:
     names = {e.label: e for e in entries}
     c1, c2, c3 = st.columns([3, 1, 1])
     chosen = names[c1.selectbox("Checkpoint", list(names), key="manage_choice")]
-    if c2.button("Load", key="manage_load", width="stretch"):
-        st.session_state["checkpoint"] = str(chosen.path)
-        st.rerun()
+    from ui.state import use_checkpoint
+
+    c2.button("Load", key="manage_load", width="stretch", on_click=use_checkpoint, args=(str(chosen.path),))
     if c3.button("Delete", key="manage_delete", disabled=chosen.shipped, width="stretch",
                  help="Ready-made checkpoints cannot be deleted." if chosen.shipped else None):
         workspace.delete_checkpoint(chosen.path)
