@@ -118,7 +118,7 @@ def test_a_broken_worker_pool_falls_back_to_rendering_here(tmp_path, monkeypatch
             raise BrokenProcessPool("worker died")
 
     demo.generate(tmp_path / "ref", n_tracks=3, duration=1.0, seed=2, workers=1)
-    monkeypatch.setattr(demo, "ProcessPoolExecutor", DyingPool)
+    monkeypatch.setattr(demo, "process_pool", DyingPool)
     seen = []
     demo.generate(tmp_path / "pool", n_tracks=3, duration=1.0, seed=2, workers=2,
                   progress=lambda done, total, message="": seen.append(done))

@@ -34,8 +34,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import sys
-from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import lru_cache
@@ -47,6 +45,7 @@ import pandas as pd
 
 from core.corpus import Corpus
 from core.errors import BadInputError
+from core.parallel import process_pool
 from core.progress import Progress
 
 #: Bump whenever the rendered audio or lyrics change: stale demo folders are regenerated.
@@ -786,9 +785,9 @@ def generate(out_dir: str | Path, *, n_tracks: int = DEFAULT_TRACKS, seed: int =
     report = progress or (lambda done, total, message="": None)
     report(0, n_tracks, "synthesising")
     done = 0
-    if workers > 1 and _spawn_possible():
+    if workers > 1:
         try:
-            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+            with process_pool(max_workers=workers, mp_context=get_context("spawn")) as pool:
                 for path in pool.map(_render_job, jobs, chunksize=4):
                     done += 1
                     report(done, n_tracks, Path(path).name)
@@ -820,12 +819,6 @@ def generate(out_dir: str | Path, *, n_tracks: int = DEFAULT_TRACKS, seed: int =
     _write_atomic(out / MANIFEST, pd.DataFrame(rows).to_csv(index=False))
     _write_atomic(out / STAMP, json.dumps(_stamp(n_tracks, seed, duration, sr), indent=1))
     return load_demo(out)
-
-
-def _spawn_possible() -> bool:
-    """False when spawned workers could not re-import the main script (``python - < script``, ``<stdin>``)."""
-    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
-    return main_file is None or Path(main_file).exists()
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -31,6 +31,7 @@ from core.errors import BadInputError, Skipped
 from core.features.cache import FeatureCache
 from core.features.gtzan57 import FEATURE_NAMES
 from core.features.mel import MelParams
+from core.parallel import process_pool
 from core.progress import Progress
 
 KINDS = ("gtzan57", "mel")
@@ -236,8 +237,8 @@ def extract(corpus: Corpus, *, kind: Literal["gtzan57", "mel"], params: MelParam
         for path in todo:
             finish(*_work(path, kind, cparams))
     elif todo:
-        with ProcessPoolExecutor(max_workers=min(n_jobs, len(todo)), mp_context=_pool_context(),
-                                 initializer=_init_worker) as pool:
+        with process_pool(max_workers=min(n_jobs, len(todo)), mp_context=_pool_context(),
+                          initializer=_init_worker) as pool:
             futures = {pool.submit(_work, path, kind, cparams): path for path in todo}
             for fut in as_completed(futures):
                 try:
