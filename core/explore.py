@@ -10,10 +10,6 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-#: Columns of the track table shown on hover.
-HOVER_COLUMNS = ("track_id", "genre", "language", "cluster")
-
-
 def scatter_frame(
     track_ids: list[str],
     points: np.ndarray,
@@ -159,7 +155,7 @@ def listen(model, corpus, track_id: str, *, render_audio: bool = True) -> Listen
     from core.audio import load_audio
     from core.config import SAMPLE_RATE
     from core.errors import BadInputError
-    from core.latents import build_inputs
+    from core.latents import build_inputs, mel_params_of
 
     out = Listening()
     out.sr = SAMPLE_RATE
@@ -220,16 +216,6 @@ def recluster(index, truth: pd.DataFrame, name: str, params: dict, *, random_sta
     return result, report
 
 
-def mel_params_of(model):
-    """The ``MelParams`` a model's mel inputs were computed with (the defaults for other models)."""
-    from core.features.mel import MelParams
-
-    params = getattr(model, "mel_params_", None)
-    if params is None:
-        return MelParams()
-    return params if isinstance(params, MelParams) else MelParams.from_dict(params)
-
-
 def decode_point(model, z: np.ndarray, *, render_audio: bool = True):
     """Decode one latent point: ``(mel (128, 128) dB, audio (n,))`` for mel models,
     ``(features (57,), None)`` for feature models."""
@@ -239,6 +225,7 @@ def decode_point(model, z: np.ndarray, *, render_audio: bool = True):
         if not render_audio:
             return mel, None
         from core.features.mel import mel_to_audio
+        from core.latents import mel_params_of
 
         return mel, mel_to_audio(mel, params=mel_params_of(model))
     return out.features[0], None

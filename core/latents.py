@@ -153,7 +153,7 @@ def encode_corpus(model, corpus, *, progress=None) -> tuple[list[str], np.ndarra
         rows = cache.get_array(key + "-rows")
         if Z is not None and rows is not None:
             return [ids[i] for i in rows.tolist()], np.asarray(Z, dtype=np.float32)
-    inputs, _ = build_inputs(corpus, needs=model.needs, mel_params=_mel_params_of(model), progress=progress)
+    inputs, _ = build_inputs(corpus, needs=model.needs, mel_params=mel_params_of(model), progress=progress)
     Z = model.encode(inputs)
     if cache is not None:
         position = {t: i for i, t in enumerate(ids)}
@@ -180,9 +180,13 @@ def latents_for(checkpoint_path: str | Path, corpus, *, progress=None) -> tuple[
         raise CheckpointError(checkpoint_path, f"does not fit corpus '{corpus.name}': {exc.problem}") from exc
 
 
-def _mel_params_of(model) -> dict | None:
+def mel_params_of(model):
+    """The ``MelParams`` a fitted model's mel inputs use (the defaults for models without mel inputs)."""
+    from core.features.mel import MelParams
+
     spec = model.input_spec() if model.is_fitted() else {}
-    return spec.get("mel_params")
+    params = spec.get("mel_params")
+    return MelParams.from_dict(params) if params else MelParams()
 
 
 def _cache():
