@@ -29,6 +29,34 @@ from core.errors import BadInputError
 from core.latents import ModelInputs
 
 
+@dataclasses.dataclass
+class TrainSettings:
+    """Settings of the training loop (:mod:`core.training`), shared by every torch model's config.
+
+    A model's config subclasses this and adds its network settings; it may redeclare a
+    field to change its default (the ConvVAE trains 40 epochs, the Basic VAE 120).
+    """
+
+    epochs: int | None = 120
+    batch_size: int = 32
+    lr: float = 1e-3
+    seed: int = 0
+    val_fraction: float = 0.1
+    patience: int | None = None
+    metrics_every: int = 0
+    n_clusters: int = 2
+
+
+@dataclasses.dataclass
+class VAESettings(TrainSettings):
+    """:class:`TrainSettings` plus the β-VAE loss: KL weight, warm-up and capacity schedule."""
+
+    beta: float = 1.0
+    warmup_epochs: int = 0
+    capacity: float | None = None
+    capacity_epochs: int = 0
+
+
 def config_to_dict(config: Any) -> dict:
     """A config dataclass as a JSON-safe dict (tuples become lists)."""
     return json.loads(json.dumps(dataclasses.asdict(config)))

@@ -25,7 +25,7 @@ from torch import nn
 
 from core.errors import BadInputError
 from core.latents import ModelInputs
-from core.models.base import Model, Standardiser, TorchModel, check_features
+from core.models.base import Model, Standardiser, TorchModel, TrainSettings, check_features
 from core.models.conv import ConvVAE, _mel_params_obj, mel_feature_params, set_mel_feature_params
 from core.models.vae import FeatureModelMixin, MLPVAE, feature_names
 
@@ -40,7 +40,7 @@ def _check_inputs_kind(value: str) -> str:
 
 # ============================================================================ ae
 @dataclass
-class AEConfig:
+class AEConfig(TrainSettings):
     """Settings of :class:`AutoEncoder`; the network settings of ``basic`` or ``conv`` apply."""
 
     inputs: str = "features"
@@ -52,15 +52,8 @@ class AEConfig:
     lyrics_min_df: int = 1
     lyrics_hidden: int = 128
     lyrics_weight: float = 5.0
-    epochs: int | None = None  # None: 120 on features, 40 on mel
-    batch_size: int = 32
-    lr: float = 1e-3
-    seed: int = 0
-    val_fraction: float = 0.1
-    patience: int | None = None
-    metrics_every: int = 0
-    n_clusters: int = 2
     mel_params: dict | None = None
+    epochs: int | None = None  # None: 120 on features, 40 on mel
 
 
 class AutoEncoder(TorchModel):

@@ -36,14 +36,14 @@ from torch import nn
 
 from core.errors import BadInputError
 from core.latents import ModelInputs
-from core.models.base import TorchModel
+from core.models.base import TorchModel, VAESettings
 from core.models.losses import squared_error
 
 MODALITIES = ("both", "audio", "lyrics")
 
 
 @dataclass
-class ConvVAEConfig:
+class ConvVAEConfig(VAESettings):
     """Settings of :class:`ConvVAE`.
 
     Defaults chosen on the demo corpus (220 tracks, 2-core CPU, see BENCHMARKS.md): 40 epochs
@@ -58,19 +58,9 @@ class ConvVAEConfig:
     lyrics_min_df: int = 1
     lyrics_hidden: int = 128
     lyrics_weight: float = 5.0
-    epochs: int = 40
-    batch_size: int = 32
-    lr: float = 1e-3
-    beta: float = 1.0
-    warmup_epochs: int = 0
-    capacity: float | None = None
-    capacity_epochs: int = 0
-    seed: int = 0
-    val_fraction: float = 0.1
-    patience: int | None = 8
-    metrics_every: int = 0
-    n_clusters: int = 2
     mel_params: dict | None = None
+    epochs: int | None = 40
+    patience: int | None = 8
 
 
 @dataclass

@@ -13,28 +13,16 @@ import torch
 from torch import nn
 
 from core.latents import ModelInputs
-from core.models.base import Standardiser, TorchModel, check_features
+from core.models.base import Standardiser, TorchModel, VAESettings, check_features
 from core.models.losses import squared_error
 
 
 @dataclass
-class BasicVAEConfig:
-    """Settings of :class:`BasicVAE` (defaults = the study's configuration)."""
+class BasicVAEConfig(VAESettings):
+    """Settings of :class:`BasicVAE` (defaults = the study's configuration: 120 epochs, batch 32)."""
 
     latent_dim: int = 2
     hidden: tuple[int, ...] = (32, 16)
-    epochs: int = 120
-    batch_size: int = 32
-    lr: float = 1e-3
-    beta: float = 1.0
-    warmup_epochs: int = 0
-    capacity: float | None = None
-    capacity_epochs: int = 0
-    seed: int = 0
-    val_fraction: float = 0.1
-    patience: int | None = None
-    metrics_every: int = 0
-    n_clusters: int = 2
 
 
 class MLPVAE(nn.Module):
