@@ -28,7 +28,7 @@ if name == "dbscan":
     min_samples = st.slider("min_samples", 2, 50, int(current_params.get("min_samples", 5)), key="dbscan_min_samples",
                             help=spec.params["min_samples"].help)
     kdist = clustering.k_distance(index, k=min_samples - 1)
-    suggested = clustering.suggest_eps(index, k=min_samples - 1)
+    suggested = float(kdist[clustering.knee(kdist)])  # suggest_eps, without a second k-distance pass
     top = float(np.quantile(kdist, 0.99)) * 2
     eps_default = float(current_params.get("eps", suggested)) if current_name == "dbscan" else suggested
     eps = st.slider("eps", 0.0, round(top, 3), min(round(eps_default, 3), round(top, 3)), step=round(top / 200, 4) or 0.001,

@@ -70,7 +70,8 @@ st.subheader("Results")
 st.dataframe(table, hide_index=True, width="stretch")
 st.download_button("Download (CSV)", results_path.read_bytes(), "results.csv", "text/csv")
 
-ran = table[table.get("skipped", pd.Series([""] * len(table))).fillna("").astype(str) == ""] if "skipped" in table else table
+skipped = table["note"].fillna("").astype(str).str.startswith("skipped") if "note" in table else False
+ran = table[~skipped] if "note" in table else table
 metric_names = [c for c in ("silhouette", "nmi_genre", "nmi_language", "ari_genre", "ari_language", "purity_genre",
                             "calinski_harabasz", "davies_bouldin") if c in ran.columns]
 if metric_names:
