@@ -23,6 +23,10 @@ class CheckpointError(BadInputError):
     """A checkpoint that cannot be loaded, or does not fit what it is loaded into."""
 
 
+class OutputError(SongscapeError):
+    """An output that could not be written. The message names the file; the old file is kept."""
+
+
 @dataclass(frozen=True)
 class Skipped:
     """One item left out of a batch, and why."""
