@@ -44,7 +44,10 @@ def atomic_write(path: str | Path, data: bytes | str | Callable[[BinaryIO], None
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"{path}: cannot create its folder ({_reason(exc)})") from None
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write into its folder ({_reason(exc)})") from None
     try:
         with os.fdopen(fd, "wb") as fh:
             if callable(data):
