@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from core.features.gtzan57 import FEATURE_NAMES, gtzan57, gtzan57_reference, median_filter_1d
+from core.corpus import FEATURE_NAMES
+from core.features.gtzan57 import gtzan57, gtzan57_reference
+from core.features.median import median_filter_1d
 from core.features.mel import MelParams, from_unit, log_mel, mel_power, mel_to_audio, to_unit
 
 SR = 22050

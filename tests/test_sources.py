@@ -9,13 +9,11 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from core.corpus import Corpus
-from core.corpus.sources import (
-    CLIPS_PER_TRACK, detect_kind, load_banglabeats, load_folder, load_gtzan, load_manifest, load_merge,
-    load_source, load_sources, parse_spec, read_feature_table,
+from core.corpus import (
+    CLIPS_PER_TRACK, FEATURE_NAMES, Corpus, detect_kind, load_banglabeats, load_folder, load_gtzan, load_manifest,
+    load_merge, load_source, load_sources, parse_spec, read_feature_table,
 )
 from core.errors import BadInputError
-from core.features.gtzan57 import FEATURE_NAMES
 
 SR = 22050
 
