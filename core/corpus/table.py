@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Iterable
 
 import pandas as pd
@@ -35,7 +34,6 @@ import pandas as pd
 from core.corpus.columns import REQUIRED_COLUMNS
 from core.corpus.filehash import file_hash
 from core.errors import BadInputError, Skipped
-from core.io import atomic_write
 
 #: Canonical language tags.
 LANGUAGE_ALIASES = {
@@ -175,24 +173,6 @@ class Corpus:
         tracks = pd.concat(frames, ignore_index=True)
         features = pd.concat(feats) if len(feats) == len(parts) else None
         return Corpus(tracks, features, skipped, name)
-
-    # ------------------------------------------------------------- manifests
-    def to_manifest(self, path: str | Path) -> Path:
-        """Write the track table as a CSV manifest with paths relative to its folder."""
-        path = Path(path)
-        df = self.tracks.copy()
-        base = path.parent.resolve()
-
-        def rel(p: str) -> str:
-            if not p:
-                return ""
-            try:
-                return str(Path(p).resolve().relative_to(base))
-            except ValueError:
-                return p
-
-        df["path"] = df["path"].map(rel)
-        return atomic_write(path, df.to_csv(index=False))
 
 
 def _content_hash(path: str) -> str:
