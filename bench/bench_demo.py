@@ -2,7 +2,7 @@
 
 Run:  .venv/bin/python bench/bench_demo.py [--quick]
 
-1. Whole corpus: ``core.corpus.demo.generate`` with the default worker pool
+1. Whole corpus: ``core.demo.generate`` with the default worker pool
    (2 processes on a 2-core machine) against the reference, the same call with
    ``workers=1`` (everything in this process). Both write byte-identical files,
    which the script checks.
@@ -29,7 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from core.corpus import demo  # noqa: E402
+from core import demo  # noqa: E402
+from core.demo import synth  # noqa: E402
 
 
 def digest(folder: Path) -> str:
@@ -92,9 +93,9 @@ def main() -> None:
     sr, n = demo.DEFAULT_SR, int(10 * demo.DEFAULT_SR)
     amps = [1, 0.7, 0.6, 0.5, 0.45, 0.35, 0.3, 0.25, 0.2, 0.15]
     ref = direct_additive(146.8, n, sr, amps, vibrato=0.01)
-    ours = demo._additive(146.8, n, sr, amps, vibrato=0.01)
+    ours = synth.additive(146.8, n, sr, amps, vibrato=0.01)
     t_ref = best_of(lambda: direct_additive(146.8, n, sr, amps, vibrato=0.01), 5)
-    t_ours = best_of(lambda: demo._additive(146.8, n, sr, amps, vibrato=0.01), 5)
+    t_ours = best_of(lambda: synth.additive(146.8, n, sr, amps, vibrato=0.01), 5)
     err = float(np.max(np.abs(ref - ours)) / np.max(np.abs(ref)))
     print("10-harmonic 10 s tone:")
     print(f"  reference sum of sines  {t_ref * 1e3:7.1f} ms")

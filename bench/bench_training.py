@@ -125,10 +125,10 @@ def bench_demo(rows: list[str]) -> None:
     from sklearn.cluster import KMeans
     from sklearn.metrics import adjusted_rand_score, silhouette_score
 
-    from core.corpus.demo import ensure_demo
+    from core.corpus import load_demo
     from core.latents import build_inputs
 
-    corpus = ensure_demo()
+    corpus = load_demo()
     results = []
     for name, params in (("conv", {}), ("raw", {"inputs": "mel"}), ("pca", {"inputs": "mel", "latent_dim": 8})):
         model = create(name, **params)

@@ -28,7 +28,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import audioread
+import librosa
 import numpy as np
+import soundfile as sf
 
 from core.config import SAMPLE_RATE
 from core.errors import BadInputError
@@ -51,8 +54,6 @@ def is_audio_path(path: str | Path) -> bool:
 
 
 def _read_soundfile(path: Path, offset: float, duration: float | None) -> tuple[np.ndarray, int]:
-    import soundfile as sf
-
     try:
         with sf.SoundFile(str(path)) as f:
             native_sr = int(f.samplerate)
@@ -73,8 +74,6 @@ def _read_soundfile(path: Path, offset: float, duration: float | None) -> tuple[
 
 def _read_audioread(path: Path, offset: float, duration: float | None) -> tuple[np.ndarray, int]:
     try:
-        import audioread
-
         chunks = []
         with audioread.audio_open(str(path)) as f:
             native_sr, channels = int(f.samplerate), int(f.channels)
@@ -155,8 +154,6 @@ def load_audio(path: str | Path, *, sr: int = SAMPLE_RATE, offset: float = 0.0,
     if float(np.max(np.abs(y))) <= SILENCE_PEAK:
         raise BadInputError(path, "silent: peak level below -100 dBFS")
     if native_sr != sr:
-        import librosa
-
         y = librosa.resample(y, orig_sr=native_sr, target_sr=sr, res_type="soxr_hq")
     return np.ascontiguousarray(y, dtype=np.float32)
 
@@ -172,8 +169,6 @@ def n_samples(path: str | Path, *, sr: int = SAMPLE_RATE) -> int:
     path = Path(path)
     if path.suffix.lower() in _AUDIOREAD_ONLY:
         return int(load_audio(path, sr=sr, min_seconds=0.0).shape[0])
-    import soundfile as sf
-
     try:
         info = sf.info(str(path))
     except Exception as exc:

@@ -29,6 +29,8 @@ def device(prefer: str | None = None) -> str:
     env = os.environ.get("SONGSCAPE_DEVICE")
     if env:
         return env
+    # torch is optional here and slow to import (about 1 s): this module is imported by every
+    # command, including `python -m core --help`, which must stay fast.
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"

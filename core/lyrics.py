@@ -132,6 +132,8 @@ class LyricsTfidf:
     # ------------------------------------------------------------------ fit
     def fit(self, texts: Iterable[str]) -> "LyricsTfidf":
         """Learn the vocabulary and idf from ``texts`` (a sequence of lyrics strings)."""
+        # Heavy (about 0.8 s) and needed only to fit: core.corpus imports this module for
+        # decode_lyrics_bytes, and loading a corpus must not pay for scikit-learn.
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         docs = [t for t in _as_texts(texts) if tokenize(t)]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Callable, Protocol
 
+from tqdm import tqdm
+
 
 class Progress(Protocol):
     def __call__(self, done: int, total: int, message: str = "") -> None: ...
@@ -20,8 +22,6 @@ def null_progress(done: int, total: int, message: str = "") -> None:
 
 def tqdm_progress(desc: str) -> Callable[[int, int, str], None]:
     """Return a progress callback that drives a tqdm bar on stderr."""
-    from tqdm import tqdm
-
     bar = None
 
     def update(done: int, total: int, message: str = "") -> None:

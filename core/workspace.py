@@ -1,7 +1,7 @@
 """Where the dashboard finds and keeps things: the corpus in use and the checkpoints.
 
 A *corpus spec* is a tuple of source specs (``("demo",)`` by default; see
-``core.corpus.sources.load_source`` for the syntax). Checkpoints come from two
+``core.corpus.load_source`` for the syntax). Checkpoints come from two
 places: the ready-made ones shipped in ``checkpoints/`` and those saved from the
 dashboard in ``data/runs/``.
 """
@@ -32,10 +32,10 @@ def load_corpus(specs: tuple[str, ...] = DEFAULT_SPECS, *, progress=None) -> Cor
     if not specs:
         raise BadInputError(None, "no data source given")
     if specs == ("demo",):
-        from core.corpus.demo import ensure_demo
+        from core.corpus import load_demo
 
-        return ensure_demo(config.DEMO_DIR, progress=progress)
-    from core.corpus.sources import load_sources
+        return load_demo(config.DEMO_DIR, progress=progress)
+    from core.corpus import load_sources
 
     return load_sources(list(specs))
 

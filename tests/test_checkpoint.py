@@ -196,9 +196,9 @@ def test_shipped_checkpoints_load_and_encode_the_demo_corpus(name):
     path = CHECKPOINT_DIR / f"{name}.pt"
     if not path.exists():
         pytest.skip(f"{path} is not there yet (see checkpoints/README.md to create it)")
-    from core.corpus.demo import ensure_demo
+    from core.corpus import load_demo
 
-    demo = ensure_demo()
+    demo = load_demo()
     corpus = demo.subset(demo.track_ids[::7])  # 32 tracks of every genre and language: fast to extract
     model = checkpoint.load(path, expect_model=name)
     ids, Z = latents_for(path, corpus)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
+import sys
 import unicodedata
 from pathlib import Path
 
@@ -13,18 +15,21 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from core.corpus import Corpus
-from core.corpus import demo
+from core import demo
+from core.corpus import Corpus, load_demo, load_source
+from core.demo import generator
 from core.errors import BadInputError
 from core.lyrics import tokenize
 
 N_CLASSES = len(demo.STYLES)
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
 def small_demo(tmp_path_factory) -> Corpus:
     """One track per class, 2 s each, rendered in this process."""
-    return demo.generate(tmp_path_factory.mktemp("demo"), n_tracks=N_CLASSES, duration=2.0, seed=3, workers=1)
+    manifest = demo.generate(tmp_path_factory.mktemp("demo"), n_tracks=N_CLASSES, duration=2.0, seed=3, workers=1)
+    return load_demo(manifest.parent)
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -60,7 +65,7 @@ def test_genres_languages_and_shared_genre_names(small_demo):
 
 
 def test_lyrics_scripts_and_instrumentals():
-    plans = [demo._plan(i, 0, 10.0, 22050) for i in range(220)]
+    plans = [demo.plan_track(i, 0, 10.0, 22050) for i in range(220)]
     df = pd.DataFrame(plans)
     assert df.loc[df["genre"] == "classical", "instrumental"].all()
     others = df[df["genre"] != "classical"]
@@ -85,12 +90,32 @@ def test_small_demo_lyrics_match_instrumental_flag(small_demo):
 
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path, small_demo):
     folder = Path(small_demo.tracks["path"].iloc[0]).parent.parent
-    again = demo.generate(tmp_path / "a", n_tracks=N_CLASSES, duration=2.0, seed=3, workers=1)
+    demo.generate(tmp_path / "a", n_tracks=N_CLASSES, duration=2.0, seed=3, workers=1)
     assert _digest(tmp_path / "a") == _digest(folder)
+    again = load_demo(tmp_path / "a")
     assert again.tracks.drop(columns="path").equals(small_demo.tracks.drop(columns="path"))
     demo.generate(tmp_path / "b", n_tracks=3, duration=2.0, seed=4, workers=1)
     other = _digest(tmp_path / "b")
     assert all(other[k] != _digest(folder)[k] for k in other if k.endswith(".wav"))
+
+
+def test_manifest_and_stamp_are_pinned(small_demo):
+    """The plan and lyrics streams are unchanged since the demo was split out of core.corpus (commit 3b23431).
+
+    Only the text files are pinned: WAV bytes go through floating-point DSP that may round differently on
+    another CPU; the tests above check that they are the same within one machine.
+    """
+    folder = Path(small_demo.tracks["path"].iloc[0]).parent.parent
+    digests = _digest(folder)
+    assert digests[demo.MANIFEST] == "7030f6238b6274e9e1b3d6b88f0e026392ca07ed34b905bafb74a6fcfe1773da"
+    assert digests[demo.STAMP] == "d63e92da8bc2916d52a6290bb804f0a4b9652f5eb6e5e5887d2f347586e2aefe"
+
+
+def test_the_synthesiser_does_not_know_the_corpus():
+    """core.demo writes files; reading them as a Corpus is core.corpus's job (layering)."""
+    code = "import sys, core.demo; print(sorted(m for m in sys.modules if m.startswith('core.corpus')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]"
 
 
 @pytest.mark.slow
@@ -118,7 +143,7 @@ def test_a_broken_worker_pool_falls_back_to_rendering_here(tmp_path, monkeypatch
             raise BrokenProcessPool("worker died")
 
     demo.generate(tmp_path / "ref", n_tracks=3, duration=1.0, seed=2, workers=1)
-    monkeypatch.setattr(demo, "process_pool", DyingPool)
+    monkeypatch.setattr(generator, "process_pool", DyingPool)
     seen = []
     demo.generate(tmp_path / "pool", n_tracks=3, duration=1.0, seed=2, workers=2,
                   progress=lambda done, total, message="": seen.append(done))
@@ -143,7 +168,7 @@ def test_drum_tracks_pulse_at_their_planned_tempo():
     fps = 22050 / 512
     picks = [i for i in range(40) if demo.STYLES[i % N_CLASSES].genre in ("rock", "disco")][:3]
     for i in picks:
-        plan = demo._plan(i, 0, 8.0, 22050)
+        plan = demo.plan_track(i, 0, 8.0, 22050)
         env = librosa.onset.onset_strength(y=demo.render(plan).astype(np.float32), sr=22050)
         ac = librosa.autocorrelate(env - env.mean())
         ac /= ac[0]
@@ -154,44 +179,45 @@ def test_drum_tracks_pulse_at_their_planned_tempo():
 
 
 def test_variation_within_a_genre():
-    plans = pd.DataFrame([demo._plan(i, 0, 10.0, 22050) for i in range(220)])
+    plans = pd.DataFrame([demo.plan_track(i, 0, 10.0, 22050) for i in range(220)])
     for genre, g in plans.groupby(["language", "genre"]):
         assert g["tempo"].nunique() > 10 and g["key"].nunique() >= 6, genre
         assert g["mode"].nunique() >= 2 and g["lead"].nunique() >= 2, genre
 
 
 def test_ensure_demo_reuses_a_matching_folder_and_regenerates_a_stale_one(tmp_path):
+    """Through core.corpus.load_demo, the "demo" source kind: core.demo.ensure_demo, then the manifest."""
     folder = tmp_path / "d"
-    first = demo.ensure_demo(folder, n_tracks=3, duration=1.0)
+    first = load_demo(folder, n_tracks=3, duration=1.0)
     wav = Path(first.tracks["path"].iloc[0])
     os.utime(wav, ns=(1, 1))
     stamp = json.loads((folder / demo.STAMP).read_text())
     assert stamp["generator_version"] == demo.GENERATOR_VERSION and stamp["n_tracks"] == 3
-    again = demo.ensure_demo(folder, n_tracks=3, duration=1.0)
+    again = load_demo(folder, n_tracks=3, duration=1.0)
     assert again.track_ids == first.track_ids and wav.stat().st_mtime_ns == 1  # not rewritten
     stamp["generator_version"] = -1
     (folder / demo.STAMP).write_text(json.dumps(stamp))
-    demo.ensure_demo(folder, n_tracks=3, duration=1.0)
+    load_demo(folder, n_tracks=3, duration=1.0)
     assert wav.stat().st_mtime_ns != 1
     assert json.loads((folder / demo.STAMP).read_text())["generator_version"] == demo.GENERATOR_VERSION
     wav.unlink()
-    demo.ensure_demo(folder, n_tracks=3, duration=1.0)
+    load_demo(folder, n_tracks=3, duration=1.0)
     assert wav.is_file()
-    bigger = demo.ensure_demo(folder, n_tracks=4, duration=1.0)
+    bigger = load_demo(folder, n_tracks=4, duration=1.0)
     assert len(bigger) == 4
     wav = Path(bigger.tracks["path"].iloc[3])
     os.utime(wav, ns=(1, 1))
-    assert len(demo.ensure_demo(folder)) == 4  # sizes not given: the folder's stamp is kept
+    assert len(load_demo(folder)) == 4  # sizes not given: the folder's stamp is kept
     assert wav.stat().st_mtime_ns == 1
 
 
 def test_load_demo_and_source_spec(tmp_path):
-    from core.corpus.sources import load_source
-
-    demo.generate(tmp_path / "d", n_tracks=2, duration=1.0, workers=1)
-    loaded = demo.load_demo(tmp_path / "d")
+    manifest = demo.generate(tmp_path / "d", n_tracks=2, duration=1.0, workers=1)
+    assert manifest == tmp_path / "d" / demo.MANIFEST
+    loaded = load_demo(tmp_path / "d")
     via_spec = load_source(f"{tmp_path / 'd'}")
     assert loaded.track_ids == via_spec.track_ids and set(via_spec.tracks["source"]) == {"demo"}
+    assert loaded.name == "demo" and len(loaded) == 2
 
 
 def test_bad_sizes_are_refused(tmp_path):

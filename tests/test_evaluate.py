@@ -26,7 +26,7 @@ def _small_table(shared_data: Path, tmp_path: Path, n_per_language: int = 40) ->
 @pytest.mark.slow
 def test_study_pca_row_silhouette(shared_data):
     """StandardScaler -> PCA(2) -> K-Means(k=2) on the study's 2,617 tracks: silhouette 0.3666."""
-    from core.corpus.sources import read_feature_table
+    from core.corpus import read_feature_table
     from core.latents import build_inputs
     from core.metrics import internal
     from core.models import create
@@ -45,7 +45,7 @@ def test_study_pca_row_silhouette(shared_data):
 
 
 def test_evaluate_features_only_corpus(shared_data, tmp_path):
-    from core.corpus.sources import read_feature_table
+    from core.corpus import read_feature_table
 
     corpus = read_feature_table(_small_table(shared_data, tmp_path))
     calls = []
@@ -100,7 +100,7 @@ def test_cli_evaluate_writes_csv_and_markdown(shared_data, tmp_path):
 @pytest.mark.slow
 def test_evaluate_and_beta_sweep_on_tiny_demo(tmp_path):
     pytest.importorskip("core.features.extract")
-    from core.corpus.demo import load_demo
+    from core.corpus import load_demo
     from tests.helpers import tiny_demo
 
     corpus = load_demo(tiny_demo(tmp_path / "demo"))  # the helper's defaults: feature-cache hits shared with other tests

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 
 import numpy as np
@@ -9,7 +10,9 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from core.features.gtzan57 import FEATURE_NAMES, gtzan57, gtzan57_reference, median_filter_1d
+from core.corpus import FEATURE_NAMES
+from core.features.gtzan57 import gtzan57, gtzan57_reference
+from core.features.median import median_filter_1d
 from core.features.mel import MelParams, from_unit, log_mel, mel_power, mel_to_audio, to_unit
 
 SR = 22050
@@ -208,3 +211,30 @@ def test_cli_writes_kaggle_layout(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "broken.wav" in err and "unreadable or corrupt" in err  # found by the extractor
     assert "cover.jpg" in err  # left out by the folder loader, listed too
+
+
+def test_cli_writes_parquet_and_keeps_the_old_file_when_it_fails(tmp_path, monkeypatch, capsys):
+    from core.cli import main
+
+    folder = tmp_path / "music"
+    folder.mkdir()
+    sf.write(folder / "song.wav", _synthetic("tones+noise", seconds=2.0, seed=1), SR, subtype="PCM_16")
+    csv, parquet = tmp_path / "f.csv", tmp_path / "f.parquet"
+    assert main(["features", str(folder), "--out", str(csv), "--jobs", "1"]) == 0
+    assert main(["features", str(folder), "--out", str(parquet), "--jobs", "1"]) == 0
+    from_csv, from_parquet = pd.read_csv(csv), pd.read_parquet(parquet)
+    assert from_parquet.columns.tolist() == from_csv.columns.tolist()
+    assert from_parquet["length"].tolist() == from_csv["length"].tolist() == [2 * SR]
+    np.testing.assert_array_equal(from_parquet[list(FEATURE_NAMES)].to_numpy(), from_csv[list(FEATURE_NAMES)].to_numpy())
+
+    def full_disk(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    old = csv.read_bytes()
+    monkeypatch.setattr("os.fsync", full_disk)  # the new table cannot be flushed to disk
+    capsys.readouterr()
+    assert main(["features", str(folder), "--out", str(csv), "--jobs", "1"]) == 2
+    assert csv.read_bytes() == old  # not truncated
+    err = capsys.readouterr().err
+    assert str(csv) in err and "disk is full" in err
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]

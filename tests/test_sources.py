@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,13 +10,11 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from core.corpus import Corpus
-from core.corpus.sources import (
-    CLIPS_PER_TRACK, detect_kind, load_banglabeats, load_folder, load_gtzan, load_manifest, load_merge,
-    load_source, load_sources, parse_spec, read_feature_table,
+from core.corpus import (
+    CLIPS_PER_TRACK, FEATURE_NAMES, Corpus, detect_kind, load_banglabeats, load_folder, load_gtzan, load_manifest,
+    load_merge, load_source, load_sources, parse_spec, read_feature_table,
 )
 from core.errors import BadInputError
-from core.features.gtzan57 import FEATURE_NAMES
 
 SR = 22050
 
@@ -384,3 +383,37 @@ def test_clashing_ids_fall_back_to_paths(tmp_path):
             wav(tmp_path / "bb" / genre / f"gaan-{i}.wav", seed=i)
     joined = load_banglabeats(tmp_path / "bb", join_clips=True)
     assert sorted(joined.track_ids) == ["Folk/gaan.00000", "Pop/gaan.00000"]
+
+
+# ================================================================= fingerprint
+def test_fingerprint_follows_file_contents_not_paths(tmp_path):
+    for name, seed in (("a", 1), ("b", 2)):
+        wav(tmp_path / "one" / "rock" / f"{name}.wav", seconds=0.5, seed=seed)
+    before = load_folder(tmp_path / "one").fingerprint()
+    assert load_folder(tmp_path / "one").fingerprint() == before  # stable
+
+    clip = tmp_path / "one" / "rock" / "b.wav"
+    data = bytearray(clip.read_bytes())
+    data[-2:] = bytes([data[-2] ^ 0xFF, data[-1] ^ 0xFF])  # one sample edited, same size
+    old_mtime = clip.stat().st_mtime_ns
+    clip.write_bytes(bytes(data))
+    os.utime(clip, ns=(old_mtime, old_mtime + 10**9))  # a coarse file-system clock could leave mtime unchanged
+    edited = load_folder(tmp_path / "one").fingerprint()
+    assert edited != before
+
+    (tmp_path / "one").rename(tmp_path / "two")  # same bytes elsewhere: same latents, same fingerprint
+    assert load_folder(tmp_path / "two").fingerprint() == edited
+
+
+def test_fingerprint_covers_labels_lyrics_and_precomputed_features(tmp_path, small_table):
+    wav(tmp_path / "rock" / "a.wav", seconds=0.5)
+    corpus = load_folder(tmp_path)
+    relabelled = Corpus(corpus.tracks.assign(genre="pop"), name=corpus.name)
+    with_lyrics = Corpus(corpus.tracks.assign(lyrics="la la"), name=corpus.name)
+    assert len({corpus.fingerprint(), relabelled.fingerprint(), with_lyrics.fingerprint()}) == 3
+
+    small_table.to_csv(tmp_path / "table.csv", index=False)
+    table = read_feature_table(tmp_path / "table.csv")
+    changed = table.features57.copy()
+    changed.iloc[0, 0] += 1.0
+    assert Corpus(table.tracks, changed, name=table.name).fingerprint() != table.fingerprint()

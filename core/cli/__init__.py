@@ -1,7 +1,13 @@
 """`python -m core`: one entry point, one sub-command per module in this package.
 
 Each command module defines ``register(subparsers)``, which adds its parser and
-sets ``func`` to a function taking the parsed args and returning an exit code.
+sets ``func`` to a function taking the parsed args and returning an exit code
+(the module's ``run(args)``).
+
+Command modules are imported lazily: :data:`COMMANDS` names each one's module
+and the one-line help that ``python -m core --help`` lists, so the listing
+imports none of them (no torch, numba, pandas or scipy), and running a command
+imports only its own module.
 """
 
 from __future__ import annotations
@@ -9,33 +15,54 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import NamedTuple
 
 from core.errors import SongscapeError
 
-#: Command modules, in the order of the pipeline.
-COMMANDS = ("demo", "features", "train", "info", "evaluate", "prepare")
+
+class Command(NamedTuple):
+    module: str
+    help: str
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: Sub-commands, in the order of the pipeline: name -> (module, the line ``--help`` lists).
+COMMANDS: dict[str, Command] = {
+    "demo": Command("core.cli.demo", "synthesise the demo corpus (WAVs + manifest.csv)"),
+    "features": Command("core.cli.features", "extract the 57 GTZAN features of audio sources to a CSV or Parquet"),
+    "train": Command("core.cli.train", "train a model and save its checkpoint"),
+    "info": Command("core.cli.info", "describe a checkpoint"),
+    "evaluate": Command("core.cli.evaluate",
+                        "run the study's tasks on a corpus and write the results table (CSV + Markdown)"),
+    "prepare": Command("core.cli.prepare",
+                       "make the corpus and warm the dashboard's caches (scripts/start.sh runs it)"),
+}
+
+
+def _chosen(argv: list[str]) -> str | None:
+    """The sub-command named in ``argv`` (the first word that is not an option), or None."""
+    first = next((a for a in argv if not a.startswith("-")), None)
+    return first if first in COMMANDS else None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser with ``command``'s full parser (its module imported) and a placeholder for every other one."""
     parser = argparse.ArgumentParser(
         prog="python -m core",
         description="Songscape: cluster English and Bangla music with deep generative models.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"core.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"core.cli.{name}":
-                continue  # command not built yet
-            raise
-        module.register(sub)
+    for name, cmd in COMMANDS.items():
+        if name == command:
+            importlib.import_module(cmd.module).register(sub)
+        else:
+            sub.add_parser(name, help=cmd.help)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(_chosen(argv)).parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except SongscapeError as exc:

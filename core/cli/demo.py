@@ -5,38 +5,36 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from core import config, demo
+from core.corpus import load_demo
+from core.progress import tqdm_progress
+
 
 def register(subparsers) -> None:
-    from core import config
-    from core.corpus.demo import DEFAULT_SECONDS, DEFAULT_SEED, DEFAULT_TRACKS, STYLES
-
-    classes = ", ".join(f"{s.language}/{s.genre}" for s in STYLES)
+    classes = ", ".join(f"{s.language}/{s.genre}" for s in demo.STYLES)
     p = subparsers.add_parser(
         "demo",
-        help="synthesise the demo corpus (WAVs + manifest.csv)",
         description=(
             "Synthesise the embedded demo corpus: procedurally generated music in "
-            f"{len(STYLES)} genre/language classes ({classes}), with English and Bangla lyrics. "
+            f"{len(demo.STYLES)} genre/language classes ({classes}), with English and Bangla lyrics. "
             "Writes OUT/audio/*.wav (16-bit mono), OUT/manifest.csv and OUT/demo.json. "
             "The same seed gives byte-identical files."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--out", type=Path, default=config.DEMO_DIR, help="output folder")
-    p.add_argument("--tracks", type=int, default=DEFAULT_TRACKS,
-                   help=f"number of tracks, dealt round robin over the {len(STYLES)} classes")
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed")
-    p.add_argument("--seconds", type=float, default=DEFAULT_SECONDS, help="length of each track in seconds")
+    p.add_argument("--tracks", type=int, default=demo.DEFAULT_TRACKS,
+                   help=f"number of tracks, dealt round robin over the {len(demo.STYLES)} classes")
+    p.add_argument("--seed", type=int, default=demo.DEFAULT_SEED, help="random seed")
+    p.add_argument("--seconds", type=float, default=demo.DEFAULT_SECONDS, help="length of each track in seconds")
     p.add_argument("--workers", type=int, default=None, help="worker processes; None means one per core (at most 8)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.corpus.demo import generate
-    from core.progress import tqdm_progress
-
-    corpus = generate(args.out, n_tracks=args.tracks, seed=args.seed, duration=args.seconds,
-                      workers=args.workers, progress=tqdm_progress("demo"))
+    demo.generate(args.out, n_tracks=args.tracks, seed=args.seed, duration=args.seconds, workers=args.workers,
+                  progress=tqdm_progress("demo"))
+    corpus = load_demo(args.out)  # the folder just written: its stamp matches, nothing is rendered again
     n_lyrics = int((corpus.tracks["lyrics"] != "").sum())
     print(f"wrote {len(corpus)} tracks ({n_lyrics} with lyrics) to {Path(args.out).resolve()}")
     print(corpus.counts().to_string(index=False))

@@ -46,7 +46,7 @@ def _split(text: str | None) -> list[str] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.corpus.sources import load_sources
+    from core.corpus import load_sources
     from core.errors import BadInputError
     from core.evaluate import beta_sweep, evaluate, to_markdown
     from core.progress import tqdm_progress

@@ -1,4 +1,4 @@
-"""`python -m core features`: the 57 GTZAN features of audio sources, as a Kaggle-layout CSV."""
+"""`python -m core features`: the 57 GTZAN features of audio sources, as a Kaggle-layout CSV or Parquet file."""
 
 from __future__ import annotations
 
@@ -6,72 +6,89 @@ import argparse
 import sys
 from pathlib import Path
 
+import pandas as pd
+
+from core.audio import n_samples
+from core.config import SAMPLE_RATE
+from core.corpus import FEATURE_NAMES, Corpus, load_sources
+from core.errors import BadInputError
+from core.features import FeatureSet, extract
+from core.io import atomic_write
+from core.progress import tqdm_progress
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "features",
-        help="extract the 57 GTZAN features of audio sources to a CSV",
         description=(
             "Extract the 57-value GTZAN feature vector (chroma, RMS, spectral centroid/bandwidth/rolloff, "
             "zero-crossing rate, harmonic/percussive, tempo, 20 MFCCs; means and variances) of every track "
             "and write it in the layout of the Kaggle features_30_sec.csv: filename, length, the 57 "
             "features, label (genre) and language when known. A SOURCE is [KIND:]PATH[@LANG], e.g. "
             "gtzan:~/data/gtzan/genres_original@eng or a folder of audio files. Results are cached, so a "
-            "second run only reads the cache. Files that cannot be used are skipped and listed at the end."
+            "second run only reads the cache. Files that cannot be used are skipped and listed at the end. "
+            "The output is written atomically: an interrupted run leaves the previous file as it was."
         ),
     )
     p.add_argument("sources", nargs="+", metavar="SOURCE", help="[KIND:]PATH[@LANG] of a data set, folder or manifest")
-    p.add_argument("--out", type=Path, required=True, metavar="FILE.csv", help="CSV file to write")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE",
+                   help="file to write: .parquet for Parquet, anything else (.csv) for CSV")
     p.add_argument("--jobs", type=int, default=None, help="worker processes (default: one per core)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the feature cache")
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    import numpy as np
-    import pandas as pd
+def feature_table(corpus: Corpus, fs: FeatureSet) -> pd.DataFrame:
+    """The Kaggle layout: ``filename, length``, the 57 features, ``label`` and (when known) ``language``.
 
-    from core.audio import n_samples
-    from core.config import SAMPLE_RATE
-    from core.corpus.sources import load_sources
-    from core.errors import BadInputError
-    from core.features.extract import extract
-    from core.features.gtzan57 import FEATURE_NAMES
-    from core.progress import tqdm_progress
-
-    corpus = load_sources(list(args.sources))
-    fs = extract(corpus, kind="gtzan57", n_jobs=args.jobs, progress=tqdm_progress("features"),
-                 cache=not args.no_cache)
+    ``length`` is the table's own value when the source is a feature table, else the clip's number of
+    samples at 22,050 Hz read from its header; empty (NA) when neither is known.
+    """
     tracks = corpus.tracks.set_index("track_id").loc[fs.track_ids]
-
-    def length(track_id: str, path: str) -> object:
-        if "length" in tracks.columns and str(tracks.at[track_id, "length"]) not in ("", "nan"):
-            return int(float(tracks.at[track_id, "length"]))
-        if not path:
-            return ""
-        try:
-            return n_samples(path, sr=SAMPLE_RATE)
-        except BadInputError:
-            return ""
-
     paths = tracks["path"].tolist()
     given = tracks["filename"].astype(str).tolist() if "filename" in tracks.columns else [""] * len(paths)
-
-    def filename(track_id: str, path: str, name: str) -> str:
-        if name and name != "nan":
-            return name  # a feature table's own file names
-        return Path(path).name if path else track_id
-
+    lengths = tracks["length"].tolist() if "length" in tracks.columns else [""] * len(paths)
     out = pd.DataFrame({
-        "filename": [filename(t, p, g) for t, p, g in zip(fs.track_ids, paths, given)],
-        "length": [length(tid, p) for tid, p in zip(fs.track_ids, paths)],
+        "filename": [_filename(t, p, g) for t, p, g in zip(fs.track_ids, paths, given)],
+        "length": pd.array([_length(p, n) for p, n in zip(paths, lengths)], dtype="Int64"),
     })
-    out = pd.concat([out, pd.DataFrame(np.asarray(fs.X), columns=list(FEATURE_NAMES))], axis=1)
+    out = pd.concat([out, pd.DataFrame(fs.X, columns=list(FEATURE_NAMES))], axis=1)
     out["label"] = tracks["genre"].to_numpy()
     if (tracks["language"] != "").any():
         out["language"] = tracks["language"].to_numpy()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    out.to_csv(args.out, index=False)
+    return out
+
+
+def _filename(track_id: str, path: str, given: str) -> str:
+    if given and given != "nan":
+        return given  # a feature table's own file names
+    return Path(path).name if path else track_id
+
+
+def _length(path: str, given: object) -> int | None:
+    if str(given) not in ("", "nan"):
+        return int(float(given))
+    if not path:
+        return None
+    try:
+        return n_samples(path, sr=SAMPLE_RATE)
+    except BadInputError:
+        return None
+
+
+def write_table(df: pd.DataFrame, path: Path) -> Path:
+    """Write ``df`` atomically: Parquet when ``path`` ends in ``.parquet``, else CSV."""
+    if path.suffix.lower() == ".parquet":
+        return atomic_write(path, lambda fh: df.to_parquet(fh, index=False))
+    return atomic_write(path, df.to_csv(index=False))
+
+
+def run(args: argparse.Namespace) -> int:
+    corpus = load_sources(list(args.sources))
+    fs = extract(corpus, kind="gtzan57", n_jobs=args.jobs, progress=tqdm_progress("features"),
+                 cache=not args.no_cache)
+    out = feature_table(corpus, fs)
+    write_table(out, args.out)
     print(f"wrote features of {len(out)} tracks to {args.out}")
     skipped = list(corpus.skipped) + list(fs.skipped)
     if skipped:

@@ -101,7 +101,7 @@ class _Bar:
 
 def run(args) -> int:
     from core import checkpoint
-    from core.corpus.sources import load_sources
+    from core.corpus import load_sources
     from core.latents import build_inputs
     from core.models import MODELS, create
     from core.models.base import TorchModel, config_from_dict

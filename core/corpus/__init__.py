@@ -1,187 +1,32 @@
-"""The corpus: one table of tracks, whatever source they came from.
+"""The corpus: one table of tracks (:class:`Corpus`), whatever source they came from.
 
-A :class:`Corpus` is a thin wrapper around a pandas DataFrame with one row per
-track and at least these columns:
+Load sources with ``load_sources(["gtzan:~/data/gtzan@eng", "banglabeats+join:~/bb"])``;
+a spec is ``[KIND:]PATH[@LANG]`` (see :mod:`core.corpus.specs`). Modules:
 
-=========  ==================================================================
-track_id   unique string id (``"<source>:<name>"`` once sources are combined)
-path       absolute path of the audio file, or ``""`` when there is no audio
-genre      genre label (``""`` when unknown)
-language   language tag, e.g. ``"eng"`` or ``"bng"`` (``""`` when unknown)
-lyrics     lyrics text, ``""`` for instrumentals or unknown lyrics
-source     name of the source the track came from (``"demo"``, ``"gtzan"``...)
-=========  ==================================================================
-
-Any other column is extra metadata (MERGE quadrant, BanglaBeats song id, ...)
-and is offered as a label column for the external metrics.
-
-Sources that ship precomputed 57-value features (the Kaggle/study feature
-tables) attach them as ``features57``: a DataFrame indexed by track_id with
-the 57 GTZAN columns. Such a corpus can train the Basic VAE without audio.
-
-Tracks that a loader could not use are listed in ``skipped``, never silently
-dropped.
+* :mod:`~core.corpus.columns` -- ``REQUIRED_COLUMNS``, ``FEATURE_NAMES`` (the 57 GTZAN columns)
+* :mod:`~core.corpus.table` -- ``Corpus``: the track table, precomputed features, skipped items
+* :mod:`~core.corpus.filehash` -- content hashes of files, memoised (shared with the feature cache)
+* :mod:`~core.corpus.specs` -- ``parse_spec``, ``detect_kind``, ``load_source``, ``load_sources``
+* one module per loader kind: :mod:`~core.corpus.gtzan`, :mod:`~core.corpus.banglabeats`
+  (+ :mod:`~core.corpus.join`, audio joining), :mod:`~core.corpus.merge`,
+  :mod:`~core.corpus.feature_table`, :mod:`~core.corpus.manifest`, :mod:`~core.corpus.folder`,
+  :mod:`~core.corpus.demo` (reads what :mod:`core.demo` writes);
+  :mod:`~core.corpus.scan` holds the steps the folder loaders share.
 """
 
-from __future__ import annotations
+from core.corpus.columns import FEATURE_NAMES, REQUIRED_COLUMNS
+from core.corpus.table import Corpus, normalise_language
+from core.corpus.banglabeats import CLIPS_PER_TRACK, load_banglabeats
+from core.corpus.demo import load_demo
+from core.corpus.feature_table import read_feature_table
+from core.corpus.folder import load_folder
+from core.corpus.gtzan import load_gtzan
+from core.corpus.manifest import load_manifest
+from core.corpus.merge import load_merge
+from core.corpus.specs import KINDS, detect_kind, load_source, load_sources, parse_spec
 
-import hashlib
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Iterable
-
-import pandas as pd
-
-from core.errors import BadInputError, Skipped
-
-#: Columns every corpus has, in this order.
-REQUIRED_COLUMNS = ("track_id", "path", "genre", "language", "lyrics", "source")
-
-#: Canonical language tags.
-LANGUAGE_ALIASES = {
-    "en": "eng", "eng": "eng", "english": "eng",
-    "bn": "bng", "bng": "bng", "ben": "bng", "bangla": "bng", "bengali": "bng",
-}
-
-
-def normalise_language(value: object) -> str:
-    """Map common spellings ("English", "bn", "Bangla"...) to ``eng`` / ``bng``; keep others."""
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return ""
-    text = str(value).strip()
-    return LANGUAGE_ALIASES.get(text.lower(), text)
-
-
-@dataclass
-class Corpus:
-    """Tracks plus optional precomputed features and the list of skipped items."""
-
-    tracks: pd.DataFrame
-    features57: pd.DataFrame | None = None
-    skipped: list[Skipped] = field(default_factory=list)
-    name: str = "corpus"
-
-    def __post_init__(self) -> None:
-        df = self.tracks.copy()
-        for col in REQUIRED_COLUMNS:
-            if col not in df.columns:
-                df[col] = ""
-        df = df.fillna({c: "" for c in ("path", "genre", "language", "lyrics", "source")})
-        for col in REQUIRED_COLUMNS:
-            df[col] = df[col].astype(str)
-        df["language"] = df["language"].map(normalise_language)
-        if df["track_id"].duplicated().any():
-            dups = df.loc[df["track_id"].duplicated(), "track_id"].head(5).tolist()
-            raise BadInputError(None, f"corpus '{self.name}' has duplicate track ids: {dups}")
-        extra = [c for c in df.columns if c not in REQUIRED_COLUMNS]
-        self.tracks = df[list(REQUIRED_COLUMNS) + extra].reset_index(drop=True)
-        if self.features57 is not None:
-            missing = set(self.tracks["track_id"]) - set(self.features57.index)
-            if missing:
-                raise BadInputError(None, f"features57 lacks rows for {len(missing)} tracks, e.g. {sorted(missing)[:3]}")
-            self.features57 = self.features57.loc[self.tracks["track_id"]]
-
-    # ------------------------------------------------------------------ views
-    def __len__(self) -> int:
-        return len(self.tracks)
-
-    @property
-    def track_ids(self) -> list[str]:
-        return self.tracks["track_id"].tolist()
-
-    @property
-    def has_audio(self) -> bool:
-        return bool((self.tracks["path"] != "").any())
-
-    @property
-    def has_lyrics(self) -> bool:
-        return bool((self.tracks["lyrics"].str.strip() != "").any())
-
-    def label_columns(self) -> list[str]:
-        """Columns usable as ground truth for external metrics: genre, language, then extras."""
-        cols = [c for c in ("genre", "language") if (self.tracks[c] != "").any()]
-        for c in self.tracks.columns:
-            if c in REQUIRED_COLUMNS:
-                continue
-            values = self.tracks[c]
-            if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-                continue  # a measurement (length, tempo), not a grouping
-            distinct = values.nunique(dropna=True)
-            # a label groups tracks: few distinct values (a quadrant, a source), not a number per track
-            if 1 < distinct <= min(50, len(values) // 2):
-                cols.append(c)
-        return cols
-
-    def counts(self) -> pd.DataFrame:
-        """Track counts by language and genre (a tidy table)."""
-        return (
-            self.tracks.groupby(["language", "genre"], dropna=False)
-            .size().rename("tracks").reset_index()
-            .sort_values(["language", "genre"]).reset_index(drop=True)
-        )
-
-    def subset(self, track_ids: Iterable[str]) -> "Corpus":
-        """The corpus restricted to ``track_ids`` (in that order)."""
-        ids = list(track_ids)
-        index = self.tracks.set_index("track_id")
-        tracks = index.loc[ids].reset_index()
-        feats = None if self.features57 is None else self.features57.loc[ids]
-        return Corpus(tracks, feats, list(self.skipped), self.name)
-
-    def fingerprint(self) -> str:
-        """A short hash of the track table (ids, paths, labels, lyrics) and any features."""
-        h = hashlib.sha256()
-        h.update(pd.util.hash_pandas_object(self.tracks[list(REQUIRED_COLUMNS)], index=False).values.tobytes())
-        if self.features57 is not None:
-            h.update(pd.util.hash_pandas_object(self.features57, index=True).values.tobytes())
-        return h.hexdigest()[:16]
-
-    # ---------------------------------------------------------------- combine
-    @staticmethod
-    def combine(corpora: Iterable["Corpus"], name: str = "hybrid") -> "Corpus":
-        """Concatenate corpora into one. Track ids are prefixed with the source when they clash.
-
-        Precomputed features are kept only when every part has them.
-        """
-        parts = list(corpora)
-        if not parts:
-            raise BadInputError(None, "no corpora to combine")
-        if len(parts) == 1:
-            return parts[0]
-        frames, feats, skipped = [], [], []
-        seen: set[str] = set()
-        for i, c in enumerate(parts):
-            df = c.tracks.copy()
-            clash = set(df["track_id"]) & seen
-            if clash:
-                prefix = c.name if c.name not in ("corpus", "") else f"part{i}"
-                df["track_id"] = prefix + ":" + df["track_id"]
-            seen |= set(df["track_id"])
-            frames.append(df)
-            if c.features57 is not None:
-                f = c.features57.copy()
-                f.index = df["track_id"].values
-                feats.append(f)
-            skipped.extend(c.skipped)
-        tracks = pd.concat(frames, ignore_index=True)
-        features = pd.concat(feats) if len(feats) == len(parts) else None
-        return Corpus(tracks, features, skipped, name)
-
-    # ------------------------------------------------------------- manifests
-    def to_manifest(self, path: str | Path) -> Path:
-        """Write the track table as a CSV manifest with paths relative to its folder."""
-        path = Path(path)
-        df = self.tracks.copy()
-        base = path.parent.resolve()
-
-        def rel(p: str) -> str:
-            if not p:
-                return ""
-            try:
-                return str(Path(p).resolve().relative_to(base))
-            except ValueError:
-                return p
-
-        df["path"] = df["path"].map(rel)
-        df.to_csv(path, index=False)
-        return path
+__all__ = [
+    "CLIPS_PER_TRACK", "FEATURE_NAMES", "KINDS", "REQUIRED_COLUMNS", "Corpus", "detect_kind", "load_banglabeats",
+    "load_demo", "load_folder", "load_gtzan", "load_manifest", "load_merge", "load_source", "load_sources",
+    "normalise_language", "parse_spec", "read_feature_table",
+]

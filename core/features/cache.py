@@ -9,10 +9,10 @@ Layout under the root (default ``core.config.CACHE_DIR / "features"``)::
 * Feature entries are keyed by the **content** of the audio file (sha1 of its
   bytes), so a renamed or copied file is still a hit and an edited one is a
   miss. Hashing a file is memoised by ``(path, size, mtime)``, in memory and on
-  disk, so a warm run does not re-read the audio.
+  disk (:mod:`core.corpus.filehash`), so a warm run does not re-read the audio.
 * Values are plain ``.npy`` files, read with ``allow_pickle=False``.
-* Writes are atomic: a temporary file in the same folder, then ``os.replace``.
-  Concurrent writers of the same entry are harmless (the last one wins).
+* Writes go through :func:`core.io.atomic_write`. Concurrent writers of the
+  same entry are harmless (the last one wins).
 * A corrupt entry (truncated, garbage, wrong header) is detected on read,
   deleted and reported as a miss, so the caller recomputes it.
 """
@@ -21,14 +21,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
+import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-_HASH_MEMO: dict[tuple[str, int, int], str] = {}
+from core import config
+from core.corpus.filehash import file_hash
+from core.io import atomic_write
 
 
 def params_hash(params: dict[str, Any] | None) -> str:
@@ -48,9 +49,7 @@ class FeatureCache:
 
     def __init__(self, root: str | Path | None = None):
         if root is None:
-            import core.config
-
-            root = Path(core.config.CACHE_DIR) / "features"
+            root = Path(config.CACHE_DIR) / "features"
         self.root = Path(root)
 
     def __repr__(self) -> str:
@@ -58,30 +57,8 @@ class FeatureCache:
 
     # ------------------------------------------------------------ file hashes
     def file_hash(self, path: str | Path) -> str:
-        """sha1 of the file's bytes, memoised by (absolute path, size, mtime)."""
-        path = Path(path).resolve()
-        st = path.stat()
-        memo_key = (str(path), st.st_size, st.st_mtime_ns)
-        digest = _HASH_MEMO.get(memo_key)
-        if digest is not None:
-            return digest
-        memo_file = self._sharded("paths", hashlib.sha1("|".join(map(str, memo_key)).encode()).hexdigest(), ".txt")
-        try:
-            digest = memo_file.read_text(encoding="ascii").strip()
-        except (OSError, UnicodeDecodeError):
-            digest = ""
-        if len(digest) != 40 or any(c not in "0123456789abcdef" for c in digest):
-            h = hashlib.sha1()
-            with open(path, "rb") as f:
-                for block in iter(lambda: f.read(1 << 20), b""):
-                    h.update(block)
-            digest = h.hexdigest()
-            try:
-                self._write_atomic(memo_file, lambda fh: fh.write(digest.encode("ascii")))
-            except OSError:
-                pass  # a read-only cache still works, it only hashes again next time
-        _HASH_MEMO[memo_key] = digest
-        return digest
+        """sha1 of the file's bytes, memoised by (absolute path, size, mtime) under ``root / "paths"``."""
+        return file_hash(path, memo_dir=self.root / "paths")
 
     # --------------------------------------------------------------- features
     def feature_path(self, path: str | Path, kind: str, params: dict[str, Any] | None = None) -> Path:
@@ -111,8 +88,6 @@ class FeatureCache:
     # ------------------------------------------------------------ maintenance
     def clear(self) -> None:
         """Delete every entry of this cache."""
-        import shutil
-
         if self.root.exists():
             shutil.rmtree(self.root)
 
@@ -140,19 +115,4 @@ class FeatureCache:
         value = np.asarray(value)
         if value.dtype == object:
             raise TypeError("the feature cache stores numeric arrays only, not object arrays")
-        self._write_atomic(file, lambda fh: np.save(fh, value, allow_pickle=False))
-
-    @staticmethod
-    def _write_atomic(file: Path, write) -> None:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=f".{file.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                write(fh)
-            os.replace(tmp, file)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        atomic_write(file, lambda fh: np.save(fh, value, allow_pickle=False))

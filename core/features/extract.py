@@ -17,6 +17,7 @@ completes. Callers align on ``FeatureSet.track_ids``.
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
 from collections import Counter
 from concurrent.futures import as_completed
@@ -25,12 +26,14 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
-from core.corpus import Corpus
-from core.errors import BadInputError, Skipped
+from core.audio import load_audio
+from core.corpus import FEATURE_NAMES, Corpus
+from core.errors import BadInputError, OutputError, Skipped
 from core.features.cache import FeatureCache
-from core.features.gtzan57 import FEATURE_NAMES
-from core.features.mel import MelParams
+from core.features.gtzan57 import gtzan57
+from core.features.mel import MelParams, log_mel
 from core.parallel import process_pool
 from core.progress import Progress
 
@@ -71,15 +74,8 @@ def _cache_params(kind: str, params: MelParams | None) -> dict | None:
 
 def compute_features(path: str, kind: str, params: dict | None = None) -> np.ndarray:
     """Load one audio file and compute its ``kind`` features (raises BadInputError)."""
-    from core.audio import load_audio
-
     if kind == "gtzan57":
-        from core.features.gtzan57 import gtzan57
-
-        y = load_audio(path)
-        return gtzan57(y=y)
-    from core.features.mel import log_mel
-
+        return gtzan57(y=load_audio(path))
     p = MelParams.from_dict(params) if params else MelParams()
     y = load_audio(path, sr=p.sr)
     return log_mel(y=y, params=p)
@@ -101,9 +97,9 @@ def _work(path: str, kind: str, params: dict | None) -> tuple[str, np.ndarray | 
 
 
 #: Imported once by the fork server, so that workers start with them loaded (librosa loads lazily).
-_PRELOAD = ["core.audio", "core.features.extract", "core.features.gtzan57", "core.features.mel",
-            "soundfile", "soxr", "scipy.sparse", "scipy.signal", "librosa.core", "librosa.feature",
-            "librosa.onset", "librosa.beat", "librosa.filters", "librosa.util"]
+_PRELOAD = ["core.audio", "core.features.extract", "core.features.gtzan57", "core.features.median",
+            "core.features.mel", "soundfile", "soxr", "scipy.sparse", "scipy.signal", "librosa.core",
+            "librosa.feature", "librosa.onset", "librosa.beat", "librosa.filters", "librosa.util"]
 
 
 def _pool_context():
@@ -113,8 +109,6 @@ def _pool_context():
     imported the extractors, so only the first pool of a process pays the imports;
     elsewhere (Windows) they are spawned.
     """
-    import multiprocessing as mp
-
     if "forkserver" in mp.get_all_start_methods():
         ctx = mp.get_context("forkserver")
         ctx.set_forkserver_preload(_PRELOAD)
@@ -124,12 +118,7 @@ def _pool_context():
 
 def _init_worker() -> None:
     """Each worker uses one thread: the pool already fills every core."""
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(1)
-    except Exception:  # threadpoolctl missing or unsupported BLAS: keep the defaults
-        pass
+    threadpool_limits(1)
 
 
 def extract(corpus: Corpus, *, kind: Literal["gtzan57", "mel"], params: MelParams | None = None,
@@ -216,7 +205,7 @@ def extract(corpus: Corpus, *, kind: Literal["gtzan57", "mel"], params: MelParam
             if cache is not None:
                 try:
                     cache.put(path, kind, cparams, X)
-                except OSError:
+                except (OSError, OutputError):
                     pass  # a full or read-only disk only costs the cache
         for _ in range(uses[path]):
             tick(os.path.basename(path))

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
+import librosa
 import numpy as np
 
 POSITIONS = ("centre", "start")
@@ -77,8 +78,6 @@ class MelParams:
 
 @lru_cache(maxsize=16)
 def _mel_basis(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None) -> np.ndarray:
-    import librosa
-
     return librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
 
 
@@ -110,8 +109,6 @@ def mel_power(*, y: np.ndarray, params: MelParams = MelParams()) -> np.ndarray:
     S : np.ndarray [shape=(n_mels, t), dtype=float32], ``t <= n_frames``
         ``t < n_frames`` only when the clip is shorter than the window
     """
-    import librosa
-
     y = np.asarray(y, dtype=np.float32)
     if y.ndim != 1:
         raise ValueError(f"expected a mono signal of shape (n,), got shape {y.shape}")
@@ -146,8 +143,6 @@ def log_mel(*, y: np.ndarray | None = None, S: np.ndarray | None = None,
     M : np.ndarray [shape=(n_mels, n_frames), dtype=float32]
         values in ``[-top_db, 0]``; frames past the end of a short clip sit at ``-top_db``
     """
-    import librosa
-
     if (y is None) == (S is None):
         raise ValueError("give exactly one of y or S")
     if S is None:
@@ -217,8 +212,6 @@ def mel_to_audio(M: np.ndarray, *, params: MelParams = MelParams(), n_iter: int 
     -------
     y : np.ndarray [shape=((t - 1) * hop_length,), dtype=float32]
     """
-    import librosa
-
     M = np.asarray(M, dtype=np.float32)
     if M.ndim != 2 or M.shape[0] != params.n_mels:
         raise ValueError(f"M must have shape ({params.n_mels}, t), got {M.shape}")
