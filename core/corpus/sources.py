@@ -4,7 +4,7 @@ Source specs (``load_source`` / ``load_sources``, the CLI and the dashboard)::
 
     [KIND:]PATH[@LANG]
 
-KIND is one of ``demo, gtzan, features, banglabeats, merge, manifest, folder``
+KIND is one of ``demo, gtzan, features, banglabeats, merge, manifest, folder, fma``
 (``banglabeats+join`` is ``banglabeats`` with ``join_clips=True``); ``demo``
 alone means the default demo corpus. Without KIND it is guessed from PATH:
 
@@ -13,6 +13,7 @@ alone means the default demo corpus. Without KIND it is guessed from PATH:
   ``<genre>.<NNNNN>.wav|au`` files -> ``gtzan``
 * a folder holding ``manifest.csv`` (with the demo's ``demo.json`` stamp) -> ``demo``,
   otherwise -> ``manifest``
+* a folder holding ``fma_metadata/tracks.csv`` (or an ``fma_*`` folder beside it) -> ``fma``
 * a folder holding ``Q1..Q4`` folders or a CSV with a ``Quadrant`` column -> ``merge``
 * any other folder -> ``folder`` (genre = parent folder name)
 
@@ -44,12 +45,13 @@ import pandas as pd
 from core import config
 from core.audio import is_audio_path, load_audio
 from core.corpus import Corpus, normalise_language
+from core.corpus.fma import load_fma, looks_like_fma
 from core.errors import BadInputError, Skipped
 from core.features.gtzan57 import FEATURE_NAMES
 from core.lyrics import decode_lyrics_bytes
 from core.progress import Progress
 
-KINDS = ("demo", "gtzan", "features", "banglabeats", "merge", "manifest", "folder")
+KINDS = ("demo", "gtzan", "features", "banglabeats", "merge", "manifest", "folder", "fma")
 
 #: Non-feature columns a feature table may have.
 FEATURE_TABLE_META = ("filename", "length", "label", "genre", "language")
@@ -608,6 +610,8 @@ def detect_kind(path: str | Path) -> str:
         from core.corpus.demo import STAMP
 
         return "demo" if (p / STAMP).is_file() else "manifest"
+    if looks_like_fma(p):
+        return "fma"
     if _gtzan_base(p) is not None:
         return "gtzan"
     if _looks_like_merge(p):
@@ -635,6 +639,7 @@ def load_source(spec: str, *, progress: Progress | None = None, **opts) -> Corpu
             "merge": lambda: load_merge(path, **opts),
             "manifest": lambda: load_manifest(path, **opts),
             "folder": lambda: load_folder(path, **opts),
+            "fma": lambda: load_fma(path, progress=progress, **opts),
         }
         corpus = loaders[kind]()
     if language is not None:
