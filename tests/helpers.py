@@ -12,3 +12,56 @@ def tiny_demo(out_dir: Path, *, n_tracks: int = 24, seconds: float = 4.0, seed: 
     if not (out_dir / "manifest.csv").exists():
         generate(out_dir, n_tracks=n_tracks, seed=seed, duration=seconds)
     return out_dir
+
+
+#: FMA-shaped tracks written by :func:`fma_folder`: id -> (subset, genre_top, genres, language_code, audio).
+#: audio: seconds of a tone, "silent" (3 s of zeros: a readable header, fails at extraction),
+#: "corrupt" (random bytes), "empty" (0 bytes), "short" (0.3 s) or None (no file).
+FMA_TRACKS = {
+    2: ("small", "Hip-Hop", "[21]", "en", 3.0),
+    5: ("small", "Rock", "[12]", "", 3.0),
+    10: ("small", "", "[12, 25]", "fr", 3.0),       # no genre_top: genres.csv gives Rock
+    140: ("small", "Folk", "[17]", "en", "corrupt"),
+    141: ("small", "Folk", "[17]", "en", "short"),
+    148: ("small", "Folk", "[17]", "", "empty"),
+    182: ("small", "Rock", "[12]", "en", None),
+    1039: ("small", "Folk", "[17]", "en", "silent"),
+    2000: ("medium", "Rock", "[12]", "en", None),    # not part of fma_small: not expected there
+}
+
+
+def fma_folder(root: Path, tracks: dict | None = None, *, sr: int = 22050) -> Path:
+    """An FMA-shaped folder: fma_metadata/tracks.csv (two-row header), genres.csv, fma_small/NNN/NNNNNN.mp3."""
+    import numpy as np
+    import soundfile as sf
+
+    assert "MP3" in sf.available_formats(), "this libsndfile cannot write MP3 (soundfile>=0.12 wheels can)"
+    tracks = FMA_TRACKS if tracks is None else tracks
+    meta = root / "fma_metadata"
+    meta.mkdir(parents=True, exist_ok=True)
+    lines = [",album,artist,set,set,track,track,track,track",
+             ",title,name,split,subset,genre_top,genres,language_code,title",
+             "track_id,,,,,,,,"]
+    rng = np.random.default_rng(0)
+    for tid, (subset, top, genres, lang, audio) in tracks.items():
+        lines.append(f'{tid},Album {tid % 3},Artist {tid % 2},training,{subset},{top},"{genres}",{lang},Song {tid}')
+        name = f"{tid:06d}"
+        folder = root / "fma_small" / name[:3]
+        folder.mkdir(parents=True, exist_ok=True)
+        file = folder / f"{name}.mp3"
+        if audio is None:
+            continue
+        if audio == "corrupt":
+            file.write_bytes(rng.bytes(4000))
+        elif audio == "empty":
+            file.write_bytes(b"")
+        else:
+            seconds = 0.3 if audio == "short" else 3.0 if audio == "silent" else float(audio)
+            t = np.arange(int(seconds * sr)) / sr
+            y = np.zeros_like(t) if audio == "silent" else (
+                0.3 * np.sin(2 * np.pi * (110 + tid % 400) * t) + 0.02 * rng.normal(size=t.size))
+            sf.write(file, y.astype(np.float32), sr, format="MP3")
+    (meta / "tracks.csv").write_text("\n".join(lines) + "\n")
+    (meta / "genres.csv").write_text("genre_id,#tracks,parent,title,top_level\n12,5,0,Rock,12\n"
+                                     "17,3,0,Folk,17\n21,1,0,Hip-Hop,21\n25,1,12,Punk,12\n")
+    return root

@@ -11,6 +11,7 @@ import pandas as pd
 from core.audio import n_samples
 from core.config import SAMPLE_RATE
 from core.corpus import FEATURE_NAMES, Corpus, load_sources
+from core.distributed import parse_cluster
 from core.errors import BadInputError
 from core.features import FeatureSet, extract
 from core.io import atomic_write
@@ -35,6 +36,12 @@ def register(subparsers) -> None:
                    help="file to write: .parquet for Parquet, anything else (.csv) for CSV")
     p.add_argument("--jobs", type=int, default=None, help="worker processes (default: one per core)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the feature cache")
+    p.add_argument("--cluster", default=None, metavar="local:N|tcp://HOST:PORT",
+                   help="compute on Dask: local:N starts N worker processes here, tcp://HOST:PORT uses a running "
+                        "`dask scheduler` (workers must see the audio at the same paths); default: local pool")
+    p.add_argument("--shared-cache", action="store_true",
+                   help="with --cluster: the cache folder is at the same path on every worker (shared storage "
+                        "with atomic rename, e.g. local disk or NFSv4, not an object store); workers write it")
     p.set_defaults(func=run)
 
 
@@ -84,9 +91,13 @@ def write_table(df: pd.DataFrame, path: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.cluster is not None:
+        parse_cluster(args.cluster)  # a bad value fails before any work
+    if args.shared_cache and (args.cluster is None or args.no_cache):
+        raise BadInputError(None, "--shared-cache needs --cluster and the cache (not --no-cache)")
     corpus = load_sources(list(args.sources))
     fs = extract(corpus, kind="gtzan57", n_jobs=args.jobs, progress=tqdm_progress("features"),
-                 cache=not args.no_cache)
+                 cache=not args.no_cache, cluster=args.cluster, shared_cache=args.shared_cache)
     out = feature_table(corpus, fs)
     write_table(out, args.out)
     print(f"wrote features of {len(out)} tracks to {args.out}")

@@ -1,6 +1,6 @@
 """Source specs ``[KIND:]PATH[@LANG]``: parsing, guessing the kind, and loading one or several sources.
 
-KIND is one of ``demo, gtzan, features, banglabeats, merge, manifest, folder``
+KIND is one of ``demo, gtzan, features, banglabeats, merge, manifest, folder, fma``
 (``banglabeats+join`` is ``banglabeats`` with ``join_clips=True``); ``demo``
 alone means the default demo corpus. Without KIND it is guessed from PATH:
 
@@ -9,6 +9,7 @@ alone means the default demo corpus. Without KIND it is guessed from PATH:
   ``<genre>.<NNNNN>.wav|au`` files -> ``gtzan``
 * a folder holding ``manifest.csv`` (with the demo's ``demo.json`` stamp) -> ``demo``,
   otherwise -> ``manifest``
+* a folder holding ``fma_metadata/tracks.csv`` (or an ``fma_*`` folder beside it) -> ``fma``
 * a folder holding ``Q1..Q4`` folders or a CSV with a ``Quadrant`` column -> ``merge``
 * any other folder -> ``folder`` (genre = parent folder name)
 
@@ -26,6 +27,7 @@ from core import demo
 from core.corpus.banglabeats import load_banglabeats
 from core.corpus.demo import load_demo
 from core.corpus.feature_table import looks_like_feature_table, read_feature_table
+from core.corpus.fma import load_fma, looks_like_fma
 from core.corpus.folder import load_folder
 from core.corpus.gtzan import gtzan_base, load_gtzan
 from core.corpus.manifest import load_manifest
@@ -34,7 +36,7 @@ from core.corpus.table import Corpus, normalise_language
 from core.errors import BadInputError
 from core.progress import Progress
 
-KINDS = ("demo", "gtzan", "features", "banglabeats", "merge", "manifest", "folder")
+KINDS = ("demo", "gtzan", "features", "banglabeats", "merge", "manifest", "folder", "fma")
 
 _LANG_SUFFIX = re.compile(r"^[A-Za-z]{2,10}$")
 
@@ -73,6 +75,8 @@ def detect_kind(path: str | Path) -> str:
         return "features" if looks_like_feature_table(p) else "manifest"
     if (p / demo.MANIFEST).is_file():
         return "demo" if (p / demo.STAMP).is_file() else "manifest"
+    if looks_like_fma(p):
+        return "fma"
     if gtzan_base(p) is not None:
         return "gtzan"
     if looks_like_merge(p):
@@ -98,6 +102,7 @@ def load_source(spec: str, *, progress: Progress | None = None, **opts) -> Corpu
             "merge": lambda: load_merge(path, **opts),
             "manifest": lambda: load_manifest(path, **opts),
             "folder": lambda: load_folder(path, **opts),
+            "fma": lambda: load_fma(path, progress=progress, **opts),
         }
         corpus = loaders[kind]()
     if language is not None:

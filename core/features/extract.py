@@ -123,7 +123,8 @@ def _init_worker() -> None:
 
 def extract(corpus: Corpus, *, kind: Literal["gtzan57", "mel"], params: MelParams | None = None,
             n_jobs: int | None = None, progress: Progress | None = None,
-            cache: FeatureCache | None | bool = True) -> FeatureSet:
+            cache: FeatureCache | None | bool = True, cluster: str | None = None,
+            shared_cache: bool = False) -> FeatureSet:
     """Features of every track of ``corpus``; bad clips are skipped and listed.
 
     Parameters
@@ -136,6 +137,10 @@ def extract(corpus: Corpus, *, kind: Literal["gtzan57", "mel"], params: MelParam
         worker processes (None: ``os.cpu_count()``); 1 runs everything in-process
     progress : callable ``progress(done, total, message)`` or None
     cache : True (the default cache), a FeatureCache, or False/None (no cache)
+    cluster : ``local:N`` or ``tcp://HOST:PORT`` to compute the misses on a Dask cluster
+        (:mod:`core.features.distributed`), or None for the local pool; ``n_jobs`` is then ignored
+    shared_cache : with ``cluster``: every worker sees the cache folder at the same path and
+        writes its entries itself (otherwise the client writes them)
 
     Returns
     -------
@@ -146,6 +151,8 @@ def extract(corpus: Corpus, *, kind: Literal["gtzan57", "mel"], params: MelParam
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if shared_cache and (cluster is None or cache in (None, False)):
+        raise ValueError("shared_cache needs a cluster and a cache")
     if kind == "mel":
         params = params or MelParams()
     else:
@@ -197,12 +204,12 @@ def extract(corpus: Corpus, *, kind: Literal["gtzan57", "mel"], params: MelParam
         if not p:
             tick("no audio")
 
-    def finish(path: str, X: np.ndarray | None, reason: str | None) -> None:
+    def finish(path: str, X: np.ndarray | None, reason: str | None, *, store: bool = True) -> None:
         if X is None:
             reasons[path] = reason or "unknown error"
         else:
             results[path] = X
-            if cache is not None:
+            if cache is not None and store:
                 try:
                     cache.put(path, kind, cparams, X)
                 except (OSError, OutputError):
@@ -210,6 +217,15 @@ def extract(corpus: Corpus, *, kind: Literal["gtzan57", "mel"], params: MelParam
         for _ in range(uses[path]):
             tick(os.path.basename(path))
 
+    if cluster is not None and todo:
+        # dask is an optional heavy dependency: core.features.distributed imports it, only for a cluster
+        from core.features.distributed import compute_on_cluster
+
+        root = cache.root if shared_cache else None
+        for path, X, reason in compute_on_cluster(todo, work=_work, kind=kind, params=cparams, cluster=cluster,
+                                                  cache_root=root):
+            finish(path, X, reason, store=not shared_cache)
+        todo = []
     n_jobs = max(1, int(n_jobs or os.cpu_count() or 1))
     use_pool = n_jobs > 1 and len(todo) > IN_PROCESS_MAX
     if use_pool:

@@ -1,0 +1,188 @@
+"""Per-item work on a Dask cluster: what ``--cluster`` means, everywhere it is offered.
+
+Values of ``--cluster`` (:func:`parse_cluster`)::
+
+    local:N           start a LocalCluster of N worker processes (one thread each) on
+                      127.0.0.1 for this run, and shut it down afterwards
+    tcp://HOST:PORT   send the work to a running scheduler (``dask scheduler`` plus
+                      ``dask worker tcp://HOST:PORT`` on every machine); PORT defaults to 8786
+
+Without ``--cluster`` callers keep their local process pool (:mod:`core.parallel`).
+
+:func:`run_keyed` submits one task per item, under a key derived from the item's
+own key, and yields each item's outcome exactly once, in completion order (feed
+``progress(done, total, message)`` from it). A task that raises comes back as
+``(key, None, message)``; a task whose worker dies is rescheduled by the
+scheduler on another worker, and only when workers have died
+``distributed.scheduler.allowed-failures`` times (default 3) on the same item is
+it reported as failed. Results are released on the workers as soon as the client
+has them, so cluster memory does not grow with the corpus.
+
+Workers must see the inputs at the paths the client uses (the same mount on
+every machine) and run the same ``core`` version. ``dask`` and ``distributed``
+are an optional heavy dependency: they are imported inside the functions below,
+only when a cluster is used, so ``python -m core --help`` stays light. This
+module imports nothing from the rest of ``core`` above the utility layer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Mapping
+
+from core.errors import BadInputError
+from core.parallel import hidden_main_script
+
+#: Seconds to wait for a scheduler (and for a LocalCluster's workers) before giving up.
+CONNECT_TIMEOUT = 10.0
+#: Re-runs of a task that *raised* (a worker that died is handled by the scheduler's allowed-failures).
+RETRIES = 1
+#: Default port of ``dask scheduler``.
+DEFAULT_PORT = 8786
+#: Upper bound for ``local:N``, a typo guard (``local:80`` meant ``tcp://...:80``?).
+MAX_LOCAL_WORKERS = 256
+
+_HOST_PORT = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.\-]+)(?::(?P<port>\d+))?$")
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """A parsed ``--cluster`` value: ``kind`` "local" with ``n_workers``, or "tcp" with ``address``."""
+
+    text: str
+    kind: str
+    n_workers: int = 0
+    address: str = ""
+
+
+def parse_cluster(text: str) -> ClusterSpec:
+    """Parse ``local:N`` or ``tcp://HOST[:PORT]``; a bad value raises BadInputError naming ``--cluster``."""
+    raw = str(text).strip()
+    scheme, sep, rest = raw.partition(":")
+    if sep and scheme.lower() == "local":
+        if not rest.isdigit() or not 1 <= int(rest) <= MAX_LOCAL_WORKERS:
+            raise BadInputError(None, f"--cluster {raw}: N in local:N must be a whole number of worker "
+                                      f"processes from 1 to {MAX_LOCAL_WORKERS}, e.g. local:2")
+        return ClusterSpec(raw, "local", n_workers=int(rest))
+    if sep and scheme.lower() == "tcp" and rest.startswith("//"):
+        m = _HOST_PORT.match(rest[2:])
+        port = int(m["port"]) if m and m["port"] else DEFAULT_PORT
+        if m is None or not 1 <= port <= 65535:
+            raise BadInputError(None, f"--cluster {raw}: expected tcp://HOST:PORT with a host name or IP "
+                                      "and a port from 1 to 65535, e.g. tcp://10.0.0.5:8786")
+        return ClusterSpec(raw, "tcp", address=f"tcp://{m['host']}:{port}")
+    raise BadInputError(None, f"--cluster {raw or repr(raw)}: unknown cluster; expected local:N (start N "
+                              "worker processes here) or tcp://HOST:PORT (an existing Dask scheduler)")
+
+
+@contextmanager
+def open_client(cluster: str | ClusterSpec, *, timeout: float = CONNECT_TIMEOUT) -> Iterator[Any]:
+    """A ``distributed.Client`` for ``cluster``, closed (and a LocalCluster shut down) on exit."""
+    spec = cluster if isinstance(cluster, ClusterSpec) else parse_cluster(cluster)
+    try:
+        # dask/distributed: optional heavy dependency, imported only when a cluster is asked for
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise BadInputError(None, f"--cluster {spec.text}: needs the 'dask' and 'distributed' packages "
+                                  "(pip install -r requirements.txt)") from None
+    if spec.kind == "local":
+        # hidden for the cluster's whole life: nannies re-spawn workers that die
+        with hidden_main_script():
+            with LocalCluster(n_workers=spec.n_workers, threads_per_worker=1, processes=True,
+                              host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR) as local:
+                with Client(local, timeout=timeout) as client:
+                    yield client
+        return
+    try:
+        client = Client(spec.address, timeout=timeout)
+    except (OSError, TimeoutError) as exc:
+        raise BadInputError(None, f"--cluster {spec.text}: no Dask scheduler answered within {timeout:g} s "
+                                  f"({_first_line(exc)})") from None
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def run_keyed(client: Any, fn: Callable, items: Mapping[str, tuple], *, name: str = "songscape",
+              retries: int = RETRIES, warm_up: bool = False,
+              **kwargs) -> Iterator[tuple[str, Any, str | None]]:
+    """Run ``fn(*items[key], **kwargs)`` on the cluster for every key; yield each outcome once.
+
+    Parameters
+    ----------
+    client : distributed.Client
+    fn : importable module-level function (workers import it by name)
+    items : {key: args}; keys are unique item ids (a track's audio path, a track id)
+    name : prefix of the Dask task keys (shown on the Dask dashboard)
+    retries : re-runs of a task that raised
+    warm_up : run one item on one worker per host first, then the rest. Use it when the
+        first call on a host fills an on-disk cache (numba's) that concurrent first calls
+        could corrupt.
+
+    Yields
+    ------
+    (key, result, None) or (key, None, message), in completion order, once per key
+    """
+    keys = list(items)
+    if not keys:
+        return
+    token = hashlib.sha1(f"{fn.__module__}.{fn.__qualname__}|{sorted(kwargs.items())!r}".encode()).hexdigest()[:8]
+    task_key = {k: f"{name}-{token}-{hashlib.sha1(k.encode('utf-8')).hexdigest()[:20]}" for k in keys}
+    item_of = {v: k for k, v in task_key.items()}
+    seen: set[str] = set()
+    futures: list = []
+
+    def submit(batch: list[str], workers: list[str] | None = None) -> list:
+        if workers:
+            fresh = [client.submit(fn, *items[k], key=task_key[k], workers=[w], allow_other_workers=True,
+                                   retries=retries, **kwargs) for k, w in zip(batch, workers)]
+        else:
+            columns = [list(c) for c in zip(*(items[k] for k in batch))]
+            fresh = client.map(fn, *columns, key=[task_key[k] for k in batch], retries=retries, **kwargs)
+        futures.extend(fresh)
+        return fresh
+
+    try:
+        start = 0
+        if warm_up:
+            hosts: dict[str, str] = {}
+            for address, info in sorted(client.scheduler_info()["workers"].items()):
+                hosts.setdefault(info.get("host", address), address)
+            first = keys[:len(hosts)]
+            yield from _outcomes(submit(first, list(hosts.values())[:len(first)]), item_of, seen)
+            start = len(first)
+        if start < len(keys):
+            yield from _outcomes(submit(keys[start:]), item_of, seen)
+    finally:
+        pending = [f for f in futures if not f.done()]
+        if pending:  # the caller stopped early (error, Ctrl-C): free the cluster
+            client.cancel(pending)
+
+
+def _outcomes(futures: list, item_of: dict[str, str], seen: set[str]) -> Iterator[tuple[str, Any, str | None]]:
+    # dask/distributed: optional heavy dependency (see open_client)
+    from distributed import KilledWorker, as_completed
+
+    for fut in as_completed(futures):
+        key = item_of[fut.key]
+        try:
+            value, message = fut.result(), None
+        except KilledWorker as exc:
+            value, message = None, f"Dask workers died while processing it ({_first_line(exc)})"
+        except Exception as exc:  # the task's own error, raised on the worker
+            value, message = None, f"failed on a Dask worker ({type(exc).__name__}: {_first_line(exc)})"
+        fut.release()
+        if key in seen:
+            continue
+        seen.add(key)
+        yield key, value, message
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
