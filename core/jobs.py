@@ -4,7 +4,10 @@ The dashboard cannot block while a model trains, so it wraps ``model.fit`` in a
 :class:`TrainingJob`. The job collects what the training callback reports
 (every batch and every epoch) into plain lists that any thread may read, and
 stops the loop cleanly through a :class:`threading.Event`; the training loop
-then keeps the best weights so far.
+then keeps the best weights so far. With a ``monitor`` (a
+:class:`core.scoring.TrainingMonitor`) the job also answers the loop's
+``on_validation`` hook, so the epoch records carry cluster metrics of the
+validation latents.
 """
 
 from __future__ import annotations
@@ -15,6 +18,10 @@ import traceback
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+
+from core import checkpoint
 
 
 def _as_dict(info: Any) -> dict:
@@ -33,10 +40,13 @@ class TrainingJob:
     model : a registry model (``core.models.create(...)``), not yet fitted.
     inputs : ``core.latents.ModelInputs`` to train on.
     save_to : optional checkpoint path written when training ends (also after Stop).
+    monitor : optional object with ``on_validation(*, epoch, latents) -> dict`` (a
+        ``core.scoring.TrainingMonitor``): the metrics each epoch record carries.
     """
 
-    def __init__(self, model, inputs, *, save_to: str | Path | None = None):
+    def __init__(self, model, inputs, *, save_to: str | Path | None = None, monitor=None):
         self.model = model
+        self.monitor = monitor
         self.inputs = inputs
         self.save_to = None if save_to is None else Path(save_to)
         self.epochs: list[dict] = []
@@ -55,6 +65,9 @@ class TrainingJob:
     def on_epoch(self, info) -> None:
         self.epochs.append(_as_dict(info))
 
+    def on_validation(self, *, epoch: int, latents: np.ndarray) -> dict[str, float]:
+        return {} if self.monitor is None else self.monitor.on_validation(epoch=epoch, latents=latents)
+
     def start(self) -> "TrainingJob":
         if self._thread is not None:
             raise RuntimeError("a job can only be started once")
@@ -68,8 +81,6 @@ class TrainingJob:
         try:
             self.model.fit(self.inputs, callback=self, stop=self._stop)
             if self.save_to is not None:
-                from core import checkpoint
-
                 checkpoint.save(self.model, self.save_to)
             self.status = "stopped" if self._stop.is_set() else "done"
         except Exception as exc:  # reported to the UI, never lost
