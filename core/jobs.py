@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 
 from core import checkpoint
+from core.latents import build_inputs  # -> core.inputs after the model merge
+from core.models import create
 
 
 def _as_dict(info: Any) -> dict:
@@ -107,3 +109,15 @@ class TrainingJob:
         if self.started_at is None:
             return 0.0
         return (self.finished_at or time.time()) - self.started_at
+
+
+def prepare_job(corpus, model_name: str, params: dict, *, save_to: str | Path | None = None, monitor=None,
+                progress=None) -> tuple[TrainingJob, list]:
+    """A not yet started :class:`TrainingJob` for ``core.models.create(model_name, **params)`` on ``corpus``.
+
+    Builds the model's inputs (cached features; ``progress(done, total, message)`` while they are
+    extracted). Returns ``(job, skipped)``: ``skipped`` lists the tracks without usable inputs.
+    """
+    model = create(model_name, **params)
+    inputs, skipped = build_inputs(corpus, needs=set(model.needs), progress=progress)
+    return TrainingJob(model, inputs, save_to=save_to, monitor=monitor), skipped
