@@ -9,8 +9,9 @@ non-noise points. Reference: ``sklearn.cluster.DBSCAN(eps).fit`` and the sklearn
 metric functions, called fresh each time. Ours: ``core.clustering.cluster`` with
 one ``NeighbourIndex`` reused across moves (built once, timed separately; it also
 holds the dense distance matrix up to 4,000 points, whose one-off cost is in the first
-move) and ``core.metrics.internal(..., index=...)``. Both use exact silhouette up to 10,000 points and a
-10,000-point sample above (sklearn's ``sample_size``), so the work is the same.
+move), through ``core.scoring.cluster_and_score(..., index=...)``, the path the Clusters page
+runs. Both use exact silhouette up to ``core.scoring.SILHOUETTE_EXACT_MAX`` (4,000) points and
+a sample of that size above (sklearn's ``sample_size``), so the work is the same.
 The eps values sweep down from the largest (the first move builds the radius
 graph, the others filter it); the median and the worst move are reported.
 """
@@ -30,7 +31,7 @@ from sklearn.cluster import DBSCAN  # noqa: E402
 from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score  # noqa: E402
 
 from core.clustering import NeighbourIndex, cluster, suggest_eps  # noqa: E402
-from core.metrics import SILHOUETTE_FULL_MAX, internal  # noqa: E402
+from core.scoring import SILHOUETTE_EXACT_MAX, cluster_and_score  # noqa: E402
 
 
 def latents(n: int, d: int, seed: int = 0) -> np.ndarray:
@@ -44,7 +45,7 @@ def reference_move(Z, eps, min_samples):
     keep = labels >= 0
     Zk, lk = Z[keep], labels[keep]
     if len(set(lk)) >= 2:
-        sample = SILHOUETTE_FULL_MAX if len(lk) > SILHOUETTE_FULL_MAX else None
+        sample = SILHOUETTE_EXACT_MAX if len(lk) > SILHOUETTE_EXACT_MAX else None
         silhouette_score(Zk, lk, sample_size=sample, random_state=0)
         calinski_harabasz_score(Zk, lk)
         davies_bouldin_score(Zk, lk)
@@ -52,8 +53,7 @@ def reference_move(Z, eps, min_samples):
 
 
 def our_move(Z, index, eps, min_samples):
-    res = cluster("dbscan", Z, index=index, eps=eps, min_samples=min_samples)
-    internal(Z, res.labels, index=index)
+    res, _ = cluster_and_score(Z, clusterer="dbscan", params={"eps": eps, "min_samples": min_samples}, index=index)
     return res
 
 

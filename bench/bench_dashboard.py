@@ -3,7 +3,7 @@
 Run:  .venv/bin/python bench/bench_dashboard.py [--skip-browser]
 
 1. Server-side time per eps change on the Clusters page: exactly what one slider move
-   runs (``core.explore.recluster``: DBSCAN on the cached neighbour index + internal and
+   runs (``core.scoring.cluster_and_score``: DBSCAN on the cached neighbour index + internal and
    external metrics against genre and language), at 2,617 points (the study's size) and
    100,000 points (generated latents: 18 Gaussian clusters in 8 dimensions, random labels).
    Reference, same data, same run: sklearn ``DBSCAN(eps).fit`` + sklearn metric functions
@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,9 +34,13 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+import plotly  # noqa: E402
+from sklearn import metrics as skm  # noqa: E402
+from sklearn.cluster import DBSCAN  # noqa: E402
 
 from core.clustering import NeighbourIndex, suggest_eps  # noqa: E402
-from core.explore import INTERACTIVE_SILHOUETTE_SAMPLE, recluster  # noqa: E402
+from core.scoring import SILHOUETTE_EXACT_MAX, cluster_and_score  # noqa: E402
+from ui.figures import latent_scatter  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -52,13 +57,10 @@ def latents(n: int, d: int = 8, seed: int = 0):
 
 
 def reference_move(Z, truth, eps, min_samples):
-    from sklearn import metrics as skm
-    from sklearn.cluster import DBSCAN
-
     labels = DBSCAN(eps=eps, min_samples=min_samples).fit(Z).labels_
     keep = labels >= 0
     if len(set(labels[keep])) >= 2:
-        sample = INTERACTIVE_SILHOUETTE_SAMPLE if keep.sum() > INTERACTIVE_SILHOUETTE_SAMPLE else None
+        sample = SILHOUETTE_EXACT_MAX if keep.sum() > SILHOUETTE_EXACT_MAX else None
         skm.silhouette_score(Z[keep], labels[keep], sample_size=sample, random_state=0)
         skm.calinski_harabasz_score(Z[keep], labels[keep])
         skm.davies_bouldin_score(Z[keep], labels[keep])
@@ -78,7 +80,8 @@ def eps_moves(n: int, moves: int) -> dict:
     ours, ref = [], []
     for eps in eps_values:
         t = time.perf_counter()
-        recluster(index, truth, "dbscan", {"eps": float(eps), "min_samples": 5})
+        cluster_and_score(Z, clusterer="dbscan", params={"eps": float(eps), "min_samples": 5}, labels=truth,
+                          index=index)
         ours.append(time.perf_counter() - t)
         t = time.perf_counter()
         reference_move(Z, truth, float(eps), 5)
@@ -97,8 +100,6 @@ def _port() -> int:
 
 def first_scatter(browser, data_dir: Path) -> float:
     """Seconds from the browser's first request to a scatter with points, on a fresh server process."""
-    import urllib.request
-
     port = _port()
     env = dict(os.environ, SONGSCAPE_DATA=str(data_dir), SONGSCAPE_CACHE=str(data_dir / "cache"))
     env.pop("SONGSCAPE_CORPUS", None)
@@ -128,10 +129,6 @@ def first_scatter(browser, data_dir: Path) -> float:
 
 def render_time(browser, n: int, repeats: int = 3) -> float:
     """Median ms for Plotly.newPlot of the page's WebGL scatter with n points, until 'afterplot'."""
-    import plotly
-
-    from ui.figures import latent_scatter
-
     Z, truth = latents(n, d=2, seed=1)
     frame = pd.DataFrame({"x": Z[:, 0], "y": Z[:, 1], "track_id": [f"t{i}" for i in range(n)],
                           "language": truth["language"], "genre": truth["genre"]})
@@ -161,12 +158,12 @@ def main() -> None:
     args = ap.parse_args()
 
     rows = [eps_moves(2617, args.moves), eps_moves(100_000, max(5, args.moves // 3))]
-    print("\n## eps change, server side (core.explore.recluster vs sklearn fresh)")
+    print("\n## eps change, server side (core.scoring.cluster_and_score vs sklearn fresh)")
     print(pd.DataFrame(rows).to_string(index=False))
 
     if args.skip_browser:
         return
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import sync_playwright  # optional: only the browser part needs Playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)

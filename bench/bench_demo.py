@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -51,8 +52,6 @@ def direct_additive(freq, n, sr, amps, *, vibrato=0.0, vib_rate=5.5):
 
 
 def _children_cpu() -> float:
-    import resource
-
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime
 

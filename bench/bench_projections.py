@@ -30,6 +30,7 @@ import pandas as pd  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
 from sklearn.manifold import TSNE, trustworthiness  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
+import umap  # noqa: E402  (the reference; NUMBA_CACHE_DIR is set above)
 
 from core.projections import project  # noqa: E402
 
@@ -46,8 +47,6 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="only the 8-dim data set")
     args = ap.parse_args()
-    import umap
-
     df = pd.read_csv(TABLE)
     X57 = StandardScaler().fit_transform(df.iloc[:, 2:59].to_numpy(dtype=np.float64))
     X8 = PCA(8, random_state=0).fit_transform(X57)

@@ -11,7 +11,7 @@ Run:  .venv/bin/python bench/bench_training.py [--skip-conv] [--skip-demo]
 2. ConvVAE (default channels 16-32-64-128, z=8, audio branch) one epoch on 2,617
    random 128×128 inputs: ours (``core.training.train``, incl. validation) vs the
    same DataLoader reference on the same training rows.
-3. Demo corpus (``ensure_demo()``): the default ConvVAE (mel + lyrics) fit time, and
+3. Demo corpus (``load_demo()``): the default ConvVAE (mel + lyrics) fit time, and
    the quality of its latent space (K-Means with k = number of genres: ARI against
    genre, silhouette) next to the raw mel summary and PCA-on-mel baselines.
 """
@@ -32,11 +32,13 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
-from core.latents import ModelInputs  # noqa: E402
+from core.corpus import load_demo  # noqa: E402
+from core.latents import ModelInputs, build_inputs  # noqa: E402
 from core.models import create  # noqa: E402
 from core.models.conv import ConvVAEModule  # noqa: E402
 from core.models.losses import VAELoss  # noqa: E402
 from core.models.vae import MLPVAE  # noqa: E402
+from core.scoring import label_table, score  # noqa: E402
 from core.training import set_threads, split_indices, train  # noqa: E402
 
 SHARED = Path(os.environ.get("SONGSCAPE_SHARED", ROOT.parent / "shared" / "data"))
@@ -122,12 +124,7 @@ def bench_conv(rows: list[str]) -> None:
 
 
 def bench_demo(rows: list[str]) -> None:
-    from sklearn.cluster import KMeans
-    from sklearn.metrics import adjusted_rand_score, silhouette_score
-
-    from core.corpus import load_demo
-    from core.latents import build_inputs
-
+    """Train each model on the demo corpus and score it through core.scoring (K-Means, k = #classes)."""
     corpus = load_demo()
     results = []
     for name, params in (("conv", {}), ("raw", {"inputs": "mel"}), ("pca", {"inputs": "mel", "latent_dim": 8})):
@@ -137,15 +134,13 @@ def bench_demo(rows: list[str]) -> None:
         model.fit(inputs)
         seconds = time.perf_counter() - t
         Z = model.encode(inputs)
-        genre = corpus.tracks.set_index("track_id").loc[inputs.track_ids, "genre"].to_numpy()
-        lang = corpus.tracks.set_index("track_id").loc[inputs.track_ids, "language"].to_numpy()
-        both = np.char.add(lang.astype(str), genre.astype(str))
-        k = len(set(genre))
-        labels = KMeans(k, n_init=10, random_state=0).fit_predict(Z)
-        ari, sil = adjusted_rand_score(genre, labels), silhouette_score(Z, labels)
-        ari_lang = adjusted_rand_score(lang, KMeans(2, n_init=10, random_state=0).fit_predict(Z))
-        kb = len(set(both))
-        ari_both = adjusted_rand_score(both, KMeans(kb, n_init=10, random_state=0).fit_predict(Z))
+        labels = label_table(corpus, ["genre", "language"], track_ids=inputs.track_ids)
+        labels["both"] = labels["language"].astype(str) + labels["genre"].astype(str)
+        k, kb = labels["genre"].nunique(), labels["both"].nunique()
+        by_genre = score(Z, clusterer="kmeans", params={"n_clusters": k}, labels=labels[["genre"]])
+        ari, sil = by_genre["ari_genre"], by_genre["silhouette"]
+        ari_lang = score(Z, clusterer="kmeans", params={"n_clusters": 2}, labels=labels[["language"]])["ari_language"]
+        ari_both = score(Z, clusterer="kmeans", params={"n_clusters": kb}, labels=labels[["both"]])["ari_both"]
         epochs = len(model.history_) or "-"
         results.append((name, params, seconds, epochs, ari, sil, k, ari_lang, ari_both, kb))
         print(f"demo {name} {params}: {seconds:.1f}s, {epochs} epochs, ARI genre {ari:.3f}, silhouette {sil:.3f}, "

@@ -1,77 +1,22 @@
-"""Exploring a latent space: scatter tables, chart selections, cluster members, listening.
+"""Exploring a latent space: cluster members, paths through it, decoding and listening.
 
-UI-agnostic helpers behind the dashboard's Explore, Clusters and Latent pages.
+The logic behind the dashboard's Explore, Clusters and Latent pages (no presentation:
+scatter tables, chart events and CSV rendering live in ``ui/``).
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import Iterable
 
 import numpy as np
-import pandas as pd
 
-def scatter_frame(
-    track_ids: list[str],
-    points: np.ndarray,
-    tracks: pd.DataFrame,
-    *,
-    clusters: np.ndarray | None = None,
-) -> pd.DataFrame:
-    """One row per point: ``x, y[, z]``, the track's metadata and its cluster.
+from core.audio import load_audio
+from core.config import SAMPLE_RATE
+from core.errors import BadInputError
+from core.features.mel import mel_to_audio
+from core.latents import build_inputs, mel_params_of  # -> core.inputs.build_inputs after the model merge
 
-    Parameters
-    ----------
-    track_ids : list of n ids, the order of ``points``.
-    points : np.ndarray (n, 2) or (n, 3) projected coordinates.
-    tracks : the corpus track table (``Corpus.tracks``).
-    clusters : np.ndarray (n,) of cluster labels (-1 = noise), optional.
-    """
-    points = np.asarray(points)
-    if points.ndim != 2 or points.shape[0] != len(track_ids) or points.shape[1] not in (2, 3):
-        raise ValueError(f"points must be (n, 2|3) with n={len(track_ids)}, got {points.shape}")
-    frame = pd.DataFrame(points, columns=["x", "y", "z"][: points.shape[1]])
-    meta = tracks.set_index("track_id").loc[track_ids].reset_index()
-    meta = meta.drop(columns=[c for c in ("path", "lyrics") if c in meta.columns])
-    frame = pd.concat([frame, meta], axis=1)
-    if clusters is not None:
-        frame["cluster"] = [cluster_name(c) for c in np.asarray(clusters)]
-    return frame
-
-
-def cluster_name(label: int) -> str:
-    """Display name of a cluster label: ``"noise"`` for -1, else ``"c<label>"``."""
-    return "noise" if int(label) < 0 else f"c{int(label)}"
-
-
-def selected_track_ids(event: Mapping[str, Any] | None) -> list[str]:
-    """Track ids of the points selected in a plotly chart event (click, box or lasso).
-
-    The mapping goes through each point's ``customdata`` (whose first value is the
-    track id), never through point indices: plotly numbers points per trace, so
-    indices are wrong as soon as colouring splits the points into several traces.
-    Order of first selection is kept; duplicates are dropped.
-    """
-    if not event:
-        return []
-    selection = event.get("selection") if hasattr(event, "get") else None
-    if not selection:
-        return []
-    points = selection.get("points") or []
-    ids: list[str] = []
-    seen: set[str] = set()
-    for point in points:
-        data = point.get("customdata")
-        if data is None:
-            continue
-        if isinstance(data, (list, tuple)):
-            if not data:
-                continue
-            data = data[0]
-        track_id = str(data)
-        if track_id not in seen:
-            seen.add(track_id)
-            ids.append(track_id)
-    return ids
+__all__ = ["cluster_members", "interpolate", "traverse", "Listening", "listen", "decode_point"]
 
 
 def cluster_members(
@@ -118,13 +63,6 @@ def traverse(z: np.ndarray, *, dim: int, values: Iterable[float]) -> np.ndarray:
     return out
 
 
-def assignments_csv(frame: pd.DataFrame) -> bytes:
-    """The cluster assignments (track id, cluster, labels, coordinates) as UTF-8 CSV bytes."""
-    cols = [c for c in ("track_id", "cluster", "genre", "language", "source") if c in frame.columns]
-    cols += [c for c in frame.columns if c not in cols]
-    return frame[cols].to_csv(index=False).encode("utf-8")
-
-
 class Listening:
     """One track as heard and as the model reconstructs it.
 
@@ -152,11 +90,6 @@ def listen(model, corpus, track_id: str, *, render_audio: bool = True) -> Listen
     which is turned back into sound. Models on the 57-value vector reconstruct
     that vector, which has no sound: ``note`` says so.
     """
-    from core.audio import load_audio
-    from core.config import SAMPLE_RATE
-    from core.errors import BadInputError
-    from core.latents import build_inputs, mel_params_of
-
     out = Listening()
     out.sr = SAMPLE_RATE
     row = corpus.tracks.loc[corpus.tracks["track_id"] == track_id]
@@ -177,8 +110,6 @@ def listen(model, corpus, track_id: str, *, render_audio: bool = True) -> Listen
     if getattr(inputs, "mel", None) is not None and getattr(recon, "mel", None) is not None:
         out.mel, out.mel_reconstruction = inputs.mel[0], recon.mel[0]
         if render_audio:
-            from core.features.mel import mel_to_audio
-
             out.audio_reconstruction = mel_to_audio(out.mel_reconstruction, params=mel_params_of(model))
     if getattr(inputs, "features", None) is not None and getattr(recon, "features", None) is not None:
         out.features, out.features_reconstruction = inputs.features[0], recon.features[0]
@@ -190,32 +121,6 @@ def listen(model, corpus, track_id: str, *, render_audio: bool = True) -> Listen
     return out
 
 
-#: Above this many points the interactive pages use a sampled silhouette (exact below).
-INTERACTIVE_SILHOUETTE_SAMPLE = 3000
-
-
-def recluster(index, truth: pd.DataFrame, name: str, params: dict, *, random_state: int = 0):
-    """Cluster cached latents and score them: what one slider move on the Clusters page costs.
-
-    Parameters
-    ----------
-    index : ``core.clustering.NeighbourIndex`` of the latents (built once per model and corpus).
-    truth : label columns, one row per latent row.
-    name, params : clustering method and its parameters.
-
-    Returns ``(ClusterResult, report)`` with ``report`` from ``core.metrics.report``.
-    """
-    from core import metrics
-    from core.clustering import cluster
-
-    result = cluster(name, index.Z, index=index, random_state=random_state, **params)
-    n = len(index.Z)
-    sample = INTERACTIVE_SILHOUETTE_SAMPLE if n > INTERACTIVE_SILHOUETTE_SAMPLE else None
-    report = metrics.report(index.Z, result.labels, truth, sample_size=sample, random_state=random_state,
-                            index=index)
-    return result, report
-
-
 def decode_point(model, z: np.ndarray, *, render_audio: bool = True):
     """Decode one latent point: ``(mel (128, 128) dB, audio (n,))`` for mel models,
     ``(features (57,), None)`` for feature models."""
@@ -224,8 +129,5 @@ def decode_point(model, z: np.ndarray, *, render_audio: bool = True):
         mel = out.mel[0]
         if not render_audio:
             return mel, None
-        from core.features.mel import mel_to_audio
-        from core.latents import mel_params_of
-
         return mel, mel_to_audio(mel, params=mel_params_of(model))
     return out.features[0], None

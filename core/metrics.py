@@ -10,12 +10,17 @@ How noise (label ``-1``, from DBSCAN/HDBSCAN) enters each metric — one rule, u
   computed on the **non-noise points only**: noise is not a cluster, and has no
   centre or cohesion. They are undefined when fewer than 2 clusters remain, and
   silhouette also when every remaining point is its own cluster.
-* **External metrics** (ARI, NMI, homogeneity, completeness, purity) use **all
-  points, with noise counted as one extra cluster**. A method therefore cannot
-  look better by discarding hard points: noise is mixed, and costs purity and
-  homogeneity. Tracks whose label is unknown (``""`` or missing) are left out of
-  that label's metrics only.
-* ``noise_fraction`` is always reported beside them, so both facts are visible.
+* **External metrics** (ARI, NMI, homogeneity, completeness, purity) are
+  computed on the **points that were clustered** (noise left out), and
+  :func:`report` puts ``coverage``, the share of points clustered, beside them.
+  Neither number alone can be trusted: a method raises purity and NMI by sending
+  its mixed points to noise. (An earlier rule counted noise as one extra cluster
+  and claimed this made such gaming impossible; it does not: a noise "cluster"
+  holding the mixed points of every class costs little, and moving them there
+  still raises purity and NMI.) Read the metrics with their coverage, and compare
+  methods at similar coverage.
+  Tracks whose label is unknown (``""`` or missing) are left out of that label's
+  metrics only.
 
 Silhouette is O(n²): up to :data:`SILHOUETTE_FULL_MAX` points it is exact;
 above that (or when ``sample_size`` is given) it is the mean silhouette of a
@@ -30,10 +35,12 @@ from typing import Iterable
 
 import numpy as np
 import pandas as pd
+from sklearn import metrics as skm
 
 __all__ = [
     "MetricValue", "INTERNAL", "EXTERNAL", "SILHOUETTE_FULL_MAX",
-    "internal", "silhouette_from_distances", "external", "purity", "contingency", "report",
+    "internal", "silhouette_from_distances", "external", "purity", "contingency", "coverage",
+    "report",
 ]
 
 #: Internal metric names, in table order.
@@ -96,8 +103,6 @@ def internal(
 
     Returns ``{"silhouette", "calinski_harabasz", "davies_bouldin"} -> MetricValue``.
     """
-    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
-
     Z = np.asarray(Z, dtype=np.float64)
     labels = _labels(labels)
     if len(Z) != len(labels):
@@ -124,19 +129,19 @@ def internal(
         if not 2 <= len(np.unique(lk[pick])) < len(pick):
             out["silhouette"] = MetricValue(None, f"the {n_sample}-point sample has too few or too many clusters")
         else:
-            out["silhouette"] = MetricValue(float(silhouette_score(Zk[pick], lk[pick])))
+            out["silhouette"] = MetricValue(float(skm.silhouette_score(Zk[pick], lk[pick])))
     else:
         D = index.distance_matrix() if index is not None and len(index) == len(Z) else None
         if D is not None:
             out["silhouette"] = MetricValue(silhouette_from_distances(D, labels))
         else:
-            out["silhouette"] = MetricValue(float(silhouette_score(Zk, lk)))
+            out["silhouette"] = MetricValue(float(skm.silhouette_score(Zk, lk)))
     spread = np.ptp(Zk, axis=0).max() if len(Zk) else 0.0
     if spread == 0:
         out["calinski_harabasz"] = MetricValue(None, "all points are identical")
     else:
-        out["calinski_harabasz"] = MetricValue(float(calinski_harabasz_score(Zk, lk)))
-    out["davies_bouldin"] = MetricValue(float(davies_bouldin_score(Zk, lk)))
+        out["calinski_harabasz"] = MetricValue(float(skm.calinski_harabasz_score(Zk, lk)))
+    out["davies_bouldin"] = MetricValue(float(skm.davies_bouldin_score(Zk, lk)))
     return out
 
 
@@ -203,34 +208,36 @@ def contingency(labels: np.ndarray, truth: Iterable, *, normalize: str | None = 
 
 
 def purity(labels: np.ndarray, truth: Iterable) -> MetricValue:
-    """Share of points whose cluster's majority class is their own class (noise = one cluster)."""
-    table = contingency(labels, truth)
+    """Share of the clustered points whose cluster's majority class is their own class (noise left out)."""
+    table = contingency(labels, truth).drop(index=NOISE_NAME, errors="ignore")
     total = int(table.to_numpy().sum())
     if total == 0:
-        return MetricValue(None, "no point has a known label")
+        return MetricValue(None, "no clustered point has a known label")
     return MetricValue(float(table.max(axis=1).sum() / total))
 
 
 def external(labels: np.ndarray, truth: Iterable) -> dict[str, MetricValue]:
     """ARI, NMI, purity, homogeneity and completeness of ``labels`` against one label column.
 
-    Noise is one extra cluster; tracks with an unknown label are left out.
+    Computed on the clustered points: noise (-1) and tracks with an unknown label are
+    left out (report :func:`coverage` beside them).
     Returns ``{name: MetricValue}`` for the names in :data:`EXTERNAL`.
     """
-    from sklearn import metrics as skm
-
     labels = _labels(labels)
     truth = np.asarray(list(truth), dtype=object)
     if len(truth) != len(labels):
         raise ValueError(f"{len(labels)} labels but {len(truth)} truth values")
-    keep = _known(truth)
-    if keep.sum() < 2:
+    known = _known(truth)
+    if known.sum() < 2:
         return _undefined("fewer than 2 points have a known label", EXTERNAL)
-    lk, tk = labels[keep], truth[keep].astype(str)
-    if len(np.unique(tk)) < 2:
-        return _undefined(f"only one class ({tk[0]!r}) among the labelled points", EXTERNAL)
-    if (lk < 0).all():
+    if (labels[known] < 0).all():
         return _undefined("every point is noise", EXTERNAL)
+    keep = known & (labels >= 0)
+    lk, tk = labels[keep], truth[keep].astype(str)
+    if len(lk) < 2:
+        return _undefined("fewer than 2 clustered points have a known label", EXTERNAL)
+    if len(np.unique(tk)) < 2:
+        return _undefined(f"only one class ({tk[0]!r}) among the clustered labelled points", EXTERNAL)
     h, c, _ = skm.homogeneity_completeness_v_measure(tk, lk)
     return {
         "ari": MetricValue(float(skm.adjusted_rand_score(tk, lk))),
@@ -239,6 +246,12 @@ def external(labels: np.ndarray, truth: Iterable) -> dict[str, MetricValue]:
         "homogeneity": MetricValue(float(h)),
         "completeness": MetricValue(float(c)),
     }
+
+
+def coverage(labels: np.ndarray) -> float:
+    """Share of points that were clustered (not noise): the external metrics are computed on those."""
+    labels = _labels(labels)
+    return float((labels >= 0).mean()) if len(labels) else 0.0
 
 
 # --------------------------------------------------------------------------- report
@@ -259,9 +272,10 @@ def report(
     label_columns : which columns of ``truth`` to score against (default: all of them).
     index : a ``core.clustering.NeighbourIndex`` of ``Z``, whose distances the silhouette reuses.
 
-    Keys: ``silhouette, calinski_harabasz, davies_bouldin, noise_fraction, n_clusters``,
-    then ``ari_<L>, nmi_<L>, purity_<L>, homogeneity_<L>, completeness_<L>`` per label column
-    L, and ``notes``: the reason of every undefined metric (those are ``None``).
+    Keys: ``silhouette, calinski_harabasz, davies_bouldin, n_clusters, coverage`` (share of
+    points clustered), then ``ari_<L>, nmi_<L>, purity_<L>, homogeneity_<L>, completeness_<L>``
+    per label column L (on the clustered points), and ``notes``: the reason of every
+    undefined metric (those are ``None``).
     """
     labels = _labels(labels)
     row: dict[str, object] = {}
@@ -274,8 +288,8 @@ def report(
 
     for key, mv in internal(Z, labels, sample_size=sample_size, random_state=random_state, index=index).items():
         put(key, mv)
-    row["noise_fraction"] = float((labels < 0).mean()) if len(labels) else 0.0
     row["n_clusters"] = int(len(np.unique(labels[labels >= 0])))
+    row["coverage"] = coverage(labels)
     if truth is not None:
         if len(truth) != len(labels):
             raise ValueError(f"{len(labels)} labels but the truth table has {len(truth)} rows")

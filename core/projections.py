@@ -1,6 +1,8 @@
 """2-D and 3-D projections of latent vectors for plotting: PCA, t-SNE and UMAP, cached on disk.
 
-``project(Z, method=..., dim=...)`` returns float32 coordinates, shape=(n, dim).
+``project(Z, method=..., dim=...)`` returns float32 coordinates, shape=(n, dim): 2 or 3
+dimensions for the dashboard's plots; PCA and UMAP also embed into more (``core
+evaluate``'s UMAP(10) baseline goes through this same function).
 Results are stored in the project's one on-disk cache
 (:class:`core.features.cache.FeatureCache`) under a key made of a hash of the
 bytes of ``Z`` (which covers the checkpoint and the corpus that produced it),
@@ -35,11 +37,17 @@ import hashlib
 import json
 import os
 import re
+import warnings
 from typing import Any
 
 import numpy as np
+from openTSNE import TSNE
+from sklearn.decomposition import PCA
+from sklearn.neighbors import NearestNeighbors
 
+from core import config
 from core.clustering import Param
+from core.features.cache import FeatureCache
 from core.progress import Progress
 
 __all__ = ["METHODS", "PROJECTION_PARAMS", "project", "cache_key", "warm_up"]
@@ -69,8 +77,6 @@ METHODS = tuple(PROJECTION_PARAMS)
 
 def _numba_cache() -> None:
     """Point numba's on-disk cache at data/cache/numba unless the caller chose a folder."""
-    from core import config
-
     if "NUMBA_CACHE_DIR" not in os.environ:
         folder = config.DATA_DIR / "cache" / "numba"
         try:
@@ -91,12 +97,6 @@ def cache_key(Z: np.ndarray, *, method: str, dim: int, random_state: int, params
     return f"projection-{method}{dim}d-{h.hexdigest()[:32]}"
 
 
-def _feature_cache():
-    from core.features.cache import FeatureCache
-
-    return FeatureCache()
-
-
 def project(
     Z: np.ndarray,
     *,
@@ -107,7 +107,9 @@ def project(
     cache: bool = True,
     **params: Any,
 ) -> np.ndarray:
-    """Project the rows of ``Z`` to ``dim`` (2 or 3) dimensions with ``method`` (pca, tsne, umap).
+    """Project the rows of ``Z`` to ``dim`` dimensions with ``method`` (pca, tsne, umap).
+
+    dim : 2 or 3 (t-SNE takes only these); PCA and UMAP take any dim >= 2.
 
     Z : np.ndarray, shape=(n, d), finite.
     params : any of ``PROJECTION_PARAMS[method]``; missing ones take their defaults.
@@ -117,8 +119,8 @@ def project(
     """
     if method not in PROJECTION_PARAMS:
         raise ValueError(f"unknown projection {method!r}; choose one of {list(METHODS)}")
-    if dim not in (2, 3):
-        raise ValueError(f"dim must be 2 or 3, got {dim}")
+    if dim not in (2, 3) and (method == "tsne" or not isinstance(dim, int) or dim < 2):
+        raise ValueError(f"dim must be 2 or 3 (PCA and UMAP: any whole number >= 2), got {dim} for {method}")
     spec = PROJECTION_PARAMS[method]
     unknown = set(params) - set(spec)
     if unknown:
@@ -136,7 +138,7 @@ def project(
     key = cache_key(Z, method=method, dim=dim, random_state=random_state, params=values)
     store = None
     if cache:
-        store = _feature_cache()
+        store = FeatureCache()
         hit = store.get_array(key)
         if hit is not None and hit.shape == (len(Z), dim):
             if progress:
@@ -172,8 +174,6 @@ def warm_up() -> None:
 
 # --------------------------------------------------------------------------- methods
 def _pca(X: np.ndarray, *, dim: int, random_state: int) -> np.ndarray:
-    from sklearn.decomposition import PCA
-
     k = min(dim, X.shape[1], len(X))
     Y = PCA(n_components=k, random_state=random_state).fit_transform(X)
     if k < dim:
@@ -183,8 +183,6 @@ def _pca(X: np.ndarray, *, dim: int, random_state: int) -> np.ndarray:
 
 def _exact_knn(X: np.ndarray, *, k: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
     """Indices and distances of each point's k nearest points, itself first: shape=(n, k) each."""
-    from sklearn.neighbors import NearestNeighbors
-
     dist, idx = NearestNeighbors(n_neighbors=k - 1, metric=metric).fit(X).kneighbors()
     n = len(X)
     idx = np.hstack([np.arange(n)[:, None], idx])
@@ -215,14 +213,14 @@ class _TqdmSink:
 
 
 def _umap(X, *, dim, random_state, progress, n_neighbors, min_dist, n_epochs, metric):
-    import warnings
-
     _numba_cache()
     progress(0, n_epochs, "UMAP: neighbours")
     k = int(min(n_neighbors, len(X) - 1))
     idx, dist = _exact_knn(X, k=k, metric=metric)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        # Imported on first use: importing umap loads numba (seconds), which pages that never
+        # ask for UMAP should not pay, and NUMBA_CACHE_DIR must be set (above) before it loads.
         import umap
 
         model = umap.UMAP(
@@ -243,8 +241,6 @@ def _tsne(X, *, dim, random_state, progress, perplexity, n_iter, early_exaggerat
     continue one another exactly; openTSNE's own callbacks would also compute the
     KL divergence each time, which costs more than the iterations.
     """
-    from openTSNE import TSNE
-
     chunk = 25
     total = int(n_iter + early_exaggeration_iter)
     perplexity = float(min(perplexity, max(1.0, (len(X) - 1) / 3)))

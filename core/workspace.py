@@ -1,21 +1,26 @@
-"""Where the dashboard finds and keeps things: the corpus in use and the checkpoints.
+"""Where the dashboard finds and keeps things: the corpus in use, the checkpoints, the runs.
 
-A *corpus spec* is a tuple of source specs (``("demo",)`` by default; see
-``core.corpus.load_source`` for the syntax). Checkpoints come from two
-places: the ready-made ones shipped in ``checkpoints/`` and those saved from the
-dashboard in ``data/runs/``.
+File bookkeeping only (no scoring, no UI): a *corpus spec* is a tuple of source
+specs (``("demo",)`` by default; see ``core.corpus.load_source`` for the syntax).
+Checkpoints come from two places: the ready-made ones shipped in ``checkpoints/``
+and those saved from the dashboard in ``data/runs/``. :func:`prepare` warms the
+caches the dashboard opens with. Scores of checkpoints are :mod:`core.scoring`'s.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
-from core import config
+from core import checkpoint, config
 from core.corpus import Corpus
+from core.corpus import load_demo, load_sources
 from core.errors import BadInputError
+from core.latents import encode_corpus
+from core.models import MODELS
+from core.projections import project
 
 #: The corpus the dashboard opens with: the demo corpus, unless SONGSCAPE_CORPUS names
 #: sources (separated by ";"), e.g. ``SONGSCAPE_CORPUS="gtzan:/data/GTZAN@eng;banglabeats:/data/BB@bng"``.
@@ -32,11 +37,7 @@ def load_corpus(specs: tuple[str, ...] = DEFAULT_SPECS, *, progress=None) -> Cor
     if not specs:
         raise BadInputError(None, "no data source given")
     if specs == ("demo",):
-        from core.corpus import load_demo
-
         return load_demo(config.DEMO_DIR, progress=progress)
-    from core.corpus import load_sources
-
     return load_sources(list(specs))
 
 
@@ -88,83 +89,6 @@ def delete_checkpoint(path: str | Path) -> None:
     path.unlink(missing_ok=True)
 
 
-def fit_and_score(corpus: Corpus, name: str, *, config: dict, inputs=None, progress=None):
-    """Train model ``name`` on ``corpus`` and score its latents; what the live β slider runs.
-
-    Returns ``(model, track_ids, Z, report)`` where ``report`` holds the internal
-    metrics and, for each label column L, ``ari_L / nmi_L / purity_L`` of K-Means
-    on the latents with k = the number of classes of L (genre, language...).
-    Labels are used only for scoring, never in training.
-    """
-    from core import metrics
-    from core.clustering import cluster
-    from core.latents import build_inputs
-    from core.models import create
-
-    model = create(name, **config)
-    if inputs is None:
-        inputs, _ = build_inputs(corpus, needs=set(model.needs), progress=progress)
-    model.fit(inputs)
-    Z = model.encode(inputs)
-    ids = list(inputs.track_ids)
-    return model, ids, Z, score_latents(corpus, ids, Z, random_state=config.get("seed", 0))
-
-
-def score_latents(corpus: Corpus, track_ids: list[str], Z, *, random_state: int = 0) -> dict:
-    """K-Means on latents with k = the number of classes of each label column, scored against it.
-
-    Returns one flat dict: ``ari_L, nmi_L, purity_L...`` for each label column L, and the
-    internal metrics (silhouette...) of the clustering with k = the number of genres.
-    """
-    from core import metrics
-    from core.clustering import cluster
-
-    truth = corpus.tracks.set_index("track_id").loc[track_ids].reset_index()
-    report: dict = {}
-    labels_to_score = corpus.label_columns()
-    main = "genre" if "genre" in labels_to_score else (labels_to_score[0] if labels_to_score else None)
-    for label in labels_to_score:
-        k = int(truth[label].nunique())
-        if k < 2:
-            continue
-        labels = cluster("kmeans", Z, n_clusters=k, random_state=random_state).labels
-        for key, value in metrics.report(Z, labels, truth[[label]]).items():
-            if key.endswith(f"_{label}") or label == main:
-                report[key] = value  # internal metrics are those of K-Means with k = number of genres
-    return report
-
-
-def score_checkpoints(corpus: Corpus, *, progress=None):
-    """Every checkpoint (shipped and yours) on ``corpus``: :func:`score_latents` of its latents.
-
-    A checkpoint that does not fit the corpus gets a row with the reason in ``note``.
-    Returns a DataFrame, one row per checkpoint.
-    """
-    import pandas as pd
-
-    from core import checkpoint
-    from core.latents import encode_corpus
-
-    rows = []
-    entries = list_checkpoints()
-    for i, entry in enumerate(entries):
-        if progress:
-            progress(i, len(entries), entry.name)
-        row = {"checkpoint": entry.name}
-        try:
-            model = checkpoint.load(entry.path)
-            ids, Z = encode_corpus(model, corpus)
-        except BadInputError as exc:
-            rows.append(row | {"note": exc.problem})
-            continue
-        row |= {"model": model.name, "latent": Z.shape[1], "β": getattr(model.config, "beta", None)}
-        row |= {k: v for k, v in score_latents(corpus, ids, Z).items() if k != "notes"}
-        rows.append(row)
-    if progress:
-        progress(len(entries), len(entries), "done")
-    return pd.DataFrame(rows)
-
-
 def prepare(specs: tuple[str, ...] = DEFAULT_SPECS, *, methods: tuple[str, ...] = ("tsne",), progress=None) -> Corpus:
     """Make everything the dashboard shows first, so its first page opens in seconds.
 
@@ -172,10 +96,6 @@ def prepare(specs: tuple[str, ...] = DEFAULT_SPECS, *, methods: tuple[str, ...] 
     with every shipped checkpoint and caches the 2D projections in ``methods``.
     Everything lands in the on-disk caches the dashboard reads.
     """
-    from core import checkpoint
-    from core.latents import encode_corpus
-    from core.projections import project
-
     corpus = load_corpus(specs, progress=progress)
     for entry in [e for e in list_checkpoints() if e.shipped]:
         try:
@@ -190,10 +110,6 @@ def prepare(specs: tuple[str, ...] = DEFAULT_SPECS, *, methods: tuple[str, ...] 
 
 def model_settings(name: str, **values) -> dict:
     """The subset of ``values`` that model ``name``'s config accepts (a form offers one set of fields)."""
-    from dataclasses import fields
-
-    from core.models import MODELS
-
     cls = MODELS[name]
     accepted = {f.name for f in fields(cls.config_class)} if hasattr(cls, "config_class") else set(values)
     return {k: v for k, v in values.items() if k in accepted}

@@ -3,10 +3,11 @@
 import time
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from core import clustering, explore, metrics
-from ui import figures, state, tables
+from ui import figures, frames, state, tables
 from ui.listen import track_panel
 
 st.title("Clusters")
@@ -57,8 +58,8 @@ state.set_clustering(name, params)
 
 # --- cluster + metrics (cached latents; never retrain or reproject here) -----------------------
 t0 = time.perf_counter()
-truth = corpus.tracks.set_index("track_id").loc[ids, corpus.label_columns()].reset_index(drop=True)
-result, report = explore.recluster(index, truth, name, params)
+truth = state.labels(specs, ids)
+result, report = state.clustered(entry, specs, name, params)
 elapsed_ms = (time.perf_counter() - t0) * 1000
 
 m = st.columns(5)
@@ -73,7 +74,7 @@ left, right = st.columns([3, 2])
 with left:
     method = st.session_state.get("explore_method") or "tsne"
     points = state.projection(str(entry.path), entry.stamp, specs, method, 2)
-    frame = explore.scatter_frame(ids, points, corpus.tracks, clusters=result.labels)
+    frame = frames.scatter_frame(ids, points, corpus.tracks, clusters=result.labels)
     event = st.plotly_chart(figures.latent_scatter(frame, color="cluster", height=460), key="clusters_scatter",
                             on_select="rerun", selection_mode=("points", "box", "lasso"))
 with right:
@@ -81,8 +82,6 @@ with right:
 
 if name == "dbscan":
     with st.expander("k-distance plot (choosing eps)", expanded=False):
-        import pandas as pd
-
         kd = pd.DataFrame({"point (sorted)": np.arange(len(kdist)), f"distance to neighbour {min_samples - 1}": kdist})
         fig = figures.line(kd, x="point (sorted)", y=kd.columns[1], title="k-distance")
         fig.add_hline(y=suggested, line_dash="dash", annotation_text=f"suggested eps {suggested:.3f}")
@@ -111,7 +110,7 @@ if not clusters_present:
     st.info("No clusters to listen to.")
 else:
     c1, c2 = st.columns(2)
-    chosen = c1.selectbox("Cluster", clusters_present, format_func=explore.cluster_name, key="listen_cluster")
+    chosen = c1.selectbox("Cluster", clusters_present, format_func=frames.cluster_name, key="listen_cluster")
     how = c2.segmented_control("Which members", ["nearest", "random"], default="nearest", key="listen_how",
                                format_func={"nearest": "nearest the centre", "random": "random"}.get) or "nearest"
     members = explore.cluster_members(Z, result.labels, chosen, n=3, how=how,
@@ -120,9 +119,9 @@ else:
         with st.container(border=True):
             track_panel(ids[j], entry=entry, specs=specs, key=f"members-{i}")
 
-selected = explore.selected_track_ids(event)
+selected = frames.selected_track_ids(event)
 if selected:
     st.caption(f"{len(selected)} selected on the scatter: " + ", ".join(selected[:10]))
 
-st.download_button("Export cluster assignments (CSV)", explore.assignments_csv(frame),
+st.download_button("Export cluster assignments (CSV)", frames.assignments_csv(frame),
                    f"clusters_{entry.name}_{name}.csv", "text/csv", type="primary")

@@ -4,6 +4,8 @@ import pandas as pd
 import streamlit as st
 
 from core import config, workspace
+from core.evaluate import beta_sweep, evaluate
+from core.io import atomic_write
 from ui import figures, state
 
 st.title("Compare models")
@@ -18,14 +20,7 @@ st.markdown("The study's three tasks on the current corpus — **easy**: Basic V
 
 st.subheader("Your checkpoints on this corpus")
 st.caption("K-Means on each checkpoint's latent means, k = the number of classes of each label.")
-
-
-@st.cache_data(show_spinner="Scoring the checkpoints…", max_entries=8)
-def _checkpoint_scores(specs: tuple[str, ...], stamps: tuple[float, ...]):
-    return workspace.score_checkpoints(state.corpus(specs))
-
-
-scores = _checkpoint_scores(specs, tuple(e.stamp for e in workspace.list_checkpoints()))
+scores = state.checkpoint_scores(specs, tuple(e.stamp for e in workspace.list_checkpoints()))
 if scores.empty:
     st.info("No checkpoints yet: train one on the **Train** page.")
 else:
@@ -44,17 +39,15 @@ scale = c2.select_slider("training length", [0.1, 0.25, 0.5, 1.0], value=0.25,
 run = c3.button("Run the evaluation", type="primary")
 
 if run:
-    from core.evaluate import beta_sweep, evaluate
-
     bar = st.progress(0.0, text="Evaluating…")
     progress = lambda d, t, m="": bar.progress(min(1.0, d / max(t, 1)), text=f"Evaluating… {m}")
     try:
         table = evaluate(corpus, seeds=int(seeds), epochs_scale=float(scale), progress=progress)
-        results_path.parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(results_path, index=False)
+        atomic_write(results_path, table.to_csv(index=False))
         if corpus.has_audio:
             bar.progress(0.0, text="β sweep…")
-            beta_sweep(corpus, seeds=int(seeds), epochs_scale=float(scale), progress=progress).to_csv(sweep_path, index=False)
+            sweep = beta_sweep(corpus, seeds=int(seeds), epochs_scale=float(scale), progress=progress)
+            atomic_write(sweep_path, sweep.to_csv(index=False))
     except Exception as exc:
         st.error(f"The evaluation failed: {exc}")
     finally:

@@ -4,6 +4,11 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from core.audio import load_audio
+from core.config import SAMPLE_RATE
+from core.errors import BadInputError
+from core.features.extract import extract
+from core.features.mel import log_mel
 from ui import figures, state
 
 st.title("Data")
@@ -62,8 +67,6 @@ if corpus.skipped:
 with st.container(border=True):
     st.markdown("**Features** — cached on disk by file content; a second run is near-instant.")
     if st.button("Extract features (57-value vector and log-mel)", disabled=not corpus.has_audio and corpus.features57 is not None):
-        from core.features.extract import extract
-
         for kind_ in ("gtzan57", "mel"):
             if kind_ == "mel" and not corpus.has_audio:
                 continue
@@ -94,11 +97,6 @@ st.markdown(f"**{track.track_id}** · {track.genre} · {track.language}")
 if not track.path:
     st.caption("No audio for this track (feature table).")
     st.stop()
-from core.audio import load_audio
-from core.config import SAMPLE_RATE
-from core.errors import BadInputError
-from core.features.mel import log_mel
-
 try:
     y = load_audio(track.path, sr=SAMPLE_RATE)
 except BadInputError as exc:

@@ -2,8 +2,7 @@
 
 import streamlit as st
 
-from core import explore
-from ui import figures, state
+from ui import figures, frames, state
 from ui.listen import track_panel
 
 st.title("Explore the latent space")
@@ -21,8 +20,8 @@ method, dim = method or "tsne", dim or 2
 ids, Z = state.encoded(entry, specs)
 points = state.projection(str(entry.path), entry.stamp, specs, method, dim)
 name, params = state.clustering_choice(corpus)
-result = state.cluster_labels(entry, specs, name, params)
-frame = explore.scatter_frame(ids, points, corpus.tracks, clusters=result.labels)
+result, _ = state.clustered(entry, specs, name, params)
+frame = frames.scatter_frame(ids, points, corpus.tracks, clusters=result.labels)
 
 st.caption(f"{len(ids)} tracks · model **{entry.name}** · latent size {Z.shape[1]} · "
            f"clusters: {name} {params} → {result.n_clusters} clusters"
@@ -31,7 +30,7 @@ st.caption(f"{len(ids)} tracks · model **{entry.name}** · latent size {Z.shape
 
 event = st.plotly_chart(figures.latent_scatter(frame, color=colour, dim=dim), key="explore_scatter",
                         on_select="rerun", selection_mode=("points", "box", "lasso"))
-selected = explore.selected_track_ids(event)
+selected = frames.selected_track_ids(event)
 
 if not selected:
     st.info("Click a point, or draw a lasso or box around several, to list the tracks and hear them "
@@ -41,7 +40,7 @@ if not selected:
 st.subheader(f"{len(selected)} selected")
 chosen = frame.set_index("track_id").loc[selected].reset_index()
 st.dataframe(chosen.drop(columns=[c for c in ("x", "y", "z") if c in chosen]), width="stretch", hide_index=True)
-st.download_button("Download selection (CSV)", explore.assignments_csv(chosen), "selection.csv", "text/csv")
+st.download_button("Download selection (CSV)", frames.assignments_csv(chosen), "selection.csv", "text/csv")
 shown = selected[:5]
 if len(selected) > len(shown):
     st.caption(f"Listening to the first {len(shown)} of {len(selected)}.")

@@ -5,6 +5,8 @@ import pandas as pd
 import streamlit as st
 
 from core import explore
+from core.config import SAMPLE_RATE
+from core.corpus import FEATURE_NAMES
 from ui import figures, state
 
 st.title("Latent space")
@@ -27,22 +29,12 @@ if not hasattr(model, "decode"):
     st.stop()
 
 
-@st.cache_data(show_spinner=False, max_entries=128)
-def _decode(path: str, stamp: float, z: tuple[float, ...]):
-    """Decoded log-mel and its audio (mel models), or the decoded 57 features."""
-    return explore.decode_point(state.model(path, stamp), np.asarray(z))
-
-
 def show(z: np.ndarray, key: str) -> None:
-    decoded, audio = _decode(str(entry.path), entry.stamp, tuple(float(v) for v in z))
+    decoded, audio = state.decoded(str(entry.path), entry.stamp, tuple(float(v) for v in z))
     if audio is not None:
         st.plotly_chart(figures.spectrogram(decoded, title="decoded log-mel"), key=f"{key}_mel")
-        from core.config import SAMPLE_RATE
-
         st.audio(audio, sample_rate=SAMPLE_RATE)
     else:
-        from core.features.gtzan57 import FEATURE_NAMES
-
         st.bar_chart(pd.Series(decoded, index=FEATURE_NAMES), height=240)
 
 

@@ -3,9 +3,10 @@
 import pandas as pd
 import streamlit as st
 
-from core import workspace
-from core.jobs import TrainingJob
-from ui import figures, state, tables
+from core import checkpoint, workspace
+from core.jobs import TrainingJob, prepare_job
+from core.scoring import TrainingMonitor
+from ui import figures, frames, state, tables
 
 st.title("Train")
 corpus = state.current_corpus()
@@ -30,21 +31,14 @@ with live_tab:
     latent = c2.select_slider("latent size", [2, 4, 8, 16], value=2, key="live_latent")
     seed = c3.number_input("seed", 0, 10_000, 0, key="live_seed")
 
-    @st.cache_resource(show_spinner="Retraining the Basic VAE…", max_entries=32)
-    def _live(specs: tuple[str, ...], beta: float, latent: int, seed: int):
-        return workspace.fit_and_score(state.corpus(specs), "basic",
-                                       config={"beta": beta, "latent_dim": latent, "seed": seed})
-
     try:
-        model, ids, Z, report = _live(specs, float(beta), int(latent), int(seed))
+        model, ids, Z, report = state.live_basic_vae(specs, float(beta), int(latent), int(seed))
     except Exception as exc:  # shown, not raised: the rest of the page stays usable
         st.error(f"Could not train the Basic VAE on this corpus: {exc}")
     else:
         tables.metric_row(report, keys=("silhouette", "nmi_genre", "nmi_language", "ari_language"))
         left, right = st.columns([3, 2])
-        from core.explore import scatter_frame
-
-        frame = scatter_frame(ids, Z[:, :2], corpus.tracks)
+        frame = frames.scatter_frame(ids, Z[:, :2], corpus.tracks)
         left.plotly_chart(figures.latent_scatter(frame, color="language", height=380), key="live_scatter")
         left.caption("The first two latent dimensions (latent means), coloured by language.")
         if model.kl_per_dim_ is not None:
@@ -73,21 +67,19 @@ with train_tab:
     st.caption(MODEL_HELP[model_name])
     if start:
         try:
-            from core.latents import build_inputs
-            from core.models import create
-
-            config = workspace.model_settings(
+            params = workspace.model_settings(
                 model_name, epochs=int(epochs), lr=float(lr), batch_size=int(batch), seed=int(seed),
-                latent_dim=int(latent), beta=float(beta), random_state=int(seed),
-                metrics_every=max(1, int(epochs) // 20), n_clusters=state.default_k(corpus))
-            model = create(model_name, **config)
+                latent_dim=int(latent), beta=float(beta), random_state=int(seed))
+            monitor = TrainingMonitor(n_clusters=state.default_k(corpus), every=max(1, int(epochs) // 20),
+                                      random_state=int(seed))
             bar = st.progress(0.0, text="Extracting features…")
-            inputs, skipped = build_inputs(corpus, needs=set(model.needs),
-                                           progress=lambda d, t, m="": bar.progress(d / max(t, 1), text=f"Extracting features… {d}/{t}"))
+            job, skipped = prepare_job(
+                corpus, model_name, params, save_to=workspace.run_path(name), monitor=monitor,
+                progress=lambda d, t, m="": bar.progress(d / max(t, 1), text=f"Extracting features… {d}/{t}"))
             bar.empty()
             if skipped:
                 st.warning(f"{len(skipped)} tracks skipped: " + "; ".join(map(str, skipped[:5])))
-            st.session_state["job"] = TrainingJob(model, inputs, save_to=workspace.run_path(name)).start()
+            st.session_state["job"] = job.start()
             st.rerun()
         except Exception as exc:
             st.error(str(exc))
@@ -137,8 +129,6 @@ with train_tab:
 
 # --------------------------------------------------------------------------- β sweep
 with beta_tab:
-    from core import checkpoint
-
     rows = []
     for e in workspace.list_checkpoints():
         try:

@@ -6,8 +6,11 @@ AppTest cannot make a chart selection: the selection handling is tested in test_
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
+from streamlit.testing.v1 import AppTest
 
+from core import config, workspace
 from tests.helpers import tiny_demo
 
 pytestmark = pytest.mark.slow
@@ -17,8 +20,6 @@ TIMEOUT = 180
 
 @pytest.fixture(scope="module")
 def app_env(tmp_path_factory, monkeypatch_module):
-    from core import config, workspace
-
     root = tmp_path_factory.mktemp("app")
     corpus_dir = tiny_demo(root / "demo")
     monkeypatch_module.setattr(workspace, "DEFAULT_SPECS", (f"manifest:{corpus_dir / 'manifest.csv'}",))
@@ -37,8 +38,6 @@ def monkeypatch_module():
 
 
 def _app():
-    from streamlit.testing.v1 import AppTest
-
     at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
     return at
 
@@ -126,8 +125,6 @@ def _metrics(at) -> dict[str, str]:
 
 
 def test_compare_scores_every_checkpoint_on_the_corpus(app_env):
-    from core import config
-
     at = _app()
     at.run()
     at.switch_page("pages/compare_page.py").run()
@@ -139,10 +136,6 @@ def test_compare_scores_every_checkpoint_on_the_corpus(app_env):
 
 def test_feature_table_corpus_opens_with_basic_and_explains_conv(tmp_path, shared_data, monkeypatch):
     """A corpus without audio: Explore opens on the Basic VAE; the ConvVAE says why it cannot encode it."""
-    import pandas as pd
-
-    from core import config, workspace
-
     table = pd.read_csv(shared_data / "features" / "gtzan_banglabeats_30s.csv")
     small = pd.concat([table.head(30), table.tail(30)])  # both languages
     path = tmp_path / "features_small.csv"
@@ -161,8 +154,6 @@ def test_feature_table_corpus_opens_with_basic_and_explains_conv(tmp_path, share
 
 
 def test_conv_beta_choice_switches_among_the_sweep_checkpoints(app_env):
-    from core import config
-
     at = _app()
     at.run()
     at.switch_page("pages/train_page.py").run()
@@ -178,8 +169,6 @@ def test_conv_beta_choice_switches_among_the_sweep_checkpoints(app_env):
 
 
 def test_checkpoint_manager_loads_a_checkpoint(app_env):
-    from core import config
-
     at = _app()
     at.run()
     at.switch_page("pages/train_page.py").run()

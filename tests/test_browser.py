@@ -79,7 +79,7 @@ def server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser():
     _need_chromium()
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import sync_playwright  # optional: only where Chromium is, after the skip above
 
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)

@@ -11,6 +11,7 @@ from sklearn.metrics import adjusted_rand_score
 from core.clustering import (
     CLUSTERERS, PARAMS, NeighbourIndex, Param, cluster, default_params, k_distance, knee, suggest_eps,
 )
+from core.clustering.neighbours import filter_graph
 
 
 @pytest.fixture(scope="module")
@@ -124,3 +125,33 @@ def test_k_distance_is_sorted_kth_neighbour_and_eps_separates_outliers():
     assert 1.0 <= eps < 50
     res = cluster("dbscan", Z, eps=eps, min_samples=4)
     assert res.n_clusters == 1 and (res.labels[-2:] == -1).all()
+
+
+def test_a_smaller_eps_after_a_graph_whose_last_row_is_empty():
+    """Issue 10, defect 1: DBSCAN, press the eps slider's left arrow once -> IndexError in add.reduceat.
+
+    The cached radius graph of the larger eps has an empty last row (an isolated point);
+    filtering it for the smaller eps crashed. The index is shared by every dashboard session,
+    so the answer must not depend on which eps anyone asked before.
+    """
+    line = np.c_[np.arange(10.0), np.zeros(10)]
+    Z = np.vstack([line, [[100.0, 0.0]]])  # the last point has no neighbour below eps 91
+    shared = NeighbourIndex(Z)
+    cluster("dbscan", Z, index=shared, eps=1.5, min_samples=2)  # another session's eps: caches the graph
+    moved = cluster("dbscan", Z, index=shared, eps=1.2, min_samples=2)  # one step left: filters it
+    assert moved.labels.tolist() == [0] * 10 + [-1]
+    fresh = cluster("dbscan", Z, index=NeighbourIndex(Z), eps=1.2, min_samples=2)
+    np.testing.assert_array_equal(moved.labels, fresh.labels)
+
+
+def test_filtering_the_radius_graph_equals_a_fresh_search_with_empty_rows_anywhere():
+    rng = np.random.default_rng(4)
+    Z = np.vstack([rng.normal(0, 1, (40, 2)), [[50.0, 50.0]], rng.normal(0, 1, (20, 2)), [[-60.0, 0.0]]])
+    index = NeighbourIndex(Z)
+    big = index.radius_graph(1.0)
+    assert np.diff(big.indptr)[[40, -1]].tolist() == [0, 0]  # isolated points in the middle and at the end
+    for eps in (0.8, 0.3, 0.05, 1e-9):
+        filtered = filter_graph(big, eps)
+        reference = NeighbourIndex(Z).radius_graph(eps)
+        np.testing.assert_array_equal(filtered.indptr, reference.indptr)
+        np.testing.assert_allclose(filtered.toarray(), reference.toarray())

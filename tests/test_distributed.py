@@ -175,7 +175,7 @@ def test_cli_rejects_a_bad_cluster_before_loading(capsys, tmp_path):
 
 
 def test_dask_is_imported_only_when_a_cluster_is_used():
-    code = ("import sys; import core.cli, core.features.extract, core.corpus.sources; core.cli.build_parser(); "
+    code = ("import sys; import core.cli, core.features.extract, core.corpus.specs; core.cli.build_parser(); "
             "print(sorted(m for m in ('dask', 'distributed') if m in sys.modules))")
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]

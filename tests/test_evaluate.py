@@ -8,8 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.cli import main
 from core.clustering import cluster
+from core.corpus import load_demo, read_feature_table
 from core.evaluate import beta_sweep, evaluate, to_markdown
+from core.latents import build_inputs
+from core.metrics import internal
+from core.models import create
+from tests.helpers import tiny_demo
 
 TABLE = "features/gtzan_banglabeats_30s.csv"
 
@@ -26,11 +32,6 @@ def _small_table(shared_data: Path, tmp_path: Path, n_per_language: int = 40) ->
 @pytest.mark.slow
 def test_study_pca_row_silhouette(shared_data):
     """StandardScaler -> PCA(2) -> K-Means(k=2) on the study's 2,617 tracks: silhouette 0.3666."""
-    from core.corpus import read_feature_table
-    from core.latents import build_inputs
-    from core.metrics import internal
-    from core.models import create
-
     corpus = read_feature_table(shared_data / TABLE)
     assert len(corpus) == 2617
     model = create("pca", inputs="features", latent_dim=2)
@@ -45,8 +46,6 @@ def test_study_pca_row_silhouette(shared_data):
 
 
 def test_evaluate_features_only_corpus(shared_data, tmp_path):
-    from core.corpus import read_feature_table
-
     corpus = read_feature_table(_small_table(shared_data, tmp_path))
     calls = []
     df = evaluate(corpus, seeds=2, tasks=("easy", "medium", "hard"), epochs_scale=0.05, ks=[2, 3],
@@ -55,7 +54,7 @@ def test_evaluate_features_only_corpus(shared_data, tmp_path):
     assert set(easy["model"]) == {"Basic VAE", "PCA"}
     assert set(easy["clustering"]) == {"kmeans"}
     assert set(easy["params"]) == {"k=2", "k=3"}
-    for col in ("silhouette", "calinski_harabasz", "davies_bouldin", "noise_fraction", "n_clusters",
+    for col in ("silhouette", "calinski_harabasz", "davies_bouldin", "coverage", "n_clusters",
                 "ari_genre", "nmi_genre", "purity_genre", "ari_language", "nmi_language", "purity_language",
                 "silhouette_std", "nmi_language_std"):
         assert col in df.columns, col
@@ -80,8 +79,6 @@ def test_evaluate_features_only_corpus(shared_data, tmp_path):
 
 
 def test_cli_evaluate_writes_csv_and_markdown(shared_data, tmp_path):
-    from core.cli import main
-
     table = _small_table(shared_data, tmp_path, n_per_language=25)
     out = tmp_path / "out" / "results.csv"
     rc = main(["evaluate", "--data", str(table), "--out", str(out), "--epochs-scale", "0.02",
@@ -99,17 +96,14 @@ def test_cli_evaluate_writes_csv_and_markdown(shared_data, tmp_path):
 
 @pytest.mark.slow
 def test_evaluate_and_beta_sweep_on_tiny_demo(tmp_path):
-    pytest.importorskip("core.features.extract")
-    from core.corpus import load_demo
-    from tests.helpers import tiny_demo
-
     corpus = load_demo(tiny_demo(tmp_path / "demo"))  # the helper's defaults: feature-cache hits shared with other tests
     df = evaluate(corpus, tasks=("medium", "hard"), epochs_scale=0.034, ks=[2], label_columns=["genre", "language"])
     medium = df[df["task"] == "medium"]
     assert set(medium["model"]) == {"ConvVAE", "PCA"}
     assert set(medium["clustering"]) == {"kmeans", "agglomerative", "gmm", "dbscan", "hdbscan"}
     dbscan = medium[medium["clustering"] == "dbscan"]
-    assert dbscan["noise_fraction"].between(0, 1).all() and (dbscan["eps"] > 0).all()
+    assert dbscan["coverage"].between(0, 1).all() and (dbscan["eps"] > 0).all()
+    assert (medium[medium["clustering"] == "kmeans"]["coverage"] == 1.0).all()
     hard = df[df["task"] == "hard"]
     assert set(hard["model"]) == {"Beta-VAE", "PCA", "Autoencoder", "Raw spectral"}
     assert hard["nmi_language"].notna().all()

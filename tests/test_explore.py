@@ -1,10 +1,12 @@
-"""Selection handling and the other UI-agnostic helpers behind the Explore and Clusters pages."""
+"""The helpers behind the Explore and Clusters pages: chart selections and frames (ui.frames),
+cluster members and latent paths (core.explore)."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from core import explore
+from ui import frames
 
 
 def _event(points):
@@ -18,27 +20,27 @@ def test_selection_maps_through_customdata_not_per_trace_indices():
         {"curve_number": 0, "point_index": 0, "customdata": ["eng:rock-01"]},
         {"curve_number": 1, "point_index": 0, "customdata": ["bng:baul-07"]},
     ])
-    assert explore.selected_track_ids(event) == ["eng:rock-01", "bng:baul-07"]
+    assert frames.selected_track_ids(event) == ["eng:rock-01", "bng:baul-07"]
 
 
 def test_selection_handles_scalar_customdata_duplicates_and_empty_events():
     event = _event([{"customdata": "a"}, {"customdata": ["b", 3]}, {"customdata": ["a"]}, {"x": 1}])
-    assert explore.selected_track_ids(event) == ["a", "b"]
-    assert explore.selected_track_ids(None) == []
-    assert explore.selected_track_ids({"selection": {"points": []}}) == []
+    assert frames.selected_track_ids(event) == ["a", "b"]
+    assert frames.selected_track_ids(None) == []
+    assert frames.selected_track_ids({"selection": {"points": []}}) == []
 
 
 def test_scatter_frame_aligns_metadata_with_points_by_track_id():
     tracks = pd.DataFrame({"track_id": ["t1", "t2", "t3"], "genre": ["rock", "jazz", "baul"],
                            "language": ["eng", "eng", "bng"], "path": ["", "", ""], "lyrics": ["", "", ""]})
-    frame = explore.scatter_frame(["t3", "t1"], np.array([[0.0, 1.0], [2.0, 3.0]]), tracks,
+    frame = frames.scatter_frame(["t3", "t1"], np.array([[0.0, 1.0], [2.0, 3.0]]), tracks,
                                   clusters=np.array([-1, 4]))
     assert frame["track_id"].tolist() == ["t3", "t1"]
     assert frame["genre"].tolist() == ["baul", "rock"]
     assert frame["cluster"].tolist() == ["noise", "c4"]
     assert "lyrics" not in frame and "path" not in frame
     with pytest.raises(ValueError):
-        explore.scatter_frame(["t1"], np.zeros((2, 2)), tracks)
+        frames.scatter_frame(["t1"], np.zeros((2, 2)), tracks)
 
 
 def test_cluster_members_nearest_the_centre_come_first():
@@ -62,5 +64,5 @@ def test_traverse_and_interpolate():
 
 def test_assignments_csv_puts_ids_and_clusters_first():
     frame = pd.DataFrame({"x": [1.0], "y": [2.0], "genre": ["rock"], "cluster": ["c0"], "track_id": ["t"]})
-    header = explore.assignments_csv(frame).decode().splitlines()[0].split(",")
+    header = frames.assignments_csv(frame).decode().splitlines()[0].split(",")
     assert header[:3] == ["track_id", "cluster", "genre"]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from core.corpus.fma import load_fma
-from core.corpus.sources import detect_kind, load_source
+from core.corpus import detect_kind, load_source
 from core.errors import BadInputError
 from core.features.extract import extract
 from tests.helpers import fma_folder

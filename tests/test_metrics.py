@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import silhouette_score
+from sklearn.metrics import normalized_mutual_info_score, silhouette_score
 
-from core.metrics import EXTERNAL, MetricValue, contingency, external, internal, purity, report
+from core.clustering import NeighbourIndex, cluster
+from core.metrics import EXTERNAL, MetricValue, contingency, coverage, external, internal, purity, report
 
 # 3 clusters + 2 noise points; classes a/b.
 LABELS = np.array([0, 0, 0, 1, 1, 1, 2, 2, -1, -1])
@@ -29,13 +30,39 @@ def test_contingency_counts_and_both_normalisations():
         contingency(LABELS, TRUTH, normalize="rows")
 
 
-def test_purity_counts_noise_as_one_cluster():
-    # majority counts: 2 + 3 + 2 + 1 (noise) = 8 of 10
-    assert purity(LABELS, TRUTH).value == pytest.approx(0.8)
-    # unknown labels are left out: dropping the noise 'b' leaves majority 2+3+2+1 = 8 of 9
+def test_purity_leaves_noise_and_unknown_labels_out():
+    # clustered points only: majority counts 2 + 3 + 2 = 7 of the 8 clustered points
+    assert purity(LABELS, TRUTH).value == pytest.approx(7 / 8)
+    # an unknown label is left out: clearing a clustered 'b' (row 2) leaves 2 + 3 + 2 = 7 of 7
     truth = TRUTH.copy()
-    truth[9] = ""
-    assert purity(LABELS, truth).value == pytest.approx(8 / 9)
+    truth[2] = ""
+    assert purity(LABELS, truth).value == pytest.approx(1.0)
+    assert coverage(LABELS) == pytest.approx(0.8)
+
+
+def test_sending_mixed_points_to_noise_is_visible_in_coverage():
+    """Moving the mixed points of every cluster to noise games purity and NMI, under the old
+    rule (noise counted as one extra cluster) as well; the report shows it as lost coverage."""
+    truth = np.repeat(["a", "b", "c"], 10).astype(object)
+    honest = np.repeat([0, 1, 2], 10)
+    mixed = np.array([8, 9, 18, 19, 28, 29])  # 2 points of each class sit in the next class's cluster
+    honest[mixed] = (honest[mixed] + 1) % 3
+    gamed = honest.copy()
+    gamed[mixed] = -1
+
+    def old_purity(labels):  # noise as one cluster: majority of every row, noise row included
+        return contingency(labels, truth).max(axis=1).sum() / len(labels)
+
+    assert old_purity(gamed) > old_purity(honest)  # 26/30 > 24/30: the old claim was false
+    assert normalized_mutual_info_score(truth, gamed) > normalized_mutual_info_score(truth, honest)
+
+    Z = np.random.default_rng(0).normal(size=(30, 2))
+    frame = pd.DataFrame({"genre": truth})
+    fair, tricked = report(Z, honest, frame), report(Z, gamed, frame)
+    assert fair["coverage"] == 1.0 and tricked["coverage"] == pytest.approx(0.8)
+    assert tricked["purity_genre"] == pytest.approx(1.0) and fair["purity_genre"] == pytest.approx(0.8)
+    kept = gamed >= 0  # the external metrics are those of the clustered points
+    assert tricked["nmi_genre"] == pytest.approx(normalized_mutual_info_score(truth[kept], gamed[kept]))
 
 
 def test_external_perfect_and_permuted():
@@ -101,13 +128,13 @@ def test_report_is_flat_with_notes():
     Z = rng.normal(size=(len(LABELS), 2))
     truth = pd.DataFrame({"genre": TRUTH, "language": ["eng"] * 10})
     row = report(Z, LABELS, truth)
-    for key in ("silhouette", "calinski_harabasz", "davies_bouldin", "noise_fraction", "n_clusters",
+    for key in ("silhouette", "calinski_harabasz", "davies_bouldin", "coverage", "n_clusters",
                 "ari_genre", "nmi_genre", "purity_genre", "homogeneity_genre", "completeness_genre",
                 "ari_language", "notes"):
         assert key in row, key
-    assert row["noise_fraction"] == pytest.approx(0.2)
+    assert row["coverage"] == pytest.approx(0.8)
     assert row["n_clusters"] == 3
-    assert row["purity_genre"] == pytest.approx(0.8)
+    assert row["purity_genre"] == pytest.approx(7 / 8)
     assert row["ari_language"] is None and "only one class" in row["notes"]
     assert all(v is None or isinstance(v, (int, float, str)) for v in row.values())
     only_genre = report(Z, LABELS, truth, label_columns=["genre"])
@@ -115,8 +142,6 @@ def test_report_is_flat_with_notes():
 
 
 def test_silhouette_from_the_index_distance_matrix_matches_sklearn():
-    from core.clustering import NeighbourIndex, cluster
-
     rng = np.random.default_rng(3)
     Z = np.vstack([rng.normal(0, 0.3, (60, 3)), rng.normal(2, 0.3, (60, 3)), rng.uniform(-6, 8, (15, 3))])
     index = NeighbourIndex(Z)

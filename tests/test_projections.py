@@ -33,6 +33,15 @@ def test_shapes_and_structure(blobs, method, dim):
         assert len(calls) > 3  # progress while it runs, not only at the end
 
 
+@pytest.mark.parametrize("method", ["pca", pytest.param("umap", marks=pytest.mark.slow)])
+def test_pca_and_umap_embed_into_more_dimensions(blobs, method):
+    """core evaluate's UMAP(10) baseline goes through project()."""
+    Z, y = blobs
+    Y = project(Z, method=method, dim=5, cache=False)
+    assert Y.shape == (len(Z), 5) and np.isfinite(Y).all()
+    assert KNeighborsClassifier(5).fit(Y, y).score(Y, y) > 0.95
+
+
 def test_pca_pads_a_low_dimensional_latent():
     Z = np.random.default_rng(0).normal(size=(40, 2))
     Y = project(Z, method="pca", dim=3, cache=False)
@@ -82,8 +91,10 @@ def test_bad_arguments_are_named():
     Z = np.random.default_rng(0).normal(size=(30, 4))
     with pytest.raises(ValueError, match="unknown projection 'mds'"):
         project(Z, method="mds")
-    with pytest.raises(ValueError, match="dim must be 2 or 3"):
-        project(Z, method="pca", dim=4)
+    with pytest.raises(ValueError, match="dim must be 2 or 3.*got 4 for tsne"):
+        project(Z, method="tsne", dim=4)
+    with pytest.raises(ValueError, match="got 1 for pca"):
+        project(Z, method="pca", dim=1)
     with pytest.raises(ValueError, match="has no parameter"):
         project(Z, method="umap", perplexity=30)
     with pytest.raises(ValueError, match="min_dist=2"):
@@ -96,9 +107,7 @@ def test_bad_arguments_are_named():
 
 @pytest.mark.slow
 def test_warm_up_compiles_umap_once():
-    from core.projections import warm_up
-
-    warm_up()  # must not raise; later calls in the process are then fast
+    projections.warm_up()  # must not raise; later calls in the process are then fast
     Z = np.random.default_rng(0).normal(size=(60, 3))
     assert project(Z, method="umap", cache=False, n_epochs=20).shape == (60, 2)
     for params in PROJECTION_PARAMS.values():

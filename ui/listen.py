@@ -7,13 +7,12 @@ import pandas as pd
 import streamlit as st
 
 from core.explore import listen
-from ui import figures
+from core.corpus import FEATURE_NAMES
+from ui import figures, state
 
 
 @st.cache_data(show_spinner="Reconstructing…", max_entries=64)
 def _listening(path: str, stamp: float, specs: tuple[str, ...], track_id: str):
-    from ui import state
-
     return listen(state.model(path, stamp), state.corpus(specs), track_id)
 
 
@@ -35,8 +34,6 @@ def track_panel(track_id: str, *, entry, specs: tuple[str, ...], key: str) -> No
     if result.mel is not None:
         st.plotly_chart(figures.spectrogram_pair(result.mel, result.mel_reconstruction), key=f"{key}-mel")
     if result.features is not None:
-        from core.features.gtzan57 import FEATURE_NAMES
-
         table = pd.DataFrame({"original": result.features, "reconstruction": result.features_reconstruction},
                              index=FEATURE_NAMES)
         table["relative error"] = np.abs(table["reconstruction"] - table["original"]) / (np.abs(table["original"]) + 1e-9)

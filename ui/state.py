@@ -7,10 +7,20 @@ and numbers: the corpus specs and the checkpoint path plus its modification time
 
 from __future__ import annotations
 
+import json
+import os
+import threading
+
 import numpy as np
+import pandas as pd
 import streamlit as st
 
-from core import workspace
+from core import checkpoint, explore, scoring, workspace
+from core.clustering import ClusterResult, NeighbourIndex
+from core.config import device
+from core.errors import BadInputError
+from core.latents import encode_corpus
+from core.projections import project, warm_up
 
 SPECS = "corpus_specs"
 CHECKPOINT = "checkpoint"
@@ -66,15 +76,11 @@ def use_checkpoint(path: str) -> None:
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=8)
 def model(path: str, stamp: float):
-    from core import checkpoint
-
     return checkpoint.load(path)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def latents(path: str, stamp: float, specs: tuple[str, ...]) -> tuple[list[str], np.ndarray]:
-    from core.latents import encode_corpus
-
     bar, update = _progress_bar("Encoding the corpus…")
     try:
         return encode_corpus(model(path, stamp), corpus(specs), progress=update)
@@ -84,8 +90,6 @@ def latents(path: str, stamp: float, specs: tuple[str, ...]) -> tuple[list[str],
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def projection(path: str, stamp: float, specs: tuple[str, ...], method: str, dim: int) -> np.ndarray:
-    from core.projections import project
-
     _, Z = latents(path, stamp, specs)
     bar, update = _progress_bar(f"Projecting with {method}…")
     try:
@@ -96,9 +100,7 @@ def projection(path: str, stamp: float, specs: tuple[str, ...], method: str, dim
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def neighbour_index(path: str, stamp: float, specs: tuple[str, ...]):
-    """Precomputed neighbour structure for fast DBSCAN/metrics on slider moves."""
-    from core.clustering import NeighbourIndex
-
+    """Precomputed neighbour structure for fast DBSCAN/metrics on slider moves (shared by all sessions)."""
     _, Z = latents(path, stamp, specs)
     return NeighbourIndex(Z)
 
@@ -114,8 +116,6 @@ def active():
 
 def encoded(entry, specs: tuple[str, ...]) -> tuple[list[str], np.ndarray]:
     """The latents of the corpus under ``entry``, or stops the page saying why there are none."""
-    from core.errors import BadInputError
-
     try:
         ids, Z = latents(str(entry.path), entry.stamp, specs)
     except BadInputError as exc:
@@ -134,8 +134,6 @@ def encoded(entry, specs: tuple[str, ...]) -> tuple[list[str], np.ndarray]:
 # ------------------------------------------------------------------ sidebar
 def sidebar() -> None:
     """Corpus and model in use, on every page."""
-    from core.config import device
-
     with st.sidebar:
         specs = current_specs()
         st.caption("Corpus")
@@ -176,32 +174,48 @@ def set_clustering(name: str, params: dict) -> None:
     st.session_state[CLUSTERING] = {"name": name, "params": dict(params)}
 
 
-def cluster_labels(entry, specs: tuple[str, ...], name: str, params: dict):
-    """ClusterResult for the current latents (fast: cached latents, no retraining or reprojection)."""
-    import json
-
-    return _cluster(str(entry.path), entry.stamp, specs, name, json.dumps(params, sort_keys=True))
+def clustered(entry, specs: tuple[str, ...], name: str, params: dict) -> tuple[ClusterResult, dict]:
+    """``core.scoring.cluster_and_score`` of the current latents: the clustering and its metrics against
+    every label column (fast: cached latents and the shared neighbour index; never retrains or reprojects)."""
+    return _clustered(str(entry.path), entry.stamp, specs, name, json.dumps(params, sort_keys=True))
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _cluster(path: str, stamp: float, specs: tuple[str, ...], name: str, params_json: str):
-    import json
+def _clustered(path: str, stamp: float, specs: tuple[str, ...], name: str, params_json: str):
+    ids, Z = latents(path, stamp, specs)
+    return scoring.cluster_and_score(Z, clusterer=name, params=json.loads(params_json), labels=labels(specs, ids),
+                                     index=neighbour_index(path, stamp, specs), random_state=0)
 
-    from core.clustering import cluster
 
-    _, Z = latents(path, stamp, specs)
-    return cluster(name, Z, random_state=0, **json.loads(params_json))
+def labels(specs: tuple[str, ...], ids: list[str]) -> pd.DataFrame:
+    """The corpus's label columns, one row per latent row (``core.scoring.label_table``)."""
+    return scoring.label_table(corpus(specs), track_ids=ids)
+
+
+# ------------------------------------------------------------ other caches
+@st.cache_data(show_spinner="Scoring the checkpoints…", max_entries=8)
+def checkpoint_scores(specs: tuple[str, ...], stamps: tuple[float, ...]) -> pd.DataFrame:
+    """Every checkpoint scored on the corpus (``stamps``: their modification times, so a re-save re-scores)."""
+    return scoring.score_checkpoints(corpus(specs), workspace.list_checkpoints())
+
+
+@st.cache_resource(show_spinner="Retraining the Basic VAE…", max_entries=32)
+def live_basic_vae(specs: tuple[str, ...], beta: float, latent: int, seed: int):
+    """The Basic VAE trained with ``beta`` and ``latent`` dimensions, and its scores (the live β slider)."""
+    params = workspace.model_settings("basic", beta=beta, latent_dim=latent, seed=seed, random_state=seed)
+    return scoring.fit_and_score(corpus(specs), "basic", params=params, random_state=seed)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def decoded(path: str, stamp: float, z: tuple[float, ...]):
+    """Decoded log-mel and its audio (mel models), or the decoded 57 features."""
+    return explore.decode_point(model(path, stamp), np.asarray(z))
 
 
 @st.cache_resource(show_spinner=False)
 def warm_up_projections() -> None:
     """Compile UMAP's numba code in a background thread, once per server process,
     so the first UMAP a user asks for takes about a second (set SONGSCAPE_NO_WARMUP=1 to skip)."""
-    import os
-    import threading
-
     if os.environ.get("SONGSCAPE_NO_WARMUP"):
         return
-    from core.projections import warm_up
-
     threading.Thread(target=warm_up, name="songscape-warm-up", daemon=True).start()

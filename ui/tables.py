@@ -5,13 +5,15 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import workspace
+from core import checkpoint, workspace
+from ui.state import use_checkpoint
 
-NOISE_POLICY = ("internal metrics use non-noise points only; external metrics count noise as one extra cluster")
+NOISE_POLICY = ("noise is left out of every metric: the internal ones score the clusters, the external ones "
+                "(ARI, NMI, purity) the clustered points, whose share is the coverage")
 
 LABELS = {
     "silhouette": "silhouette ↑", "calinski_harabasz": "Calinski–Harabasz ↑", "davies_bouldin": "Davies–Bouldin ↓",
-    "noise_fraction": "noise fraction", "n_clusters": "clusters",
+    "noise_fraction": "noise fraction", "n_clusters": "clusters", "coverage": "coverage (share clustered)",
 }
 
 
@@ -52,8 +54,6 @@ def report_table(report: dict) -> pd.DataFrame:
 
 def checkpoint_manager() -> None:
     """List checkpoints with what they hold; load one, or delete one of yours."""
-    from core import checkpoint
-
     entries = workspace.list_checkpoints()
     if not entries:
         st.info("No checkpoints yet: train one on the **Train a model** tab.")
@@ -72,8 +72,6 @@ def checkpoint_manager() -> None:
     names = {e.label: e for e in entries}
     c1, c2, c3 = st.columns([3, 1, 1])
     chosen = names[c1.selectbox("Checkpoint", list(names), key="manage_choice")]
-    from ui.state import use_checkpoint
-
     c2.button("Load", key="manage_load", width="stretch", on_click=use_checkpoint, args=(str(chosen.path),))
     if c3.button("Delete", key="manage_delete", disabled=chosen.shipped, width="stretch",
                  help="Ready-made checkpoints cannot be deleted." if chosen.shipped else None):

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from core.errors import BadInputError
+from core.evaluate.tasks import BETAS, DEFAULT_TASKS, TASKS
+from core.io import atomic_write
+from core.progress import tqdm_progress
+
 
 def register(subparsers) -> None:
-    from core.evaluate import BETAS, DEFAULT_TASKS, TASKS
-
     tasks = "; ".join(f"{t.name}: {t.title.split(': ', 1)[-1]}" for t in TASKS.values())
     p = subparsers.add_parser(
         "evaluate",
@@ -16,7 +19,8 @@ def register(subparsers) -> None:
         description=(
             "Fit every model of the chosen tasks on the corpus (labels are never used in training), "
             "cluster the latent means and score them: silhouette, Calinski-Harabasz, Davies-Bouldin, "
-            "noise fraction, and ARI/NMI/purity against every label column. One row per "
+            "coverage (share of points clustered), and ARI/NMI/purity of the clustered points against "
+            "every label column. One row per "
             "(task, model, clustering, k or eps), mean and std over seeds. Tasks: " + tasks + ". "
             "Tasks the corpus cannot support (no audio: no spectrograms) are listed with the reason. "
             f"Also writes a Markdown version and, unless --no-beta-sweep, a beta sweep (beta in {list(BETAS)}) "
@@ -46,10 +50,11 @@ def _split(text: str | None) -> list[str] | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported when the command runs, not when the parser is built: `python -m core --help`
+    # must not load torch or pandas.
     from core.corpus import load_sources
-    from core.errors import BadInputError
-    from core.evaluate import beta_sweep, evaluate, to_markdown
-    from core.progress import tqdm_progress
+    from core.evaluate.report import to_markdown
+    from core.evaluate.run import beta_sweep, evaluate
 
     if args.seeds < 1:
         raise BadInputError(None, f"--seeds must be at least 1, got {args.seeds}")
@@ -69,8 +74,7 @@ def run(args: argparse.Namespace) -> int:
     df = evaluate(corpus, seeds=args.seeds, tasks=_split(args.tasks), epochs_scale=args.epochs_scale, ks=ks,
                   label_columns=labels, progress=tqdm_progress("evaluate"))
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(out, index=False)
+    atomic_write(out, df.to_csv(index=False))
     sources = ", ".join(args.data)
     md = [f"# Results on {sources}", "",
           f"Command: `python -m core evaluate {' '.join(_argv(args))}`", "",
@@ -80,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         sweep = beta_sweep(corpus, seeds=args.seeds, epochs_scale=args.epochs_scale, ks=ks, label_columns=labels,
                            progress=tqdm_progress("beta sweep"))
         sweep_path = out.with_name(out.stem + "_beta_sweep.csv")
-        sweep.to_csv(sweep_path, index=False)
+        atomic_write(sweep_path, sweep.to_csv(index=False))
         written.append(sweep_path)
         md += ["## β sweep (Beta-VAE network, K-Means on the latent means)", ""]
         if "task" not in sweep.columns:
@@ -88,10 +92,10 @@ def run(args: argparse.Namespace) -> int:
         else:
             md += [to_markdown(sweep).split("\n", 2)[-1]]
     md_path = out.with_suffix(".md")
-    md_path.write_text("\n".join(md))
+    atomic_write(md_path, "\n".join(md))
     written.append(md_path)
     main_labels = [c for c in ("genre", "language") if c in df.attrs["label_columns"]] or df.attrs["label_columns"][:2]
-    shown = ["task", "model", "clustering", "params", "silhouette", "noise_fraction", "n_clusters"]
+    shown = ["task", "model", "clustering", "params", "silhouette", "n_clusters", "coverage"]
     shown += [f"{m}_{c}" for c in main_labels for m in ("ari", "nmi")] + ["note"]
     print(df[[c for c in shown if c in df.columns]].to_string(index=False, max_colwidth=50, float_format="%.4f"))
     print("wrote " + ", ".join(str(p) for p in written))

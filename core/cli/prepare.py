@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from core.progress import tqdm_progress
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -19,7 +21,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.progress import tqdm_progress
+    # Imported when the command runs: `python -m core --help` must not load torch or pandas.
     from core.workspace import DEFAULT_SPECS, prepare
 
     corpus = prepare(tuple(args.data) if args.data else DEFAULT_SPECS, progress=tqdm_progress("prepare"))

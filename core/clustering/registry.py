@@ -1,28 +1,9 @@
-"""Clustering of latent vectors: one registry for every method the dashboard offers.
+"""The clusterer registry: every method the dashboard offers, its parameters, and ``cluster()``.
 
 ``CLUSTERERS`` maps a method name to a :class:`Clusterer`: a display label, the
 parameters it exposes (each a :class:`Param` with default, type and range, from
 which the dashboard builds its sliders) and a builder for the estimator.
-
-=============  ===============================================  ================
-name           method                                           noise (-1)?
-=============  ===============================================  ================
-kmeans         sklearn.cluster.KMeans                           no
-dbscan         DBSCAN on a reusable radius graph (NeighbourIndex)  yes
-agglomerative  sklearn.cluster.AgglomerativeClustering          no
-hdbscan        sklearn.cluster.HDBSCAN                          yes
-gmm            sklearn.mixture.GaussianMixture (hard labels)    no
-=============  ===============================================  ================
-
-Noise: DBSCAN and HDBSCAN label points that belong to no cluster ``-1``. A
-:class:`ClusterResult` reports ``n_clusters`` (noise not counted) and
-``noise_fraction`` (share of points labelled -1); :mod:`core.metrics` states how
-noise enters each metric.
-
-The eps slider: :class:`NeighbourIndex` holds the neighbour structure of one
-latent matrix, and the radius graph of the largest eps asked so far; a smaller
-eps only filters that graph, so moving the slider does not search neighbours
-again. Pass it as ``cluster("dbscan", Z, index=idx, eps=...)``.
+DBSCAN has no builder: it runs on a :class:`~core.clustering.neighbours.NeighbourIndex`.
 """
 
 from __future__ import annotations
@@ -31,12 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
-from scipy import sparse
+from sklearn.cluster import HDBSCAN, AgglomerativeClustering, KMeans
+from sklearn.mixture import GaussianMixture
 
-__all__ = [
-    "Param", "Clusterer", "ClusterResult", "CLUSTERERS", "PARAMS", "NeighbourIndex",
-    "cluster", "default_params", "k_distance", "knee", "suggest_eps",
-]
+from core.clustering.neighbours import NeighbourIndex, check_latents, dbscan_labels
+
+__all__ = ["Param", "Clusterer", "ClusterResult", "CLUSTERERS", "PARAMS", "cluster", "default_params"]
 
 
 # --------------------------------------------------------------------------- parameters
@@ -128,22 +109,16 @@ class ClusterResult:
 
 # --------------------------------------------------------------------------- builders
 def _kmeans(*, random_state, n_clusters, n_init, max_iter, init):
-    from sklearn.cluster import KMeans
-
     return KMeans(n_clusters=n_clusters, n_init=n_init, max_iter=max_iter, init=init, random_state=random_state)
 
 
 def _agglomerative(*, random_state, n_clusters, linkage, metric):
-    from sklearn.cluster import AgglomerativeClustering
-
     if linkage == "ward" and metric != "euclidean":
         raise ValueError(f"ward linkage needs metric='euclidean', got metric={metric!r}")
     return AgglomerativeClustering(n_clusters=n_clusters, linkage=linkage, metric=metric)
 
 
 def _hdbscan(*, random_state, min_cluster_size, min_samples, cluster_selection_epsilon, cluster_selection_method):
-    from sklearn.cluster import HDBSCAN
-
     return HDBSCAN(
         min_cluster_size=min_cluster_size, min_samples=min_samples,
         cluster_selection_epsilon=cluster_selection_epsilon,
@@ -152,8 +127,6 @@ def _hdbscan(*, random_state, min_cluster_size, min_samples, cluster_selection_e
 
 
 def _gmm(*, random_state, n_components, covariance_type, n_init, max_iter):
-    from sklearn.mixture import GaussianMixture
-
     return GaussianMixture(
         n_components=n_components, covariance_type=covariance_type, n_init=n_init,
         max_iter=max_iter, random_state=random_state,
@@ -182,7 +155,7 @@ CLUSTERERS: dict[str, Clusterer] = {
             "min_samples": Param(5, 1, 200, 1, help="points within eps (itself included) to be a core point"),
             "metric": Param("euclidean", choices=("euclidean", "manhattan", "cosine"), help="distance"),
         },
-        None,  # cluster() runs it on a NeighbourIndex (see _dbscan_labels)
+        None,  # cluster() runs it on a NeighbourIndex (see neighbours.dbscan_labels)
         has_noise=True,
         description="Density-based; points in no dense region are noise (-1).",
     ),
@@ -238,127 +211,6 @@ def _entry(name: str) -> Clusterer:
         raise ValueError(f"unknown clustering method {name!r}; choose one of {sorted(CLUSTERERS)}") from None
 
 
-def _check_Z(Z: np.ndarray) -> np.ndarray:
-    Z = np.asarray(Z, dtype=np.float64)
-    if Z.ndim != 2:
-        raise ValueError(f"latent matrix must be 2-D (n, d), got shape {Z.shape}")
-    if len(Z) < 2:
-        raise ValueError(f"need at least 2 points to cluster, got {len(Z)}")
-    if not np.isfinite(Z).all():
-        raise ValueError(f"latent matrix has {int((~np.isfinite(Z)).sum())} non-finite values")
-    return Z
-
-
-# --------------------------------------------------------------------------- neighbours
-#: Largest n for which NeighbourIndex keeps the dense (n, n) distance matrix (4,000 points: 128 MB).
-DENSE_MAX = 4000
-
-
-class NeighbourIndex:
-    """Neighbour structure of one latent matrix, reused across DBSCAN calls and k-distance plots.
-
-    Z : np.ndarray, shape=(n, d)
-
-    The silhouette of :mod:`core.metrics` is always euclidean, and so is
-    :meth:`distance_matrix`, whatever ``metric`` DBSCAN uses.
-
-    ``radius_graph(eps)`` returns the sparse (n, n) matrix of distances <= eps. The
-    graph of the largest eps requested so far is kept; a smaller eps filters it
-    (no neighbour search), a larger one searches once more.
-    """
-
-    def __init__(self, Z: np.ndarray, *, metric: str = "euclidean"):
-        from sklearn.neighbors import NearestNeighbors
-
-        self.Z = _check_Z(Z)
-        self.metric = metric
-        self._nn = NearestNeighbors(metric=metric).fit(self.Z)
-        self._graph: sparse.csr_matrix | None = None
-        self._graph_eps = -np.inf
-        self._kdist: dict[int, np.ndarray] = {}
-        self._dense: np.ndarray | None = None
-
-    def __len__(self) -> int:
-        return len(self.Z)
-
-    def radius_graph(self, eps: float) -> sparse.csr_matrix:
-        """Sparse (n, n) distances of every pair within ``eps`` (self pairs excluded)."""
-        if eps > self._graph_eps:
-            graph = self._nn.radius_neighbors_graph(radius=eps, mode="distance", sort_results=True)
-            self._graph, self._graph_eps = graph.tocsr(), float(eps)
-            return self._graph
-        if eps == self._graph_eps:
-            return self._graph
-        return _filter_graph(self._graph, eps)
-
-    def distance_matrix(self) -> np.ndarray | None:
-        """All pairwise distances, shape=(n, n), computed once; None above DENSE_MAX points.
-
-        :func:`core.metrics.internal` uses it for an exact silhouette in a few milliseconds.
-        """
-        if len(self.Z) > DENSE_MAX:
-            return None
-        if self._dense is None:
-            from sklearn.metrics import pairwise_distances
-
-            self._dense = pairwise_distances(self.Z, metric="euclidean")
-        return self._dense
-
-    def kneighbor_distances(self, k: int) -> np.ndarray:
-        """Distances to the 1st..k-th nearest other point, shape=(n, k), ascending per row."""
-        k = int(k)
-        if not 1 <= k < len(self.Z):
-            raise ValueError(f"k={k} must be between 1 and n-1={len(self.Z) - 1}")
-        for have, dist in self._kdist.items():
-            if have >= k:
-                return dist[:, :k]
-        dist, _ = self._nn.kneighbors(n_neighbors=k)
-        self._kdist = {k: dist}
-        return dist
-
-
-def _filter_graph(graph: sparse.csr_matrix, eps: float) -> sparse.csr_matrix:
-    """Keep the entries <= eps of a row-sorted CSR graph (rows stay sorted)."""
-    keep = graph.data <= eps
-    counts = np.add.reduceat(keep, graph.indptr[:-1]) if graph.nnz else np.zeros(graph.shape[0], dtype=int)
-    # reduceat misreads empty rows (it returns the next element); zero them explicitly.
-    counts = np.where(np.diff(graph.indptr) == 0, 0, counts)
-    indptr = np.concatenate([[0], np.cumsum(counts)])
-    return sparse.csr_matrix((graph.data[keep], graph.indices[keep], indptr), shape=graph.shape)
-
-
-def _dbscan_labels(index: NeighbourIndex, *, eps: float, min_samples: int) -> np.ndarray:
-    """DBSCAN on the radius graph: core points, their connected components, then border points.
-
-    A point is core when it has at least ``min_samples`` points within ``eps``,
-    itself included (sklearn's convention). Clusters are the connected components
-    of core points linked within ``eps``; a non-core point within ``eps`` of a core
-    point joins the cluster of its nearest such core point (sklearn instead takes
-    the first cluster that reaches it, so border points may differ); the rest is
-    noise (-1). Vectorised on the sparse graph, so an eps slider move costs a
-    filter plus one connected-components pass.
-    """
-    from scipy.sparse.csgraph import connected_components
-
-    graph = index.radius_graph(eps)
-    n = graph.shape[0]
-    degree = np.diff(graph.indptr)
-    core = degree + 1 >= min_samples
-    rows = np.repeat(np.arange(n), degree)
-    cols = graph.indices
-    link = core[rows] & core[cols]
-    adjacency = sparse.csr_matrix(
-        (np.ones(int(link.sum()), dtype=np.int8), (rows[link], cols[link])), shape=(n, n)
-    )
-    _, component = connected_components(adjacency, directed=False)
-    labels = np.full(n, -1, dtype=np.int64)
-    labels[core] = component[core]
-    border = ~core[rows] & core[cols]  # rows are sorted by distance: the first hit is the nearest core point
-    b_rows, first = np.unique(rows[border], return_index=True)
-    labels[b_rows] = component[cols[border][first]]
-    return labels
-
-
 # --------------------------------------------------------------------------- cluster
 def cluster(
     name: str,
@@ -382,7 +234,7 @@ def cluster(
     if unknown:
         raise ValueError(f"{name} has no parameter(s) {sorted(unknown)}; it takes {sorted(entry.params)}")
     values = {k: p.check(k, params.get(k, p.default)) for k, p in entry.params.items()}
-    Z = _check_Z(Z) if index is None else index.Z
+    Z = check_latents(Z) if index is None else index.Z
     n = len(Z)
     for key in ("n_clusters", "n_components"):
         if key in values and values[key] > n:
@@ -393,7 +245,7 @@ def cluster(
     if name == "dbscan":
         if index is None or index.metric != values["metric"]:
             index = NeighbourIndex(Z, metric=values["metric"])
-        labels = _dbscan_labels(index, eps=values["eps"], min_samples=values["min_samples"])
+        labels = dbscan_labels(index, eps=values["eps"], min_samples=values["min_samples"])
     else:
         estimator = entry.build(random_state=random_state, **values)
         labels = estimator.fit_predict(Z)
@@ -416,47 +268,3 @@ def _relabel(labels: np.ndarray) -> np.ndarray:
         order = np.argsort(np.argsort(first))
         out[ok] = order[inverse]
     return out
-
-
-# --------------------------------------------------------------------------- eps
-def k_distance(Z: np.ndarray | NeighbourIndex, *, k: int) -> np.ndarray:
-    """Sorted distance of every point to its k-th nearest other point (the DBSCAN k-distance plot).
-
-    Z : np.ndarray, shape=(n, d), or a NeighbourIndex of it.
-    k : neighbour rank, the point itself not counted (use ``k = min_samples - 1``).
-
-    Returns np.ndarray, shape=(n,), ascending.
-    """
-    index = Z if isinstance(Z, NeighbourIndex) else NeighbourIndex(Z)
-    return np.sort(index.kneighbor_distances(k)[:, k - 1])
-
-
-def knee(y: np.ndarray) -> int:
-    """Index of the knee of an ascending curve: the point farthest from its chord.
-
-    y : np.ndarray, shape=(m,), ascending.
-
-    Both axes are first scaled to [0, 1]; the knee is the point with the largest
-    distance *below* the straight line from the first to the last point (for the
-    convex k-distance curve, where it bends upward). A straight line has no knee:
-    the middle index is returned.
-    """
-    y = np.asarray(y, dtype=np.float64)
-    m = len(y)
-    if m < 3:
-        return max(m - 1, 0)
-    span = y[-1] - y[0]
-    if span <= 0:
-        return m // 2
-    x = np.linspace(0.0, 1.0, m)
-    yn = (y - y[0]) / span
-    gap = x - yn  # distance to the chord y = x, up to the constant 1/sqrt(2)
-    if gap.max() <= 1e-12:
-        return m // 2
-    return int(np.argmax(gap))
-
-
-def suggest_eps(Z: np.ndarray | NeighbourIndex, *, k: int) -> float:
-    """A DBSCAN eps for ``min_samples = k + 1``: the k-distance at the curve's knee (see :func:`knee`)."""
-    dist = k_distance(Z, k=k)
-    return float(dist[knee(dist)])

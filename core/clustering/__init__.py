@@ -1,0 +1,33 @@
+"""Clustering of latent vectors: one registry for every method the dashboard offers.
+
+=============  ====================================================  ================
+name           method                                                noise (-1)?
+=============  ====================================================  ================
+kmeans         sklearn.cluster.KMeans                                no
+dbscan         DBSCAN on a reusable radius graph (NeighbourIndex)    yes
+agglomerative  sklearn.cluster.AgglomerativeClustering               no
+hdbscan        sklearn.cluster.HDBSCAN                               yes
+gmm            sklearn.mixture.GaussianMixture (hard labels)         no
+=============  ====================================================  ================
+
+* :mod:`~core.clustering.registry` -- ``CLUSTERERS``, ``Param``, ``cluster(name, Z, **params)``
+* :mod:`~core.clustering.neighbours` -- ``NeighbourIndex``: the radius graph DBSCAN's eps slider filters
+* :mod:`~core.clustering.eps` -- the k-distance curve, its knee and the suggested eps
+
+Noise: DBSCAN and HDBSCAN label points that belong to no cluster ``-1``. A
+:class:`ClusterResult` reports ``n_clusters`` (noise not counted) and
+``noise_fraction`` (share of points labelled -1); :mod:`core.metrics` states how
+noise enters each metric.
+
+The eps slider: pass one index as ``cluster("dbscan", Z, index=idx, eps=...)``;
+a smaller eps than any asked before only filters the cached radius graph.
+"""
+
+from core.clustering.eps import k_distance, knee, suggest_eps
+from core.clustering.neighbours import DENSE_MAX, NeighbourIndex
+from core.clustering.registry import CLUSTERERS, PARAMS, Clusterer, ClusterResult, Param, cluster, default_params
+
+__all__ = [
+    "Param", "Clusterer", "ClusterResult", "CLUSTERERS", "PARAMS", "NeighbourIndex", "DENSE_MAX",
+    "cluster", "default_params", "k_distance", "knee", "suggest_eps",
+]
