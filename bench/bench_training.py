@@ -32,7 +32,7 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
-from core.latents import ModelInputs  # noqa: E402
+from core.inputs import ModelInputs  # noqa: E402
 from core.models import create  # noqa: E402
 from core.models.conv import ConvVAEModule  # noqa: E402
 from core.models.losses import VAELoss  # noqa: E402
@@ -126,7 +126,7 @@ def bench_demo(rows: list[str]) -> None:
     from sklearn.metrics import adjusted_rand_score, silhouette_score
 
     from core.corpus.demo import ensure_demo
-    from core.latents import build_inputs
+    from core.inputs import build_inputs
 
     corpus = ensure_demo()
     results = []

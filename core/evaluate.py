@@ -147,16 +147,10 @@ def _build_model(spec: ModelSpec, *, seed: int, epochs_scale: float, extra: dict
     from core.models import create
 
     config = {**spec.config, **(extra or {})}
-    model = create(spec.model, **config)
-    c = model.config
-    if hasattr(c, "seed"):
-        c.seed = seed
-    if hasattr(c, "random_state"):
-        c.random_state = seed
-    if hasattr(c, "epochs"):
-        base = c.epochs if c.epochs is not None else getattr(model, "default_epochs", 30)
-        c.epochs = max(1, int(round(base * epochs_scale)))
-    return model
+    model = create(spec.model, random_state=seed, **config)
+    if model.training is None:
+        return model
+    return create(spec.model, random_state=seed, **config, epochs=max(1, int(round(model.epochs * epochs_scale))))
 
 
 def _umap_latents(X: np.ndarray, *, seed: int, n_components: int = 10) -> np.ndarray:
@@ -284,7 +278,7 @@ def evaluate(
     (skip reasons, undefined metrics, adaptations). ``df.attrs["skipped"]`` lists
     tracks the feature extraction left out.
     """
-    from core.latents import build_inputs
+    from core.inputs import build_inputs
 
     if seeds < 1:
         raise ValueError(f"seeds must be at least 1, got {seeds}")
@@ -354,7 +348,7 @@ def beta_sweep(
     exceeds 0.01 nats: larger β switches dimensions off). Without audio the result is
     one row whose ``note`` gives the reason.
     """
-    from core.latents import build_inputs
+    from core.inputs import build_inputs
 
     spec, note = _adapt(ModelSpec("Beta-VAE", "beta", {"modality": "both"}), corpus)
     task = Task("beta_sweep", "β sweep", (spec,), ("kmeans",))

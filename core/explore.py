@@ -155,7 +155,8 @@ def listen(model, corpus, track_id: str, *, render_audio: bool = True) -> Listen
     from core.audio import load_audio
     from core.config import SAMPLE_RATE
     from core.errors import BadInputError
-    from core.latents import build_inputs, mel_params_of
+    from core.inputs import build_inputs
+    from core.latents import mel_params_of
 
     out = Listening()
     out.sr = SAMPLE_RATE

@@ -2,7 +2,7 @@
 
 The dashboard cannot block while a model trains, so it wraps ``model.fit`` in a
 :class:`TrainingJob`. The job collects what the training callback reports
-(every batch and every epoch) into plain lists that any thread may read, and
+(every epoch) into plain lists that any thread may read, and
 stops the loop cleanly through a :class:`threading.Event`; the training loop
 then keeps the best weights so far.
 """
@@ -31,7 +31,7 @@ class TrainingJob:
     Parameters
     ----------
     model : a registry model (``core.models.create(...)``), not yet fitted.
-    inputs : ``core.latents.ModelInputs`` to train on.
+    inputs : ``core.inputs.ModelInputs`` to train on.
     save_to : optional checkpoint path written when training ends (also after Stop).
     """
 
@@ -40,7 +40,6 @@ class TrainingJob:
         self.inputs = inputs
         self.save_to = None if save_to is None else Path(save_to)
         self.epochs: list[dict] = []
-        self.batches: list[dict] = []
         self.status = "idle"  # idle | running | done | stopped | failed
         self.error: str | None = None
         self.started_at: float | None = None
@@ -49,9 +48,6 @@ class TrainingJob:
         self._thread: threading.Thread | None = None
 
     # training-loop callback protocol
-    def on_batch(self, info) -> None:
-        self.batches.append(_as_dict(info))
-
     def on_epoch(self, info) -> None:
         self.epochs.append(_as_dict(info))
 

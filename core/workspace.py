@@ -98,7 +98,7 @@ def fit_and_score(corpus: Corpus, name: str, *, config: dict, inputs=None, progr
     """
     from core import metrics
     from core.clustering import cluster
-    from core.latents import build_inputs
+    from core.inputs import build_inputs
     from core.models import create
 
     model = create(name, **config)
@@ -107,7 +107,7 @@ def fit_and_score(corpus: Corpus, name: str, *, config: dict, inputs=None, progr
     model.fit(inputs)
     Z = model.encode(inputs)
     ids = list(inputs.track_ids)
-    return model, ids, Z, score_latents(corpus, ids, Z, random_state=config.get("seed", 0))
+    return model, ids, Z, score_latents(corpus, ids, Z, random_state=config.get("random_state", 0))
 
 
 def score_latents(corpus: Corpus, track_ids: list[str], Z, *, random_state: int = 0) -> dict:
@@ -157,7 +157,7 @@ def score_checkpoints(corpus: Corpus, *, progress=None):
         except BadInputError as exc:
             rows.append(row | {"note": exc.problem})
             continue
-        row |= {"model": model.name, "latent": Z.shape[1], "β": getattr(model.config, "beta", None)}
+        row |= {"model": model.name, "latent": Z.shape[1], "β": getattr(model.training, "beta", None)}
         row |= {k: v for k, v in score_latents(corpus, ids, Z).items() if k != "notes"}
         rows.append(row)
     if progress:
@@ -195,5 +195,7 @@ def model_settings(name: str, **values) -> dict:
     from core.models import MODELS
 
     cls = MODELS[name]
-    accepted = {f.name for f in fields(cls.config_class)} if hasattr(cls, "config_class") else set(values)
+    accepted = {f.name for f in fields(cls.config_class)} | {"random_state", "device"}
+    if cls.training_class is not None:
+        accepted |= {f.name for f in fields(cls.training_class)}
     return {k: v for k, v in values.items() if k in accepted}

@@ -33,7 +33,7 @@ with live_tab:
     @st.cache_resource(show_spinner="Retraining the Basic VAE…", max_entries=32)
     def _live(specs: tuple[str, ...], beta: float, latent: int, seed: int):
         return workspace.fit_and_score(state.corpus(specs), "basic",
-                                       config={"beta": beta, "latent_dim": latent, "seed": seed})
+                                       config={"beta": beta, "latent_dim": latent, "random_state": seed})
 
     try:
         model, ids, Z, report = _live(specs, float(beta), int(latent), int(seed))
@@ -73,11 +73,11 @@ with train_tab:
     st.caption(MODEL_HELP[model_name])
     if start:
         try:
-            from core.latents import build_inputs
+            from core.inputs import build_inputs
             from core.models import create
 
             config = workspace.model_settings(
-                model_name, epochs=int(epochs), lr=float(lr), batch_size=int(batch), seed=int(seed),
+                model_name, epochs=int(epochs), lr=float(lr), batch_size=int(batch),
                 latent_dim=int(latent), beta=float(beta), random_state=int(seed),
                 metrics_every=max(1, int(epochs) // 20), n_clusters=state.default_k(corpus))
             model = create(model_name, **config)
@@ -101,7 +101,7 @@ with train_tab:
         if running and not job.running:
             st.rerun(scope="app")  # the run ended: re-enable the form, stop polling
         epochs_done = pd.DataFrame(job.epochs)
-        total = getattr(job.model.config, "epochs", None) or max(len(epochs_done), 1)
+        total = getattr(job.model, "epochs", None) or max(len(epochs_done), 1)
         cols = st.columns([1, 4])
         if job.running:
             if cols[0].button("Stop", type="secondary", key="stop_training"):

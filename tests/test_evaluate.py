@@ -27,7 +27,7 @@ def _small_table(shared_data: Path, tmp_path: Path, n_per_language: int = 40) ->
 def test_study_pca_row_silhouette(shared_data):
     """StandardScaler -> PCA(2) -> K-Means(k=2) on the study's 2,617 tracks: silhouette 0.3666."""
     from core.corpus.sources import read_feature_table
-    from core.latents import build_inputs
+    from core.inputs import build_inputs
     from core.metrics import internal
     from core.models import create
 

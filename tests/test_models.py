@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from core.errors import BadInputError
-from core.latents import ModelInputs
+from core.inputs import ModelInputs
 from core.models import MODELS, create
 from core.models.conv import ConvVAEModule
 from core.models.losses import VAELoss, kl_per_dim
