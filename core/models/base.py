@@ -30,7 +30,7 @@ from core.inputs import ModelInputs
 from core.models.configs import config_to_dict
 from core.models.losses import VAELoss
 from core.models.preprocessing import FeaturePrep, MelPrep, prep_from_state
-from core.training import init_parameters, resolve_device, train
+from core.training import empty_module, resolve_device, seeded_module, train
 
 #: Rows per forward pass when encoding or decoding outside training.
 ENCODE_CHUNK = 512
@@ -196,7 +196,7 @@ class TorchModel(Model):
             self.prep_ = prep_from_state(resume_from["feature_params"])
         data = self.prep_.tensors(inputs)
         generator = torch.Generator().manual_seed(int(self.random_state))
-        self.module_ = init_parameters(self._network(), generator=generator)
+        self.module_ = seeded_module(self._network, generator=generator)
         resume_state = None
         if resume_from is not None:
             resume_state = dict(resume_from["train_state"], best_weights=resume_from["weights"])
@@ -262,7 +262,7 @@ class TorchModel(Model):
 
     def set_state(self, weights: dict, feature_params: dict) -> None:
         self.prep_ = prep_from_state(feature_params)
-        module = self._network()
+        module = empty_module(self._network)
         module.load_state_dict(weights)
         self.module_ = module.eval()
         self._update_kl()

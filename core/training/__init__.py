@@ -6,8 +6,8 @@
 """
 
 from core.training.device import default_threads, resolve_device, torch_threads
-from core.training.init import init_parameters
+from core.training.init import empty_module, init_parameters, seeded_module
 from core.training.loop import TRAIN_STATE_VERSION, callback_methods, evaluate, split_indices, train
 
 __all__ = ["train", "evaluate", "split_indices", "callback_methods", "TRAIN_STATE_VERSION", "resolve_device",
-           "default_threads", "torch_threads", "init_parameters"]
+           "default_threads", "torch_threads", "init_parameters", "seeded_module", "empty_module"]
