@@ -9,7 +9,8 @@ from pathlib import Path
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "info", help="describe a checkpoint",
-        description="Print a checkpoint's model, its model / training / monitoring settings, feature parameters and training history summary "
+        description="Print a checkpoint's model, its model / training / monitoring settings, feature parameters "
+                    "and training history summary "
                     "(epochs, best validation loss, final KL per latent dimension). Exits non-zero, "
                     "saying why, when the file is not a usable checkpoint.")
     p.add_argument("checkpoint", type=Path, metavar="CKPT", help="checkpoint file (.pt)")

@@ -74,19 +74,14 @@ class ConvVAEConfig:
 
 
 @dataclass(frozen=True)
-class AEConfig:
-    """The plain autoencoder: ``basic``'s dense network on features or ``conv``'s network on mel."""
+class AEConfig(ConvVAEConfig):
+    """The plain autoencoder: ``basic``'s dense network on features (``hidden``) or ``conv``'s network on
+    mel (the :class:`ConvVAEConfig` fields), chosen by ``inputs``."""
 
     inputs: str = "features"
-    latent_dim: int = 2
     hidden: tuple[int, ...] = (32, 16)
-    channels: tuple[int, ...] = (16, 32, 64, 128)
+    latent_dim: int = 2
     modality: str = "audio"
-    lyrics_features: int = 512
-    lyrics_min_df: int = 1
-    lyrics_hidden: int = 128
-    lyrics_weight: float = 5.0
-    mel_params: dict | None = None
 
 
 @dataclass(frozen=True)
