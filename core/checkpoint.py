@@ -24,6 +24,7 @@ half-written checkpoint, even when training is killed mid-save.
 from __future__ import annotations
 
 import io
+import os
 import pickle
 import threading
 import warnings
@@ -71,7 +72,9 @@ def save(model: Model, path: str | Path, *, weights: dict | None = None, history
         payload["train_state"] = _cpu(train_state)
     buffer = io.BytesIO()
     torch.save(payload, buffer)
-    return atomic_write(path, buffer.getvalue())
+    path = atomic_write(path, buffer.getvalue())
+    os.chmod(path, 0o644)  # the temporary file is private; a checkpoint is an ordinary shared file
+    return path
 
 
 def _cpu(value: Any) -> Any:
