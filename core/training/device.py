@@ -1,7 +1,7 @@
 """Where a model trains: CUDA only where it pays off, and how many CPU threads (restored afterwards).
 
 Each torch estimator declares ``cuda_pays_off``; ``device="auto"`` picks CUDA only for those.
-Measured on an H100 host with 16 CPU cores (issue 9), with the training loop of this package:
+Measured on an H100 host with 16 CPU cores (issue 9, the same loop before it became this package):
 
 =========================================================  =======  ========  ===============================
 run                                                        CUDA     CPU       verdict
