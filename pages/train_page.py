@@ -146,7 +146,7 @@ with beta_tab:
         except Exception:  # unreadable checkpoints are listed with their problem on the Checkpoints tab
             continue
         if info.get("model") in ("conv", "beta"):
-            rows.append({"checkpoint": e.name, "β": info.get("config", {}).get("beta"), "path": str(e.path)})
+            rows.append({"checkpoint": e.name, "β": (info["train_config"] or {}).get("beta"), "path": str(e.path)})
     if not rows:
         st.info("No ConvVAE checkpoints. Train one with another β on the **Train a model** tab.")
     else:
