@@ -33,13 +33,13 @@ import torch  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
 from core.corpus import load_demo  # noqa: E402
-from core.latents import ModelInputs, build_inputs  # noqa: E402
+from core.inputs import ModelInputs, build_inputs  # noqa: E402
 from core.models import create  # noqa: E402
 from core.models.conv import ConvVAEModule  # noqa: E402
 from core.models.losses import VAELoss  # noqa: E402
 from core.models.vae import MLPVAE  # noqa: E402
 from core.scoring import label_table, score  # noqa: E402
-from core.training import set_threads, split_indices, train  # noqa: E402
+from core.training import split_indices, train  # noqa: E402
 
 SHARED = Path(os.environ.get("SONGSCAPE_SHARED", ROOT.parent / "shared" / "data"))
 DEFAULT_THREADS = torch.get_num_threads()
@@ -73,7 +73,7 @@ def bench_basic(rows: list[str], rounds: int) -> None:
     X = df.iloc[:, 2:59].to_numpy(np.float32)
     inputs = ModelInputs(df["filename"].tolist(), features=X)
     Xs = torch.from_numpy((X - X.mean(0)) / X.std(0))
-    tr, _ = split_indices(len(X), val_fraction=0.1, seed=0)
+    tr, _ = split_indices(len(X), val_fraction=0.1, random_state=0)
     ours, ref_same = [], []
     for _ in range(rounds):
         t = time.perf_counter()
@@ -108,10 +108,10 @@ def bench_conv(rows: list[str]) -> None:
                              lyrics_dim=0, modality="audio")
 
     t = time.perf_counter()
-    train(module(), VAELoss(), data, epochs=1, batch_size=32, seed=0, val_fraction=0.1)
+    train(module(), VAELoss(), data, epochs=1, batch_size=32, random_state=0, val_fraction=0.1)
     ours = time.perf_counter() - t
     threads = torch.get_num_threads()
-    tr, _ = split_indices(n, val_fraction=0.1, seed=0)
+    tr, _ = split_indices(n, val_fraction=0.1, random_state=0)
     ref_same = reference_loop(module(), mel[tr], epochs=1, batch_size=32, threads=threads)
     ref_default = reference_loop(module(), mel[tr], epochs=1, batch_size=32, threads=DEFAULT_THREADS)
     ch = "-".join(map(str, cfg.channels))
@@ -158,7 +158,6 @@ def main() -> None:
     parser.add_argument("--skip-demo", action="store_true")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of the Basic VAE timing")
     args = parser.parse_args()
-    set_threads(None)
     try:
         load = os.getloadavg()[0]
     except OSError:

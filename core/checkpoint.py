@@ -1,79 +1,91 @@
-"""The ONE checkpoint format, loaded safely.
+"""The ONE checkpoint format (model I/O), loaded safely, and resumable training into a file.
 
 A checkpoint is a ``torch.save`` of a dict holding only tensors and plain
 Python values, so it loads with ``torch.load(weights_only=True)``: a file that
-would run code when unpickled is refused. Keys::
+would run code when unpickled is refused. Keys (format version 2)::
 
     format_version  int (FORMAT_VERSION)
     model           registry name ("basic", "conv", "beta", "ae", "pca", "raw")
-    config          the model's config dataclass as a dict
-    weights         {name: tensor}: torch state_dict, or the arrays of pca / raw
-    feature_params  preprocessing: scaler mean/scale, LyricsTfidf state, MelParams dict,
-                    feature names, input sizes
+    model_config    the architecture dataclass as a dict      } saved side by side,
+    train_config    the training dataclass as a dict, or None } nanoGPT style
+    monitor_config  what was monitored during training (e.g. {"every": 5, "n_clusters": 8}), or None
+    random_state    int, the estimator's seed
+    weights         {name: tensor}: torch state_dict, or the arrays of pca
+    feature_params  preprocessing: scaler mean/scale, LyricsTfidf state, MelParams dict, input sizes
     history         one dict per epoch (empty for pca / raw)
-    train_state     optional, only while a run is unfinished: optimizer state, epoch,
-                    last weights, early-stopping counters, RNG state (for ``resume``)
+    train_state     optional, only while a run is unfinished: optimizer state, epoch, last weights,
+                    early-stopping counters, the content hash of the training data (for ``resume``)
     songscape       the version of Songscape that wrote it
 
-Writes are atomic (temporary file + ``os.replace``), so a reader never sees a
+Writes go through :func:`core.io.atomic_write`, so a reader never sees a
 half-written checkpoint, even when training is killed mid-save.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
-import tempfile
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from core.errors import CheckpointError
+from core import __version__
+from core.errors import BadInputError, CheckpointError
+from core.inputs import ModelInputs
+from core.io import atomic_write
+from core.models import MODELS, Model
+from core.models.configs import config_from_dict, config_to_dict
 
 #: Version of the on-disk format. Files with another version are refused.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 #: Keys every checkpoint has.
-REQUIRED_KEYS = ("format_version", "model", "config", "weights", "feature_params", "history")
+REQUIRED_KEYS = ("format_version", "model", "model_config", "train_config", "monitor_config", "random_state",
+                 "weights", "feature_params", "history")
 
 
-def save(model, path: str | Path, *, weights: dict | None = None, train_state: dict | None = None) -> Path:
+def save(model: Model, path: str | Path, *, weights: dict | None = None, history: list | None = None,
+         train_state: dict | None = None, monitoring: dict | None = None) -> Path:
     """Write a fitted ``model`` to ``path`` atomically and return the path.
 
-    ``weights`` replaces the model's current weights in the file (the training
-    loop saves the best weights while the module holds the latest ones);
-    ``train_state`` makes the file resumable.
+    ``weights`` / ``history`` replace the model's own in the file (while training, the loop
+    saves the best weights while the module holds the latest ones); ``train_state`` makes the
+    file resumable; ``monitoring`` records the monitoring settings of the run.
     """
-    from core import __version__
-    from core.models.base import config_to_dict
-
-    path = Path(path)
     state = model.get_state()
     payload: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "model": model.name,
-        "config": config_to_dict(model.config),
-        "weights": {k: v.detach().cpu() for k, v in (weights if weights is not None else state["weights"]).items()},
+        "model_config": config_to_dict(model.config),
+        "train_config": config_to_dict(model.training),
+        "monitor_config": None if monitoring is None else dict(monitoring),
+        "random_state": int(model.random_state),
+        "weights": _cpu(weights if weights is not None else state["weights"]),
         "feature_params": state["feature_params"],
-        "history": list(model.history_),
+        "history": list(history if history is not None else getattr(model, "history_", [])),
         "songscape": __version__,
     }
     if train_state is not None:
-        payload["train_state"] = train_state
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a checkpoint is an ordinary shared file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        payload["train_state"] = _cpu(train_state)
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    path = atomic_write(path, buffer.getvalue())
+    os.chmod(path, 0o644)  # the temporary file is private; a checkpoint is an ordinary shared file
     return path
+
+
+def _cpu(value: Any) -> Any:
+    """``value`` with every tensor moved to the CPU (nested dicts and lists)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, dict):
+        return {k: _cpu(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_cpu(v) for v in value)
+    return value
 
 
 def read(path: str | Path, *, expect_model: str | None = None) -> dict:
@@ -92,9 +104,7 @@ def read(path: str | Path, *, expect_model: str | None = None) -> dict:
             warnings.simplefilter("ignore", UserWarning)
             ckpt = torch.load(path, weights_only=True, map_location="cpu")
     except pickle.UnpicklingError as exc:
-        text = str(exc)
-        head = _head(path)
-        if "Unsupported global" in text or head.startswith(b"\x80"):  # torch file or raw pickle with objects
+        if "Unsupported global" in str(exc) or _head(path).startswith(b"\x80"):  # objects in a torch file / pickle
             raise CheckpointError(path, "refused: it holds Python objects that could run code when loaded "
                                         "(a checkpoint may only hold tensors and plain values)") from None
         raise CheckpointError(path, "is not a Songscape checkpoint (not a torch file)") from None
@@ -109,13 +119,14 @@ def read(path: str | Path, *, expect_model: str | None = None) -> dict:
         raise CheckpointError(path, "is not a Songscape checkpoint (no format_version)")
     version = ckpt["format_version"]
     if version != FORMAT_VERSION:
-        raise CheckpointError(path, f"has checkpoint format version {version!r}; this Songscape reads "
-                                    f"version {FORMAT_VERSION}")
+        name = ckpt.get("model") if isinstance(ckpt.get("model"), str) else "MODEL"
+        raise CheckpointError(
+            path, f"has checkpoint format version {version!r}; this Songscape reads version {FORMAT_VERSION} "
+                  "(the format changed: model, training and monitoring settings are saved apart). Retrain it "
+                  f"with `python -m core train --model {name} --data SOURCE --out {path}`")
     missing = [k for k in REQUIRED_KEYS if k not in ckpt]
     if missing:
         raise CheckpointError(path, f"is not a complete Songscape checkpoint (missing {missing})")
-    from core.models import MODELS
-
     if ckpt["model"] not in MODELS:
         raise CheckpointError(path, f"holds unknown model {ckpt['model']!r}; known: {sorted(MODELS)}")
     if expect_model is not None and ckpt["model"] != expect_model:
@@ -128,7 +139,20 @@ def _head(path: Path) -> bytes:
         return fh.read(4)
 
 
-def load(path: str | Path, *, expect_model: str | None = None, expect: dict | None = None):
+def unfitted(ckpt: dict, path: str | Path | None = None) -> Model:
+    """A new, unfitted estimator with the parameters saved in the checkpoint dict ``ckpt``."""
+    cls = MODELS[ckpt["model"]]
+    try:
+        training = None
+        if cls.training_class is not None:
+            training = config_from_dict(cls.training_class, ckpt["train_config"])
+        return cls(config_from_dict(cls.config_class, ckpt["model_config"]), training,
+                   random_state=int(ckpt["random_state"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(path, f"its settings do not fit a '{ckpt['model']}' model ({exc})") from None
+
+
+def load(path: str | Path, *, expect_model: str | None = None, expect: dict | None = None) -> Model:
     """Load the model saved in ``path``.
 
     Parameters
@@ -139,20 +163,11 @@ def load(path: str | Path, *, expect_model: str | None = None, expect: dict | No
 
     Raises :class:`CheckpointError` (naming the file and what does not fit).
     """
-    from core.models import create
-    from core.models.base import config_from_dict
-
     ckpt = read(path, expect_model=expect_model)
-    from core.models import MODELS
-
-    cls = MODELS[ckpt["model"]]
+    model = unfitted(ckpt, path)
     try:
-        config = config_from_dict(cls.config_class, ckpt["config"])
-        model = create(ckpt["model"], config=config)
         model.history_ = list(ckpt["history"])
         model.set_state(ckpt["weights"], ckpt["feature_params"])
-    except CheckpointError:
-        raise
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         first = str(exc).splitlines()[0][:200]
         raise CheckpointError(path, f"its weights or parameters do not fit a '{ckpt['model']}' model ({first})") from None
@@ -161,7 +176,7 @@ def load(path: str | Path, *, expect_model: str | None = None, expect: dict | No
     return model
 
 
-def check_expect(model, expect: dict, path: str | Path | None = None) -> None:
+def check_expect(model: Model, expect: dict, path: str | Path | None = None) -> None:
     """Raise :class:`CheckpointError` when ``model.input_spec()`` disagrees with ``expect``."""
     spec = model.input_spec()
     for key, value in expect.items():
@@ -175,14 +190,77 @@ def check_expect(model, expect: dict, path: str | Path | None = None) -> None:
             raise CheckpointError(path, f"was trained with {key}={have}, the data has {key}={want}")
 
 
+# ---------------------------------------------------------------- training into a file
+def fit(model: Model, inputs: ModelInputs, path: str | Path, *, callback: Any = None,
+        stop: threading.Event | None = None, monitoring: dict | None = None) -> Model:
+    """Fit ``model`` on ``inputs``, writing ``path`` at the end of every epoch.
+
+    While the run is unfinished the file holds the training state (so :func:`resume`
+    continues it after Ctrl-C or a killed process); once training has ended (all epochs,
+    or early stopping) it is rewritten without it. Models without training epochs
+    (pca, raw) are fitted and saved once.
+    """
+    if model.training is None:
+        model.fit(inputs, callback=callback, stop=stop)
+        save(model, path, monitoring=monitoring)
+        return model
+    return _fit_into(model, inputs, Path(path), callback=callback, stop=stop, monitoring=monitoring,
+                     resume_from=None)
+
+
+def resume(path: str | Path, inputs: ModelInputs, *, expect_model: str | None = None, epochs: int | None = None,
+           callback: Any = None, stop: threading.Event | None = None) -> Model:
+    """Continue the unfinished run saved in ``path`` on the same ``inputs`` (up to ``epochs`` in total).
+
+    The saved model, training and monitoring settings are kept (``epochs`` may raise the
+    total). Refused, naming the file, when the run already finished or when ``inputs`` are
+    not the data it was trained on (count and content hash).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise BadInputError(path, "nothing to resume: the state file does not exist")
+    saved = read(path, expect_model=expect_model)
+    state = saved.get("train_state")
+    if state is None:
+        raise CheckpointError(path, "has no training state to resume (its training already finished)")
+    if state.get("n_samples") != len(inputs):
+        raise CheckpointError(path, f"its run was trained on {state.get('n_samples')} tracks, the data has "
+                                    f"{len(inputs)}: resume needs the same data")
+    if state.get("data_hash") != inputs.content_hash():
+        raise CheckpointError(path, f"its run was trained on other data (content hash {state.get('data_hash')}, "
+                                    f"this data {inputs.content_hash()}): the features, spectrograms or lyrics "
+                                    "differ; resume needs the same data")
+    model = unfitted(saved, path)
+    if epochs is not None:
+        model.training = type(model.training)(**{**config_to_dict(model.training), "epochs": int(epochs)})
+    return _fit_into(model, inputs, path, callback=callback, stop=stop, monitoring=saved["monitor_config"],
+                     resume_from=saved)
+
+
+def _fit_into(model, inputs: ModelInputs, path: Path, *, callback, stop, monitoring, resume_from) -> Model:
+    data_hash = inputs.content_hash()
+    finished = {"done": False}
+
+    def save_state(train_state: dict) -> None:
+        ts = dict(train_state, data_hash=data_hash)
+        finished["done"] = bool(ts.pop("finished"))
+        save(model, path, weights=ts.pop("best_weights"), history=ts["history"], train_state=ts,
+             monitoring=monitoring)
+
+    model.fit(inputs, callback=callback, stop=stop, save_state=save_state, resume_from=resume_from)
+    if finished["done"]:
+        save(model, path, monitoring=monitoring)
+    return model
+
+
 def describe(path: str | Path) -> dict:
-    """A summary of a checkpoint: model, config, feature parameters and training history."""
+    """A summary of a checkpoint: model, its settings, feature parameters and training history."""
     ckpt = read(path)
     history = ckpt["history"]
     fp = dict(ckpt["feature_params"])
     summary_fp = {}
     for key, value in fp.items():
-        if key == "scaler":
+        if key in ("scaler", "summary_scaler"):
             summary_fp[key] = f"mean/scale of {len(value['mean'])} columns"
         elif key == "lyrics" and isinstance(value, dict):
             summary_fp[key] = f"LyricsTfidf, vocabulary {fp.get('lyrics_dim', '?')}"
@@ -195,17 +273,19 @@ def describe(path: str | Path) -> dict:
         "model": ckpt["model"],
         "format_version": ckpt["format_version"],
         "songscape": ckpt.get("songscape", "?"),
-        "config": ckpt["config"],
+        "model_config": ckpt["model_config"],
+        "train_config": ckpt["train_config"],
+        "monitor_config": ckpt["monitor_config"],
+        "random_state": ckpt["random_state"],
         "feature_params": summary_fp,
         "n_weights": int(sum(t.numel() for t in ckpt["weights"].values() if isinstance(t, torch.Tensor))),
         "epochs_trained": len(history),
         "resumable": ckpt.get("train_state") is not None,
     }
     if history:
+        flagged = [h for h in history if h.get("best")]
         valid = [h for h in history if h.get("val_loss") is not None]
-        best = min(valid, key=lambda h: h["val_loss"]) if valid else history[-1]
-        best_flagged = [h for h in history if h.get("best")]
-        chosen = best_flagged[-1] if best_flagged else best
+        chosen = flagged[-1] if flagged else (min(valid, key=lambda h: h["val_loss"]) if valid else history[-1])
         last = history[-1]
         info["history"] = {
             "epochs": len(history),

@@ -14,7 +14,8 @@ from core.audio import load_audio
 from core.config import SAMPLE_RATE
 from core.errors import BadInputError
 from core.features.mel import mel_to_audio
-from core.latents import build_inputs, mel_params_of  # -> core.inputs.build_inputs after the model merge
+from core.inputs import build_inputs
+from core.latents import mel_params_of
 
 __all__ = ["cluster_members", "interpolate", "traverse", "Listening", "listen", "decode_point"]
 

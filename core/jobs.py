@@ -2,7 +2,7 @@
 
 The dashboard cannot block while a model trains, so it wraps ``model.fit`` in a
 :class:`TrainingJob`. The job collects what the training callback reports
-(every batch and every epoch) into plain lists that any thread may read, and
+(every epoch) into plain lists that any thread may read, and
 stops the loop cleanly through a :class:`threading.Event`; the training loop
 then keeps the best weights so far. With a ``monitor`` (a
 :class:`core.scoring.TrainingMonitor`) the job also answers the loop's
@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from core import checkpoint
-from core.latents import build_inputs  # -> core.inputs after the model merge
+from core.inputs import build_inputs
 from core.models import create
 
 
@@ -40,7 +40,7 @@ class TrainingJob:
     Parameters
     ----------
     model : a registry model (``core.models.create(...)``), not yet fitted.
-    inputs : ``core.latents.ModelInputs`` to train on.
+    inputs : ``core.inputs.ModelInputs`` to train on.
     save_to : optional checkpoint path written when training ends (also after Stop).
     monitor : optional object with ``on_validation(*, epoch, latents) -> dict`` (a
         ``core.scoring.TrainingMonitor``): the metrics each epoch record carries.
@@ -52,7 +52,6 @@ class TrainingJob:
         self.inputs = inputs
         self.save_to = None if save_to is None else Path(save_to)
         self.epochs: list[dict] = []
-        self.batches: list[dict] = []
         self.status = "idle"  # idle | running | done | stopped | failed
         self.error: str | None = None
         self.started_at: float | None = None
@@ -61,9 +60,6 @@ class TrainingJob:
         self._thread: threading.Thread | None = None
 
     # training-loop callback protocol
-    def on_batch(self, info) -> None:
-        self.batches.append(_as_dict(info))
-
     def on_epoch(self, info) -> None:
         self.epochs.append(_as_dict(info))
 

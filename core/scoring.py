@@ -32,7 +32,8 @@ from core import checkpoint, metrics
 from core.clustering import DENSE_MAX, ClusterResult, NeighbourIndex, cluster
 from core.corpus import Corpus
 from core.errors import BadInputError
-from core.latents import build_inputs, encode_corpus
+from core.inputs import build_inputs
+from core.latents import encode_corpus
 from core.models import create
 from core.progress import Progress
 

@@ -111,5 +111,7 @@ def prepare(specs: tuple[str, ...] = DEFAULT_SPECS, *, methods: tuple[str, ...] 
 def model_settings(name: str, **values) -> dict:
     """The subset of ``values`` that model ``name``'s config accepts (a form offers one set of fields)."""
     cls = MODELS[name]
-    accepted = {f.name for f in fields(cls.config_class)} if hasattr(cls, "config_class") else set(values)
+    accepted = {f.name for f in fields(cls.config_class)} | {"random_state", "device"}
+    if cls.training_class is not None:
+        accepted |= {f.name for f in fields(cls.training_class)}
     return {k: v for k, v in values.items() if k in accepted}

@@ -93,7 +93,7 @@ with train_tab:
         if running and not job.running:
             st.rerun(scope="app")  # the run ended: re-enable the form, stop polling
         epochs_done = pd.DataFrame(job.epochs)
-        total = getattr(job.model.config, "epochs", None) or max(len(epochs_done), 1)
+        total = getattr(job.model, "epochs", None) or max(len(epochs_done), 1)
         cols = st.columns([1, 4])
         if job.running:
             if cols[0].button("Stop", type="secondary", key="stop_training"):
@@ -136,7 +136,7 @@ with beta_tab:
         except Exception:  # unreadable checkpoints are listed with their problem on the Checkpoints tab
             continue
         if info.get("model") in ("conv", "beta"):
-            rows.append({"checkpoint": e.name, "β": info.get("config", {}).get("beta"), "path": str(e.path)})
+            rows.append({"checkpoint": e.name, "β": (info["train_config"] or {}).get("beta"), "path": str(e.path)})
     if not rows:
         st.info("No ConvVAE checkpoints. Train one with another β on the **Train a model** tab.")
     else:

@@ -14,8 +14,9 @@ from core import checkpoint
 from core.cli import main
 from core.corpus import Corpus
 from core.errors import CheckpointError
-from core.features.gtzan57 import FEATURE_NAMES
-from core.latents import ModelInputs, latents_for
+from core.corpus import FEATURE_NAMES
+from core.inputs import ModelInputs
+from core.latents import latents_for
 from core.models import create
 from tests.test_models import feature_inputs, mel_inputs, small
 
@@ -37,6 +38,7 @@ def test_round_trip_gives_the_same_encodings(tmp_path, name):
     np.testing.assert_array_equal(loaded.encode(inputs), model.encode(inputs))
     assert loaded.fingerprint() == model.fingerprint()
     assert loaded.config == model.config and loaded.history_ == model.history_
+    assert loaded.training == model.training and loaded.random_state == model.random_state
     # only tensors and plain values: the file loads with weights_only=True
     raw = torch.load(path, weights_only=True)
     assert raw["format_version"] == checkpoint.FORMAT_VERSION and raw["model"] == name
@@ -118,6 +120,32 @@ def test_other_format_version_is_refused(tmp_path, basic_ckpt):
     assert str(bad) in str(err.value)
 
 
+def test_a_format_1_file_is_refused_with_how_to_retrain(tmp_path, basic_ckpt):
+    """The format before the model / training / monitoring split (one "config" dict)."""
+    old = {"format_version": 1, "model": "conv", "config": {"latent_dim": 8, "epochs": 40, "seed": 0},
+           "weights": {"w": torch.zeros(2)}, "feature_params": {}, "history": []}
+    bad = tmp_path / "conv_v1.pt"
+    torch.save(old, bad)
+    for call in (checkpoint.load, checkpoint.describe):
+        with pytest.raises(CheckpointError, match="format version 1.*reads version 2.*format changed") as err:
+            call(bad)
+        assert str(bad) in str(err.value)
+        assert f"python -m core train --model conv --data SOURCE --out {bad}" in str(err.value)
+
+
+def test_settings_are_saved_side_by_side_and_monitoring_is_not_in_the_fingerprint(tmp_path):
+    model = small("basic", latent_dim=3, beta=2.0, random_state=4).fit(feature_inputs())
+    a = checkpoint.save(model, tmp_path / "a.pt", monitoring={"every": 5, "n_clusters": 3})
+    b = checkpoint.save(model, tmp_path / "b.pt")
+    raw = torch.load(a, weights_only=True)
+    assert raw["model_config"] == {"latent_dim": 3, "hidden": [32, 16]}
+    assert raw["train_config"]["beta"] == 2.0 and raw["train_config"]["epochs"] == 4
+    assert raw["monitor_config"] == {"every": 5, "n_clusters": 3} and raw["random_state"] == 4
+    assert checkpoint.load(a).fingerprint() == checkpoint.load(b).fingerprint() == model.fingerprint()
+    info = checkpoint.describe(a)
+    assert info["model_config"]["latent_dim"] == 3 and info["monitor_config"]["every"] == 5
+
+
 def test_truncated_file_is_refused(tmp_path, basic_ckpt):
     path, _ = basic_ckpt
     data = path.read_bytes()
@@ -145,7 +173,7 @@ def test_files_that_are_not_checkpoints_are_refused(tmp_path, basic_ckpt, conten
     elif content == "tensors":
         torch.save({"w": torch.zeros(3)}, bad)
     elif content == "incomplete":
-        torch.save({"format_version": 1, "model": "basic"}, bad)
+        torch.save({"format_version": checkpoint.FORMAT_VERSION, "model": "basic"}, bad)
     elif content == "unknown":
         torch.save(dict(good, model="gan"), bad)
     else:
@@ -162,6 +190,7 @@ def test_info_prints_the_summary_and_fails_with_reason(capsys, tmp_path, basic_c
     assert main(["info", str(path)]) == 0
     out = capsys.readouterr().out
     assert "basic" in out and "n_features" in out and "latent_dim" in out
+    assert "model config" in out and "training config" in out and "batch_size" in out
     assert f"epochs           {len(model.history_)}" in out and "final KL per dim" in out
     info = checkpoint.describe(path)
     assert info["history"]["epochs"] == len(model.history_)
@@ -173,7 +202,6 @@ def test_info_prints_the_summary_and_fails_with_reason(capsys, tmp_path, basic_c
 
 
 def test_conv_checkpoint_refuses_other_mel_shape_and_vocabulary(tmp_path):
-    pytest.importorskip("core.features.mel", reason="core.features.mel not built yet")
     model = small("conv").fit(mel_inputs())
     path = checkpoint.save(model, tmp_path / "conv.pt")
     loaded = checkpoint.load(path, expect_model="conv")

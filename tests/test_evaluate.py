@@ -12,7 +12,7 @@ from core.cli import main
 from core.clustering import cluster
 from core.corpus import load_demo, read_feature_table
 from core.evaluate import beta_sweep, evaluate, to_markdown
-from core.latents import build_inputs
+from core.inputs import build_inputs
 from core.metrics import internal
 from core.models import create
 from tests.helpers import tiny_demo

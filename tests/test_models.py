@@ -8,10 +8,11 @@ import pytest
 import torch
 
 from core.errors import BadInputError
-from core.latents import ModelInputs
+from core.inputs import ModelInputs
 from core.models import MODELS, create
 from core.models.conv import ConvVAEModule
 from core.models.losses import VAELoss, kl_per_dim
+from core.training import init_parameters
 
 
 def blobs(n: int = 120, f: int = 57, *, seed: int = 0, centers: int = 3) -> np.ndarray:
@@ -71,9 +72,74 @@ def test_needs_follow_the_config():
 
 
 def test_basic_defaults_are_the_study_configuration():
-    c = create("basic").config
-    assert (c.latent_dim, tuple(c.hidden), c.epochs, c.batch_size, c.beta) == (2, (32, 16), 120, 32, 1.0)
-    assert create("beta").config.beta == 4.0 and create("conv").config.beta == 1.0
+    m = create("basic")
+    c, t = m.config, m.training
+    assert (c.latent_dim, tuple(c.hidden), t.epochs, t.batch_size, t.beta) == (2, (32, 16), 120, 32, 1.0)
+    assert create("beta").training.beta == 4.0 and create("conv").training.beta == 1.0
+    assert create("conv").config == create("beta").config  # β-VAE is a loss setting of the same network
+
+
+def test_create_routes_parameters_and_names_unknown_ones():
+    m = create("conv", latent_dim=4, beta=2.0, epochs=7, random_state=5, device="cpu")
+    assert (m.config.latent_dim, m.training.beta, m.training.epochs, m.random_state, m.device) == (4, 2.0, 7, 5, "cpu")
+    with pytest.raises(ValueError, match=r"model 'basic' has no parameter\(s\) \['seed'\]"):
+        create("basic", seed=3)
+    with pytest.raises(ValueError, match="'pca' has no parameter.*'epochs'"):
+        create("pca", epochs=3)
+    assert create("pca").training is None
+
+
+@pytest.mark.parametrize("name,extra", [("basic", {}), ("ae", {}), ("pca", {}), ("raw", {}),
+                                        ("conv", {"modality": "audio"}), ("ae", {"inputs": "mel"})])
+def test_estimator_conventions(name, extra):
+    """__init__ stores parameters only; fit validates, learns state ending in _, returns self, keeps params."""
+    model = small(name, **extra)
+    assert not [k for k in vars(model) if k.endswith("_")]  # nothing learned before fit
+    params = repr(model.get_params())
+    inputs = mel_inputs(lyrics=False) if "mel" in model.needs else feature_inputs()
+    assert model.fit(inputs) is model
+    assert repr(model.get_params()) == params  # fit changed no parameter (ae's epochs=None stays None)
+    assert model.is_fitted() and [k for k in vars(model) if k.endswith("_")]
+
+
+def test_bad_parameter_values_are_refused_by_fit_not_by_the_constructor():
+    model = create("conv", modality="video")  # stored as given
+    with pytest.raises(ValueError, match="modality must be one of"):
+        model.fit(mel_inputs())
+    with pytest.raises(ValueError, match="inputs must be one of"):
+        create("pca", inputs="audio").fit(feature_inputs())
+
+
+def test_autoencoder_is_one_class_whatever_its_inputs():
+    assert type(create("ae")) is type(create("ae", inputs="mel")) is MODELS["ae"]
+    assert create("ae").epochs == 120 and create("ae", inputs="mel").epochs == 40
+    assert create("ae", inputs="mel").training.epochs is None
+
+
+def test_fit_leaves_global_torch_state_and_the_model_on_the_cpu():
+    torch.manual_seed(7)
+    state, threads = torch.get_rng_state(), torch.get_num_threads()
+    model = small("basic", device="auto").fit(feature_inputs())
+    assert torch.equal(torch.get_rng_state(), state) and torch.get_num_threads() == threads
+    assert {p.device.type for p in model.module_.parameters()} == {"cpu"}
+
+
+def test_device_choice_is_per_model():
+    """CUDA only where it was measured to be faster (core.training.device)."""
+    assert not MODELS["basic"].cuda_pays_off and MODELS["conv"].cuda_pays_off and MODELS["beta"].cuda_pays_off
+    assert not create("ae").cuda_pays_off and create("ae", inputs="mel").cuda_pays_off
+
+
+def test_fingerprint_covers_the_model_not_how_it_was_trained():
+    inputs = feature_inputs()
+    a = small("basic").fit(inputs)
+    state = a.get_state()
+    b = create("basic", epochs=99, lr=0.5, random_state=8)  # other training settings, same weights
+    b.set_state(state["weights"], state["feature_params"])
+    assert b.fingerprint() == a.fingerprint()
+    c = create("basic", hidden=(32, 16))
+    c.set_state({k: v + 1e-3 for k, v in state["weights"].items()}, state["feature_params"])
+    assert c.fingerprint() != a.fingerprint()  # other weights
 
 
 @pytest.mark.parametrize("name", ["basic", "ae", "pca", "raw"])
@@ -122,8 +188,10 @@ def test_missing_needed_inputs_are_named():
 
 def test_same_seed_same_model_other_seed_other_model():
     inputs = feature_inputs()
-    a, b = small("basic", seed=3).fit(inputs), small("basic", seed=3).fit(inputs)
-    c = small("basic", seed=4).fit(inputs)
+    a = small("basic", random_state=3).fit(inputs)
+    torch.manual_seed(123)  # the global seed plays no part
+    b = small("basic", random_state=3).fit(inputs)
+    c = small("basic", random_state=4).fit(inputs)
     np.testing.assert_array_equal(a.encode(inputs), b.encode(inputs))
     assert [h["loss"] for h in a.history_] == [h["loss"] for h in b.history_]
     assert not np.allclose(a.encode(inputs), c.encode(inputs))
@@ -185,8 +253,8 @@ def _lyrics_batch(n=8, V=20, seed=0):
 
 
 def test_missing_lyrics_are_masked_out_not_read():
-    torch.manual_seed(0)
-    module = ConvVAEModule(mel_shape=(32, 32), channels=(4, 8, 8, 8), latent_dim=4, lyrics_dim=20).eval()
+    module = init_parameters(ConvVAEModule(mel_shape=(32, 32), channels=(4, 8, 8, 8), latent_dim=4, lyrics_dim=20),
+                             generator=torch.Generator().manual_seed(0)).eval()
     batch = _lyrics_batch()
     with torch.no_grad():
         mu, logvar = module._fuse(batch)
@@ -213,8 +281,8 @@ def test_missing_lyrics_are_masked_out_not_read():
 
 def test_zero_lyrics_vector_is_not_mistaken_for_input():
     """A masked zero row and an unmasked zero row encode differently: the mask, not the zeros, decides."""
-    torch.manual_seed(1)
-    module = ConvVAEModule(mel_shape=(32, 32), channels=(4, 4, 4, 4), latent_dim=3, lyrics_dim=10).eval()
+    module = init_parameters(ConvVAEModule(mel_shape=(32, 32), channels=(4, 4, 4, 4), latent_dim=3, lyrics_dim=10),
+                             generator=torch.Generator().manual_seed(1)).eval()
     b = {"mel": torch.rand(2, 1, 32, 32), "lyr": torch.zeros(2, 10), "lmask": torch.tensor([False, True])}
     b["mel"][1] = b["mel"][0]
     with torch.no_grad():
@@ -223,15 +291,10 @@ def test_zero_lyrics_vector_is_not_mistaken_for_input():
 
 
 # ------------------------------------------------------------ mel-based models
-@pytest.fixture(scope="module")
-def mel_module():
-    return pytest.importorskip("core.features.mel", reason="core.features.mel (to_unit/from_unit) not built yet")
-
-
 @pytest.mark.parametrize("name,extra", [("conv", {}), ("beta", {}), ("conv", {"modality": "audio"}),
                                         ("conv", {"modality": "lyrics"}), ("ae", {"inputs": "mel"}),
                                         ("pca", {"inputs": "mel", "modality": "both"}), ("raw", {"inputs": "mel"})])
-def test_mel_models_fit_encode_reconstruct(mel_module, name, extra):
+def test_mel_models_fit_encode_reconstruct(name, extra):
     inputs = mel_inputs()
     model = small(name, **extra).fit(inputs)
     Z = model.encode(inputs)
@@ -246,7 +309,7 @@ def test_mel_models_fit_encode_reconstruct(mel_module, name, extra):
         assert model.sample(2, random_state=0).track_ids == ["z0", "z1"]
 
 
-def test_conv_lyricless_track_encoding_ignores_its_lyrics_text(mel_module):
+def test_conv_lyricless_track_encoding_ignores_its_lyrics_text():
     inputs = mel_inputs()
     model = small("conv").fit(inputs)
     no_lyrics = [i for i, t in enumerate(inputs.lyrics) if not t]
@@ -263,7 +326,7 @@ def test_conv_lyricless_track_encoding_ignores_its_lyrics_text(mel_module):
     assert not np.allclose(Z3[no_lyrics[0]], Z[no_lyrics[0]])
 
 
-def test_conv_refuses_other_mel_shape(mel_module):
+def test_conv_refuses_other_mel_shape():
     model = small("conv", modality="audio").fit(mel_inputs())
     with pytest.raises(BadInputError, match="trained on 32×32"):
         model.encode(mel_inputs(size=48, lyrics=False))

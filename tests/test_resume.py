@@ -17,8 +17,9 @@ import torch
 
 from core import checkpoint
 from core.errors import BadInputError, CheckpointError
-from core.features.gtzan57 import FEATURE_NAMES
+from core.corpus import FEATURE_NAMES
 from core.models import create
+from core.inputs import ModelInputs
 from tests.test_models import feature_inputs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,13 +91,14 @@ def _stop_after(epoch: int):
 
 def test_resumed_run_equals_the_uninterrupted_run(tmp_path):
     inputs = feature_inputs(n=150)
-    full = create("basic", epochs=5, seed=2).fit(inputs)
+    full = create("basic", epochs=5, random_state=2).fit(inputs)
 
     state = tmp_path / "state.pt"
     stop, on_epoch = _stop_after(2)
-    part = create("basic", epochs=5, seed=2).fit(inputs, callback=on_epoch, stop=stop, state_path=state)
+    part = checkpoint.fit(create("basic", epochs=5, random_state=2), inputs, state, callback=on_epoch, stop=stop)
     assert len(part.history_) == 2 and checkpoint.describe(state)["resumable"]
-    resumed = create("basic", epochs=5, seed=2).fit(inputs, state_path=state, resume=True)
+    resumed = checkpoint.resume(state, inputs)
+    assert resumed.random_state == 2 and resumed.training == full.training
 
     assert [h["epoch"] for h in resumed.history_] == [1, 2, 3, 4, 5]
     for a, b in zip(resumed.history_, full.history_):
@@ -109,55 +111,61 @@ def test_resumed_run_equals_the_uninterrupted_run(tmp_path):
 def test_resume_refuses_what_it_cannot_continue(tmp_path):
     inputs = feature_inputs(n=60)
     finished = tmp_path / "done.pt"
-    create("basic", epochs=2).fit(inputs, state_path=finished)
+    checkpoint.fit(create("basic", epochs=2), inputs, finished)
     with pytest.raises(CheckpointError, match="no training state to resume") as err:
-        create("basic", epochs=4).fit(inputs, state_path=finished, resume=True)
+        checkpoint.resume(finished, inputs, epochs=4)
     assert str(finished) in str(err.value)
     with pytest.raises(CheckpointError, match="holds a 'basic' model, expected 'ae'"):
-        create("ae", epochs=4).fit(inputs, state_path=finished, resume=True)
+        checkpoint.resume(finished, inputs, expect_model="ae")
     stop, on_epoch = _stop_after(1)
     unfinished = tmp_path / "part.pt"
-    create("basic", epochs=4).fit(inputs, callback=on_epoch, stop=stop, state_path=unfinished)
+    checkpoint.fit(create("basic", epochs=4), inputs, unfinished, callback=on_epoch, stop=stop)
     with pytest.raises(CheckpointError, match="trained on 60 tracks, the data has 59"):
-        create("basic", epochs=4).fit(inputs.subset(range(59)), state_path=unfinished, resume=True)
+        checkpoint.resume(unfinished, inputs.subset(range(59)))
     with pytest.raises(BadInputError, match="does not exist"):
-        create("basic").fit(inputs, state_path=tmp_path / "none.pt", resume=True)
+        checkpoint.resume(tmp_path / "none.pt", inputs)
 
 
-@pytest.mark.slow
-def test_ctrl_c_stops_cleanly_and_keeps_a_resumable_checkpoint(tmp_path):
-    data = feature_table(tmp_path / "features.csv", 1000)
+def test_resume_refuses_other_data_of_the_same_size(tmp_path):
+    """Issue 11: the count alone is not enough; the content hash of the inputs is compared."""
+    inputs = feature_inputs(n=60)
+    unfinished = tmp_path / "part.pt"
+    stop, on_epoch = _stop_after(1)
+    checkpoint.fit(create("basic", epochs=4), inputs, unfinished, callback=on_epoch, stop=stop)
+    edited = ModelInputs(inputs.track_ids, features=inputs.features.copy())
+    edited.features[7, 3] += 1.0  # one value of one track changed
+    with pytest.raises(CheckpointError, match="trained on other data") as err:
+        checkpoint.resume(unfinished, edited)
+    assert str(unfinished) in str(err.value)
+    renamed = ModelInputs([f"other{i}" for i in range(60)], features=inputs.features)
+    assert checkpoint.resume(unfinished, renamed).history_[-1]["epoch"] == 4  # same arrays: accepted
+
+
+def test_train_cli_model_names_are_the_registry():
+    from core.cli.train import MODEL_NAMES
+    from core.models import MODELS
+
+    assert sorted(MODEL_NAMES) == sorted(MODELS)
+
+
+def test_cli_resume_refuses_edited_data(tmp_path, capsys):
+    from core.cli import main
+    from core.corpus import load_sources
+    from core.inputs import build_inputs
+
+    data = feature_table(tmp_path / "features.csv", 40)
+    original = data.read_bytes()
     out = tmp_path / "run.pt"
-    proc = cli("train", "--model", "basic", "--data", str(data), "--out", str(out),
-               "--epochs", "500", "--batch-size", "4")
-    deadline = time.time() + 120
-    while epochs_saved(out) < 1 and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err[-1500:]
-    assert "continue with --resume" in err
-    info = checkpoint.describe(out)
-    assert info["resumable"] and 1 <= info["epochs_trained"] < 500
-
-
-def test_train_help_documents_every_option(capsys):
-    from core.cli import main
-
-    with pytest.raises(SystemExit) as exc:
-        main(["train", "--help"])
-    assert exc.value.code == 0
-    text = capsys.readouterr().out
-    for flag in ("--model", "--data", "--out", "--epochs", "--beta", "--latent-dim", "--seed", "--lr",
-                 "--batch-size", "--resume", "--modality", "--inputs"):
-        assert flag in text, flag
-
-
-def test_train_refuses_flags_that_do_not_apply(tmp_path):
-    from core.cli import main
-
-    data = feature_table(tmp_path / "features.csv", 30)
-    with pytest.raises(SystemExit, match="--beta does not apply to model 'pca'"):
-        main(["train", "--model", "pca", "--data", str(data), "--out", str(tmp_path / "p.pt"), "--beta", "2"])
-    assert main(["train", "--model", "pca", "--data", str(data), "--out", str(tmp_path / "p.pt")]) == 0
-    assert checkpoint.load(tmp_path / "p.pt", expect_model="pca").latent_dim == 2
+    stop, on_epoch = _stop_after(1)
+    inputs, _ = build_inputs(load_sources([str(data)]), needs={"features"})
+    checkpoint.fit(create("basic", epochs=3), inputs, out, callback=on_epoch, stop=stop)
+    df = pd.read_csv(data)
+    df.iloc[0, 5] += 1.0  # same tracks, one value edited
+    df.to_csv(data, index=False)
+    args = ["train", "--model", "basic", "--data", str(data), "--out", str(out), "--resume"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"{out}: its run was trained on other data" in err
+    data.write_bytes(original)
+    assert main(args) == 0
+    assert len(checkpoint.load(out).history_) == 3

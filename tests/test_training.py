@@ -1,4 +1,5 @@
-"""The one training loop: callbacks, stop event, early stopping with best weights, metrics, split."""
+"""The one training loop: callbacks, stop event, early stopping with best weights, the validation hook,
+split, and the global torch state it must leave alone (seed, threads, the module's device)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import torch
 
 from core.models.losses import VAELoss
 from core.models.vae import MLPVAE
-from core.training import evaluate, split_indices, train
+from core.training import evaluate, init_parameters, resolve_device, split_indices, train
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
 
 def data(n=200, f=10, seed=0):
@@ -21,8 +24,7 @@ def data(n=200, f=10, seed=0):
 
 
 def module(f=10, d=2, seed=0):
-    torch.manual_seed(seed)
-    return MLPVAE(f, (16,), d)
+    return init_parameters(MLPVAE(f, (16,), d), generator=torch.Generator().manual_seed(seed))
 
 
 class Recorder:
@@ -40,17 +42,17 @@ class Recorder:
 
 
 def test_split_is_deterministic_and_disjoint():
-    tr, va = split_indices(100, val_fraction=0.2, seed=1)
-    tr2, va2 = split_indices(100, val_fraction=0.2, seed=1)
+    tr, va = split_indices(100, val_fraction=0.2, random_state=1)
+    tr2, va2 = split_indices(100, val_fraction=0.2, random_state=1)
     assert len(va) == 20 and len(tr) == 80 and not set(tr) & set(va)
     np.testing.assert_array_equal(va, va2)
-    assert not np.array_equal(va, split_indices(100, val_fraction=0.2, seed=2)[1])
-    assert len(split_indices(5, val_fraction=0.2, seed=0)[1]) == 0  # too few to hold any out
+    assert not np.array_equal(va, split_indices(100, val_fraction=0.2, random_state=2)[1])
+    assert len(split_indices(5, val_fraction=0.2, random_state=0)[1]) == 0  # too few to hold any out
 
 
 def test_callbacks_get_every_batch_and_epoch_with_loss_terms():
     rec = Recorder()
-    history = train(module(), VAELoss(), data(), epochs=3, batch_size=32, callback=rec, seed=0)
+    history = train(module(), VAELoss(), data(), epochs=3, batch_size=32, callback=rec, random_state=0)
     n_batches = int(np.ceil(180 / 32))
     assert len(rec.batches) == 3 * n_batches and len(rec.epochs) == 3 == len(history)
     b = rec.batches[0]
@@ -71,16 +73,18 @@ def test_a_plain_function_is_the_epoch_callback():
     assert [s["epoch"] for s in seen] == [1, 2]
 
 
-def test_stop_event_ends_cleanly_with_the_best_weights():
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=CUDA)])
+def test_stop_event_ends_cleanly_with_the_best_weights(device):
     stop = threading.Event()
     rec = Recorder(stop_at=(3, 2), event=stop)
     m = module()
-    history = train(m, VAELoss(), data(), epochs=50, callback=rec, stop=stop)
+    history = train(m, VAELoss(), data(), epochs=50, callback=rec, stop=stop, device=device)
+    assert next(m.parameters()).device.type == "cpu"  # back where it started
     assert len(history) == 2  # the interrupted third epoch is discarded
     best = min(h["val_loss"] for h in history)
     d = data()
-    _, va = split_indices(200, val_fraction=0.1, seed=0)
-    val, _ = evaluate(m, VAELoss(), d, torch.as_tensor(va), epoch=10**9, seed=0)
+    _, va = split_indices(200, val_fraction=0.1, random_state=0)
+    val, _ = evaluate(m, VAELoss(), d, torch.as_tensor(va), epoch=10**9, random_state=0)
     assert np.isclose(val["loss"], best, rtol=1e-5)
 
 
@@ -102,15 +106,17 @@ def test_stop_from_another_thread():
     assert not t.is_alive() and len(result["h"]) < 10_000
 
 
-def test_early_stopping_keeps_the_best_epoch():
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=CUDA)])
+def test_early_stopping_keeps_the_best_epoch(device):
     m = module()
     # a huge learning rate makes the validation loss blow up after the first epochs
-    history = train(m, VAELoss(), data(), epochs=40, lr=0.5, patience=3)
+    history = train(m, VAELoss(), data(), epochs=40, lr=0.5, patience=3, device=device)
+    assert next(m.parameters()).device.type == "cpu"
     best_epoch = min(history, key=lambda h: h["val_loss"])["epoch"]
     assert len(history) == best_epoch + 3
     assert [h["epoch"] for h in history if h["best"]][-1] == best_epoch
-    _, va = split_indices(200, val_fraction=0.1, seed=0)
-    val, _ = evaluate(m, VAELoss(), data(), torch.as_tensor(va), epoch=10**9, seed=0)
+    _, va = split_indices(200, val_fraction=0.1, random_state=0)
+    val, _ = evaluate(m, VAELoss(), data(), torch.as_tensor(va), epoch=10**9, random_state=0)
     assert np.isclose(val["loss"], history[best_epoch - 1]["val_loss"], rtol=1e-5)
 
 
@@ -120,17 +126,53 @@ def test_warmup_epochs_are_not_compared_for_the_best():
     assert all(h["best"] for h in history[:3])  # each warm-up epoch replaces the previous one
 
 
-def test_cluster_metrics_every_k_epochs():
-    history = train(module(), VAELoss(), data(300), epochs=4, metrics_every=2, n_clusters=3)
+class FakeMonitor:
+    """Stands in for core.scoring.TrainingMonitor: the hook's contract, nothing else."""
+
+    def __init__(self, every):
+        self.every, self.calls = every, []
+
+    def on_validation(self, *, epoch, latents):
+        self.calls.append((epoch, latents.copy()))
+        return {"spread": float(latents.std())} if epoch % self.every == 0 else None
+
+
+def test_on_validation_gets_the_validation_latents_and_fills_metrics():
+    m = module(d=3)
+    monitor = FakeMonitor(every=2)
+    history = train(m, VAELoss(), data(300), epochs=4, callback=monitor)
+    assert [e for e, _ in monitor.calls] == [1, 2, 3, 4]
+    _, va = split_indices(300, val_fraction=0.1, random_state=0)
+    assert all(z.shape == (len(va), 3) and z.dtype == np.float32 for _, z in monitor.calls)
     assert history[0]["metrics"] == {} and history[2]["metrics"] == {}
-    sil = history[1]["metrics"]["silhouette"]
-    assert -1 <= sil <= 1 and "silhouette" in history[3]["metrics"]
+    assert history[1]["metrics"] == {"spread": pytest.approx(float(monitor.calls[1][1].std()))}
+    # the latents are the validation rows' means: at the last epoch (the best here) the module's own
+    assert history[-1]["best"]
+    _, mu = evaluate(m, VAELoss(), data(300), torch.as_tensor(va), epoch=10**9, random_state=0)
+    np.testing.assert_allclose(monitor.calls[-1][1], mu.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_callback_with_only_the_validation_hook_is_not_taken_for_a_function():
+    class Only:
+        def __init__(self):
+            self.n = 0
+
+        def on_validation(self, *, epoch, latents):
+            self.n += 1
+            return {}
+
+        def __call__(self, info):  # would be used as on_epoch if the hook were missed
+            raise AssertionError("called as a function")
+
+    cb = Only()
+    train(module(), VAELoss(), data(), epochs=2, callback=cb)
+    assert cb.n == 2
 
 
 def test_same_seed_same_history():
-    h1 = train(module(seed=5), VAELoss(), data(), epochs=3, seed=7)
-    h2 = train(module(seed=5), VAELoss(), data(), epochs=3, seed=7)
-    h3 = train(module(seed=5), VAELoss(), data(), epochs=3, seed=8)
+    h1 = train(module(seed=5), VAELoss(), data(), epochs=3, random_state=7)
+    h2 = train(module(seed=5), VAELoss(), data(), epochs=3, random_state=7)
+    h3 = train(module(seed=5), VAELoss(), data(), epochs=3, random_state=8)
     assert [h["loss"] for h in h1] == [h["loss"] for h in h2]
     assert [h["loss"] for h in h1] != [h["loss"] for h in h3]
 
@@ -141,6 +183,51 @@ def test_training_learns_something():
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-def test_thread_setting(threads):
-    train(module(), VAELoss(), data(50), epochs=1, num_threads=threads)
-    assert torch.get_num_threads() == threads
+def test_thread_count_is_used_while_training_and_restored_after(threads):
+    before = torch.get_num_threads()
+    seen = []
+    train(module(), VAELoss(), data(50), epochs=1, num_threads=threads,
+          callback=lambda info: seen.append(torch.get_num_threads()))
+    assert seen == [threads]
+    assert torch.get_num_threads() == before
+
+
+def test_thread_count_is_restored_when_training_fails():
+    before = torch.get_num_threads()
+    with pytest.raises(KeyError):
+        train(module(), VAELoss(), {"y": torch.zeros(20, 10)}, epochs=1, num_threads=before + 1)
+    assert torch.get_num_threads() == before
+
+
+def test_training_leaves_the_global_torch_seed_alone():
+    m = module()
+    torch.manual_seed(1234)
+    state = torch.get_rng_state()
+    train(m, VAELoss(), data(), epochs=2)
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_seeded_initialisation_uses_the_generator_only():
+    a = module(seed=3)
+    torch.manual_seed(0)
+    b = module(seed=3)
+    torch.manual_seed(99)
+    c = module(seed=3)
+    for pa, pb, pc in zip(a.parameters(), b.parameters(), c.parameters()):
+        assert torch.equal(pa, pb) and torch.equal(pa, pc)
+    assert not torch.equal(next(module(seed=4).parameters()), next(a.parameters()))
+    # the same distribution as torch's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+    w = a.encoder[0].weight
+    assert w.abs().max() <= 1 / np.sqrt(10) and w.abs().max() > 0.8 / np.sqrt(10)
+    with pytest.raises(TypeError, match="Embedding"):
+        init_parameters(torch.nn.Embedding(3, 2), generator=torch.Generator())
+
+
+def test_device_auto_follows_the_model_and_the_environment(monkeypatch):
+    monkeypatch.delenv("SONGSCAPE_DEVICE", raising=False)
+    assert resolve_device("auto", cuda_pays_off=False).type == "cpu"  # never CUDA where it is slower
+    want = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto", cuda_pays_off=True).type == want
+    assert resolve_device("cpu", cuda_pays_off=True).type == "cpu"
+    monkeypatch.setenv("SONGSCAPE_DEVICE", "cpu")
+    assert resolve_device("auto", cuda_pays_off=True).type == "cpu"

@@ -64,7 +64,7 @@ def checkpoint_manager() -> None:
         try:
             info = checkpoint.describe(e.path)
             row.update({"model": info.get("model"), "epochs": info.get("epochs_trained", info.get("epochs")),
-                        "latent": info.get("config", {}).get("latent_dim"), "β": info.get("config", {}).get("beta")})
+                        "latent": info["model_config"].get("latent_dim"), "β": (info["train_config"] or {}).get("beta")})
         except Exception as exc:  # an unreadable checkpoint is listed with its problem
             row["problem"] = str(exc)
         rows.append(row)

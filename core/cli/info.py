@@ -9,7 +9,8 @@ from pathlib import Path
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "info", help="describe a checkpoint",
-        description="Print a checkpoint's model, config, feature parameters and training history summary "
+        description="Print a checkpoint's model, its model / training / monitoring settings, feature parameters "
+                    "and training history summary "
                     "(epochs, best validation loss, final KL per latent dimension). Exits non-zero, "
                     "saying why, when the file is not a usable checkpoint.")
     p.add_argument("checkpoint", type=Path, metavar="CKPT", help="checkpoint file (.pt)")
@@ -26,6 +27,7 @@ def _fmt(value) -> str:
 
 
 def run(args) -> int:
+    # Imported here, not at the top: the CLI loads torch only when a command runs.
     from core.checkpoint import describe
 
     info = describe(args.checkpoint)  # CheckpointError -> "error: PATH: why", exit 2
@@ -36,9 +38,13 @@ def run(args) -> int:
     print(f"model       {info['model']}  (format {info['format_version']}, written by songscape "
           f"{info['songscape']}, {info['n_weights']:,} weights"
           f"{', resumable' if info['resumable'] else ''})")
-    print("config")
-    for k, v in info["config"].items():
-        print(f"  {k:<16} {_fmt(v)}")
+    for title, key in (("model config", "model_config"), ("training config", "train_config"),
+                       ("monitoring", "monitor_config")):
+        if info[key]:
+            print(title)
+            for k, v in info[key].items():
+                print(f"  {k:<16} {_fmt(v)}")
+    print(f"random state  {info['random_state']}")
     print("feature parameters")
     for k, v in info["feature_params"].items():
         print(f"  {k:<16} {_fmt(v)}")

@@ -4,36 +4,40 @@ Torch models write the checkpoint at the end of every epoch (with the training
 state) so Ctrl-C, or a killed process, loses at most one epoch: run the same
 command with ``--resume`` to continue. A finished run's checkpoint is compact
 (no training state).
+
+This module imports only the standard library at the top, so that registering the
+command (and ``--help``) stays fast; ``run`` imports the pipeline when the command runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import signal
 import sys
 import threading
 from pathlib import Path
 
-#: CLI flag -> config field. A flag is only allowed for models whose config has the field.
+#: The registry's names (``core.models.MODELS``; a test checks they agree), listed here so that
+#: ``--help`` does not import torch.
+MODEL_NAMES = ("ae", "basic", "beta", "conv", "pca", "raw")
+
+#: CLI flag -> model or training config field. A flag is only allowed for models that have the field.
 FLAG_FIELDS = {
-    "epochs": "epochs", "beta": "beta", "latent_dim": "latent_dim", "seed": "seed", "lr": "lr",
+    "epochs": "epochs", "beta": "beta", "latent_dim": "latent_dim", "lr": "lr",
     "batch_size": "batch_size", "modality": "modality", "inputs": "inputs", "patience": "patience",
     "val_fraction": "val_fraction", "warmup_epochs": "warmup_epochs", "capacity": "capacity",
-    "capacity_epochs": "capacity_epochs", "channels": "channels", "metrics_every": "metrics_every",
+    "capacity_epochs": "capacity_epochs", "channels": "channels",
 }
 
 
 def register(subparsers) -> None:
-    from core.models import MODELS
-
     p = subparsers.add_parser(
         "train", help="train a model and save its checkpoint",
         description="Train a model (VAE, ConvVAE, β-VAE or a baseline) on one or more data sources "
                     "and save a checkpoint. Ctrl-C stops cleanly and keeps the checkpoint; "
                     "continue later with --resume.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--model", required=True, choices=sorted(MODELS),
+    p.add_argument("--model", required=True, choices=MODEL_NAMES,
                    help="basic: dense VAE on the 57 features; conv: ConvVAE on log-mel + lyrics; "
                         "beta: conv with beta=4; ae / pca / raw: baselines (see --inputs)")
     p.add_argument("--data", required=True, action="append", metavar="SOURCE",
@@ -41,13 +45,16 @@ def register(subparsers) -> None:
                         "'banglabeats:/data/bb@bng'; repeat to combine sources")
     p.add_argument("--out", required=True, type=Path, metavar="CKPT", help="checkpoint file to write (.pt)")
     p.add_argument("--resume", action="store_true",
-                   help="continue the unfinished run saved in --out (same data; its config is kept, "
-                        "--epochs may raise the total)")
-    g = p.add_argument_group("model settings (default: the model's own defaults)")
+                   help="continue the unfinished run saved in --out (same data, checked by content; its "
+                        "settings are kept, --epochs may raise the total)")
+    p.add_argument("--random-state", "--seed", dest="random_state", type=int, default=0,
+                   help="random seed (split, shuffling, initialisation)")
+    p.add_argument("--device", default="auto",
+                   help="auto (CUDA only for the models it speeds up), cpu, cuda, cuda:1...")
+    g = p.add_argument_group("model and training settings (default: the model's own defaults)")
     g.add_argument("--epochs", type=int, help="total number of epochs")
     g.add_argument("--beta", type=float, help="weight of the KL term (VAEs)")
     g.add_argument("--latent-dim", type=int, help="size of the latent space")
-    g.add_argument("--seed", type=int, help="random seed (split, shuffling, initialisation)")
     g.add_argument("--lr", type=float, help="Adam learning rate")
     g.add_argument("--batch-size", type=int, help="mini-batch size")
     g.add_argument("--modality", choices=("both", "audio", "lyrics"),
@@ -60,12 +67,17 @@ def register(subparsers) -> None:
     g.add_argument("--capacity-epochs", type=int, help="epochs over which the capacity grows to --capacity")
     g.add_argument("--channels", type=lambda s: tuple(int(c) for c in s.split(",")), metavar="C1,C2,C3,C4",
                    help="conv channels, e.g. 16,32,64,128")
-    g.add_argument("--metrics-every", type=int, help="K-Means silhouette on validation latents every k epochs")
+    m = p.add_argument_group("monitoring (recorded in the checkpoint; does not change the model)")
+    m.add_argument("--metrics-every", type=int, default=0,
+                   help="cluster the validation latents every k epochs and record internal metrics (0 = never)")
+    m.add_argument("--n-clusters", type=int, default=2, help="K-Means k for --metrics-every")
     p.set_defaults(func=run)
 
 
-def _overrides(args, config_class) -> dict:
-    fields = {f.name for f in dataclasses.fields(config_class)}
+def overrides(args, model_class) -> dict:
+    """The model / training fields the flags set; SystemExit naming a flag the model does not have."""
+    fields = {f for cls in (model_class.config_class, model_class.training_class) if cls is not None
+              for f in cls.__dataclass_fields__}
     params = {}
     for flag, field in FLAG_FIELDS.items():
         value = getattr(args, flag, None)
@@ -77,13 +89,13 @@ def _overrides(args, config_class) -> dict:
     return params
 
 
-class _Bar:
-    """tqdm bar over epochs with loss / recon / kl."""
+class _Progress:
+    """tqdm bar over epochs with loss / recon / kl (+ the monitor's metrics)."""
 
-    def __init__(self, total: int, initial: int):
-        from tqdm import tqdm
-
+    def __init__(self, tqdm, total: int, initial: int, monitor=None):
         self.bar = tqdm(total=total, initial=initial, desc="train", unit="epoch", dynamic_ncols=True)
+        if monitor is not None:
+            self.on_validation = monitor.on_validation
 
     def on_epoch(self, info: dict) -> None:
         self.bar.total = info["epochs"]
@@ -100,37 +112,36 @@ class _Bar:
 
 
 def run(args) -> int:
+    # Imported here, not at the top: the CLI loads torch and the pipeline only when a command runs.
+    from tqdm import tqdm
+
     from core import checkpoint
     from core.corpus import load_sources
-    from core.latents import build_inputs
+    from core.inputs import build_inputs
+    from core.io import exclusive
     from core.models import MODELS, create
-    from core.models.base import TorchModel, config_from_dict
     from core.progress import tqdm_progress
 
     cls = MODELS[args.model]
     out: Path = args.out
-    resume_from = None
+    saved = None
     if args.resume:
-        resume_from = checkpoint.read(out, expect_model=args.model)
-        if resume_from.get("train_state") is None:
+        saved = checkpoint.read(out, expect_model=args.model)
+        if saved.get("train_state") is None:
             print(f"error: {out}: has no training state to resume (its training already finished)", file=sys.stderr)
             return 2
-        config = config_from_dict(cls.config_class, resume_from["config"])
-        ignored = {k: v for k, v in _overrides(args, cls.config_class).items() if k != "epochs"}
+        ignored = sorted(k for k in overrides(args, cls) if k != "epochs")
         if ignored:
-            print(f"note: --resume keeps the saved config; ignoring {sorted(ignored)}", file=sys.stderr)
-        if args.epochs is not None:
-            config = dataclasses.replace(config, epochs=args.epochs)
-        model = create(args.model, config=config)
+            print(f"note: --resume keeps the saved settings; ignoring {ignored}", file=sys.stderr)
+        model = checkpoint.unfitted(saved, out)
+        mel_params = saved["feature_params"].get("mel_params")
+        monitoring = saved["monitor_config"]
     else:
-        model = create(args.model, **_overrides(args, cls.config_class))
+        model = create(args.model, random_state=args.random_state, device=args.device, **overrides(args, cls))
+        mel_params = getattr(model.config, "mel_params", None)
+        monitoring = {"every": args.metrics_every, "n_clusters": args.n_clusters} if args.metrics_every else None
 
     corpus = load_sources(args.data, progress=tqdm_progress("load"))
-    mel_params = None
-    if resume_from is not None:
-        mel_params = resume_from["feature_params"].get("mel_params")
-    elif getattr(model.config, "mel_params", None):
-        mel_params = model.config.mel_params
     inputs, skipped = build_inputs(corpus, needs=model.needs, mel_params=mel_params,
                                    progress=tqdm_progress("features"))
     for s in skipped[:10]:
@@ -142,28 +153,30 @@ def run(args) -> int:
         return 2
     print(f"training '{args.model}' on {len(inputs)} tracks ({len(skipped)} skipped)", file=sys.stderr)
 
-    if not isinstance(model, TorchModel):
-        model.fit(inputs)
-        checkpoint.save(model, out)
-        print(f"saved {out}", file=sys.stderr)
-        return 0
+    monitor = None
+    if monitoring:
+        # Imported only when asked for: the one scoring path (clustering + metrics) sits above the models.
+        from core.scoring import TrainingMonitor
 
-    stop = threading.Event()
-
-    def on_sigint(signum, frame):
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-        print("\nstopping after this batch (Ctrl-C again to abort)...", file=sys.stderr)
-
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    done_before = len(resume_from["history"]) if resume_from is not None else 0
-    bar = _Bar(model.config.epochs, done_before)
-    try:
-        model.fit(inputs, callback=bar, stop=stop, state_path=out, resume=args.resume)
-    finally:
-        bar.close()
-        signal.signal(signal.SIGINT, previous)
+        monitor = TrainingMonitor(n_clusters=monitoring["n_clusters"], every=monitoring["every"],
+                                  random_state=model.random_state)
+    with exclusive(out, what="checkpoint"):
+        if model.training is None:
+            checkpoint.fit(model, inputs, out)
+            print(f"saved {out}", file=sys.stderr)
+            return 0
+        stop = threading.Event()
+        previous = signal.signal(signal.SIGINT, _stop_on_first_ctrl_c(stop))
+        progress = _Progress(tqdm, args.epochs or model.epochs, len(saved["history"]) if saved else 0, monitor)
+        try:
+            if saved is not None:
+                model = checkpoint.resume(out, inputs, expect_model=model.name, epochs=args.epochs,
+                                          callback=progress, stop=stop)
+            else:
+                checkpoint.fit(model, inputs, out, callback=progress, stop=stop, monitoring=monitoring)
+        finally:
+            progress.close()
+            signal.signal(signal.SIGINT, previous)
     h = model.history_
     if stop.is_set():
         if out.exists():
@@ -175,3 +188,14 @@ def run(args) -> int:
     best_val = best[-1]["val_loss"] if best else float("nan")
     print(f"saved {out}: {len(h)} epochs, best val loss {best_val:.4g}", file=sys.stderr)
     return 0
+
+
+def _stop_on_first_ctrl_c(stop: threading.Event):
+    """A SIGINT handler: the first Ctrl-C sets ``stop`` (training ends after the batch), the second aborts."""
+    def handler(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        print("\nstopping after this batch (Ctrl-C again to abort)...", file=sys.stderr)
+
+    return handler

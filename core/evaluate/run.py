@@ -37,7 +37,7 @@ from core.clustering import NeighbourIndex, suggest_eps
 from core.evaluate.tasks import (
     BETAS, DBSCAN_MIN_SAMPLES, DEFAULT_TASKS, TASKS, UMAP_BASELINE, ModelSpec, Task, clusterings,
 )
-from core.latents import build_inputs  # -> core.inputs after the model merge
+from core.inputs import build_inputs
 from core.metrics import EXTERNAL, INTERNAL
 from core.models import create
 from core.progress import Progress, null_progress
@@ -78,21 +78,14 @@ def _adapt(spec: ModelSpec, corpus) -> tuple[ModelSpec, str]:
 def _build_model(spec: ModelSpec, *, seed: int, epochs_scale: float, extra: dict | None = None):
     """``create(spec.model, **params)`` with the seed and the scaled epochs among the params.
 
-    A default instance is built first and only read: it says whether the model takes a
-    seed (``random_state``) and how many epochs it trains by default. Nothing is changed
-    on a model after it is built.
+    Nothing is changed on a model after it is built: a default instance is built first
+    and only read, for the number of epochs it trains by default.
     """
-    params = {**spec.config, **(extra or {})}
-    probe = create(spec.model, **params)
-    settings = getattr(probe, "config", probe)
-    for name in ("random_state", "seed"):  # `seed` until the torch models take random_state
-        if hasattr(settings, name):
-            params[name] = seed
-            break
-    if hasattr(settings, "epochs") and epochs_scale != 1.0:
-        base = settings.epochs if settings.epochs is not None else getattr(probe, "default_epochs", 30)
-        params["epochs"] = max(1, int(round(base * epochs_scale)))
-    return create(spec.model, **params)
+    config = {**spec.config, **(extra or {})}
+    model = create(spec.model, random_state=seed, **config)
+    if model.training is None or epochs_scale == 1.0:
+        return model
+    return create(spec.model, random_state=seed, **config, epochs=max(1, int(round(model.epochs * epochs_scale))))
 
 
 def _latents(spec: ModelSpec, inputs, *, seed: int, epochs_scale: float, extra: dict | None = None):

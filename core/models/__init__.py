@@ -9,19 +9,25 @@ pca      PCA on the standardised features, or on the flattened mel (+ lyrics)
 raw      the standardised features themselves, or a mean/std-pooled mel summary
 =======  ==========================================================================
 
-Every model has ``name``, ``needs`` (the :class:`~core.latents.ModelInputs`
-fields it uses), ``config`` (its dataclass), ``fit(inputs, *, callback, stop)``,
-``encode(inputs) -> (n, d)`` and ``reconstruct(inputs) -> ModelInputs``; the
-VAEs and ``ae`` also ``decode(z)`` and the VAEs ``sample(n)``. Save and load
-them with :mod:`core.checkpoint`.
+Every model is an estimator with the parameters ``config`` (architecture, see
+:mod:`core.models.configs`), ``training`` (None for pca / raw), ``random_state`` and
+``device``; it has ``name``, ``needs`` (the :class:`~core.inputs.ModelInputs` fields it
+uses), ``fit(inputs, *, callback, stop) -> self``, ``encode(inputs) -> (n, d)`` and
+``reconstruct(inputs) -> ModelInputs``; the torch models also ``decode(z)`` and the VAEs
+``sample(n)``. Save and load them with :mod:`core.checkpoint`.
+
+Modules: ``configs`` (the three groups of settings), ``preprocessing`` (standardiser, mel /
+lyrics scaling), ``base`` (the estimator), ``losses``, ``vae`` / ``conv`` / ``baselines``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
-from core.models.base import Model
+from core.models.base import Model, TorchModel
 from core.models.baselines import AutoEncoder, PCAModel, RawModel
+from core.models.configs import split_params
 from core.models.conv import BetaVAE, ConvVAE
 from core.models.vae import BasicVAE
 
@@ -36,17 +42,31 @@ MODELS: dict[str, type[Model]] = {
 }
 
 
-def create(name: str, *, config: Any = None, **params: Any) -> Model:
-    """A new, unfitted model ``name`` with its default config overridden by ``params``.
+def create(name: str, *, config: Any = None, training: Any = None, random_state: int = 0, device: str = "auto",
+           **params: Any) -> Model:
+    """A new, unfitted model ``name``; ``params`` override fields of its model or training config.
 
-    >>> create("basic", latent_dim=8, beta=2.0).config.latent_dim
-    8
+    >>> m = create("basic", latent_dim=8, beta=2.0, random_state=3)
+    >>> (m.config.latent_dim, m.training.beta, m.random_state)
+    (8, 2.0, 3)
     """
     try:
         cls = MODELS[name]
     except KeyError:
         raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}") from None
-    return cls(config, **params)
+    model_params, train_params = split_params(params, config_class=cls.config_class,
+                                              training_class=cls.training_class, owner=name)
+    config = (config or cls.config_class)
+    config = config(**model_params) if isinstance(config, type) else _replace(config, model_params)
+    if cls.training_class is not None:
+        base = training if training is not None else cls.training_class(**cls.training_defaults)
+        training = _replace(base, train_params)
+    return cls(config, training, random_state=random_state, device=device)
 
 
-__all__ = ["MODELS", "Model", "create", "BasicVAE", "ConvVAE", "BetaVAE", "AutoEncoder", "PCAModel", "RawModel"]
+def _replace(config: Any, changes: dict) -> Any:
+    return dataclasses.replace(config, **changes) if changes else config
+
+
+__all__ = ["MODELS", "Model", "TorchModel", "create", "BasicVAE", "ConvVAE", "BetaVAE", "AutoEncoder",
+           "PCAModel", "RawModel"]

@@ -1,95 +1,67 @@
-"""The interface every model in the registry follows, and the shared torch plumbing.
+"""The estimator interface every model in the registry follows, and the torch estimator.
 
-A model is an estimator (sklearn style): ``__init__`` only stores its config
-dataclass, :meth:`Model.fit` learns and returns ``self``, learned state ends in
-``_``. What a checkpoint stores is :meth:`Model.get_state` (tensors + plain
-Python types) and :meth:`Model.set_state` puts it back.
+A model is an estimator (scikit-learn style): ``__init__`` only stores its parameters
+(``config``: the architecture dataclass, ``training``: the training dataclass or None,
+``random_state``, ``device``); :meth:`Model.fit` validates them, learns and returns
+``self`` without changing them; learned state ends in ``_`` (``prep_``, ``module_``,
+``history_``, ``kl_per_dim_``...). :meth:`Model.get_state` is what a checkpoint stores
+(tensors + plain types) and :meth:`Model.set_state` puts it back.
 
-Torch models (:class:`TorchModel`) wrap an ``nn.Module`` that follows the
-protocol of :mod:`core.training`::
+A :class:`TorchModel` builds its ``nn.Module`` and its loss and hands both to
+:func:`core.training.train`. The module follows the loop's protocol::
 
     forward(batch, *, generator=None) -> {"mu": (n, d), "logvar": (n, d) | None, ...}
     reconstruction_error(out, batch) -> (n,)
-    encode_mean(batch) -> (n, d)
+    encode_mean(batch) -> (n, d);  decode(z) -> dict of outputs
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import threading
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 import torch
 
 from core.errors import BadInputError
-from core.latents import ModelInputs
+from core.inputs import ModelInputs
+from core.models.configs import config_to_dict
+from core.models.losses import VAELoss
+from core.models.preprocessing import FeaturePrep, MelPrep, prep_from_state
+from core.training import empty_module, resolve_device, seeded_module, train
 
-
-@dataclasses.dataclass
-class TrainSettings:
-    """Settings of the training loop (:mod:`core.training`), shared by every torch model's config.
-
-    A model's config subclasses this and adds its network settings; it may redeclare a
-    field to change its default (the ConvVAE trains 40 epochs, the Basic VAE 120).
-    """
-
-    epochs: int | None = 120
-    batch_size: int = 32
-    lr: float = 1e-3
-    seed: int = 0
-    val_fraction: float = 0.1
-    patience: int | None = None
-    metrics_every: int = 0
-    n_clusters: int = 2
-
-
-@dataclasses.dataclass
-class VAESettings(TrainSettings):
-    """:class:`TrainSettings` plus the β-VAE loss: KL weight, warm-up and capacity schedule."""
-
-    beta: float = 1.0
-    warmup_epochs: int = 0
-    capacity: float | None = None
-    capacity_epochs: int = 0
-
-
-def config_to_dict(config: Any) -> dict:
-    """A config dataclass as a JSON-safe dict (tuples become lists)."""
-    return json.loads(json.dumps(dataclasses.asdict(config)))
-
-
-def config_from_dict(cls: type, values: dict) -> Any:
-    """Rebuild a config dataclass, ignoring unknown keys and restoring tuples."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    kwargs = {}
-    for k, v in values.items():
-        if k not in fields:
-            continue
-        kwargs[k] = tuple(v) if isinstance(v, list) and "tuple" in str(fields[k].type) else v
-    return cls(**kwargs)
+#: Rows per forward pass when encoding or decoding outside training.
+ENCODE_CHUNK = 512
 
 
 class Model:
-    """Base class: config handling, input checks, fingerprint."""
+    """Base class: parameters, input checks, fingerprint."""
 
     name: ClassVar[str] = ""
     config_class: ClassVar[type]
+    #: The training config dataclass (None: nothing is trained by gradient descent).
+    training_class: ClassVar[type | None] = None
+    #: This model's defaults for its training config (e.g. the ConvVAE trains 40 epochs).
+    training_defaults: ClassVar[dict] = {}
 
-    def __init__(self, config: Any = None, **params: Any):
-        if config is None:
-            config = self.config_class(**params)
-        elif params:
-            config = dataclasses.replace(config, **params)
-        self.config = config
-        self.history_: list[dict] = []
-        self.kl_per_dim_: np.ndarray | None = None
+    def __init__(self, config: Any = None, training: Any = None, *, random_state: int = 0,
+                 device: str = "auto"):
+        self.config = config if config is not None else self.config_class()
+        if training is None and self.training_class is not None:
+            training = self.training_class(**self.training_defaults)
+        self.training = training
+        self.random_state = random_state
+        self.device = device
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.config})"
+        return f"{type(self).__name__}({self.config}, {self.training}, random_state={self.random_state})"
+
+    def get_params(self) -> dict:
+        """The constructor parameters."""
+        return {"config": self.config, "training": self.training, "random_state": self.random_state,
+                "device": self.device}
 
     # ---------------------------------------------------------------- interface
     @property
@@ -101,8 +73,7 @@ class Model:
     def latent_dim(self) -> int:
         return int(self.config.latent_dim)
 
-    def fit(self, inputs: ModelInputs, *, callback=None, stop: threading.Event | None = None,
-            state_path: str | Path | None = None, resume: bool = False) -> "Model":
+    def fit(self, inputs: ModelInputs, **kwargs) -> "Model":
         raise NotImplementedError
 
     def encode(self, inputs: ModelInputs) -> np.ndarray:
@@ -110,6 +81,13 @@ class Model:
 
     def reconstruct(self, inputs: ModelInputs) -> ModelInputs:
         raise NotImplementedError
+
+    def validate(self) -> None:
+        """Raise ValueError naming a parameter whose value cannot work (called by ``fit``)."""
+        for name, allowed in (("inputs", ("features", "mel")), ("modality", ("both", "audio", "lyrics"))):
+            value = getattr(self.config, name, None)
+            if value is not None and value not in allowed:
+                raise ValueError(f"{type(self).__name__}: {name} must be one of {allowed}, got {value!r}")
 
     # ------------------------------------------------------------ checkpointing
     def get_state(self) -> dict:
@@ -124,22 +102,26 @@ class Model:
 
         :func:`core.checkpoint.load` compares this with its ``expect`` argument.
         """
-        raise NotImplementedError
+        self._check_fitted()
+        return self.prep_.spec()
 
     def is_fitted(self) -> bool:
-        raise NotImplementedError
+        return getattr(self, "prep_", None) is not None
 
     def fingerprint(self) -> str:
-        """A short hash of the config and the learned state (used as the latents cache key)."""
+        """A short hash of what decides the latents: the model config, the preprocessing and the weights.
+
+        Training and monitoring settings are left out (they only matter through the weights).
+        Used as the latents cache key.
+        """
         h = hashlib.sha256()
         h.update(self.name.encode())
         h.update(json.dumps(config_to_dict(self.config), sort_keys=True).encode())
         state = self.get_state()
         h.update(json.dumps(state["feature_params"], sort_keys=True, default=str).encode())
         for key in sorted(state["weights"]):
-            t = state["weights"][key]
             h.update(key.encode())
-            h.update(t.detach().cpu().contiguous().numpy().tobytes())
+            h.update(state["weights"][key].detach().cpu().contiguous().numpy().tobytes())
         return h.hexdigest()[:16]
 
     # --------------------------------------------------------------- helpers
@@ -153,161 +135,85 @@ class Model:
                 raise BadInputError(None, f"model '{self.name}' needs '{field}' inputs, which were not given")
 
 
-def check_features(X: np.ndarray, n_features: int | None) -> np.ndarray:
-    """Validate a (n, f) feature matrix: finite, 2-D, ``n_features`` columns. Returns float32."""
-    X = np.asarray(X, dtype=np.float32)
-    if X.ndim != 2:
-        raise BadInputError(None, f"features must be a 2-D (tracks, features) array, got shape {X.shape}")
-    if n_features is not None and X.shape[1] != n_features:
-        raise BadInputError(None, f"the model was trained on {n_features} features, the data has {X.shape[1]}")
-    if not np.isfinite(X).all():
-        bad = int((~np.isfinite(X)).any(1).sum())
-        raise BadInputError(None, f"{bad} track(s) have NaN or infinite feature values")
-    return X
-
-
-class Standardiser:
-    """Per-column mean / scale (StandardScaler's arithmetic), stored as plain lists."""
-
-    def __init__(self, mean: np.ndarray, scale: np.ndarray):
-        self.mean = np.asarray(mean, dtype=np.float64)
-        self.scale = np.asarray(scale, dtype=np.float64)
-
-    @classmethod
-    def fit(cls, X: np.ndarray) -> "Standardiser":
-        from sklearn.preprocessing import StandardScaler
-
-        sc = StandardScaler().fit(X)
-        return cls(sc.mean_, sc.scale_)
-
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        return ((X - self.mean) / self.scale).astype(np.float32)
-
-    def inverse(self, X: np.ndarray) -> np.ndarray:
-        return (np.asarray(X, dtype=np.float64) * self.scale + self.mean).astype(np.float32)
-
-    def to_dict(self) -> dict:
-        return {"mean": self.mean.tolist(), "scale": self.scale.tolist()}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Standardiser":
-        return cls(np.asarray(d["mean"]), np.asarray(d["scale"]))
-
-
 class TorchModel(Model):
     """A model trained by :func:`core.training.train`.
 
-    Subclasses implement ``_build_module()``, ``_fit_preprocessing(inputs)``,
-    ``_tensors(inputs)`` (ModelInputs -> dict of tensors), ``_outputs(out, n)``
-    (module outputs -> ModelInputs), ``_feature_params()`` / ``_set_feature_params(d)``
-    and ``input_spec()``.
+    Subclasses implement ``needs``, ``_fit_preprocessing(inputs) -> prep`` and
+    ``_network() -> nn.Module`` (from ``self.config`` and ``self.prep_``).
     """
 
     #: Whether the model has a KL term (VAEs) or not (plain autoencoder).
     variational: ClassVar[bool] = True
-
-    def __init__(self, config: Any = None, **params: Any):
-        super().__init__(config, **params)
-        self.module_: torch.nn.Module | None = None
+    #: Whether ``device="auto"`` trains on CUDA (see the measurements in :mod:`core.training.device`).
+    cuda_pays_off: ClassVar[bool] = False
+    #: Epochs when ``training.epochs`` is None.
+    default_epochs: ClassVar[int] = 120
 
     # ---- to implement
-    def _build_module(self) -> torch.nn.Module:
+    def _fit_preprocessing(self, inputs: ModelInputs) -> FeaturePrep | MelPrep:
         raise NotImplementedError
 
-    def _fit_preprocessing(self, inputs: ModelInputs) -> None:
+    def _network(self) -> torch.nn.Module:
         raise NotImplementedError
-
-    def _tensors(self, inputs: ModelInputs) -> dict[str, torch.Tensor]:
-        raise NotImplementedError
-
-    def _outputs(self, out: dict[str, torch.Tensor]) -> ModelInputs:
-        raise NotImplementedError
-
-    def _feature_params(self) -> dict:
-        raise NotImplementedError
-
-    def _set_feature_params(self, d: dict) -> None:
-        raise NotImplementedError
-
-    def loss(self):
-        """The :class:`~core.models.losses.VAELoss` this model is trained with."""
-        from core.models.losses import VAELoss
-
-        c = self.config
-        if not self.variational:
-            return VAELoss(beta=0.0)
-        return VAELoss(beta=c.beta, warmup_epochs=c.warmup_epochs, capacity=c.capacity,
-                       capacity_epochs=c.capacity_epochs)
 
     # ---- interface
     def is_fitted(self) -> bool:
-        return self.module_ is not None
+        return getattr(self, "module_", None) is not None
 
-    def fit(self, inputs: ModelInputs, *, callback=None, stop: threading.Event | None = None,
-            state_path: str | Path | None = None, resume: bool = False) -> "TorchModel":
-        """Fit the preprocessing and the network on ``inputs``.
+    def loss(self) -> VAELoss:
+        """The loss this model is trained with (β-VAE = a β setting of the same loss)."""
+        t = self.training
+        if not self.variational:
+            return VAELoss(beta=0.0)
+        return VAELoss(beta=t.beta, warmup_epochs=t.warmup_epochs, capacity=t.capacity,
+                       capacity_epochs=t.capacity_epochs)
 
-        With ``state_path`` the checkpoint is written there at the end of every epoch,
-        with the training state (optimizer, epoch, history...) while the run is not finished,
-        and without it once training has ended normally. ``resume=True`` continues the
-        run saved in ``state_path`` (its preprocessing, weights and optimizer) up to
-        ``config.epochs``.
+    @property
+    def epochs(self) -> int:
+        """The number of epochs ``fit`` trains (``training.epochs``, or the model's default)."""
+        return int(self.training.epochs if self.training.epochs is not None else self.default_epochs)
+
+    def fit(self, inputs: ModelInputs, *, callback: Any = None, stop: threading.Event | None = None,
+            save_state: Callable[[dict], None] | None = None, resume_from: dict | None = None) -> "TorchModel":
+        """Fit the preprocessing and the network on ``inputs``; returns ``self``.
+
+        Parameters
+        ----------
+        callback : training callback (``on_batch`` / ``on_epoch`` / ``on_validation``, see
+            :func:`core.training.train`).
+        stop : a ``threading.Event``; when set, training ends after the current batch with the
+            best weights so far.
+        save_state : called with the ``train_state`` after every epoch (:mod:`core.checkpoint`
+            uses it to write a resumable file).
+        resume_from : a checkpoint dict with ``feature_params``, ``weights`` (the best so far) and
+            ``train_state``: continue that run (``core.checkpoint.fit(..., resume=True)``).
         """
-        from core import checkpoint
-        from core.training import train
-
+        self.validate()
         self._check_needs(inputs)
-        c = self.config
-        torch.manual_seed(c.seed)
-        resume_state = None
-        if resume:
-            if state_path is None or not Path(state_path).exists():
-                raise BadInputError(state_path, "nothing to resume: the state file does not exist")
-            saved = checkpoint.read(state_path, expect_model=self.name)
-            if saved.get("train_state") is None:
-                raise checkpoint.CheckpointError(
-                    state_path, "has no training state to resume (its training already finished)")
-            self._set_feature_params(saved["feature_params"])
-            self.module_ = self._build_module()
-            resume_state = dict(saved["train_state"])
-            resume_state["best_weights"] = saved["weights"]
-            if resume_state.get("n_samples") != len(inputs):
-                raise checkpoint.CheckpointError(
-                    state_path, f"its run was trained on {resume_state.get('n_samples')} tracks, the data has "
-                                f"{len(inputs)}: resume needs the same data")
+        if resume_from is None:
+            self.prep_ = self._fit_preprocessing(inputs)
         else:
-            self._fit_preprocessing(inputs)
-            self.module_ = self._build_module()
-        data = self._tensors(inputs)
-
-        save_state = None
-        if state_path is not None:
-            def save_state(ts: dict) -> None:
-                ts = dict(ts)
-                best = ts.pop("best_weights")
-                self.history_ = list(ts["history"])
-                checkpoint.save(self, state_path, weights=best, train_state=ts)
-
-        finished = {"done": False}
-
-        def on_epoch(info):
-            finished["done"] = info["epoch"] >= info["epochs"] or info["stopped_early"]
-
+            self.prep_ = prep_from_state(resume_from["feature_params"])
+        data = self.prep_.tensors(inputs)
+        generator = torch.Generator().manual_seed(int(self.random_state))
+        self.module_ = seeded_module(self._network, generator=generator)
+        resume_state = None
+        if resume_from is not None:
+            resume_state = dict(resume_from["train_state"], best_weights=resume_from["weights"])
+        t = self.training
         self.history_ = train(
-            self.module_, self.loss(), data, epochs=c.epochs, batch_size=c.batch_size, lr=c.lr,
-            seed=c.seed, val_fraction=c.val_fraction, patience=c.patience,
-            callback=_Tee(callback, on_epoch), stop=stop, metrics_every=c.metrics_every,
-            n_clusters=c.n_clusters, checkpoint=save_state, resume_state=resume_state,
+            self.module_, self.loss(), data, epochs=self.epochs, batch_size=t.batch_size, lr=t.lr,
+            random_state=int(self.random_state), val_fraction=t.val_fraction, patience=t.patience,
+            device=resolve_device(self.device, cuda_pays_off=self.cuda_pays_off), callback=callback,
+            stop=stop, save_state=save_state, resume_state=resume_state,
         )
-        self.module_.cpu()
         self._update_kl()
-        if state_path is not None and (finished["done"] or len(self.history_) >= c.epochs):
-            checkpoint.save(self, state_path)
         return self
 
     def _update_kl(self) -> None:
-        best = [h for h in self.history_ if h.get("best")]
-        rec = best[-1] if best else (self.history_[-1] if self.history_ else None)
+        history = getattr(self, "history_", [])
+        best = [h for h in history if h.get("best")]
+        rec = best[-1] if best else (history[-1] if history else None)
         if self.variational and rec is not None and rec.get("val_kl_per_dim"):
             self.kl_per_dim_ = np.asarray(rec["val_kl_per_dim"], dtype=np.float64)
         else:
@@ -318,9 +224,10 @@ class TorchModel(Model):
         """Latent means, (n, latent_dim) float32."""
         self._check_fitted()
         self._check_needs(inputs)
-        data = self._tensors(inputs)
+        data = self.prep_.tensors(inputs)
         self.module_.eval()
-        parts = [self.module_.encode_mean(_rows(data, s, 512)) for s in range(0, len(inputs), 512)]
+        parts = [self.module_.encode_mean({k: v[s:s + ENCODE_CHUNK] for k, v in data.items()})
+                 for s in range(0, len(inputs), ENCODE_CHUNK)]
         return torch.cat(parts).numpy().astype(np.float32) if parts else np.zeros((0, self.latent_dim), np.float32)
 
     @torch.no_grad()
@@ -336,9 +243,9 @@ class TorchModel(Model):
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise BadInputError(None, f"latents must have shape (n, {self.latent_dim}), got {z.shape}")
         self.module_.eval()
-        out = self.module_.decode(torch.from_numpy(z))
-        result = self._outputs(out)
-        result.track_ids = list(track_ids) if track_ids is not None else [f"z{i}" for i in range(len(z))]
+        result = self.prep_.outputs(self.module_.decode(torch.from_numpy(z)))
+        if track_ids is not None:
+            result.track_ids = list(track_ids)
         return result
 
     def sample(self, n: int, *, random_state: int | None = None) -> ModelInputs:
@@ -351,33 +258,12 @@ class TorchModel(Model):
     def get_state(self) -> dict:
         self._check_fitted()
         return {"weights": {k: v.detach().cpu() for k, v in self.module_.state_dict().items()},
-                "feature_params": self._feature_params()}
+                "feature_params": self.prep_.state()}
 
     def set_state(self, weights: dict, feature_params: dict) -> None:
-        self._set_feature_params(feature_params)
-        module = self._build_module()
+        self.prep_ = prep_from_state(feature_params)
+        module = empty_module(self._network)
         module.load_state_dict(weights)
-        module.eval()
-        self.module_ = module
+        self.module_ = module.eval()
         self._update_kl()
 
-
-def _rows(data: dict[str, torch.Tensor], start: int, size: int) -> dict[str, torch.Tensor]:
-    return {k: v[start:start + size] for k, v in data.items()}
-
-
-class _Tee:
-    """Forward callbacks to the user's callback and to an internal on_epoch hook."""
-
-    def __init__(self, user: Any, hook):
-        from core.training import _callback_methods
-
-        self._user_batch, self._user_epoch = _callback_methods(user)
-        self._hook = hook
-        if self._user_batch is not None:
-            self.on_batch = self._user_batch
-
-    def on_epoch(self, info: dict) -> None:
-        self._hook(info)
-        if self._user_epoch is not None:
-            self._user_epoch(info)

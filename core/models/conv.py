@@ -1,11 +1,11 @@
 """ConvVAE on the 128×128 log-mel, fused with a lyrics branch; β-VAE is the same network.
 
-Architecture (``channels = (c1, c2, c3, c4)``, ``latent_dim = d``)::
+Architecture (``channels = (c1, c2, c3, c4)``, ``latent_dim = d``), one small module per part::
 
-    mel (1×128×128, dB → [0, 1] by ``to_unit``)
-      → 4 × [Conv2d k4 s2 p1 + LeakyReLU]  (c1..c4 channels, 128 → 8 pixels)
-      → Linear → audio expert N(mu_a, var_a)
-    lyrics TF-IDF (V) → Linear(V, h) + ReLU → lyrics expert N(mu_l, var_l)
+    MelEncoder      mel (1×128×128, dB → [0, 1] by ``to_unit``)
+                      → 4 × [Conv2d k4 s2 p1 + LeakyReLU]  (c1..c4 channels, 128 → 8 pixels)
+                      → Linear → audio expert N(mu_a, var_a)
+    LyricsEncoder   lyrics TF-IDF (V) → Linear(V, h) + ReLU → Linear → lyrics expert N(mu_l, var_l)
 
     fusion: product of experts with the prior N(0, I):
         precision = 1 + 1/var_a + m·1/var_l,   mu = (mu_a/var_a + m·mu_l/var_l) / precision
@@ -13,8 +13,8 @@ Architecture (``channels = (c1, c2, c3, c4)``, ``latent_dim = d``)::
     lyrics is encoded from its audio alone: its lyrics row is never read
     (``torch.where``), so zeros or garbage there change nothing.
 
-    decoder: z → Linear → c4×8×8 → 4 × ConvTranspose2d → sigmoid mel (1×128×128)
-             z → Linear(d, h) + ReLU → Linear(h, V) → sigmoid lyrics TF-IDF
+    MelDecoder      z → Linear → c4×8×8 → 4 × ConvTranspose2d → sigmoid mel (1×128×128)
+    LyricsDecoder   z → Linear(d, h) + ReLU → Linear(h, V) → sigmoid lyrics TF-IDF
 
 The reconstruction error is the sum of squared errors of the mel (in [0, 1])
 plus ``lyrics_weight · (mel pixels / V)`` times that of the lyrics, masked to
@@ -28,46 +28,77 @@ warm-up and the capacity schedule are options of the loss (see
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numpy as np
 import torch
 from torch import nn
 
 from core.errors import BadInputError
-from core.latents import ModelInputs
-from core.models.base import TorchModel, VAESettings
+from core.inputs import ModelInputs
+from core.models.base import TorchModel
+from core.models.configs import ConvVAEConfig, VAETrainConfig
 from core.models.losses import squared_error
+from core.models.preprocessing import MelPrep
 
 MODALITIES = ("both", "audio", "lyrics")
 
 
-@dataclass
-class ConvVAEConfig(VAESettings):
-    """Settings of :class:`ConvVAE`.
+class MelEncoder(nn.Module):
+    """(n, 1, H, W) mel in [0, 1] -> (n, heads·d): the audio expert's mean (and log-variance)."""
 
-    Defaults chosen on the demo corpus (220 tracks, 2-core CPU, see BENCHMARKS.md): 40 epochs
-    take about a minute, and ``lyrics_weight=5`` lets the lyrics shape the latent space
-    (K-Means k=2 vs language: ARI 0.73, against 0.00 with weight 1 or audio alone).
-    """
+    def __init__(self, mel_shape: tuple[int, int], channels: tuple[int, ...], out_dim: int):
+        super().__init__()
+        layers, c_in = [], 1
+        for c in channels:
+            layers += [nn.Conv2d(c_in, c, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
+            c_in = c
+        self.convs = nn.Sequential(*layers, nn.Flatten())
+        scale = 2 ** len(channels)
+        self.head = nn.Linear(channels[-1] * (mel_shape[0] // scale) * (mel_shape[1] // scale), out_dim)
 
-    latent_dim: int = 8
-    channels: tuple[int, ...] = (16, 32, 64, 128)
-    modality: str = "both"
-    lyrics_features: int = 512
-    lyrics_min_df: int = 1
-    lyrics_hidden: int = 128
-    lyrics_weight: float = 5.0
-    mel_params: dict | None = None
-    epochs: int | None = 40
-    patience: int | None = 8
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        return self.head(self.convs(mel))
 
 
-@dataclass
-class BetaVAEConfig(ConvVAEConfig):
-    """:class:`ConvVAEConfig` with β = 4."""
+class MelDecoder(nn.Module):
+    """(n, d) latents -> (n, 1, H, W) mel in [0, 1] (the mirror of :class:`MelEncoder`)."""
 
-    beta: float = 4.0
+    def __init__(self, mel_shape: tuple[int, int], channels: tuple[int, ...], latent_dim: int):
+        super().__init__()
+        scale = 2 ** len(channels)
+        self.bottom = (channels[-1], mel_shape[0] // scale, mel_shape[1] // scale)
+        self.fc = nn.Linear(latent_dim, self.bottom[0] * self.bottom[1] * self.bottom[2])
+        layers = []
+        rev = list(channels[::-1]) + [1]
+        for i, (a, b) in enumerate(zip(rev[:-1], rev[1:])):
+            layers.append(nn.ConvTranspose2d(a, b, 4, stride=2, padding=1))
+            layers.append(nn.LeakyReLU(0.2) if i < len(channels) - 1 else nn.Sigmoid())
+        self.deconvs = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.deconvs(self.fc(z).view(len(z), *self.bottom))
+
+
+class LyricsEncoder(nn.Module):
+    """(n, V) TF-IDF -> (n, heads·d): the lyrics expert's mean (and log-variance)."""
+
+    def __init__(self, lyrics_dim: int, hidden: int, out_dim: int):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(lyrics_dim, hidden), nn.ReLU())
+        self.head = nn.Linear(hidden, out_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+
+class LyricsDecoder(nn.Module):
+    """(n, d) latents -> (n, V) TF-IDF in [0, 1]."""
+
+    def __init__(self, lyrics_dim: int, hidden: int, latent_dim: int):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(latent_dim, hidden), nn.ReLU(), nn.Linear(hidden, lyrics_dim),
+                                  nn.Sigmoid())
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.body(z)
 
 
 class ConvVAEModule(nn.Module):
@@ -76,45 +107,31 @@ class ConvVAEModule(nn.Module):
     Batches are dicts with ``mel`` (n, 1, H, W) in [0, 1], ``lyr`` (n, V) and ``lmask`` (n,) bool.
     """
 
-    def __init__(self, *, mel_shape: tuple[int, int], channels: tuple[int, ...], latent_dim: int,
+    def __init__(self, *, mel_shape: tuple[int, int] | None, channels: tuple[int, ...], latent_dim: int,
                  lyrics_dim: int, lyrics_hidden: int = 128, modality: str = "both",
                  lyrics_weight: float = 1.0, variational: bool = True):
         super().__init__()
         if modality not in MODALITIES:
             raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}")
-        H, W = mel_shape
-        scale = 2 ** len(channels)
-        if H % scale or W % scale:
-            raise BadInputError(None, f"mel shape {H}×{W} is not divisible by {scale} ({len(channels)} conv layers)")
         self.variational = variational
         self.use_audio = modality in ("both", "audio")
         self.use_lyrics = modality in ("both", "lyrics") and lyrics_dim > 0
-        self.mel_shape = (H, W)
-        self.lyrics_dim = lyrics_dim
-        self.lyrics_scale = lyrics_weight * (H * W) / max(1, lyrics_dim)
         self.latent_dim = latent_dim
-        n_heads = 2 if variational else 1
+        heads = (2 if variational else 1) * latent_dim
         if self.use_audio:
-            layers, c_in = [], 1
-            for c in channels:
-                layers += [nn.Conv2d(c_in, c, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
-                c_in = c
-            self.enc_audio = nn.Sequential(*layers, nn.Flatten())
-            self.bottom = (channels[-1], H // scale, W // scale)
-            flat = channels[-1] * (H // scale) * (W // scale)
-            self.head_audio = nn.Linear(flat, n_heads * latent_dim)
-            self.dec_fc = nn.Linear(latent_dim, flat)
-            layers = []
-            rev = list(channels[::-1]) + [1]
-            for i, (a, b) in enumerate(zip(rev[:-1], rev[1:])):
-                layers.append(nn.ConvTranspose2d(a, b, 4, stride=2, padding=1))
-                layers.append(nn.LeakyReLU(0.2) if i < len(channels) - 1 else nn.Sigmoid())
-            self.dec_audio = nn.Sequential(*layers)
+            H, W = mel_shape
+            scale = 2 ** len(channels)
+            if H % scale or W % scale:
+                raise BadInputError(None, f"mel shape {H}×{W} is not divisible by {scale} "
+                                          f"({len(channels)} conv layers)")
+            self.mel_encoder = MelEncoder((H, W), tuple(channels), heads)
+            self.mel_decoder = MelDecoder((H, W), tuple(channels), latent_dim)
+            self.lyrics_scale = lyrics_weight * (H * W) / max(1, lyrics_dim)
+        else:
+            self.lyrics_scale = float(lyrics_weight)
         if self.use_lyrics:
-            self.enc_lyrics = nn.Sequential(nn.Linear(lyrics_dim, lyrics_hidden), nn.ReLU())
-            self.head_lyrics = nn.Linear(lyrics_hidden, n_heads * latent_dim)
-            self.dec_lyrics = nn.Sequential(nn.Linear(latent_dim, lyrics_hidden), nn.ReLU(),
-                                            nn.Linear(lyrics_hidden, lyrics_dim), nn.Sigmoid())
+            self.lyrics_encoder = LyricsEncoder(lyrics_dim, lyrics_hidden, heads)
+            self.lyrics_decoder = LyricsDecoder(lyrics_dim, lyrics_hidden, latent_dim)
 
     # ---- encoder: one expert per modality, fused by a product of Gaussians
     def _experts(self, batch: dict) -> list[tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]]:
@@ -122,24 +139,23 @@ class ConvVAEModule(nn.Module):
         experts = []
         d = self.latent_dim
         if self.use_audio:
-            h = self.head_audio(self.enc_audio(batch["mel"]))
+            h = self.mel_encoder(batch["mel"])
             mask = torch.ones(len(h), 1, device=h.device, dtype=h.dtype)
             experts.append((h[:, :d], h[:, d:] if self.variational else None, mask))
         if self.use_lyrics:
             present = batch["lmask"].bool()
             x = torch.where(present[:, None], batch["lyr"], torch.zeros_like(batch["lyr"]))
-            h = self.head_lyrics(self.enc_lyrics(x))
+            h = self.lyrics_encoder(x)
             mask = present[:, None].to(h.dtype)
             experts.append((h[:, :d], h[:, d:] if self.variational else None, mask))
         return experts
 
     def _fuse(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
         experts = self._experts(batch)
-        n = len(experts[0][0])
         ref = experts[0][0]
         if not self.variational:  # average of the experts that are present
             total = torch.zeros_like(ref)
-            count = torch.zeros(n, 1, device=ref.device, dtype=ref.dtype)
+            count = torch.zeros(len(ref), 1, device=ref.device, dtype=ref.dtype)
             for mu, _, m in experts:
                 total = total + torch.where(m > 0, mu, torch.zeros_like(mu))
                 count = count + m
@@ -147,8 +163,7 @@ class ConvVAEModule(nn.Module):
         precision = torch.ones_like(ref)  # the prior N(0, I)
         weighted = torch.zeros_like(ref)
         for mu, logvar, m in experts:
-            logvar = logvar.clamp(-10.0, 10.0)
-            p = torch.exp(-logvar)
+            p = torch.exp(-logvar.clamp(-10.0, 10.0))
             precision = precision + torch.where(m > 0, p, torch.zeros_like(p))
             weighted = weighted + torch.where(m > 0, mu * p, torch.zeros_like(mu))
         return weighted / precision, -torch.log(precision)
@@ -159,9 +174,9 @@ class ConvVAEModule(nn.Module):
     def decode(self, z: torch.Tensor) -> dict[str, torch.Tensor]:
         out = {}
         if self.use_audio:
-            out["mel_hat"] = self.dec_audio(self.dec_fc(z).view(len(z), *self.bottom))
+            out["mel_hat"] = self.mel_decoder(z)
         if self.use_lyrics:
-            out["lyr_hat"] = self.dec_lyrics(z)
+            out["lyr_hat"] = self.lyrics_decoder(z)
         return out
 
     def forward(self, batch: dict, *, generator: torch.Generator | None = None) -> dict:
@@ -182,10 +197,24 @@ class ConvVAEModule(nn.Module):
         return err
 
 
-def _mel_params_obj(d: dict | None):
-    from core.features.mel import MelParams
+def mel_needs(modality: str) -> set[str]:
+    """The inputs a mel model with ``modality`` uses."""
+    return {"both": {"mel", "lyrics"}, "audio": {"mel"}, "lyrics": {"lyrics"}}[modality]
 
-    return MelParams.from_dict(d) if d else MelParams()
+
+def fit_mel_prep(config, inputs: ModelInputs, *, needs: set[str]) -> MelPrep:
+    """Mel scaling and lyrics TF-IDF of a mel model with ``config`` that uses the inputs ``needs``."""
+    lyrics = None
+    if "lyrics" in needs:
+        lyrics = {"max_features": config.lyrics_features, "min_df": getattr(config, "lyrics_min_df", 1)}
+    return MelPrep.fit(inputs, use_mel="mel" in needs, lyrics=lyrics, mel_params=config.mel_params)
+
+
+def conv_network(config, prep: MelPrep, *, variational: bool) -> ConvVAEModule:
+    """The ConvVAE network of ``config`` on ``prep``'s mel shape and vocabulary."""
+    return ConvVAEModule(mel_shape=prep.mel_shape, channels=tuple(config.channels), latent_dim=config.latent_dim,
+                         lyrics_dim=prep.lyrics_dim, lyrics_hidden=config.lyrics_hidden, modality=config.modality,
+                         lyrics_weight=config.lyrics_weight, variational=variational)
 
 
 class ConvVAE(TorchModel):
@@ -193,107 +222,27 @@ class ConvVAE(TorchModel):
 
     name = "conv"
     config_class = ConvVAEConfig
+    training_class = VAETrainConfig
+    training_defaults = {"epochs": 40, "patience": 8}
     variational = True
+    cuda_pays_off = True  # CUDA is 5x (batch 32) to 17x (batch 256) faster (core.training.device)
 
     @property
     def needs(self) -> set[str]:
-        return {"both": {"mel", "lyrics"}, "audio": {"mel"}, "lyrics": {"lyrics"}}[self.config.modality]
+        return mel_needs(self.config.modality)
 
-    # ---- preprocessing: mel → [0, 1], lyrics → TF-IDF (+ mask)
-    def _fit_preprocessing(self, inputs: ModelInputs) -> None:
-        if self.config.modality not in MODALITIES:
-            raise ValueError(f"modality must be one of {MODALITIES}, got {self.config.modality!r}")
-        self.mel_params_, self.mel_shape_ = None, (128, 128)
-        if "mel" in self.needs:
-            self.mel_params_ = inputs.mel_params or self.config.mel_params or _mel_params_obj(None).to_dict()
-            self.mel_shape_ = tuple(int(s) for s in inputs.mel.shape[1:])
-        self.tfidf_ = None
-        if "lyrics" in self.needs:
-            from core.lyrics import LyricsTfidf
+    def _fit_preprocessing(self, inputs: ModelInputs) -> MelPrep:
+        return fit_mel_prep(self.config, inputs, needs=self.needs)
 
-            self.tfidf_ = LyricsTfidf(max_features=self.config.lyrics_features,
-                                      min_df=self.config.lyrics_min_df).fit(inputs.lyrics)
-        self.lyrics_dim_ = 0 if self.tfidf_ is None else len(self.tfidf_.vocabulary_)
-
-    def _tensors(self, inputs: ModelInputs) -> dict[str, torch.Tensor]:
-        n = len(inputs)
-        data: dict[str, torch.Tensor] = {}
-        if "mel" in self.needs:
-            M = np.asarray(inputs.mel, dtype=np.float32)
-            if M.ndim != 3 or tuple(M.shape[1:]) != tuple(self.mel_shape_):
-                raise BadInputError(None, f"the model was trained on {self.mel_shape_[0]}×{self.mel_shape_[1]} "
-                                          f"log-mels, the data has shape {M.shape[1:]}")
-            if inputs.mel_params is not None and inputs.mel_params != self.mel_params_:
-                raise BadInputError(None, "the mel inputs were computed with other mel parameters than the model's")
-            if not np.isfinite(M).all():
-                raise BadInputError(None, "mel spectrograms contain NaN or infinite values")
-            from core.features.mel import to_unit
-
-            U = np.asarray(to_unit(M, _mel_params_obj(self.mel_params_)), dtype=np.float32)
-            data["mel"] = torch.from_numpy(np.ascontiguousarray(U[:, None]))
-        if self.lyrics_dim_ > 0:
-            X, mask = self.tfidf_.transform(inputs.lyrics)
-            data["lyr"] = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
-            data["lmask"] = torch.from_numpy(np.asarray(mask, dtype=bool))
-        else:
-            data["lyr"] = torch.zeros(n, 0)
-            data["lmask"] = torch.zeros(n, dtype=torch.bool)
-        if "mel" not in self.needs and self.lyrics_dim_ == 0:
-            raise BadInputError(None, "modality 'lyrics' needs lyrics, and no track had any usable lyrics")
-        return data
-
-    def _outputs(self, out: dict[str, torch.Tensor]) -> ModelInputs:
-        n = len(next(iter(out.values())))
-        mel = None
-        if "mel_hat" in out:
-            from core.features.mel import from_unit
-
-            mel = np.asarray(from_unit(out["mel_hat"][:, 0].numpy(), _mel_params_obj(self.mel_params_)),
-                             dtype=np.float32)
-        return ModelInputs(track_ids=[f"z{i}" for i in range(n)], mel=mel, mel_params=self.mel_params_)
-
-    def _build_module(self) -> nn.Module:
-        c = self.config
-        return ConvVAEModule(mel_shape=self.mel_shape_, channels=tuple(c.channels), latent_dim=c.latent_dim,
-                             lyrics_dim=self.lyrics_dim_, lyrics_hidden=c.lyrics_hidden, modality=c.modality,
-                             lyrics_weight=c.lyrics_weight, variational=self.variational)
-
-    def _feature_params(self) -> dict:
-        return mel_feature_params(self, lyrics_dim=int(self.lyrics_dim_))
-
-    def _set_feature_params(self, d: dict) -> None:
-        set_mel_feature_params(self, d)
-        self.lyrics_dim_ = int(d["lyrics_dim"])
+    def _network(self) -> nn.Module:
+        return conv_network(self.config, self.prep_, variational=self.variational)
 
     def input_spec(self) -> dict:
-        self._check_fitted()
-        spec = {"modality": self.config.modality, "lyrics_dim": int(self.lyrics_dim_)}
-        if "mel" in self.needs:
-            spec["mel_shape"] = list(self.mel_shape_)
-            spec["mel_params"] = self.mel_params_
-        return spec
+        return {"modality": self.config.modality, **super().input_spec()}
 
 
 class BetaVAE(ConvVAE):
     """The ConvVAE trained with β = 4 (a loss setting): ``create("beta")``."""
 
     name = "beta"
-    config_class = BetaVAEConfig
-
-
-def mel_feature_params(model, *, lyrics_dim: int) -> dict:
-    """The checkpoint form of a mel model's preprocessing: MelParams, mel shape, lyrics TF-IDF."""
-    return {"kind": "mel", "mel_params": model.mel_params_, "mel_shape": list(model.mel_shape_),
-            "lyrics": None if model.tfidf_ is None else model.tfidf_.get_state(),
-            "lyrics_dim": int(lyrics_dim)}
-
-
-def set_mel_feature_params(model, d: dict) -> None:
-    """Restore what :func:`mel_feature_params` saved onto ``model``."""
-    model.mel_params_ = d["mel_params"]
-    model.mel_shape_ = tuple(int(s) for s in d["mel_shape"])
-    model.tfidf_ = None
-    if d.get("lyrics"):
-        from core.lyrics import LyricsTfidf
-
-        model.tfidf_ = LyricsTfidf.from_state(d["lyrics"])
+    training_defaults = {**ConvVAE.training_defaults, "beta": 4.0}

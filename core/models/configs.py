@@ -1,0 +1,134 @@
+"""The settings of a model, in three groups saved side by side in its checkpoint (nanoGPT style).
+
+* the MODEL config: the architecture and the preprocessing (one dataclass per model, e.g.
+  :class:`ConvVAEConfig`); with the fitted weights it decides the latents, so it is what
+  ``Model.fingerprint()`` (the latents cache key) hashes;
+* the TRAINING config: how the weights were learned (:class:`TrainConfig`, the loop;
+  :class:`VAETrainConfig` adds the β-VAE loss: β, KL warm-up, capacity schedule);
+* the MONITORING settings: what was reported during training (the callback's, e.g.
+  ``core.scoring.TrainingMonitor``); recorded in the checkpoint, never part of a model.
+
+``random_state`` and ``device`` are estimator parameters next to the two configs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from dataclasses import dataclass
+from typing import Any
+
+
+# ------------------------------------------------------------------ training
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of the training loop (:func:`core.training.train`).
+
+    ``epochs=None`` means the model's own default (the autoencoder: 120 on features, 40 on mel).
+    """
+
+    epochs: int | None = 120
+    batch_size: int = 32
+    lr: float = 1e-3
+    val_fraction: float = 0.1
+    patience: int | None = None
+
+
+@dataclass(frozen=True)
+class VAETrainConfig(TrainConfig):
+    """:class:`TrainConfig` plus the β-VAE loss: KL weight, warm-up and capacity schedule."""
+
+    beta: float = 1.0
+    warmup_epochs: int = 0
+    capacity: float | None = None
+    capacity_epochs: int = 0
+
+
+# -------------------------------------------------------------- architectures
+@dataclass(frozen=True)
+class BasicVAEConfig:
+    """The Basic VAE's network (defaults = the study's 57 → 32 → 16 → z=2)."""
+
+    latent_dim: int = 2
+    hidden: tuple[int, ...] = (32, 16)
+
+
+@dataclass(frozen=True)
+class ConvVAEConfig:
+    """The ConvVAE's network and preprocessing.
+
+    Defaults chosen on the demo corpus (220 tracks, 2-core CPU, see BENCHMARKS.md). Label-aware
+    choice, declared: ``lyrics_weight=5`` was picked because it lets the lyrics shape the latent
+    space (K-Means k=2 vs language: ARI 0.73, against 0.00 with weight 1 or audio alone).
+    """
+
+    latent_dim: int = 8
+    channels: tuple[int, ...] = (16, 32, 64, 128)
+    modality: str = "both"
+    lyrics_features: int = 512
+    lyrics_min_df: int = 1
+    lyrics_hidden: int = 128
+    lyrics_weight: float = 5.0
+    mel_params: dict | None = None
+
+
+@dataclass(frozen=True)
+class AEConfig(ConvVAEConfig):
+    """The plain autoencoder: ``basic``'s dense network on features (``hidden``) or ``conv``'s network on
+    mel (the :class:`ConvVAEConfig` fields), chosen by ``inputs``."""
+
+    inputs: str = "features"
+    hidden: tuple[int, ...] = (32, 16)
+    latent_dim: int = 2
+    modality: str = "audio"
+
+
+@dataclass(frozen=True)
+class PCAConfig:
+    """PCA on standardised features or on the flattened mel (+ the lyrics TF-IDF with ``modality="both"``)."""
+
+    inputs: str = "features"
+    latent_dim: int = 2
+    modality: str = "audio"
+    lyrics_features: int = 512
+    mel_params: dict | None = None
+
+
+@dataclass(frozen=True)
+class RawConfig:
+    """The standardised inputs themselves (features, or the per-band mel mean/std)."""
+
+    inputs: str = "features"
+    mel_params: dict | None = None
+
+
+# -------------------------------------------------------------- serialisation
+def field_names(cls: type | None) -> set[str]:
+    return {f.name for f in dataclasses.fields(cls)} if cls is not None else set()
+
+
+def config_to_dict(config: Any) -> dict | None:
+    """A config dataclass as a JSON-safe dict (tuples become lists); None stays None."""
+    return None if config is None else json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def config_from_dict(cls: type, values: dict) -> Any:
+    """Rebuild a config dataclass from :func:`config_to_dict`'s dict: unknown keys are an error, lists
+    become tuples where the field is a tuple."""
+    unknown = set(values) - field_names(cls)
+    if unknown:
+        raise ValueError(f"{cls.__name__} has no field(s) {sorted(unknown)}")
+    hints = typing.get_type_hints(cls)
+    return cls(**{k: tuple(v) if isinstance(v, list) and "tuple" in str(hints[k]) else v for k, v in values.items()})
+
+
+def split_params(params: dict, *, config_class: type, training_class: type | None, owner: str) -> tuple[dict, dict]:
+    """Route flat keyword parameters to (model config, training config); name any that fits neither."""
+    model_fields, train_fields = field_names(config_class), field_names(training_class)
+    unknown = sorted(set(params) - model_fields - train_fields)
+    if unknown:
+        raise ValueError(f"model '{owner}' has no parameter(s) {unknown}; it takes "
+                         f"{sorted(model_fields | train_fields | {'random_state', 'device'})}")
+    return ({k: v for k, v in params.items() if k in model_fields},
+            {k: v for k, v in params.items() if k in train_fields})
