@@ -9,4 +9,6 @@ if [ ! -x /usr/bin/chromium ] && { [ -n "${CI:-}" ] || [ "$(id -u)" = 0 ]; } && 
   apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null \
     || echo ">> could not install chromium; browser tests will report it"
 fi
+echo ">> checking the layer contract of core/ (.importlinter)"
+.venv/bin/lint-imports --no-cache
 exec .venv/bin/python -m pytest "$@"
