@@ -1,6 +1,6 @@
 """Run named recipes x seeds on cached corpora; one small .npz per run, then ``pack`` them into one file.
 
-    python -m exp.sweep run  DATA_DIR RESULT_DIR WORKER N_WORKERS BUDGET_S [device]
+    python -m exp.sweep run  DATA_DIR RESULT_DIR WORKER N_WORKERS BUDGET_S [device [plan]]
     python -m exp.sweep pack RESULT_DIR OUT.npz
 
 Runs are dealt round robin to the workers in the priority order of ``PLAN``; a worker skips what is
@@ -34,11 +34,21 @@ RECIPES = {
     "both": replace(BASE, modality="both", name="both"),
     "lyrics": replace(BASE, modality="lyrics", name="lyrics", steps=1500),
     "beta4both": replace(BASE, beta=4.0, modality="both", name="beta4both"),
+    # second GPU call: the demo corpus (10 s clips, 1500 steps) and 256-frame (11.9 s) crops
+    "base1500": replace(BASE, steps=1500, warmup_steps=500, name="base1500"),
+    "both1500": replace(BASE, modality="both", steps=1500, warmup_steps=500, name="both1500"),
+    # CPU check of the demo corpus (1 thread, contended 2-core machine): narrower and shorter
+    "cpu_audio": replace(BASE, width=128, steps=500, warmup_steps=150, name="cpu_audio"),
+    "cpu_both": replace(BASE, width=128, modality="both", steps=500, warmup_steps=150, name="cpu_both"),
+    "c256": replace(BASE, crop=256, eval_hop=64, steps=1000, warmup_steps=400, name="c256"),
 }
 SEEDS = (0, 1, 2)
 #: (corpus, recipe) in priority order
 PLAN = ([("gtzan", r) for r in ("base", "beta4", "w128", "d16", "centre", "peak", "long", "fb0")]
         + [("demo", r) for r in ("base", "both", "lyrics", "beta4both")])
+PLANS = {"1": PLAN,
+         "cpu": [("demo", r) for r in ("lyrics", "cpu_audio", "cpu_both")],
+         "2": [("demo", r) for r in ("base1500", "both1500", "lyrics")] + [("gtzan", "c256")]}
 
 
 def run_one(data: dict, corpus: str, name: str, seed: int, device: str, out_dir: Path) -> None:
@@ -56,19 +66,22 @@ def run_one(data: dict, corpus: str, name: str, seed: int, device: str, out_dir:
             "train_s": hist["train_s"], "embed_s": time.perf_counter() - t, "warnings": hist["warnings"],
             "hist": {k: v for k, v in hist.items() if k not in ("train_s", "warnings")}, **meas}
     if model.use_audio:
-        meta["sigma_band_mean"] = float(torch.exp(model.log_sigma).mean())
+        meta["sigma_band_mean"] = float(torch.exp(model.log_sigma.detach()).mean())
     np.savez(out_dir / f"{corpus}__{name}__{seed}.npz", meta=json.dumps(meta),
              **{k: v for k, v in emb.items()})
     print(f"done {corpus} {name} s{seed} train {hist['train_s']:.1f}s {meas}", flush=True)
 
 
-def run(data_dir: str, out_dir: str, worker: int, n_workers: int, budget_s: float, device: str = "cuda") -> None:
+def run(data_dir: str, out_dir: str, worker: int, n_workers: int, budget_s: float, device: str = "cuda",
+        plan: str = "1") -> None:
     t0 = time.perf_counter()
+    if device == "cpu":
+        torch.set_num_threads(1)  # 1 thread is 10x faster than 2 on the shared, contended 2-core machine
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    jobs = [(c, r, s) for c, r in PLAN for s in SEEDS][worker::n_workers]
+    jobs = [(c, r, s) for c, r in PLANS[plan] for s in SEEDS][worker::n_workers]
     cache = {}
     for corpus, name, seed in jobs:
         if time.perf_counter() - t0 > budget_s:
@@ -95,6 +108,6 @@ def pack(res_dir: str, out: str) -> None:
 if __name__ == "__main__":
     if sys.argv[1] == "run":
         a = sys.argv[2:]
-        run(a[0], a[1], int(a[2]), int(a[3]), float(a[4]), *(a[5:6] or ["cuda"]))
+        run(a[0], a[1], int(a[2]), int(a[3]), float(a[4]), *(a[5:7] or ["cuda"]))
     else:
         pack(sys.argv[2], sys.argv[3])

@@ -103,7 +103,7 @@ def train(data: dict, recipe: Recipe, *, seed: int, device: str = "cpu", log_eve
     lmask = torch.from_numpy(data["lmask"].astype(bool)).to(device)
     N = X.shape[0]
     vocab = lyr.shape[1]
-    model = CropVAE(latent_dim=recipe.latent_dim, width=recipe.width, vocab=vocab,
+    model = CropVAE(n_frames=recipe.crop, latent_dim=recipe.latent_dim, width=recipe.width, vocab=vocab,
                     modality=recipe.modality).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(
