@@ -165,11 +165,12 @@ def main() -> None:
             print(f"skipping {name}: {folder} not found"
                   + (" (python -m core demo --out data/demo)" if name == "demo" else ""), flush=True)
             continue
-        rows += run_corpus(name, f"{CORPORA[name][0]}:{folder}", seeds=args.seeds, epochs_scale=args.epochs_scale, only=only)
+        rows += run_corpus(name, f"{CORPORA[name][0]}:{folder}", seeds=args.seeds, epochs_scale=args.epochs_scale,
+                           only=only)
+        atomic_write(args.out, pd.DataFrame(rows).to_csv(index=False))  # after each corpus: a long run keeps what finished
     if not rows:
         raise SystemExit("nothing was benchmarked")
     df = pd.DataFrame(rows)
-    atomic_write(args.out, df.to_csv(index=False))
     print(f"\n{command}\n(total {time.perf_counter() - t0:.0f} s, {os.cpu_count()} CPUs; per-seed rows in {args.out})\n")
     print(table(df))
     gains = fusion_gain(df)
