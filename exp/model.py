@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -55,21 +56,74 @@ def _block(c_in: int, c_out: int, *, k: int = 3, stride: int = 1, groups: int = 
                          nn.GroupNorm(groups, c_out), nn.GELU())
 
 
-class AudioEncoder(nn.Module):
-    """(B, n_mels, T) standardised log-mel crop -> (mu, logvar), each (B, d). Time-invariant (global pooling)."""
+N_MOD = 12        #: log-spaced temporal-modulation bands (DC excluded) of :func:`modulation_spectrum`
+MOD_GROUPS = 16   #: mel-band groups of the modulation target (8 adjacent bands each for 128 bands)
 
-    def __init__(self, *, n_mels: int = 128, width: int = 256, latent_dim: int = 32, n_down: int = 3):
+
+def _mod_pool_matrix(T: int, n_mod: int, device, dtype) -> torch.Tensor:
+    """(T//2 + 1, n_mod) row-normalised pooling of rfft bins 1..T//2 into log-spaced bands (bin 0 dropped)."""
+    edges = np.round(np.geomspace(1, T // 2 + 1, n_mod + 1)).astype(int)
+    for i in range(1, len(edges)):
+        edges[i] = max(edges[i], edges[i - 1] + 1)
+    W = np.zeros((T // 2 + 1, n_mod), dtype=np.float32)
+    for m in range(n_mod):
+        lo, hi = edges[m], min(edges[m + 1], T // 2 + 1)
+        if hi > lo:
+            W[lo:hi, m] = 1.0 / (hi - lo)
+    return torch.from_numpy(W).to(device=device, dtype=dtype)
+
+
+def modulation_spectrum(h: torch.Tensor, *, n_mod: int = N_MOD) -> torch.Tensor:
+    """Log power of the temporal modulations of each channel, pooled into log-spaced bands.
+
+    h : (B, C, T) -> (B, C, n_mod). Shift-invariant in time (the magnitude of an FFT over the crop):
+    with hop 1024 at 22,050 Hz and T = 128 the bands span 0.17 .. 10.8 Hz (tempo and rhythm rates).
+    """
+    T = h.shape[-1]
+    spec = torch.fft.rfft(h - h.mean(-1, keepdim=True), dim=-1).abs() ** 2 / T       # (B, C, T//2+1)
+    pooled = spec @ _mod_pool_matrix(T, n_mod, h.device, spec.dtype)
+    return torch.log(pooled + 1e-3)
+
+
+def modulation_target(x: torch.Tensor) -> torch.Tensor:
+    """(B, F, T) standardised crop -> (B, MOD_GROUPS * N_MOD): the band-group modulation spectrum."""
+    B, Fb, T = x.shape
+    g = x.view(B, MOD_GROUPS, Fb // MOD_GROUPS, T).mean(2)
+    return modulation_spectrum(g).flatten(1)
+
+
+class AudioEncoder(nn.Module):
+    """(B, n_mels, T) standardised log-mel crop -> (mu, logvar), each (B, d). Time-invariant (global pooling).
+
+    ``pool="meanstd"``: [mean_t, std_t] of the last block. ``pool="mod"`` adds the modulation spectrum
+    (:func:`modulation_spectrum`) of ``mod_ch`` 1x1 projections of the first block's full-rate output,
+    layer-normalised, so the posterior can see rhythm periodicities the pooled statistics blur.
+    """
+
+    def __init__(self, *, n_mels: int = 128, width: int = 256, latent_dim: int = 32, n_down: int = 3,
+                 pool: str = "meanstd", mod_ch: int = 32):
         super().__init__()
-        layers = [_block(n_mels, width)]
-        layers += [_block(width, width, k=4, stride=2) for _ in range(n_down)]
+        if pool not in ("meanstd", "mod"):
+            raise ValueError(f"pool must be meanstd or mod, got {pool!r}")
+        self.pool = pool
+        self.stem = _block(n_mels, width)
+        layers = [_block(width, width, k=4, stride=2) for _ in range(n_down)]
         layers += [_block(width, width), _block(width, width)]
         self.body = nn.Sequential(*layers)
-        self.head = nn.Linear(2 * width, 2 * latent_dim)
+        n_in = 2 * width
+        if pool == "mod":
+            self.mod_proj = nn.Conv1d(width, mod_ch, 1)
+            self.mod_norm = nn.LayerNorm(mod_ch * N_MOD)
+            n_in += mod_ch * N_MOD
+        self.head = nn.Linear(n_in, 2 * latent_dim)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.body(x)                                   # (B, C, T/8)
-        pooled = torch.cat([h.mean(-1), h.std(-1)], -1)    # (B, 2C)
-        mu, logvar = self.head(pooled).chunk(2, -1)
+        h0 = self.stem(x)                                  # (B, C, T)
+        h = self.body(h0)                                  # (B, C, T/8)
+        feats = [h.mean(-1), h.std(-1)]                    # (B, 2C)
+        if self.pool == "mod":
+            feats.append(self.mod_norm(modulation_spectrum(self.mod_proj(h0)).flatten(1)))
+        mu, logvar = self.head(torch.cat(feats, -1)).chunk(2, -1)
         return mu, logvar.clamp(-12.0, 8.0)
 
 
@@ -131,7 +185,8 @@ class CropVAE(nn.Module):
     """
 
     def __init__(self, *, n_mels: int = 128, n_frames: int = 128, width: int = 256, latent_dim: int = 32,
-                 vocab: int = 0, lyrics_hidden: int = 128, modality: str = "audio"):
+                 vocab: int = 0, lyrics_hidden: int = 128, modality: str = "audio", pool: str = "meanstd",
+                 mod_weight: float = 0.0):
         super().__init__()
         if modality not in ("audio", "both", "lyrics"):
             raise ValueError(f"modality must be audio, both or lyrics, got {modality!r}")
@@ -140,9 +195,14 @@ class CropVAE(nn.Module):
         self.modality, self.latent_dim = modality, latent_dim
         self.use_audio, self.use_lyrics = modality != "lyrics", modality != "audio"
         if self.use_audio:
-            self.enc = AudioEncoder(n_mels=n_mels, width=width, latent_dim=latent_dim)
+            self.enc = AudioEncoder(n_mels=n_mels, width=width, latent_dim=latent_dim, pool=pool)
             self.dec = AudioDecoder(n_mels=n_mels, n_frames=n_frames, width=width, latent_dim=latent_dim)
             self.log_sigma = nn.Parameter(torch.zeros(n_mels))          # per-band σ, standardised units
+        self.mod_weight = mod_weight if self.use_audio else 0.0
+        if self.mod_weight > 0:  # second likelihood term: the crop's band-group modulation spectrum
+            n_mod = MOD_GROUPS * N_MOD
+            self.mod_dec = nn.Sequential(nn.Linear(latent_dim, 256), nn.GELU(), nn.Linear(256, n_mod))
+            self.log_sigma_mod = nn.Parameter(torch.zeros(n_mod))
         if self.use_lyrics:
             self.lenc = LyricsEncoder(vocab=vocab, hidden=lyrics_hidden, latent_dim=latent_dim)
             self.ldec = nn.Sequential(nn.Linear(latent_dim, lyrics_hidden), nn.GELU(),
@@ -166,6 +226,8 @@ class CropVAE(nn.Module):
         out = {}
         if self.use_audio:
             out["x"] = self.dec(z)
+        if self.mod_weight > 0:
+            out["mod"] = self.mod_dec(z)
         if self.use_lyrics:
             out["lyr"] = self.ldec(z)
         return out
@@ -206,6 +268,12 @@ def vae_loss(model: CropVAE, batch: dict, *, beta: float, free_bits: float, lyri
         nll = nll + nll_mel
         parts["nll_mel"] = nll_mel.detach()
         parts["mse"] = F.mse_loss(out["x"], x).detach()
+    if "mod" in out:
+        target = modulation_target(batch["x"]).detach()
+        w = model.mod_weight * batch["x"][0].numel() / target.shape[1]
+        nll_mod = w * gaussian_nll(target, out["mod"], model.log_sigma_mod).mean()
+        nll = nll + nll_mod
+        parts["nll_mod"] = nll_mod.detach()
     if "lyr" in out:
         m = batch["lmask"]
         n_mel = 128 * 128 if "x" not in out else batch["x"][0].numel()

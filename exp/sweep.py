@@ -41,6 +41,11 @@ RECIPES = {
     "cpu_audio": replace(BASE, width=128, steps=500, warmup_steps=150, name="cpu_audio"),
     "cpu_both": replace(BASE, width=128, modality="both", steps=500, warmup_steps=150, name="cpu_both"),
     "c256": replace(BASE, crop=256, eval_hop=64, steps=1000, warmup_steps=400, name="c256"),
+    # third GPU call (SCI-2B): temporal-modulation pooling / modulation likelihood, 256-frame crops
+    "mod": replace(BASE, pool="mod", name="mod"),
+    "modrec": replace(BASE, pool="mod", mod_weight=1.0, name="modrec"),
+    "beta4modrec": replace(BASE, beta=4.0, pool="mod", mod_weight=1.0, name="beta4modrec"),
+    "c256b": replace(BASE, crop=256, eval_hop=64, name="c256b"),
 }
 SEEDS = (0, 1, 2)
 #: (corpus, recipe) in priority order
@@ -48,6 +53,7 @@ PLAN = ([("gtzan", r) for r in ("base", "beta4", "w128", "d16", "centre", "peak"
         + [("demo", r) for r in ("base", "both", "lyrics", "beta4both")])
 PLANS = {"1": PLAN,
          "cpu": [("demo", r) for r in ("lyrics", "cpu_audio", "cpu_both")],
+         "3": [("gtzan", r) for r in ("mod", "modrec", "c256b")],
          "2": [("demo", r) for r in ("base1500", "both1500", "lyrics")] + [("gtzan", "c256")]}
 
 
@@ -55,6 +61,8 @@ def run_one(data: dict, corpus: str, name: str, seed: int, device: str, out_dir:
     recipe = RECIPES[name]
     if os.environ.get("EXP_STEPS"):  # smoke test of the sweep itself
         recipe = replace(recipe, steps=int(os.environ["EXP_STEPS"]), eval_hop=256)
+    if os.environ.get("EXP_MAX_S"):  # wall-clock cap per run (a capped run is flagged in its warnings)
+        recipe = replace(recipe, max_seconds=float(os.environ["EXP_MAX_S"]))
     model, stats, hist = train(data, recipe, seed=seed, device=device, verbose=False)
     t = time.perf_counter()
     emb = embed(model, data, recipe, stats, device=device)

@@ -35,6 +35,9 @@ class Recipe:
     modality: str = "audio"
     lyrics_weight: float = 1.0
     eval_hop: int = 32               #: frames between the crops a track is encoded from
+    pool: str = "meanstd"            #: encoder pooling: "meanstd" or "mod" (+ temporal-modulation spectrum)
+    mod_weight: float = 0.0          #: weight of the modulation-spectrum likelihood term (0: none)
+    max_seconds: float = 0.0         #: wall-clock cap on training (0: none); a capped run says so in warnings
     name: str = ""
 
 
@@ -104,7 +107,7 @@ def train(data: dict, recipe: Recipe, *, seed: int, device: str = "cpu", log_eve
     N = X.shape[0]
     vocab = lyr.shape[1]
     model = CropVAE(n_frames=recipe.crop, latent_dim=recipe.latent_dim, width=recipe.width, vocab=vocab,
-                    modality=recipe.modality).to(device)
+                    modality=recipe.modality, pool=recipe.pool, mod_weight=recipe.mod_weight).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / 200) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / recipe.steps))))
@@ -115,6 +118,9 @@ def train(data: dict, recipe: Recipe, *, seed: int, device: str = "cpu", log_eve
     t0 = time.perf_counter()
     model.train()
     for step in range(recipe.steps):
+        if recipe.max_seconds and time.perf_counter() - t0 > recipe.max_seconds:
+            hist["warnings"].append(f"time cap: stopped after {step} of {recipe.steps} steps")
+            break
         idx = torch.from_numpy(rng.integers(0, N, recipe.batch_size)).to(device)
         if recipe.crops == "random":
             u = torch.rand(recipe.batch_size, generator=gen).to(device)
@@ -169,6 +175,7 @@ def embed(model: CropVAE, data: dict, recipe: Recipe, stats, *, device: str = "c
     lyr_all = torch.from_numpy(data["lyr"].astype(np.float32)).to(device)
     lm_all = torch.from_numpy(data["lmask"].astype(bool)).to(device)
     out = {k: [] for k in ("mean", "poe", "meanstd", "centre")}
+    crop_mu, crop_lv = [], []
     kl_sum, n_crops = 0.0, 0
     for i in range(full.shape[0]):
         L = int(data["lengths"][i])
@@ -181,6 +188,8 @@ def embed(model: CropVAE, data: dict, recipe: Recipe, stats, *, device: str = "c
         c_mu, _ = model.encode(torch.from_numpy(scale(full[i:i + 1, :, _centre(L, recipe.crop):][..., :recipe.crop],
                                                       recipe, stats).astype(np.float32)).to(device),
                                lyr_all[i:i + 1], lm_all[i:i + 1])
+        crop_mu.append(mu.cpu().numpy())
+        crop_lv.append(lv.cpu().numpy())
         kl_sum = kl_sum + (0.5 * (mu ** 2 + lv.exp() - lv - 1)).sum(0)
         n_crops += n
         prec = 1.0 + torch.exp(-lv).sum(0)
@@ -190,6 +199,9 @@ def embed(model: CropVAE, data: dict, recipe: Recipe, stats, *, device: str = "c
         out["centre"].append(c_mu[0])
     res = {k: torch.stack(v).cpu().numpy() for k, v in out.items()}
     res["kl_dims"] = (kl_sum / n_crops).cpu().numpy()
+    res["crop_n"] = np.array([len(m) for m in crop_mu])
+    res["crop_mu"] = np.concatenate(crop_mu).astype(np.float32)
+    res["crop_lv"] = np.concatenate(crop_lv).astype(np.float32)
     return res
 
 

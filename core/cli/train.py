@@ -19,7 +19,7 @@ from pathlib import Path
 
 #: The registry's names (``core.models.MODELS``; a test checks they agree), listed here so that
 #: ``--help`` does not import torch.
-MODEL_NAMES = ("ae", "basic", "beta", "conv", "pca", "raw")
+MODEL_NAMES = ("ae", "basic", "beta", "conv", "pca", "pca_balanced", "raw", "tfidf")
 
 #: CLI flag -> model or training config field. A flag is only allowed for models that have the field.
 FLAG_FIELDS = {
@@ -39,7 +39,8 @@ def register(subparsers) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--model", required=True, choices=MODEL_NAMES,
                    help="basic: dense VAE on the 57 features; conv: ConvVAE on log-mel + lyrics; "
-                        "beta: conv with beta=4; ae / pca / raw: baselines (see --inputs)")
+                        "beta: conv with beta=4; ae / pca / raw: baselines (see --inputs); tfidf: lyrics TF-IDF "
+                        "alone; pca_balanced: PCA on mel + lyrics, blocks at equal variance")
     p.add_argument("--data", required=True, action="append", metavar="SOURCE",
                    help="data source spec [KIND:]PATH[@LANG], e.g. 'demo', a GTZAN folder, a feature CSV, "
                         "'banglabeats:/data/bb@bng'; repeat to combine sources")
