@@ -44,8 +44,8 @@ def describe(name: str) -> str:
     """The rule of ``name`` in words, e.g. ``"a whole number from 1 to 100000"``."""
     kind, low, high, low_in, high_in = RULES[name]
     what = "a whole number" if kind is int else "a number"
-    low = None if low is None else (int(low) if kind is int else f"{low}")
-    high = None if high is None else (int(high) if kind is int else f"{high}")
+    low = None if low is None else (int(low) if kind is int else f"{low:g}")
+    high = None if high is None else (int(high) if kind is int else f"{high:g}")
     if low is not None and high is not None:
         if low_in and high_in:
             return f"{what} from {low} to {high}"
