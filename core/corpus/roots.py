@@ -80,6 +80,40 @@ def restrict_corpus(corpus, *, roots: Iterable[Path] | None = None):
     return restricted
 
 
+def root_choices(roots: Iterable[Path] | None = None, *, limit: int = 200) -> list[str]:
+    """Sources to offer when the dashboard is reachable from the network: each data root, its visible
+    sub-folders and its CSV files (at most ``limit``), as paths."""
+    out: list[str] = []
+    for root in data_roots() if roots is None else roots:
+        if not root.is_dir():
+            continue
+        out.append(str(root))
+        try:
+            entries = sorted(root.iterdir())
+        except OSError:
+            continue
+        for p in entries:
+            if len(out) >= limit:
+                return out
+            try:
+                if not p.name.startswith(".") and (p.is_dir() or p.suffix.lower() == ".csv"):
+                    out.append(str(p))
+            except OSError:
+                continue
+    return out
+
+
+#: Server addresses that mean "this machine only".
+LOCAL_ADDRESSES = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def is_local_address(address: str | None) -> bool:
+    """True when the dashboard listens on this machine only (``server.address``; unset or empty means every
+    interface, so not local)."""
+    text = (address or "").strip().lower()
+    return text in LOCAL_ADDRESSES or text.startswith("127.")
+
+
 def lyrics_locations(base: str | Path) -> list[Path]:
     """Where a manifest in folder ``base`` may take its ``lyrics_file`` from: ``base`` and the data roots."""
     return [Path(base).expanduser().resolve()] + data_roots()
