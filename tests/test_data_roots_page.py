@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -27,6 +29,8 @@ def page_env(tmp_path, monkeypatch):
     (tmp_path / "roots" / "other").mkdir()
     monkeypatch.setattr(workspace, "DEFAULT_SPECS", (f"manifest:{root / 'manifest.csv'}",))
     monkeypatch.setenv(ENV, str(tmp_path / "roots"))
+    # AppTest leaves the page script as __main__; spawned workers of later tests would re-run it
+    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
     return tmp_path / "roots"
 
 
