@@ -16,7 +16,9 @@ from pathlib import Path
 
 from core import checkpoint, config
 from core.corpus import Corpus
-from core.corpus import load_demo, load_sources
+from core.corpus import load_demo, load_sources, parse_spec
+from core.corpus.roots import data_roots, restrict_corpus
+from core.corpus.specs import check_specs
 from core.errors import BadInputError
 from core.latents import encode_corpus
 from core.models import MODELS
@@ -31,14 +33,38 @@ DEFAULT_SPECS: tuple[str, ...] = tuple(
 DEFAULT_CHECKPOINT = "conv.pt"
 
 
-def load_corpus(specs: tuple[str, ...] = DEFAULT_SPECS, *, progress=None) -> Corpus:
-    """Load (or, for ``demo``, generate on first use) the corpus described by ``specs``."""
+def load_corpus(specs: tuple[str, ...] = DEFAULT_SPECS, *, progress=None, restrict: bool = True) -> Corpus:
+    """Load (or, for ``demo``, generate on first use) the corpus described by ``specs``.
+
+    ``restrict`` (the dashboard's loads): every source, and every audio file of its tracks, must lie under
+    :func:`allowed_roots`; a source outside is refused (BadInputError naming it), a track outside is left
+    out and listed. The command line (``core prepare``) passes ``restrict=False``.
+    """
     specs = tuple(s.strip() for s in specs if s and s.strip())
     if not specs:
         raise BadInputError(None, "no data source given")
     if specs == ("demo",):
         return load_demo(config.DEMO_DIR, progress=progress)
-    return load_sources(list(specs))
+    if not restrict:
+        return load_sources(list(specs))
+    roots = allowed_roots()
+    check_specs(specs, roots=roots)
+    return restrict_corpus(load_sources(list(specs)), roots=roots)
+
+
+def allowed_roots() -> list[Path]:
+    """Where the dashboard may read sources: the data roots (``SONGSCAPE_DATA_ROOTS``, default the home
+    folder and ``data/``) plus the folders of the sources the operator configured (``SONGSCAPE_CORPUS``)."""
+    roots = data_roots()
+    for spec in DEFAULT_SPECS:
+        kind, path, _ = parse_spec(spec)
+        if not path:
+            continue
+        p = Path(path).expanduser().resolve()
+        folder = p if p.is_dir() else p.parent
+        if folder not in roots:
+            roots.append(folder)
+    return roots
 
 
 @dataclass(frozen=True)
@@ -96,7 +122,7 @@ def prepare(specs: tuple[str, ...] = DEFAULT_SPECS, *, methods: tuple[str, ...] 
     with every shipped checkpoint and caches the 2D projections in ``methods``.
     Everything lands in the on-disk caches the dashboard reads.
     """
-    corpus = load_corpus(specs, progress=progress)
+    corpus = load_corpus(specs, progress=progress, restrict=False)  # the operator's own command
     for entry in [e for e in list_checkpoints() if e.shipped]:
         try:
             model = checkpoint.load(entry.path)

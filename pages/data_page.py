@@ -4,8 +4,10 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from core import workspace
 from core.audio import load_audio
 from core.config import SAMPLE_RATE
+from core.corpus.roots import ENV, is_local_address, root_choices
 from core.errors import BadInputError
 from core.features.extract import extract
 from core.features.mel import log_mel
@@ -28,8 +30,16 @@ with st.container(border=True):
             "One source per line, `[kind:]PATH[@language]`. Kinds: `gtzan`, `banglabeats`, `merge`, `features`, "
             "`manifest`, `folder` (detected when left out). Several lines combine into one corpus, e.g.\n\n"
             "```\ngtzan:/data/GTZAN@eng\nbanglabeats:/data/BanglaBeats@bng\n```")
-        text = st.text_area("Sources", "\n".join(s for s in specs if s != "demo"), height=110,
-                            placeholder="gtzan:/data/GTZAN@eng\nbanglabeats:/data/BanglaBeats@bng")
+        roots = workspace.allowed_roots()
+        st.caption("Sources must lie under the data roots: " + ", ".join(f"`{r}`" for r in roots)
+                   + f" (set `{ENV}` to change them).")
+        if is_local_address(st.get_option("server.address")):
+            text = st.text_area("Sources", "\n".join(s for s in specs if s != "demo"), height=110,
+                                placeholder="gtzan:/data/GTZAN@eng\nbanglabeats:/data/BanglaBeats@bng")
+        else:  # reachable from the network: offer only what lies in the data roots, no free paths
+            picked = st.multiselect("Sources (the dashboard is reachable from the network: only the data roots "
+                                    "are offered)", root_choices(roots), key="root_sources")
+            text = "\n".join(picked)
         if st.button("Load these sources", type="primary"):
             new = tuple(line.strip() for line in text.splitlines() if line.strip())
             try:
