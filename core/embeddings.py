@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -33,10 +34,12 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from core import config
 from core.errors import BadInputError
 from core.io import atomic_write
 
-__all__ = ["Embeddings", "SUFFIXES", "load_embeddings", "align", "vector_table", "write_table", "table_bytes"]
+__all__ = ["Embeddings", "SUFFIXES", "load_embeddings", "align", "vector_table", "write_table", "table_bytes",
+           "folder", "list_files", "save_upload"]
 
 #: File types :func:`load_embeddings` reads.
 SUFFIXES = (".csv", ".parquet", ".npy", ".npz")
@@ -179,6 +182,50 @@ def table_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
         frame.to_parquet(buffer, index=False)
         return buffer.getvalue()
     raise ValueError(f"format must be 'csv' or 'parquet', got {fmt!r}")
+
+
+def folder() -> Path:
+    """Where the dashboard keeps embeddings files: ``<SONGSCAPE_DATA>/embeddings``."""
+    return Path(config.DATA_DIR) / "embeddings"
+
+
+def list_files() -> list[Path]:
+    """The embeddings files in :func:`folder` (ids files beside NPYs left out), by name."""
+    if not folder().is_dir():
+        return []
+    return sorted(p for p in folder().iterdir()
+                  if p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.startswith("."))
+
+
+_SAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
+
+
+def save_upload(name: str, data: bytes, *, ids: bytes | None = None) -> Path:
+    """Keep an uploaded embeddings file (and an NPY's ids) in :func:`folder`, checked before it is kept.
+
+    name : the uploaded file's name (made safe: letters, digits, ``_ . -``).
+    ids : the ids file of an NPY (one id per line, or a CSV with ``track_id``), saved as ``<stem>.ids.txt``.
+    Returns the saved path; raises :class:`BadInputError` (nothing kept) when the file cannot be used.
+    """
+    safe = _SAFE.sub("_", Path(name).name).lstrip(".") or "embeddings.csv"
+    path = folder() / safe
+    if path.suffix.lower() not in SUFFIXES:
+        raise BadInputError(name, f"unknown embeddings file type {path.suffix or '(none)'!r}; use one of {list(SUFFIXES)}")
+    written = [atomic_write(path, data)]
+    try:
+        if ids is not None:
+            text = ids.decode("utf-8", errors="replace")
+            if "," in (text.splitlines() or [""])[0]:  # a CSV: take its id column
+                table = pd.read_csv(io.StringIO(text), dtype=str)
+                column = next((c for c in table.columns if str(c).lower() in _ID_COLUMNS), table.columns[0])
+                text = "\n".join(table[column].astype(str)) + "\n"
+            written.append(atomic_write(path.with_suffix(".ids.txt"), text))
+        load_embeddings(path)
+    except BadInputError as exc:
+        for p in written:
+            p.unlink(missing_ok=True)
+        raise BadInputError(name, exc.problem) from None
+    return path
 
 
 # --------------------------------------------------------------------------- readers
