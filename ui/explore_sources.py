@@ -100,7 +100,7 @@ def projection(source: Source, specs: tuple[str, ...], method: str, dim: int) ->
     return _file_projection(source.path, source.stamp, specs, method, dim)
 
 
-@st.cache_data(show_spinner=f"Projecting the embeddings…", max_entries=16)
+@st.cache_data(show_spinner="Projecting the embeddings…", max_entries=16)
 def _file_projection(path: str, stamp: float, specs: tuple[str, ...], method: str, dim: int) -> np.ndarray:
     return project(_file_vectors(path, stamp, specs)[1], method=method, dim=dim, random_state=0)
 
