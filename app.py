@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import state
+from ui import explore_url, state
 
 st.set_page_config(page_title="Songscape", page_icon="🎵", layout="wide")
 
@@ -22,6 +22,7 @@ pages = {
 }
 
 page = st.navigation(pages)
+explore_url.restore()  # a shared link's view, before the sidebar's widgets are drawn
 state.sidebar()
 state.warm_up_projections()
 page.run()
