@@ -81,6 +81,18 @@ def run_path(name: str) -> Path:
     return config.RUNS_DIR / f"{name}.pt"
 
 
+def free_run_path(name: str, *, taken: set[Path] | frozenset = frozenset()) -> tuple[Path, bool]:
+    """``(path, renamed)``: :func:`run_path` of ``name``, or of ``name-2``, ``name-3``... when that file
+    exists or is in ``taken`` (checkpoints running jobs will write). A run never overwrites another."""
+    first = run_path(name)
+    stem, path, n = first.stem, first, 1
+    taken = {Path(p) for p in taken}
+    while path.exists() or path in taken:
+        n += 1
+        path = run_path(f"{stem[:60]}-{n}")
+    return path, path != first
+
+
 def delete_checkpoint(path: str | Path) -> None:
     """Delete a user checkpoint. Shipped checkpoints are never deleted."""
     path = Path(path).resolve()
