@@ -102,23 +102,31 @@ with train_tab:
                                   help="Each model keeps the values you typed for it.")
         st.caption(MODEL_HELP[model_name])
         d = DEFAULTS[model_name]
+        # Keys carry the model name: every model has its own values, and a model change never swaps
+        # the widgets (and so never drops what was typed) between Start and the run. Streamlit forgets
+        # the state of widgets it did not draw, so typed values are kept aside and put back.
+        k = f"train_{model_name}"
+        typed = st.session_state.setdefault("train_typed", {})
+        starting = {f"{k}_beta": d["beta"], f"{k}_latent": d["latent"], f"{k}_epochs": d["epochs"],
+                    f"{k}_lr": 1e-3, f"{k}_batch": 32, f"{k}_seed": 0, f"{k}_name": f"{model_name}-run"}
+        for key, value in starting.items():
+            if key not in st.session_state:
+                st.session_state[key] = typed.get(key, value)
         with st.form("train_form", border=True):
-            # Keys carry the model name: every model has its own values, and a model change never
-            # swaps the widgets (and so never drops what was typed) between Start and the run.
-            k = f"train_{model_name}"
             c1, c2, c3 = st.columns(3)
-            beta = c2.number_input("β (KL weight)", 0.0, 64.0, d["beta"], 0.5, key=f"{k}_beta",
+            epochs = c1.number_input("epochs", 1, 1000, key=f"{k}_epochs", disabled=model_name == "pca")
+            beta = c2.number_input("β (KL weight)", 0.0, 64.0, step=0.5, key=f"{k}_beta",
                                    disabled=model_name in ("ae", "pca"))
-            latent = c3.number_input("latent size", 2, 128, d["latent"], key=f"{k}_latent")
-            epochs = c1.number_input("epochs", 1, 1000, d["epochs"], key=f"{k}_epochs", disabled=model_name == "pca")
+            latent = c3.number_input("latent size", 2, 128, key=f"{k}_latent")
             c4, c5, c6 = st.columns(3)
-            lr = c4.number_input("learning rate", 1e-5, 1e-1, 1e-3, format="%.5f", key=f"{k}_lr")
-            batch = c5.number_input("batch size", 4, 1024, 32, key=f"{k}_batch")
-            seed = c6.number_input("seed", 0, 10_000, 0, key=f"{k}_seed")
-            name = st.text_input("Save as", f"{model_name}-run", key=f"{k}_name",
+            lr = c4.number_input("learning rate", 1e-5, 1e-1, format="%.5f", key=f"{k}_lr")
+            batch = c5.number_input("batch size", 4, 1024, key=f"{k}_batch")
+            seed = c6.number_input("seed", 0, 10_000, key=f"{k}_seed")
+            name = st.text_input("Save as", key=f"{k}_name",
                                  help="Saved under data/runs/NAME.pt when training ends or is stopped. "
                                       "A name in use gets a number added: a run never overwrites another.")
             start = st.form_submit_button("Start training", type="primary")
+        typed.update({key: st.session_state[key] for key in starting})
         if start:
             try:
                 start_training(model_name, {"beta": float(beta), "latent": int(latent), "epochs": int(epochs),
