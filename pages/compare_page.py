@@ -86,7 +86,7 @@ all_columns = st.toggle("all columns", key="compare_all_columns", help="every me
 st.dataframe(tables.readable(table, None if all_columns else tables.RESULT_COLUMNS), hide_index=True, width="stretch")
 st.download_button("Download (CSV)", results_path.read_bytes(), "results.csv", "text/csv")
 
-skipped = table["note"].fillna("").astype(str).str.startswith("skipped") if "note" in table else False
+skipped = table["note"].astype("string").fillna("").str.startswith("skipped") if "note" in table else False
 ran = table[~skipped] if "note" in table else table
 metric_names = [c for c in ("silhouette", "nmi_genre", "nmi_language", "ari_genre", "ari_language", "purity_genre",
                             "calinski_harabasz", "davies_bouldin") if c in ran.columns]

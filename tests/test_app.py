@@ -131,7 +131,7 @@ def test_compare_scores_every_checkpoint_on_the_corpus(app_env):
     assert not at.exception, [e.value for e in at.exception]
     scores = at.dataframe[0].value
     assert sorted(scores["checkpoint"]) == sorted(p.stem for p in config.CHECKPOINT_DIR.glob("*.pt"))
-    assert scores["nmi_language"].between(0, 1).all() and scores["nmi_genre"].between(0, 1).all()
+    assert scores["NMI vs language"].between(0, 1).all() and scores["NMI vs genre"].between(0, 1).all()
 
 
 def test_feature_table_corpus_opens_with_basic_and_explains_conv(tmp_path, shared_data, monkeypatch):
