@@ -146,7 +146,7 @@ def test_every_widget_to_its_extremes(app_env, page):
     at = _app()
     at.run()
     if page != "explore":
-        at.switch_page(f"pages/{page}_page.py").run()
+        at.switch_page(f"views/{page}_page.py").run()
     _check(at, page, "opening")
     try:
         _sweep(at, page, set())

@@ -27,7 +27,7 @@ def _page(name: str):
     at = _app()
     at.run()
     if name != "explore":
-        at.switch_page(f"pages/{name}_page.py").run()
+        at.switch_page(f"views/{name}_page.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
@@ -75,7 +75,7 @@ def test_latent_page_says_cleanly_that_a_checkpoint_cannot_load(app_env):
         at = _app()
         at.session_state[state.CHECKPOINT] = str(broken)
         at.run()
-        at.switch_page("pages/latent_page.py").run()
+        at.switch_page("views/latent_page.py").run()
         assert not at.exception, [e.value for e in at.exception]
         assert any("broken" in e.value for e in at.error), [e.value for e in at.error]
     finally:

@@ -31,7 +31,7 @@ def _no_job_left_running():
 def _train_page():
     at = _app()
     at.run()
-    at.switch_page("pages/train_page.py").run()
+    at.switch_page("views/train_page.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
@@ -124,7 +124,7 @@ def test_a_running_job_survives_a_reload_and_can_be_stopped(app_env):
     reloaded = _app()  # a reload: a new session whose URL still carries ?job=...
     reloaded.query_params["job"] = job.id
     reloaded.run()
-    reloaded.switch_page("pages/train_page.py").run()
+    reloaded.switch_page("views/train_page.py").run()
     assert not reloaded.exception, [e.value for e in reloaded.exception]
     assert reloaded.session_state["job:job"] == job.id
     stop = reloaded.button(key="stop-training")

@@ -182,7 +182,7 @@ with train_tab:
             st.success(f"Saved to `{job.save_to}` ({'stopped early, best weights' if job.status == 'stopped' else 'finished'}).")
             if st.button("Explore this checkpoint", key="use_trained", on_click=state.use_checkpoint,
                          args=(str(job.save_to),)):
-                st.switch_page("pages/explore_page.py")
+                st.switch_page("views/explore_page.py")
 
     live_progress()
 
