@@ -47,20 +47,22 @@ def test_data_row_click_plays_the_track(server, page, shots):
     page.wait_for_timeout(1500)
     _no_exception(page)  # was: TypeError: log_mel() got an unexpected keyword argument 'sr'
     assert page.locator("audio").count() >= 1
-    page.screenshot(path=str(shots / "data_row_click.png"), full_page=True)
+    page.locator('[data-testid="stPlotlyChart"]').last.scroll_into_view_if_needed()
+    page.screenshot(path=str(shots / "data_row_click.png"))
 
 
 def test_train_form_after_a_model_change_saves_what_was_typed(server, page, shots):
     url, root = server
     page.goto(f"{url}/train")
     page.get_by_role("tab", name="Train a model").click()
-    model = page.locator('[data-testid="stSelectbox"]').filter(has_text="Model").first
+    model = page.locator('[data-testid="stMain"] [data-testid="stSelectbox"]').first  # not the sidebar's
     model.click()
     page.get_by_role("option", name="ConvVAE", exact=True).click()
-    page.wait_for_timeout(1500)
+    page.wait_for_timeout(2500)
+    page.screenshot(path=str(shots / "train_model_changed.png"), full_page=True)
     epochs = page.get_by_label("epochs", exact=True)
     epochs.fill("2")
-    name = page.get_by_label("Save as")
+    name = page.locator('[data-testid="stMain"] [data-testid="stTextInput"] input').first
     name.fill("pw-mine")
     page.screenshot(path=str(shots / "train_form_filled.png"), full_page=True)
     page.get_by_role("button", name="Start training").click()
@@ -108,7 +110,8 @@ def test_eps_both_ways_with_the_noise_heatmap(server, page, shots):
     _no_exception(page)
     noisy = _noise(page)
     rows = _heatmap_rows(page)
-    page.screenshot(path=str(shots / "clusters_eps_down.png"), full_page=True)
+    page.get_by_text("Clusters against labels").scroll_into_view_if_needed()
+    page.screenshot(path=str(shots / "clusters_eps_down.png"))
     assert noisy > 0 and rows and "noise" in rows, (noisy, rows)
     assert all(r == "noise" or r.startswith("c") for r in rows), rows
     _move_eps(page, "ArrowRight", 60)  # and back up, past where it started
@@ -116,7 +119,8 @@ def test_eps_both_ways_with_the_noise_heatmap(server, page, shots):
     assert _noise(page) < noisy
     rows = _heatmap_rows(page)
     assert rows and (("noise" in rows) == (_noise(page) > 0)), rows
-    page.screenshot(path=str(shots / "clusters_eps_up.png"), full_page=True)
+    page.get_by_text("Clusters against labels").scroll_into_view_if_needed()
+    page.screenshot(path=str(shots / "clusters_eps_up.png"))
 
 
 @pytest.mark.parametrize("path", ["explore", "clusters", "train", "data", "latent", "compare"])

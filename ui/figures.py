@@ -123,10 +123,10 @@ def heatmap(table: pd.DataFrame, *, title: str, fmt: str = ".2f", height: int | 
     for i, r in enumerate(rows):
         for j, c in enumerate(cols):
             fig.add_annotation(x=c, y=r, text=text[i][j], showarrow=False, font=dict(color=str(colours[i, j]), size=12))
-    fig.update_xaxes(type="category", title_text=x_title, side="bottom")
-    fig.update_yaxes(type="category", title_text=y_title, autorange="reversed")
-    fig.update_layout(title=title, height=height or max(280, 30 * len(table) + 110),
-                      margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_xaxes(type="category", title_text=x_title, side="bottom", automargin=True)
+    fig.update_yaxes(type="category", title_text=y_title, autorange="reversed", automargin=True)
+    fig.update_layout(title=title, height=height or max(300, 34 * len(table) + 140),
+                      margin=dict(l=60, r=10, t=50, b=50), plot_bgcolor="white")
     return fig
 
 

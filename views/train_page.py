@@ -31,8 +31,9 @@ DEFAULTS = {
 SETTING_NAMES = {"model": "model", "epochs": "epochs", "beta": "β", "latent_dim": "latent size", "lr": "learning rate",
                  "batch_size": "batch size", "seed": "seed", "random_state": "random state"}
 
+# A key keeps the open tab across reruns: choosing a model (a rerun) must not jump back to the first tab.
 live_tab, train_tab, beta_tab, manage_tab = st.tabs(
-    ["Live β (Basic VAE)", "Train a model", "β for the ConvVAE", "Checkpoints"])
+    ["Live β (Basic VAE)", "Train a model", "β for the ConvVAE", "Checkpoints"], key="train_tabs")
 
 # --------------------------------------------------------------------------- live β
 with live_tab:
