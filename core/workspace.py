@@ -20,6 +20,7 @@ from core.corpus import load_demo, load_sources
 from core.errors import BadInputError
 from core.latents import encode_corpus
 from core.models import MODELS
+from core.progress import null_progress
 from core.projections import project
 
 #: The corpus the dashboard opens with: the demo corpus, unless SONGSCAPE_CORPUS names
@@ -108,15 +109,21 @@ def prepare(specs: tuple[str, ...] = DEFAULT_SPECS, *, methods: tuple[str, ...] 
     with every shipped checkpoint and caches the 2D projections in ``methods``.
     Everything lands in the on-disk caches the dashboard reads.
     """
-    corpus = load_corpus(specs, progress=progress)
-    for entry in [e for e in list_checkpoints() if e.shipped]:
+    report = progress or null_progress
+
+    def stage(name: str):
+        return lambda done, total, message="": report(done, total, f"{name}: {message}".rstrip(": "))
+
+    corpus = load_corpus(specs, progress=stage("corpus"))
+    shipped = [e for e in list_checkpoints() if e.shipped]
+    for entry in shipped:
         try:
             model = checkpoint.load(entry.path)
-            _, Z = encode_corpus(model, corpus, progress=progress)
+            _, Z = encode_corpus(model, corpus, progress=stage(f"encode {entry.name}"))
         except BadInputError:
             continue  # a checkpoint that does not fit this corpus is reported by the dashboard
         for method in methods:
-            project(Z, method=method, dim=2, random_state=0)
+            project(Z, method=method, dim=2, random_state=0, progress=stage(f"{method} {entry.name}"))
     return corpus
 
 

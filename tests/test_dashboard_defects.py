@@ -266,3 +266,16 @@ def test_k_distance_labels_sit_off_the_curve():
     labels = [a for a in fig.layout.annotations if "eps" in a.text]
     assert len(labels) == 2
     assert all(a.xref == "x domain" and a.x == 0 and a.xanchor == "left" and a.bgcolor for a in labels)
+
+
+# ------------------------------------------------------------------ 18. prepare never goes quiet
+def test_prepare_progress_opens_a_bar_per_stage(capsys):
+    from core.cli.prepare import staged_progress
+
+    update = staged_progress("prepare")
+    for done in range(3):
+        update(done, 2, "corpus: synthesising")
+    for done in range(4):
+        update(done, 3, "encode conv: mel")
+    err = capsys.readouterr().err
+    assert "corpus" in err and "encode conv" in err and "3/3" in err  # the second stage is still shown
