@@ -35,7 +35,7 @@ def page_env(tmp_path, monkeypatch):
 
 
 def _data_page() -> AppTest:
-    return AppTest.from_file("../pages/data_page.py", default_timeout=120)
+    return AppTest.from_file("../views/data_page.py", default_timeout=120)
 
 
 def test_local_dashboard_refuses_a_source_outside_the_roots(page_env):
