@@ -27,7 +27,7 @@ from torch import nn
 from core.inputs import ModelInputs
 from core.models.base import Model, TorchModel
 from core.models.configs import AEConfig, PCAConfig, RawConfig, TrainConfig
-from core.models.conv import clip_needs, conv_network, encode_clips, fit_clip_prep, reconstruct_excerpt
+from core.models.conv import clip_needs, conv_network, encode_clips, excerpt, fit_clip_prep, reconstruct_excerpt
 from core.models.preprocessing import ClipPrep, FeaturePrep, MelPrep, Standardiser, prep_from_state
 from core.models.vae import mlp_network
 
@@ -60,7 +60,9 @@ class AutoEncoder(TorchModel):
 
     @property
     def latent_dim(self) -> int:
-        return int(self.module_.latent_dim) if self.is_fitted() else int(self.config.latent_dim)
+        if self.config.inputs == "mel" and self.is_fitted():
+            return int(self.module_.latent_dim)
+        return int(self.config.latent_dim)
 
     def _fit_preprocessing(self, inputs: ModelInputs) -> FeaturePrep | ClipPrep:
         if self.config.inputs == "mel":
@@ -77,6 +79,13 @@ class AutoEncoder(TorchModel):
         self._check_fitted()
         self._check_needs(inputs)
         return encode_clips(self.module_, self.prep_, inputs, hop=self.config.eval_hop)
+
+    def excerpt(self, inputs: ModelInputs) -> tuple[np.ndarray, np.ndarray]:
+        """On mel: the centre excerpt that :meth:`reconstruct` rebuilds (see ``ConvVAE.excerpt``)."""
+        self._check_fitted()
+        if self.config.inputs != "mel":
+            raise ValueError("an autoencoder on features has no spectrogram excerpt")
+        return excerpt(self.prep_, inputs)
 
     def reconstruct(self, inputs: ModelInputs) -> ModelInputs:
         if self.config.inputs != "mel":
