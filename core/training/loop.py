@@ -60,7 +60,7 @@ TRAIN_STATE_VERSION = 3
 ACTIVE_KL = 0.01
 #: A KL (nats per sample, summed over dimensions) above this is a blow-up, not learning (issue 9 saw 559,712).
 KL_BLOWUP = 1e4
-#: "Still falling": the validation loss fell by more than this share over the last quarter of the epochs.
+#: "Still falling": the mean validation loss of the last quarter of the epochs is this share below the quarter before.
 STILL_FALLING = 0.02
 
 
@@ -386,15 +386,18 @@ def _epoch_warnings(record: dict, *, settled: bool) -> list[str]:
 
 
 def _end_warnings(history: list[dict]) -> list[str]:
-    """"Still falling" when the validation loss fell by more than STILL_FALLING over the last quarter."""
+    """"Still falling" when the mean validation loss of the last quarter of the epochs is more than
+    STILL_FALLING below the mean of the quarter before it (means, so one noisy epoch does not decide)."""
     if len(history) < 4:
         return []
     k = max(1, len(history) // 4)
-    before, last = history[-1 - k]["val_loss"], history[-1]["val_loss"]
-    if not (math.isfinite(before) and math.isfinite(last)):
+    before = [h["val_loss"] for h in history[-2 * k:-k]]
+    last = [h["val_loss"] for h in history[-k:]]
+    if not all(math.isfinite(v) for v in before + last):
         return []
-    drop = (before - last) / max(abs(before), 1e-12)
+    b, a = sum(before) / k, sum(last) / k
+    drop = (b - a) / max(abs(b), 1e-12)
     if drop > STILL_FALLING:
-        return [f"still falling: the validation loss fell {100 * drop:.1f}% over the last {k} epochs; "
-                "more epochs would likely help"]
+        return [f"still falling: the validation loss fell {100 * drop:.1f}% from epochs {len(history) - 2 * k + 1}-"
+                f"{len(history) - k} to {len(history) - k + 1}-{len(history)}; more epochs would likely help"]
     return []
