@@ -366,6 +366,9 @@ def test_mel_models_fit_encode_reconstruct(name, extra):
         assert model.sample(2, random_state=0).track_ids == ["z0", "z1"]
         last = model.history_[-1]
         assert last["step"] == 12 and isinstance(last["warnings"], list) and 0 <= last["active_units"] <= d
+        if extra.get("modality") != "lyrics":
+            beta = 4.0 if name == "beta" else 1.0
+            assert last["beta_normalised"] == pytest.approx(beta * 3 / (32 * 16)) == model.beta_normalised()
 
 
 def test_conv_lyricless_track_encoding_ignores_its_lyrics_text():

@@ -106,8 +106,11 @@ class MelClips:
             out[b, :take] = self.frames[a + s:a + s + take]
         return out.transpose(0, 2, 1)
 
-    def band_stats(self, *, chunk_frames: int = 65_536) -> tuple[np.ndarray, np.ndarray]:
-        """Per-band mean and std (each (n_mels,) float32) over every frame of these clips, read in chunks."""
+    def band_stats(self, *, chunk_frames: int = 65_536, min_std: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """Per-band mean and std (each (n_mels,) float32) over every frame of these clips, read in chunks.
+
+        The std is at least ``min_std`` dB, so that a band that never leaves the floor (e.g. above a
+        low-pass) is not blown up into noise by the standardisation."""
         total = np.zeros(self.n_mels)
         square = np.zeros(self.n_mels)
         count = 0
@@ -119,7 +122,7 @@ class MelClips:
                 count += len(block)
         mean = total / max(count, 1)
         std = np.sqrt(np.maximum(square / max(count, 1) - mean ** 2, 0.0))
-        return mean.astype(np.float32), np.maximum(std, 1e-3).astype(np.float32)
+        return mean.astype(np.float32), np.maximum(std, min_std).astype(np.float32)
 
     # ---------------------------------------------------------------- building
     @classmethod

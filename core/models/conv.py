@@ -147,6 +147,8 @@ class ConvVAEModule(nn.Module):
         #: data elements per sample: the loop optimises the loss per element (clip_norm means the same at
         #: any input size) and β is normalised by it
         self.loss_elements = mel_elements if self.use_audio else max(1, lyrics_dim)
+        #: the d of the normalised β, β·d/(F·T): the audio block (the lyrics block without audio)
+        self.beta_dims = self.d_a or self.d_l
         if self.use_audio:
             self.audio_encoder = AudioEncoder(n_mels=n_mels, width=width, out_dim=heads * latent_dim)
             self.audio_decoder = AudioDecoder(n_mels=n_mels, n_frames=crop_frames, width=width,

@@ -198,7 +198,8 @@ def train(module: torch.nn.Module, loss_fn, data: dict[str, torch.Tensor], *,
     -------
     history : list of dicts with ``epoch`` (1-based), ``loss``, ``recon``, ``kl``,
         ``kl_per_dim``, ``val_loss``, ``val_recon``, ``val_kl``, ``val_kl_per_dim``,
-        ``beta``, ``lr``, ``step`` (optimisation steps so far), ``batch_size``, ``grad_norm`` (mean before
+        ``beta``, ``beta_normalised`` (β·d/N for modules that declare ``beta_dims`` d and
+        ``loss_elements`` N, else None), ``lr``, ``step`` (optimisation steps so far), ``batch_size``, ``grad_norm`` (mean before
         clipping), ``active_units``, ``warnings`` (list of str), ``metrics``, ``best`` (and
         ``capacity`` with a capacity schedule; ``diverged: True`` on a run stopped by a non-finite loss).
 
@@ -311,6 +312,7 @@ def _train(module, loss_fn, data, dev, *, epochs, batch_size, lr, random_state, 
             "epoch": epoch + 1, "loss": loss, "recon": recon, "kl": kl,
             "kl_per_dim": [] if per_dim is None else (per_dim / max(seen, 1)).tolist(),
             "beta": loss_fn.beta_at(epoch, step_end), "step": step_end, "batch_size": batch_size,
+            "beta_normalised": _beta_normalised(module, loss_fn.beta_at(epoch, step_end)),
             "lr": lr * lr_factor(step_end - 1, total_steps=total_steps, warmup_steps=lr_warmup_steps,
                                  schedule=lr_schedule),
             "grad_norm": float(torch.stack(grad_norms).mean()) if grad_norms else None,
@@ -355,6 +357,12 @@ def _train(module, loss_fn, data, dev, *, epochs, batch_size, lr, random_state, 
     module.load_state_dict(best_weights)
     module.eval()
     return history
+
+
+def _beta_normalised(module, beta: float) -> float | None:
+    """β·d/N (Higgins et al.) for a module that declares ``loss_elements`` N and ``beta_dims`` d; else None."""
+    n, d = getattr(module, "loss_elements", None), getattr(module, "beta_dims", None)
+    return float(beta) * d / n if n and d else None
 
 
 def _state(epoch, epochs, n, random_state, optimizer, history, module, best_weights, best_val, best_epoch,
