@@ -149,10 +149,11 @@ def build_inputs(corpus, *, needs: set[str], mel_params: Any = None, clip_params
         skipped += clip_skipped
         rows = [position[t] for t in clip_ids]
         keep &= _mask(len(ids), rows)
-        if clips is not None:  # rows of the store -> rows of the corpus (missing rows point at row 0)
-            where = np.zeros(len(ids), dtype=np.int64)
-            where[rows] = np.arange(len(rows))
-            clips = clips.subset(where)
+        # rows of the store -> rows of the corpus; a track without a clip gets an empty placeholder row,
+        # dropped with the track below
+        index = np.zeros((len(ids), 2), dtype=np.int64)
+        index[rows] = clips.index
+        clips = MelClips(clips.frames, index, params=clips.params, key=clips.store_key)
     lyrics = corpus.tracks["lyrics"].tolist() if "lyrics" in needs else None
 
     inputs = ModelInputs(ids, features, mel, lyrics, mel_params=mel_dict, clips=clips).subset(np.flatnonzero(keep))

@@ -61,7 +61,7 @@ def _needs(spec: ModelSpec) -> set[str]:
 def task_support(corpus, task: Task) -> str | None:
     """Why ``corpus`` cannot run ``task`` (None when it can)."""
     needs = set().union(*(_needs(m) for m in task.models))
-    if "mel" in needs and not corpus.has_audio:
+    if needs & {"mel", "clips"} and not corpus.has_audio:
         return "the corpus has no audio, so no spectrograms (a feature table holds only the 57 values)"
     if "features" in needs and corpus.features57 is None and not corpus.has_audio:
         return "the corpus has neither audio nor precomputed features"
