@@ -103,3 +103,19 @@ def test_listening_plays_the_same_excerpt_as_the_reconstruction(folder, tmp_path
     assert len(heard.audio) == len(heard.audio_reconstruction) == 127 * 1024
     y, _ = sf.read(corpus.tracks.set_index("track_id").loc[track, "path"], dtype="float32")
     np.testing.assert_allclose(heard.audio, y[starts[0] * 1024:starts[0] * 1024 + 127 * 1024], atol=1e-4)
+
+
+def test_train_cli_prints_warnings_and_exits_non_zero_on_divergence(capsys):
+    from core.cli.train import EXIT_DIVERGED, report_training
+    from core.models import create
+
+    model = create("basic")
+    ok = [{"epoch": 1, "active_units": 2, "warnings": []},
+          {"epoch": 2, "active_units": 2, "warnings": ["still falling: the validation loss fell 5.0%"]}]
+    assert report_training(model, ok) == 0
+    err = capsys.readouterr().err
+    assert "warning: still falling" in err and "active units 2 of 2" in err
+    bad = ok[:1] + [{"epoch": 2, "active_units": 0, "diverged": True,
+                     "warnings": ["diverged: the loss became nan at step 40 (epoch 2)"]}]
+    assert report_training(model, bad) == EXIT_DIVERGED != 0
+    assert "warning: diverged: the loss became nan" in capsys.readouterr().err
