@@ -8,8 +8,8 @@ Run:  .venv/bin/python bench/bench_training.py [--skip-conv] [--skip-demo]
    same ``MLPVAE`` and loss trained on the same 2,355 training rows with
    ``DataLoader(TensorDataset(x), batch_size=32, shuffle=True)`` and Adam, no
    validation, first with torch's default thread count, then with ours.
-2. ConvVAE (default channels 16-32-64-128, z=8, audio branch) one epoch on 2,617
-   random 128×128 inputs: ours (``core.training.train``, incl. validation) vs the
+2. ConvVAE (default width, audio block) one epoch on 2,617
+   random 128×128 standardised crops: ours (``core.training.train``, incl. validation) vs the
    same DataLoader reference on the same training rows.
 3. Demo corpus (``load_demo()``): the default ConvVAE (mel + lyrics) fit time, and
    the quality of its latent space (K-Means with k = number of genres: ARI against
@@ -52,8 +52,8 @@ def reference_loop(module, x: torch.Tensor, *, epochs: int, batch_size: int, lr:
     loss_fn = VAELoss()
     opt = torch.optim.Adam(module.parameters(), lr=lr)
     loader = DataLoader(TensorDataset(x), batch_size=batch_size, shuffle=True)
-    key = "x" if isinstance(module, MLPVAE) else "mel"
-    extra = {} if key == "x" else {"lyr": torch.zeros(0), "lmask": torch.zeros(0)}
+    key = "x"
+    extra = {} if isinstance(module, MLPVAE) else {"lyr": torch.zeros(0), "lmask": torch.zeros(0)}
     t = time.perf_counter()
     module.train()
     for _ in range(epochs):
@@ -98,14 +98,14 @@ def bench_basic(rows: list[str], rounds: int) -> None:
 def bench_conv(rows: list[str]) -> None:
     n = 2617
     g = torch.Generator().manual_seed(0)
-    mel = torch.rand(n, 1, 128, 128, generator=g)
-    data = {"mel": mel, "lyr": torch.zeros(n, 0), "lmask": torch.zeros(n, dtype=torch.bool)}
+    mel = torch.randn(n, 128, 128, generator=g)  # standardised 128-frame crops
+    data = {"x": mel, "lyr": torch.zeros(n, 0), "lmask": torch.zeros(n, dtype=torch.bool)}
     cfg = create("conv").config
 
     def module():
         torch.manual_seed(0)
-        return ConvVAEModule(mel_shape=(128, 128), channels=cfg.channels, latent_dim=cfg.latent_dim,
-                             lyrics_dim=0, modality="audio")
+        return ConvVAEModule(n_mels=128, crop_frames=cfg.crop_frames, width=cfg.width, latent_dim=cfg.latent_dim,
+                             lyrics_dim=0, lyrics_latent_dim=0, modality="audio")
 
     t = time.perf_counter()
     train(module(), VAELoss(), data, epochs=1, batch_size=32, random_state=0, val_fraction=0.1)
@@ -114,7 +114,7 @@ def bench_conv(rows: list[str]) -> None:
     tr, _ = split_indices(n, val_fraction=0.1, random_state=0)
     ref_same = reference_loop(module(), mel[tr], epochs=1, batch_size=32, threads=threads)
     ref_default = reference_loop(module(), mel[tr], epochs=1, batch_size=32, threads=DEFAULT_THREADS)
-    ch = "-".join(map(str, cfg.channels))
+    ch = f"width {cfg.width}"
     rows.append(f"| ConvVAE {ch}, 1 epoch × 2,617 random 128×128 (ours: {threads} thread, incl. validation) "
                 f"| {ours:.1f} s | {ref_default:.1f} s ({DEFAULT_THREADS} threads) | {ref_default / ours:.2f}× |")
     rows.append(f"| same, reference with our thread count ({threads}) | {ours:.1f} s | {ref_same:.1f} s "

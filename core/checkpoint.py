@@ -2,7 +2,8 @@
 
 A checkpoint is a ``torch.save`` of a dict holding only tensors and plain
 Python values, so it loads with ``torch.load(weights_only=True)``: a file that
-would run code when unpickled is refused. Keys (format version 2)::
+would run code when unpickled is refused. Keys (format version 3; version 3 = the spectrogram VAEs
+on whole-clip crops, issue 9)::
 
     format_version  int (FORMAT_VERSION)
     model           registry name ("basic", "conv", "beta", "ae", "pca", "raw")
@@ -57,7 +58,11 @@ from core.ranges import check_settings
 from core.training import TRAIN_STATE_VERSION
 
 #: Version of the on-disk format. Files with another version are refused.
-FORMAT_VERSION = 2
+#: 3: the spectrogram VAEs train on whole-clip crops (new network, preprocessing and training settings).
+FORMAT_VERSION = 3
+#: Why the format last changed, for the message that refuses an older file.
+FORMAT_CHANGE = ("version 3: the ConvVAE / Beta-VAE now train on crops of whole-clip spectrograms with a new "
+                 "network, per-band standardisation and training schedules")
 #: Keys every checkpoint has.
 REQUIRED_KEYS = ("format_version", "model", "model_config", "train_config", "monitor_config", "random_state",
                  "weights", "feature_params", "history")
@@ -201,8 +206,8 @@ def read(path: str | Path, *, expect_model: str | None = None) -> dict:
     if version != FORMAT_VERSION:
         name = ckpt.get("model") if isinstance(ckpt.get("model"), str) else "MODEL"
         raise CheckpointError(
-            path, f"has checkpoint format version {version!r}; this Songscape reads version {FORMAT_VERSION} "
-                  "(the format changed: model, training and monitoring settings are saved apart). Retrain it "
+            path, f"has checkpoint format version {version!r}, an old format that this Songscape no longer reads "
+                  f"(it reads version {FORMAT_VERSION}; {FORMAT_CHANGE}). Retrain it "
                   f"with `python -m core train --model {name} --data SOURCE --out {path}`")
     missing = [k for k in REQUIRED_KEYS if k not in ckpt]
     if missing:
@@ -475,6 +480,8 @@ def describe(path: str | Path) -> dict:
     for key, value in fp.items():
         if key in ("scaler", "summary_scaler"):
             summary_fp[key] = f"mean/scale of {len(value['mean'])} columns"
+        elif key in ("band_mean", "band_std") and isinstance(value, list):
+            summary_fp[key] = f"{len(value)} mel bands, {min(value):.1f} to {max(value):.1f} dB"
         elif key == "lyrics" and isinstance(value, dict):
             summary_fp[key] = f"LyricsTfidf, vocabulary {fp.get('lyrics_dim', '?')}"
         elif key == "feature_names" and isinstance(value, list) and len(value) > 6:
@@ -507,5 +514,24 @@ def describe(path: str | Path) -> dict:
             "final_loss": last.get("loss"),
             "final_val_loss": last.get("val_loss"),
             "final_kl_per_dim": last.get("val_kl_per_dim") or last.get("kl_per_dim"),
+            "steps": last.get("step"),
+            "active_units": last.get("active_units"),
+            "warnings": [w for h in history for w in h.get("warnings", [])],
         }
+    # ---- issue 9: what the model really uses, and β normalised (β·d / (F·T), Higgins et al.)
+    info.update(_vae_summary(ckpt))
     return info
+
+
+def _vae_summary(ckpt: dict) -> dict:
+    """``modality`` actually trained (from the preprocessing), ``beta`` and ``beta_normalised``."""
+    out: dict[str, Any] = {}
+    fp, mc, tc = ckpt["feature_params"], ckpt["model_config"] or {}, ckpt["train_config"] or {}
+    if isinstance(fp, dict) and fp.get("modality"):
+        out["modality"] = fp["modality"]
+    if "beta" in tc:
+        out["beta"] = tc["beta"]
+        if fp.get("kind") == "clips" and fp.get("band_mean") is not None:
+            out["beta_normalised"] = float(tc["beta"]) * int(mc.get("latent_dim", 0)) / (
+                len(fp["band_mean"]) * int(fp.get("crop", 128)))
+    return out

@@ -17,7 +17,7 @@ from core.config import SAMPLE_RATE
 from core.errors import BadInputError
 from core.features.mel import mel_to_audio
 from core.inputs import build_inputs
-from core.latents import mel_params_of
+from core.latents import input_params, mel_params_of
 
 __all__ = ["cluster_members", "interpolate", "traverse", "Listening", "listen", "decode_point", "search",
            "nearest_tracks"]
@@ -137,8 +137,11 @@ def listen(model, corpus, track_id: str, *, render_audio: bool = True) -> Listen
     """The original clip of ``track_id`` and the model's reconstruction of it.
 
     Models on mel spectrograms (conv, beta, ae/pca on mel) reconstruct a log-mel,
-    which is turned back into sound. Models on the 57-value vector reconstruct
-    that vector, which has no sound: ``note`` says so.
+    which is turned back into sound. The spectrogram VAEs reconstruct a fixed
+    excerpt (the centre 128 frames, ``model.excerpt``) in dB re. full scale: the
+    original ``audio`` and ``mel`` are cut to that SAME excerpt, and both signals
+    keep their true levels. Models on the 57-value vector reconstruct that vector,
+    which has no sound: ``note`` says so.
     """
     out = Listening()
     out.sr = SAMPLE_RATE
@@ -152,13 +155,20 @@ def listen(model, corpus, track_id: str, *, render_audio: bool = True) -> Listen
         except BadInputError as exc:
             out.note = str(exc)
     one = corpus.subset([track_id])
-    inputs, skipped = build_inputs(one, needs=set(model.needs), mel_params=mel_params_of(model))
+    inputs, skipped = build_inputs(one, needs=set(model.needs), **input_params(model))
     if len(inputs) == 0:
         out.note = "; ".join(str(s) for s in skipped) or "no features for this track"
         return out
     recon = model.reconstruct(inputs)
-    if getattr(inputs, "mel", None) is not None and getattr(recon, "mel", None) is not None:
-        out.mel, out.mel_reconstruction = inputs.mel[0], recon.mel[0]
+    original = inputs.mel
+    if hasattr(model, "excerpt") and getattr(inputs, "clips", None) is not None:
+        original, starts = model.excerpt(inputs)
+        params = mel_params_of(model)
+        if out.audio is not None:  # the same excerpt of the clip: frames start..start+T-1 (centred frames)
+            a = int(starts[0]) * params.hop_length
+            out.audio = out.audio[a:a + (original.shape[2] - 1) * params.hop_length]
+    if original is not None and getattr(recon, "mel", None) is not None:
+        out.mel, out.mel_reconstruction = original[0], recon.mel[0]
         if render_audio:
             out.audio_reconstruction = mel_to_audio(out.mel_reconstruction, params=mel_params_of(model))
     if getattr(inputs, "features", None) is not None and getattr(recon, "features", None) is not None:

@@ -1,8 +1,10 @@
 """What every model takes: :class:`ModelInputs`, and :func:`build_inputs` that makes it from a corpus.
 
-:class:`ModelInputs` holds the raw 57-value vectors, the log-mel spectrograms
-in dB and/or the lyrics text of the same tracks, in the same order.
-:func:`build_inputs` fills it from a corpus with the (cached) feature extractor.
+:class:`ModelInputs` holds the raw 57-value vectors, the centre log-mel windows in dB,
+the WHOLE clips' log-mels (``clips``: a lazily read, memory-mapped
+:class:`~core.features.melstore.MelClips`, with crop access) and/or the lyrics text of
+the same tracks, in the same order. :func:`build_inputs` fills it from a corpus with
+the (cached) feature extractor.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ import numpy as np
 from core.errors import BadInputError, Skipped
 from core.features.extract import extract
 from core.features.mel import MelParams
+from core.features.melstore import MelClips, build_store
 
 #: Every field a model may need.
-INPUT_KINDS = frozenset({"features", "mel", "lyrics"})
+INPUT_KINDS = frozenset({"features", "mel", "clips", "lyrics"})
 
 
 @dataclass
@@ -32,6 +35,8 @@ class ModelInputs:
     mel : (n, 128, 128) log-mel spectrograms in dB, or None.
     lyrics : (n,) lyrics text, ``""`` = no lyrics, or None.
     mel_params : the ``MelParams.to_dict()`` the mel was computed with, or None (defaults).
+    clips : the whole clips' log-mels (dB re. full scale), read lazily from a memory-mapped
+        store: ``clips.crops(rows, starts, 128)`` -> (B, n_mels, 128); or None.
     """
 
     track_ids: list[str]
@@ -39,11 +44,12 @@ class ModelInputs:
     mel: np.ndarray | None = None
     lyrics: list[str] | None = None
     mel_params: dict | None = field(default=None, repr=False)
+    clips: MelClips | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.track_ids = [str(t) for t in self.track_ids]
         n = len(self.track_ids)
-        for name in ("features", "mel", "lyrics"):
+        for name in ("features", "mel", "lyrics", "clips"):
             value = getattr(self, name)
             if value is not None and len(value) != n:
                 raise BadInputError(None, f"inputs: {len(value)} rows of {name} for {n} tracks")
@@ -64,6 +70,7 @@ class ModelInputs:
             mel=None if self.mel is None else self.mel[idx],
             lyrics=None if self.lyrics is None else [self.lyrics[i] for i in idx],
             mel_params=self.mel_params,
+            clips=None if self.clips is None else self.clips.subset(idx),
         )
 
     def content_hash(self) -> str:
@@ -84,18 +91,21 @@ class ModelInputs:
             h.update(text.encode("utf-8"))
             h.update(b"\0")
         h.update(repr(sorted((self.mel_params or {}).items())).encode())
+        if self.clips is not None:  # the store's key hashes the clips' audio content and parameters
+            h.update(b"clips" + self.clips.key.encode())
         return h.hexdigest()[:16]
 
 
-def build_inputs(corpus, *, needs: set[str], mel_params: Any = None,
+def build_inputs(corpus, *, needs: set[str], mel_params: Any = None, clip_params: Any = None,
                  progress=None) -> tuple[ModelInputs, list[Skipped]]:
     """Model inputs of ``corpus`` for a model that needs ``needs``.
 
     Parameters
     ----------
     corpus : :class:`core.corpus.Corpus`.
-    needs : subset of ``{"features", "mel", "lyrics"}``.
-    mel_params : ``MelParams`` or its dict (None = the defaults).
+    needs : subset of ``{"features", "mel", "clips", "lyrics"}``.
+    mel_params : ``MelParams`` or its dict for ``mel`` (None = the defaults).
+    clip_params : ``MelParams`` or its dict for ``clips`` (None = ``CLIP_PARAMS``).
     progress : ``progress(done, total, message)`` for feature extraction.
 
     Returns
@@ -133,9 +143,20 @@ def build_inputs(corpus, *, needs: set[str], mel_params: Any = None,
         rows = [position[t] for t in fs.track_ids]
         mel[rows] = M
         keep &= _mask(len(ids), rows)
+    clips = None
+    if "clips" in needs:
+        clip_ids, clips, clip_skipped = build_store(corpus, params=clip_params, progress=progress)
+        skipped += clip_skipped
+        rows = [position[t] for t in clip_ids]
+        keep &= _mask(len(ids), rows)
+        # rows of the store -> rows of the corpus; a track without a clip gets an empty placeholder row,
+        # dropped with the track below
+        index = np.zeros((len(ids), 2), dtype=np.int64)
+        index[rows] = clips.index
+        clips = MelClips(clips.frames, index, params=clips.params, key=clips.store_key)
     lyrics = corpus.tracks["lyrics"].tolist() if "lyrics" in needs else None
 
-    inputs = ModelInputs(ids, features, mel, lyrics, mel_params=mel_dict).subset(np.flatnonzero(keep))
+    inputs = ModelInputs(ids, features, mel, lyrics, mel_params=mel_dict, clips=clips).subset(np.flatnonzero(keep))
     seen = {s.path for s in skipped}
     for i in np.flatnonzero(~keep):  # dropped without a reason from the extractor (should not happen)
         path = corpus.tracks["path"].iloc[i] or ids[i]

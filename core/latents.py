@@ -5,6 +5,14 @@
 feature cache, keyed by the model's fingerprint (model config + preprocessing +
 weights) and the corpus' fingerprint. :func:`latents_for` does the same from a
 checkpoint file.
+
+Track embeddings of the spectrogram VAEs (``conv``, ``beta``) come from the WHOLE clip:
+the model encodes crops of 128 frames every 32 frames and combines their Gaussian
+posteriors by a precision-weighted product with the prior (per dimension,
+``precision = 1 + Σ_i 1/var_i``, ``mean = Σ_i (mu_i / var_i) / precision``): the
+posterior of one z seen through independent crops, so confident crops count more.
+The lyrics block of the latent vector is the lyrics posterior mean (0 without lyrics).
+See :mod:`core.models.conv`.
 """
 
 from __future__ import annotations
@@ -40,7 +48,7 @@ def encode_corpus(model: Model, corpus, *, progress=None) -> tuple[list[str], np
     hit = cache.get_arrays(key)  # checksummed and bound to this key; corrupt -> None
     if hit is not None and _valid_latents(hit, n_tracks=len(ids), latent_dim=model.latent_dim):
         return [ids[i] for i in hit["rows"].tolist()], np.asarray(hit["z"], dtype=np.float32)
-    inputs, _ = build_inputs(corpus, needs=model.needs, mel_params=mel_params_of(model), progress=progress)
+    inputs, _ = build_inputs(corpus, needs=model.needs, progress=progress, **input_params(model))
     Z = model.encode(inputs)
     position = {t: i for i, t in enumerate(ids)}
     rows = np.asarray([position[t] for t in inputs.track_ids], dtype=np.int64)
@@ -74,8 +82,15 @@ def latents_for(checkpoint_path: str | Path, corpus, *, progress=None) -> tuple[
         raise CheckpointError(checkpoint_path, f"does not fit corpus '{corpus.name}': {exc.problem}") from exc
 
 
-def mel_params_of(model: Model) -> MelParams:
-    """The ``MelParams`` a fitted model's mel inputs use (the defaults for models without mel inputs)."""
+def input_params(model: Model) -> dict:
+    """``build_inputs`` keywords for a fitted model: the mel and whole-clip parameters it was trained with."""
     spec = model.input_spec() if model.is_fitted() else {}
-    params = spec.get("mel_params")
+    return {"mel_params": spec.get("mel_params"), "clip_params": spec.get("clip_params")}
+
+
+def mel_params_of(model: Model) -> MelParams:
+    """The ``MelParams`` of the spectrograms a fitted model reads and reconstructs (whole-clip parameters
+    for the spectrogram VAEs; the defaults for models without mel inputs)."""
+    spec = model.input_spec() if model.is_fitted() else {}
+    params = spec.get("clip_params") or spec.get("mel_params")
     return MelParams.from_dict(params) if params else MelParams()

@@ -10,8 +10,12 @@ import torch
 from core.errors import BadInputError
 from core.inputs import ModelInputs
 from core.models import MODELS, create
-from core.models.conv import ConvVAEModule
-from core.models.losses import VAELoss, kl_per_dim
+import tempfile
+from pathlib import Path
+
+from core.features.melstore import MelClips
+from core.models.conv import ConvVAEModule, product_of_posteriors
+from core.models.losses import LOG_2PI, VAELoss, kl_per_dim
 from core.training import init_parameters
 
 
@@ -27,27 +31,47 @@ def feature_inputs(n: int = 120, f: int = 57, seed: int = 0) -> ModelInputs:
     return ModelInputs([f"t{i}" for i in range(n)], features=blobs(n, f, seed=seed))
 
 
+_STORES = Path(tempfile.mkdtemp(prefix="songscape-test-clips-"))
+
+
+def clip_store(clips: list[np.ndarray], name: str) -> MelClips:
+    """A memory-mapped whole-clip store of ``clips`` (each (F, length) dB), written under a temporary folder."""
+    return MelClips.write(_STORES / f"{name}.npy", clips, params={"n_mels": int(clips[0].shape[0])}, key=name)
+
+
 def mel_inputs(n: int = 24, *, size: int = 32, seed: int = 0, lyrics: bool = True) -> ModelInputs:
-    """Tiny log-mels in dB (two kinds: low or high bands loud) and lyrics for half the tracks."""
+    """Tiny log-mels in dB (two kinds: low or high bands loud) and lyrics for three tracks in four.
+
+    ``mel``: (n, size, size) centre windows re. peak (pca / raw); ``clips``: whole clips of 20 to 60
+    frames in dB re. full scale (conv / beta / ae on mel), with the same two kinds.
+    """
     rng = np.random.default_rng(seed)
     M = rng.uniform(-80, -60, (n, size, size)).astype(np.float32)
     kind = np.arange(n) % 2
     M[kind == 0, : size // 2] += 50
     M[kind == 1, size // 2:] += 50
+    clips = []
+    for k in kind:
+        C = rng.normal(-70, 3, (size, int(rng.integers(20, 60)))).astype(np.float32)
+        C[: size // 2] += 40 if k == 0 else 0
+        C[size // 2:] += 40 if k == 1 else 0
+        clips.append(C)
     texts = None
     if lyrics:
         words = [["love", "night", "dance", "baby"], ["ভালোবাসা", "নদী", "গান", "মাটি"]]
         texts = [" ".join(rng.choice(words[k], 6)) if i % 4 != 3 else "" for i, k in enumerate(kind)]
-    return ModelInputs([f"m{i}" for i in range(n)], mel=M, lyrics=texts)
+    return ModelInputs([f"m{i}" for i in range(n)], mel=M, lyrics=texts,
+                       clips=clip_store(clips, f"mel-{n}-{size}-{seed}"))
 
 
 def small(name: str, **extra):
     """A model with tiny, fast settings."""
     if name in ("conv", "beta"):
-        return create(name, channels=(4, 8, 8, 8), latent_dim=3, epochs=3, batch_size=8,
-                      lyrics_hidden=8, patience=None, **extra)
+        return create(name, width=8, latent_dim=3, lyrics_latent_dim=2, crop_frames=16, epochs=3,
+                      steps_per_epoch=4, batch_size=8, lyrics_hidden=8, warmup_steps=4, lr_warmup_steps=2,
+                      patience=None, **extra)
     if name == "ae" and extra.get("inputs") == "mel":
-        return create(name, channels=(4, 8, 8, 8), latent_dim=3, epochs=3, batch_size=8, **extra)
+        return create(name, width=8, latent_dim=3, crop_frames=16, epochs=3, batch_size=8, **extra)
     if name in ("basic", "ae"):
         return create(name, epochs=4, **extra)
     return create(name, **extra)
@@ -61,13 +85,13 @@ def test_registry_has_every_model_and_rejects_unknown():
 
 def test_needs_follow_the_config():
     assert create("basic").needs == {"features"}
-    assert create("conv").needs == {"mel", "lyrics"}
-    assert create("conv", modality="audio").needs == {"mel"}
+    assert create("conv").needs == {"clips", "lyrics"}
+    assert create("conv", modality="audio").needs == {"clips"}
     assert create("beta", modality="lyrics").needs == {"lyrics"}
     assert create("pca", inputs="mel").needs == {"mel"}
     assert create("pca", inputs="mel", modality="both").needs == {"mel", "lyrics"}
     assert create("raw", inputs="mel").needs == {"mel"}
-    assert create("ae", inputs="mel").needs == {"mel"}
+    assert create("ae", inputs="mel").needs == {"clips"}
     assert create("ae").needs == {"features"}
 
 
@@ -96,7 +120,7 @@ def test_estimator_conventions(name, extra):
     model = small(name, **extra)
     assert not [k for k in vars(model) if k.endswith("_")]  # nothing learned before fit
     params = repr(model.get_params())
-    inputs = mel_inputs(lyrics=False) if "mel" in model.needs else feature_inputs()
+    inputs = mel_inputs(lyrics=False) if model.needs & {"mel", "clips"} else feature_inputs()
     assert model.fit(inputs) is model
     assert repr(model.get_params()) == params  # fit changed no parameter (ae's epochs=None stays None)
     assert model.is_fitted() and [k for k in vars(model) if k.endswith("_")]
@@ -112,7 +136,7 @@ def test_bad_parameter_values_are_refused_by_fit_not_by_the_constructor():
 
 def test_autoencoder_is_one_class_whatever_its_inputs():
     assert type(create("ae")) is type(create("ae", inputs="mel")) is MODELS["ae"]
-    assert create("ae").epochs == 120 and create("ae", inputs="mel").epochs == 40
+    assert create("ae").epochs == 120 and create("ae", inputs="mel").epochs == 30
     assert create("ae", inputs="mel").training.epochs is None
 
 
@@ -221,15 +245,33 @@ def test_beta_vae_loss_is_recon_plus_beta_times_kl():
 
 
 def test_beta_model_trains_with_beta_times_kl():
-    """The β-VAE network's objective, recomputed by hand from its own outputs."""
-    module = ConvVAEModule(mel_shape=(32, 32), channels=(4, 4, 4, 4), latent_dim=3, lyrics_dim=0)
-    batch = {"mel": torch.rand(6, 1, 32, 32), "lyr": torch.zeros(6, 0), "lmask": torch.zeros(6, dtype=torch.bool)}
+    """The β-VAE network's objective, recomputed by hand: Gaussian NLL (σ per band) + β·Σ max(KL_j, free bits)."""
+    module = ConvVAEModule(n_mels=16, crop_frames=16, width=8, latent_dim=3, lyrics_dim=0, lyrics_latent_dim=2,
+                           modality="audio")
+    with torch.no_grad():
+        module.mel_scale.log_sigma.copy_(torch.linspace(-0.5, 0.5, 16))
+    batch = {"x": torch.randn(6, 16, 16), "lyr": torch.zeros(6, 0), "lmask": torch.zeros(6, dtype=torch.bool)}
     out = module(batch, generator=torch.Generator().manual_seed(1))
     loss = create("beta").loss()
+    assert (loss.beta, loss.free_bits) == (4.0, 0.25)
     terms = loss(module.reconstruction_error(out, batch), out["mu"], out["logvar"])
-    sse = ((out["mel_hat"] - batch["mel"]) ** 2).sum((1, 2, 3)).mean()
-    kl = (0.5 * (out["mu"] ** 2 + out["logvar"].exp() - 1 - out["logvar"])).sum(1).mean()
-    torch.testing.assert_close(terms["loss"], sse + 4.0 * kl)
+    ls = module.mel_scale.log_sigma[:, None]
+    nll = (0.5 * ((batch["x"] - out["x_hat"]) / ls.exp()) ** 2 + ls + 0.5 * LOG_2PI).sum((1, 2)).mean()
+    kl_j = (0.5 * (out["mu"] ** 2 + out["logvar"].exp() - 1 - out["logvar"])).mean(0)
+    torch.testing.assert_close(terms["loss"], nll + 4.0 * kl_j.clamp(min=0.25).sum())
+    torch.testing.assert_close(terms["kl"], kl_j.sum())  # the KL reported is the real one, not the floored
+
+
+def test_free_bits_and_per_step_warmup():
+    recon = torch.zeros(4)
+    mu, logvar = torch.zeros(4, 3), torch.zeros(4, 3)          # KL 0 in every dimension
+    mu[:, 0] = 2.0                                             # dimension 0: KL 2 nats
+    loss = VAELoss(beta=2.0, free_bits=0.5, warmup_steps=10)
+    assert [loss.beta_at(0, s) for s in (0, 5, 10, 50)] == [0.0, 1.0, 2.0, 2.0]
+    assert loss.beta_at(0) == 2.0 and loss.settled_step == 10
+    # dims 1 and 2 count 0.5 nats each (free bits), dim 0 its real 2 nats; at step 5 β is 1
+    torch.testing.assert_close(loss(recon, mu, logvar, step=5)["loss"], torch.tensor(1.0 * (2.0 + 0.5 + 0.5)))
+    torch.testing.assert_close(loss(recon, mu, logvar)["kl"], torch.tensor(2.0))
 
 
 def test_warmup_and_capacity_schedules():
@@ -249,45 +291,51 @@ def _lyrics_batch(n=8, V=20, seed=0):
     mask = torch.tensor([True, False] * (n // 2))
     lyr = torch.rand(n, V, generator=g)
     lyr[~mask] = 0
-    return {"mel": torch.rand(n, 1, 32, 32, generator=g), "lyr": lyr, "lmask": mask}
+    return {"x": torch.randn(n, 16, 16, generator=g), "lyr": lyr, "lmask": mask}
 
 
-def test_missing_lyrics_are_masked_out_not_read():
-    module = init_parameters(ConvVAEModule(mel_shape=(32, 32), channels=(4, 8, 8, 8), latent_dim=4, lyrics_dim=20),
-                             generator=torch.Generator().manual_seed(0)).eval()
+def _both(seed=0, **kw):
+    return init_parameters(ConvVAEModule(n_mels=16, crop_frames=16, width=8, latent_dim=4, lyrics_dim=20,
+                                         lyrics_latent_dim=3, **kw), generator=torch.Generator().manual_seed(seed))
+
+
+def test_latents_are_audio_and_lyrics_blocks_concatenated_and_missing_lyrics_are_the_prior():
+    module = _both().eval()
     batch = _lyrics_batch()
     with torch.no_grad():
-        mu, logvar = module._fuse(batch)
+        mu, logvar = module.posterior(batch)
+        assert mu.shape == (8, 7) and module.latent_dim == 7
+        # a track without lyrics: its lyrics block IS the prior (mean 0, variance 1, no KL)
+        assert torch.all(mu[~batch["lmask"], 4:] == 0) and torch.all(logvar[~batch["lmask"], 4:] == 0)
         err = module.reconstruction_error(module(batch), batch)
         for garbage in (torch.full((4, 20), 7.0), torch.randn(4, 20) * 1e3, torch.full((4, 20), float("nan"))):
             noisy = dict(batch, lyr=batch["lyr"].clone())
             noisy["lyr"][~batch["lmask"]] = garbage
-            mu2, logvar2 = module._fuse(noisy)
-            # tracks without lyrics: exactly the same posterior and the same loss, whatever sits in their row
+            mu2, logvar2 = module.posterior(noisy)
+            # whatever sits in a lyric-less row is never read: same posterior, same loss
             torch.testing.assert_close(mu2, mu)
             torch.testing.assert_close(logvar2, logvar)
             torch.testing.assert_close(module.reconstruction_error(module(noisy), noisy), err)
-        # ... and equal to the audio expert alone combined with the prior
-        audio_only = ConvVAEModule(mel_shape=(32, 32), channels=(4, 8, 8, 8), latent_dim=4, lyrics_dim=20,
-                                   modality="audio")
+        # the audio block is the audio-only model's, lyrics or not
+        audio_only = ConvVAEModule(n_mels=16, crop_frames=16, width=8, latent_dim=4, lyrics_dim=20,
+                                   lyrics_latent_dim=3, modality="audio")
         audio_only.load_state_dict({k: v for k, v in module.state_dict().items() if "lyrics" not in k})
-        mu_a, _ = audio_only.eval()._fuse(batch)
-        torch.testing.assert_close(mu[~batch["lmask"]], mu_a[~batch["lmask"]])
+        torch.testing.assert_close(audio_only.eval().posterior(batch)[0], mu[:, :4])
         # while a track WITH lyrics does depend on them (the branch is really used)
         other = dict(batch, lyr=batch["lyr"].clone())
         other["lyr"][batch["lmask"]] = torch.rand(4, 20)
-        assert not torch.allclose(module._fuse(other)[0][batch["lmask"]], mu[batch["lmask"]])
+        assert not torch.allclose(module.posterior(other)[0][batch["lmask"], 4:], mu[batch["lmask"], 4:])
 
 
 def test_zero_lyrics_vector_is_not_mistaken_for_input():
     """A masked zero row and an unmasked zero row encode differently: the mask, not the zeros, decides."""
-    module = init_parameters(ConvVAEModule(mel_shape=(32, 32), channels=(4, 4, 4, 4), latent_dim=3, lyrics_dim=10),
-                             generator=torch.Generator().manual_seed(1)).eval()
-    b = {"mel": torch.rand(2, 1, 32, 32), "lyr": torch.zeros(2, 10), "lmask": torch.tensor([False, True])}
-    b["mel"][1] = b["mel"][0]
+    module = _both(seed=1).eval()
+    b = {"x": torch.randn(2, 16, 16), "lyr": torch.zeros(2, 10 * 2), "lmask": torch.tensor([False, True])}
+    b["x"][1] = b["x"][0]
     with torch.no_grad():
-        mu, _ = module._fuse(b)
-    assert not torch.allclose(mu[0], mu[1])
+        mu, _ = module.posterior(b)
+    torch.testing.assert_close(mu[0, :4], mu[1, :4])
+    assert not torch.allclose(mu[0, 4:], mu[1, 4:])
 
 
 # ------------------------------------------------------------ mel-based models
@@ -299,14 +347,28 @@ def test_mel_models_fit_encode_reconstruct(name, extra):
     model = small(name, **extra).fit(inputs)
     Z = model.encode(inputs)
     assert Z.shape[0] == 24 and np.isfinite(Z).all()
-    rec = model.reconstruct(inputs)
     if "mel" in model.needs:
+        rec = model.reconstruct(inputs)
         assert rec.mel.shape == inputs.mel.shape and np.isfinite(rec.mel).all()
         # back in dB: the same range as the input, not [0, 1]
         assert rec.mel.min() < -20 and rec.mel.max() <= inputs.mel.max() + 1
+    if "clips" in model.needs:
+        rec, (orig, starts) = model.reconstruct(inputs), model.excerpt(inputs)
+        assert rec.mel.shape == orig.shape == (24, 32, 16) and np.isfinite(rec.mel).all()
+        # the centre excerpt, in dB re. full scale (the clips sit between about -75 and -25 dB)
+        lengths = inputs.clips.lengths
+        np.testing.assert_array_equal(starts, (lengths - 16) // 2)
+        np.testing.assert_array_equal(orig[3], inputs.clips.clip(3)[:, starts[3]:starts[3] + 16])
+        assert -80 < rec.mel.mean() < -20
     if name in ("conv", "beta"):
-        assert model.kl_per_dim_.shape == (3,)
+        d = {"both": 5, "audio": 3, "lyrics": 2}[extra.get("modality", "both")]
+        assert Z.shape == (24, d) and model.latent_dim == d and model.kl_per_dim_.shape == (d,)
         assert model.sample(2, random_state=0).track_ids == ["z0", "z1"]
+        last = model.history_[-1]
+        assert last["step"] == 12 and isinstance(last["warnings"], list) and 0 <= last["active_units"] <= d
+        if extra.get("modality") != "lyrics":
+            beta = 4.0 if name == "beta" else 1.0
+            assert last["beta_normalised"] == pytest.approx(beta * 3 / (32 * 16)) == model.beta_normalised()
 
 
 def test_conv_lyricless_track_encoding_ignores_its_lyrics_text():
@@ -314,22 +376,64 @@ def test_conv_lyricless_track_encoding_ignores_its_lyrics_text():
     model = small("conv").fit(inputs)
     no_lyrics = [i for i, t in enumerate(inputs.lyrics) if not t]
     Z = model.encode(inputs)
+    assert np.all(Z[no_lyrics, 3:] == 0)  # the lyrics block of a track without lyrics is the prior mean
     # the same tracks with lyrics made of words outside the vocabulary -> still "no lyrics"
     texts = list(inputs.lyrics)
     for i in no_lyrics:
         texts[i] = "zzzz qqqq xxxx"
-    Z2 = model.encode(ModelInputs(inputs.track_ids, mel=inputs.mel, lyrics=texts))
+    Z2 = model.encode(ModelInputs(inputs.track_ids, lyrics=texts, clips=inputs.clips))
     np.testing.assert_allclose(Z2[no_lyrics], Z[no_lyrics], rtol=1e-6, atol=1e-6)
     # giving one of them real lyrics changes its encoding
     texts[no_lyrics[0]] = inputs.lyrics[0]
-    Z3 = model.encode(ModelInputs(inputs.track_ids, mel=inputs.mel, lyrics=texts))
+    Z3 = model.encode(ModelInputs(inputs.track_ids, lyrics=texts, clips=inputs.clips))
     assert not np.allclose(Z3[no_lyrics[0]], Z[no_lyrics[0]])
 
 
-def test_conv_refuses_other_mel_shape():
+def test_conv_refuses_other_mel_bands():
     model = small("conv", modality="audio").fit(mel_inputs())
-    with pytest.raises(BadInputError, match="trained on 32×32"):
+    with pytest.raises(BadInputError, match="trained on 32 mel bands, the data has 48"):
         model.encode(mel_inputs(size=48, lyrics=False))
+
+
+def test_conv_without_usable_lyrics_says_it_is_audio_only():
+    inputs = mel_inputs()
+    model = small("conv").fit(ModelInputs(inputs.track_ids, lyrics=[""] * 24, clips=inputs.clips))
+    assert model.config.modality == "both" and model.modality == "audio" and model.latent_dim == 3
+    assert model.input_spec()["modality"] == "audio"
+
+
+def test_track_embedding_is_the_product_of_the_crop_posteriors():
+    """PoE with the prior: precision 1 + Σ 1/var_i, mean Σ(mu_i/var_i)/precision (per dimension)."""
+    mu = torch.tensor([[1.0, -2.0], [3.0, 0.0]])
+    logvar = torch.log(torch.tensor([[0.5, 1.0], [0.25, 2.0]]))
+    expected = torch.tensor([(1 / 0.5 + 3 / 0.25) / (1 + 2 + 4), (-2 / 1.0 + 0.0) / (1 + 1 + 0.5)])
+    torch.testing.assert_close(product_of_posteriors(mu, logvar), expected)
+    # a model's embedding is exactly that product over the crops every eval_hop frames
+    inputs = mel_inputs(lyrics=False)
+    model = small("conv", modality="audio", eval_hop=8).fit(inputs)
+    L = int(inputs.clips.lengths[5])
+    starts = list(range(0, L - 16 + 1, 8)) + ([L - 16] if (L - 16) % 8 else [])
+    x = torch.from_numpy(model.prep_.standardise(inputs.clips.crops([5] * len(starts), starts, 16)))
+    with torch.no_grad():
+        m, lv = model.module_.audio_posterior(x)
+    np.testing.assert_allclose(model.encode(inputs)[5], product_of_posteriors(m, lv).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_spectrogram_training_reads_a_memory_map_lazily():
+    """Issue 12: the whole clips stay on disk; training and encoding read the crops they use."""
+    inputs = mel_inputs()
+    assert isinstance(inputs.clips.frames, np.memmap) and inputs.clips.frames.dtype == np.float16
+    model = small("conv")
+    model.fit(inputs)
+    data = model.prep_.training_data(inputs)
+    assert isinstance(data.clips.frames, np.memmap)  # the training data object holds the map, not arrays
+    assert not hasattr(data, "tensors")
+    b = data.batch(np.array([0, 1, 2]), rng=np.random.default_rng(0))
+    assert b["x"].shape == (3, 32, 16)
+    # standardised per band with the training corpus' statistics
+    full = np.concatenate([inputs.clips.clip(i) for i in range(len(inputs))], 1)
+    np.testing.assert_allclose(model.prep_.band_mean, full.mean(1), atol=0.05)
+    np.testing.assert_allclose(model.prep_.band_std, full.std(1), rtol=0.01)
 
 
 # ---------------------------------------------------------- the real study table

@@ -231,3 +231,94 @@ def test_device_auto_follows_the_model_and_the_environment(monkeypatch):
     assert resolve_device("cpu", cuda_pays_off=True).type == "cpu"
     monkeypatch.setenv("SONGSCAPE_DEVICE", "cpu")
     assert resolve_device("auto", cuda_pays_off=True).type == "cpu"
+
+
+# ------------------------------------------------------------ issue 9: schedules and what happened
+class Exploding(MLPVAE):
+    """An MLPVAE whose reconstruction error becomes NaN from the ``at``-th forward pass in training mode."""
+
+    def __init__(self, *args, at: int, **kw):
+        super().__init__(*args, **kw)
+        self.at, self.calls = at, 0
+
+    def reconstruction_error(self, out, batch):
+        err = super().reconstruction_error(out, batch)
+        if self.training:
+            self.calls += 1
+            if self.calls >= self.at:
+                return err * float("nan")
+        return err
+
+
+def test_a_non_finite_loss_stops_training_says_so_and_keeps_the_best_weights():
+    net = init_parameters(Exploding(10, (16,), 2, at=15), generator=torch.Generator().manual_seed(0))
+    rec = Recorder()
+    history = train(net, VAELoss(), data(), epochs=10, batch_size=32, callback=rec, random_state=0)
+    assert len(history) == 3 and history[-1]["diverged"] and not history[-1]["best"]
+    assert history[-1]["warnings"][0].startswith("diverged: the loss became nan at step 15 (epoch 3)")
+    assert rec.epochs[-1]["stopped_early"]
+    assert all(torch.isfinite(p).all() for p in net.parameters())  # the best (epoch 2) weights are back
+    assert all(not h.get("warnings") for h in history[:-1])
+
+
+def test_collapse_is_reported_when_no_dimension_is_active():
+    # a huge β drives every dimension to the prior: 0 active units once β has warmed up
+    history = train(module(), VAELoss(beta=1e4), data(), epochs=6, batch_size=32, lr=1e-2, random_state=0)
+    last = history[-1]
+    assert last["active_units"] == 0
+    assert any(w.startswith("collapse: no active latent dimension") for w in last["warnings"])
+    fine = train(module(), VAELoss(), data(), epochs=6, batch_size=32, lr=1e-2, random_state=0)
+    assert fine[-1]["active_units"] > 0 and not any("collapse" in w for h in fine for w in h["warnings"])
+
+
+def test_a_loss_still_falling_at_the_end_is_reported():
+    short = train(module(), VAELoss(), data(), epochs=4, batch_size=32, lr=5e-3, random_state=0)
+    assert any(w.startswith("still falling") for w in short[-1]["warnings"])
+    assert all(not any("still falling" in w for w in h["warnings"]) for h in short[:-1])
+    from core.training.loop import _end_warnings
+
+    noisy_flat = [{"val_loss": 10.0 + (0.3 if e % 2 else -0.3)} for e in range(40)]
+    assert _end_warnings(noisy_flat) == []  # converged: noise alone is not "still falling"
+    assert _end_warnings([{"val_loss": 10.0 - 0.1 * e} for e in range(40)])  # a steady fall is
+
+
+def test_steps_per_epoch_and_per_step_schedules():
+    """An epoch of 7 steps; the lr warms up over 5 steps then follows a cosine to 0; β warms up per step."""
+    seen = []
+
+    class Tracker:
+        def on_batch(self, info):
+            seen.append(info)
+
+    loss = VAELoss(beta=2.0, warmup_steps=14)
+    history = train(module(), loss, data(), epochs=3, steps_per_epoch=7, batch_size=16, random_state=0,
+                    lr=1e-2, lr_warmup_steps=5, lr_schedule="cosine", clip_norm=0.5, weight_decay=1e-4,
+                    callback=Tracker())
+    assert len(seen) == 21 and [h["step"] for h in history] == [7, 14, 21]
+    assert [h["beta"] for h in history] == [1.0, 2.0, 2.0]
+    assert history[-1]["lr"] < 1e-4 and history[0]["lr"] > 5e-3  # cosine: near 0 at the end
+    assert all(h["grad_norm"] is not None and h["batch_size"] == 16 for h in history)
+    from core.training.loop import lr_factor
+
+    f = [lr_factor(s, total_steps=20, warmup_steps=5, schedule="cosine") for s in range(20)]
+    assert f[0] == pytest.approx(0.2) and max(f) <= 1.0 and f[-1] < 0.01
+    assert np.all(np.diff(f[5:]) < 0)  # decreasing after the warm-up
+
+
+def test_batch_sources_draw_new_rows_each_step_and_evaluate_deterministically():
+    class Source:
+        def __init__(self):
+            self.x = data()["x"]
+            self.calls = []
+
+        def __len__(self):
+            return len(self.x)
+
+        def batch(self, idx, *, rng=None, device="cpu"):
+            self.calls.append(rng is None)
+            noise = 0.0 if rng is None else torch.from_numpy(rng.normal(0, 0.01, (len(idx), 1))).float()
+            return {"x": (self.x[torch.as_tensor(idx)] + noise).to(device)}
+
+    src = Source()
+    history = train(module(), VAELoss(), src, epochs=2, steps_per_epoch=5, batch_size=8, random_state=0)
+    assert len(history) == 2 and src.calls.count(False) == 10 and src.calls.count(True) >= 2

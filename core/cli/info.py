@@ -45,6 +45,11 @@ def run(args) -> int:
             for k, v in info[key].items():
                 print(f"  {k:<16} {_fmt(v)}")
     print(f"random state  {info['random_state']}")
+    if info.get("modality"):
+        print(f"modality    {info['modality']}  (what the model really uses)")
+    if info.get("beta") is not None:
+        norm = info.get("beta_normalised")
+        print(f"beta        {_fmt(float(info['beta']))}" + (f"  (normalised beta*d/(F*T) = {norm:.3g})" if norm else ""))
     print("feature parameters")
     for k, v in info["feature_params"].items():
         print(f"  {k:<16} {_fmt(v)}")
@@ -55,6 +60,12 @@ def run(args) -> int:
         print(f"  best epoch       {hist['best_epoch']}  (val loss {_fmt(hist['best_val_loss'])})")
         print(f"  final loss       {_fmt(hist['final_loss'])}  (val {_fmt(hist['final_val_loss'])})")
         print(f"  final KL per dim {_fmt(hist['final_kl_per_dim'])}")
+        if hist.get("steps"):
+            print(f"  steps            {hist['steps']}")
+        if hist.get("active_units") is not None:
+            print(f"  active units     {hist['active_units']}  (latent dimensions with KL > 0.01 nats)")
+        for w in hist.get("warnings") or []:
+            print(f"  warning          {w}")
     else:
         print("training    none (not a trained network)")
     return 0

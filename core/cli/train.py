@@ -12,6 +12,7 @@ command (and ``--help``) stays fast; ``run`` imports the pipeline when the comma
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import signal
 import sys
 import threading
@@ -29,8 +30,12 @@ FLAG_FIELDS = {
     "epochs": "epochs", "beta": "beta", "latent_dim": "latent_dim", "lr": "lr",
     "batch_size": "batch_size", "modality": "modality", "inputs": "inputs", "patience": "patience",
     "val_fraction": "val_fraction", "warmup_epochs": "warmup_epochs", "capacity": "capacity",
-    "capacity_epochs": "capacity_epochs", "channels": "channels",
+    "capacity_epochs": "capacity_epochs", "width": "width", "steps_per_epoch": "steps_per_epoch",
+    "warmup_steps": "warmup_steps", "free_bits": "free_bits",
 }
+
+#: Exit status of a run that diverged (non-finite loss or KL blow-up).
+EXIT_DIVERGED = 3
 
 
 def register(subparsers) -> None:
@@ -69,8 +74,10 @@ def register(subparsers) -> None:
     g.add_argument("--warmup-epochs", type=ranged("warmup_epochs"), help="KL warm-up: beta grows linearly over this many epochs")
     g.add_argument("--capacity", type=ranged("capacity"), help="capacity schedule: target KL in nats (Burgess et al.)")
     g.add_argument("--capacity-epochs", type=ranged("capacity_epochs"), help="epochs over which the capacity grows to --capacity")
-    g.add_argument("--channels", type=ranged("channels", many=True), metavar="C1,C2,C3,C4",
-                   help="conv channels, e.g. 16,32,64,128")
+    g.add_argument("--width", type=ranged("width"), help="conv/beta (and ae on mel): channels of the 1-D conv layers")
+    g.add_argument("--steps-per-epoch", type=ranged("steps_per_epoch"), help="optimisation steps per epoch (conv/beta: random crops)")
+    g.add_argument("--warmup-steps", type=ranged("warmup_steps"), help="KL warm-up: beta grows linearly over this many steps")
+    g.add_argument("--free-bits", type=ranged("free_bits"), help="nats of KL each latent dimension may use for free")
     m = p.add_argument_group("monitoring (recorded in the checkpoint; does not change the model)")
     m.add_argument("--metrics-every", type=ranged("metrics_every"), default=0,
                    help="cluster the validation latents every k epochs and record internal metrics (0 = never)")
@@ -151,9 +158,18 @@ def _run(args) -> int:
         monitoring = {"every": args.metrics_every, "n_clusters": args.n_clusters} if args.metrics_every else None
 
     corpus = load_sources(args.data, progress=tqdm_progress("load"))
-    inputs, extract_skipped = build_inputs(corpus, needs=model.needs, mel_params=mel_params,
-                                           progress=tqdm_progress("features"))
+    clip_params = saved["feature_params"].get("clip_params") if saved else getattr(model.config, "clip_params", None)
+    inputs, extract_skipped = build_inputs(corpus, needs=model.needs, mel_params=mel_params, clip_params=clip_params,
+                                   progress=tqdm_progress("features"))
     skipped = list(corpus.skipped) + list(extract_skipped)  # what the loaders left out, then the extractor
+    # ---- issue 9: say when the lyrics branch is off
+    if (saved is None and getattr(model.config, "modality", None) == "both" and "clips" in model.needs
+            and not any(t.strip() for t in inputs.lyrics or [])):
+        print(f"note: no track of {', '.join(args.data)} has lyrics: the lyrics branch is off, training "
+              f"'{args.model}' on audio only (modality audio)", file=sys.stderr)
+        model = create(args.model, random_state=args.random_state, device=args.device,
+                       **{**overrides(args, cls), "modality": "audio"})
+        inputs = dataclasses.replace(inputs, lyrics=None)
     for s in skipped[:10]:
         print(f"skipped: {s}", file=sys.stderr)
     if len(skipped) > 10:
@@ -196,7 +212,28 @@ def _run(args) -> int:
     best = [r for r in h if r.get("best")]
     best_val = best[-1]["val_loss"] if best else float("nan")
     print(f"saved {out}: {len(h)} epochs, best val loss {best_val:.4g}", file=sys.stderr)
-    return 0
+    return report_training(model, h)
+
+
+def report_training(model, history: list[dict]) -> int:
+    """Print what happened (modality, β normalised, active units, warnings); the exit status."""
+    if not history:
+        return 0
+    last = history[-1]
+    parts = []
+    if getattr(model, "modality", None):
+        parts.append(f"modality {model.modality}")
+    if getattr(model.training, "beta", None) is not None:
+        norm = model.beta_normalised() if hasattr(model, "beta_normalised") else None
+        parts.append(f"beta {model.training.beta:g}" + (f" (normalised {norm:.3g})" if norm is not None else ""))
+    if last.get("active_units") is not None and model.variational:
+        parts.append(f"active units {last['active_units']} of {model.latent_dim} (KL > 0.01 nats)")
+    if parts:
+        print("; ".join(parts), file=sys.stderr)
+    warnings = [w for r in history for w in r.get("warnings", [])]
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    return EXIT_DIVERGED if any(w.startswith("diverged") for w in warnings) else 0
 
 
 def _stop_on_first_ctrl_c(stop: threading.Event):

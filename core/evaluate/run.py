@@ -63,7 +63,7 @@ def task_support(corpus, task: Task) -> str | None:
     if task.requires_lyrics and not corpus.has_lyrics:
         return "the corpus has no lyrics, and the task compares lyrics, audio and both"
     needs = set().union(*(_needs(m) for m in task.models))
-    if "mel" in needs and not corpus.has_audio:
+    if needs & {"mel", "clips"} and not corpus.has_audio:
         return "the corpus has no audio, so no spectrograms (a feature table holds only the 57 values)"
     if "features" in needs and corpus.features57 is None and not corpus.has_audio:
         return "the corpus has neither audio nor precomputed features"

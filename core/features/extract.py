@@ -6,6 +6,9 @@ of features:
 * ``kind="gtzan57"``: the 57-value GTZAN vector (:func:`core.features.gtzan57.gtzan57`).
   A corpus that ships precomputed features (``corpus.features57``) is used as is.
 * ``kind="mel"``: the ``(n_mels, n_frames)`` log-mel image (:func:`core.features.mel.log_mel`).
+* ``kind="mel_clip"``: the whole clip's log-mel (:func:`core.features.mel.clip_log_mel`), of varying
+  length: the arrays are only computed into the cache (``X`` stays empty, memory stays flat);
+  :mod:`core.features.melstore` packs them into one memory-mapped store.
 
 Each clip's features are looked up in the :class:`~core.features.cache.FeatureCache`
 first, so a second run only reads the cache. Misses are computed in a process
@@ -33,11 +36,11 @@ from core.corpus import FEATURE_NAMES, Corpus
 from core.errors import BadInputError, OutputError, Skipped
 from core.features.cache import FeatureCache
 from core.features.gtzan57 import gtzan57
-from core.features.mel import MelParams, log_mel
+from core.features.mel import CLIP_PARAMS, MelParams, clip_log_mel, log_mel
 from core.parallel import process_pool
 from core.progress import Progress
 
-KINDS = ("gtzan57", "mel")
+KINDS = ("gtzan57", "mel", "mel_clip")
 
 #: Batches with at most this many clips to compute run in-process: starting the
 #: workers costs about as much as computing this many 30 s clips on one core.
@@ -69,13 +72,16 @@ class FeatureSet:
 
 
 def _cache_params(kind: str, params: MelParams | None) -> dict | None:
-    return params.to_dict() if kind == "mel" and params is not None else None
+    return params.to_dict() if kind in ("mel", "mel_clip") and params is not None else None
 
 
 def compute_features(path: str, kind: str, params: dict | None = None) -> np.ndarray:
     """Load one audio file and compute its ``kind`` features (raises BadInputError)."""
     if kind == "gtzan57":
         return gtzan57(y=load_audio(path))
+    if kind == "mel_clip":
+        p = MelParams.from_dict(params) if params else CLIP_PARAMS
+        return clip_log_mel(y=load_audio(path, sr=p.sr), params=p)
     p = MelParams.from_dict(params) if params else MelParams()
     y = load_audio(path, sr=p.sr)
     return log_mel(y=y, params=p)
@@ -156,6 +162,8 @@ def extract(corpus: Corpus, *, kind: Literal["gtzan57", "mel"], params: MelParam
         raise ValueError("shared_cache needs a cluster and a cache")
     if kind == "mel":
         params = params or MelParams()
+    elif kind == "mel_clip":
+        params = params or CLIP_PARAMS
     else:
         params = None
     ids = corpus.track_ids
@@ -179,6 +187,12 @@ def extract(corpus: Corpus, *, kind: Literal["gtzan57", "mel"], params: MelParam
     paths = corpus.tracks["path"].tolist()
     uses = Counter(paths)
     expected = (len(FEATURE_NAMES),) if kind == "gtzan57" else (params.n_mels, params.n_frames)
+    keep = kind != "mel_clip"  # whole clips stay in the cache only (flat memory)
+
+    def usable(hit: np.ndarray | None) -> bool:
+        if hit is None or not np.isfinite(hit).all():
+            return False
+        return hit.shape[0] == params.n_mels and hit.ndim == 2 if kind == "mel_clip" else hit.shape == expected
 
     def tick(message: str) -> None:
         nonlocal done
@@ -195,8 +209,8 @@ def extract(corpus: Corpus, *, kind: Literal["gtzan57", "mel"], params: MelParam
                 hit = cache.get(path, kind, cparams)
             except OSError:
                 hit = None  # unreadable file: load_audio reports why
-        if hit is not None and hit.shape == expected and np.isfinite(hit).all():
-            results[path] = hit
+        if usable(hit):
+            results[path] = hit if keep else True
         else:
             todo.append(path)
     for _ in range(sum(1 for p in paths if p in results)):
@@ -209,7 +223,7 @@ def extract(corpus: Corpus, *, kind: Literal["gtzan57", "mel"], params: MelParam
         if X is None:
             reasons[path] = reason or "unknown error"
         else:
-            results[path] = X
+            results[path] = X if keep else True
             if cache is not None and store:
                 try:
                     cache.put(path, kind, cparams, X)
@@ -263,6 +277,8 @@ def extract(corpus: Corpus, *, kind: Literal["gtzan57", "mel"], params: MelParam
             skipped.append(Skipped(path, reasons.get(path, "unknown error")))
     if kind == "gtzan57":
         X = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURE_NAMES))
+    elif kind == "mel_clip":
+        X = np.zeros(0, np.float32)
     else:
         X = (np.stack(rows).astype(np.float32, copy=False) if rows
              else np.zeros((0, params.n_mels, params.n_frames), np.float32))

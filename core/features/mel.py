@@ -19,6 +19,13 @@ Choices (the defaults of :class:`MelParams`):
 * Clips shorter than the window are **zero-padded at the end** (the padding sits
   at the dB floor). :func:`core.audio.load_audio` already rejects clips under
   one second.
+
+The spectrogram VAEs (``conv``, ``beta``) read the WHOLE clip instead
+(:func:`clip_log_mel`, ``reference="power"``): dB relative to full-scale power 1
+(a full-scale sine's bins sit near 0 dB), floored at ``-top_db`` = -100 dB, with
+no peak normalisation, so loudness and spectral balance survive; the model then
+standardises each band with the corpus' mean and std. Those mels live in the
+memory-mapped store of :mod:`core.features.melstore`.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ import librosa
 import numpy as np
 
 POSITIONS = ("centre", "start")
+REFERENCES = ("peak", "power")
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,9 @@ class MelParams:
     fmax: float | None = None  #: None: sr / 2
     position: Literal["centre", "start"] = "centre"
     top_db: float = 80.0
+    #: "peak": dB re. the window's loudest bin in [-top_db, 0] (:func:`log_mel`); "power": dB re.
+    #: full-scale power 1, floored at -top_db, whole clip (:func:`clip_log_mel`)
+    reference: Literal["peak", "power"] = "peak"
 
     def __post_init__(self) -> None:
         for name in ("sr", "n_fft", "hop_length", "n_mels", "n_frames"):
@@ -56,6 +67,8 @@ class MelParams:
             raise ValueError(f"MelParams.position must be one of {POSITIONS}, got {self.position!r}")
         if self.top_db <= 0:
             raise ValueError(f"MelParams.top_db must be positive, got {self.top_db}")
+        if self.reference not in REFERENCES:
+            raise ValueError(f"MelParams.reference must be one of {REFERENCES}, got {self.reference!r}")
 
     @property
     def seconds(self) -> float:
@@ -162,6 +175,32 @@ def log_mel(*, y: np.ndarray | None = None, S: np.ndarray | None = None,
     return M
 
 
+#: The whole-clip log-mel of the spectrogram VAEs: dB re. full-scale power, floor -100 dB.
+CLIP_PARAMS = MelParams(reference="power", top_db=100.0)
+
+
+def clip_log_mel(*, y: np.ndarray, params: MelParams = CLIP_PARAMS) -> np.ndarray:
+    """The log-mel of the WHOLE clip in dB re. full-scale power 1 (no peak normalisation).
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]
+        mono signal at ``params.sr`` (full scale = 1)
+    params : MelParams
+        ``n_frames`` and ``position`` are ignored: every frame of the clip is computed
+
+    Returns
+    -------
+    M : np.ndarray [shape=(n_mels, 1 + n // hop_length), dtype=float32]
+        ``10·log10(max(S, 1e-10))`` floored at ``-top_db``
+    """
+    y = np.asarray(y, dtype=np.float32)
+    n_total = 1 + y.shape[0] // params.hop_length
+    whole = dataclasses.replace(params, n_frames=n_total, position="start")
+    S = mel_power(y=y, params=whole)
+    return np.maximum(10.0 * np.log10(np.maximum(S, 1e-10)), -params.top_db).astype(np.float32)
+
+
 def to_unit(M: np.ndarray, params: MelParams = MelParams()) -> np.ndarray:
     """Map log-mel dB values ``[-top_db, 0]`` to ``[0, 1]`` (clipped): the ConvVAE's input scale.
 
@@ -198,9 +237,12 @@ def mel_to_audio(M: np.ndarray, *, params: MelParams = MelParams(), n_iter: int 
 
     The mel power is mapped back to a linear-frequency magnitude with the
     pseudo-inverse of the mel filter bank (negative values clipped), and the
-    phase is estimated by ``n_iter`` Griffin-Lim iterations. The result is
-    peak-normalised to 0.9 (log-mels carry no absolute level). About 0.1 s for
-    a 128x128 image.
+    phase is estimated by ``n_iter`` Griffin-Lim iterations. With
+    ``params.reference == "peak"`` the result is peak-normalised to 0.9 (those
+    log-mels carry no absolute level); with ``"power"`` (dB re. full scale, the
+    spectrogram VAEs' mels) it keeps its TRUE level, clipped to [-1, 1], so an
+    original and its reconstruction can be compared by ear. About 0.1 s for a
+    128x128 image.
 
     Parameters
     ----------
@@ -219,6 +261,8 @@ def mel_to_audio(M: np.ndarray, *, params: MelParams = MelParams(), n_iter: int 
     magnitude = np.sqrt(np.maximum(_mel_pinv(*_basis_args(params)) @ power, 0.0))
     y = librosa.griffinlim(magnitude, n_iter=n_iter, hop_length=params.hop_length, n_fft=params.n_fft,
                            random_state=random_state)
+    if params.reference == "power":
+        return np.clip(y, -1.0, 1.0).astype(np.float32, copy=False)
     peak = float(np.max(np.abs(y))) if y.size else 0.0
     if peak > 0:
         y = y * (0.9 / peak)

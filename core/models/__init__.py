@@ -2,7 +2,7 @@
 
 ============  ==========================================================================
 basic         dense VAE on the standardised 57-value vector (the study's Basic VAE)
-conv          ConvVAE on the 128×128 log-mel, fused with a lyrics TF-IDF branch
+conv          spectrogram VAE on crops of whole-clip log-mels, with a concatenated lyrics block
 beta          the same network as ``conv`` trained with β = 4 (β-VAE is a loss setting)
 ae            plain autoencoder: basic's or conv's network without the KL term
 pca           PCA on the standardised features, or on the flattened mel (+ lyrics)

@@ -29,7 +29,7 @@ from core.errors import BadInputError
 from core.inputs import ModelInputs
 from core.models.configs import config_to_dict
 from core.models.losses import VAELoss
-from core.models.preprocessing import FeaturePrep, MelPrep, prep_from_state
+from core.models.preprocessing import ClipPrep, FeaturePrep, MelPrep, prep_from_state
 from core.training import empty_module, resolve_device, seeded_module, train
 
 #: Rows per forward pass when encoding or decoding outside training.
@@ -148,9 +148,11 @@ class TorchModel(Model):
     cuda_pays_off: ClassVar[bool] = False
     #: Epochs when ``training.epochs`` is None.
     default_epochs: ClassVar[int] = 120
+    #: Batch size on CUDA (at least this; None = ``training.batch_size``): a GPU is only busy with big batches.
+    cuda_batch_size: ClassVar[int | None] = None
 
     # ---- to implement
-    def _fit_preprocessing(self, inputs: ModelInputs) -> FeaturePrep | MelPrep:
+    def _fit_preprocessing(self, inputs: ModelInputs) -> FeaturePrep | MelPrep | ClipPrep:
         raise NotImplementedError
 
     def _network(self) -> torch.nn.Module:
@@ -166,7 +168,7 @@ class TorchModel(Model):
         if not self.variational:
             return VAELoss(beta=0.0)
         return VAELoss(beta=t.beta, warmup_epochs=t.warmup_epochs, capacity=t.capacity,
-                       capacity_epochs=t.capacity_epochs)
+                       capacity_epochs=t.capacity_epochs, warmup_steps=t.warmup_steps, free_bits=t.free_bits)
 
     @property
     def epochs(self) -> int:
@@ -194,18 +196,23 @@ class TorchModel(Model):
             self.prep_ = self._fit_preprocessing(inputs)
         else:
             self.prep_ = prep_from_state(resume_from["feature_params"])
-        data = self.prep_.tensors(inputs)
+        data = self.prep_.training_data(inputs)
         generator = torch.Generator().manual_seed(int(self.random_state))
         self.module_ = seeded_module(self._network, generator=generator)
         resume_state = None
         if resume_from is not None:
             resume_state = dict(resume_from["train_state"], best_weights=resume_from["weights"])
         t = self.training
+        device = resolve_device(self.device, cuda_pays_off=self.cuda_pays_off)
+        batch_size = t.batch_size
+        if device.type == "cuda" and self.cuda_batch_size:
+            batch_size = max(batch_size, int(self.cuda_batch_size))
         self.history_ = train(
-            self.module_, self.loss(), data, epochs=self.epochs, batch_size=t.batch_size, lr=t.lr,
+            self.module_, self.loss(), data, epochs=self.epochs, batch_size=batch_size, lr=t.lr,
             random_state=int(self.random_state), val_fraction=t.val_fraction, patience=t.patience,
-            device=resolve_device(self.device, cuda_pays_off=self.cuda_pays_off), callback=callback,
-            stop=stop, save_state=save_state, resume_state=resume_state,
+            device=device, callback=callback, stop=stop, save_state=save_state, resume_state=resume_state,
+            steps_per_epoch=t.steps_per_epoch, weight_decay=t.weight_decay, lr_warmup_steps=t.lr_warmup_steps,
+            lr_schedule=t.lr_schedule, clip_norm=t.clip_norm,
         )
         self._update_kl()
         return self
@@ -243,7 +250,8 @@ class TorchModel(Model):
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise BadInputError(None, f"latents must have shape (n, {self.latent_dim}), got {z.shape}")
         self.module_.eval()
-        result = self.prep_.outputs(self.module_.decode(torch.from_numpy(z)))
+        device = next(self.module_.parameters()).device
+        result = self.prep_.outputs({k: v.cpu() for k, v in self.module_.decode(torch.from_numpy(z).to(device)).items()})
         if track_ids is not None:
             result.track_ids = list(track_ids)
         return result

@@ -1,10 +1,12 @@
 """Baselines under the same interface as the VAEs: ``ae``, ``pca`` and ``raw``.
 
 ``inputs="features"`` (default) works on the standardised 57-value vector,
-``inputs="mel"`` on the 128×128 log-mel mapped to [0, 1] by ``to_unit``.
+``inputs="mel"`` on the 128×128 centre log-mel mapped to [0, 1] by ``to_unit`` (pca, raw)
+or, for ``ae``, on crops of the whole clips like the spectrogram VAE.
 
 * ``ae``: a plain autoencoder, the Basic VAE's dense network (features) or the
-  ConvVAE's network (mel, with its modality mask), without sampling and KL.
+  spectrogram VAE's network (whole-clip crops, lyrics block), without sampling and KL;
+  a track's code on mel is the mean of its crops' codes.
 * ``pca``: sklearn PCA (``random_state`` passed down). On features: StandardScaler
   → PCA, the study's PCA row. On mel: the flattened mel, plus the lyrics TF-IDF
   row when ``modality="both"`` (a track without lyrics gets zeros there: PCA has
@@ -28,8 +30,8 @@ from core.errors import BadInputError
 from core.inputs import ModelInputs
 from core.models.base import Model, TorchModel
 from core.models.configs import AEConfig, PCAConfig, RawConfig, TrainConfig
-from core.models.conv import conv_network, fit_mel_prep, mel_needs
-from core.models.preprocessing import FeaturePrep, MelPrep, Standardiser, prep_from_state
+from core.models.conv import clip_needs, conv_network, encode_clips, excerpt, fit_clip_prep, reconstruct_excerpt
+from core.models.preprocessing import ClipPrep, FeaturePrep, MelPrep, Standardiser, prep_from_state
 from core.models.vae import mlp_network
 
 
@@ -48,21 +50,52 @@ class AutoEncoder(TorchModel):
         return self.config.inputs == "mel"
 
     @property
+    def cuda_batch_size(self) -> int | None:
+        return 256 if self.config.inputs == "mel" else None
+
+    @property
     def default_epochs(self) -> int:
-        return 40 if self.config.inputs == "mel" else 120
+        return 30 if self.config.inputs == "mel" else 120
 
     @property
     def needs(self) -> set[str]:
-        return mel_needs(self.config.modality) if self.config.inputs == "mel" else {"features"}
+        return clip_needs(self.config.modality) if self.config.inputs == "mel" else {"features"}
 
-    def _fit_preprocessing(self, inputs: ModelInputs) -> FeaturePrep | MelPrep:
+    @property
+    def latent_dim(self) -> int:
+        if self.config.inputs == "mel" and self.is_fitted():
+            return int(self.module_.latent_dim)
+        return int(self.config.latent_dim)
+
+    def _fit_preprocessing(self, inputs: ModelInputs) -> FeaturePrep | ClipPrep:
         if self.config.inputs == "mel":
-            return fit_mel_prep(self.config, inputs, needs=self.needs)
+            return fit_clip_prep(self.config, inputs, needs=self.needs)
         return FeaturePrep.fit(inputs)
 
     def _network(self) -> nn.Module:
         build = conv_network if self.config.inputs == "mel" else mlp_network
         return build(self.config, self.prep_, variational=False)
+
+    def encode(self, inputs: ModelInputs) -> np.ndarray:
+        if self.config.inputs != "mel":
+            return super().encode(inputs)
+        self._check_fitted()
+        self._check_needs(inputs)
+        return encode_clips(self.module_, self.prep_, inputs, hop=self.config.eval_hop)
+
+    def excerpt(self, inputs: ModelInputs) -> tuple[np.ndarray, np.ndarray]:
+        """On mel: the centre excerpt that :meth:`reconstruct` rebuilds (see ``ConvVAE.excerpt``)."""
+        self._check_fitted()
+        if self.config.inputs != "mel":
+            raise ValueError("an autoencoder on features has no spectrogram excerpt")
+        return excerpt(self.prep_, inputs)
+
+    def reconstruct(self, inputs: ModelInputs) -> ModelInputs:
+        if self.config.inputs != "mel":
+            return super().reconstruct(inputs)
+        self._check_fitted()
+        self._check_needs(inputs)
+        return reconstruct_excerpt(self.module_, self.prep_, inputs)
 
 
 # ============================================================================ pca
@@ -96,7 +129,8 @@ class PCAModel(Model):
         if self.config.inputs == "features":
             self.prep_ = FeaturePrep.fit(inputs)
         else:
-            self.prep_ = fit_mel_prep(self.config, inputs, needs=self.needs)
+            lyrics = {"max_features": self.config.lyrics_features, "min_df": 1} if "lyrics" in self.needs else None
+            self.prep_ = MelPrep.fit(inputs, use_mel=True, lyrics=lyrics, mel_params=self.config.mel_params)
         A = self._matrix(inputs)
         pca = PCA(n_components=min(self.config.latent_dim, *A.shape), random_state=self.random_state).fit(A)
         self.components_ = pca.components_.astype(np.float32)

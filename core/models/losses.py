@@ -1,10 +1,19 @@
 """VAE losses: reconstruction + KL, with the KL kept per latent dimension.
 
 β-VAE is not a separate network: it is :class:`VAELoss` with ``beta != 1``.
-The KL warm-up (β grows linearly over the first ``warmup_epochs``) and the
-capacity schedule of Burgess et al. (2018), ``recon + β·|KL − C|`` with ``C``
-growing linearly to ``capacity`` nats over ``capacity_epochs``, are settings of
-the same loss.
+The KL warm-up (β grows linearly over the first ``warmup_epochs``, or per
+optimisation step over ``warmup_steps``), free bits (each dimension's KL counts
+at least ``free_bits`` nats, Kingma et al. 2016: pushing a dimension to 0 gains
+nothing, so none is driven to collapse) and the capacity schedule of Burgess et
+al. (2018), ``recon + β·|KL − C|`` with ``C`` growing linearly to ``capacity``
+nats over ``capacity_epochs``, are settings of the same loss.
+
+The reconstruction terms are negative log-likelihoods: :func:`squared_error`
+(a unit-variance Gaussian up to constants, the feature models) and
+:func:`gaussian_nll` (an explicit Gaussian with a learned σ, the spectrogram
+models). β is reported normalised as well (:func:`normalised_beta`,
+β·d / (number of data elements), Higgins et al. 2017), so that it compares
+across input sizes and with the literature.
 
 Every loss returns a dict of tensors::
 
@@ -18,7 +27,37 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import math
+
 import torch
+
+LOG_2PI = math.log(2.0 * math.pi)
+
+
+def normalised_beta(beta: float, *, latent_dim: int, n_elements: int) -> float:
+    """Higgins et al.'s normalised β: ``β · d / N`` for d latent dimensions and N data elements."""
+    return float(beta) * int(latent_dim) / max(1, int(n_elements))
+
+
+def gaussian_nll(x: torch.Tensor, mean: torch.Tensor, log_sigma: torch.Tensor, *,
+                 mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Gaussian negative log-likelihood (nats) summed over every non-batch axis.
+
+    Parameters
+    ----------
+    x, mean : (n, ...)
+    log_sigma : broadcasts against ``x`` (e.g. (F, 1) for one learned σ per mel band, or ())
+    mask : (n,) bool or None. Samples where it is False contribute 0.
+
+    Returns
+    -------
+    (n,) per-sample NLL.
+    """
+    nll = 0.5 * ((x - mean) * torch.exp(-log_sigma)) ** 2 + log_sigma + 0.5 * LOG_2PI
+    nll = nll.flatten(1).sum(1)
+    if mask is not None:
+        nll = torch.where(mask, nll, torch.zeros_like(nll))
+    return nll
 
 
 def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -63,18 +102,30 @@ class VAELoss:
     warmup_epochs : β ramps linearly from β/warmup_epochs to β over this many epochs (0 = off).
     capacity : target KL in nats for the capacity schedule (None = off).
     capacity_epochs : epochs over which the capacity grows linearly from 0 to ``capacity``.
+    warmup_steps : β ramps linearly from 0 to β over this many optimisation steps (0 = off).
+    free_bits : each latent dimension's batch-mean KL counts at least this many nats (0 = off).
     """
 
     beta: float = 1.0
     warmup_epochs: int = 0
     capacity: float | None = None
     capacity_epochs: int = 0
+    warmup_steps: int = 0
+    free_bits: float = 0.0
 
-    def beta_at(self, epoch: int) -> float:
-        """β used at ``epoch`` (0-based)."""
+    def beta_at(self, epoch: int, step: int | None = None) -> float:
+        """β used at ``epoch`` (0-based) and optimisation ``step`` (0-based; None = end of the epoch)."""
+        beta = self.beta
         if self.warmup_epochs and self.warmup_epochs > 0:
-            return self.beta * min(1.0, (epoch + 1) / self.warmup_epochs)
-        return self.beta
+            beta = beta * min(1.0, (epoch + 1) / self.warmup_epochs)
+        if self.warmup_steps and self.warmup_steps > 0 and step is not None:
+            beta = beta * min(1.0, step / self.warmup_steps)
+        return beta
+
+    @property
+    def settled_step(self) -> int:
+        """First optimisation step at which the per-step warm-up has ended."""
+        return int(self.warmup_steps or 0)
 
     def capacity_at(self, epoch: int) -> float | None:
         """Capacity C (nats) at ``epoch``, or None when the schedule is off."""
@@ -95,7 +146,7 @@ class VAELoss:
                    self.capacity_epochs if self.capacity is not None else 0, 0)
 
     def __call__(self, recon: torch.Tensor, mu: torch.Tensor | None, logvar: torch.Tensor | None,
-                 *, epoch: int = 10**9) -> dict[str, torch.Tensor]:
+                 *, epoch: int = 10**9, step: int | None = None) -> dict[str, torch.Tensor]:
         """Combine per-sample reconstruction errors with the KL of the posterior.
 
         Parameters
@@ -103,6 +154,7 @@ class VAELoss:
         recon : (n,) per-sample reconstruction error.
         mu, logvar : (n, d) posterior parameters, or None for a deterministic encoder.
         epoch : current epoch (0-based) for the schedules; default = fully settled.
+        step : current optimisation step (0-based) for the per-step warm-up; None = settled.
         """
         recon_mean = recon.mean()
         if mu is None or logvar is None:
@@ -110,10 +162,11 @@ class VAELoss:
             return {"loss": recon_mean, "recon": recon_mean, "kl": zero, "kl_per_dim": recon_mean.new_zeros(0)}
         per_dim = kl_per_dim(mu, logvar).mean(0)
         kl = per_dim.sum()
-        beta = self.beta_at(epoch)
+        beta = self.beta_at(epoch, step)
         cap = self.capacity_at(epoch)
         if cap is None:
-            loss = recon_mean + beta * kl
+            counted = torch.clamp(per_dim, min=self.free_bits).sum() if self.free_bits > 0 else kl
+            loss = recon_mean + beta * counted
         else:
             loss = recon_mean + beta * (kl - cap).abs()
         return {"loss": loss, "recon": recon_mean, "kl": kl, "kl_per_dim": per_dim}

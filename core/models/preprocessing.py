@@ -1,8 +1,11 @@
 """What a model learns about its inputs before the network: fitted on the training data, saved with it.
 
 * :class:`FeaturePrep` -- the 57-value vector, standardised (StandardScaler's arithmetic);
-* :class:`MelPrep` -- the log-mel mapped to [0, 1] by ``to_unit`` (the MelParams it was computed
-  with) and the lyrics TF-IDF with its modality mask.
+* :class:`MelPrep` -- the centre log-mel window mapped to [0, 1] by ``to_unit`` (the MelParams it was
+  computed with) and the lyrics TF-IDF with its modality mask (the pca / raw baselines on mel);
+* :class:`ClipPrep` -- the spectrogram VAEs': whole-clip log-mels (dB re. full scale) standardised per
+  mel band with the training corpus' mean and std, read as crops (:class:`CropBatches`), and the
+  lyrics TF-IDF with its mask.
 
 Each turns :class:`~core.inputs.ModelInputs` into arrays / tensors and model outputs back
 into ``ModelInputs`` in input units, and round-trips through ``state()`` / :func:`prep_from_state`
@@ -19,7 +22,8 @@ from sklearn.preprocessing import StandardScaler
 
 from core.errors import BadInputError
 from core.corpus import FEATURE_NAMES
-from core.features.mel import MelParams, from_unit, to_unit
+from core.features.mel import CLIP_PARAMS, MelParams, from_unit, to_unit
+from core.features.melstore import MelClips, centre_start
 from core.inputs import ModelInputs
 from core.lyrics import LyricsTfidf
 
@@ -91,6 +95,8 @@ class FeaturePrep:
 
     def tensors(self, inputs: ModelInputs) -> dict[str, torch.Tensor]:
         return {"x": torch.from_numpy(self.matrix(inputs))}
+
+    training_data = tensors
 
     def to_inputs(self, Xs: np.ndarray) -> ModelInputs:
         """Standardised rows (n, f) back to raw feature units."""
@@ -195,9 +201,146 @@ class MelPrep:
         return spec
 
 
-def prep_from_state(d: dict) -> FeaturePrep | MelPrep:
+# ======================================================================== clips
+class CropBatches:
+    """The training data of a spectrogram VAE: crops of whole clips, read lazily from the mel store.
+
+    Follows the training loop's batch-source protocol: ``len()`` tracks, and
+    ``batch(idx, rng=..., device=...)`` -> ``{"x": (B, F, T) standardised, "lyr": (B, V), "lmask": (B,)}``
+    with a crop at a uniformly random position of each clip (``rng`` a numpy Generator, every step a
+    new one) or, for evaluation (``rng=None``), the centre crop. Only the drawn crops are read.
+    """
+
+    def __init__(self, prep: "ClipPrep", clips: MelClips | None, lyr: np.ndarray, lmask: np.ndarray):
+        self.prep, self.clips, self.lyr, self.lmask = prep, clips, lyr, lmask
+
+    def __len__(self) -> int:
+        return len(self.lmask)
+
+    def batch(self, idx: np.ndarray, *, rng: np.random.Generator | None = None,
+              device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+        idx = np.asarray(idx, dtype=np.int64)
+        out = {"lyr": torch.from_numpy(self.lyr[idx]).to(device), "lmask": torch.from_numpy(self.lmask[idx]).to(device)}
+        if self.clips is not None:
+            T = self.prep.crop
+            lengths = self.clips.lengths[idx]
+            if rng is None:
+                starts = np.array([centre_start(n, T) for n in lengths], dtype=np.int64)
+            else:
+                starts = np.floor(rng.random(len(idx)) * (np.maximum(lengths - T, 0) + 1)).astype(np.int64)
+            x = self.prep.standardise(self.clips.crops(idx, starts, T))
+            out["x"] = torch.from_numpy(x).to(device)
+        return out
+
+
+@dataclass
+class ClipPrep:
+    """Whole-clip log-mels standardised per band (corpus mean/std), crops of ``crop`` frames; lyrics TF-IDF.
+
+    ``band_mean`` / ``band_std`` (F,) are fitted over every frame of the training clips; ``modality`` is
+    what the model really uses ("audio" when lyrics were asked for but no track had usable lyrics).
+    """
+
+    clip_params: dict | None
+    crop: int
+    band_mean: np.ndarray | None
+    band_std: np.ndarray | None
+    tfidf: LyricsTfidf | None
+
+    @classmethod
+    def fit(cls, inputs: ModelInputs, *, use_audio: bool, lyrics: dict | None, crop: int,
+            clip_params: dict | None = None) -> "ClipPrep":
+        params = mean = std = None
+        if use_audio:
+            if inputs.clips is None:
+                raise BadInputError(None, "the spectrogram model needs whole-clip log-mels ('clips' inputs)")
+            params = inputs.clips.params or clip_params or CLIP_PARAMS.to_dict()
+            mean, std = inputs.clips.band_stats()
+        tfidf = LyricsTfidf(**lyrics).fit(inputs.lyrics) if lyrics is not None else None
+        return cls(params, int(crop), mean, std, tfidf)
+
+    @property
+    def use_audio(self) -> bool:
+        return self.band_mean is not None
+
+    @property
+    def lyrics_dim(self) -> int:
+        return 0 if self.tfidf is None else len(self.tfidf.vocabulary_)
+
+    @property
+    def n_mels(self) -> int:
+        return 0 if self.band_mean is None else len(self.band_mean)
+
+    @property
+    def modality(self) -> str:
+        if self.use_audio:
+            return "both" if self.lyrics_dim else "audio"
+        return "lyrics"
+
+    def standardise(self, db: np.ndarray) -> np.ndarray:
+        """dB crops (..., F, T) -> (dB - band mean) / band std, float32."""
+        return ((db - self.band_mean[:, None]) / self.band_std[:, None]).astype(np.float32)
+
+    def to_db(self, x: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`standardise`."""
+        return (np.asarray(x, np.float32) * self.band_std[:, None] + self.band_mean[:, None]).astype(np.float32)
+
+    def lyrics_matrix(self, inputs: ModelInputs) -> tuple[np.ndarray, np.ndarray]:
+        """(n, V) float32 TF-IDF rows and (n,) bool mask of the tracks that have lyrics."""
+        if self.tfidf is None:
+            return np.zeros((len(inputs), 0), np.float32), np.zeros(len(inputs), bool)
+        X, mask = self.tfidf.transform(inputs.lyrics)
+        return np.ascontiguousarray(X, dtype=np.float32), np.asarray(mask, dtype=bool)
+
+    def check(self, inputs: ModelInputs) -> None:
+        if self.use_audio:
+            clips = inputs.clips
+            if clips is None:
+                raise BadInputError(None, "the spectrogram model needs whole-clip log-mels ('clips' inputs)")
+            if clips.n_mels != self.n_mels:
+                raise BadInputError(None, f"the model was trained on {self.n_mels} mel bands, the data has "
+                                          f"{clips.n_mels}")
+            if self.clip_params is not None and clips.params != self.clip_params:
+                raise BadInputError(None, "the whole-clip mels were computed with other mel parameters than "
+                                          "the model's")
+        elif self.lyrics_dim == 0:
+            raise BadInputError(None, "modality 'lyrics' needs lyrics, and no track had any usable lyrics")
+
+    def training_data(self, inputs: ModelInputs) -> CropBatches:
+        self.check(inputs)
+        lyr, mask = self.lyrics_matrix(inputs)
+        return CropBatches(self, inputs.clips if self.use_audio else None, lyr, mask)
+
+    def outputs(self, out: dict[str, torch.Tensor]) -> ModelInputs:
+        """Decoder outputs -> ``ModelInputs`` with ``mel`` (n, F, T) in dB re. full scale."""
+        if "x_hat" not in out:
+            return ModelInputs(track_ids=_ids(len(next(iter(out.values())))), mel_params=self.clip_params)
+        M = self.to_db(out["x_hat"].cpu().numpy())
+        return ModelInputs(track_ids=_ids(len(M)), mel=M, mel_params=self.clip_params)
+
+    def state(self) -> dict:
+        return {"kind": "clips", "clip_params": self.clip_params, "crop": int(self.crop),
+                "band_mean": None if self.band_mean is None else self.band_mean.tolist(),
+                "band_std": None if self.band_std is None else self.band_std.tolist(),
+                "lyrics": None if self.tfidf is None else self.tfidf.get_state(), "lyrics_dim": self.lyrics_dim,
+                "modality": self.modality}
+
+    @classmethod
+    def from_state(cls, d: dict) -> "ClipPrep":
+        arr = (lambda v: None if v is None else np.asarray(v, dtype=np.float32))
+        return cls(d["clip_params"], int(d["crop"]), arr(d["band_mean"]), arr(d["band_std"]),
+                   LyricsTfidf.from_state(d["lyrics"]) if d.get("lyrics") else None)
+
+    def spec(self) -> dict:
+        spec: dict = {"lyrics_dim": self.lyrics_dim, "modality": self.modality}
+        if self.use_audio:
+            spec.update(n_mels=self.n_mels, crop=self.crop, clip_params=self.clip_params)
+        return spec
+
+
+def prep_from_state(d: dict) -> FeaturePrep | MelPrep | ClipPrep:
     """The preprocessing saved by ``state()`` (dispatch on its ``kind``)."""
-    kinds = {"features": FeaturePrep, "mel": MelPrep}
+    kinds = {"features": FeaturePrep, "mel": MelPrep, "clips": ClipPrep}
     if d.get("kind") not in kinds:
         raise ValueError(f"unknown preprocessing kind {d.get('kind')!r}")
     return kinds[d["kind"]].from_state(d)

@@ -18,7 +18,8 @@ from torch import nn
 #: (kaiming_uniform with a = sqrt(5) works out to that bound).
 UNIFORM_FAN_IN = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
                   nn.ConvTranspose3d)
-#: Layers whose default initialisation draws no random numbers (ones and zeros).
+#: Layers whose default initialisation draws no random numbers (ones and zeros); a project layer
+#: declares the same with ``deterministic_init = True`` and a ``reset_parameters()`` that draws nothing.
 DETERMINISTIC = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
 
 
@@ -54,7 +55,7 @@ def init_parameters(module: nn.Module, *, generator: torch.Generator) -> nn.Modu
             bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
             for p in own:
                 p.copy_(torch.empty(p.shape).uniform_(-bound, bound, generator=generator))
-        elif isinstance(layer, DETERMINISTIC):
+        elif isinstance(layer, DETERMINISTIC) or getattr(layer, "deterministic_init", False):
             layer.reset_parameters()
         else:
             raise TypeError(f"init_parameters: no seeded initialisation for {type(layer).__name__}")

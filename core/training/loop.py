@@ -1,27 +1,45 @@
-"""One training loop for every torch model (Basic VAE, ConvVAE, β-VAE, autoencoders).
+"""One training loop for every torch model (Basic VAE, spectrogram VAE, β-VAE, autoencoders).
 
 Read :func:`train` top to bottom: split, optimiser, (resume), then for each epoch
-shuffle, step through mini-batches of preloaded tensors, validate, report, keep
-the best weights, hand the state to ``save_state``, maybe stop early.
+step through mini-batches, validate, report, keep the best weights, hand the state
+to ``save_state``, maybe stop early.
 
 It knows nothing of the models. A module trained here follows a tiny protocol::
 
     out = module(batch, generator=g)                # dict with at least "mu" and "logvar" (None: no KL)
     err = module.reconstruction_error(out, batch)   # (n,) per-sample error
+    module.loss_elements                            # optional: data elements per sample (see below)
 
 and the loss is any callable with the interface of ``core.models.losses.VAELoss``::
 
-    terms = loss_fn(err, mu, logvar, epoch=e)   # {"loss", "recon", "kl": (), "kl_per_dim": (d,)}
-    loss_fn.beta_at(e) -> float; loss_fn.settled_epoch -> int; loss_fn.capacity_at(e) -> float | None
+    terms = loss_fn(err, mu, logvar, epoch=e, step=s)  # {"loss", "recon", "kl": (), "kl_per_dim": (d,)}
+    loss_fn.beta_at(e, s) -> float; loss_fn.settled_epoch -> int; loss_fn.capacity_at(e) -> float | None
 
-``data`` is a dict of tensors that all have the same first dimension; a batch
-is the same dict indexed with a tensor of row numbers (no DataLoader).
+``data`` is either a dict of tensors that all have the same first dimension (a
+batch is the dict indexed with row numbers, no DataLoader), or a BATCH SOURCE:
+an object with ``len(data)`` rows and ``data.batch(idx, rng=..., device=...)``
+returning a dict of tensors; training batches get a numpy ``rng`` (e.g. to draw
+a random crop of each clip), evaluation batches ``rng=None`` (deterministic).
+
+Epochs: with ``steps_per_epoch=None`` an epoch is one pass over the shuffled
+training rows; with a number it is that many optimisation steps, each on
+``batch_size`` rows drawn at random. Every schedule is per STEP: β warm-up (in the
+loss), learning-rate warm-up then constant or cosine to 0 at the last step.
+The optimiser is AdamW (``weight_decay=0`` is Adam). The loss is divided by
+``module.loss_elements`` before the gradient (Adam does not care; it makes
+``clip_norm`` mean the same at any input size), then the gradient norm is clipped.
+
+Training says what happened: each history record has ``active_units`` (latent
+dimensions whose validation KL exceeds 0.01 nats) and ``warnings`` (list of str):
+collapse (no active unit once β has warmed up), divergence (a non-finite loss,
+which stops training and keeps the best weights, or a KL blow-up) and, on the
+last record, a loss still falling at the end.
 
 Reproducibility: the train/validation split depends only on ``random_state`` and
-the number of samples, and every epoch draws its shuffling and reparameterisation
-noise from a generator seeded with ``(random_state, epoch)``; the global torch
-seed is never touched. A run resumed from its state therefore repeats exactly
-what the uninterrupted run would have done.
+the number of samples, and every epoch draws its shuffling, crops and
+reparameterisation noise from generators seeded with ``(random_state, epoch)``;
+the global torch seed is never touched. A run resumed from its state therefore
+repeats what the uninterrupted run would have done.
 """
 
 from __future__ import annotations
@@ -37,7 +55,27 @@ import torch
 from core.training.device import default_threads, resolve_device, torch_threads
 
 #: Version of the ``train_state`` dict handed to ``save_state`` (and stored in checkpoints).
-TRAIN_STATE_VERSION = 2
+TRAIN_STATE_VERSION = 3
+#: A latent dimension is active when its mean KL exceeds this many nats.
+ACTIVE_KL = 0.01
+#: A KL (nats per sample, summed over dimensions) above this is a blow-up, not learning (issue 9 saw 559,712).
+KL_BLOWUP = 1e4
+#: "Still falling": the mean validation loss of the last quarter of the epochs is this share below the quarter before.
+STILL_FALLING = 0.02
+
+
+class TensorBatches:
+    """A dict of preloaded tensors as a batch source (rows indexed, no randomness)."""
+
+    def __init__(self, tensors: dict[str, torch.Tensor], device: torch.device):
+        self.tensors = {k: v.to(device) for k, v in tensors.items()}
+
+    def __len__(self) -> int:
+        return len(next(iter(self.tensors.values())))
+
+    def batch(self, idx, *, rng=None, device=None) -> dict[str, torch.Tensor]:
+        idx = torch.as_tensor(idx, device=next(iter(self.tensors.values())).device)
+        return {k: v[idx] for k, v in self.tensors.items()}
 
 
 def split_indices(n: int, *, val_fraction: float, random_state: int) -> tuple[np.ndarray, np.ndarray]:
@@ -59,8 +97,24 @@ def _epoch_generator(random_state: int, epoch: int, dev: torch.device) -> torch.
     return g
 
 
-def _take(data: dict[str, torch.Tensor], idx: torch.Tensor) -> dict[str, torch.Tensor]:
-    return {k: v[idx] for k, v in data.items()}
+def _numpy_rng(random_state: int, epoch: int) -> np.random.Generator:
+    return np.random.default_rng([int(random_state), int(epoch) + 1, 7])
+
+
+def lr_factor(step: int, *, total_steps: int, warmup_steps: int, schedule: str) -> float:
+    """Multiplier of the learning rate at optimisation ``step`` (0-based): linear warm-up, then
+    constant or a cosine from 1 to 0 at ``total_steps``."""
+    factor = min(1.0, (step + 1) / warmup_steps) if warmup_steps > 0 else 1.0
+    if schedule == "cosine":
+        factor *= 0.5 * (1.0 + math.cos(math.pi * min(1.0, step / max(1, total_steps))))
+    elif schedule != "constant":
+        raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {schedule!r}")
+    return factor
+
+
+def active_units(kl_per_dim) -> int:
+    """The number of latent dimensions whose KL exceeds :data:`ACTIVE_KL` nats."""
+    return int(sum(1 for v in kl_per_dim if v > ACTIVE_KL))
 
 
 def callback_methods(callback: Any) -> tuple[Callable | None, Callable | None, Callable | None]:
@@ -84,11 +138,13 @@ def evaluate(module, loss_fn, data: dict[str, torch.Tensor], idx: torch.Tensor, 
     mu : (len(idx), d) latent means, on the CPU
     """
     module.eval()
+    if isinstance(data, dict):
+        data = TensorBatches(data, idx.device)
     g = _epoch_generator(random_state, -1, idx.device)
     sums, per_dim, mus = torch.zeros(3), None, []
     for start in range(0, len(idx), chunk):
         part = idx[start:start + chunk]
-        batch = _take(data, part)
+        batch = data.batch(part.cpu().numpy(), rng=None, device=idx.device)
         out = module(batch, generator=g)
         terms = loss_fn(module.reconstruction_error(out, batch), out["mu"], out.get("logvar"), epoch=epoch)
         w = len(part)
@@ -107,7 +163,9 @@ def train(module: torch.nn.Module, loss_fn, data: dict[str, torch.Tensor], *,
           epochs: int, batch_size: int = 32, lr: float = 1e-3, random_state: int = 0, val_fraction: float = 0.1,
           patience: int | None = None, device: str | torch.device | None = None, callback: Any = None,
           stop: threading.Event | None = None, save_state: Callable[[dict], None] | None = None,
-          resume_state: dict | None = None, num_threads: int | None = None) -> list[dict]:
+          resume_state: dict | None = None, num_threads: int | None = None, steps_per_epoch: int | None = None,
+          weight_decay: float = 0.0, lr_warmup_steps: int = 0, lr_schedule: str = "constant",
+          clip_norm: float | None = None) -> list[dict]:
     """Train ``module`` on ``data`` and return the history (one dict per epoch).
 
     Parameters
@@ -116,8 +174,12 @@ def train(module: torch.nn.Module, loss_fn, data: dict[str, torch.Tensor], *,
         holds the best weights (lowest validation loss once the loss schedule has settled)
         and is back on the device it was on before.
     loss_fn : the loss callable (see the module docstring).
-    data : dict of tensors with a common first dimension ``n``.
+    data : dict of tensors with a common first dimension ``n``, or a batch source (module docstring).
     epochs : total number of epochs (a resumed run counts the epochs already done).
+    steps_per_epoch : optimisation steps per epoch on randomly drawn rows (None: one pass over the rows).
+    weight_decay, lr_warmup_steps, lr_schedule, clip_norm : AdamW's decoupled weight decay; the
+        learning-rate warm-up (steps) and ``"constant"`` / ``"cosine"`` schedule; the gradient-norm clip
+        (None = off).
     patience : stop when the validation loss has not improved for this many epochs (None = never).
     device : where to train: "auto"/None (``resolve_device``), "cpu", "cuda"...
     callback : object with optional ``on_batch(info)``, ``on_epoch(info)`` and
@@ -136,7 +198,10 @@ def train(module: torch.nn.Module, loss_fn, data: dict[str, torch.Tensor], *,
     -------
     history : list of dicts with ``epoch`` (1-based), ``loss``, ``recon``, ``kl``,
         ``kl_per_dim``, ``val_loss``, ``val_recon``, ``val_kl``, ``val_kl_per_dim``,
-        ``beta``, ``lr``, ``metrics``, ``best`` (and ``capacity`` with a capacity schedule).
+        ``beta``, ``beta_normalised`` (β·d/N for modules that declare ``beta_dims`` d and
+        ``loss_elements`` N, else None), ``lr``, ``step`` (optimisation steps so far), ``batch_size``, ``grad_norm`` (mean before
+        clipping), ``active_units``, ``warnings`` (list of str), ``metrics``, ``best`` (and
+        ``capacity`` with a capacity schedule; ``diverged: True`` on a run stopped by a non-finite loss).
 
     Batch info passed to ``on_batch``: ``epoch``, ``batch``, ``n_batches``, ``loss``,
     ``recon``, ``kl``, ``kl_per_dim``. Epoch info passed to ``on_epoch``: the history
@@ -146,23 +211,29 @@ def train(module: torch.nn.Module, loss_fn, data: dict[str, torch.Tensor], *,
     dev = resolve_device(device)
     with torch_threads(num_threads or default_threads(module)):
         try:
-            return _train(module, loss_fn, {k: v.to(dev) for k, v in data.items()}, dev, epochs=epochs,
+            source = TensorBatches(data, dev) if isinstance(data, dict) else data
+            return _train(module, loss_fn, source, dev, epochs=epochs,
                           batch_size=batch_size, lr=lr, random_state=random_state, val_fraction=val_fraction,
                           patience=patience, callback=callback, stop=stop, save_state=save_state,
-                          resume_state=resume_state)
+                          resume_state=resume_state, steps_per_epoch=steps_per_epoch, weight_decay=weight_decay,
+                          lr_warmup_steps=lr_warmup_steps, lr_schedule=lr_schedule, clip_norm=clip_norm)
         finally:
             module.to(home)
 
 
 def _train(module, loss_fn, data, dev, *, epochs, batch_size, lr, random_state, val_fraction, patience,
-           callback, stop, save_state, resume_state) -> list[dict]:
+           callback, stop, save_state, resume_state, steps_per_epoch, weight_decay, lr_warmup_steps, lr_schedule,
+           clip_norm) -> list[dict]:
     module.to(dev)
-    n = len(next(iter(data.values())))
+    n = len(data)
     train_np, val_np = split_indices(n, val_fraction=val_fraction, random_state=random_state)
     train_idx = torch.as_tensor(train_np, device=dev)
     val_idx = torch.as_tensor(val_np, device=dev)
-    n_batches = max(1, math.ceil(len(train_idx) / batch_size))
-    optimizer = torch.optim.Adam(module.parameters(), lr=lr, foreach=True)
+    n_batches = int(steps_per_epoch) if steps_per_epoch else max(1, math.ceil(len(train_idx) / batch_size))
+    total_steps = n_batches * epochs
+    optimizer = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay, foreach=True)
+    per_element = float(getattr(module, "loss_elements", 1) or 1)
+    settled_step = int(getattr(loss_fn, "settled_step", 0))
     on_batch, on_epoch, on_validation = callback_methods(callback)
 
     # ---- start fresh, or continue a saved run exactly where it ended
@@ -180,23 +251,38 @@ def _train(module, loss_fn, data, dev, *, epochs, batch_size, lr, random_state, 
         best_epoch, bad_epochs = int(resume_state["best_epoch"]), int(resume_state["bad_epochs"])
 
     for epoch in range(len(history), epochs):
-        # ---- one pass over the shuffled training rows
+        # ---- one epoch of optimisation steps
         module.train()
         g = _epoch_generator(random_state, epoch, dev)
-        order = train_idx[torch.randperm(len(train_idx), generator=g, device=dev)]
+        rng = _numpy_rng(random_state, epoch)
+        if steps_per_epoch:
+            order = train_idx[torch.randint(len(train_idx), (n_batches * batch_size,), generator=g, device=dev)]
+        else:
+            order = train_idx[torch.randperm(len(train_idx), generator=g, device=dev)]
         sums = torch.zeros(3, device=dev)
-        per_dim = None
-        interrupted = False
+        per_dim, grad_norms, seen = None, [], 0
+        interrupted = diverged = None
         for b in range(n_batches):
+            step = epoch * n_batches + b
             idx = order[b * batch_size:(b + 1) * batch_size]
-            batch = _take(data, idx)
+            batch = data.batch(idx.cpu().numpy(), rng=rng, device=dev)
             out = module(batch, generator=g)
-            terms = loss_fn(module.reconstruction_error(out, batch), out["mu"], out.get("logvar"), epoch=epoch)
+            terms = loss_fn(module.reconstruction_error(out, batch), out["mu"], out.get("logvar"), epoch=epoch,
+                            step=step)
+            if not torch.isfinite(terms["loss"]):
+                diverged = f"diverged: the loss became {terms['loss'].item()} at step {step + 1} (epoch {epoch + 1})"
+                break
+            for group in optimizer.param_groups:
+                group["lr"] = lr * lr_factor(step, total_steps=total_steps, warmup_steps=lr_warmup_steps,
+                                             schedule=lr_schedule)
             optimizer.zero_grad(set_to_none=True)
-            terms["loss"].backward()
+            (terms["loss"] / per_element).backward()
+            if clip_norm:
+                grad_norms.append(torch.nn.utils.clip_grad_norm_(module.parameters(), clip_norm))
             optimizer.step()
             with torch.no_grad():
                 w = len(idx)
+                seen += w
                 sums += torch.stack([terms["loss"], terms["recon"], terms["kl"]]).detach() * w
                 pd = terms["kl_per_dim"].detach() * w
                 per_dim = pd if per_dim is None else per_dim + pd
@@ -207,15 +293,29 @@ def _train(module, loss_fn, data, dev, *, epochs, batch_size, lr, random_state, 
             if stop is not None and stop.is_set():
                 interrupted = True
                 break
+        if diverged:
+            record = _diverged_record(epoch, diverged, loss_fn, lr, batch_size, epoch * n_batches + b)
+            history.append(record)
+            if save_state is not None:
+                save_state(_state(epoch, epochs, n, random_state, optimizer, history, module, best_weights,
+                                  best_val, best_epoch, bad_epochs, finished=True))
+            if on_epoch is not None:
+                on_epoch({**record, "epochs": epochs, "stopped_early": True})
+            break
         if interrupted:
             break
 
         # ---- validation (the training rows stand in when there is no validation split)
-        loss, recon, kl = (sums / len(train_idx)).tolist()
+        step_end = (epoch + 1) * n_batches
+        loss, recon, kl = (sums / max(seen, 1)).tolist()
         record: dict[str, Any] = {
             "epoch": epoch + 1, "loss": loss, "recon": recon, "kl": kl,
-            "kl_per_dim": [] if per_dim is None else (per_dim / len(train_idx)).tolist(),
-            "beta": loss_fn.beta_at(epoch), "lr": lr,
+            "kl_per_dim": [] if per_dim is None else (per_dim / max(seen, 1)).tolist(),
+            "beta": loss_fn.beta_at(epoch, step_end), "step": step_end, "batch_size": batch_size,
+            "beta_normalised": _beta_normalised(module, loss_fn.beta_at(epoch, step_end)),
+            "lr": lr * lr_factor(step_end - 1, total_steps=total_steps, warmup_steps=lr_warmup_steps,
+                                 schedule=lr_schedule),
+            "grad_norm": float(torch.stack(grad_norms).mean()) if grad_norms else None,
         }
         eval_idx = val_idx if len(val_idx) else train_idx
         val, mu = evaluate(module, loss_fn, data, eval_idx, epoch=epoch, random_state=random_state)
@@ -224,12 +324,16 @@ def _train(module, loss_fn, data, dev, *, epochs, batch_size, lr, random_state, 
         capacity = loss_fn.capacity_at(epoch)
         if capacity is not None:
             record["capacity"] = capacity
+        record["active_units"] = active_units(val["kl_per_dim"])
+        record["warnings"] = _epoch_warnings(record, settled=epoch >= loss_fn.settled_epoch
+                                             and step_end >= settled_step)
         metrics = on_validation(epoch=epoch + 1, latents=mu.numpy()) if on_validation is not None else None
         record["metrics"] = dict(metrics or {})
 
         # ---- keep the best weights (only once β and the capacity have reached their final values)
-        improved = epoch >= loss_fn.settled_epoch and record["val_loss"] < best_val
-        if epoch < loss_fn.settled_epoch or improved:
+        settled = epoch >= loss_fn.settled_epoch and step_end >= settled_step
+        improved = settled and math.isfinite(record["val_loss"]) and record["val_loss"] < best_val
+        if not settled or improved:
             best_weights = copy.deepcopy(module.state_dict())
             best_epoch, bad_epochs = epoch + 1, 0
             if improved:
@@ -237,17 +341,14 @@ def _train(module, loss_fn, data, dev, *, epochs, batch_size, lr, random_state, 
         else:
             bad_epochs += 1
         record["best"] = best_epoch == epoch + 1
-        history.append(record)
         stop_early = patience is not None and bad_epochs >= patience
+        if stop_early or epoch + 1 >= epochs:
+            record["warnings"] += _end_warnings(history + [record])
+        history.append(record)
 
         if save_state is not None:
-            save_state({
-                "version": TRAIN_STATE_VERSION, "epoch": epoch + 1, "epochs": epochs, "n_samples": n,
-                "random_state": random_state, "optimizer": optimizer.state_dict(), "history": history,
-                "last_weights": module.state_dict(), "best_weights": best_weights,
-                "best_val": best_val, "best_epoch": best_epoch, "bad_epochs": bad_epochs,
-                "finished": stop_early or epoch + 1 >= epochs,
-            })
+            save_state(_state(epoch, epochs, n, random_state, optimizer, history, module, best_weights, best_val,
+                              best_epoch, bad_epochs, finished=stop_early or epoch + 1 >= epochs))
         if on_epoch is not None:
             on_epoch({**record, "epochs": epochs, "stopped_early": stop_early})
         if stop_early or (stop is not None and stop.is_set()):
@@ -256,3 +357,55 @@ def _train(module, loss_fn, data, dev, *, epochs, batch_size, lr, random_state, 
     module.load_state_dict(best_weights)
     module.eval()
     return history
+
+
+def _beta_normalised(module, beta: float) -> float | None:
+    """β·d/N (Higgins et al.) for a module that declares ``loss_elements`` N and ``beta_dims`` d; else None."""
+    n, d = getattr(module, "loss_elements", None), getattr(module, "beta_dims", None)
+    return float(beta) * d / n if n and d else None
+
+
+def _state(epoch, epochs, n, random_state, optimizer, history, module, best_weights, best_val, best_epoch,
+           bad_epochs, *, finished) -> dict:
+    return {"version": TRAIN_STATE_VERSION, "epoch": epoch + 1, "epochs": epochs, "n_samples": n,
+            "random_state": random_state, "optimizer": optimizer.state_dict(), "history": history,
+            "last_weights": module.state_dict(), "best_weights": best_weights, "best_val": best_val,
+            "best_epoch": best_epoch, "bad_epochs": bad_epochs, "finished": finished}
+
+
+def _diverged_record(epoch, message, loss_fn, lr, batch_size, step) -> dict:
+    nan = float("nan")
+    return {"epoch": epoch + 1, "loss": nan, "recon": nan, "kl": nan, "kl_per_dim": [], "val_loss": nan,
+            "val_recon": nan, "val_kl": nan, "val_kl_per_dim": [], "beta": loss_fn.beta_at(epoch, step),
+            "step": step, "batch_size": batch_size, "lr": lr, "grad_norm": None, "active_units": 0,
+            "warnings": [message + "; training stopped, the best weights so far are kept"], "metrics": {},
+            "best": False, "diverged": True}
+
+
+def _epoch_warnings(record: dict, *, settled: bool) -> list[str]:
+    out = []
+    for key in ("kl", "val_kl"):
+        if record[key] > KL_BLOWUP:
+            out.append(f"diverged: KL blow-up, {key} = {record[key]:.4g} nats at epoch {record['epoch']}")
+            break
+    if settled and record["val_kl_per_dim"] and record["active_units"] == 0:
+        out.append(f"collapse: no active latent dimension (all KL <= {ACTIVE_KL} nats) at epoch {record['epoch']}")
+    return out
+
+
+def _end_warnings(history: list[dict]) -> list[str]:
+    """"Still falling" when the mean validation loss of the last quarter of the epochs is more than
+    STILL_FALLING below the mean of the quarter before it (means, so one noisy epoch does not decide)."""
+    if len(history) < 4:
+        return []
+    k = max(1, len(history) // 4)
+    before = [h["val_loss"] for h in history[-2 * k:-k]]
+    last = [h["val_loss"] for h in history[-k:]]
+    if not all(math.isfinite(v) for v in before + last):
+        return []
+    b, a = sum(before) / k, sum(last) / k
+    drop = (b - a) / max(abs(b), 1e-12)
+    if drop > STILL_FALLING:
+        return [f"still falling: the validation loss fell {100 * drop:.1f}% from epochs {len(history) - 2 * k + 1}-"
+                f"{len(history) - k} to {len(history) - k + 1}-{len(history)}; more epochs would likely help"]
+    return []

@@ -1,0 +1,209 @@
+"""Whole-clip log-mels of a corpus in ONE memory-mapped file: what the spectrogram VAEs train on.
+
+A corpus' clips (:func:`core.features.mel.clip_log_mel`, dB re. full-scale power) are computed
+into the feature cache one file at a time (``extract(kind="mel_clip")``), then streamed into a
+single ``.npy`` file under the cache root::
+
+    melstore/<key>.npy          (total frames, n_mels) float16, the clips one after another
+    melstore/<key>-index.npy    (n, 2) int64: first frame and length of each clip
+
+``key`` hashes the clips' content hashes and the mel parameters, so the same audio gives the
+same store and file. :class:`MelClips` opens it with ``np.load(mmap_mode="r")``: training reads
+only the crops it draws, and peak memory does not grow with the corpus (frames-major layout:
+a crop is one contiguous block of ``crop × n_mels`` values).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from core.features.cache import FeatureCache, params_hash
+from core.features.extract import extract
+from core.features.mel import CLIP_PARAMS, MelParams
+from core.io import atomic_write
+
+#: On-disk dtype of the frames (0.06 dB resolution at -100 dB; halves the file).
+STORE_DTYPE = np.float16
+
+
+def centre_start(length: int, crop: int) -> int:
+    """First frame of the centre ``crop`` frames of a clip of ``length`` frames (0 when shorter)."""
+    return max(int(length) - int(crop), 0) // 2
+
+
+def crop_starts(length: int, crop: int, hop: int) -> np.ndarray:
+    """First frames of the crops every ``hop`` frames over a whole clip, the last flush with its end."""
+    if length <= crop:
+        return np.zeros(1, dtype=np.int64)
+    starts = np.arange(0, length - crop + 1, hop, dtype=np.int64)
+    if starts[-1] != length - crop:
+        starts = np.append(starts, length - crop)
+    return starts
+
+
+class MelClips:
+    """Read-only, row-aligned access to whole-clip log-mels in a memory-mapped store.
+
+    Attributes
+    ----------
+    frames : np.memmap (total_frames, n_mels) float16, dB (shared by every subset)
+    index : (n, 2) int64, first frame and length of each row's clip
+    params : the ``MelParams.to_dict()`` of the clips
+    store_key : content key of the store file (same audio and parameters -> same key)
+    """
+
+    def __init__(self, frames: np.ndarray, index: np.ndarray, *, params: dict, key: str):
+        self.frames, self.index, self.params, self.store_key = frames, np.asarray(index, np.int64), params, key
+
+    @property
+    def key(self) -> str:
+        """Content key of these rows: the store's key and which of its clips, in which order."""
+        return hashlib.sha1(self.store_key.encode() + self.index.tobytes()).hexdigest()[:16]
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __repr__(self) -> str:
+        return f"MelClips({len(self)} clips, {int(self.lengths.sum())} frames, store {self.store_key})"
+
+    @property
+    def n_mels(self) -> int:
+        return int(self.frames.shape[1])
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """(n,) frames of each clip."""
+        return self.index[:, 1]
+
+    @property
+    def floor_db(self) -> float:
+        return -float(self.params.get("top_db", CLIP_PARAMS.top_db))
+
+    def subset(self, idx: Sequence[int] | np.ndarray) -> "MelClips":
+        """The rows ``idx`` (the frames are not copied)."""
+        idx = np.asarray(idx)
+        if idx.dtype == bool:
+            idx = np.flatnonzero(idx)
+        return MelClips(self.frames, self.index[idx.astype(np.int64)], params=self.params, key=self.store_key)
+
+    def clip(self, i: int) -> np.ndarray:
+        """(n_mels, length) float32 dB of row ``i``'s whole clip."""
+        a, n = self.index[i]
+        return np.asarray(self.frames[a:a + n], dtype=np.float32).T
+
+    def crops(self, rows: Iterable[int], starts: Iterable[int], crop: int) -> np.ndarray:
+        """(B, n_mels, crop) float32 dB: ``crop`` frames of each row from its start; a clip shorter
+        than ``crop`` is padded at the end with the dB floor."""
+        rows, starts = np.asarray(list(rows), np.int64), np.asarray(list(starts), np.int64)
+        out = np.full((len(rows), crop, self.n_mels), self.floor_db, dtype=np.float32)
+        for b, (r, s) in enumerate(zip(rows, starts)):
+            a, n = self.index[r]
+            take = max(0, min(crop, int(n) - int(s)))
+            out[b, :take] = self.frames[a + s:a + s + take]
+        return out.transpose(0, 2, 1)
+
+    def band_stats(self, *, chunk_frames: int = 65_536, min_std: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """Per-band mean and std (each (n_mels,) float32) over every frame of these clips, read in chunks.
+
+        The std is at least ``min_std`` dB, so that a band that never leaves the floor (e.g. above a
+        low-pass) is not blown up into noise by the standardisation."""
+        total = np.zeros(self.n_mels)
+        square = np.zeros(self.n_mels)
+        count = 0
+        for a, n in self.index:
+            for s in range(0, int(n), chunk_frames):
+                block = np.asarray(self.frames[a + s:a + min(n, s + chunk_frames)], dtype=np.float64)
+                total += block.sum(0)
+                square += (block ** 2).sum(0)
+                count += len(block)
+        mean = total / max(count, 1)
+        std = np.sqrt(np.maximum(square / max(count, 1) - mean ** 2, 0.0))
+        return mean.astype(np.float32), np.maximum(std, min_std).astype(np.float32)
+
+    # ---------------------------------------------------------------- building
+    @classmethod
+    def open(cls, file: str | Path, *, params: dict, key: str) -> "MelClips":
+        file = Path(file)
+        frames = np.load(file, mmap_mode="r", allow_pickle=False)
+        index = np.load(file.with_name(file.stem + "-index.npy"), allow_pickle=False)
+        return cls(frames, index, params=params, key=key)
+
+    @classmethod
+    def write(cls, file: str | Path, clips: Iterable[np.ndarray], *, params: dict, key: str) -> "MelClips":
+        """Stream ``clips`` (each (n_mels, length) dB) into ``file`` (atomically) and open it.
+
+        ``clips`` is iterated twice (lengths first, then the frames), one clip in memory at a time.
+        """
+        file = Path(file)
+        clips = list(clips) if not callable(getattr(clips, "__getitem__", None)) else clips
+        lengths = np.asarray([c.shape[1] for c in _iter(clips)], dtype=np.int64)
+        n_mels = int(next(iter(_iter(clips))).shape[0]) if len(lengths) else int(params.get("n_mels", 128))
+        index = np.stack([np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths], 1) if len(lengths) \
+            else np.zeros((0, 2), np.int64)
+
+        def write_frames(fh) -> None:
+            np.lib.format.write_array_header_2_0(
+                fh, {"descr": np.dtype(STORE_DTYPE).str, "fortran_order": False,
+                     "shape": (int(lengths.sum()), n_mels)})
+            for c in _iter(clips):
+                fh.write(np.ascontiguousarray(np.asarray(c).T, dtype=STORE_DTYPE).tobytes())
+
+        atomic_write(file.with_name(file.stem + "-index.npy"), lambda fh: np.save(fh, index, allow_pickle=False))
+        atomic_write(file, write_frames)
+        return cls.open(file, params=params, key=key)
+
+
+class _Lazy:
+    """Clips read from the feature cache one at a time (a sequence that can be iterated twice)."""
+
+    def __init__(self, cache: FeatureCache, paths: list[str], params: dict):
+        self.cache, self.paths, self.params = cache, paths, params
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        arr = self.cache.get(self.paths[i], "mel_clip", self.params)
+        if arr is None:
+            raise FileNotFoundError(f"{self.paths[i]}: its whole-clip mel left the cache while building the store")
+        return arr
+
+
+def _iter(clips) -> Iterable[np.ndarray]:
+    return (clips[i] for i in range(len(clips)))
+
+
+def build_store(corpus, *, params: MelParams | dict | None = None, progress=None,
+                cache: FeatureCache | None = None) -> tuple[list[str], MelClips, list]:
+    """The whole-clip log-mels of ``corpus`` in a memory-mapped store (built once, then reopened).
+
+    Returns
+    -------
+    track_ids : the tracks whose clips could be used, in corpus order (rows of the store)
+    clips : :class:`MelClips` over those rows
+    skipped : :class:`~core.errors.Skipped` for the others
+    """
+    if isinstance(params, dict):
+        params = MelParams.from_dict(params)
+    params = params or CLIP_PARAMS
+    cache = cache or FeatureCache()
+    fs = extract(corpus, kind="mel_clip", params=params, progress=progress, cache=cache)
+    path_of = dict(zip(corpus.track_ids, corpus.tracks["path"].tolist()))
+    paths = [path_of[t] for t in fs.track_ids]
+    pdict = params.to_dict()
+    h = hashlib.sha1(params_hash(pdict).encode())
+    for p in paths:
+        h.update(cache.file_hash(p).encode())
+    key = h.hexdigest()[:16]
+    file = cache.root / "melstore" / f"{key}.npy"
+    try:
+        store = MelClips.open(file, params=pdict, key=key)
+        if len(store) != len(paths):
+            raise ValueError("stale store")
+    except (OSError, ValueError):
+        store = MelClips.write(file, _Lazy(cache, paths, pdict), params=pdict, key=key)
+    return list(fs.track_ids), store, list(fs.skipped)
