@@ -82,9 +82,11 @@ def test_stop_event_ends_cleanly_with_the_best_weights(device):
     assert next(m.parameters()).device.type == "cpu"  # back where it started
     assert len(history) == 2  # the interrupted third epoch is discarded
     best = min(h["val_loss"] for h in history)
-    d = data()
+    # Validate where training validated: CUDA and the CPU draw different noise for the same seed.
+    d = {k: v.to(device) for k, v in data().items()}
     _, va = split_indices(200, val_fraction=0.1, random_state=0)
-    val, _ = evaluate(m, VAELoss(), d, torch.as_tensor(va), epoch=10**9, random_state=0)
+    val, _ = evaluate(m.to(device), VAELoss(), d, torch.as_tensor(va, device=device), epoch=10**9, random_state=0)
+    m.to("cpu")
     assert np.isclose(val["loss"], best, rtol=1e-5)
 
 

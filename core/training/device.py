@@ -1,20 +1,22 @@
 """Where a model trains: CUDA only where it pays off, and how many CPU threads (restored afterwards).
 
 Each torch estimator declares ``cuda_pays_off``; ``device="auto"`` picks CUDA only for those.
-Measured on an H100 host with 16 CPU cores (issue 9, the same loop before it became this package):
+Measured with ``bench/bench_device.py --steps 15`` (optimisation steps of the real networks on
+random inputs of the real shapes) on an H200 host with 16 CPU cores, torch 2.11, in one run:
 
-=========================================================  =======  ========  ===============================
-run                                                        CUDA     CPU       verdict
-=========================================================  =======  ========  ===============================
-Basic VAE (57→32→16→2), 120 epochs, 2,617 tracks, batch 32  33.9 s   12.3 s    CUDA 2.7× SLOWER: the matrices
-                                                                              are tiny, every step is kernel-
-                                                                              launch bound -> ``basic``: CPU
-ConvVAE, 2 epochs, 2,617 × 128×128 inputs, batch 32        1.99 s   9.86 s    CUDA 5× faster -> ``conv``: CUDA
-the same, batch 256                                        0.57 s   --        17× the CPU figure at batch 32
-=========================================================  =======  ========  ===============================
+===================================  =========  =====  ==========  ==============================
+network                              device     batch  tracks/s    vs its CPU row
+===================================  =========  =====  ==========  ==============================
+Basic VAE (57→32→16→2)               CPU        32     14,823      1.00
+                                     CUDA       32      9,984      0.67: slower, launch-bound
+                                     CUDA       256    82,080      5.54 (not the study's batch)
+spectrogram VAE (width 128, 32+16)   CPU        64      1,709      1.00
+                                     CUDA       64      5,258      3.08
+                                     CUDA       256    23,423      13.71
+===================================  =========  =====  ==========  ==============================
 
 So the Basic VAE trains on the CPU and the spectrogram VAE (``conv``, ``beta``, and ``ae`` on mel) on
-CUDA when present, with its batch raised to ``cuda_batch_size`` = 256 there (the measured 17× row;
+CUDA when present, with its batch raised to ``cuda_batch_size`` = 256 there (the 13.7× row;
 on the CPU it keeps its default batch of 64). The history records the batch size used.
 ``SONGSCAPE_DEVICE`` (e.g. ``cpu``) overrides the automatic choice. Nothing requires a GPU.
 """
