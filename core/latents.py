@@ -5,6 +5,14 @@
 feature cache, keyed by the model's fingerprint (model config + preprocessing +
 weights) and the corpus' fingerprint. :func:`latents_for` does the same from a
 checkpoint file.
+
+With ``cluster`` (``local:N`` or ``tcp://HOST:PORT``, :mod:`core.distributed`) the
+corpus is encoded on Dask in chunks of :data:`ENCODE_TASK_TRACKS` tracks: the model
+is sent to every worker once, each task builds the inputs of its chunk (extracting
+missing features into the worker's feature cache) and returns its latents, so no
+process ever holds the inputs of the whole corpus. A chunk that fails leaves its
+tracks out, as a failed extraction does; a lost worker's chunks are recomputed
+once, never counted twice (:func:`core.distributed.run_keyed`).
 """
 
 from __future__ import annotations
@@ -13,19 +21,24 @@ from pathlib import Path
 
 import numpy as np
 
-from core import checkpoint
+from core import checkpoint, distributed
 from core.errors import BadInputError, CheckpointError
 from core.features.cache import FeatureCache
 from core.features.mel import MelParams
 from core.inputs import build_inputs
 from core.models import Model
 
+#: Tracks per Dask task when encoding on a cluster (a ConvVAE chunk's mels: 2048 x 64 KB = 128 MB).
+ENCODE_TASK_TRACKS = 2048
 
-def encode_corpus(model: Model, corpus, *, progress=None) -> tuple[list[str], np.ndarray]:
+
+def encode_corpus(model: Model, corpus, *, progress=None, cluster: str | None = None) -> tuple[list[str], np.ndarray]:
     """Latent means of every usable track of ``corpus`` under a fitted ``model``.
 
     The result is cached on disk (the feature cache), keyed by the model's and
     the corpus' fingerprints, so a second call is a file read.
+    cluster : ``local:N`` or ``tcp://HOST:PORT``: encode on Dask (see the module docstring);
+        the result is the same and lands in the same cache entry.
 
     Returns
     -------
@@ -39,23 +52,54 @@ def encode_corpus(model: Model, corpus, *, progress=None) -> tuple[list[str], np
     rows = cache.get_array(key + "-rows")
     if Z is not None and rows is not None:
         return [ids[i] for i in rows.tolist()], np.asarray(Z, dtype=np.float32)
-    inputs, _ = build_inputs(corpus, needs=model.needs, mel_params=mel_params_of(model), progress=progress)
-    Z = model.encode(inputs)
+    if cluster is not None:
+        encoded_ids, Z = _encode_on_cluster(model, corpus, cluster=cluster, progress=progress)
+    else:
+        inputs, _ = build_inputs(corpus, needs=model.needs, mel_params=mel_params_of(model), progress=progress)
+        encoded_ids, Z = inputs.track_ids, model.encode(inputs)
     position = {t: i for i, t in enumerate(ids)}
     cache.put_array(key + "-z", Z)
-    cache.put_array(key + "-rows", np.asarray([position[t] for t in inputs.track_ids], dtype=np.int64))
-    return inputs.track_ids, Z
+    cache.put_array(key + "-rows", np.asarray([position[t] for t in encoded_ids], dtype=np.int64))
+    return list(encoded_ids), Z
 
 
-def latents_for(checkpoint_path: str | Path, corpus, *, progress=None) -> tuple[list[str], np.ndarray]:
-    """Load a checkpoint and encode ``corpus`` with it (see :func:`encode_corpus`).
+def encode_chunk(model: Model, corpus) -> tuple[list[str], np.ndarray]:
+    """One Dask task: the track ids and latent means of the usable tracks of ``corpus`` (a chunk)."""
+    inputs, _ = build_inputs(corpus, needs=model.needs, mel_params=mel_params_of(model))
+    return list(inputs.track_ids), model.encode(inputs)
+
+
+def _encode_on_cluster(model: Model, corpus, *, cluster: str, progress=None) -> tuple[list[str], np.ndarray]:
+    """Encode ``corpus`` in chunks on a Dask cluster; ids and latents back in corpus order."""
+    ids = corpus.track_ids
+    chunks = {f"{s:09d}": ids[s:s + ENCODE_TASK_TRACKS] for s in range(0, len(ids), ENCODE_TASK_TRACKS)}
+    done, parts = 0, {}
+    with distributed.open_client(cluster) as client:
+        shared = client.scatter(model, broadcast=True)  # sent once, not once per task
+        items = {k: (shared, corpus.subset(chunk)) for k, chunk in chunks.items()}
+        name = f"encode-{model.fingerprint()[:8]}-{corpus.fingerprint()[:8]}"
+        for key, value, _message in distributed.run_keyed(client, encode_chunk, items, name=name):
+            if value is not None:  # a failed chunk's tracks are left out, like failed extractions
+                parts[key] = value
+            done += len(chunks[key])
+            if progress:
+                progress(done, len(ids), f"encoding on {cluster}")
+    order = [parts[k] for k in sorted(parts)]
+    encoded = [t for part_ids, _ in order for t in part_ids]
+    Z = np.concatenate([z for _, z in order]) if order else np.zeros((0, model.latent_dim), np.float32)
+    return encoded, np.asarray(Z, dtype=np.float32)
+
+
+def latents_for(checkpoint_path: str | Path, corpus, *, progress=None,
+                cluster: str | None = None) -> tuple[list[str], np.ndarray]:
+    """Load a checkpoint and encode ``corpus`` with it (see :func:`encode_corpus`; ``cluster`` likewise).
 
     Raises :class:`~core.errors.CheckpointError` naming the checkpoint when its
     input sizes do not fit the corpus' inputs.
     """
     model = checkpoint.load(checkpoint_path)
     try:
-        return encode_corpus(model, corpus, progress=progress)
+        return encode_corpus(model, corpus, progress=progress, cluster=cluster)
     except CheckpointError:
         raise
     except BadInputError as exc:
