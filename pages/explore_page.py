@@ -1,8 +1,9 @@
 """Explore: the latent space projected to 2D/3D; click or lasso points to listen."""
 
+import numpy as np
 import streamlit as st
 
-from ui import figures, frames, state
+from ui import figures, frames, scale, state
 from ui.listen import track_panel
 
 st.title("Explore the latent space")
@@ -18,15 +19,19 @@ colour = c3.selectbox("Colour by", colour_options, index=1, key="explore_colour"
 method, dim = method or "tsne", dim or 2
 
 ids, Z = state.encoded(entry, specs)
-points = state.projection(str(entry.path), entry.stamp, specs, method, dim)
+rows = scale.scatter_rows(len(ids))  # above scale.SCATTER_MAX points: a sample, with a note
+points = (state.projection if rows is None else scale.sampled_projection)(str(entry.path), entry.stamp, specs, method, dim)
 name, params = state.clustering_choice(corpus)
 result, _ = state.clustered(entry, specs, name, params)
-frame = frames.scatter_frame(ids, points, corpus.tracks, clusters=result.labels)
+shown = slice(None) if rows is None else rows
+frame = frames.scatter_frame(list(np.asarray(ids)[shown]), points, corpus.tracks, clusters=result.labels[shown])
 
 st.caption(f"{len(ids)} tracks · model **{entry.name}** · latent size {Z.shape[1]} · "
            f"clusters: {name} {params} → {result.n_clusters} clusters"
            + (f", {result.noise_fraction:.0%} noise" if result.noise_fraction else "")
            + " · change the clustering on the **Clusters** page")
+if rows is not None:
+    st.info(scale.sample_note(len(ids)))
 
 event = st.plotly_chart(figures.latent_scatter(frame, color=colour, dim=dim), key="explore_scatter",
                         on_select="rerun", selection_mode=("points", "box", "lasso"))
