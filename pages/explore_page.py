@@ -1,6 +1,5 @@
 """Explore: the latent space projected to 2D/3D; click or lasso points to listen."""
 
-import numpy as np
 import streamlit as st
 
 from ui import figures, frames, scale, state
@@ -20,11 +19,12 @@ method, dim = method or "tsne", dim or 2
 
 ids, Z = state.encoded(entry, specs)
 rows = scale.scatter_rows(len(ids))  # above scale.SCATTER_MAX points: a sample, with a note
-points = (state.projection if rows is None else scale.sampled_projection)(str(entry.path), entry.stamp, specs, method, dim)
+projection = state.projection if rows is None else scale.sampled_projection
+points = projection(str(entry.path), entry.stamp, specs, method, dim)
 name, params = state.clustering_choice(corpus)
 result, _ = state.clustered(entry, specs, name, params)
-shown = slice(None) if rows is None else rows
-frame = frames.scatter_frame(list(np.asarray(ids)[shown]), points, corpus.tracks, clusters=result.labels[shown])
+shown = (ids, result.labels) if rows is None else ([ids[i] for i in rows], result.labels[rows])
+frame = frames.scatter_frame(shown[0], points, corpus.tracks, clusters=shown[1])
 
 st.caption(f"{len(ids)} tracks · model **{entry.name}** · latent size {Z.shape[1]} · "
            f"clusters: {name} {params} → {result.n_clusters} clusters"
