@@ -4,6 +4,7 @@ figures are in bench/ (no timing asserts in tests)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -11,13 +12,15 @@ import pandas as pd
 import pytest
 from sklearn.cluster import DBSCAN
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
+from streamlit.testing.v1 import AppTest
 
-from core import checkpoint, latents, projections, synthetic
+from core import checkpoint, config, latents, projections, synthetic, workspace
 from core.clustering import NeighbourIndex, cluster, neighbours, suggest_eps
 from core.corpus.feature_table import read_feature_table
 from core.inputs import build_inputs
 from core.metrics import external, internal, silhouette_rows
 from core.scoring import cluster_and_score
+from tests.helpers import tiny_demo
 from ui import scale
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -142,3 +145,19 @@ def test_explore_draws_a_sample_of_a_million_points_with_a_note():
     np.testing.assert_array_equal(rows, scale.scatter_rows(len(Z)))  # the same sample on every rerun
     assert "100,000 of the 1,000,000" in scale.sample_note(len(Z))
     assert scale.scatter_rows(5000) is None and scale.sample_note(5000) == ""
+
+
+@pytest.mark.slow
+def test_explore_page_draws_the_sample_and_says_so(tmp_path, monkeypatch):
+    """The page path of the degrade, with the limit lowered to 10 points of the tiny demo corpus."""
+    corpus_dir = tiny_demo(tmp_path / "demo")
+    monkeypatch.setattr(workspace, "DEFAULT_SPECS", (f"manifest:{corpus_dir / 'manifest.csv'}",))
+    monkeypatch.setattr(config, "RUNS_DIR", tmp_path / "runs")
+    monkeypatch.setattr(config, "DATA_DIR", tmp_path)
+    monkeypatch.setattr(scale, "SCATTER_MAX", 10)
+    at = AppTest.from_file("../app.py", default_timeout=180)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("uniform random sample of 10 of the" in i.value for i in at.info)
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert sum(len(trace["customdata"]) for trace in figure["data"]) == 10  # x, y are base64 arrays

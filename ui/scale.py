@@ -28,16 +28,18 @@ SCATTER_MAX = 100_000
 CLUSTER = "dask_cluster"
 
 
-def scatter_rows(n: int, *, limit: int = SCATTER_MAX) -> np.ndarray | None:
-    """Rows the scatter draws: None (all of them) up to ``limit``, else ``limit`` rows drawn
-    uniformly without replacement with seed 0, sorted: np.ndarray, shape=(limit,)."""
+def scatter_rows(n: int, *, limit: int | None = None) -> np.ndarray | None:
+    """Rows the scatter draws: None (all of them) up to ``limit`` (default SCATTER_MAX), else
+    ``limit`` rows drawn uniformly without replacement with seed 0, sorted: shape=(limit,)."""
+    limit = SCATTER_MAX if limit is None else limit
     if n <= limit:
         return None
     return np.sort(np.random.default_rng(0).choice(n, size=limit, replace=False))
 
 
-def sample_note(n: int, *, limit: int = SCATTER_MAX) -> str:
+def sample_note(n: int, *, limit: int | None = None) -> str:
     """The caption that says the scatter is a sample (empty when it is not)."""
+    limit = SCATTER_MAX if limit is None else limit
     if n <= limit:
         return ""
     return (f"Showing a uniform random sample of {limit:,} of the {n:,} tracks (seed 0): a scatter of every "
