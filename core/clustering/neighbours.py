@@ -34,9 +34,9 @@ from __future__ import annotations
 
 import threading
 
+import numba
 import numpy as np
 from scipy import sparse
-from scipy.sparse.csgraph import connected_components
 from sklearn.metrics import pairwise_distances
 from sklearn.neighbors import NearestNeighbors
 
@@ -93,26 +93,36 @@ class NeighbourIndex:
 
     def radius_graph(self, eps: float) -> sparse.csr_matrix:
         """Sparse (n, n) distances of every pair within ``eps`` (self pairs excluded), rows sorted by distance."""
+        graph, graph_eps = self._radius(eps)
+        return graph if eps == graph_eps else filter_graph(graph, eps)
+
+    def _radius(self, eps: float) -> tuple[sparse.csr_matrix, float]:
+        """The cached radius graph (built again when ``eps`` is larger than its own) and its eps."""
         with self._lock:
             if eps > self._graph_eps:
                 graph = self._nn.radius_neighbors_graph(radius=eps, mode="distance", sort_results=True)
                 self._graph, self._graph_eps = graph.tocsr(), float(eps)
-            graph, graph_eps = self._graph, self._graph_eps
-        return graph if eps == graph_eps else filter_graph(graph, eps)
+            return self._graph, self._graph_eps
 
-    def graph(self, eps: float, min_samples: int) -> sparse.csr_matrix:
-        """DBSCAN's neighbour graph at ``eps``: sparse (n, n) distances, rows sorted by distance.
+    def rows(self, eps: float, min_samples: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The cached graph as CSR arrays ``(indptr, indices, distances)``, each row sorted by distance,
+        whose rows start with every neighbour within ``eps`` that DBSCAN needs (no copy, no filter).
 
-        Up to RADIUS_MAX points every pair within eps (:meth:`radius_graph`); above, each
-        point's nearest max(KNN_GRAPH, min_samples - 1) neighbours that lie within eps.
+        Up to RADIUS_MAX points, the radius graph of an eps >= ``eps``; above, the nearest
+        max(KNN_GRAPH, min_samples - 1) neighbours of each point (see the module docstring).
         """
         if len(self.Z) <= RADIUS_MAX:
-            return self.radius_graph(eps)
+            graph, _ = self._radius(eps)
+            return graph.indptr, graph.indices, graph.data
         dist, idx = self.kneighbors(max(KNN_GRAPH, int(min_samples) - 1))
-        within = dist <= eps  # rows ascending: the kept entries stay sorted
-        indptr = np.concatenate([[0], np.cumsum(within.sum(axis=1))])
+        n, k = dist.shape
+        return np.arange(0, n * k + 1, k, dtype=np.int64), idx.ravel(), dist.ravel()
+
+    def graph(self, eps: float, min_samples: int) -> sparse.csr_matrix:
+        """DBSCAN's neighbour graph at ``eps`` (:meth:`rows` filtered at eps): sparse (n, n) distances."""
+        indptr, indices, data = self.rows(eps, min_samples)
         n = len(self.Z)
-        return sparse.csr_matrix((dist[within], idx[within], indptr), shape=(n, n))
+        return filter_graph(sparse.csr_matrix((data, indices, indptr), shape=(n, n)), eps)
 
     def distances_among(self, rows: np.ndarray) -> np.ndarray:
         """Euclidean distances among ``Z[rows]``, shape=(m, m); the last sample's matrix is kept.
@@ -174,32 +184,61 @@ def filter_graph(graph: sparse.csr_matrix, eps: float) -> sparse.csr_matrix:
 
 
 def dbscan_labels(index: NeighbourIndex, *, eps: float, min_samples: int) -> np.ndarray:
-    """DBSCAN on the index's neighbour graph (:meth:`NeighbourIndex.graph`): core points, their connected components, then border points.
+    """DBSCAN on the index's neighbour graph (:meth:`NeighbourIndex.rows`): core points, their
+    connected components, then border points.
 
     A point is core when it has at least ``min_samples`` points within ``eps``,
     itself included (sklearn's convention). Clusters are the connected components
     of core points linked within ``eps``; a non-core point within ``eps`` of a core
     point joins the cluster of its nearest such core point (sklearn instead takes
     the first cluster that reaches it, so border points may differ); the rest is
-    noise (-1). Vectorised on the sparse graph, so an eps slider move costs a
-    filter plus one connected-components pass.
+    noise (-1). One compiled pass over the cached graph (:func:`_dbscan_rows`: each
+    row's neighbours within eps are a prefix of it, and the components come from a
+    union-find), so a slider move neither filters nor copies the graph.
 
-    Returns np.ndarray, shape=(n,), int64 (component ids, not yet renumbered).
+    Returns np.ndarray, shape=(n,), int64 (cluster ids, not yet renumbered).
     """
-    graph = index.graph(eps, min_samples)
-    n = graph.shape[0]
-    degree = np.diff(graph.indptr)
-    core = degree + 1 >= min_samples
-    rows = np.repeat(np.arange(n), degree)
-    cols = graph.indices
-    link = core[rows] & core[cols]
-    adjacency = sparse.csr_matrix(
-        (np.ones(int(link.sum()), dtype=np.int8), (rows[link], cols[link])), shape=(n, n)
-    )
-    _, component = connected_components(adjacency, directed=False)
+    indptr, indices, data = index.rows(eps, min_samples)
+    return _dbscan_rows(indptr, indices, data, float(eps), int(min_samples))
+
+
+@numba.njit(cache=True)
+def _find(parent: np.ndarray, i: int) -> int:
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]  # path halving
+        i = parent[i]
+    return i
+
+
+@numba.njit(cache=True)
+def _dbscan_rows(indptr, indices, data, eps, min_samples):  # pragma: no cover (compiled)
+    """DBSCAN labels from CSR rows sorted by distance: shape=(n,) int64, -1 = noise, else a root id."""
+    n = len(indptr) - 1
+    end = np.empty(n, dtype=np.int64)
+    core = np.zeros(n, dtype=np.bool_)
+    for i in range(n):
+        e = indptr[i]
+        while e < indptr[i + 1] and data[e] <= eps:
+            e += 1
+        end[i] = e
+        core[i] = e - indptr[i] + 1 >= min_samples
+    parent = np.arange(n)
+    for i in range(n):
+        if core[i]:
+            for p in range(indptr[i], end[i]):
+                j = indices[p]
+                if core[j]:
+                    a, b = _find(parent, i), _find(parent, j)
+                    if a != b:
+                        parent[max(a, b)] = min(a, b)
     labels = np.full(n, -1, dtype=np.int64)
-    labels[core] = component[core]
-    border = ~core[rows] & core[cols]  # rows are sorted by distance: the first hit is the nearest core point
-    b_rows, first = np.unique(rows[border], return_index=True)
-    labels[b_rows] = component[cols[border][first]]
+    for i in range(n):
+        if core[i]:
+            labels[i] = _find(parent, i)
+    for i in range(n):
+        if not core[i]:
+            for p in range(indptr[i], end[i]):  # sorted by distance: the first core point is the nearest
+                if core[indices[p]]:
+                    labels[i] = labels[indices[p]]
+                    break
     return labels
