@@ -8,7 +8,7 @@
    shipped Basic VAE, then computes its t-SNE and UMAP (2-D) with progress, timed, into the
    on-disk cache; a second ``project`` call times the cached read.
 3. Starts ``streamlit run app.py`` with ``SONGSCAPE_CORPUS=features:<table>`` and opens
-   /explore in Chromium: time to the first scatter with points (fresh server process, warm
+   the Explore page (the default, at /) in Chromium: time to the first scatter with points (fresh server process, warm
    disk caches), then in a second browser context (warm server); clicks one point and
    lassoes a region, waiting for the selection table; saves screenshots.
 """
@@ -100,7 +100,7 @@ def main() -> int:
                 page = context.new_page()
                 page.set_default_timeout(300_000)
                 t = time.perf_counter()
-                page.goto(f"{url}/explore")
+                page.goto(url)  # Explore is the default page, at /
                 page.wait_for_function(HAS_POINTS, timeout=300_000)
                 n_points = page.evaluate("() => document.querySelector('.js-plotly-plot')._fullData"
                                          ".reduce((s, d) => s + d.x.length, 0)")
@@ -120,7 +120,7 @@ def main() -> int:
                 print(f"click -> '1 selected' in {time.perf_counter() - t:.1f} s")
                 page.screenshot(path=str(args.screens / "explore_100k_click.png"), full_page=True)
                 # lasso a square in the middle of the plot
-                page.goto(f"{url}/explore")
+                page.goto(url)  # Explore is the default page, at /
                 page.wait_for_function(HAS_POINTS, timeout=300_000)
                 page.locator(".js-plotly-plot").hover()
                 page.locator('.modebar-btn[data-val="lasso"]').first.click()
