@@ -1,30 +1,45 @@
 """Songscape dashboard: `streamlit run app.py` (binds to 127.0.0.1, see .streamlit/config.toml)."""
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from ui import state
+from ui import explore_url, state
 
 st.set_page_config(page_title="Songscape", page_icon="🎵", layout="wide")
 
+# Explore opens first: it is the default page, served at "/". Streamlit serves a default page
+# ONLY at "/", so a link to /explore would find no page of that name, show "Page not found" and
+# leave the page inert until the dialog is closed. A session opened at /explore therefore
+# registers Explore under its own path (Data, the first page, then takes "/"). Decided once per
+# session, so the pages and their URLs never change under a session.
+if "explore_first" not in st.session_state:
+    ctx = get_script_run_ctx()
+    opened_at = (ctx.pages_manager.intended_page_name or "") if ctx is not None else ""
+    st.session_state["explore_first"] = opened_at.strip("/") != "explore"
+explore_first = st.session_state["explore_first"]
+
 pages = {
     "Corpus": [
-        st.Page("pages/data_page.py", title="Data", icon=":material/library_music:", url_path="data"),
+        st.Page("views/data_page.py", title="Data", icon=":material/library_music:", url_path="data"),
     ],
     "Models": [
-        st.Page("pages/train_page.py", title="Train", icon=":material/model_training:", url_path="train"),
-        st.Page("pages/latent_page.py", title="Latent", icon=":material/tune:", url_path="latent"),
+        st.Page("views/train_page.py", title="Train", icon=":material/model_training:", url_path="train"),
+        st.Page("views/latent_page.py", title="Latent", icon=":material/tune:", url_path="latent"),
     ],
     "Results": [
-        st.Page("pages/explore_page.py", title="Explore", icon=":material/scatter_plot:", url_path="explore", default=True),
-        st.Page("pages/clusters_page.py", title="Clusters", icon=":material/bubble_chart:", url_path="clusters"),
-        st.Page("pages/compare_page.py", title="Compare", icon=":material/table_chart:", url_path="compare"),
+        st.Page("views/explore_page.py", title="Explore", icon=":material/scatter_plot:", url_path="explore",
+                default=explore_first),
+        st.Page("views/clusters_page.py", title="Clusters", icon=":material/bubble_chart:", url_path="clusters"),
+        st.Page("views/compare_page.py", title="Compare", icon=":material/table_chart:", url_path="compare"),
     ],
 }
 
 page = st.navigation(pages)
+explore_url.restore()  # a shared link's view, before the sidebar's widgets are drawn
 state.sidebar()
 state.warm_up_projections()
 page.run()
-# Page files end in `_page.py` on purpose: a plain `pages/train.py` would be picked up by
-# Streamlit's older folder-based routing when the very first request after start is /train,
-# and would then run without this entry point (no sidebar, no shared state).
+# The page files live in views/, not pages/: Streamlit treats a `pages/` folder beside the entry
+# point as the old folder-based navigation until st.navigation runs, so a deep link opened while
+# the first run was still importing (seconds on a cold start) was matched against those file names
+# and answered with "Page not found" (issue 10, defect 17).

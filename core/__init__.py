@@ -1,24 +1,33 @@
 """Songscape core: the pipeline from audio to clusters, with no UI.
 
-The sub-packages follow the pipeline in order:
+The packages follow the pipeline, bottom to top; each imports only from the ones
+above it in this list (`.importlinter` holds the contract and CI checks it):
 
-    demo/       the demo synthesiser: writes WAVs + a manifest (knows nothing of the corpus)
-    audio       robust loading and conversion of one clip
-    lyrics      Bengali-aware tokenisation and TF-IDF
-    corpus/     one track table from any source: one module per loader kind, FEATURE_NAMES
-    features/   57-value GTZAN vector, 128x128 log-mel, and the on-disk feature cache
-    models/     VAE, ConvVAE, Beta-VAE (a loss setting) and the baselines, one registry
-    training    one training loop for every torch model
-    checkpoint  one safe checkpoint format
-    latents     encode a corpus with a model (cached)
-    clustering  K-Means, DBSCAN, Agglomerative (+ HDBSCAN, GMM), one registry
-    metrics     internal and external cluster metrics
-    projections t-SNE, UMAP and PCA (cached)
-    evaluate    the study's results table
+    demo/        the demo synthesiser: writes WAVs + a manifest (knows nothing of the corpus)
+    audio        robust loading and conversion of one clip
+    lyrics       Bengali-aware tokenisation and TF-IDF
+    corpus/      one track table from any source: one module per loader kind, FEATURE_NAMES
+    features/    57-value GTZAN vector, log-mels, the one on-disk feature cache, extraction (pool or Dask)
+    inputs       ModelInputs: what a model reads, built from a corpus and its features
+    training/    the generic training loop over (torch module, loss, tensors); device and threads
+    models/      the one registry: Basic VAE, ConvVAE, Beta-VAE (a loss setting), AE, PCA, raw; configs
+    checkpoint   the one safe checkpoint format (model I/O): fit-and-save, resume, load, describe
+    latents      encode a corpus with a model (cached)
+    clustering/  K-Means, DBSCAN, Agglomerative, HDBSCAN, GMM in one registry; neighbour graph, eps
+    metrics      internal and external cluster metrics, coverage of noise-marking clusterers
+    scoring      THE one cluster-and-score path (label table, training monitor, checkpoint scores)
+    explore      decode, interpolate, traverse and listen (no presentation)
+    projections  t-SNE, UMAP and PCA (cached)
+    evaluate/    the study's tasks, their orchestration and the Markdown report
+    jobs         background training jobs; workspace: checkpoint and run files, prepare
+    cli/         `python -m core`: a command's module is imported only when that command runs
 
-Utilities below everything: io (the one atomic writer), progress (the one
-progress protocol), parallel, config, errors. `python -m core` (cli/) imports a
-command's module only when that command runs. `core` never imports streamlit.
+Utilities below everything: io (the one atomic writer), progress (the one progress
+protocol), parallel (process pools), distributed (Dask clients), config, errors.
+`core` never imports streamlit, plotly or ui.
+
+Read first: corpus/table.py (the track table), inputs.py, models/base.py,
+training/loop.py, scoring.py.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -14,11 +14,20 @@ missing file / a folder      "file not found" / "is a folder, not an audio file"
 not audio (.txt, .jpg ...)   "not an audio file (extension ...)"
 0-byte file                  "empty file (0 bytes)"
 bad or truncated header      "unreadable or corrupt audio file (...)"
+truncated audio data         "truncated: the header promises 30.00 s, only 14.90 s could be decoded"
 no samples                   "no audio samples"
 shorter than ``min_seconds`` "too short: 0.40 s of audio, at least 1 s needed"
 NaN or infinite samples      "contains NaN or infinite samples"
 silent                       "silent: peak level below -100 dBFS"
 ===========================  ==================================================
+
+Truncated files (a download or copy cut short) are **skipped**, by this rule:
+when the file's header promises more audio than can be decoded, by more than
+:data:`TRUNCATION_TOLERANCE` (1%, and at least 0.1 s), the file is refused with
+both lengths in the message. Its features would describe a shorter, cut clip
+while its ``length`` said otherwise. WAV files are checked against the size of
+their ``data`` chunk (libsndfile silently reads what is there), MP3/FLAC/OGG
+against the frame count of their header (e.g. the MP3 Xing header).
 
 Clips that are long enough but shorter than a feature window are *not* an
 error here: :func:`core.features.mel.log_mel` zero-pads them to its 128 frames.
@@ -46,6 +55,40 @@ _AUDIOREAD_ONLY = frozenset({".m4a", ".aac", ".wma"})
 
 #: A clip whose peak absolute sample is at most this (-100 dBFS) is silent.
 SILENCE_PEAK = 1e-5
+#: A file whose decoded length falls short of its header's by more than this fraction (and 0.1 s) is truncated.
+TRUNCATION_TOLERANCE = 0.01
+
+
+def _short_by(promised: int, decoded: int, sr: int) -> bool:
+    return promised - decoded > max(TRUNCATION_TOLERANCE * promised, 0.1 * sr)
+
+
+def _truncated(path: Path, promised: int, decoded: int, sr: int) -> BadInputError:
+    return BadInputError(path, f"truncated: the header promises {promised / sr:.2f} s, only {decoded / sr:.2f} s "
+                               "could be decoded (the file was cut short); skipped")
+
+
+def _wav_data_sizes(path: Path) -> tuple[int, int] | None:
+    """(bytes the WAV ``data`` chunk declares, bytes present after its header), or None when the file is not
+    a plain RIFF/WAVE or declares no size (streamed WAVs write 0 or 0xFFFFFFFF)."""
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        size = path.stat().st_size
+        pos = 12
+        for _ in range(64):  # a WAV has a handful of chunks before its data
+            fh.seek(pos)
+            chunk = fh.read(8)
+            if len(chunk) < 8:
+                return None
+            declared = int.from_bytes(chunk[4:8], "little")
+            if chunk[:4] == b"data":
+                if declared in (0, 0xFFFFFFFF):
+                    return None
+                return declared, size - (pos + 8)
+            pos += 8 + declared + (declared & 1)
+    return None
 
 
 def is_audio_path(path: str | Path) -> bool:
@@ -65,8 +108,21 @@ def _read_soundfile(path: Path, offset: float, duration: float | None) -> tuple[
                 f.seek(start)
             frames = -1 if duration is None else int(round(duration * native_sr))
             data = f.read(frames=frames, dtype="float32", always_2d=True)
+            promised = f.frames - start if frames < 0 else min(frames, f.frames - start)
+            if f.frames > 0 and _short_by(promised, data.shape[0], native_sr):
+                raise _truncated(path, f.frames, start + data.shape[0], native_sr)
+            total = f.frames
+        if path.suffix.lower() == ".wav":
+            sizes = _wav_data_sizes(path)
+            if sizes is not None and total > 0:
+                declared, present = sizes
+                promised_frames = int(total * declared / max(present, 1))
+                if present < declared and _short_by(promised_frames, total, native_sr):
+                    raise _truncated(path, promised_frames, total, native_sr)
     except BadInputError:
         raise
+    except OSError as exc:
+        raise BadInputError(path, f"cannot be read ({exc.strerror or type(exc).__name__})") from None
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as exc:
         raise BadInputError(path, f"unreadable or corrupt audio file ({_short(exc)})") from None
     return data, native_sr

@@ -6,18 +6,21 @@ scatter tables, chart events and CSV rendering live in ``ui/``).
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import numpy as np
+import pandas as pd
 
 from core.audio import load_audio
+from core.clustering import NeighbourIndex
 from core.config import SAMPLE_RATE
 from core.errors import BadInputError
 from core.features.mel import mel_to_audio
 from core.inputs import build_inputs
 from core.latents import mel_params_of
 
-__all__ = ["cluster_members", "interpolate", "traverse", "Listening", "listen", "decode_point"]
+__all__ = ["cluster_members", "interpolate", "traverse", "Listening", "listen", "decode_point", "search",
+           "nearest_tracks"]
 
 
 def cluster_members(
@@ -48,6 +51,52 @@ def cluster_members(
     centre = Z[members].mean(axis=0)
     order = np.argsort(np.linalg.norm(Z[members] - centre, axis=1), kind="stable")
     return members[order[:n]]
+
+
+def search(tracks: pd.DataFrame, query: str, *, columns: Sequence[str] | None = None) -> np.ndarray:
+    """Which rows of ``tracks`` match ``query``: np.ndarray (n,) of bool.
+
+    The query is split on whitespace; every word must occur (case-insensitive, as a plain
+    substring, not a pattern) in some column of the row: ``rock eng`` finds English rock
+    tracks, ``rock.0001`` an id. ``column:word`` looks in that one column only (``genre:pop``).
+    An empty query matches nothing. Vectorised per column, O(n) per word.
+
+    columns : where plain words look (default: every column but ``path`` and ``lyrics``).
+    A ``column:`` that is no column is part of the word (track ids hold colons: ``eng:rock-01``).
+    """
+    n = len(tracks)
+    words = [w for w in str(query or "").split() if w]
+    if not words:
+        return np.zeros(n, dtype=bool)
+    where = [c for c in (columns or tracks.columns) if c not in ("path", "lyrics")]
+    text = {c: tracks[c].astype(str).str.lower() for c in tracks.columns}
+    hit = np.ones(n, dtype=bool)
+    for word in words:
+        column, sep, value = word.partition(":")
+        if sep and value and column in tracks.columns:
+            hit &= text[column].str.contains(value.lower(), regex=False).to_numpy()
+            continue
+        word_hit = np.zeros(n, dtype=bool)
+        for c in where:
+            word_hit |= text[c].str.contains(word.lower(), regex=False).to_numpy()
+        hit &= word_hit
+    return hit
+
+
+def nearest_tracks(index: NeighbourIndex, track_ids: Sequence[str], track_id: str, *, k: int = 10) -> pd.DataFrame:
+    """The ``k`` tracks nearest ``track_id`` in the latent space of ``index`` (euclidean), nearest first.
+
+    index : the NeighbourIndex of the latents whose rows are ``track_ids`` (one tree query per call).
+    Returns a DataFrame with ``rank`` (1 = nearest), ``track_id``, ``distance`` and ``row`` (into ``track_ids``).
+    Raises BadInputError when ``track_id`` has no latent.
+    """
+    try:
+        row = list(track_ids).index(track_id)
+    except ValueError:
+        raise BadInputError(None, f"track {track_id!r} has no latent vector here") from None
+    rows, dist = index.nearest(row, k=k)
+    return pd.DataFrame({"rank": np.arange(1, len(rows) + 1), "track_id": [track_ids[i] for i in rows],
+                         "distance": dist.astype(float), "row": rows})
 
 
 def interpolate(z_a: np.ndarray, z_b: np.ndarray, *, steps: int) -> np.ndarray:

@@ -1,29 +1,55 @@
-"""Background training jobs: train a model in a thread, poll its progress, stop it.
+"""Background jobs: train a model or run the evaluation in a thread, poll its progress, stop it.
 
-The dashboard cannot block while a model trains, so it wraps ``model.fit`` in a
-:class:`TrainingJob`. The job collects what the training callback reports
-(every epoch) into plain lists that any thread may read, and
-stops the loop cleanly through a :class:`threading.Event`; the training loop
-then keeps the best weights so far. With a ``monitor`` (a
-:class:`core.scoring.TrainingMonitor`) the job also answers the loop's
-``on_validation`` hook, so the epoch records carry cluster metrics of the
-validation latents.
+The dashboard cannot block while a model trains or the study's tasks run, so it wraps
+the work in a :class:`Job`: a daemon thread whose progress (the one progress protocol,
+``progress(done, total, message)``) and outcome any thread may read, and which stops
+cleanly through a :class:`threading.Event`.
+
+- :class:`TrainingJob` fits one model (every epoch record is kept; with a ``monitor``, a
+  :class:`core.scoring.TrainingMonitor`, the records carry cluster metrics) and saves it.
+- :class:`EvaluationJob` runs :func:`core.evaluate.evaluate` (and the β sweep) and writes
+  their tables; Stop takes effect at the next progress report (after the model in training).
+- :class:`JobRegistry` holds the jobs of one server process, keyed by job id, with the
+  session that started them, so a reloaded page finds its job again; it caps the number of
+  training jobs running per session and in total (``SONGSCAPE_MAX_JOBS_PER_SESSION``,
+  ``SONGSCAPE_MAX_JOBS``), and never lets two runs write the same checkpoint.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import traceback
-from dataclasses import asdict, is_dataclass
+import uuid
+from dataclasses import asdict, dataclass, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from core import checkpoint
+from core.errors import BadInputError
+from core.evaluate import beta_sweep, evaluate
 from core.inputs import build_inputs
+from core.io import atomic_write
 from core.models import create
+
+__all__ = ["Job", "TrainingJob", "EvaluationJob", "JobRegistry", "JobLimitError", "Stopped", "prepare_job",
+           "MAX_JOBS_PER_SESSION", "MAX_JOBS"]
+
+#: Training jobs one dashboard session may run at once (env ``SONGSCAPE_MAX_JOBS_PER_SESSION``).
+MAX_JOBS_PER_SESSION = int(os.environ.get("SONGSCAPE_MAX_JOBS_PER_SESSION", "1"))
+#: Training jobs the whole server runs at once, every session together (env ``SONGSCAPE_MAX_JOBS``).
+MAX_JOBS = int(os.environ.get("SONGSCAPE_MAX_JOBS", "2"))
+
+
+class Stopped(Exception):
+    """Raised inside a job's thread when Stop was pressed (caught by :class:`Job`)."""
+
+
+class JobLimitError(BadInputError):
+    """Too many jobs are running: the message says which limit and how to raise it."""
 
 
 def _as_dict(info: Any) -> dict:
@@ -34,53 +60,51 @@ def _as_dict(info: Any) -> dict:
     return dict(vars(info))
 
 
-class TrainingJob:
-    """Fit ``model`` on ``inputs`` in a daemon thread.
+class Job:
+    """Run ``work`` in a daemon thread. Subclasses implement :meth:`work`.
 
-    Parameters
-    ----------
-    model : a registry model (``core.models.create(...)``), not yet fitted.
-    inputs : ``core.inputs.ModelInputs`` to train on.
-    save_to : optional checkpoint path written when training ends (also after Stop).
-    monitor : optional object with ``on_validation(*, epoch, latents) -> dict`` (a
-        ``core.scoring.TrainingMonitor``): the metrics each epoch record carries.
+    Attributes any thread may read: ``status`` (idle | running | done | stopped | failed),
+    ``done``, ``total``, ``message`` (the latest progress report), ``error``, ``elapsed``.
     """
 
-    def __init__(self, model, inputs, *, save_to: str | Path | None = None, monitor=None):
-        self.model = model
-        self.monitor = monitor
-        self.inputs = inputs
-        self.save_to = None if save_to is None else Path(save_to)
-        self.epochs: list[dict] = []
-        self.status = "idle"  # idle | running | done | stopped | failed
+    kind = "job"
+
+    def __init__(self, *, name: str = "") -> None:
+        self.id = uuid.uuid4().hex[:12]
+        self.name = name
+        self.status = "idle"
         self.error: str | None = None
+        self.traceback: str | None = None
+        self.done, self.total, self.message = 0, 0, ""
         self.started_at: float | None = None
         self.finished_at: float | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    # training-loop callback protocol
-    def on_epoch(self, info) -> None:
-        self.epochs.append(_as_dict(info))
+    def work(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
 
-    def on_validation(self, *, epoch: int, latents: np.ndarray) -> dict[str, float]:
-        return {} if self.monitor is None else self.monitor.on_validation(epoch=epoch, latents=latents)
+    def progress(self, done: int, total: int, message: str = "") -> None:
+        """The progress callback handed to ``core`` (raises :class:`Stopped` once Stop was pressed)."""
+        self.done, self.total, self.message = int(done), int(total), message
+        if self._stop.is_set():
+            raise Stopped()
 
-    def start(self) -> "TrainingJob":
+    def start(self) -> "Job":
         if self._thread is not None:
             raise RuntimeError("a job can only be started once")
         self.status = "running"
         self.started_at = time.time()
-        self._thread = threading.Thread(target=self._run, name="songscape-train", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"songscape-{self.kind}", daemon=True)
         self._thread.start()
         return self
 
     def _run(self) -> None:
         try:
-            self.model.fit(self.inputs, callback=self, stop=self._stop)
-            if self.save_to is not None:
-                checkpoint.save(self.model, self.save_to)
+            self.work()
             self.status = "stopped" if self._stop.is_set() else "done"
+        except Stopped:
+            self.status = "stopped"
         except Exception as exc:  # reported to the UI, never lost
             self.error = f"{type(exc).__name__}: {exc}"
             self.traceback = traceback.format_exc()
@@ -89,8 +113,12 @@ class TrainingJob:
             self.finished_at = time.time()
 
     def stop(self) -> None:
-        """Ask the loop to stop after the current batch; best weights are kept."""
+        """Ask the work to stop at its next check (training: after the current batch, best weights kept)."""
         self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set() and self.running
 
     def join(self, timeout: float | None = None) -> None:
         if self._thread is not None:
@@ -107,8 +135,165 @@ class TrainingJob:
         return (self.finished_at or time.time()) - self.started_at
 
 
+class TrainingJob(Job):
+    """Fit ``model`` on ``inputs`` in a daemon thread.
+
+    Parameters
+    ----------
+    model : a registry model (``core.models.create(...)``), not yet fitted.
+    inputs : ``core.inputs.ModelInputs`` to train on.
+    save_to : optional checkpoint path written when training ends (also after Stop).
+    monitor : optional object with ``on_validation(*, epoch, latents) -> dict`` (a
+        ``core.scoring.TrainingMonitor``): the metrics each epoch record carries.
+    settings : what was asked for (model name and parameters), shown while it trains.
+    """
+
+    kind = "train"
+
+    def __init__(self, model, inputs, *, save_to: str | Path | None = None, monitor=None,
+                 settings: dict | None = None, name: str = ""):
+        super().__init__(name=name or (Path(save_to).stem if save_to else getattr(model, "name", "")))
+        self.model = model
+        self.monitor = monitor
+        self.inputs = inputs
+        self.save_to = None if save_to is None else Path(save_to)
+        self.settings = dict(settings or {})
+        self.epochs: list[dict] = []
+
+    # training-loop callback protocol
+    def on_epoch(self, info) -> None:
+        self.epochs.append(_as_dict(info))
+        self.done = len(self.epochs)
+
+    def on_validation(self, *, epoch: int, latents: np.ndarray) -> dict[str, float]:
+        return {} if self.monitor is None else self.monitor.on_validation(epoch=epoch, latents=latents)
+
+    @property
+    def total_epochs(self) -> int:
+        return int(getattr(self.model, "epochs", 0) or self.settings.get("epochs") or max(len(self.epochs), 1))
+
+    def work(self) -> None:
+        self.total = self.total_epochs
+        self.model.fit(self.inputs, callback=self, stop=self._stop)
+        if self.save_to is not None:
+            checkpoint.save(self.model, self.save_to)
+
+
+class EvaluationJob(Job):
+    """The study's tasks (:func:`core.evaluate.evaluate`) and, with audio, the β sweep, written as CSVs.
+
+    ``results_path`` receives the results table, ``sweep_path`` the β sweep (when the corpus has audio).
+    """
+
+    kind = "evaluate"
+
+    def __init__(self, corpus, *, results_path: str | Path, sweep_path: str | Path | None = None,
+                 seeds: int = 1, epochs_scale: float = 1.0, name: str = "evaluation",
+                 run_evaluate: Callable = evaluate, run_sweep: Callable = beta_sweep):
+        super().__init__(name=name)
+        self.corpus = corpus
+        self.results_path = Path(results_path)
+        self.sweep_path = None if sweep_path is None else Path(sweep_path)
+        self.seeds, self.epochs_scale = int(seeds), float(epochs_scale)
+        self.stage = ""
+        self._evaluate, self._sweep = run_evaluate, run_sweep
+
+    def work(self) -> None:
+        self.stage = "tasks"
+        table = self._evaluate(self.corpus, seeds=self.seeds, epochs_scale=self.epochs_scale, progress=self.progress)
+        atomic_write(self.results_path, table.to_csv(index=False))
+        if self.sweep_path is not None and self.corpus.has_audio:
+            self.stage = "β sweep"
+            self.progress(0, 1, "β sweep")
+            sweep = self._sweep(self.corpus, seeds=self.seeds, epochs_scale=self.epochs_scale, progress=self.progress)
+            atomic_write(self.sweep_path, sweep.to_csv(index=False))
+
+
+@dataclass
+class _Entry:
+    job: Job
+    owner: str
+
+
+class JobRegistry:
+    """The jobs of one server process (the dashboard keeps one in ``st.cache_resource``).
+
+    Jobs are kept by id with the session (``owner``) that started them. :meth:`add` refuses
+    a training job beyond ``per_session`` running ones for that owner or ``total`` running
+    ones on the server, and a job that would write a checkpoint another running job writes.
+    """
+
+    def __init__(self, *, per_session: int = MAX_JOBS_PER_SESSION, total: int = MAX_JOBS, keep: int = 50):
+        self.per_session, self.total, self.keep = int(per_session), int(total), int(keep)
+        self._entries: dict[str, _Entry] = {}
+        self._lock = threading.Lock()
+
+    def add(self, job: Job, *, owner: str) -> Job:
+        """Register ``job`` for ``owner`` (not started here) or raise :class:`JobLimitError`."""
+        with self._lock:
+            self._check(job.kind, owner=owner, name=job.name, save_to=getattr(job, "save_to", None))
+            self._entries[job.id] = _Entry(job, owner)
+            self._forget_old()
+        return job
+
+    def check(self, kind: str, *, owner: str, name: str = "", save_to: Path | None = None) -> None:
+        """Raise :class:`JobLimitError` if :meth:`add` would refuse such a job now (ask before slow preparation)."""
+        with self._lock:
+            self._check(kind, owner=owner, name=name, save_to=save_to)
+
+    def adopt(self, job_id: str, owner: str) -> None:
+        """Hand job ``job_id`` to ``owner`` (a reloaded page: a new session with the job's id in its URL)."""
+        with self._lock:
+            if job_id in self._entries:
+                self._entries[job_id].owner = owner
+
+    def _check(self, kind: str, *, owner: str, name: str, save_to: Path | None) -> None:
+        running = [e for e in self._entries.values() if e.job.running and e.job.kind == kind]
+        if kind == "train":
+            mine = [e for e in running if e.owner == owner]
+            if len(mine) >= self.per_session:
+                raise JobLimitError(None, f"this session already runs {len(mine)} training job(s), the most "
+                                          f"allowed (SONGSCAPE_MAX_JOBS_PER_SESSION={self.per_session}); "
+                                          "stop it or wait for it to finish")
+            if len(running) >= self.total:
+                raise JobLimitError(None, f"the server already runs {len(running)} training jobs, the most "
+                                          f"allowed (SONGSCAPE_MAX_JOBS={self.total}); try again when one ends")
+            if save_to is not None and any(getattr(e.job, "save_to", None) == Path(save_to) for e in running):
+                raise JobLimitError(save_to, "another running job writes this checkpoint; choose another name")
+        else:
+            same = [e for e in running if e.job.name == name]
+            if same:
+                raise JobLimitError(None, f"the {name} already runs (started {same[0].job.elapsed:.0f} s "
+                                          "ago); wait for it to finish")
+
+    def _forget_old(self) -> None:
+        finished = [k for k, e in self._entries.items() if not e.job.running]
+        for key in finished[: max(0, len(self._entries) - self.keep)]:
+            del self._entries[key]
+
+    def get(self, job_id: str | None) -> Job | None:
+        entry = self._entries.get(job_id or "")
+        return entry.job if entry else None
+
+    def owner(self, job_id: str) -> str | None:
+        entry = self._entries.get(job_id)
+        return entry.owner if entry else None
+
+    def jobs(self, *, kind: str | None = None, owner: str | None = None, running: bool | None = None) -> list[Job]:
+        """Registered jobs, oldest first, filtered by kind, owner and running state."""
+        with self._lock:
+            entries = list(self._entries.values())
+        return [e.job for e in entries
+                if (kind is None or e.job.kind == kind) and (owner is None or e.owner == owner)
+                and (running is None or e.job.running == running)]
+
+    def reserved_paths(self) -> set[Path]:
+        """Checkpoints that running jobs will write."""
+        return {j.save_to for j in self.jobs(kind="train", running=True) if getattr(j, "save_to", None) is not None}
+
+
 def prepare_job(corpus, model_name: str, params: dict, *, save_to: str | Path | None = None, monitor=None,
-                progress=None) -> tuple[TrainingJob, list]:
+                progress=None, name: str = "") -> tuple[TrainingJob, list]:
     """A not yet started :class:`TrainingJob` for ``core.models.create(model_name, **params)`` on ``corpus``.
 
     Builds the model's inputs (cached features; ``progress(done, total, message)`` while they are
@@ -116,4 +301,5 @@ def prepare_job(corpus, model_name: str, params: dict, *, save_to: str | Path | 
     """
     model = create(model_name, **params)
     inputs, skipped = build_inputs(corpus, needs=set(model.needs), progress=progress)
-    return TrainingJob(model, inputs, save_to=save_to, monitor=monitor), skipped
+    settings = {"model": model_name, **params}
+    return TrainingJob(model, inputs, save_to=save_to, monitor=monitor, settings=settings, name=name), skipped

@@ -36,7 +36,9 @@ def encode_corpus(model: Model, corpus, *, progress=None, cluster: str | None = 
     """Latent means of every usable track of ``corpus`` under a fitted ``model``.
 
     The result is cached on disk (the feature cache), keyed by the model's and
-    the corpus' fingerprints, so a second call is a file read.
+    the corpus' fingerprints, so a second call is a file read. The entry is
+    checksummed and checked (shape, finite values, row numbers in range and in
+    corpus order); one that fails is recomputed.
     cluster : ``local:N`` or ``tcp://HOST:PORT``: encode on Dask (see the module docstring);
         the result is the same and lands in the same cache entry.
 
@@ -48,19 +50,29 @@ def encode_corpus(model: Model, corpus, *, progress=None, cluster: str | None = 
     key = f"latents/{model.name}-{model.fingerprint()}-{corpus.fingerprint()}"
     cache = FeatureCache()
     ids = corpus.track_ids
-    Z = cache.get_array(key + "-z")
-    rows = cache.get_array(key + "-rows")
-    if Z is not None and rows is not None:
-        return [ids[i] for i in rows.tolist()], np.asarray(Z, dtype=np.float32)
+    hit = cache.get_arrays(key)  # checksummed and bound to this key; corrupt -> None
+    if hit is not None and _valid_latents(hit, n_tracks=len(ids), latent_dim=model.latent_dim):
+        return [ids[i] for i in hit["rows"].tolist()], np.asarray(hit["z"], dtype=np.float32)
     if cluster is not None:
         encoded_ids, Z = _encode_on_cluster(model, corpus, cluster=cluster, progress=progress)
     else:
         inputs, _ = build_inputs(corpus, needs=model.needs, mel_params=mel_params_of(model), progress=progress)
         encoded_ids, Z = inputs.track_ids, model.encode(inputs)
     position = {t: i for i, t in enumerate(ids)}
-    cache.put_array(key + "-z", Z)
-    cache.put_array(key + "-rows", np.asarray([position[t] for t in encoded_ids], dtype=np.int64))
+    rows = np.asarray([position[t] for t in encoded_ids], dtype=np.int64)
+    cache.put_arrays(key, {"z": Z, "rows": rows})  # one entry: the rows can never pair with other latents
     return list(encoded_ids), Z
+
+
+def _valid_latents(hit: dict, *, n_tracks: int, latent_dim: int) -> bool:
+    """True when a cached entry is latents of this corpus: ``z`` (n, latent_dim) finite floats and ``rows``
+    n distinct, increasing track positions in ``[0, n_tracks)`` (encoding keeps corpus order)."""
+    Z, rows = hit.get("z"), hit.get("rows")
+    if Z is None or rows is None or Z.ndim != 2 or rows.ndim != 1 or len(Z) != len(rows):
+        return False
+    if Z.shape[1] != latent_dim or not np.issubdtype(rows.dtype, np.integer) or not np.isfinite(Z).all():
+        return False
+    return bool(len(rows) == 0 or (rows[0] >= 0 and rows[-1] < n_tracks and (np.diff(rows) > 0).all()))
 
 
 def encode_chunk(model: Model, corpus) -> tuple[list[str], np.ndarray]:

@@ -8,14 +8,75 @@ exist. Our tasks live in importable ``core`` modules and need nothing from the
 main script, so :func:`hidden_main_script` hides the main module's path while
 workers start: :func:`process_pool` (the local pool) and the Dask
 ``LocalCluster`` of :mod:`core.distributed` both use it.
+
+Orphans: when the caller is killed (``kill -9``, the OOM killer), nothing runs
+in it to stop its workers. So every worker of :func:`process_pool` exits by
+itself when its parent dies (:func:`exit_with_parent`: ``PR_SET_PDEATHSIG`` on
+Linux, and a thread that watches the parent everywhere), and so does the
+forkserver when this module is in its preload list and the pool asked for it
+(:data:`WATCH_ENV`); the resource tracker then sees its last writer gone and
+exits too.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import os
+import signal
 import sys
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Callable, Iterator
+
+#: Set by :func:`process_pool` to its process id while workers start: a process started then whose parent
+#: has this id (the forkserver) watches its parent from the moment it imports this module.
+WATCH_ENV = "SONGSCAPE_EXIT_WITH_PARENT"
+#: How often the watch thread looks at the parent (seconds).
+WATCH_INTERVAL = 0.25
+_PR_SET_PDEATHSIG = 1
+
+
+def exit_with_parent(*, kill_signal: int | None = signal.SIGKILL) -> None:
+    """Make this process exit when its parent process dies.
+
+    On Linux the kernel sends ``kill_signal`` at the parent's death (``prctl(PR_SET_PDEATHSIG)``; skipped when
+    ``kill_signal`` is None, e.g. for a process whose parent thread may end before the parent does); on every
+    platform a daemon thread sees the parent change (the orphan is re-parented) and exits within
+    :data:`WATCH_INTERVAL` seconds.
+    """
+    parent = os.getppid()
+    if kill_signal is not None and sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(kill_signal), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # the watch thread still covers it
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(WATCH_INTERVAL)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def _worker_start(initializer: Callable | None) -> None:
+    """A pool worker's first step: exit with the parent, then the caller's initializer."""
+    exit_with_parent()
+    if initializer is not None:
+        initializer()
+
+
+if os.environ.get(WATCH_ENV) == str(os.getppid()):
+    # This process was started by a pool of its parent (the forkserver, which imports this module first): it
+    # must not outlive that parent. No PDEATHSIG: the parent thread that started it may end before the parent.
+    exit_with_parent(kill_signal=None)
 
 
 @contextmanager
@@ -36,8 +97,19 @@ def process_pool(*, max_workers: int, mp_context, initializer: Callable | None =
     """A ``ProcessPoolExecutor`` whose workers skip the main-script import.
 
     Submit every task inside the ``with`` block: workers start on submission,
-    while the main module's ``__file__`` is hidden.
+    while the main module's ``__file__`` is hidden. Every worker exits when this
+    process dies (:func:`exit_with_parent`); so does a forkserver started here
+    with ``core.parallel`` first in its preload list.
     """
-    with hidden_main_script():
-        with ProcessPoolExecutor(max_workers=max_workers, mp_context=mp_context, initializer=initializer) as pool:
-            yield pool
+    previous = os.environ.get(WATCH_ENV)
+    os.environ[WATCH_ENV] = str(os.getpid())
+    try:
+        with hidden_main_script():
+            with ProcessPoolExecutor(max_workers=max_workers, mp_context=mp_context, initializer=_worker_start,
+                                     initargs=(initializer,)) as pool:
+                yield pool
+    finally:
+        if previous is None:
+            os.environ.pop(WATCH_ENV, None)
+        else:
+            os.environ[WATCH_ENV] = previous

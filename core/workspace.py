@@ -16,10 +16,13 @@ from pathlib import Path
 
 from core import checkpoint, config
 from core.corpus import Corpus
-from core.corpus import load_demo, load_sources
+from core.corpus import load_demo, load_sources, parse_spec
+from core.corpus.roots import data_roots, restrict_corpus
+from core.corpus.specs import check_specs
 from core.errors import BadInputError
 from core.latents import encode_corpus
 from core.models import MODELS
+from core.progress import null_progress
 from core.projections import project
 
 #: The corpus the dashboard opens with: the demo corpus, unless SONGSCAPE_CORPUS names
@@ -31,14 +34,38 @@ DEFAULT_SPECS: tuple[str, ...] = tuple(
 DEFAULT_CHECKPOINT = "conv.pt"
 
 
-def load_corpus(specs: tuple[str, ...] = DEFAULT_SPECS, *, progress=None) -> Corpus:
-    """Load (or, for ``demo``, generate on first use) the corpus described by ``specs``."""
+def load_corpus(specs: tuple[str, ...] = DEFAULT_SPECS, *, progress=None, restrict: bool = True) -> Corpus:
+    """Load (or, for ``demo``, generate on first use) the corpus described by ``specs``.
+
+    ``restrict`` (the dashboard's loads): every source, and every audio file of its tracks, must lie under
+    :func:`allowed_roots`; a source outside is refused (BadInputError naming it), a track outside is left
+    out and listed. The command line (``core prepare``) passes ``restrict=False``.
+    """
     specs = tuple(s.strip() for s in specs if s and s.strip())
     if not specs:
         raise BadInputError(None, "no data source given")
     if specs == ("demo",):
         return load_demo(config.DEMO_DIR, progress=progress)
-    return load_sources(list(specs))
+    if not restrict:
+        return load_sources(list(specs))
+    roots = allowed_roots()
+    check_specs(specs, roots=roots)
+    return restrict_corpus(load_sources(list(specs)), roots=roots)
+
+
+def allowed_roots() -> list[Path]:
+    """Where the dashboard may read sources: the data roots (``SONGSCAPE_DATA_ROOTS``, default the home
+    folder and ``data/``) plus the folders of the sources the operator configured (``SONGSCAPE_CORPUS``)."""
+    roots = data_roots()
+    for spec in DEFAULT_SPECS:
+        kind, path, _ = parse_spec(spec)
+        if not path:
+            continue
+        p = Path(path).expanduser().resolve()
+        folder = p if p.is_dir() else p.parent
+        if folder not in roots:
+            roots.append(folder)
+    return roots
 
 
 @dataclass(frozen=True)
@@ -81,6 +108,18 @@ def run_path(name: str) -> Path:
     return config.RUNS_DIR / f"{name}.pt"
 
 
+def free_run_path(name: str, *, taken: set[Path] | frozenset = frozenset()) -> tuple[Path, bool]:
+    """``(path, renamed)``: :func:`run_path` of ``name``, or of ``name-2``, ``name-3``... when that file
+    exists or is in ``taken`` (checkpoints running jobs will write). A run never overwrites another."""
+    first = run_path(name)
+    stem, path, n = first.stem, first, 1
+    taken = {Path(p) for p in taken}
+    while path.exists() or path in taken:
+        n += 1
+        path = run_path(f"{stem[:60]}-{n}")
+    return path, path != first
+
+
 def delete_checkpoint(path: str | Path) -> None:
     """Delete a user checkpoint. Shipped checkpoints are never deleted."""
     path = Path(path).resolve()
@@ -96,15 +135,21 @@ def prepare(specs: tuple[str, ...] = DEFAULT_SPECS, *, methods: tuple[str, ...] 
     with every shipped checkpoint and caches the 2D projections in ``methods``.
     Everything lands in the on-disk caches the dashboard reads.
     """
-    corpus = load_corpus(specs, progress=progress)
-    for entry in [e for e in list_checkpoints() if e.shipped]:
+    report = progress or null_progress
+
+    def stage(name: str):
+        return lambda done, total, message="": report(done, total, f"{name}: {message}".rstrip(": "))
+
+    corpus = load_corpus(specs, progress=stage("corpus"), restrict=False)  # the operator's own command
+    shipped = [e for e in list_checkpoints() if e.shipped]
+    for entry in shipped:
         try:
             model = checkpoint.load(entry.path)
-            _, Z = encode_corpus(model, corpus, progress=progress)
+            _, Z = encode_corpus(model, corpus, progress=stage(f"encode {entry.name}"))
         except BadInputError:
             continue  # a checkpoint that does not fit this corpus is reported by the dashboard
         for method in methods:
-            project(Z, method=method, dim=2, random_state=0)
+            project(Z, method=method, dim=2, random_state=0, progress=stage(f"{method} {entry.name}"))
     return corpus
 
 

@@ -176,8 +176,9 @@ def test_files_that_are_not_checkpoints_are_refused(tmp_path, basic_ckpt, conten
         torch.save({"format_version": checkpoint.FORMAT_VERSION, "model": "basic"}, bad)
     elif content == "unknown":
         torch.save(dict(good, model="gan"), bad)
-    else:
-        torch.save(dict(good, weights={k: v[..., :1] for k, v in good["weights"].items()}), bad)
+    else:  # a consistent file (its checksum recomputed) whose weights do not fit the network
+        crafted = dict(good, weights={k: v[..., :1] for k, v in good["weights"].items()})
+        torch.save(dict(crafted, checksum=checkpoint.content_checksum(crafted)), bad)
     with pytest.raises(CheckpointError, match=message) as err:
         checkpoint.load(bad)
     assert str(bad) in str(err.value)

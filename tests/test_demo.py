@@ -138,9 +138,18 @@ def test_a_broken_worker_pool_falls_back_to_rendering_here(tmp_path, monkeypatch
         def __exit__(self, *exc):
             return False
 
-        def map(self, fn, jobs, chunksize=1):
-            yield fn(jobs[0])  # one track done, then the pool dies
-            raise BrokenProcessPool("worker died")
+        submitted = 0
+
+        def submit(self, fn, job):  # one track done, then the pool dies
+            from concurrent.futures import Future
+
+            future = Future()
+            if DyingPool.submitted == 0:
+                future.set_result(fn(job))
+            else:
+                future.set_exception(BrokenProcessPool("worker died"))
+            DyingPool.submitted += 1
+            return future
 
     demo.generate(tmp_path / "ref", n_tracks=3, duration=1.0, seed=2, workers=1)
     monkeypatch.setattr(generator, "process_pool", DyingPool)
@@ -149,6 +158,15 @@ def test_a_broken_worker_pool_falls_back_to_rendering_here(tmp_path, monkeypatch
                   progress=lambda done, total, message="": seen.append(done))
     assert _digest(tmp_path / "pool") == _digest(tmp_path / "ref")
     assert seen[-1] == 3
+
+
+def test_progress_moves_with_each_rendered_track(tmp_path):
+    """Issue 10, defect 18: the bar moves as each track finishes, not after ordered chunks of them."""
+    seen = []
+    demo.generate(tmp_path / "pool", n_tracks=5, duration=1.0, seed=2, workers=2,
+                  progress=lambda done, total, message="": seen.append((done, message)))
+    assert [d for d, _ in seen] == [0, 1, 2, 3, 4, 5]
+    assert "worker processes" in seen[0][1]
 
 
 def test_tracks_are_tonal_music_not_noise(small_demo):

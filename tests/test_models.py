@@ -54,7 +54,7 @@ def small(name: str, **extra):
 
 
 def test_registry_has_every_model_and_rejects_unknown():
-    assert set(MODELS) == {"basic", "conv", "beta", "ae", "pca", "raw"}
+    assert set(MODELS) == {"basic", "conv", "beta", "ae", "pca", "raw", "tfidf", "pca_balanced"}
     with pytest.raises(ValueError, match="unknown model 'vae'"):
         create("vae")
 

@@ -195,7 +195,7 @@ def test_manifest_relative_paths_missing_file_and_lyrics_files(tmp_path):
 
 def test_manifest_errors(tmp_path):
     pd.DataFrame({"file": ["a.wav"]}).to_csv(tmp_path / "m.csv", index=False)
-    with pytest.raises(BadInputError, match="no 'path' column") as err:
+    with pytest.raises(BadInputError, match="needs a 'path' column") as err:
         load_manifest(tmp_path / "m.csv")
     assert "m.csv" in str(err.value)
     pd.DataFrame({"path": ["gone.wav"]}).to_csv(tmp_path / "m2.csv", index=False)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import librosa
 import numpy as np
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
+
+from core.features.mel import MelParams
+from ui.frames import cluster_name
 
 PALETTE = px.colors.qualitative.Dark24
 
@@ -33,40 +37,101 @@ def latent_scatter(frame: pd.DataFrame, *, color: str, dim: int = 2, height: int
     return fig
 
 
-def spectrogram(mel_db: np.ndarray, *, title: str = "", height: int = 260) -> go.Figure:
-    """A 128x128 log-mel (dB) as a heatmap, low frequencies at the bottom."""
-    fig = go.Figure(go.Heatmap(z=mel_db, colorscale="Magma", colorbar=dict(title="dB", thickness=10)))
-    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=30, b=10))
-    fig.update_xaxes(title="frame", showticklabels=False)
-    fig.update_yaxes(title="mel band", showticklabels=False)
+def mel_axes(n_mels: int, n_frames: int, params: MelParams | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(band centre frequencies in Hz (n_mels,), frame times in s (n_frames,))`` of a log-mel image.
+
+    Times are relative to the start of the analysed window (hop / sr apart)."""
+    params = params or MelParams()
+    fmax = params.fmax if params.fmax is not None else params.sr / 2
+    hz = librosa.mel_frequencies(n_mels=n_mels + 2, fmin=params.fmin, fmax=fmax)[1:-1]
+    seconds = np.arange(n_frames) * params.hop_length / params.sr
+    return hz, seconds
+
+
+def _hz_ticks(hz: np.ndarray) -> tuple[list[int], list[str]]:
+    """Band indices nearest round frequencies, for the y axis of a mel image."""
+    wanted = [f for f in (100, 250, 500, 1000, 2000, 4000, 8000, 16000) if hz[0] <= f <= hz[-1]]
+    vals = [int(np.argmin(np.abs(hz - f))) for f in wanted]
+    return vals, [f"{f // 1000}k" if f >= 1000 else str(f) for f in wanted]
+
+
+def _mel_trace(mel_db: np.ndarray, params: MelParams | None, **kwargs) -> go.Heatmap:
+    hz, seconds = mel_axes(*mel_db.shape, params)
+    return go.Heatmap(z=mel_db, x=seconds, y=np.arange(mel_db.shape[0]), colorscale="Magma",
+                      customdata=np.repeat(hz[:, None], mel_db.shape[1], axis=1),
+                      hovertemplate="%{x:.2f} s · %{customdata:.0f} Hz · %{z:.1f} dB<extra></extra>", **kwargs)
+
+
+def _mel_layout(fig: go.Figure, mel_db: np.ndarray, params: MelParams | None, **axis) -> None:
+    hz, _ = mel_axes(*mel_db.shape, params)
+    vals, text = _hz_ticks(hz)
+    fig.update_xaxes(title_text="time (s)", **axis)
+    fig.update_yaxes(title_text="frequency (Hz, mel scale)", tickvals=vals, ticktext=text, **axis)
+
+
+#: The dB colour bar of every spectrogram: 0 dB is the loudest bin of the clip.
+DB_COLORBAR = dict(title=dict(text="dB (re. loudest)", side="right"), thickness=10)
+
+
+def spectrogram(mel_db: np.ndarray, *, title: str = "", height: int = 280, params: MelParams | None = None) -> go.Figure:
+    """A log-mel (dB, ``(n_mels, n_frames)``) as a heatmap: time in s, mel bands labelled in Hz, low at the bottom.
+
+    Show it with ``st.plotly_chart(..., theme=None)``: Streamlit's theme replaces Magma's first stop."""
+    fig = go.Figure(_mel_trace(mel_db, params, colorbar=DB_COLORBAR))
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40 if title else 20, b=10))
+    _mel_layout(fig, mel_db, params)
     return fig
 
 
-def spectrogram_pair(original: np.ndarray, reconstruction: np.ndarray, *, height: int = 260) -> go.Figure:
-    """Original and reconstructed log-mel side by side, on one colour scale."""
+def spectrogram_pair(original: np.ndarray, reconstruction: np.ndarray, *, height: int = 280,
+                     params: MelParams | None = None) -> go.Figure:
+    """Original and reconstructed log-mel side by side, on one colour scale (show with ``theme=None``)."""
     lo = float(min(original.min(), reconstruction.min()))
     hi = float(max(original.max(), reconstruction.max()))
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("original", "reconstruction"), horizontal_spacing=0.04)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("original", "reconstruction"), horizontal_spacing=0.06,
+                        shared_yaxes=True)
     for col, z in ((1, original), (2, reconstruction)):
-        fig.add_trace(go.Heatmap(z=z, zmin=lo, zmax=hi, colorscale="Magma", showscale=col == 2,
-                                 colorbar=dict(title="dB", thickness=10)), row=1, col=col)
+        fig.add_trace(_mel_trace(z, params, zmin=lo, zmax=hi, showscale=col == 2, colorbar=DB_COLORBAR),
+                      row=1, col=col)
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10))
-    fig.update_xaxes(showticklabels=False)
-    fig.update_yaxes(showticklabels=False)
+    _mel_layout(fig, original, params)
+    fig.update_yaxes(title_text=None, col=2)
     return fig
 
 
-def heatmap(table: pd.DataFrame, *, title: str, fmt: str = ".2f", height: int | None = None) -> go.Figure:
-    """Annotated heatmap of a (clusters x classes) table."""
-    fig = px.imshow(table.values, x=[str(c) for c in table.columns], y=[str(i) for i in table.index],
-                    color_continuous_scale="Blues", aspect="auto", text_auto=fmt, zmin=0)
-    fig.update_layout(title=title, height=height or max(260, 28 * len(table) + 80),
-                      margin=dict(l=10, r=10, t=40, b=10), coloraxis_showscale=False)
+def _text_colours(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Dark text on pale cells, white on dark ones (the Blues scale is dark past ~55%)."""
+    share = (values - lo) / (hi - lo) if hi > lo else np.zeros_like(values, dtype=float)
+    return np.where(share > 0.55, "white", "#1f2937")
+
+
+def heatmap(table: pd.DataFrame, *, title: str, fmt: str = ".2f", height: int | None = None,
+            x_title: str = "", y_title: str = "cluster") -> go.Figure:
+    """Annotated heatmap of a (clusters x classes) table.
+
+    Rows are categories (never a numeric axis): integer cluster labels are shown as
+    ``c0, c1, ...`` and ``-1`` as ``noise``, the names used everywhere else. Each number
+    sits in its cell, dark on pale cells and white on dark ones."""
+    values = table.to_numpy(dtype=float)
+    rows = [cluster_name(i) if isinstance(i, (int, np.integer)) else str(i) for i in table.index]
+    cols = [str(c) for c in table.columns]
+    lo, hi = (0.0, float(np.nanmax(values))) if values.size else (0.0, 1.0)
+    text = [[format(v, fmt) if fmt != "d" else str(int(v)) for v in row] for row in values]
+    fig = go.Figure(go.Heatmap(z=values, x=cols, y=rows, colorscale="Blues", zmin=lo, zmax=hi, showscale=False,
+                               xgap=1, ygap=1, hovertemplate=f"{y_title} %{{y}} · {x_title} %{{x}}: %{{z}}<extra></extra>"))
+    colours = _text_colours(values, lo, hi)
+    for i, r in enumerate(rows):
+        for j, c in enumerate(cols):
+            fig.add_annotation(x=c, y=r, text=text[i][j], showarrow=False, font=dict(color=str(colours[i, j]), size=12))
+    fig.update_xaxes(type="category", title_text=x_title, side="bottom", automargin=True)
+    fig.update_yaxes(type="category", title_text=y_title, autorange="reversed", automargin=True)
+    fig.update_layout(title=title, height=height or max(300, 34 * len(table) + 140),
+                      margin=dict(l=60, r=10, t=50, b=50), plot_bgcolor="white")
     return fig
 
 
-def loss_curves(epochs: pd.DataFrame, *, height: int = 300) -> go.Figure:
-    """Training curves: total, reconstruction and KL (train solid, validation dashed)."""
+def loss_curves(epochs: pd.DataFrame, *, height: int = 320, log_y: bool = False) -> go.Figure:
+    """Training curves: total, reconstruction and KL (train solid, validation dashed); legend above the plot."""
     fig = go.Figure()
     for i, key in enumerate(("loss", "recon", "kl")):
         color = PALETTE[i]
@@ -75,8 +140,29 @@ def loss_curves(epochs: pd.DataFrame, *, height: int = 300) -> go.Figure:
         if f"val_{key}" in epochs:
             fig.add_trace(go.Scatter(x=epochs["epoch"], y=epochs[f"val_{key}"], name=f"val {key}",
                                      line=dict(color=color, dash="dash")))
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="epoch",
-                      yaxis_title="loss per sample", legend=dict(orientation="h"))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), xaxis_title="epoch",
+                      yaxis_title="loss per sample" + (" (log)" if log_y else ""),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0))
+    if log_y:
+        fig.update_yaxes(type="log")
+    return fig
+
+
+def k_distance(kdist: np.ndarray, *, k: int, suggested: float, eps: float, height: int = 300) -> go.Figure:
+    """Sorted distances to the k-th neighbour, the suggested eps and the chosen eps as labelled lines.
+
+    The labels sit at the left end of their lines, above them, on a white box: the curve
+    rises at the right, so they never cover it."""
+    fig = go.Figure(go.Scatter(x=np.arange(len(kdist)), y=kdist, mode="lines", name=f"distance to neighbour {k}",
+                               line=dict(color=PALETTE[0])))
+    for y, text, style in ((suggested, f"suggested eps {suggested:.3f}", dict(dash="dash", color="#555")),
+                           (eps, f"eps {eps:.3f}", dict(dash="dot", color="#d62728"))):
+        fig.add_hline(y=y, line=style)
+        fig.add_annotation(x=0, xref="x domain", y=y, yanchor="bottom" if y >= suggested else "top", xanchor="left",
+                           text=text, showarrow=False, bgcolor="rgba(255,255,255,0.85)", font=dict(color=style["color"]))
+    fig.update_layout(title="k-distance (choosing eps)", height=height, margin=dict(l=10, r=10, t=40, b=10),
+                      xaxis_title="points, sorted by distance", yaxis_title=f"distance to neighbour {k}",
+                      showlegend=False)
     return fig
 
 
@@ -88,14 +174,26 @@ def kl_bars(kl_per_dim, *, height: int = 260, title: str = "KL per latent dimens
     return fig
 
 
-def line(frame: pd.DataFrame, *, x: str, y: str, title: str = "", height: int = 260, **kwargs) -> go.Figure:
-    fig = px.line(frame, x=x, y=y, markers=True, **kwargs)
+def line(frame: pd.DataFrame, *, x: str, y: str, title: str = "", height: int = 260, log_x: bool = False,
+         **kwargs) -> go.Figure:
+    """A line per ``color`` group, sorted along x. On a log x axis the ticks are the data's own x values."""
+    frame = frame.sort_values(x)
+    fig = px.line(frame, x=x, y=y, markers=True, log_x=log_x, **kwargs)
     fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10))
+    if log_x:
+        ticks = sorted(frame[x].dropna().unique())
+        fig.update_xaxes(tickvals=ticks, ticktext=[f"{t:g}" for t in ticks], tickangle=0)
     return fig
 
 
 def bars(frame: pd.DataFrame, *, x: str, y: str, color: str | None = None, error_y: str | None = None,
-         title: str = "", height: int = 320) -> go.Figure:
+         title: str = "", height: int = 340, y_title: str | None = None) -> go.Figure:
+    """Grouped bars. Each (x, color) pair must be one row: plotly would stack duplicates into one bar."""
+    keys = [x] + ([color] if color else [])
+    if frame.duplicated(subset=keys).any():
+        raise ValueError(f"bars: several rows per {keys}; give each its own colour (a sum would be shown)")
     fig = px.bar(frame, x=x, y=y, color=color, error_y=error_y, barmode="group", color_discrete_sequence=PALETTE)
     fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10))
+    if y_title:
+        fig.update_yaxes(title_text=y_title)
     return fig

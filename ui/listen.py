@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
+import soundfile as sf
 import pandas as pd
 import streamlit as st
 
@@ -16,6 +19,21 @@ def _listening(path: str, stamp: float, specs: tuple[str, ...], track_id: str):
     return listen(state.model(path, stamp), state.corpus(specs), track_id)
 
 
+def wav_bytes(y: np.ndarray, sr: int) -> bytes:
+    """A mono signal as 16-bit WAV bytes at its own level (clipped to [-1, 1], never rescaled).
+
+    ``st.audio`` given an array peak-normalises it, so an original and its reconstruction
+    would always sound equally loud; given these bytes it plays them as they are."""
+    buffer = io.BytesIO()
+    sf.write(buffer, np.clip(np.asarray(y, dtype=np.float32), -1.0, 1.0), int(sr), format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def play(y: np.ndarray, sr: int) -> None:
+    """An audio player for ``y`` at its original level."""
+    st.audio(wav_bytes(y, sr), format="audio/wav")
+
+
 def track_panel(track_id: str, *, entry, specs: tuple[str, ...], key: str) -> None:
     """Original and reconstruction of one track: two players and two spectrograms."""
     result = _listening(str(entry.path), entry.stamp, specs, track_id)
@@ -24,15 +42,15 @@ def track_panel(track_id: str, *, entry, specs: tuple[str, ...], key: str) -> No
     with left:
         st.caption("original")
         if result.audio is not None:
-            st.audio(result.audio, sample_rate=result.sr)
+            play(result.audio, result.sr)
         else:
             st.caption("no audio in this corpus")
     with right:
         st.caption(f"reconstruction ({entry.name})")
         if result.audio_reconstruction is not None:
-            st.audio(result.audio_reconstruction, sample_rate=result.sr)
+            play(result.audio_reconstruction, result.sr)
     if result.mel is not None:
-        st.plotly_chart(figures.spectrogram_pair(result.mel, result.mel_reconstruction), key=f"{key}-mel")
+        st.plotly_chart(figures.spectrogram_pair(result.mel, result.mel_reconstruction), key=f"{key}-mel", theme=None)
     if result.features is not None:
         table = pd.DataFrame({"original": result.features, "reconstruction": result.features_reconstruction},
                              index=FEATURE_NAMES)

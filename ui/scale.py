@@ -1,10 +1,11 @@
 """Large collections in the dashboard: the Explore scatter above SCATTER_MAX points, and the Dask setting.
 
-* :func:`scatter_rows` / :func:`sampled_projection` -- above :data:`SCATTER_MAX` points
+* :func:`scatter_rows` / :func:`sample_points` / :func:`drawn` -- above :data:`SCATTER_MAX` points
   (a million generated latents, say) the Explore page projects and draws a seeded uniform
   sample of SCATTER_MAX points, and says so (:func:`sample_note`): t-SNE of a million
   points would take hours here, and a million WebGL markers (about 100 MB of JSON) would
-  stall the browser. Clustering, search and the tables still use every point.
+  stall the browser. Clustering, search, the table and exports still list every track
+  (exported coordinates are empty outside the sample).
 * :func:`cluster_setting` / :func:`encode_button` -- the Data page's Dask cluster
   (``local:N`` or ``tcp://HOST:PORT``, :mod:`core.distributed`) for extraction and
   encoding, with progress over the whole cluster.
@@ -13,6 +14,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from core.distributed import parse_cluster
@@ -21,7 +23,7 @@ from core.latents import encode_corpus
 from core.projections import project
 from ui import state
 
-__all__ = ["SCATTER_MAX", "scatter_rows", "sample_note", "sampled_projection", "cluster_setting", "encode_button"]
+__all__ = ["SCATTER_MAX", "scatter_rows", "sample_note", "sample_points", "drawn", "cluster_setting", "encode_button"]
 
 #: Most points the Explore scatter draws (100,000 WebGL points render in under a second).
 SCATTER_MAX = 100_000
@@ -43,23 +45,31 @@ def sample_note(n: int, *, limit: int | None = None) -> str:
     if n <= limit:
         return ""
     return (f"Showing a uniform random sample of {limit:,} of the {n:,} tracks (seed 0): a scatter of every "
-            "point would stall the browser, and its projection would take hours. Clusters, metrics and "
-            "exports use all tracks.")
+            "point would stall the browser, and its projection would take hours. Clusters, metrics, search, "
+            "the table and exports use all tracks (coordinates only for the drawn sample).")
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def sampled_projection(path: str, stamp: float, specs: tuple[str, ...], method: str, dim: int) -> np.ndarray:
-    """The projection of the :func:`scatter_rows` sample of the latents, shape=(SCATTER_MAX, dim)
-    (cached on disk by :func:`core.projections.project`, like every projection)."""
-    _, Z = state.latents(path, stamp, specs)
-    rows = scatter_rows(len(Z))
-    Z = Z if rows is None else Z[rows]
-    bar = st.progress(0.0, text=f"Projecting a sample of {len(Z):,} points with {method}…")
+def sample_points(Z: np.ndarray, rows: np.ndarray, method: str, dim: int) -> np.ndarray:
+    """Projection of ``Z[rows]`` placed at ``rows`` of an (n, dim) float32 array, NaN elsewhere.
+
+    Z : np.ndarray, shape=(n, d). The projection is cached on disk by
+    :func:`core.projections.project` (keyed by the sample's bytes), like every projection.
+    Every track keeps its row (table, search, export); :func:`drawn` leaves the NaN rows off the map.
+    """
+    out = np.full((len(Z), dim), np.nan, dtype=np.float32)
+    bar = st.progress(0.0, text=f"Projecting a sample of {len(rows):,} points with {method}…")
     try:
-        return project(Z, method=method, dim=dim, random_state=0,
-                       progress=lambda d, t, m="": bar.progress(min(1.0, d / max(t, 1)), text=f"{method} {d}/{t} {m}"))
+        out[rows] = project(Z[rows], method=method, dim=dim, random_state=0,
+                            progress=lambda d, t, m="": bar.progress(min(1.0, d / max(t, 1)),
+                                                                     text=f"{method} {d}/{t} {m}"))
     finally:
         bar.empty()
+    return out
+
+
+def drawn(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a scatter frame that have coordinates (all of them below SCATTER_MAX points)."""
+    return frame if not frame["x"].isna().any() else frame[frame["x"].notna()]
 
 
 def cluster_setting() -> str | None:

@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from core import checkpoint, explore, scoring, workspace
-from core.clustering import ClusterResult, NeighbourIndex
+from core.clustering import CLUSTERERS, ClusterResult, NeighbourIndex, suggest_eps
 from core.config import device
 from core.errors import BadInputError
 from core.latents import encode_corpus
@@ -105,6 +105,15 @@ def neighbour_index(path: str, stamp: float, specs: tuple[str, ...]):
     return NeighbourIndex(Z)
 
 
+def loaded_model(entry):
+    """The model of checkpoint ``entry``, or stops the page with a clean message when it cannot load."""
+    try:
+        return model(str(entry.path), entry.stamp)
+    except BadInputError as exc:
+        st.error(f"The **{entry.name}** checkpoint cannot be loaded: {exc}. Choose another checkpoint in the sidebar.")
+        st.stop()
+
+
 def active():
     """(corpus, checkpoint entry) in use, or stops the page with a helpful message."""
     entry = current_checkpoint()
@@ -157,12 +166,46 @@ def sidebar() -> None:
 
 
 # -------------------------------------------------------------- clustering
+def clustering_context(entry, specs: tuple[str, ...]) -> str:
+    """What a clustering was tuned for: the checkpoint (and its version) and the corpus."""
+    return json.dumps([str(entry.path), entry.stamp, list(specs)])
+
+
 def clustering_choice(corpus) -> tuple[str, dict]:
-    """The clustering in use (set on the Clusters page); K-Means with k = number of genres by default."""
+    """The clustering in use (set on the Clusters page); K-Means with k = number of genres by default.
+
+    Parameters tuned for another checkpoint or corpus (an eps means nothing elsewhere) are
+    not carried over: the algorithm is kept and its parameters start again from their
+    defaults (DBSCAN: the suggested eps of the new latents)."""
     choice = st.session_state.get(CLUSTERING)
-    if choice:
+    if choice and not clustering_stale():
         return choice["name"], dict(choice["params"])
+    if choice and choice["name"] in CLUSTERERS and choice["name"] != "kmeans":
+        return choice["name"], default_clustering_params(choice["name"], corpus)
     return "kmeans", {"n_clusters": default_k(corpus)}
+
+
+def clustering_stale() -> bool:
+    """Whether the stored clustering was tuned for another checkpoint or corpus than the current ones."""
+    choice = st.session_state.get(CLUSTERING)
+    entry = current_checkpoint()
+    if not choice or choice.get("context") is None or entry is None:
+        return False
+    return choice["context"] != clustering_context(entry, current_specs())
+
+
+def default_clustering_params(name: str, corpus) -> dict:
+    """Starting parameters of clusterer ``name`` on the current latents (DBSCAN: eps at the k-distance knee)."""
+    params = {p: spec.default for p, spec in CLUSTERERS[name].params.items()}
+    for key in ("n_clusters", "n_components"):
+        if key in params:
+            params[key] = default_k(corpus)
+    entry = current_checkpoint()
+    if name == "dbscan" and entry is not None:
+        specs = current_specs()
+        index = neighbour_index(str(entry.path), entry.stamp, specs)
+        params["eps"] = max(suggest_eps(index, k=int(params["min_samples"]) - 1), 1e-6)
+    return params
 
 
 def default_k(corpus) -> int:
@@ -170,8 +213,21 @@ def default_k(corpus) -> int:
     return max(2, int(corpus.tracks["genre"].replace("", np.nan).nunique()))
 
 
-def set_clustering(name: str, params: dict) -> None:
-    st.session_state[CLUSTERING] = {"name": name, "params": dict(params)}
+def set_clustering(name: str, params: dict, *, context: str | None = None) -> None:
+    st.session_state[CLUSTERING] = {"name": name, "params": dict(params), "context": context}
+
+
+def describe_clustering(name: str, params: dict, result: ClusterResult | None = None) -> str:
+    """``"DBSCAN (eps 0.52, min_samples 5) → 3 clusters, 12% noise"``: a clustering in words."""
+    label = CLUSTERERS[name].label if name in CLUSTERERS else name
+    shown = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in params.items())
+    text = f"{label} ({shown})" if shown else label
+    if result is not None:
+        n = result.n_clusters
+        text += f" → {n} cluster{'' if n == 1 else 's'}"
+        if result.noise_fraction:
+            text += f", {result.noise_fraction:.0%} noise"
+    return text
 
 
 def clustered(entry, specs: tuple[str, ...], name: str, params: dict) -> tuple[ClusterResult, dict]:

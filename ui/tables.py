@@ -17,6 +17,13 @@ LABELS = {
 }
 
 
+def track_choices(tracks: pd.DataFrame, track_ids) -> dict[str, str]:
+    """``"id · genre · language" -> id`` for the tracks in ``track_ids`` (corpus order), in O(n)."""
+    wanted = set(track_ids)
+    rows = tracks[["track_id", "genre", "language"]].itertuples(index=False)
+    return {f"{t} · {g} · {lang}": t for t, g, lang in rows if t in wanted}
+
+
 def format_value(value) -> str:
     if value is None:
         return "n/a"
@@ -29,10 +36,46 @@ def format_value(value) -> str:
 
 
 def nice(key: str) -> str:
+    """A readable name for a metric or result column: ``nmi_genre`` -> ``NMI vs genre``."""
+    key = str(key)
+    if key.endswith("_std"):
+        return f"{nice(key[:-4])} (std)"
     if key in LABELS:
         return LABELS[key]
+    if key in COLUMN_NAMES:
+        return COLUMN_NAMES[key]
     metric, _, label = key.partition("_")
-    return f"{metric.upper() if metric in ('ari', 'nmi') else metric} vs {label}" if label else key
+    if metric in ("ari", "nmi", "purity", "ami", "homogeneity", "completeness", "v") and label:
+        return f"{metric.upper() if metric in ('ari', 'nmi', 'ami') else metric} vs {label}"
+    return key
+
+
+#: Names of the non-metric columns of the results and score tables.
+COLUMN_NAMES = {"params": "setting", "n_tracks": "tracks", "recon": "reconstruction loss", "kl": "KL",
+                "active_dims": "active dimensions", "beta": "β", "eps": "eps"}
+#: The results table's columns shown by default (the rest behind "all columns").
+RESULT_COLUMNS = ("task", "model", "clustering", "params", "n_clusters", "silhouette", "nmi_genre", "nmi_language",
+                  "ari_genre", "ari_language", "purity_genre", "purity_language", "coverage", "note")
+#: The checkpoint score table's columns shown.
+SCORE_COLUMNS = ("checkpoint", "model", "latent", "β", "silhouette", "nmi_genre", "nmi_language", "ari_genre",
+                 "ari_language", "purity_genre", "purity_language", "note")
+
+
+def readable(table: pd.DataFrame, columns=None) -> pd.DataFrame:
+    """``table`` with only ``columns`` (those present; all when None) under readable names."""
+    if columns is not None:
+        table = table[[c for c in columns if c in table.columns]]
+    return table.rename(columns=nice)
+
+
+def results_runs(table: pd.DataFrame) -> pd.DataFrame:
+    """The results rows with a ``run`` column naming model, clustering and its setting (k...):
+    one bar each, so rows of another k are never stacked or summed."""
+    parts = [table[c].astype(str) for c in ("model", "clustering", "params") if c in table.columns]
+    run = parts[0]
+    for part in parts[1:]:
+        run = run + " · " + part
+    return table.assign(run=run.values)
 
 
 def metric_row(report: dict, *, keys) -> None:

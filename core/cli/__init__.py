@@ -15,9 +15,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 from core.errors import SongscapeError
+from core.ranges import check, describe
 
 
 class Command(NamedTuple):
@@ -37,6 +38,28 @@ COMMANDS: dict[str, Command] = {
     "prepare": Command("core.cli.prepare",
                        "make the corpus and warm the dashboard's caches (scripts/start.sh runs it)"),
 }
+
+
+def ranged(name: str, *, many: bool = False) -> Callable[[str], object]:
+    """An argparse ``type=`` that accepts a value inside the range of setting ``name`` (:mod:`core.ranges`).
+
+    argparse names the argument in its message: ``argument --batch-size: must be a whole number from 1
+    to 1000000, got '0'`` (exit 2, no traceback). ``many=True`` takes a comma-separated list (a tuple).
+    """
+    def parse(text: str):
+        try:
+            if many:
+                parts = [p for p in text.split(",")]
+                if not parts or any(not p.strip() for p in parts):
+                    raise ValueError(text)
+                return tuple(check(name, p) for p in parts)
+            return check(name, text)
+        except ValueError:
+            each = "comma-separated values, each " if many else ""
+            raise argparse.ArgumentTypeError(f"must be {each}{describe(name)}, got {text!r}") from None
+
+    parse.__name__ = name
+    return parse
 
 
 def _chosen(argv: list[str]) -> str | None:

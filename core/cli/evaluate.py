@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from core.cli import ranged
 from core.errors import BadInputError
 from core.evaluate.tasks import BETAS, DEFAULT_TASKS, TASKS
 from core.io import atomic_write
@@ -31,8 +32,8 @@ def register(subparsers) -> None:
     p.add_argument("--data", action="append", required=True, metavar="SOURCE",
                    help="a source [KIND:]PATH[@LANG] or 'demo'; repeat to combine sources")
     p.add_argument("--out", type=Path, required=True, help="results CSV; the Markdown goes beside it (.md)")
-    p.add_argument("--seeds", type=int, default=1, help="seeds per model and clustering")
-    p.add_argument("--epochs-scale", type=float, default=1.0,
+    p.add_argument("--seeds", type=ranged("seeds"), default=1, help="seeds per model and clustering")
+    p.add_argument("--epochs-scale", type=ranged("epochs_scale"), default=1.0,
                    help="multiply every torch model's epochs (e.g. 0.05 for a quick check)")
     p.add_argument("--tasks", default=",".join(DEFAULT_TASKS),
                    help=f"comma-separated tasks among {', '.join(TASKS)}")
@@ -56,10 +57,6 @@ def run(args: argparse.Namespace) -> int:
     from core.evaluate.report import to_markdown
     from core.evaluate.run import beta_sweep, evaluate
 
-    if args.seeds < 1:
-        raise BadInputError(None, f"--seeds must be at least 1, got {args.seeds}")
-    if not args.epochs_scale > 0:
-        raise BadInputError(None, f"--epochs-scale must be positive, got {args.epochs_scale}")
     try:
         ks = None if args.k is None else [int(k) for k in _split(args.k)]
     except ValueError:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from core.audio import n_samples
+from core.cli import ranged
 from core.config import SAMPLE_RATE
 from core.corpus import FEATURE_NAMES, Corpus, load_sources
 from core.distributed import parse_cluster
@@ -34,7 +35,7 @@ def register(subparsers) -> None:
     p.add_argument("sources", nargs="+", metavar="SOURCE", help="[KIND:]PATH[@LANG] of a data set, folder or manifest")
     p.add_argument("--out", type=Path, required=True, metavar="FILE",
                    help="file to write: .parquet for Parquet, anything else (.csv) for CSV")
-    p.add_argument("--jobs", type=int, default=None, help="worker processes (default: one per core)")
+    p.add_argument("--jobs", type=ranged("jobs"), default=None, help="worker processes (default: one per core)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the feature cache")
     p.add_argument("--cluster", default=None, metavar="local:N|tcp://HOST:PORT",
                    help="compute on Dask: local:N starts N worker processes here, tcp://HOST:PORT uses a running "
@@ -55,8 +56,9 @@ def feature_table(corpus: Corpus, fs: FeatureSet) -> pd.DataFrame:
     paths = tracks["path"].tolist()
     given = tracks["filename"].astype(str).tolist() if "filename" in tracks.columns else [""] * len(paths)
     lengths = tracks["length"].tolist() if "length" in tracks.columns else [""] * len(paths)
+    joined = tracks["clips"].astype(str).ne("").tolist() if "clips" in tracks.columns else [False] * len(paths)
     out = pd.DataFrame({
-        "filename": [_filename(t, p, g) for t, p, g in zip(fs.track_ids, paths, given)],
+        "filename": _filenames(fs.track_ids, paths, given, joined),
         "length": pd.array([_length(p, n) for p, n in zip(paths, lengths)], dtype="Int64"),
     })
     out = pd.concat([out, pd.DataFrame(fs.X, columns=list(FEATURE_NAMES))], axis=1)
@@ -66,10 +68,24 @@ def feature_table(corpus: Corpus, fs: FeatureSet) -> pd.DataFrame:
     return out
 
 
-def _filename(track_id: str, path: str, given: str) -> str:
-    if given and given != "nan":
-        return given  # a feature table's own file names
-    return Path(path).name if path else track_id
+def _filenames(track_ids: list[str], paths: list[str], given: list[str], joined: list[bool]) -> list[str]:
+    """One unique file name per row, read back by ``features:`` as the same track ids.
+
+    A feature table's own names are kept; a joined BanglaBeats track is ``<track id>.wav`` (its audio is a
+    cache file named by a hash); otherwise the audio file's name, or the track id plus the extension where
+    two files of the same name lie in different folders.
+    """
+    names = []
+    for tid, path, g, j in zip(track_ids, paths, given, joined):
+        if g and g != "nan":
+            names.append(g)  # a feature table's own file names
+        elif not path:
+            names.append(tid)
+        else:
+            names.append(f"{tid}{Path(path).suffix}" if j else Path(path).name)
+    counts = pd.Series(names).value_counts()
+    return [f"{tid}{Path(p).suffix}" if p and counts[n] > 1 else n
+            for n, tid, p in zip(names, track_ids, paths)]
 
 
 def _length(path: str, given: object) -> int | None:

@@ -20,10 +20,25 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def staged_progress(desc: str):
+    """A progress callback that opens a new tqdm bar for each stage (a new total, or a count that starts
+    again): one bar closed at the end of the first stage would leave every later stage silent."""
+    state = {"bar": None, "done": -1, "total": None}
+
+    def update(done: int, total: int, message: str = "") -> None:
+        if state["bar"] is None or total != state["total"] or done < state["done"]:
+            stage = message.split(":")[0] if ":" in message else desc
+            state["bar"] = tqdm_progress(stage)
+        state["done"], state["total"] = done, total
+        state["bar"](done, total, message)
+
+    return update
+
+
 def run(args: argparse.Namespace) -> int:
     # Imported when the command runs: `python -m core --help` must not load torch or pandas.
     from core.workspace import DEFAULT_SPECS, prepare
 
-    corpus = prepare(tuple(args.data) if args.data else DEFAULT_SPECS, progress=tqdm_progress("prepare"))
+    corpus = prepare(tuple(args.data) if args.data else DEFAULT_SPECS, progress=staged_progress("prepare"))
     print(f"ready: {len(corpus)} tracks ({corpus.name}); start the dashboard with: streamlit run app.py")
     return 0

@@ -17,9 +17,12 @@ import sys
 import threading
 from pathlib import Path
 
+from core.cli import ranged
+from core.io import exclusive
+
 #: The registry's names (``core.models.MODELS``; a test checks they agree), listed here so that
 #: ``--help`` does not import torch.
-MODEL_NAMES = ("ae", "basic", "beta", "conv", "pca", "raw")
+MODEL_NAMES = ("ae", "basic", "beta", "conv", "pca", "pca_balanced", "raw", "tfidf")
 
 #: CLI flag -> model or training config field. A flag is only allowed for models that have the field.
 FLAG_FIELDS = {
@@ -39,7 +42,8 @@ def register(subparsers) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--model", required=True, choices=MODEL_NAMES,
                    help="basic: dense VAE on the 57 features; conv: ConvVAE on log-mel + lyrics; "
-                        "beta: conv with beta=4; ae / pca / raw: baselines (see --inputs)")
+                        "beta: conv with beta=4; ae / pca / raw: baselines (see --inputs); tfidf: lyrics TF-IDF "
+                        "alone; pca_balanced: PCA on mel + lyrics, blocks at equal variance")
     p.add_argument("--data", required=True, action="append", metavar="SOURCE",
                    help="data source spec [KIND:]PATH[@LANG], e.g. 'demo', a GTZAN folder, a feature CSV, "
                         "'banglabeats:/data/bb@bng'; repeat to combine sources")
@@ -47,30 +51,30 @@ def register(subparsers) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue the unfinished run saved in --out (same data, checked by content; its "
                         "settings are kept, --epochs may raise the total)")
-    p.add_argument("--random-state", "--seed", dest="random_state", type=int, default=0,
+    p.add_argument("--random-state", "--seed", dest="random_state", type=ranged("random_state"), default=0,
                    help="random seed (split, shuffling, initialisation)")
     p.add_argument("--device", default="auto",
                    help="auto (CUDA only for the models it speeds up), cpu, cuda, cuda:1...")
     g = p.add_argument_group("model and training settings (default: the model's own defaults)")
-    g.add_argument("--epochs", type=int, help="total number of epochs")
-    g.add_argument("--beta", type=float, help="weight of the KL term (VAEs)")
-    g.add_argument("--latent-dim", type=int, help="size of the latent space")
-    g.add_argument("--lr", type=float, help="Adam learning rate")
-    g.add_argument("--batch-size", type=int, help="mini-batch size")
+    g.add_argument("--epochs", type=ranged("epochs"), help="total number of epochs")
+    g.add_argument("--beta", type=ranged("beta"), help="weight of the KL term (VAEs)")
+    g.add_argument("--latent-dim", type=ranged("latent_dim"), help="size of the latent space")
+    g.add_argument("--lr", type=ranged("lr"), help="Adam learning rate")
+    g.add_argument("--batch-size", type=ranged("batch_size"), help="mini-batch size")
     g.add_argument("--modality", choices=("both", "audio", "lyrics"),
                    help="conv/beta (and ae/pca on mel): which inputs feed the latent space")
     g.add_argument("--inputs", choices=("features", "mel"), help="ae / pca / raw: 57 features or log-mel")
-    g.add_argument("--patience", type=int, help="early stopping after this many epochs without improvement")
-    g.add_argument("--val-fraction", type=float, help="fraction of tracks held out for validation")
-    g.add_argument("--warmup-epochs", type=int, help="KL warm-up: beta grows linearly over this many epochs")
-    g.add_argument("--capacity", type=float, help="capacity schedule: target KL in nats (Burgess et al.)")
-    g.add_argument("--capacity-epochs", type=int, help="epochs over which the capacity grows to --capacity")
-    g.add_argument("--channels", type=lambda s: tuple(int(c) for c in s.split(",")), metavar="C1,C2,C3,C4",
+    g.add_argument("--patience", type=ranged("patience"), help="early stopping after this many epochs without improvement")
+    g.add_argument("--val-fraction", type=ranged("val_fraction"), help="fraction of tracks held out for validation")
+    g.add_argument("--warmup-epochs", type=ranged("warmup_epochs"), help="KL warm-up: beta grows linearly over this many epochs")
+    g.add_argument("--capacity", type=ranged("capacity"), help="capacity schedule: target KL in nats (Burgess et al.)")
+    g.add_argument("--capacity-epochs", type=ranged("capacity_epochs"), help="epochs over which the capacity grows to --capacity")
+    g.add_argument("--channels", type=ranged("channels", many=True), metavar="C1,C2,C3,C4",
                    help="conv channels, e.g. 16,32,64,128")
     m = p.add_argument_group("monitoring (recorded in the checkpoint; does not change the model)")
-    m.add_argument("--metrics-every", type=int, default=0,
+    m.add_argument("--metrics-every", type=ranged("metrics_every"), default=0,
                    help="cluster the validation latents every k epochs and record internal metrics (0 = never)")
-    m.add_argument("--n-clusters", type=int, default=2, help="K-Means k for --metrics-every")
+    m.add_argument("--n-clusters", type=ranged("n_clusters"), default=2, help="K-Means k for --metrics-every")
     p.set_defaults(func=run)
 
 
@@ -112,13 +116,18 @@ class _Progress:
 
 
 def run(args) -> int:
+    # One writer per checkpoint: a second `core train --out X` is refused at once, before any work.
+    with exclusive(args.out, what="checkpoint"):
+        return _run(args)
+
+
+def _run(args) -> int:
     # Imported here, not at the top: the CLI loads torch and the pipeline only when a command runs.
     from tqdm import tqdm
 
     from core import checkpoint
     from core.corpus import load_sources
     from core.inputs import build_inputs
-    from core.io import exclusive
     from core.models import MODELS, create
     from core.progress import tqdm_progress
 
@@ -142,8 +151,9 @@ def run(args) -> int:
         monitoring = {"every": args.metrics_every, "n_clusters": args.n_clusters} if args.metrics_every else None
 
     corpus = load_sources(args.data, progress=tqdm_progress("load"))
-    inputs, skipped = build_inputs(corpus, needs=model.needs, mel_params=mel_params,
-                                   progress=tqdm_progress("features"))
+    inputs, extract_skipped = build_inputs(corpus, needs=model.needs, mel_params=mel_params,
+                                           progress=tqdm_progress("features"))
+    skipped = list(corpus.skipped) + list(extract_skipped)  # what the loaders left out, then the extractor
     for s in skipped[:10]:
         print(f"skipped: {s}", file=sys.stderr)
     if len(skipped) > 10:
@@ -160,23 +170,22 @@ def run(args) -> int:
 
         monitor = TrainingMonitor(n_clusters=monitoring["n_clusters"], every=monitoring["every"],
                                   random_state=model.random_state)
-    with exclusive(out, what="checkpoint"):
-        if model.training is None:
-            checkpoint.fit(model, inputs, out)
-            print(f"saved {out}", file=sys.stderr)
-            return 0
-        stop = threading.Event()
-        previous = signal.signal(signal.SIGINT, _stop_on_first_ctrl_c(stop))
-        progress = _Progress(tqdm, args.epochs or model.epochs, len(saved["history"]) if saved else 0, monitor)
-        try:
-            if saved is not None:
-                model = checkpoint.resume(out, inputs, expect_model=model.name, epochs=args.epochs,
-                                          callback=progress, stop=stop)
-            else:
-                checkpoint.fit(model, inputs, out, callback=progress, stop=stop, monitoring=monitoring)
-        finally:
-            progress.close()
-            signal.signal(signal.SIGINT, previous)
+    if model.training is None:
+        checkpoint.fit(model, inputs, out)
+        print(f"saved {out}", file=sys.stderr)
+        return 0
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGINT, _stop_on_first_ctrl_c(stop))
+    progress = _Progress(tqdm, args.epochs or model.epochs, len(saved["history"]) if saved else 0, monitor)
+    try:
+        if saved is not None:
+            model = checkpoint.resume(out, inputs, expect_model=model.name, epochs=args.epochs,
+                                      callback=progress, stop=stop)
+        else:
+            checkpoint.fit(model, inputs, out, callback=progress, stop=stop, monitoring=monitoring)
+    finally:
+        progress.close()
+        signal.signal(signal.SIGINT, previous)
     h = model.history_
     if stop.is_set():
         if out.exists():

@@ -148,6 +148,19 @@ class NeighbourIndex:
             self._dense = pairwise_distances(self.Z, metric="euclidean")
         return self._dense
 
+    def nearest(self, row: int, *, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` points nearest point ``row`` (itself left out): ``(rows (k,), distances (k,))``, nearest first.
+
+        One tree query (``sklearn.neighbors.NearestNeighbors``), not a scan of every pair.
+        """
+        row, n = int(row), len(self.Z)
+        if not 0 <= row < n:
+            raise ValueError(f"row {row} is outside 0..{n - 1}")
+        k = int(min(k, n - 1))
+        dist, idx = self._nn.kneighbors(self.Z[row : row + 1], n_neighbors=k + 1)
+        keep = idx[0] != row
+        return idx[0][keep][:k], dist[0][keep][:k]
+
     def kneighbor_distances(self, k: int) -> np.ndarray:
         """Distances to the 1st..k-th nearest other point, shape=(n, k), ascending per row."""
         return self.kneighbors(k)[0][:, :int(k)]

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from core.corpus.join import joined_wav
-from core.corpus.scan import audio_or_skip, require_dir, to_corpus, visible_files
+from core.corpus.scan import audio_or_skip, require_dir, subfolders, to_corpus, visible_files
 from core.corpus.table import Corpus
 from core.errors import BadInputError, Skipped
 from core.progress import Progress, null_progress
@@ -48,12 +48,12 @@ def load_banglabeats(root: str | Path, *, join_clips: bool = False, language: st
     """
     root = require_dir(root, "BanglaBeats")
     skipped: list[Skipped] = []
-    genre_dirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    genre_dirs = subfolders(root)
     if not genre_dirs:
         raise BadInputError(root, "no genre folders: expected one folder per genre (Adhunik/, Folk/ ...)")
     clips: list[tuple[str, Path]] = []
     for gdir in genre_dirs:
-        clips += [(gdir.name, f) for f in visible_files(gdir) if audio_or_skip(f, skipped)]
+        clips += [(gdir.name, f) for f in visible_files(gdir, skipped=skipped) if audio_or_skip(f, skipped)]
     if not join_clips:
         rows = []
         for genre, f in clips:

@@ -20,20 +20,29 @@ from core.corpus.table import Corpus
 from core.errors import BadInputError
 
 
+#: Larger feature values are refused: squared (variances, standardisation) they overflow float32, and no
+#: GTZAN feature comes near (the largest, spectral variances, are about 1e7).
+MAX_FEATURE_VALUE = 1e15
+
 _INDEX_COLUMN = re.compile(r"^Unnamed: \d+$")
 _SEGMENT = re.compile(r"^(?P<song>.+\.\d+)\.(?P<segment>\d+)$")
 
 
 def _strip_audio_ext(name: str) -> str:
+    """``blues.00000.wav`` -> ``blues.00000``; ``rock/song.wav`` -> ``rock/song`` (a folder part is kept, so
+    two songs of the same name in different folders keep different ids)."""
     p = Path(name)
-    return p.stem if is_audio_path(p) else name
+    return p.with_suffix("").as_posix() if is_audio_path(p) else name
 
 
 def _rows_and_cols(bad: pd.DataFrame, names: pd.Series) -> str:
-    rows = names[bad.any(axis=1).to_numpy()].tolist()
+    """``N row(s) [filenames] (CSV lines [..]), column(s) [...]``."""
+    mask = bad.any(axis=1).to_numpy()
+    rows = names[mask].tolist()
+    lines = (np.flatnonzero(mask) + 2).tolist()[:5]
     cols = bad.columns[bad.any(axis=0).to_numpy()].tolist()
     more = f" (+{len(rows) - 5} more)" if len(rows) > 5 else ""
-    return f"{len(rows)} row(s) {rows[:5]}{more}, column(s) {cols[:8]}"
+    return f"{len(rows)} row(s) {rows[:5]}{more} (CSV line(s) {lines}), column(s) {cols[:8]}"
 
 
 def read_feature_table(path: str | Path, *, language: str | None = None) -> Corpus:
@@ -87,6 +96,10 @@ def read_feature_table(path: str | Path, *, language: str | None = None) -> Corp
     inf = pd.DataFrame(np.isinf(values.to_numpy(dtype=np.float64)), columns=names)
     if inf.any().any():
         raise BadInputError(path, f"infinite feature values in {_rows_and_cols(inf, filenames)}")
+    huge = pd.DataFrame(np.abs(values.to_numpy(dtype=np.float64)) > MAX_FEATURE_VALUE, columns=names)
+    if huge.any().any():
+        raise BadInputError(path, f"feature values too large (beyond ±{MAX_FEATURE_VALUE:.0e}; the models compute "
+                                  f"in float32) in {_rows_and_cols(huge, filenames)}")
 
     ids = filenames.map(_strip_audio_ext)
     tracks = pd.DataFrame({

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from core.corpus.scan import audio_or_skip, read_lyrics, require_dir, to_corpus, visible_files
@@ -19,16 +20,18 @@ def load_folder(root: str | Path, *, language: str | None = None) -> Corpus:
     root = require_dir(root, "audio")
     skipped: list[Skipped] = []
     rows = []
-    for f in visible_files(root):
+    for f in visible_files(root, skipped=skipped):
         if not audio_or_skip(f, skipped):
             continue
         lyr = f.with_suffix(".txt")
         text = ""
-        if lyr.is_file():
+        if os.path.lexists(lyr):
             try:
                 text = read_lyrics(lyr)
             except BadInputError as exc:
                 skipped.append(Skipped(str(lyr), f"lyrics ignored: {exc.problem}"))
+            except OSError as exc:
+                skipped.append(Skipped(str(lyr), f"lyrics ignored: cannot be read ({exc.strerror})"))
         rows.append({"track_id": f.relative_to(root).with_suffix("").as_posix(), "path": str(f),
                      "genre": f.parent.name if f.parent != root else "", "language": language or "",
                      "lyrics": text, "source": "folder"})

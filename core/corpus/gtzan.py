@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from core.audio import is_audio_path
-from core.corpus.scan import audio_or_skip, require_dir, to_corpus, visible_files
+from core.corpus.scan import audio_or_skip, require_dir, subfolders, to_corpus, visible_files
 from core.corpus.table import Corpus
 from core.errors import Skipped
 
@@ -19,10 +19,12 @@ def gtzan_base(root: Path) -> Path | None:
     for cand in (root / "genres_original", root / "genres", root / "Data" / "genres_original"):
         if cand.is_dir():
             return cand
-    subdirs = [d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")]
-    for d in subdirs:
-        if any(_GTZAN_NAME.match(f.stem) and is_audio_path(f) for f in d.iterdir() if f.is_file()):
-            return root
+    for d in subfolders(root):
+        try:
+            if any(_GTZAN_NAME.match(f.stem) and is_audio_path(f) and f.is_file() for f in d.iterdir()):
+                return root
+        except OSError:  # an unreadable folder is reported when the files are listed
+            continue
     return None
 
 
@@ -36,9 +38,8 @@ def load_gtzan(root: str | Path, *, language: str = "eng") -> Corpus:
     base = gtzan_base(root) or root
     rows: list[dict] = []
     skipped: list[Skipped] = []
-    genre_dirs = sorted(d for d in base.iterdir() if d.is_dir() and not d.name.startswith("."))
-    for gdir in genre_dirs:
-        for f in visible_files(gdir):
+    for gdir in subfolders(base):
+        for f in visible_files(gdir, skipped=skipped):
             if audio_or_skip(f, skipped):
                 rows.append({"track_id": f.stem, "path": str(f), "genre": gdir.name, "language": language,
                              "lyrics": "", "source": "gtzan"})

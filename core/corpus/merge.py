@@ -33,8 +33,8 @@ def load_merge(root: str | Path, *, language: str = "eng") -> Corpus:
     * without metadata, a ``Q1..Q4`` parent folder gives the quadrant.
     """
     root = require_dir(root, "MERGE")
-    files = visible_files(root)
     skipped: list[Skipped] = []
+    files = visible_files(root, skipped=skipped)
     audio = {}
     for f in files:
         if is_audio_path(f):

@@ -12,11 +12,15 @@ Design decisions shared by every loader:
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 from pathlib import Path
 
 import pandas as pd
 
 from core.audio import is_audio_path
+from core.corpus.roots import MAX_LYRICS_BYTES, check_lyrics_file
 from core.corpus.table import Corpus
 from core.errors import BadInputError, Skipped
 from core.lyrics import decode_lyrics_bytes
@@ -30,10 +34,88 @@ def _hidden(path: Path, root: Path) -> bool:
     return any(p.startswith(".") or p == "__MACOSX" for p in parts)
 
 
-def visible_files(root: Path, *, recursive: bool = True) -> list[Path]:
-    """Visible files under ``root``, sorted."""
-    it = root.rglob("*") if recursive else root.iterdir()
-    return sorted(p for p in it if p.is_file() and not _hidden(p, root))
+#: A folder source listing more entries than this is refused (a folder on ``/`` or ``/usr`` is a mistake).
+MAX_ENTRIES = 200_000
+
+
+def _describe_oserror(exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return "symbolic link loop"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    return exc.strerror or type(exc).__name__
+
+
+def visible_files(root: Path, *, recursive: bool = True, skipped: list[Skipped] | None = None) -> list[Path]:
+    """Visible regular files under ``root`` (symbolic links followed), sorted.
+
+    Nothing is left out silently: when ``skipped`` is given, a dangling link, a link loop, an entry that
+    cannot be stat'ed, a FIFO or device, an unreadable sub-folder and a folder reached twice through links
+    are recorded there with the reason. More than :data:`MAX_ENTRIES` entries raise BadInputError.
+    """
+    notes: list[Skipped] = skipped if skipped is not None else []
+    files: list[Path] = []
+    seen_dirs: dict[tuple[int, int], str] = {}
+    count = 0
+
+    def unreadable(exc: OSError) -> None:
+        where = exc.filename or root
+        notes.append(Skipped(str(where), f"folder cannot be read ({_describe_oserror(exc)}); its files are left out"))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable, followlinks=True):
+        here = Path(dirpath)
+        try:
+            st = os.stat(here)
+            ident = (st.st_dev, st.st_ino)
+        except OSError as exc:
+            notes.append(Skipped(str(here), f"folder cannot be read ({_describe_oserror(exc)})"))
+            dirnames[:] = []
+            continue
+        if ident in seen_dirs:
+            notes.append(Skipped(str(here), f"symbolic link loop: the same folder as {seen_dirs[ident]}; not listed twice"))
+            dirnames[:] = []
+            continue
+        seen_dirs[ident] = str(here)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__MACOSX") if recursive else []
+        count += len(filenames) + len(dirnames)
+        if count > MAX_ENTRIES:
+            raise BadInputError(root, f"more than {MAX_ENTRIES:,} entries under this folder; choose the folder "
+                                      "that holds the music")
+        for name in filenames:
+            p = here / name
+            if _hidden(p, root):
+                continue
+            try:
+                mode = os.stat(p).st_mode
+            except FileNotFoundError:
+                if os.path.islink(p):
+                    notes.append(Skipped(str(p), "dangling symbolic link (its target does not exist)"))
+                continue
+            except OSError as exc:
+                notes.append(Skipped(str(p), f"cannot be read ({_describe_oserror(exc)})"))
+                continue
+            if stat.S_ISREG(mode):
+                files.append(p)
+            elif not stat.S_ISDIR(mode):
+                notes.append(Skipped(str(p), "not a regular file (a FIFO, device or socket)"))
+    return sorted(files)
+
+
+def subfolders(root: Path) -> list[Path]:
+    """Visible sub-folders of ``root``, sorted; entries that cannot be stat'ed are left out here (the
+    file listing reports them)."""
+    out = []
+    try:
+        entries = list(root.iterdir())
+    except OSError as exc:
+        raise BadInputError(root, f"folder cannot be read ({_describe_oserror(exc)})") from None
+    for d in entries:
+        try:
+            if not d.name.startswith(".") and d.is_dir():
+                out.append(d)
+        except OSError:
+            continue
+    return sorted(out)
 
 
 def require_dir(root: str | Path, what: str) -> Path:
@@ -51,14 +133,32 @@ def audio_or_skip(path: Path, skipped: list[Skipped]) -> bool:
         if path.suffix.lower() != ".txt":
             skipped.append(Skipped(str(path), "not an audio file"))
         return False
-    if path.stat().st_size == 0:
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        skipped.append(Skipped(str(path), f"cannot be read ({_describe_oserror(exc)})"))
+        return False
+    if size == 0:
         skipped.append(Skipped(str(path), "empty file (0 bytes)"))
         return False
     return True
 
 
-def read_lyrics(path: Path) -> str:
-    return decode_lyrics_bytes(path.read_bytes(), path).strip()
+def read_lyrics(path: Path, *, allowed: list[Path] | None = None) -> str:
+    """The text of a lyrics file: a regular file of at most ``MAX_LYRICS_BYTES``, under ``allowed`` folders
+    when given (:func:`core.corpus.roots.check_lyrics_file`). BadInputError names the file; FileNotFoundError
+    when it is missing."""
+    path = check_lyrics_file(path, allowed=allowed)
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_LYRICS_BYTES + 1)  # bounded even if the file grew since it was checked
+    except IsADirectoryError:
+        raise BadInputError(path, "lyrics file is a folder, not a text file") from None
+    except PermissionError:
+        raise BadInputError(path, "lyrics file cannot be read (permission denied)") from None
+    if len(data) > MAX_LYRICS_BYTES:
+        raise BadInputError(path, f"lyrics file is too large (more than {MAX_LYRICS_BYTES:,} bytes)")
+    return decode_lyrics_bytes(data, path).strip()
 
 
 def _unique_ids(rows: list[dict], root: Path) -> None:

@@ -32,6 +32,7 @@ from core.corpus.folder import load_folder
 from core.corpus.gtzan import gtzan_base, load_gtzan
 from core.corpus.manifest import load_manifest
 from core.corpus.merge import load_merge, looks_like_merge
+from core.corpus.roots import check_under_roots, data_roots
 from core.corpus.table import Corpus, normalise_language
 from core.errors import BadInputError
 from core.progress import Progress
@@ -108,6 +109,17 @@ def load_source(spec: str, *, progress: Progress | None = None, **opts) -> Corpu
     if language is not None:
         corpus.tracks["language"] = language
     return corpus
+
+
+def check_specs(specs: list[str] | tuple[str, ...], *, roots: list[Path] | None = None) -> None:
+    """Refuse (BadInputError naming the path) a source spec whose path lies outside the data roots
+    (:mod:`core.corpus.roots`); what the dashboard checks before it opens sources. ``demo`` is allowed."""
+    roots = data_roots() if roots is None else roots
+    for spec in specs:
+        kind, path, _ = parse_spec(spec)
+        if kind == "demo" and not path:
+            continue
+        check_under_roots(path, what="source", roots=roots)
 
 
 def load_sources(specs: list[str] | tuple[str, ...], *, progress: Progress | None = None) -> Corpus:

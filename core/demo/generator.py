@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import as_completed
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from pathlib import Path
@@ -89,20 +90,23 @@ def generate(out_dir: str | Path, *, n_tracks: int = DEFAULT_TRACKS, seed: int =
         workers = min(8, os.cpu_count() or 1) if n_tracks * duration > 30 else 1
     workers = max(1, min(workers, n_tracks))
     report = progress or null_progress
-    report(0, n_tracks, "synthesising")
-    done = 0
+    report(0, n_tracks, f"synthesising ({'starting ' + str(workers) + ' worker processes' if workers > 1 else 'in this process'})")
+    finished: set[str] = set()
     if workers > 1:
         try:
             with process_pool(max_workers=workers, mp_context=get_context("spawn")) as pool:
-                for path in pool.map(render_job, jobs, chunksize=4):
-                    done += 1
-                    report(done, n_tracks, Path(path).name)
+                # One track per task, reported as each one finishes: the bar moves from the first track
+                # on (ordered chunks held it at 0 until the first chunk was through).
+                for future in as_completed([pool.submit(render_job, job) for job in jobs]):
+                    path = future.result()
+                    finished.add(str(path))
+                    report(len(finished), n_tracks, Path(path).name)
         except BrokenProcessPool:
             pass  # a worker could not start or died: render the rest here (same bytes)
-    for job in jobs[done:]:
+    for job in [j for j in jobs if j[1] not in finished]:
         render_job(job)
-        done += 1
-        report(done, n_tracks, Path(job[1]).name)
+        finished.add(job[1])
+        report(len(finished), n_tracks, Path(job[1]).name)
 
     rows = [_manifest_row(plan, Path(path).relative_to(out), seed) for plan, (_, path) in zip(plans, jobs)]
     atomic_write(out / MANIFEST, pd.DataFrame(rows).to_csv(index=False))

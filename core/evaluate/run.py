@@ -44,7 +44,7 @@ from core.progress import Progress, null_progress
 from core.projections import project
 from core.scoring import label_table, score
 
-__all__ = ["evaluate", "beta_sweep", "task_support"]
+__all__ = ["evaluate", "beta_sweep", "task_support", "fit_latents"]
 
 ID_COLUMNS = ("task", "model", "clustering", "params")
 #: UMAP's own default layout length below 10,000 points: the UMAP(10) baseline keeps it.
@@ -60,6 +60,8 @@ def _needs(spec: ModelSpec) -> set[str]:
 
 def task_support(corpus, task: Task) -> str | None:
     """Why ``corpus`` cannot run ``task`` (None when it can)."""
+    if task.requires_lyrics and not corpus.has_lyrics:
+        return "the corpus has no lyrics, and the task compares lyrics, audio and both"
     needs = set().union(*(_needs(m) for m in task.models))
     if "mel" in needs and not corpus.has_audio:
         return "the corpus has no audio, so no spectrograms (a feature table holds only the 57 values)"
@@ -86,6 +88,11 @@ def _build_model(spec: ModelSpec, *, seed: int, epochs_scale: float, extra: dict
     if model.training is None or epochs_scale == 1.0:
         return model
     return create(spec.model, random_state=seed, **config, epochs=max(1, int(round(model.epochs * epochs_scale))))
+
+
+def fit_latents(spec: ModelSpec, inputs, *, seed: int, epochs_scale: float = 1.0, extra: dict | None = None):
+    """Public name of :func:`_latents` (``bench/bench_quality.py`` fits its representations with it)."""
+    return _latents(spec, inputs, seed=seed, epochs_scale=epochs_scale, extra=extra)
 
 
 def _latents(spec: ModelSpec, inputs, *, seed: int, epochs_scale: float, extra: dict | None = None):

@@ -10,11 +10,17 @@ Layout under the root (default ``core.config.CACHE_DIR / "features"``)::
   bytes), so a renamed or copied file is still a hit and an edited one is a
   miss. Hashing a file is memoised by ``(path, size, mtime)``, in memory and on
   disk (:mod:`core.corpus.filehash`), so a warm run does not re-read the audio.
-* Values are plain ``.npy`` files, read with ``allow_pickle=False``.
+* An entry is a sequence of ``.npy`` records (read with ``allow_pickle=False``):
+  first a JSON record of the entry's **key** (which file, kind and parameters,
+  or which string key, it was written for), the arrays' names and the
+  **sha256** of every array's dtype, shape and bytes; then the arrays.
+* Reads check both: an entry whose content does not match its checksum (a
+  flipped bit, a truncated or garbage file) or that was written for another key
+  (another song's array copied over it) is deleted and reported as a miss, so
+  the caller recomputes it.
 * Writes go through :func:`core.io.atomic_write`. Concurrent writers of the
-  same entry are harmless (the last one wins).
-* A corrupt entry (truncated, garbage, wrong header) is detected on read,
-  deleted and reported as a miss, so the caller recomputes it.
+  same entry are harmless (the last one wins); temporary files that a killed
+  writer left in an entry's folder are removed once they are an hour old.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import numpy as np
 
 from core import config
 from core.corpus.filehash import file_hash
-from core.io import atomic_write
+from core.io import atomic_write, clean_stale_temps
 
 
 def params_hash(params: dict[str, Any] | None) -> str:
@@ -61,17 +67,24 @@ class FeatureCache:
         return file_hash(path, memo_dir=self.root / "paths")
 
     # --------------------------------------------------------------- features
+    def feature_key(self, path: str | Path, kind: str, params: dict[str, Any] | None = None) -> str:
+        """The key of the ``kind`` features of audio file ``path``: ``<kind>/<content sha1>-<params hash>``."""
+        return f"{kind}/{self.file_hash(path)}-{params_hash(params)}"
+
     def feature_path(self, path: str | Path, kind: str, params: dict[str, Any] | None = None) -> Path:
         """Where the ``kind`` features of audio file ``path`` (with ``params``) are stored."""
-        return self._sharded(kind, f"{self.file_hash(path)}-{params_hash(params)}", ".npy")
+        return self._feature_file(self.feature_key(path, kind, params))
 
     def get(self, path: str | Path, kind: str, params: dict[str, Any] | None = None) -> np.ndarray | None:
-        """Cached features of an audio file, or None (missing or corrupt)."""
-        return self._load(self.feature_path(path, kind, params))
+        """Cached features of an audio file, or None (missing, corrupt, or written for another file)."""
+        key = self.feature_key(path, kind, params)
+        found = self._load(self._feature_file(key), key)
+        return None if found is None else found.get("value")
 
     def put(self, path: str | Path, kind: str, params: dict[str, Any] | None, value: np.ndarray) -> None:
         """Store the features of an audio file."""
-        self._save(self.feature_path(path, kind, params), value)
+        key = self.feature_key(path, kind, params)
+        self._save(self._feature_file(key), key, {"value": value})
 
     # ----------------------------------------------------------- string keys
     def array_path(self, key: str) -> Path:
@@ -79,11 +92,20 @@ class FeatureCache:
 
     def get_array(self, key: str) -> np.ndarray | None:
         """The array stored under ``key``, or None (missing or corrupt)."""
-        return self._load(self.array_path(key))
+        found = self.get_arrays(key)
+        return None if found is None else found.get("value")
 
     def put_array(self, key: str, value: np.ndarray) -> None:
         """Store ``value`` under ``key`` (any string), replacing what was there."""
-        self._save(self.array_path(key), value)
+        self.put_arrays(key, {"value": value})
+
+    def get_arrays(self, key: str) -> dict[str, np.ndarray] | None:
+        """The named arrays stored together under ``key``, or None (missing or corrupt)."""
+        return self._load(self.array_path(key), key)
+
+    def put_arrays(self, key: str, arrays: dict[str, np.ndarray]) -> None:
+        """Store several named arrays under ``key`` as one entry (read back together or not at all)."""
+        self._save(self.array_path(key), key, arrays)
 
     # ------------------------------------------------------------ maintenance
     def clear(self) -> None:
@@ -92,27 +114,54 @@ class FeatureCache:
             shutil.rmtree(self.root)
 
     # -------------------------------------------------------------- internals
+    def _feature_file(self, key: str) -> Path:
+        kind, name = key.split("/", 1)
+        return self._sharded(kind, name, ".npy")
+
     def _sharded(self, folder: str, name: str, suffix: str) -> Path:
         return self.root / folder / name[:2] / f"{name}{suffix}"
 
-    def _load(self, file: Path) -> np.ndarray | None:
+    def _load(self, file: Path, key: str) -> dict[str, np.ndarray] | None:
         try:
             with open(file, "rb") as fh:
-                value = np.load(fh, allow_pickle=False)
-                if not isinstance(value, np.ndarray) or fh.read(1):  # trailing bytes: not what we wrote
-                    raise ValueError("unexpected content")
-            return value
+                meta = json.loads(np.load(fh, allow_pickle=False).tobytes().decode("utf-8"))
+                if not isinstance(meta, dict) or meta.get("key") != key:
+                    raise ValueError("written for another key")
+                arrays = {name: np.load(fh, allow_pickle=False) for name in meta["names"]}
+                if fh.read(1):
+                    raise ValueError("trailing bytes: not what was written")
+            for name, value in arrays.items():
+                if not isinstance(value, np.ndarray) or _checksum(value) != meta["sha256"][name]:
+                    raise ValueError(f"checksum of {name} does not match")
+            return arrays
         except FileNotFoundError:
             return None
-        except Exception:  # truncated, garbage, wrong header: drop it and recompute
+        except Exception:  # truncated, garbage, flipped bits, another entry's content: drop it and recompute
             try:
                 file.unlink()
             except OSError:
                 pass
             return None
 
-    def _save(self, file: Path, value: np.ndarray) -> None:
-        value = np.asarray(value)
-        if value.dtype == object:
+    def _save(self, file: Path, key: str, arrays: dict[str, np.ndarray]) -> None:
+        arrays = {name: np.asarray(value) for name, value in arrays.items()}
+        if any(v.dtype == object for v in arrays.values()):
             raise TypeError("the feature cache stores numeric arrays only, not object arrays")
-        atomic_write(file, lambda fh: np.save(fh, value, allow_pickle=False))
+        meta = {"key": key, "names": list(arrays), "sha256": {name: _checksum(v) for name, v in arrays.items()}}
+        record = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+
+        def write(fh) -> None:
+            np.save(fh, record, allow_pickle=False)
+            for value in arrays.values():
+                np.save(fh, value, allow_pickle=False)
+
+        clean_stale_temps(file.parent)
+        atomic_write(file, write)
+
+
+def _checksum(value: np.ndarray) -> str:
+    """sha256 of an array's dtype, shape and bytes."""
+    value = np.ascontiguousarray(value)
+    h = hashlib.sha256(f"{value.dtype.str}{value.shape}".encode())
+    h.update(value.tobytes())
+    return h.hexdigest()

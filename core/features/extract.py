@@ -97,7 +97,8 @@ def _work(path: str, kind: str, params: dict | None) -> tuple[str, np.ndarray | 
 
 
 #: Imported once by the fork server, so that workers start with them loaded (librosa loads lazily).
-_PRELOAD = ["core.audio", "core.features.extract", "core.features.gtzan57", "core.features.median",
+#: ``core.parallel`` first: it makes the fork server exit when this process dies, even while it preloads.
+_PRELOAD = ["core.parallel", "core.audio", "core.features.extract", "core.features.gtzan57", "core.features.median",
             "core.features.mel", "soundfile", "soxr", "scipy.sparse", "scipy.signal", "librosa.core",
             "librosa.feature", "librosa.onset", "librosa.beat", "librosa.filters", "librosa.util"]
 

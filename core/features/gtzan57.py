@@ -218,20 +218,9 @@ def _soft_mask(x: np.ndarray, ref: np.ndarray) -> np.ndarray:
 def gtzan57(*, y: np.ndarray, sr: int = 22050) -> np.ndarray:
     """The 57 GTZAN features, fast: one STFT shared by every feature.
 
-    Same values as :func:`gtzan57_reference` (to float32 rounding), 7-9x
-    faster on one core for a 30 s clip (``bench/bench_features.py``).
-
-    Parameters
-    ----------
-    y : np.ndarray [shape=(n,)]
-        mono audio signal
-    sr : int
-        sample rate of ``y``
-
-    Returns
-    -------
-    features : np.ndarray [shape=(57,), dtype=float64]
-        in the order of :data:`FEATURE_NAMES`
+    Same parameters, shapes and values as :func:`gtzan57_reference` (to float32
+    rounding), 7-9x faster on one core for a 30 s clip (``bench/bench_features.py``):
+    ``y`` (n,) mono at ``sr`` -> (57,) float64 in the order of :data:`FEATURE_NAMES`.
     """
     y = _check_signal(y)
     D = librosa.stft(y, n_fft=N_FFT, hop_length=HOP_LENGTH)  # (1025, t) complex64

@@ -1,13 +1,15 @@
 """The models, ONE registry: three VAEs and three baselines under the same interface.
 
-=======  ==========================================================================
-basic    dense VAE on the standardised 57-value vector (the study's Basic VAE)
-conv     ConvVAE on the 128×128 log-mel, fused with a lyrics TF-IDF branch
-beta     the same network as ``conv`` trained with β = 4 (β-VAE is a loss setting)
-ae       plain autoencoder: basic's or conv's network without the KL term
-pca      PCA on the standardised features, or on the flattened mel (+ lyrics)
-raw      the standardised features themselves, or a mean/std-pooled mel summary
-=======  ==========================================================================
+============  ==========================================================================
+basic         dense VAE on the standardised 57-value vector (the study's Basic VAE)
+conv          ConvVAE on the 128×128 log-mel, fused with a lyrics TF-IDF branch
+beta          the same network as ``conv`` trained with β = 4 (β-VAE is a loss setting)
+ae            plain autoencoder: basic's or conv's network without the KL term
+pca           PCA on the standardised features, or on the flattened mel (+ lyrics)
+raw           the standardised features themselves, or a mean/std-pooled mel summary
+tfidf         the lyrics TF-IDF rows themselves (the lyrics-only baseline)
+pca_balanced  PCA on mel + lyrics with each block scaled to unit total variance
+============  ==========================================================================
 
 Every model is an estimator with the parameters ``config`` (architecture, see
 :mod:`core.models.configs`), ``training`` (None for pca / raw), ``random_state`` and
@@ -26,7 +28,7 @@ import dataclasses
 from typing import Any
 
 from core.models.base import Model, TorchModel
-from core.models.baselines import AutoEncoder, PCAModel, RawModel
+from core.models.baselines import AutoEncoder, BalancedPCAModel, PCAModel, RawModel, TfidfModel
 from core.models.configs import split_params
 from core.models.conv import BetaVAE, ConvVAE
 from core.models.vae import BasicVAE
@@ -39,6 +41,8 @@ MODELS: dict[str, type[Model]] = {
     "ae": AutoEncoder,
     "pca": PCAModel,
     "raw": RawModel,
+    "tfidf": TfidfModel,
+    "pca_balanced": BalancedPCAModel,
 }
 
 
@@ -69,4 +73,4 @@ def _replace(config: Any, changes: dict) -> Any:
 
 
 __all__ = ["MODELS", "Model", "TorchModel", "create", "BasicVAE", "ConvVAE", "BetaVAE", "AutoEncoder",
-           "PCAModel", "RawModel"]
+           "PCAModel", "RawModel", "TfidfModel", "BalancedPCAModel"]

@@ -17,11 +17,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from sklearn.decomposition import PCA
 from torch import nn
 
+from core.errors import BadInputError
 from core.inputs import ModelInputs
 from core.models.base import Model, TorchModel
 from core.models.configs import AEConfig, PCAConfig, RawConfig, TrainConfig
@@ -203,3 +206,128 @@ class RawModel(Model):
     def set_state(self, weights: dict, feature_params: dict) -> None:
         self.prep_ = prep_from_state(feature_params)
         self.scaler_ = Standardiser.from_dict(feature_params["summary_scaler"])
+
+
+# ====================================================================== tfidf
+@dataclass(frozen=True)
+class TfidfConfig:
+    """The lyrics TF-IDF (:class:`core.lyrics.LyricsTfidf` settings) used as the latent itself."""
+
+    lyrics_features: int = 512
+    lyrics_min_df: int = 1
+
+
+class TfidfModel(Model):
+    """``tfidf``: the TF-IDF row of each track's lyrics, no learning beyond the vocabulary.
+
+    The lyrics-only baseline a multimodal claim is measured against (issue 9): if K-Means on
+    these rows finds the languages as well as a fused model does, the audio adds nothing.
+    A track without lyrics gets a row of zeros. It reconstructs no audio.
+    """
+
+    name = "tfidf"
+    config_class = TfidfConfig
+
+    @property
+    def needs(self) -> set[str]:
+        return {"lyrics"}
+
+    @property
+    def latent_dim(self) -> int:
+        return self.prep_.lyrics_dim if self.is_fitted() else int(self.config.lyrics_features)
+
+    def fit(self, inputs: ModelInputs, *, callback=None, stop=None, **_ignored) -> "TfidfModel":
+        """Fit the vocabulary and IDF weights. ``callback``/``stop`` are accepted and unused."""
+        self.validate()
+        self._check_needs(inputs)
+        lyrics = {"max_features": self.config.lyrics_features, "min_df": self.config.lyrics_min_df}
+        self.prep_ = MelPrep.fit(inputs, use_mel=False, lyrics=lyrics)
+        if self.prep_.lyrics_dim == 0:
+            raise BadInputError(None, "model 'tfidf' needs lyrics, and no track had any usable lyrics")
+        self.history_ = []
+        return self
+
+    def encode(self, inputs: ModelInputs) -> np.ndarray:
+        """(n, V) TF-IDF rows (zeros for a track without lyrics)."""
+        self._check_fitted()
+        self._check_needs(inputs)
+        return self.prep_.lyrics_matrix(inputs)[0]
+
+    def reconstruct(self, inputs: ModelInputs) -> ModelInputs:
+        """Nothing to reconstruct: the ids alone (no mel)."""
+        self._check_fitted()
+        return ModelInputs(track_ids=list(inputs.track_ids))
+
+    def get_state(self) -> dict:
+        self._check_fitted()
+        return {"weights": {}, "feature_params": self.prep_.state()}
+
+    def set_state(self, weights: dict, feature_params: dict) -> None:
+        self.prep_ = prep_from_state(feature_params)
+
+
+# =============================================================== pca_balanced
+@dataclass(frozen=True)
+class BalancedPCAConfig(PCAConfig):
+    """PCA on the mel + lyrics with each block first scaled to unit total variance."""
+
+    inputs: str = "mel"
+    modality: str = "both"
+
+
+class BalancedPCAModel(PCAModel):
+    """``pca_balanced``: PCA on [mel block, lyrics block], each block scaled to unit total variance.
+
+    The plain ``pca`` on mel + lyrics concatenates 16,384 mel values in [0, 1] with 512 TF-IDF
+    values, so the mel's variance decides every component and the lyrics count for nothing
+    (issue 9: language NMI 0.001). Here each block is divided by the square root of its total
+    variance (sum of its column variances over the training tracks, learned at ``fit`` and
+    saved as ``block_scales_``), so both modalities carry the same weight before PCA.
+    """
+
+    name = "pca_balanced"
+    config_class = BalancedPCAConfig
+
+    def validate(self) -> None:
+        super().validate()
+        if self.config.inputs != "mel":
+            raise ValueError(f"BalancedPCAModel: inputs must be 'mel', got {self.config.inputs!r}")
+
+    def _blocks(self, inputs: ModelInputs) -> list[np.ndarray]:
+        blocks = []
+        if self.prep_.mel_shape is not None:
+            blocks.append(self.prep_.unit_mel(inputs).reshape(len(inputs), -1))
+        if self.prep_.tfidf is not None:
+            blocks.append(self.prep_.lyrics_matrix(inputs)[0])
+        return blocks
+
+    def _matrix(self, inputs: ModelInputs) -> np.ndarray:
+        blocks = self._blocks(inputs)
+        if self.block_scales_ is None:  # inside fit: learn each block's scale on the training tracks
+            self.block_scales_ = np.array([1.0 / np.sqrt(max(float(B.var(axis=0).sum()), 1e-12)) for B in blocks],
+                                          dtype=np.float32)
+        return np.hstack([B * s for B, s in zip(blocks, self.block_scales_)]).astype(np.float32)
+
+    def fit(self, inputs: ModelInputs, *, callback=None, stop=None, **_ignored) -> "BalancedPCAModel":
+        """Fit the mel/lyrics preprocessing, the block scales, then PCA."""
+        self.block_scales_ = None
+        return super().fit(inputs)
+
+    def decode(self, z: np.ndarray) -> ModelInputs:
+        """Back-project scores ``z`` (n, d) to the mel (dB), undoing the mel block's scale."""
+        self._check_fitted()
+        A = np.asarray(z, dtype=np.float32) @ self.components_ + self.mean_
+        if self.prep_.mel_shape is None:
+            return ModelInputs(track_ids=[f"z{i}" for i in range(len(A))])
+        n_pix = int(np.prod(self.prep_.mel_shape))
+        U = A[:, :n_pix] / self.block_scales_[0]
+        return self.prep_.to_inputs(U.reshape(len(A), *self.prep_.mel_shape))
+
+    def get_state(self) -> dict:
+        state = super().get_state()
+        state["weights"]["block_scales"] = torch.from_numpy(np.asarray(self.block_scales_, dtype=np.float32))
+        return state
+
+    def set_state(self, weights: dict, feature_params: dict) -> None:
+        super().set_state({k: v for k, v in weights.items() if k != "block_scales"}, feature_params)
+        self.block_scales_ = weights["block_scales"].numpy().astype(np.float32)

@@ -7,13 +7,15 @@ import streamlit as st
 from core import explore
 from core.config import SAMPLE_RATE
 from core.corpus import FEATURE_NAMES
-from ui import figures, state
+from core.latents import mel_params_of
+from ui import figures, state, tables
+from ui.listen import play
 
 st.title("Latent space")
 corpus, entry = state.active()
 specs = state.current_specs()
-model = state.model(str(entry.path), entry.stamp)
-ids, Z = state.encoded(entry, specs)
+ids, Z = state.encoded(entry, specs)  # stops with a clear message when the checkpoint cannot load or encode
+model = state.loaded_model(entry)
 
 kl = getattr(model, "kl_per_dim_", None)
 if kl is not None and len(kl):
@@ -32,14 +34,14 @@ if not hasattr(model, "decode"):
 def show(z: np.ndarray, key: str) -> None:
     decoded, audio = state.decoded(str(entry.path), entry.stamp, tuple(float(v) for v in z))
     if audio is not None:
-        st.plotly_chart(figures.spectrogram(decoded, title="decoded log-mel"), key=f"{key}_mel")
-        st.audio(audio, sample_rate=SAMPLE_RATE)
+        st.plotly_chart(figures.spectrogram(decoded, title="decoded log-mel", params=mel_params_of(model)),
+                        key=f"{key}_mel", theme=None)
+        play(audio, SAMPLE_RATE)
     else:
         st.bar_chart(pd.Series(decoded, index=FEATURE_NAMES), height=240)
 
 
-by_label = {f"{t} · {g} · {l}": t for t, g, l in corpus.tracks[["track_id", "genre", "language"]].itertuples(index=False)
-            if t in set(ids)}
+by_label = tables.track_choices(corpus.tracks, ids)  # label -> track id, built once per rerun in O(n)
 labels = list(by_label)
 position = {t: i for i, t in enumerate(ids)}
 

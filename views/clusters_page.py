@@ -3,7 +3,6 @@
 import time
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from core import clustering, explore, metrics
@@ -16,7 +15,11 @@ specs = state.current_specs()
 ids, Z = state.encoded(entry, specs)
 index = state.neighbour_index(str(entry.path), entry.stamp, specs)
 
+if state.clustering_stale():  # tuned for another checkpoint or corpus: the widgets start again from defaults
+    for key in [k for k in st.session_state if k.split("_")[0] in clustering.CLUSTERERS]:
+        del st.session_state[key]
 current_name, current_params = state.clustering_choice(corpus)
+context = state.clustering_context(entry, specs)
 names = list(clustering.CLUSTERERS)
 name = st.segmented_control("Algorithm", names, default=current_name, key="clusters_algorithm",
                             format_func=lambda n: clustering.CLUSTERERS[n].label) or current_name
@@ -32,6 +35,8 @@ if name == "dbscan":
     suggested = float(kdist[clustering.knee(kdist)])  # suggest_eps, without a second k-distance pass
     top = float(np.quantile(kdist, 0.99)) * 2
     eps_default = float(current_params.get("eps", suggested)) if current_name == "dbscan" else suggested
+    if "dbscan_eps" in st.session_state and st.session_state["dbscan_eps"] > round(top, 3):
+        del st.session_state["dbscan_eps"]  # a value from larger latents: start again from the suggestion
     eps = st.slider("eps", 0.0, round(top, 3), min(round(eps_default, 3), round(top, 3)), step=round(top / 200, 4) or 0.001,
                     key="dbscan_eps", format="%.3f", help=f"suggested at the k-distance knee: {suggested:.3f}")
     eps = max(eps, 1e-6)
@@ -54,7 +59,7 @@ else:
         else:
             params[pname] = col.number_input(pname, float(p.min), float(p.max), float(value), float(p.step or 0.01),
                                              key=key, help=p.help)
-state.set_clustering(name, params)
+state.set_clustering(name, params, context=context)
 
 # --- cluster + metrics (cached latents; never retrain or reproject here) -----------------------
 t0 = time.perf_counter()
@@ -63,6 +68,7 @@ result, report = state.clustered(entry, specs, name, params)
 elapsed_ms = (time.perf_counter() - t0) * 1000
 
 m = st.columns(5)
+st.caption(state.describe_clustering(name, params, result))
 m[0].metric("clusters", result.n_clusters)
 m[1].metric("noise", f"{result.noise_fraction:.1%}")
 m[2].metric("silhouette", tables.format_value(report["silhouette"]))
@@ -82,11 +88,7 @@ with right:
 
 if name == "dbscan":
     with st.expander("k-distance plot (choosing eps)", expanded=False):
-        kd = pd.DataFrame({"point (sorted)": np.arange(len(kdist)), f"distance to neighbour {min_samples - 1}": kdist})
-        fig = figures.line(kd, x="point (sorted)", y=kd.columns[1], title="k-distance")
-        fig.add_hline(y=suggested, line_dash="dash", annotation_text=f"suggested eps {suggested:.3f}")
-        fig.add_hline(y=eps, line_dash="dot", line_color="red", annotation_text=f"eps {eps:.3f}")
-        st.plotly_chart(fig, key="kdist")
+        st.plotly_chart(figures.k_distance(kdist, k=min_samples - 1, suggested=suggested, eps=eps), key="kdist")
 
 # --- purity heatmaps ----------------------------------------------------------------------------
 st.subheader("Clusters against labels")
@@ -97,11 +99,13 @@ if label:
     by_cluster = metrics.contingency(result.labels, truth[label], normalize="cluster")
     by_class = metrics.contingency(result.labels, truth[label], normalize="class")
     tabs = st.tabs(["share of each cluster", "share of each class", "counts"])
-    tabs[0].plotly_chart(figures.heatmap(by_cluster,
-                                         title=f"cluster × {label}: rows sum to 1 (purity)"), key="heat_cluster")
-    tabs[1].plotly_chart(figures.heatmap(by_class,
-                                         title=f"cluster × {label}: columns sum to 1"), key="heat_class")
-    tabs[2].plotly_chart(figures.heatmap(table, title=f"cluster × {label}: track counts", fmt="d"), key="heat_counts")
+    axes = dict(x_title=label, y_title="cluster")
+    tabs[0].plotly_chart(figures.heatmap(by_cluster, title=f"cluster × {label}: rows sum to 1 (purity)", **axes),
+                         key="heat_cluster", theme=None)
+    tabs[1].plotly_chart(figures.heatmap(by_class, title=f"cluster × {label}: columns sum to 1", **axes),
+                         key="heat_class", theme=None)
+    tabs[2].plotly_chart(figures.heatmap(table, title=f"cluster × {label}: track counts", fmt="d", **axes),
+                         key="heat_counts", theme=None)
 
 # --- listen to members ----------------------------------------------------------------------------
 st.subheader("Listen to a cluster")
@@ -109,12 +113,17 @@ clusters_present = sorted(set(result.labels.tolist()))
 if not clusters_present:
     st.info("No clusters to listen to.")
 else:
-    c1, c2 = st.columns(2)
+    c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
     chosen = c1.selectbox("Cluster", clusters_present, format_func=frames.cluster_name, key="listen_cluster")
     how = c2.segmented_control("Which members", ["nearest", "random"], default="nearest", key="listen_how",
                                format_func={"nearest": "nearest the centre", "random": "random"}.get) or "nearest"
+    # Random members keep their seed across reruns (an eps move must not reload three other clips);
+    # only Reshuffle draws new ones.
+    st.session_state.setdefault("listen_seed", 0)
+    if how == "random" and c3.button("Reshuffle", key="listen_reshuffle"):
+        st.session_state["listen_seed"] += 1
     members = explore.cluster_members(Z, result.labels, chosen, n=3, how=how,
-                                      random_state=int(time.time()) if how == "random" else 0)
+                                      random_state=st.session_state["listen_seed"] if how == "random" else 0)
     for i, j in enumerate(members):
         with st.container(border=True):
             track_panel(ids[j], entry=entry, specs=specs, key=f"members-{i}")

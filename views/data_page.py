@@ -4,12 +4,15 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from core import workspace
 from core.audio import load_audio
 from core.config import SAMPLE_RATE
+from core.corpus.roots import ENV, is_local_address, root_choices
 from core.errors import BadInputError
 from core.features.extract import extract
-from core.features.mel import log_mel
+from core.features.mel import MelParams, log_mel
 from ui import figures, scale, state
+from ui.listen import play
 
 st.title("Data")
 
@@ -28,8 +31,16 @@ with st.container(border=True):
             "One source per line, `[kind:]PATH[@language]`. Kinds: `gtzan`, `banglabeats`, `merge`, `features`, "
             "`manifest`, `folder` (detected when left out). Several lines combine into one corpus, e.g.\n\n"
             "```\ngtzan:/data/GTZAN@eng\nbanglabeats:/data/BanglaBeats@bng\n```")
-        text = st.text_area("Sources", "\n".join(s for s in specs if s != "demo"), height=110,
-                            placeholder="gtzan:/data/GTZAN@eng\nbanglabeats:/data/BanglaBeats@bng")
+        roots = workspace.allowed_roots()
+        st.caption("Sources must lie under the data roots: " + ", ".join(f"`{r}`" for r in roots)
+                   + f" (set `{ENV}` to change them).")
+        if is_local_address(st.get_option("server.address")):
+            text = st.text_area("Sources", "\n".join(s for s in specs if s != "demo"), height=110,
+                                placeholder="gtzan:/data/GTZAN@eng\nbanglabeats:/data/BanglaBeats@bng")
+        else:  # reachable from the network: offer only what lies in the data roots, no free paths
+            picked = st.multiselect("Sources (the dashboard is reachable from the network: only the data roots "
+                                    "are offered)", root_choices(roots), key="root_sources")
+            text = "\n".join(picked)
         if st.button("Load these sources", type="primary"):
             new = tuple(line.strip() for line in text.splitlines() if line.strip())
             try:
@@ -91,10 +102,16 @@ event = st.dataframe(shown, hide_index=True, width="stretch", height=300, on_sel
 st.download_button("Download the track table (CSV)", corpus.tracks.to_csv(index=False).encode("utf-8"),
                    "tracks.csv", "text/csv")
 rows = event.selection.rows if event else []
-if not rows:
-    st.info("Select a row to play the track and see its mel spectrogram.")
+clicked = str(corpus.tracks["track_id"].iloc[rows[0]]) if rows else None
+if clicked != st.session_state.get("data_clicked"):  # a new row click chooses the track; the box follows it
+    st.session_state["data_clicked"] = clicked
+    if clicked is not None:
+        st.session_state["data_track"] = clicked
+chosen = st.selectbox("Track", corpus.tracks["track_id"].tolist(), index=None, key="data_track",
+                      placeholder="Select a row above, or choose a track here, to play it and see its mel spectrogram")
+if chosen is None:
     st.stop()
-track = corpus.tracks.iloc[rows[0]]
+track = corpus.tracks.loc[corpus.tracks["track_id"] == chosen].iloc[0]
 st.markdown(f"**{track.track_id}** · {track.genre} · {track.language}")
 if not track.path:
     st.caption("No audio for this track (feature table).")
@@ -104,11 +121,14 @@ try:
 except BadInputError as exc:
     st.error(str(exc))
     st.stop()
+params = MelParams(sr=SAMPLE_RATE)
 left, right = st.columns(2)
 with left:
-    st.audio(y, sample_rate=SAMPLE_RATE)
+    play(y, SAMPLE_RATE)
     if track.lyrics.strip():
         st.text(track.lyrics)
     else:
         st.caption("instrumental (no lyrics)")
-right.plotly_chart(figures.spectrogram(log_mel(y=y, sr=SAMPLE_RATE), title="log-mel (128×128)"), key="track_mel")
+right.plotly_chart(figures.spectrogram(log_mel(y=y, params=params), params=params,
+                                       title=f"log-mel ({params.n_mels} bands × {params.n_frames} frames)"),
+                   key="track_mel", theme=None)

@@ -1,0 +1,183 @@
+"""Benchmark: representation quality on real and demo music, every representation, several seeds.
+
+Run:  .venv/bin/python bench/bench_quality.py [--seeds 3] [--corpora gtzan,demo] [--epochs-scale 1.0]
+          [--models LABEL,...] [--out data/bench_quality.csv]
+
+Corpora: ``gtzan`` = ../shared/data/gtzan_mini (100 real GTZAN clips, 10 genres, no lyrics) and
+``demo`` = data/demo (the synthetic demo corpus, genre + language + lyrics; make it with
+``python -m core demo --out data/demo``). Representations: the models of the study's tasks and of
+the ``beyond`` and ``fusion`` tasks (:data:`core.evaluate.TASKS`), each built through the model
+registry (``core.models.create``), so a new default (e.g. the ported ConvVAE) is picked up as is.
+For each (corpus, representation, seed): fit without labels, encode, then the ONE scoring path
+(``core.scoring.score_by_label``: K-Means with k = the number of classes of each label column,
+NMI / ARI against genre and language, silhouette of the genre-k clustering) and, for models that
+reconstruct a mel, ``core.reconstruction.model_reconstruction_measures`` (self-retrieval and the
+log-mel distances track -> reconstruction and track -> corpus mean, on the model's mel excerpt).
+Prints the command, a Markdown table (mean ± std over seeds) and what fusion adds over the best
+single modality; writes the per-seed rows as CSV (``core.io.atomic_write``). CUDA is used by the
+models that profit when present (``device="auto"``); everything runs on CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from core.corpus import load_sources  # noqa: E402
+from core.errors import BadInputError  # noqa: E402
+from core.evaluate import TASKS  # noqa: E402
+from core.evaluate.run import _adapt, _needs, fit_latents, task_support  # noqa: E402
+from core.inputs import build_inputs  # noqa: E402
+from core.io import atomic_write  # noqa: E402
+from core.reconstruction import model_reconstruction_measures  # noqa: E402
+from core.scoring import label_table, score_by_label  # noqa: E402
+
+#: name -> (source kind, default folder); --gtzan / --demo override the folders.
+CORPORA = {"gtzan": ("gtzan", ROOT.parent / "shared" / "data" / "gtzan_mini"), "demo": ("demo", ROOT / "data" / "demo")}
+#: Tasks whose models are benchmarked, in table order (a model in several tasks runs once).
+BENCH_TASKS = ("beyond", "easy", "medium", "hard", "fusion")
+METRICS = ("nmi_genre", "ari_genre", "nmi_language", "ari_language", "silhouette", "self_retrieval",
+           "dist_recon_db", "dist_corpus_mean_db", "fit_s")
+#: (fused, [single modalities]) labels of the fusion comparison.
+FUSION = {"ConvVAE fused": ("ConvVAE audio only", "ConvVAE lyrics only"),
+          "PCA mel+lyrics balanced": ("PCA mel", "TF-IDF lyrics"),
+          "PCA mel+lyrics": ("PCA mel", "TF-IDF lyrics")}
+
+
+def specs_for(corpus) -> list:
+    """The distinct model specs of :data:`BENCH_TASKS` that ``corpus`` supports, with distinct labels.
+
+    A label that two different specs share (e.g. "PCA" on features and on mel + lyrics) gets the
+    inputs it reads appended to the later one.
+    """
+    seen, labels, out = set(), set(), []
+    for name in BENCH_TASKS:
+        task = TASKS[name]
+        if task_support(corpus, task) is not None:
+            continue
+        for spec in task.models:
+            spec, _ = _adapt(spec, corpus)  # no lyrics in the corpus: the audio-only variant, as evaluate does
+            key = (spec.model, tuple(sorted(spec.config.items(), key=str)))
+            if key in seen:
+                continue
+            seen.add(key)
+            if spec.label in labels:
+                inputs = spec.config.get("inputs", "features")
+                extra = {"both": "+lyrics", "lyrics": " lyrics"}.get(spec.config.get("modality"), "")
+                spec = dataclasses.replace(spec, label=f"{spec.label} ({inputs}{extra})")
+            labels.add(spec.label)
+            out.append(spec)
+    return out
+
+
+def run_corpus(name: str, source: str, *, seeds: int, epochs_scale: float, only: set[str] | None) -> list[dict]:
+    corpus = load_sources([source])
+    specs = [s for s in specs_for(corpus) if not only or s.label in only]
+    needs = set().union(*(_needs(s) for s in specs))
+    inputs, _ = build_inputs(corpus, needs=needs)
+    truth = label_table(corpus, [c for c in ("genre", "language") if c in corpus.label_columns()],
+                        track_ids=inputs.track_ids)
+    rows = []
+    for spec in specs:
+        for seed in range(seeds):
+            t = time.perf_counter()
+            Z, model = fit_latents(spec, inputs, seed=seed, epochs_scale=epochs_scale)
+            row = {"corpus": name, "representation": spec.label, "model": spec.model, "seed": seed,
+                   "n_tracks": len(inputs), "dim": Z.shape[1], "fit_s": time.perf_counter() - t}
+            row.update({k: v for k, v in score_by_label(Z, truth, random_state=seed).items() if k in METRICS})
+            if model is not None and "mel" in model.needs:
+                try:
+                    row.update(model_reconstruction_measures(model, inputs))
+                except BadInputError:
+                    pass  # no mel reconstruction (e.g. a lyrics-only model)
+            rows.append(row)
+            print(f"  {name} {spec.label} seed {seed}: nmi_genre {row.get('nmi_genre', float('nan')):.3f} "
+                  f"({row['fit_s']:.1f} s)", flush=True)
+    return rows
+
+
+def table(df: pd.DataFrame) -> str:
+    cols = [m for m in METRICS if m in df.columns and df[m].notna().any()]
+    g = df.groupby(["corpus", "representation"], sort=False)
+    lines = ["| corpus | representation | seeds | " + " | ".join(cols) + " |",
+             "|---|---|---|" + "---|" * len(cols)]
+    for (corpus, rep), part in g:
+        cells = []
+        for m in cols:
+            v = part[m].dropna()
+            cells.append("" if v.empty else f"{v.mean():.3f} ± {v.std(ddof=0):.3f}")
+        lines.append(f"| {corpus} | {rep} | {len(part)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def fusion_gain(df: pd.DataFrame) -> list[str]:
+    """What each fused representation adds over its best single modality, per corpus and label."""
+    out = []
+    means = df.groupby(["corpus", "representation"]).mean(numeric_only=True)
+    for corpus in df["corpus"].unique():
+        for fused, singles in FUSION.items():
+            if (corpus, fused) not in means.index:
+                continue
+            for col in ("nmi_genre", "nmi_language"):
+                single = {s: means.loc[(corpus, s), col] for s in singles
+                          if (corpus, s) in means.index and col in means.columns}
+                single = {s: v for s, v in single.items() if np.isfinite(v)}
+                if not single or col not in means.columns:
+                    continue
+                best = max(single, key=single.get)
+                f = means.loc[(corpus, fused), col]
+                out.append(f"{corpus}: {fused} {col} {f:.3f} vs best single modality ({best}) "
+                           f"{single[best]:.3f}: {f - single[best]:+.3f}")
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--corpora", default="gtzan,demo", help="comma list of " + ", ".join(CORPORA))
+    p.add_argument("--epochs-scale", type=float, default=1.0, help="multiplies every torch model's epochs")
+    p.add_argument("--models", default="", help="comma list of representation labels (default: all)")
+    p.add_argument("--gtzan", default=str(CORPORA["gtzan"][1]), help="the gtzan_mini folder")
+    p.add_argument("--demo", default=str(CORPORA["demo"][1]), help="the demo corpus folder")
+    p.add_argument("--out", default=str(ROOT / "data" / "bench_quality.csv"))
+    args = p.parse_args()
+    command = "python bench/bench_quality.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    print("command:", command, flush=True)
+    only = {m.strip() for m in args.models.split(",") if m.strip()} or None
+    t0 = time.perf_counter()
+    rows = []
+    for name in [c.strip() for c in args.corpora.split(",") if c.strip()]:
+        if name not in CORPORA:
+            raise SystemExit(f"--corpora: unknown corpus {name!r}; choose from {sorted(CORPORA)}")
+        folder = Path(getattr(args, name))
+        if not folder.exists():
+            print(f"skipping {name}: {folder} not found"
+                  + (" (python -m core demo --out data/demo)" if name == "demo" else ""), flush=True)
+            continue
+        rows += run_corpus(name, f"{CORPORA[name][0]}:{folder}", seeds=args.seeds, epochs_scale=args.epochs_scale,
+                           only=only)
+        atomic_write(args.out, pd.DataFrame(rows).to_csv(index=False))  # after each corpus: a long run keeps what finished
+    if not rows:
+        raise SystemExit("nothing was benchmarked")
+    df = pd.DataFrame(rows)
+    print(f"\n{command}\n(total {time.perf_counter() - t0:.0f} s, {os.cpu_count()} CPUs; per-seed rows in {args.out})\n")
+    print(table(df))
+    gains = fusion_gain(df)
+    if gains:
+        print("\nFusion over the best single modality (NMI, mean over seeds):")
+        print("\n".join("- " + g for g in gains))
+
+
+if __name__ == "__main__":
+    main()

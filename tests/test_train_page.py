@@ -1,0 +1,206 @@
+"""The Train page trains exactly what was typed; runs never collide; a running job survives a reload (AppTest).
+
+Issue 10, defects 4 and 5, and issue 11's caps on training jobs. The jobs run for real on the
+tiny demo corpus (a few epochs); the registry is the dashboard's own (``ui.jobs.registry``).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import pytest
+
+from core import checkpoint, config
+from core.jobs import Job, JobLimitError, JobRegistry
+from tests.test_app import _app, app_env, monkeypatch_module  # noqa: F401  (fixtures)
+from ui import jobs as ui_jobs
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def _no_job_left_running():
+    """A job thread alive at interpreter exit would abort it: stop every job a test leaves behind."""
+    yield
+    for job in ui_jobs.registry().jobs(running=True):
+        job.stop()
+        job.join(60)
+
+
+def _train_page():
+    at = _app()
+    at.run()
+    at.switch_page("views/train_page.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _wait(job, timeout: float = 120.0) -> None:
+    job.join(timeout)
+    assert not job.running, f"{job.name} still running after {timeout} s"
+
+
+def _start(at, model: str, **values) -> None:
+    at.selectbox(key="train_model").set_value(model).run()
+    for name, value in values.items():
+        widget = at.text_input(key=f"train_{model}_{name}") if name == "name" else \
+            at.number_input(key=f"train_{model}_{name}")
+        widget.set_value(value)
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def _my_job(at):
+    job = ui_jobs.registry().get(at.session_state["job:job"])
+    assert job is not None
+    return job
+
+
+def test_the_form_trains_the_typed_model_epochs_and_name(app_env):
+    """ConvVAE, 2 epochs, "mine": the checkpoint is mine.pt with a conv model trained 2 epochs."""
+    at = _train_page()
+    _start(at, "conv", epochs=2, name="mine")
+    job = _my_job(at)
+    assert job.settings["model"] == "conv" and job.settings["epochs"] == 2
+    # While it trains the page shows the run's own settings, not another model's defaults.
+    shown = next((d.value for d in at.dataframe if "setting" in d.value.columns), None) if job.running else None
+    _wait(job)
+    assert job.status == "done", job.error
+    assert job.save_to == config.RUNS_DIR / "mine.pt"
+    info = checkpoint.describe(job.save_to)
+    assert info["model"] == "conv" and info["epochs_trained"] == 2
+    if shown is not None:
+        values = dict(zip(shown["setting"], shown["value"]))
+        assert values["model"] == "ConvVAE" and values["epochs"] == "2"
+
+
+def test_the_typed_beta_is_the_trained_beta(app_env):
+    at = _train_page()
+    _start(at, "beta", beta=2.0, epochs=1, name="beta-two")
+    job = _my_job(at)
+    _wait(job)
+    assert job.status == "done", job.error
+    assert checkpoint.describe(job.save_to)["train_config"]["beta"] == 2.0
+
+
+def test_a_model_change_shows_that_models_values_and_labels(app_env):
+    at = _train_page()
+    at.selectbox(key="train_model").set_value("conv").run()
+    assert at.number_input(key="train_conv_epochs").value == 40
+    at.selectbox(key="train_model").set_value("beta").run()
+    assert at.number_input(key="train_beta_beta").value == 4.0
+    at.selectbox(key="train_model").set_value("basic").run()
+    assert at.number_input(key="train_basic_epochs").value == 120
+    assert at.text_input(key="train_basic_name").value == "basic-run"
+    labels = list(at.selectbox(key="train_model").proto.options)  # the labels the browser shows
+    assert "PCA" in labels and not any(label.endswith(".") for label in labels), labels  # labels, not help sentences
+
+
+def test_a_second_run_under_a_taken_name_gets_a_fresh_name(app_env):
+    first = _train_page()
+    _start(first, "basic", epochs=2, name="shared")
+    _wait(_my_job(first))
+    before = (config.RUNS_DIR / "shared.pt").read_bytes()
+
+    second = _train_page()  # another session, same default-style name
+    _start(second, "basic", epochs=3, name="shared")
+    job = _my_job(second)
+    _wait(job)
+    assert job.save_to == config.RUNS_DIR / "shared-2.pt"
+    assert (config.RUNS_DIR / "shared.pt").read_bytes() == before, "the first run was overwritten"
+    second.run()
+    assert any("shared-2" in i.value for i in second.info), [i.value for i in second.info]
+
+
+def test_a_running_job_survives_a_reload_and_can_be_stopped(app_env):
+    at = _train_page()
+    _start(at, "conv", epochs=500, name="long")
+    job = _my_job(at)
+    assert job.running
+    assert at.query_params["job"] in (job.id, [job.id])
+
+    reloaded = _app()  # a reload: a new session whose URL still carries ?job=...
+    reloaded.query_params["job"] = job.id
+    reloaded.run()
+    reloaded.switch_page("views/train_page.py").run()
+    assert not reloaded.exception, [e.value for e in reloaded.exception]
+    assert reloaded.session_state["job:job"] == job.id
+    stop = reloaded.button(key="stop-training")
+    assert "Start training" not in [b.label for b in reloaded.button]  # the form waits for the run
+    stop.click().run()
+    _wait(job)
+    assert job.status == "stopped"
+    assert (config.RUNS_DIR / "long.pt").exists(), "a stopped run keeps its best weights"
+
+
+def test_the_server_wide_cap_is_said_clearly(app_env):
+    registry = ui_jobs.registry()
+    busy = _Sleeper("someone else's run")
+    registry.add(busy, owner="another-session")
+    old = registry.total
+    registry.total = 1
+    try:
+        busy.start()
+        at = _train_page()
+        at.selectbox(key="train_model").set_value("basic").run()
+        next(b for b in at.button if b.label == "Start training").click().run()
+        assert not at.exception
+        assert any("SONGSCAPE_MAX_JOBS=1" in e.value for e in at.error), [e.value for e in at.error]
+        assert any("1 other training run" in c.value for c in at.caption)
+    finally:
+        registry.total = old
+        busy.stop()
+        busy.join(10)
+
+
+def test_training_warnings_and_active_units_are_shown(app_env):
+    """History records may carry ``active_units`` and ``warnings``: the page shows both, and a warning box."""
+    at = _train_page()
+    job = _Sleeper("collapsing")
+    job.epochs = [{"epoch": 1, "loss": 2.0, "recon": 1.5, "kl": 0.5, "active_units": 3, "warnings": []},
+                  {"epoch": 2, "loss": 1.5, "recon": 1.4, "kl": 0.01, "active_units": 0,
+                   "warnings": ["posterior collapse: no active latent units"]}]
+    job.settings = {"model": "basic", "epochs": 2, "latent_dim": 4}
+    job.status = "done"
+    ui_jobs.registry().add(job, owner="test")
+    at.session_state["job:job"] = job.id
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("posterior collapse" in w.value for w in at.warning), [w.value for w in at.warning]
+    assert any("active latent units" in c.value and "**0** of 4" in c.value for c in at.caption)
+    # records without the new keys still render
+    job.epochs = [{"epoch": 1, "loss": 2.0, "recon": 1.5, "kl": 0.5}]
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+class _Sleeper(Job):
+    """A stand-in training job that runs until stopped."""
+
+    kind = "train"
+
+    def __init__(self, name):
+        super().__init__(name=name)
+        self.epochs, self.settings, self.save_to = [], {}, None
+
+    def work(self):
+        while not self._stop.wait(0.05):
+            pass
+
+
+def test_registry_caps_per_session_and_in_total():
+    registry = JobRegistry(per_session=1, total=2)
+    a = registry.add(_Sleeper("a"), owner="s1").start()
+    with pytest.raises(JobLimitError, match="SONGSCAPE_MAX_JOBS_PER_SESSION=1"):
+        registry.add(_Sleeper("b"), owner="s1")
+    b = registry.add(_Sleeper("b"), owner="s2").start()
+    with pytest.raises(JobLimitError, match="SONGSCAPE_MAX_JOBS=2"):
+        registry.add(_Sleeper("c"), owner="s3")
+    a.stop(), a.join(5)
+    registry.add(_Sleeper("c"), owner="s3")  # a slot is free again
+    b.stop(), b.join(5)
+    assert [j.name for j in registry.jobs(owner="s2")] == ["b"]
+    registry.adopt(b.id, "s9")
+    assert registry.owner(b.id) == "s9"

@@ -1,0 +1,183 @@
+"""Shareable Explore views: the page state lives in the URL's query parameters.
+
+==========  =============================================  ==========================
+parameter   what                                           example
+==========  =============================================  ==========================
+corpus      the corpus specs, ``;``-separated               ``gtzan:/data/gtzan_mini``
+model       the checkpoint (its name)                       ``conv``
+emb         an embeddings file explored instead             ``clap.parquet``
+proj, dim   projection and dimensions                       ``umap``, ``3``
+colour      colour by                                       ``genre``
+cl, cl.*    the clustering and its parameters               ``cl=dbscan&cl.eps=0.4``
+q           search                                          ``genre:pop``
+track, k    the track whose neighbours are listed, and k   ``eng:rock-01``, ``10``
+side        the second map                                  ``proj:pca`` / ``model:beta``
+==========  =============================================  ==========================
+
+:func:`restore` runs once per browser session, before the sidebar is drawn (``app.py``): a reload
+or a shared link sets the page's widgets from the URL. A value that does not fit (an unknown
+checkpoint, a projection that does not exist, eps out of range...) is dropped with a note the
+Explore page shows; the default is used instead, and no traceback ever reaches the user.
+:func:`publish` writes the current view back to the URL on every run of the page.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core import clustering, embeddings, workspace
+from core.errors import SongscapeError
+from ui import state
+
+DONE = "_explore_url_restored"
+NOTES = "explore_url_notes"
+FOCUS = "explore_focus"          # the track whose neighbours are listed (set from the URL or the page)
+METHODS = {"tsne": "t-SNE", "umap": "UMAP", "pca": "PCA"}
+SIDE_KINDS = ("proj", "model", "file")
+
+
+def restore() -> None:
+    """Set the session's view from the URL once per session (call before any widget is drawn)."""
+    if st.session_state.get(DONE):
+        return
+    st.session_state[DONE] = True
+    params = {k: st.query_params.get(k) for k in st.query_params.keys()}
+    if not params:
+        return
+    notes: list[str] = []
+    try:
+        _restore(params, notes)
+    except Exception as exc:  # a link must never break the page: note it, keep the defaults
+        notes.append(f"the link could not be applied ({type(exc).__name__}: {exc}); showing the default view")
+    st.session_state[NOTES] = notes
+
+
+def _restore(params: dict[str, str], notes: list[str]) -> None:
+    value = params.get("corpus")
+    if value:
+        specs = tuple(s.strip() for s in value.split(";") if s.strip())
+        if specs != state.current_specs():
+            try:
+                state.corpus(specs)
+                st.session_state[state.SPECS] = list(specs)
+            except SongscapeError as exc:
+                notes.append(f"corpus `{value}` cannot be opened ({exc}); using "
+                             f"`{';'.join(workspace.DEFAULT_SPECS)}`")
+            except (OSError, ValueError) as exc:
+                notes.append(f"corpus `{value}` cannot be opened ({exc}); using the default corpus")
+    corpus = state.current_corpus()
+
+    value = params.get("model")
+    if value:
+        entry = next((e for e in workspace.list_checkpoints() if e.name == value), None)
+        if entry is None:
+            notes.append(f"there is no checkpoint `{value}` here; using "
+                         f"`{state.current_checkpoint().name if state.current_checkpoint() else 'none'}`")
+        else:
+            st.session_state[state.CHECKPOINT] = str(entry.path)
+    value = params.get("emb")
+    if value:
+        if value in {p.name for p in embeddings.list_files()}:
+            st.session_state["explore_vectors"] = f"file:{value}"
+        else:
+            notes.append(f"there is no embeddings file `{value}` in `{embeddings.folder()}`; showing the model")
+
+    _choice(params, "proj", list(METHODS), "explore_method", notes, "a projection")
+    _choice(params, "dim", ["2", "3"], "explore_dim", notes, "a number of dimensions", convert=int)
+    colours = ["cluster", "language", "genre"] + [c for c in corpus.label_columns() if c not in ("genre", "language")]
+    _choice(params, "colour", colours, "explore_colour", notes, "a colour of this corpus")
+
+    value = params.get("cl")
+    if value:
+        if value not in clustering.CLUSTERERS:
+            notes.append(f"`cl={value}` is not a clustering ({', '.join(clustering.CLUSTERERS)}); "
+                         "keeping the default")
+        else:
+            spec = clustering.CLUSTERERS[value]
+            chosen = {}
+            for key, raw in params.items():
+                if not key.startswith("cl."):
+                    continue
+                pname = key[3:]
+                if pname not in spec.params:
+                    notes.append(f"{spec.label} has no parameter `{pname}`; ignored")
+                    continue
+                try:
+                    chosen[pname] = spec.params[pname].check(pname, _number(raw))
+                except ValueError as exc:
+                    notes.append(f"{exc}; using the default")
+            if value in ("kmeans", "agglomerative", "gmm") and not ({"n_clusters", "n_components"} & set(chosen)):
+                key = "n_components" if "n_components" in spec.params else "n_clusters"
+                chosen[key] = state.default_k(corpus)
+            state.set_clustering(value, chosen)
+
+    if params.get("q"):
+        st.session_state["explore_search"] = params["q"][:200]
+    if params.get("track"):
+        st.session_state[FOCUS] = params["track"]
+    value = params.get("k")
+    if value:
+        try:
+            k = int(value)
+            if not 1 <= k <= 50:
+                raise ValueError
+            st.session_state["explore_k"] = k
+        except ValueError:
+            notes.append(f"`k={value}` is not a number of neighbours between 1 and 50; using 10")
+    value = params.get("side")
+    if value:
+        kind, _, name = value.partition(":")
+        ok = (kind == "proj" and name in METHODS) or (
+            kind == "model" and any(e.name == name for e in workspace.list_checkpoints())) or (
+            kind == "file" and name in {p.name for p in embeddings.list_files()})
+        if ok:
+            st.session_state["explore_side"] = True
+            st.session_state["explore_side_kind"] = "projection" if kind == "proj" else "vectors"
+            st.session_state["explore_side_proj" if kind == "proj" else "explore_side_vectors"] = (
+                name if kind == "proj" else value)
+        else:
+            notes.append(f"`side={value}` is not another projection or a checkpoint here; one map shown")
+
+
+def _choice(params, name, options, key, notes, what, convert=str) -> None:
+    value = params.get(name)
+    if value is None:
+        return
+    if value in options:
+        st.session_state[key] = convert(value)
+    else:
+        notes.append(f"`{name}={value}` is not {what} ({', '.join(options)}); using the default")
+
+
+def _number(raw: str):
+    """A URL value as int, float or text (a choice parameter)."""
+    for cast in (int, float):
+        try:
+            return cast(raw)
+        except (TypeError, ValueError):
+            continue
+    return raw
+
+
+def publish(view: dict[str, object]) -> None:
+    """Write ``view`` (None values left out) to the URL, when it changed."""
+    wanted = {k: str(v) for k, v in view.items() if v is not None and v != ""}
+    current = {k: st.query_params.get(k) for k in st.query_params.keys()}
+    if current != wanted:
+        st.query_params.from_dict(wanted)
+
+
+def view_of(*, specs, model: str | None, emb: str | None, method: str, dim: int, colour: str, cluster: str,
+            params: dict, query: str, focus: str | None, k: int, side: str | None) -> dict[str, object]:
+    """The query parameters of a view (the corpus only when it is not the default one)."""
+    view: dict[str, object] = {
+        "corpus": ";".join(specs) if tuple(specs) != tuple(workspace.DEFAULT_SPECS) else None,
+        "model": model, "emb": emb, "proj": method, "dim": dim, "colour": colour, "cl": cluster,
+    }
+    view |= {f"cl.{k_}": v for k_, v in params.items()}
+    view |= {"q": query or None, "track": focus, "k": k if focus else None, "side": side}
+    return view
+
+
+def notes() -> list[str]:
+    return list(st.session_state.get(NOTES) or [])

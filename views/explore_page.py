@@ -1,0 +1,370 @@
+"""Explore: the latent space (or your own embeddings) projected to 2D/3D.
+
+Search and filter tracks, select them on the map (click, box, lasso: 2D) or in the table, hear
+any of them next to the model's reconstruction, list the tracks nearest one in latent space,
+put two maps side by side, export the vectors, and share the view as a link (``ui.explore_url``).
+"""
+
+from functools import partial
+
+import numpy as np
+import streamlit as st
+
+from core import clustering, embeddings, explore
+from core.errors import BadInputError, SongscapeError
+from ui import explore_sources as sources
+from ui import explore_url as url
+from ui import explore_view as view
+from ui import frames, scale, state
+from ui.listen import track_panel
+
+SELECTION = "explore_selection"    # track ids selected on a map (click, box, lasso)
+PICKED = "explore_picked"          # track ids of the rows picked in the table
+TABLE_IDS = "explore_table_ids"    # the ids the table showed, to map its row numbers back
+ROWSET = "explore_rowset"          # what the table listed last run (a new list starts on page 1)
+NEXT_VECTORS = "explore_vectors_next"
+PAGE_SIZES = [10, 25, 50, 100]
+
+
+def _on_map_select(key: str) -> None:
+    """A user selection on a map (not a remount): it becomes the page's selection."""
+    ids = frames.selected_track_ids(st.session_state.get(key))
+    st.session_state[SELECTION] = ids
+    st.session_state[PICKED] = []
+    _focus(ids[0] if ids else None)
+
+
+def _focus(track_id: str | None) -> None:
+    st.session_state[url.FOCUS] = track_id
+    st.session_state["explore_listen"] = track_id or ""
+
+
+def _on_table_select() -> None:
+    event = st.session_state.get("explore_table")
+    rows = list(getattr(getattr(event, "selection", None), "rows", None) or
+                ((event or {}).get("selection", {}) or {}).get("rows", []))
+    shown = st.session_state.get(TABLE_IDS) or []
+    st.session_state[PICKED] = [shown[i] for i in rows if 0 <= i < len(shown)]
+    if st.session_state[PICKED]:
+        _focus(st.session_state[PICKED][0])
+
+
+def _clear() -> None:
+    st.session_state[SELECTION] = []
+    st.session_state[PICKED] = []
+    st.session_state["explore_search"] = ""
+    st.session_state["explore_filter_values"] = []
+    _focus(None)
+
+
+def _describe(name: str, params: dict, result) -> str:
+    spec = clustering.CLUSTERERS[name]
+    shown = ", ".join(f"{k} = {v:.3g}" if isinstance(v, float) else f"{k} = {v}" for k, v in params.items())
+    n = result.n_clusters
+    text = f"{spec.label}" + (f" ({shown})" if shown else "") + f" → {n} cluster{'s' if n != 1 else ''}"
+    return text + (f", {result.noise_fraction:.0%} noise" if result.noise_fraction else "")
+
+
+def _scores(report: dict) -> str:
+    bits = []
+    for key, label in (("silhouette", "silhouette"), ("nmi_genre", "NMI genre"), ("nmi_language", "NMI language")):
+        value = report.get(key)
+        if value is not None:
+            bits.append(f"{label} {value:.3f}")
+    return " · ".join(bits)
+
+
+st.title("Explore the latent space")
+for note in url.notes():
+    st.warning(f"From the link: {note}.", icon=":material/link:")
+corpus, entry = state.active()
+specs = state.current_specs()
+
+# --- what to look at -------------------------------------------------------------------------------
+files = [p.name for p in embeddings.list_files()]
+vector_options = ["model"] + [f"file:{n}" for n in files]
+if st.session_state.get(NEXT_VECTORS):
+    st.session_state["explore_vectors"] = st.session_state.pop(NEXT_VECTORS)
+if st.session_state.get("explore_vectors") not in vector_options:
+    st.session_state["explore_vectors"] = "model"
+colour_options = ["cluster", "language", "genre"] + [c for c in corpus.label_columns() if c not in ("genre", "language")]
+for key, default in (("explore_method", "tsne"), ("explore_dim", 2), ("explore_colour", "language"),
+                     ("explore_search", ""), ("explore_k", 10), ("explore_page_size", 25), ("explore_page_no", 1),
+                     ("explore_side", False), ("explore_side_kind", "projection"), ("explore_side_proj", "pca")):
+    st.session_state.setdefault(key, default)
+if st.session_state["explore_colour"] not in colour_options:
+    st.session_state["explore_colour"] = "language"
+st.session_state.setdefault(SELECTION, [])
+st.session_state.setdefault(PICKED, [])
+
+c0, c1, c2, c3 = st.columns([2, 2, 1, 2])
+vectors_choice = c0.selectbox(
+    "Vectors", vector_options, key="explore_vectors",
+    format_func=lambda o: f"model: {entry.name} (sidebar)" if o == "model" else f"embeddings: {o[5:]}",
+    help="A checkpoint's latents (choose it in the sidebar), or an embeddings file of yours (below).")
+method = c1.segmented_control("Projection", list(url.METHODS), key="explore_method",
+                              format_func=url.METHODS.get) or "tsne"
+dim = c2.segmented_control("Dimensions", [2, 3], key="explore_dim") or 2
+colour = c3.selectbox("Colour by", colour_options, key="explore_colour")
+
+primary = sources.model_source(entry) if vectors_choice == "model" else sources.find(vectors_choice)
+try:
+    ids, Z, vectors_note = sources.vectors(primary, specs)
+except BadInputError as exc:
+    if primary.kind == "model":
+        st.error(f"The **{entry.name}** checkpoint cannot encode this corpus: {exc}. Choose another checkpoint in "
+                 "the sidebar (the Basic VAE works on the 57 features).")
+    else:
+        st.error(f"These embeddings cannot be explored: {exc}")
+    st.stop()
+
+name, params = state.clustering_choice(corpus)
+try:
+    rows = scale.scatter_rows(len(ids))  # above scale.SCATTER_MAX points the map draws a sample (NaN elsewhere)
+    points = sources.projection(primary, specs, method, dim) if rows is None else scale.sample_points(Z, rows, method, dim)
+    result, report = sources.clustered(primary, specs, name, params)
+except (ValueError, SongscapeError) as exc:
+    st.error(f"{primary.label}: {exc}")
+    st.stop()
+frame = frames.scatter_frame(ids, points, corpus.tracks, clusters=result.labels)
+present = set(ids)
+
+what = (f"model **{primary.name}** · latent size {Z.shape[1]}" if primary.kind == "model"
+        else f"embeddings **{primary.name}** · {Z.shape[1]} dimensions")
+st.caption(f"{len(ids)} tracks · {what} · clusters: {_describe(name, params, result)} · {_scores(report)}"
+           " · change the clustering on the **Clusters** page")
+if rows is not None:
+    st.info(scale.sample_note(len(ids)), icon=":material/scatter_plot:")
+if vectors_note:
+    st.caption(f"Not every track matched: {vectors_note}.")
+
+# --- search and filter -------------------------------------------------------------------------------
+s1, s2, s3 = st.columns([3, 2, 3])
+query = s1.text_input("Search", key="explore_search",
+                      placeholder="id, genre, language, cluster or any metadata (genre:pop, cluster:c3)",
+                      help="Every word must match somewhere in the track's row; column:word looks in one column.")
+filter_options = ["(none)", "cluster"] + [c for c in corpus.label_columns() if c in frame.columns]
+if st.session_state.get("explore_filter_col") not in filter_options:
+    st.session_state["explore_filter_col"] = "(none)"
+filter_col = s2.selectbox("Filter", filter_options, key="explore_filter_col")
+values: list[str] = []
+if filter_col != "(none)":
+    choices = sorted(frame[filter_col].astype(str).unique().tolist())
+    st.session_state["explore_filter_values"] = [v for v in st.session_state.get("explore_filter_values", [])
+                                                 if v in choices]
+    values = s3.multiselect(f"{filter_col} is any of", choices, key="explore_filter_values")
+searchable = [c for c in frame.columns if c not in ("x", "y", "z")]
+mask = explore.search(frame, query, columns=searchable) if query.strip() else np.ones(len(frame), dtype=bool)
+if values:
+    mask &= frame[filter_col].astype(str).isin(values).to_numpy()
+filtering = bool(query.strip()) or bool(values)
+matched = frame["track_id"][mask].tolist() if filtering else []
+
+# --- the rows the table lists ----------------------------------------------------------------------
+selected = [t for t in st.session_state[SELECTION] if t in present]
+if selected:
+    rows_frame = frame.set_index("track_id").loc[selected].reset_index()
+    heading = f"{len(selected)} selected on the map"
+elif filtering:
+    rows_frame = frame[mask]
+    heading = f"{len(matched)} tracks match" + (f" “{query.strip()}”" if query.strip() else "")
+else:
+    rows_frame = frame
+    heading = f"All {len(frame)} tracks"
+rowset = (heading, len(rows_frame), tuple(rows_frame["track_id"].head(3)))
+if st.session_state.get(ROWSET) != rowset:
+    st.session_state[ROWSET] = rowset
+    st.session_state["explore_page_no"] = 1
+size = int(st.session_state["explore_page_size"])
+st.session_state["explore_page_no"] = min(max(1, int(st.session_state["explore_page_no"])),
+                                          view.n_pages(len(rows_frame), size))
+page_rows, page_no, page_text = view.page_of(rows_frame, page=st.session_state["explore_page_no"], size=size)
+page_ids = page_rows["track_id"].tolist()
+if st.session_state.get(TABLE_IDS) != page_ids:
+    st.session_state[TABLE_IDS] = page_ids
+    st.session_state[PICKED] = [t for t in st.session_state[PICKED] if t in page_ids]
+picked = [t for t in st.session_state[PICKED] if t in present]
+
+# --- the track to listen to, and its neighbours -----------------------------------------------------------
+listen_options = list(dict.fromkeys(picked + page_ids))
+wanted = st.session_state.get(url.FOCUS)
+if wanted in present and wanted not in listen_options:
+    listen_options = [wanted] + listen_options
+interested = bool(selected or filtering or picked or wanted in present)
+listen_options = ([] if interested else [""]) + listen_options
+if st.session_state.get("explore_listen") not in listen_options:
+    st.session_state["explore_listen"] = wanted if wanted in listen_options else listen_options[0]
+focus = st.session_state.get("explore_listen") or None
+st.session_state[url.FOCUS] = focus
+k = int(st.session_state["explore_k"])
+index = sources.index(primary, specs)
+neighbours = explore.nearest_tracks(index, ids, focus, k=k) if focus in present else None
+
+# --- side by side ---------------------------------------------------------------------------------------
+side_frame, side_title, side_key = None, None, None
+with st.expander("Side by side: another projection or other vectors, with linked selection",
+                 expanded=bool(st.session_state["explore_side"])):
+    side_on = st.toggle("Show a second map", key="explore_side")
+    if side_on:
+        b1, b2 = st.columns([1, 2])
+        side_kind = b1.radio("Second map", ["projection", "vectors"], key="explore_side_kind", horizontal=True,
+                             format_func={"projection": "another projection", "vectors": "other vectors"}.get)
+        if side_kind == "projection":
+            side_method = b2.segmented_control("Its projection", list(url.METHODS), key="explore_side_proj",
+                                               format_func=url.METHODS.get) or "pca"
+            side_points = sources.projection(primary, specs, side_method, dim)
+            side_frame = frames.scatter_frame(ids, side_points, corpus.tracks, clusters=result.labels)
+            side_title = f"{url.METHODS[side_method]} of the same vectors"
+            side_key = f"proj:{side_method}"
+        else:
+            others = [s for s in sources.available() if s.key != primary.key]
+            keys = [s.key for s in others]
+            if st.session_state.get("explore_side_vectors") not in keys:
+                st.session_state["explore_side_vectors"] = keys[0] if keys else None
+            choice = b2.selectbox("Its vectors", keys, key="explore_side_vectors",
+                                  format_func=lambda kk: next(s.label for s in others if s.key == kk))
+            other = sources.find(choice) if choice else None
+            if other is not None:
+                try:
+                    o_ids, o_Z, o_note = sources.vectors(other, specs)
+                    o_points = sources.projection(other, specs, method, dim)
+                    o_result, o_report = sources.clustered(other, specs, name, params)
+                    side_frame = frames.scatter_frame(o_ids, o_points, corpus.tracks, clusters=o_result.labels)
+                    side_title = f"{other.label} ({url.METHODS[method]})"
+                    side_key = other.key
+                    st.caption(f"{other.label}: {len(o_ids)} tracks · {o_Z.shape[1]} dimensions · "
+                               f"{_describe(name, params, o_result)} · {_scores(o_report)}")
+                except (ValueError, SongscapeError) as exc:
+                    st.error(f"{other.label} cannot be shown: {exc}")
+
+# --- the map(s) ---------------------------------------------------------------------------------------
+highlights = {"selected": selected, "match": matched, "picked": picked,
+              "neighbour": [] if neighbours is None else neighbours["track_id"].tolist(),
+              "focus": [focus] if focus else []}
+if dim == 3:
+    st.info("3D view: drag to rotate, scroll to zoom. Clicking and lasso/box selection work in the **2D** view "
+            "only; here, pick tracks with the search, the filter or the table below, and they are marked on the "
+            "map.", icon=":material/3d_rotation:")
+
+
+def _draw(frame_, key: str, title: str | None, height: int) -> None:
+    fig = view.explore_map(scale.drawn(frame_), color=colour, dim=dim, highlights=highlights, height=height, title=title)
+    if dim == 2:
+        st.plotly_chart(fig, key=key, on_select=partial(_on_map_select, key),
+                        selection_mode=("points", "box", "lasso"))
+    else:
+        st.plotly_chart(fig, key=key)
+
+
+if side_frame is not None:
+    left, right = st.columns(2)
+    with left:
+        _draw(frame, "explore_scatter", f"{primary.label} ({url.METHODS[method]})", 520)
+    with right:
+        _draw(side_frame, "explore_scatter_b", side_title, 520)
+else:
+    _draw(frame, "explore_scatter", None, 560)
+
+# --- the link -----------------------------------------------------------------------------------------
+url.publish(url.view_of(
+    specs=specs, model=entry.name, emb=primary.name if primary.kind == "file" else None, method=method, dim=dim,
+    colour=colour, cluster=name, params=params, query=query.strip(), focus=focus, k=k,
+    side=side_key if side_frame is not None else None))
+
+# --- the table ----------------------------------------------------------------------------------------------
+h1, h2 = st.columns([4, 1])
+h1.subheader(heading)
+h2.button("Clear selection and search", on_click=_clear, key="explore_clear", width="stretch")
+if not selected and not filtering:
+    st.caption("Click a point, or draw a lasso or box around several (2D), search, or filter: the table lists "
+               "those tracks. Pick rows to mark them on the map; choose any track below to hear it next to the "
+               "model's reconstruction and list the tracks like it.")
+p1, p2, p3 = st.columns([1, 1, 3])
+p1.number_input("Page", 1, view.n_pages(len(rows_frame), size), step=1, key="explore_page_no")
+p2.selectbox("Rows per page", PAGE_SIZES, key="explore_page_size")
+p3.caption(f"{page_text} · page {page_no} of {view.n_pages(len(rows_frame), size)}")
+st.dataframe(page_rows.drop(columns=[c for c in ("x", "y", "z") if c in page_rows]), hide_index=True,
+             width="stretch", key="explore_table", on_select=_on_table_select, selection_mode="multi-row")
+if picked:
+    st.caption(f"{len(picked)} picked in the table, marked ■ on the map: " + ", ".join(picked[:10])
+               + (" …" if len(picked) > 10 else ""))
+
+# --- listen ----------------------------------------------------------------------------------------------------
+st.subheader("Listen")
+meta = frame.set_index("track_id")[[c for c in ("genre", "language", "cluster") if c in frame]]
+named = [t for t in dict.fromkeys(listen_options + highlights["neighbour"]) if t]
+labels_of = {t: " · ".join([t] + [str(v) for v in row if str(v)])
+             for t, row in zip(named, meta.loc[named].itertuples(index=False))}
+st.selectbox("Track", listen_options, key="explore_listen",
+             format_func=lambda t: labels_of.get(t, t) if t else "— choose a track (or select some above) —",
+             help="Any track of the table's current page, and the rows picked in it.")
+listener = state.current_checkpoint()
+if focus and listener is not None:
+    with st.container(border=True):
+        track_panel(focus, entry=listener, specs=specs, key="explore-focus")
+    st.markdown(f"**Tracks like this one**: the nearest in the latent space of {primary.label}")
+    st.slider("How many neighbours", 1, 50, key="explore_k")
+    if neighbours is not None and len(neighbours):
+        table = neighbours.drop(columns=["row"]).merge(
+            frame[["track_id"] + [c for c in ("genre", "language", "cluster") if c in frame]], on="track_id", how="left")
+        st.dataframe(table, hide_index=True, width="stretch", key="explore_nn_table",
+                     column_config={"distance": st.column_config.NumberColumn(format="%.4f")})
+        nn_ids = table["track_id"].tolist()
+        if st.session_state.get("explore_nn_play") not in [""] + nn_ids:
+            st.session_state["explore_nn_play"] = ""
+        dist = dict(zip(table["track_id"], table["distance"]))
+        play = st.selectbox("Play a neighbour", [""] + nn_ids, key="explore_nn_play",
+                            format_func=lambda t: (f"#{nn_ids.index(t) + 1} {labels_of.get(t, t)} · distance "
+                                                   f"{dist[t]:.4f}") if t else "— choose a neighbour —")
+        if play:
+            with st.container(border=True):
+                track_panel(play, entry=listener, specs=specs, key="explore-neighbour")
+elif focus:
+    st.caption("No checkpoint to reconstruct with; train one on the Train page.")
+
+# --- export ------------------------------------------------------------------------------------------------
+with st.expander("Export the vectors, the projection and the clusters"):
+    stem = f"{primary.name.rsplit('.', 1)[0]}_{method}{dim}d"
+
+    def _table():
+        return embeddings.vector_table(ids, vectors=Z, points=points, clusters=result.labels,
+                                       labels=state.labels(specs, ids))
+
+    e1, e2, e3 = st.columns(3)
+    e1.download_button("Vectors + projection + clusters (CSV)", lambda: embeddings.table_bytes(_table(), "csv"),
+                       f"{stem}.csv", "text/csv", key="explore_export_csv", on_click="ignore")
+    e2.download_button("Vectors + projection + clusters (Parquet)",
+                       lambda: embeddings.table_bytes(_table(), "parquet"), f"{stem}.parquet",
+                       "application/vnd.apache.parquet", key="explore_export_parquet", on_click="ignore")
+    e3.download_button("Cluster assignments (CSV)", lambda: frames.assignments_csv(frame),
+                       f"clusters_{stem}_{name}.csv", "text/csv", key="explore_export_assign", on_click="ignore")
+    if st.button("Save both files under data/exports", key="explore_export_save"):
+        try:
+            out = embeddings.folder().parent / "exports"
+            table = _table()
+            saved = [embeddings.write_table(table, out / f"{stem}.{ext}") for ext in ("csv", "parquet")]
+            st.success("Saved " + " and ".join(f"`{p}`" for p in saved))
+        except SongscapeError as exc:
+            st.error(str(exc))
+
+# --- bring your own embeddings ------------------------------------------------------------------------------
+with st.expander("Bring your own embeddings (CSV, Parquet, NPY + ids, NPZ)"):
+    st.caption("Vectors keyed by track id, e.g. from another audio model: a `track_id` column and one column per "
+               "dimension (or one `embedding` column of lists); an NPY with its ids file; an NPZ with `ids` and "
+               f"`vectors`. They are kept in `{embeddings.folder()}` and explored, clustered and scored like a "
+               "model's latents. Choose them under **Vectors**, or as the second map.")
+    u1, u2 = st.columns(2)
+    upload = u1.file_uploader("Vectors", type=["csv", "parquet", "npy", "npz"], key="explore_upload")
+    upload_ids = u2.file_uploader("Track ids of an NPY (one per line)", type=["txt", "csv"], key="explore_upload_ids")
+    if upload is not None and st.button("Add these embeddings", key="explore_upload_add", type="primary"):
+        try:
+            saved = embeddings.save_upload(upload.name, upload.getvalue(),
+                                           ids=upload_ids.getvalue() if upload_ids is not None else None)
+            aligned = embeddings.align(embeddings.load_embeddings(saved), ids if primary.kind == "file"
+                                       else corpus.track_ids)
+            st.session_state[NEXT_VECTORS] = f"file:{saved.name}"
+            st.success(f"Added `{saved.name}`: {len(aligned.ids)} tracks of the corpus, "
+                       f"{aligned.vectors.shape[1]} dimensions. {aligned.note(saved.name)}")
+            st.rerun()
+        except BadInputError as exc:
+            st.error(f"Not added: {exc}")

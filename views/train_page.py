@@ -1,0 +1,217 @@
+"""Train: set up a model, watch it learn, save it; retrain the Basic VAE live with another β."""
+
+import pandas as pd
+import streamlit as st
+
+from core import checkpoint, workspace
+from core.jobs import TrainingJob, prepare_job
+from core.scoring import TrainingMonitor
+from ui import figures, frames, jobs, state, tables
+
+st.title("Train")
+corpus = state.current_corpus()
+specs = state.current_specs()
+
+MODEL_LABELS = {"basic": "Basic VAE", "conv": "ConvVAE", "beta": "Beta-VAE", "ae": "Autoencoder", "pca": "PCA"}
+MODEL_HELP = {
+    "basic": "Basic VAE: dense network on the 57-value GTZAN features (seconds).",
+    "conv": "ConvVAE: 4 conv layers on the 128×128 log-mel, fused with a lyrics branch (β = 1).",
+    "beta": "Beta-VAE: the ConvVAE trained with a β-weighted KL (β = 4 by default).",
+    "ae": "Plain autoencoder: the same encoder without the KL term.",
+    "pca": "PCA baseline on the same inputs (instant).",
+}
+#: The form's starting values for each model (the models' own defaults; typed values are kept per model).
+DEFAULTS = {
+    "basic": {"beta": 1.0, "latent": 2, "epochs": 120},
+    "conv": {"beta": 1.0, "latent": 8, "epochs": 40},
+    "beta": {"beta": 4.0, "latent": 8, "epochs": 40},
+    "ae": {"beta": 0.0, "latent": 8, "epochs": 40},
+    "pca": {"beta": 0.0, "latent": 8, "epochs": 1},
+}
+SETTING_NAMES = {"model": "model", "epochs": "epochs", "beta": "β", "latent_dim": "latent size", "lr": "learning rate",
+                 "batch_size": "batch size", "seed": "seed", "random_state": "random state"}
+
+# A key keeps the open tab across reruns: choosing a model (a rerun) must not jump back to the first tab.
+live_tab, train_tab, beta_tab, manage_tab = st.tabs(
+    ["Live β (Basic VAE)", "Train a model", "β for the ConvVAE", "Checkpoints"], key="train_tabs")
+
+# --------------------------------------------------------------------------- live β
+with live_tab:
+    st.markdown("Move β and the Basic VAE retrains on the current corpus; the metrics follow within seconds.")
+    c1, c2, c3 = st.columns(3)
+    beta = c1.select_slider("β", [0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0], value=1.0, key="live_beta")
+    latent = c2.select_slider("latent size", [2, 4, 8, 16], value=2, key="live_latent")
+    seed = c3.number_input("seed", 0, 10_000, 0, key="live_seed")
+
+    try:
+        model, ids, Z, report = state.live_basic_vae(specs, float(beta), int(latent), int(seed))
+    except Exception as exc:  # shown, not raised: the rest of the page stays usable
+        st.error(f"Could not train the Basic VAE on this corpus: {exc}")
+    else:
+        tables.metric_row(report, keys=("silhouette", "nmi_genre", "nmi_language", "ari_language"))
+        left, right = st.columns([3, 2])
+        frame = frames.scatter_frame(ids, Z[:, :2], corpus.tracks)
+        left.plotly_chart(figures.latent_scatter(frame, color="language", height=380), key="live_scatter")
+        left.caption("The first two latent dimensions (latent means), coloured by language.")
+        if model.kl_per_dim_ is not None:
+            right.plotly_chart(figures.kl_bars(model.kl_per_dim_), key="live_kl")
+        right.caption("K-Means on the latent means with k = number of classes of each label. "
+                      "Labels are never used in training.")
+
+# --------------------------------------------------------------------------- train
+def settings_table(settings: dict) -> pd.DataFrame:
+    rows = [{"setting": SETTING_NAMES.get(k, k), "value": MODEL_LABELS.get(v, v) if k == "model" else v}
+            for k, v in settings.items() if k not in ("random_state", "device")]
+    return pd.DataFrame(rows).astype({"value": str})
+
+
+def start_training(model_name: str, values: dict) -> None:
+    """Check the caps, choose a name no other run uses, build the inputs, start the job."""
+    registry = jobs.registry()
+    path, renamed = workspace.free_run_path(values["name"], taken=registry.reserved_paths())
+    registry.check("train", owner=jobs.session_id(), save_to=path)
+    params = workspace.model_settings(
+        model_name, epochs=values["epochs"], lr=values["lr"], batch_size=values["batch"], seed=values["seed"],
+        latent_dim=values["latent"], beta=values["beta"], random_state=values["seed"])
+    monitor = TrainingMonitor(n_clusters=state.default_k(corpus), every=max(1, values["epochs"] // 20),
+                              random_state=values["seed"])
+    bar = st.progress(0.0, text="Extracting features…")
+    try:
+        job, skipped = prepare_job(
+            corpus, model_name, params, save_to=path, monitor=monitor, name=path.stem,
+            progress=lambda d, t, m="": bar.progress(min(1.0, d / max(t, 1)), text=f"Extracting features… {d}/{t}"))
+    finally:
+        bar.empty()
+    jobs.start(job, "job")
+    notes = []
+    if renamed:
+        notes.append(f"A checkpoint called **{values['name']}** exists already (or another run writes it): "
+                     f"this run is saved as **{path.stem}** instead.")
+    if skipped:
+        notes.append(f"{len(skipped)} tracks skipped: " + "; ".join(map(str, skipped[:5])))
+    st.session_state["train_notes"] = (job.id, notes)
+
+
+with train_tab:
+    job = jobs.mine("job")
+    running = job is not None and job.running
+    if running:
+        st.markdown(f"Training **{job.name}** with these settings (the form returns when it ends):")
+        st.dataframe(settings_table(job.settings), hide_index=True, width=360)
+    else:
+        model_name = st.selectbox("Model", list(MODEL_LABELS), format_func=MODEL_LABELS.get, key="train_model",
+                                  help="Each model keeps the values you typed for it.")
+        st.caption(MODEL_HELP[model_name])
+        d = DEFAULTS[model_name]
+        # Keys carry the model name: every model has its own values, and a model change never swaps
+        # the widgets (and so never drops what was typed) between Start and the run. Streamlit forgets
+        # the state of widgets it did not draw, so typed values are kept aside and put back.
+        k = f"train_{model_name}"
+        typed = st.session_state.setdefault("train_typed", {})
+        starting = {f"{k}_beta": d["beta"], f"{k}_latent": d["latent"], f"{k}_epochs": d["epochs"],
+                    f"{k}_lr": 1e-3, f"{k}_batch": 32, f"{k}_seed": 0, f"{k}_name": f"{model_name}-run"}
+        for key, value in starting.items():
+            if key not in st.session_state:
+                st.session_state[key] = typed.get(key, value)
+        with st.form("train_form", border=True):
+            c1, c2, c3 = st.columns(3)
+            epochs = c1.number_input("epochs", 1, 1000, key=f"{k}_epochs", disabled=model_name == "pca")
+            beta = c2.number_input("β (KL weight)", 0.0, 64.0, step=0.5, key=f"{k}_beta",
+                                   disabled=model_name in ("ae", "pca"))
+            latent = c3.number_input("latent size", 2, 128, key=f"{k}_latent")
+            c4, c5, c6 = st.columns(3)
+            lr = c4.number_input("learning rate", 1e-5, 1e-1, format="%.5f", key=f"{k}_lr")
+            batch = c5.number_input("batch size", 4, 1024, key=f"{k}_batch")
+            seed = c6.number_input("seed", 0, 10_000, key=f"{k}_seed")
+            name = st.text_input("Save as", key=f"{k}_name",
+                                 help="Saved under data/runs/NAME.pt when training ends or is stopped. "
+                                      "A name in use gets a number added: a run never overwrites another.")
+            start = st.form_submit_button("Start training", type="primary")
+        typed.update({key: st.session_state[key] for key in starting})
+        if start:
+            try:
+                start_training(model_name, {"beta": float(beta), "latent": int(latent), "epochs": int(epochs),
+                                            "lr": float(lr), "batch": int(batch), "seed": int(seed), "name": name})
+            except Exception as exc:  # a bad name, a cap, a corpus without the inputs: said, not raised
+                st.error(str(exc))
+            else:
+                st.rerun()
+    notes_for, notes = st.session_state.get("train_notes", (None, []))
+    for note in notes if job is not None and notes_for == job.id else []:
+        st.info(note)
+
+    @st.fragment(run_every=1.0 if running else None)
+    def live_progress():
+        job: TrainingJob | None = jobs.mine("job")
+        if job is None:
+            st.info("No training run yet. Choose a model and press **Start training**.")
+            return
+        if running and not job.running:
+            st.rerun(scope="app")  # the run ended: bring the form back, stop polling
+        epochs_done = pd.DataFrame(job.epochs)
+        jobs.progress_row(job, key="training", unit="epoch ")
+        if job.status == "failed":
+            st.error(job.error)
+        if epochs_done.empty:
+            return
+        last = epochs_done.iloc[-1]
+        warnings = [w for ws in epochs_done.get("warnings", pd.Series(dtype=object)).dropna() for w in (ws or [])]
+        if warnings:
+            st.warning("**Training warnings** (collapse or divergence):\n\n" +
+                       "\n".join(f"- {w}" for w in dict.fromkeys(warnings)))
+        if "active_units" in epochs_done and pd.notna(last.get("active_units")):
+            units = int(last["active_units"])
+            total_units = int(job.settings.get("latent_dim") or getattr(job.model, "latent_dim", 0) or 0)
+            st.caption(f"active latent units (KL > 0.01 nats) at epoch {int(last['epoch'])}: **{units}**"
+                       + (f" of {total_units}" if total_units else ""))
+        left, right = st.columns([3, 2])
+        log_y = left.toggle("log scale", key="loss_log", help="Loss on a logarithmic axis")
+        left.plotly_chart(figures.loss_curves(epochs_done, log_y=log_y), key="curves")
+        if "active_units" in epochs_done and epochs_done["active_units"].notna().any():
+            left.plotly_chart(figures.line(epochs_done.dropna(subset=["active_units"]), x="epoch", y="active_units",
+                                           title="active latent units per epoch"), key="active_units")
+        kl = last.get("kl_per_dim") if "kl_per_dim" in epochs_done else None
+        if kl is not None and len(kl):
+            right.plotly_chart(figures.kl_bars(kl), key="kl_live")
+        if "metrics" in epochs_done and epochs_done["metrics"].map(bool).any():
+            flat = pd.json_normalize(epochs_done["metrics"].map(lambda m: m or {}).tolist())
+            flat["epoch"] = epochs_done["epoch"].values
+            for col in [c for c in flat.columns if c != "epoch"]:
+                right.plotly_chart(figures.line(flat.dropna(subset=[col]), x="epoch", y=col,
+                                                title=f"{tables.nice(col)} on validation latents"), key=f"m_{col}")
+        if job.status in ("done", "stopped") and job.save_to is not None and job.save_to.exists():
+            st.success(f"Saved to `{job.save_to}` ({'stopped early, best weights' if job.status == 'stopped' else 'finished'}).")
+            if st.button("Explore this checkpoint", key="use_trained", on_click=state.use_checkpoint,
+                         args=(str(job.save_to),)):
+                st.switch_page("views/explore_page.py")
+
+    live_progress()
+
+    others = [j for j in jobs.registry().jobs(kind="train", running=True) if j is not job]
+    if others:
+        st.caption(f"{len(others)} other training run(s) on this server: "
+                   + ", ".join(f"{j.name} (epoch {j.done}/{j.total})" for j in others))
+
+# --------------------------------------------------------------------------- β sweep
+with beta_tab:
+    rows = []
+    for e in workspace.list_checkpoints():
+        try:
+            info = checkpoint.describe(e.path)
+        except Exception:  # unreadable checkpoints are listed with their problem on the Checkpoints tab
+            continue
+        if info.get("model") in ("conv", "beta"):
+            rows.append({"checkpoint": e.name, "β": (info["train_config"] or {}).get("beta"), "path": str(e.path)})
+    if not rows:
+        st.info("No ConvVAE checkpoints. Train one with another β on the **Train a model** tab.")
+    else:
+        table = pd.DataFrame(rows).sort_values(["β", "checkpoint"], na_position="last").set_index("path")
+        choice = st.select_slider("β", options=table.index.tolist(), key="conv_beta",
+                                  format_func=lambda p: f"β = {table.loc[p, 'β']:g} ({table.loc[p, 'checkpoint']})")
+        st.button("Use this ConvVAE", type="primary", on_click=state.use_checkpoint, args=(choice,))
+        st.caption("Each β is its own checkpoint, so switching is instant. For another β, train a Beta-VAE on "
+                   "the **Train a model** tab; it joins this slider when saved.")
+
+# --------------------------------------------------------------------------- manage
+with manage_tab:
+    tables.checkpoint_manager()
