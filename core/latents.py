@@ -13,6 +13,14 @@ posteriors by a precision-weighted product with the prior (per dimension,
 posterior of one z seen through independent crops, so confident crops count more.
 The lyrics block of the latent vector is the lyrics posterior mean (0 without lyrics).
 See :mod:`core.models.conv`.
+
+With ``cluster`` (``local:N`` or ``tcp://HOST:PORT``, :mod:`core.distributed`) the
+corpus is encoded on Dask in chunks of :data:`ENCODE_TASK_TRACKS` tracks: the model
+is sent to every worker once, each task builds the inputs of its chunk (extracting
+missing features into the worker's feature cache) and returns its latents, so no
+process ever holds the inputs of the whole corpus. A chunk that fails leaves its
+tracks out, as a failed extraction does; a lost worker's chunks are recomputed
+once, never counted twice (:func:`core.distributed.run_keyed`).
 """
 
 from __future__ import annotations
@@ -21,21 +29,26 @@ from pathlib import Path
 
 import numpy as np
 
-from core import checkpoint
+from core import checkpoint, distributed
 from core.errors import BadInputError, CheckpointError
 from core.features.cache import FeatureCache
 from core.features.mel import MelParams
 from core.inputs import build_inputs
 from core.models import Model
 
+#: Tracks per Dask task when encoding on a cluster (a ConvVAE chunk's mels: 2048 x 64 KB = 128 MB).
+ENCODE_TASK_TRACKS = 2048
 
-def encode_corpus(model: Model, corpus, *, progress=None) -> tuple[list[str], np.ndarray]:
+
+def encode_corpus(model: Model, corpus, *, progress=None, cluster: str | None = None) -> tuple[list[str], np.ndarray]:
     """Latent means of every usable track of ``corpus`` under a fitted ``model``.
 
     The result is cached on disk (the feature cache), keyed by the model's and
     the corpus' fingerprints, so a second call is a file read. The entry is
     checksummed and checked (shape, finite values, row numbers in range and in
     corpus order); one that fails is recomputed.
+    cluster : ``local:N`` or ``tcp://HOST:PORT``: encode on Dask (see the module docstring);
+        the result is the same and lands in the same cache entry.
 
     Returns
     -------
@@ -48,12 +61,15 @@ def encode_corpus(model: Model, corpus, *, progress=None) -> tuple[list[str], np
     hit = cache.get_arrays(key)  # checksummed and bound to this key; corrupt -> None
     if hit is not None and _valid_latents(hit, n_tracks=len(ids), latent_dim=model.latent_dim):
         return [ids[i] for i in hit["rows"].tolist()], np.asarray(hit["z"], dtype=np.float32)
-    inputs, _ = build_inputs(corpus, needs=model.needs, progress=progress, **input_params(model))
-    Z = model.encode(inputs)
+    if cluster is not None:
+        encoded_ids, Z = _encode_on_cluster(model, corpus, cluster=cluster, progress=progress)
+    else:
+        inputs, _ = build_inputs(corpus, needs=model.needs, progress=progress, **input_params(model))
+        encoded_ids, Z = inputs.track_ids, model.encode(inputs)
     position = {t: i for i, t in enumerate(ids)}
-    rows = np.asarray([position[t] for t in inputs.track_ids], dtype=np.int64)
+    rows = np.asarray([position[t] for t in encoded_ids], dtype=np.int64)
     cache.put_arrays(key, {"z": Z, "rows": rows})  # one entry: the rows can never pair with other latents
-    return inputs.track_ids, Z
+    return list(encoded_ids), Z
 
 
 def _valid_latents(hit: dict, *, n_tracks: int, latent_dim: int) -> bool:
@@ -67,15 +83,43 @@ def _valid_latents(hit: dict, *, n_tracks: int, latent_dim: int) -> bool:
     return bool(len(rows) == 0 or (rows[0] >= 0 and rows[-1] < n_tracks and (np.diff(rows) > 0).all()))
 
 
-def latents_for(checkpoint_path: str | Path, corpus, *, progress=None) -> tuple[list[str], np.ndarray]:
-    """Load a checkpoint and encode ``corpus`` with it (see :func:`encode_corpus`).
+def encode_chunk(model: Model, corpus) -> tuple[list[str], np.ndarray]:
+    """One Dask task: the track ids and latent means of the usable tracks of ``corpus`` (a chunk)."""
+    inputs, _ = build_inputs(corpus, needs=model.needs, **input_params(model))
+    return list(inputs.track_ids), model.encode(inputs)
+
+
+def _encode_on_cluster(model: Model, corpus, *, cluster: str, progress=None) -> tuple[list[str], np.ndarray]:
+    """Encode ``corpus`` in chunks on a Dask cluster; ids and latents back in corpus order."""
+    ids = corpus.track_ids
+    chunks = {f"{s:09d}": ids[s:s + ENCODE_TASK_TRACKS] for s in range(0, len(ids), ENCODE_TASK_TRACKS)}
+    done, parts = 0, {}
+    with distributed.open_client(cluster) as client:
+        shared = client.scatter(model, broadcast=True)  # sent once, not once per task
+        items = {k: (shared, corpus.subset(chunk)) for k, chunk in chunks.items()}
+        name = f"encode-{model.fingerprint()[:8]}-{corpus.fingerprint()[:8]}"
+        for key, value, _message in distributed.run_keyed(client, encode_chunk, items, name=name):
+            if value is not None:  # a failed chunk's tracks are left out, like failed extractions
+                parts[key] = value
+            done += len(chunks[key])
+            if progress:
+                progress(done, len(ids), f"encoding on {cluster}")
+    order = [parts[k] for k in sorted(parts)]
+    encoded = [t for part_ids, _ in order for t in part_ids]
+    Z = np.concatenate([z for _, z in order]) if order else np.zeros((0, model.latent_dim), np.float32)
+    return encoded, np.asarray(Z, dtype=np.float32)
+
+
+def latents_for(checkpoint_path: str | Path, corpus, *, progress=None,
+                cluster: str | None = None) -> tuple[list[str], np.ndarray]:
+    """Load a checkpoint and encode ``corpus`` with it (see :func:`encode_corpus`; ``cluster`` likewise).
 
     Raises :class:`~core.errors.CheckpointError` naming the checkpoint when its
     input sizes do not fit the corpus' inputs.
     """
     model = checkpoint.load(checkpoint_path)
     try:
-        return encode_corpus(model, corpus, progress=progress)
+        return encode_corpus(model, corpus, progress=progress, cluster=cluster)
     except CheckpointError:
         raise
     except BadInputError as exc:

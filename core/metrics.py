@@ -23,9 +23,13 @@ How noise (label ``-1``, from DBSCAN/HDBSCAN) enters each metric — one rule, u
   metrics only.
 
 Silhouette is O(n²): up to :data:`SILHOUETTE_FULL_MAX` points it is exact;
-above that (or when ``sample_size`` is given) it is the mean silhouette of a
-random sample of ``sample_size`` points (default :data:`SILHOUETTE_FULL_MAX`),
-drawn with ``random_state``, as ``sklearn.metrics.silhouette_score`` does.
+above that (or when ``sample_size`` is given and smaller than n) it is the mean
+silhouette of the clustered points of one seeded sample: ``sample_size`` rows
+(default :data:`SILHOUETTE_FULL_MAX`) drawn uniformly without replacement from
+**all** n points with ``random_state`` (:func:`silhouette_rows`), noise then left
+out. The sample does not depend on the clustering, so an eps slider compares its
+moves on the same points, and a :class:`core.clustering.NeighbourIndex` keeps
+that sample's distance matrix (one matrix product per move).
 """
 
 from __future__ import annotations
@@ -35,11 +39,12 @@ from typing import Iterable
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from sklearn import metrics as skm
 
 __all__ = [
     "MetricValue", "INTERNAL", "EXTERNAL", "SILHOUETTE_FULL_MAX",
-    "internal", "silhouette_from_distances", "external", "purity", "contingency", "coverage",
+    "internal", "silhouette_from_distances", "silhouette_rows", "external", "purity", "contingency", "coverage",
     "report",
 ]
 
@@ -120,16 +125,19 @@ def internal(
         return _undefined("every point is its own cluster", INTERNAL)
     out: dict[str, MetricValue] = {}
     n_sample = sample_size if sample_size is not None else (
-        SILHOUETTE_FULL_MAX if len(lk) > SILHOUETTE_FULL_MAX else None)
-    if n_sample is not None and n_sample >= len(lk):
+        SILHOUETTE_FULL_MAX if len(Z) > SILHOUETTE_FULL_MAX else None)
+    if n_sample is not None and n_sample >= len(Z):
         n_sample = None
     if n_sample is not None:
-        rng = np.random.default_rng(random_state)
-        pick = rng.choice(len(lk), size=int(n_sample), replace=False)
-        if not 2 <= len(np.unique(lk[pick])) < len(pick):
-            out["silhouette"] = MetricValue(None, f"the {n_sample}-point sample has too few or too many clusters")
+        rows = silhouette_rows(len(Z), int(n_sample), random_state=random_state)
+        in_sample = labels[rows]
+        if not 2 <= len(np.unique(in_sample[in_sample >= 0])) < int((in_sample >= 0).sum()):
+            out["silhouette"] = MetricValue(None, f"the {n_sample}-point sample has too few clusters, "
+                                                  "or one point per cluster")
         else:
-            out["silhouette"] = MetricValue(float(skm.silhouette_score(Zk[pick], lk[pick])))
+            shared = index is not None and len(index) == len(Z)
+            D = index.distances_among(rows) if shared else skm.pairwise_distances(Z[rows])
+            out["silhouette"] = MetricValue(silhouette_from_distances(D, in_sample))
     else:
         D = index.distance_matrix() if index is not None and len(index) == len(Z) else None
         if D is not None:
@@ -145,24 +153,32 @@ def internal(
     return out
 
 
+def silhouette_rows(n: int, size: int, *, random_state: int = 0) -> np.ndarray:
+    """The rows of the sampled silhouette: ``size`` of ``n`` drawn without replacement, sorted.
+
+    Drawn from all points (noise included) with ``random_state``, so every clustering of
+    the same latents is scored on the same sample. Returns np.ndarray, shape=(size,), int64.
+    """
+    return np.sort(np.random.default_rng(random_state).choice(n, size=size, replace=False))
+
+
 def silhouette_from_distances(D: np.ndarray, labels: np.ndarray) -> float:
     """Mean silhouette of the non-noise points from a dense distance matrix.
 
     D : np.ndarray, shape=(n, n), pairwise distances of all points (noise included).
     labels : np.ndarray, shape=(n,), ``-1`` = noise (left out, as in :func:`internal`).
 
-    Per-cluster distance sums come from one product ``D @ onehot`` (noise rows of
-    ``onehot`` are zero); a point alone in its cluster scores 0, as in sklearn.
-    Needs at least 2 clusters.
+    Per-cluster distance sums come from one product ``onehot.T @ D`` with a sparse
+    one-hot matrix (noise rows empty): n² operations whatever the number of clusters.
+    A point alone in its cluster scores 0, as in sklearn. Needs at least 2 clusters.
     """
     labels = _labels(labels)
     keep = labels >= 0
     ids, inverse = np.unique(labels[keep], return_inverse=True)
     k = len(ids)
-    onehot = np.zeros((len(labels), k))
-    onehot[np.flatnonzero(keep), inverse] = 1.0
-    sums = (D @ onehot)[keep]  # (m, k): sum of distances from each kept point to each cluster
-    counts = onehot.sum(axis=0)
+    onehot = sparse.csr_matrix((np.ones(len(inverse)), (inverse, np.flatnonzero(keep))), shape=(k, len(labels)))
+    sums = np.asarray(onehot @ D)[:, keep].T  # (m, k): distances from each kept point to each cluster (D symmetric)
+    counts = np.bincount(inverse, minlength=k).astype(np.float64)
     own = counts[inverse]
     a = sums[np.arange(len(inverse)), inverse] / np.maximum(own - 1, 1)
     mean_to = sums / counts
@@ -224,25 +240,33 @@ def external(labels: np.ndarray, truth: Iterable) -> dict[str, MetricValue]:
     Returns ``{name: MetricValue}`` for the names in :data:`EXTERNAL`.
     """
     labels = _labels(labels)
-    truth = np.asarray(list(truth), dtype=object)
-    if len(truth) != len(labels):
-        raise ValueError(f"{len(labels)} labels but {len(truth)} truth values")
-    known = _known(truth)
+    # Integer codes, by hashing (pd.factorize): sklearn's metrics sort their inputs, and sorting
+    # 100,000 strings costs ~50 ms each time; "unknown" is then tested once per class, not per track.
+    codes, uniques = pd.factorize(pd.Series(truth, dtype=object))  # missing -> -1
+    if len(codes) != len(labels):
+        raise ValueError(f"{len(labels)} labels but {len(codes)} truth values")
+    blank = np.array([str(u).strip() == "" for u in uniques], dtype=bool)
+    known = codes >= 0
+    known[known] = ~blank[codes[known]]
     if known.sum() < 2:
         return _undefined("fewer than 2 points have a known label", EXTERNAL)
     if (labels[known] < 0).all():
         return _undefined("every point is noise", EXTERNAL)
     keep = known & (labels >= 0)
-    lk, tk = labels[keep], truth[keep].astype(str)
+    lk = labels[keep]
     if len(lk) < 2:
         return _undefined("fewer than 2 clustered points have a known label", EXTERNAL)
-    if len(np.unique(tk)) < 2:
-        return _undefined(f"only one class ({tk[0]!r}) among the clustered labelled points", EXTERNAL)
-    h, c, _ = skm.homogeneity_completeness_v_measure(tk, lk)
+    classes, tc = np.unique(codes[keep], return_inverse=True)
+    if len(classes) < 2:
+        return _undefined(f"only one class ({str(uniques[classes[0]])!r}) among the clustered labelled points",
+                          EXTERNAL)
+    clusters, lc = np.unique(lk, return_inverse=True)
+    counts = np.bincount(lc * len(classes) + tc, minlength=len(clusters) * len(classes))
+    h, c, _ = skm.homogeneity_completeness_v_measure(tc, lc)
     return {
-        "ari": MetricValue(float(skm.adjusted_rand_score(tk, lk))),
-        "nmi": MetricValue(float(skm.normalized_mutual_info_score(tk, lk))),
-        "purity": purity(lk, tk),
+        "ari": MetricValue(float(skm.adjusted_rand_score(tc, lc))),
+        "nmi": MetricValue(float(skm.normalized_mutual_info_score(tc, lc))),
+        "purity": MetricValue(float(counts.reshape(len(clusters), len(classes)).max(axis=1).sum() / len(lk))),
         "homogeneity": MetricValue(float(h)),
         "completeness": MetricValue(float(c)),
     }

@@ -24,6 +24,12 @@ Speed on 2,617 points (see BENCHMARKS.md, "Clustering and projections"):
   trustworthiness), one thread (two threads were 4x slower on the 2-core machine),
   and a shorter schedule than sklearn's 250 + 750 iterations: 125
   early-exaggeration + 375 iterations.
+* **Large corpora** — above :data:`TSNE_EXACT_MAX` points t-SNE switches to what scales
+  (openTSNE's own advice): approximate neighbours (``neighbors="approx"``, Annoy) instead of
+  an exact O(n²) search, and, in 2-D, FFT-interpolated gradients (O(n)) instead of Barnes–Hut
+  (``theta`` is then unused; openTSNE's FFT has no 3-D). 100,000 points take minutes on one
+  core; progress is reported and the result cached, so that is paid once per latent matrix.
+  UMAP keeps exact scikit-learn neighbours (a k-d tree: seconds at 100,000 points in 8-D).
 * **PCA** — scikit-learn; a latent with fewer dimensions than ``dim`` is padded
   with zero columns.
 
@@ -50,10 +56,12 @@ from core.clustering import Param
 from core.features.cache import FeatureCache
 from core.progress import Progress
 
-__all__ = ["METHODS", "PROJECTION_PARAMS", "project", "cache_key", "warm_up"]
+__all__ = ["METHODS", "PROJECTION_PARAMS", "TSNE_EXACT_MAX", "project", "cache_key", "warm_up"]
 
 #: Bump when the algorithms or their defaults change, so old cache entries are not reused.
 _VERSION = 2
+#: Above this many points t-SNE uses approximate neighbours and (2-D) FFT gradients (see above).
+TSNE_EXACT_MAX = 10_000
 
 #: Exposed parameters of each method (the dashboard builds its controls from them).
 PROJECTION_PARAMS: dict[str, dict[str, Param]] = {
@@ -245,11 +253,13 @@ def _tsne(X, *, dim, random_state, progress, perplexity, n_iter, early_exaggerat
     total = int(n_iter + early_exaggeration_iter)
     perplexity = float(min(perplexity, max(1.0, (len(X) - 1) / 3)))
     progress(0, total, "t-SNE: affinities")
+    large = len(X) > TSNE_EXACT_MAX
     tsne = TSNE(
         n_components=dim, perplexity=perplexity, n_iter=int(n_iter),
         early_exaggeration_iter=int(early_exaggeration_iter),
         exaggeration=None if exaggeration == 1.0 else exaggeration,
-        neighbors="exact", negative_gradient_method="bh", theta=theta,
+        neighbors="approx" if large else "exact",
+        negative_gradient_method="fft" if large and dim == 2 else "bh", theta=theta,
         n_jobs=1, random_state=random_state, verbose=False,
     )
     embedding = tsne.prepare_initial(X)

@@ -11,7 +11,7 @@ from core.corpus.roots import ENV, is_local_address, root_choices
 from core.errors import BadInputError
 from core.features.extract import extract
 from core.features.mel import MelParams, log_mel
-from ui import figures, state
+from ui import figures, scale, state
 from ui.listen import play
 
 st.title("Data")
@@ -77,16 +77,18 @@ if corpus.skipped:
 # --- features -------------------------------------------------------------------------------------
 with st.container(border=True):
     st.markdown("**Features** — cached on disk by file content; a second run is near-instant.")
+    cluster = scale.cluster_setting()
     if st.button("Extract features (57-value vector and log-mel)", disabled=not corpus.has_audio and corpus.features57 is not None):
         for kind_ in ("gtzan57", "mel"):
             if kind_ == "mel" and not corpus.has_audio:
                 continue
             bar = st.progress(0.0, text=kind_)
-            fs = extract(corpus, kind=kind_,
+            fs = extract(corpus, kind=kind_, cluster=cluster,
                          progress=lambda d, t, msg="", k=kind_: bar.progress(d / max(t, 1), text=f"{k}: {d}/{t}"))
             bar.progress(1.0, text=f"{kind_}: {len(fs.track_ids)} tracks, {len(fs.skipped)} skipped")
             for s in fs.skipped:
                 st.caption(f"skipped {s}")
+    scale.encode_button(corpus, state.current_checkpoint(), cluster)
     if not corpus.has_audio:
         st.caption("This corpus is a feature table: it has no audio, so only the Basic VAE, PCA, the autoencoder "
                    "and the raw features apply.")

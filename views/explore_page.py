@@ -15,7 +15,7 @@ from core.errors import BadInputError, SongscapeError
 from ui import explore_sources as sources
 from ui import explore_url as url
 from ui import explore_view as view
-from ui import frames, state
+from ui import frames, scale, state
 from ui.listen import track_panel
 
 SELECTION = "explore_selection"    # track ids selected on a map (click, box, lasso)
@@ -120,7 +120,8 @@ except BadInputError as exc:
 
 name, params = state.clustering_choice(corpus)
 try:
-    points = sources.projection(primary, specs, method, dim)
+    rows = scale.scatter_rows(len(ids))  # above scale.SCATTER_MAX points the map draws a sample (NaN elsewhere)
+    points = sources.projection(primary, specs, method, dim) if rows is None else scale.sample_points(Z, rows, method, dim)
     result, report = sources.clustered(primary, specs, name, params)
 except (ValueError, SongscapeError) as exc:
     st.error(f"{primary.label}: {exc}")
@@ -132,6 +133,8 @@ what = (f"model **{primary.name}** · latent size {Z.shape[1]}" if primary.kind 
         else f"embeddings **{primary.name}** · {Z.shape[1]} dimensions")
 st.caption(f"{len(ids)} tracks · {what} · clusters: {_describe(name, params, result)} · {_scores(report)}"
            " · change the clustering on the **Clusters** page")
+if rows is not None:
+    st.info(scale.sample_note(len(ids)), icon=":material/scatter_plot:")
 if vectors_note:
     st.caption(f"Not every track matched: {vectors_note}.")
 
@@ -245,7 +248,7 @@ if dim == 3:
 
 
 def _draw(frame_, key: str, title: str | None, height: int) -> None:
-    fig = view.explore_map(frame_, color=colour, dim=dim, highlights=highlights, height=height, title=title)
+    fig = view.explore_map(scale.drawn(frame_), color=colour, dim=dim, highlights=highlights, height=height, title=title)
     if dim == 2:
         st.plotly_chart(fig, key=key, on_select=partial(_on_map_select, key),
                         selection_mode=("points", "box", "lasso"))

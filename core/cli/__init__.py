@@ -32,6 +32,7 @@ COMMANDS: dict[str, Command] = {
     "features": Command("core.cli.features", "extract the 57 GTZAN features of audio sources to a CSV or Parquet"),
     "train": Command("core.cli.train", "train a model and save its checkpoint"),
     "info": Command("core.cli.info", "describe a checkpoint"),
+    "encode": Command("core.cli.encode", "write a corpus's latents under a checkpoint to CSV or Parquet (Dask: --cluster)"),
     "evaluate": Command("core.cli.evaluate",
                         "run the study's tasks on a corpus and write the results table (CSV + Markdown)"),
     "prepare": Command("core.cli.prepare",

@@ -4,14 +4,15 @@
 name           method                                                noise (-1)?
 =============  ====================================================  ================
 kmeans         sklearn.cluster.KMeans                                no
-dbscan         DBSCAN on a reusable radius graph (NeighbourIndex)    yes
+dbscan         DBSCAN on a reusable neighbour graph (NeighbourIndex) yes
 agglomerative  sklearn.cluster.AgglomerativeClustering               no
 hdbscan        sklearn.cluster.HDBSCAN                               yes
 gmm            sklearn.mixture.GaussianMixture (hard labels)         no
 =============  ====================================================  ================
 
 * :mod:`~core.clustering.registry` -- ``CLUSTERERS``, ``Param``, ``cluster(name, Z, **params)``
-* :mod:`~core.clustering.neighbours` -- ``NeighbourIndex``: the radius graph DBSCAN's eps slider filters
+* :mod:`~core.clustering.neighbours` -- ``NeighbourIndex``: the graph DBSCAN's sliders filter (the radius
+  graph up to ``RADIUS_MAX`` = 20,000 points, the kNN graph above)
 * :mod:`~core.clustering.eps` -- the k-distance curve, its knee and the suggested eps
 
 Noise: DBSCAN and HDBSCAN label points that belong to no cluster ``-1``. A
@@ -20,14 +21,16 @@ Noise: DBSCAN and HDBSCAN label points that belong to no cluster ``-1``. A
 noise enters each metric.
 
 The eps slider: pass one index as ``cluster("dbscan", Z, index=idx, eps=...)``;
-a smaller eps than any asked before only filters the cached radius graph.
+a smaller eps than any asked before only filters the cached radius graph, and
+above 20,000 points every eps and min_samples move filters the cached kNN graph.
 """
 
 from core.clustering.eps import k_distance, knee, suggest_eps
-from core.clustering.neighbours import DENSE_MAX, NeighbourIndex
+from core.clustering.neighbours import DENSE_MAX, KNN_GRAPH, RADIUS_MAX, NeighbourIndex
 from core.clustering.registry import CLUSTERERS, PARAMS, Clusterer, ClusterResult, Param, cluster, default_params
 
 __all__ = [
-    "Param", "Clusterer", "ClusterResult", "CLUSTERERS", "PARAMS", "NeighbourIndex", "DENSE_MAX",
+    "Param", "Clusterer", "ClusterResult", "CLUSTERERS", "PARAMS", "NeighbourIndex", "DENSE_MAX", "KNN_GRAPH",
+    "RADIUS_MAX",
     "cluster", "default_params", "k_distance", "knee", "suggest_eps",
 ]

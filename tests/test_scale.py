@@ -1,0 +1,163 @@
+"""Large collections: DBSCAN on the kNN graph, the sampled silhouette, t-SNE's large-n settings,
+Dask encoding, the generator and the Explore sample. Small data here; the 100,000-point
+figures are in bench/ (no timing asserts in tests)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.cluster import DBSCAN
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
+from streamlit.testing.v1 import AppTest
+
+from core import checkpoint, config, latents, projections, synthetic, workspace
+from core.clustering import NeighbourIndex, cluster, neighbours, suggest_eps
+from core.corpus.feature_table import read_feature_table
+from core.inputs import build_inputs
+from core.metrics import external, internal, silhouette_rows
+from core.scoring import cluster_and_score
+from tests.helpers import tiny_demo
+from ui import scale
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture()
+def knn_mode(monkeypatch):
+    """Make every index above 100 points use the kNN graph (as above 20,000 in production)."""
+    monkeypatch.setattr(neighbours, "RADIUS_MAX", 100)
+    monkeypatch.setattr(neighbours, "KNN_GRAPH", 12)
+
+
+def test_dbscan_on_the_knn_graph_has_sklearns_noise_and_clusters(knn_mode):
+    Z, _ = synthetic.latents(3000, 4, n_clusters=6, random_state=1)
+    index = NeighbourIndex(Z)
+    knee = suggest_eps(index, k=4)
+    for eps, min_samples in [(knee * 1.3, 5), (knee, 5), (knee * 0.7, 5), (knee, 3), (knee, 12), (knee, 20)]:
+        ours = cluster("dbscan", Z, index=index, eps=eps, min_samples=min_samples)
+        ref = DBSCAN(eps=eps, min_samples=min_samples).fit(Z).labels_
+        np.testing.assert_array_equal(ours.labels == -1, ref == -1)  # core/border/noise: exact
+        assert adjusted_rand_score(ref, ours.labels) > 0.99
+    assert index._knn[0].shape[1] >= 19  # min_samples 20 widened the graph (min_samples - 1 neighbours)
+
+
+def test_the_knn_graph_holds_only_pairs_within_eps_sorted_by_distance(knn_mode):
+    Z, _ = synthetic.latents(500, 3, random_state=2)
+    index = NeighbourIndex(Z)
+    g = index.graph(1.0, 5)
+    assert g.shape == (500, 500) and g.nnz > 0 and (g.data <= 1.0).all()
+    assert (np.diff(g.getrow(7).data) >= 0).all()
+    d = np.linalg.norm(Z[7] - Z[g.getrow(7).indices], axis=1)
+    np.testing.assert_allclose(d, g.getrow(7).data, rtol=1e-6)
+    assert np.diff(g.indptr).max() <= index._knn[0].shape[1]
+
+
+def test_sampled_silhouette_is_the_same_with_and_without_the_index_and_matches_sklearn():
+    Z, _ = synthetic.latents(6000, 3, n_clusters=5, random_state=3)
+    Z = Z.astype(np.float64)
+    index = NeighbourIndex(Z)
+    labels = cluster("dbscan", Z, index=index, eps=0.6, min_samples=5).labels
+    assert (labels < 0).any()
+    fast = internal(Z, labels, sample_size=1500, random_state=4, index=index)["silhouette"].value
+    slow = internal(Z, labels, sample_size=1500, random_state=4)["silhouette"].value
+    rows = silhouette_rows(len(Z), 1500, random_state=4)
+    kept = rows[labels[rows] >= 0]
+    assert fast == pytest.approx(slow, abs=1e-12)
+    assert fast == pytest.approx(silhouette_score(Z[kept], labels[kept]), abs=1e-9)
+    # the same sample on every move: the index keeps its distance matrix
+    D = index.distances_among(rows)
+    assert index.distances_among(rows) is D
+
+
+def test_external_metrics_on_codes_equal_sklearn_on_strings_with_unknown_labels():
+    rng = np.random.default_rng(5)
+    labels = rng.integers(-1, 6, 2000)
+    truth = rng.choice(["rock", "jazz", "", "pop", None], 2000).astype(object)
+    out = external(labels, truth)
+    keep = (labels >= 0) & np.array([t not in ("", None) for t in truth])
+    t = truth[keep].astype(str)
+    assert out["nmi"].value == pytest.approx(normalized_mutual_info_score(t, labels[keep]))
+    assert out["ari"].value == pytest.approx(adjusted_rand_score(t, labels[keep]))
+    table = pd.crosstab(labels[keep], t)
+    assert out["purity"].value == pytest.approx(table.max(axis=1).sum() / keep.sum())
+    assert "only one class ('x')" in external(np.array([0, 1, 1]), np.array(["x", "x", ""], dtype=object))["ari"].reason
+
+
+def test_an_eps_move_scores_through_one_path_with_the_knn_index(knn_mode):
+    Z, comp = synthetic.latents(2000, 4, n_clusters=4, random_state=6)
+    truth = pd.DataFrame({"genre": [f"g{c}" for c in comp]})
+    index = NeighbourIndex(Z)
+    res, row = cluster_and_score(Z, clusterer="dbscan", params={"eps": 1.0, "min_samples": 5}, labels=truth,
+                                 index=index)
+    fresh = cluster_and_score(Z, clusterer="dbscan", params={"eps": 1.0, "min_samples": 5}, labels=truth)[1]
+    assert row["n_clusters"] == res.n_clusters >= 2
+    assert row["nmi_genre"] == pytest.approx(fresh["nmi_genre"])
+
+
+def test_tsne_above_the_exact_limit_uses_the_scalable_settings(monkeypatch):
+    monkeypatch.setattr(projections, "TSNE_EXACT_MAX", 100)
+    Z, _ = synthetic.latents(400, 5, n_clusters=3, random_state=7)
+    seen = []
+    Y = projections.project(Z, method="tsne", cache=False, n_iter=50, early_exaggeration_iter=25,
+                            progress=lambda d, t, m="": seen.append((d, t)))
+    assert Y.shape == (400, 2) and np.isfinite(Y).all()
+    assert seen[-1] == (1, 1) and any(t == 75 for _, t in seen)
+    Y3 = projections.project(Z, method="tsne", dim=3, cache=False, n_iter=50, early_exaggeration_iter=25)
+    assert Y3.shape == (400, 3)  # 3-D stays on Barnes-Hut (openTSNE's FFT is 2-D only)
+
+
+def test_generated_feature_table_reads_as_a_corpus(tmp_path, shared_data):
+    template = shared_data / "features" / "gtzan_banglabeats_30s.csv"
+    path = synthetic.feature_table(tmp_path / "synth.csv", 300, template=template, random_state=1)
+    corpus = read_feature_table(path)
+    assert len(corpus) == 300 and corpus.features57.shape == (300, 57)
+    real = set(pd.read_csv(template)["label"])
+    assert set(corpus.tracks["genre"]) <= real and set(corpus.tracks["language"]) <= {"eng", "bng"}
+    plain = read_feature_table(synthetic.feature_table(tmp_path / "plain.csv", 50))
+    assert plain.tracks["genre"].nunique() > 1
+    with pytest.raises(ValueError, match="n=0"):
+        synthetic.latents(0)
+
+
+def test_encoding_on_a_dask_cluster_equals_local_encoding(tmp_path, monkeypatch):
+    model = checkpoint.load(ROOT / "checkpoints" / "basic.pt")
+    corpus = read_feature_table(synthetic.feature_table(tmp_path / "t.csv", 700, random_state=8))
+    inputs, _ = build_inputs(corpus, needs=model.needs)
+    expected = model.encode(inputs)
+    monkeypatch.setattr(latents, "ENCODE_TASK_TRACKS", 128)  # 6 chunks
+    seen = []
+    ids, Z = latents._encode_on_cluster(model, corpus, cluster="local:2",
+                                        progress=lambda d, t, m="": seen.append(d))
+    assert ids == inputs.track_ids
+    np.testing.assert_allclose(Z, expected, rtol=1e-5, atol=1e-6)
+    assert sorted(seen) == seen and seen[-1] == 700 and len(seen) == 6
+
+
+def test_explore_draws_a_sample_of_a_million_points_with_a_note():
+    Z, _ = synthetic.latents(1_000_000, 8, random_state=9)
+    assert Z.shape == (1_000_000, 8) and Z.dtype == np.float32
+    rows = scale.scatter_rows(len(Z))
+    assert len(rows) == scale.SCATTER_MAX and len(np.unique(rows)) == len(rows) and rows.max() < len(Z)
+    np.testing.assert_array_equal(rows, scale.scatter_rows(len(Z)))  # the same sample on every rerun
+    assert "100,000 of the 1,000,000" in scale.sample_note(len(Z))
+    assert scale.scatter_rows(5000) is None and scale.sample_note(5000) == ""
+
+
+@pytest.mark.slow
+def test_explore_page_draws_the_sample_and_says_so(tmp_path, monkeypatch):
+    """The page path of the degrade, with the limit lowered to 10 points of the tiny demo corpus."""
+    corpus_dir = tiny_demo(tmp_path / "demo")
+    monkeypatch.setattr(workspace, "DEFAULT_SPECS", (f"manifest:{corpus_dir / 'manifest.csv'}",))
+    monkeypatch.setattr(config, "RUNS_DIR", tmp_path / "runs")
+    monkeypatch.setattr(config, "DATA_DIR", tmp_path)
+    monkeypatch.setattr(scale, "SCATTER_MAX", 10)
+    at = AppTest.from_file("../app.py", default_timeout=180)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("uniform random sample of 10 of the" in i.value for i in at.info)
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert sum(len(trace["customdata"]) for trace in figure["data"]) == 10  # x, y are base64 arrays
