@@ -25,18 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from core.corpus import load_sources  # noqa: E402
 from core.inputs import build_inputs  # noqa: E402
 from core.models import create  # noqa: E402
+from core.reconstruction import model_reconstruction_measures  # noqa: E402
 from core.scoring import label_table, score_by_label  # noqa: E402
-
-
-def recon_measures(orig: np.ndarray, recon: np.ndarray) -> dict:
-    """Self-retrieval and RMS dB distances of reconstructions (n, F, T) to their originals (n, F, T)."""
-    n = len(orig)
-    o = orig.reshape(n, -1).astype(np.float64)
-    r = recon.reshape(n, -1).astype(np.float64)
-    D = np.sqrt(np.maximum((r ** 2).sum(1)[:, None] + (o ** 2).sum(1)[None, :] - 2 * r @ o.T, 0) / o.shape[1])
-    return {"self_retrieval": float(np.mean(D.argmin(1) == np.arange(n))),
-            "dist_recon_db": float(np.mean(np.diag(D))),
-            "dist_corpus_mean_db": float(np.mean(np.sqrt(((o - o.mean(0)) ** 2).mean(1))))}
 
 
 def main() -> None:
@@ -69,7 +59,7 @@ def main() -> None:
                **{k: round(float(v), 4) for k, v in report.items() if k.startswith(("nmi_", "ari_"))}}
         if "clips" in model.needs:
             row.update({k: round(v, 4) for k, v in
-                        recon_measures(model.excerpt(inputs)[0], model.reconstruct(inputs).mel).items()})
+                        model_reconstruction_measures(model, inputs).items() if k != "chance"})
         rows.append(row)
         print(json.dumps(row), flush=True)
     for key in sorted({k for r in rows for k in r if k.startswith(("nmi_", "self_"))}):

@@ -96,7 +96,7 @@ def run_corpus(name: str, source: str, *, seeds: int, epochs_scale: float, only:
             row = {"corpus": name, "representation": spec.label, "model": spec.model, "seed": seed,
                    "n_tracks": len(inputs), "dim": Z.shape[1], "fit_s": time.perf_counter() - t}
             row.update({k: v for k, v in score_by_label(Z, truth, random_state=seed).items() if k in METRICS})
-            if model is not None and "mel" in model.needs:
+            if model is not None and {"mel", "clips"} & set(model.needs):
                 try:
                     row.update(model_reconstruction_measures(model, inputs))
                 except BadInputError:

@@ -73,12 +73,19 @@ def model_reconstruction_measures(model: Any, inputs: ModelInputs) -> dict[str, 
     """:func:`reconstruction_measures` of a fitted ``model``'s mel reconstructions of ``inputs``.
 
     model : a fitted registry model; its ``reconstruct(inputs)`` must return a ``ModelInputs`` with a mel.
-    inputs : :class:`~core.inputs.ModelInputs` with ``mel`` (n, n_mels, n_frames) in dB.
+    inputs : :class:`~core.inputs.ModelInputs` with ``mel`` (n, n_mels, n_frames) in dB, or with
+        ``clips`` for a model that has ``excerpt(inputs)`` (the spectrogram VAEs: the centre excerpt
+        of each whole clip, the one ``reconstruct`` rebuilds, at its true level).
     """
-    if inputs.mel is None:
+    excerpt = getattr(model, "excerpt", None)  # spectrogram VAEs rebuild a fixed excerpt of the whole clip
+    if excerpt is not None and inputs.clips is not None:
+        original = excerpt(inputs)[0]
+    elif inputs.mel is not None:
+        original = inputs.mel
+    else:
         raise BadInputError("inputs", "have no mel spectrograms: reconstruction measures need them")
     out = model.reconstruct(inputs)
     if getattr(out, "mel", None) is None:
         raise BadInputError(f"model {getattr(model, 'name', type(model).__name__)!r}",
                             "reconstructs no mel spectrogram (it does not model the audio)")
-    return reconstruction_measures(inputs.mel, out.mel)
+    return reconstruction_measures(original, out.mel)
