@@ -93,7 +93,7 @@ def test_unreadable_checkpoint_says_permission_denied(tmp_path, ckpt_bytes, monk
     def denied(p):
         raise PermissionError(13, "Permission denied", str(p))
 
-    monkeypatch.setattr(checkpoint, "_head", denied)  # running as root, chmod 000 would not stop the read
+    monkeypatch.setattr(checkpoint.format, "_head", denied)  # running as root, chmod 000 would not stop the read
     with pytest.raises(CheckpointError, match=r"cannot be read \(permission denied\)") as err:
         checkpoint.read(path)
     assert str(path) in str(err.value)

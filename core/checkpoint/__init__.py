@@ -1,0 +1,14 @@
+"""The ONE checkpoint format (model I/O): :mod:`~core.checkpoint.format` writes and reads it safely,
+:mod:`~core.checkpoint.integrity` checks what a file holds, :mod:`~core.checkpoint.runs` trains into it
+and resumes a killed run. Import from here: ``from core import checkpoint; checkpoint.load(path)``."""
+
+from core.checkpoint.format import (
+    FORMAT_CHANGE, FORMAT_VERSION, REQUIRED_KEYS, check_expect, describe, load, read, save, unfitted,
+)
+from core.checkpoint.integrity import content_checksum, structure_problem
+from core.checkpoint.runs import fit, resume
+
+__all__ = [
+    "FORMAT_CHANGE", "FORMAT_VERSION", "REQUIRED_KEYS", "check_expect", "content_checksum", "describe", "fit",
+    "load", "read", "resume", "save", "structure_problem", "unfitted",
+]

@@ -1,0 +1,108 @@
+"""Training into a checkpoint file: fit and save every epoch, resume a killed run exactly where it stopped."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from core.errors import BadInputError, CheckpointError
+from core.inputs import ModelInputs
+from core.models import Model
+from core.models.configs import config_to_dict
+from core.checkpoint.format import read, save, unfitted
+
+
+def fit(model: Model, inputs: ModelInputs, path: str | Path, *, callback: Any = None,
+        stop: threading.Event | None = None, monitoring: dict | None = None) -> Model:
+    """Fit ``model`` on ``inputs``, writing ``path`` at the end of every epoch.
+
+    While the run is unfinished the file holds the training state (so :func:`resume`
+    continues it after Ctrl-C or a killed process); once training has ended (all epochs,
+    or early stopping) it is rewritten without it. Models without training epochs
+    (pca, raw) are fitted and saved once.
+    """
+    if model.training is None:
+        model.fit(inputs, callback=callback, stop=stop)
+        save(model, path, monitoring=monitoring)
+        return model
+    return _fit_into(model, inputs, Path(path), callback=callback, stop=stop, monitoring=monitoring,
+                     resume_from=None)
+
+
+def resume(path: str | Path, inputs: ModelInputs, *, expect_model: str | None = None, epochs: int | None = None,
+           callback: Any = None, stop: threading.Event | None = None) -> Model:
+    """Continue the unfinished run saved in ``path`` on the same ``inputs`` (up to ``epochs`` in total).
+
+    The saved model, training and monitoring settings are kept (``epochs`` may raise the
+    total). Refused, naming the file, when the run already finished or when ``inputs`` are
+    not the data it was trained on (count and content hash).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise BadInputError(path, "nothing to resume: the state file does not exist")
+    saved = read(path, expect_model=expect_model)
+    state = saved.get("train_state")
+    if state is None:
+        raise CheckpointError(path, "has no training state to resume (its training already finished)")
+    if state.get("n_samples") != len(inputs):
+        raise CheckpointError(path, f"its run was trained on {state.get('n_samples')} tracks, the data has "
+                                    f"{len(inputs)}: resume needs the same data")
+    if state.get("data_hash") != inputs.content_hash():
+        raise CheckpointError(path, f"its run was trained on other data (content hash {state.get('data_hash')}, "
+                                    f"this data {inputs.content_hash()}): the features, spectrograms or lyrics "
+                                    "differ; resume needs the same data")
+    model = unfitted(saved, path)
+    if model.training is None:
+        raise CheckpointError(path, f"holds a '{model.name}' model, which has no training run to resume")
+    if epochs is not None:
+        model.training = type(model.training)(**{**config_to_dict(model.training), "epochs": int(epochs)})
+    _check_resumable(model, saved, path)
+    return _fit_into(model, inputs, path, callback=callback, stop=stop, monitoring=saved["monitor_config"],
+                     resume_from=saved)
+
+
+def _check_resumable(model: Model, saved: dict, path: Path) -> None:
+    """Load the saved weights, last weights and optimizer state into a fresh network and optimizer, as
+    training would, so that a crafted or damaged state is refused with a message before any epoch runs."""
+    state = saved["train_state"]
+    try:
+        probe = unfitted(saved, path)
+        probe.set_state(saved["weights"], saved["feature_params"])
+        probe.module_.load_state_dict(state["last_weights"])
+        optimizer = torch.optim.Adam(probe.module_.parameters(), lr=1e-3)
+        optimizer.load_state_dict(state["optimizer"])
+        for group in optimizer.param_groups:
+            for param in group["params"]:
+                for name, value in optimizer.state.get(param, {}).items():
+                    if name != "step" and isinstance(value, torch.Tensor) and value.shape != param.shape:
+                        raise ValueError(f"optimizer state {name} has shape {tuple(value.shape)}, "
+                                         f"its weight {tuple(param.shape)}")
+    except CheckpointError:
+        raise
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as exc:
+        first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise CheckpointError(path, f"its training state cannot be resumed ({first})") from None
+    if model.epochs <= state["epoch"] < state["epochs"]:
+        raise CheckpointError(path, f"--epochs {model.epochs} is not more than the {state['epoch']} epochs "
+                                    "already done: nothing to resume")
+
+
+def _fit_into(model, inputs: ModelInputs, path: Path, *, callback, stop, monitoring, resume_from) -> Model:
+    data_hash = inputs.content_hash()
+    finished = {"done": False}
+
+    def save_state(train_state: dict) -> None:
+        ts = dict(train_state, data_hash=data_hash)
+        finished["done"] = bool(ts.pop("finished"))
+        save(model, path, weights=ts.pop("best_weights"), history=ts["history"], train_state=ts,
+             monitoring=monitoring)
+
+    model.fit(inputs, callback=callback, stop=stop, save_state=save_state, resume_from=resume_from)
+    if finished["done"]:
+        save(model, path, monitoring=monitoring)
+    return model
+
+
