@@ -111,3 +111,14 @@ def test_evaluate_and_beta_sweep_on_tiny_demo(tmp_path):
     assert list(sweep["beta"]) == [0.5, 8.0]
     assert (sweep["active_dims"] >= 0).all() and sweep["kl"].notna().all()
     assert (sweep["recon"] > 0).all()  # validation reconstruction loss of the kept weights, per β
+
+
+def test_a_one_track_table_lists_every_task_with_a_note(shared_data, tmp_path):
+    """Issue 11: `core evaluate` on a one-row table used to drop the easy task without a word."""
+    one = tmp_path / "one.csv"
+    lines = (shared_data / "features" / "gtzan_kaggle_30s.csv").read_text().splitlines()
+    one.write_text("\n".join(lines[:2]) + "\n")
+    df = evaluate(read_feature_table(one), tasks=["easy", "medium", "hard"], seeds=1)
+    assert list(df["task"]) == ["easy", "medium", "hard"]
+    assert df["note"].str.startswith("skipped:").all()
+    assert "1 track(s)" in df.loc[df["task"] == "easy", "note"].item()

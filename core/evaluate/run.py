@@ -58,8 +58,14 @@ def _needs(spec: ModelSpec) -> set[str]:
     return set(create(spec.model, **spec.config).needs)
 
 
+#: Fewest tracks a task clusters: two clusters and a silhouette need at least three points.
+MIN_TRACKS = 3
+
+
 def task_support(corpus, task: Task) -> str | None:
     """Why ``corpus`` cannot run ``task`` (None when it can)."""
+    if len(corpus) < MIN_TRACKS:
+        return f"the corpus has {len(corpus)} track(s); clustering needs at least {MIN_TRACKS}"
     if task.requires_lyrics and not corpus.has_lyrics:
         return "the corpus has no lyrics, and the task compares lyrics, audio and both"
     needs = set().union(*(_needs(m) for m in task.models))
@@ -221,8 +227,15 @@ def evaluate(
         needs = set().union(*(_needs(s) for s, _ in specs))
         inputs, skipped = build_inputs(corpus, needs=needs, progress=None)
         skipped_tracks += skipped
+        if len(inputs) < MIN_TRACKS:
+            skipped_rows.append({"task": task.name, "model": "-", "clustering": "-", "params": "-",
+                                 "note": f"skipped: {len(inputs)} usable track(s) after {len(skipped)} were "
+                                         f"skipped; clustering needs at least {MIN_TRACKS}"})
+            done += len(specs) * seeds
+            continue
         truth = label_table(corpus, label_columns, track_ids=inputs.track_ids)
         task_ks = list(ks) if ks else _default_ks(truth)
+        rows_before = len(per_seed)
         for spec, note in specs:
             for seed in range(seeds):
                 report_progress(done, total, f"{task.name}: {spec.label} seed {seed}")
@@ -234,6 +247,9 @@ def evaluate(
                         per_seed.append(row)
                 done += 1
                 report_progress(done, total, f"{task.name}: {spec.label} seed {seed}")
+        if len(per_seed) == rows_before:
+            skipped_rows.append({"task": task.name, "model": "-", "clustering": "-", "params": "-",
+                                 "note": f"no clustering could run on {len(inputs)} tracks with k = {task_ks}"})
     frames = [_aggregate(per_seed, label_columns)] if per_seed else []
     if skipped_rows:
         frames.append(pd.DataFrame(skipped_rows))
