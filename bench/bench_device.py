@@ -52,8 +52,7 @@ def _conv(batch: int, dev: torch.device):
 def time_steps(build, batch: int, dev: torch.device, *, steps: int) -> float:
     """Median tracks per second of ``steps`` optimisation steps (after 5 warm-up steps)."""
     module, data = build(batch, dev)
-    loss_fn = VAELoss()
-    loss_fn.free_bits = 0.25
+    loss_fn = VAELoss(free_bits=0.25)
     opt = torch.optim.AdamW(module.parameters(), lr=1e-3)
     g = torch.Generator(device=dev)
     g.manual_seed(0)

@@ -167,8 +167,7 @@ class TorchModel(Model):
         t = self.training
         if not self.variational:
             return VAELoss(beta=0.0)
-        return VAELoss(beta=t.beta, warmup_epochs=t.warmup_epochs, capacity=t.capacity,
-                       capacity_epochs=t.capacity_epochs, warmup_steps=t.warmup_steps, free_bits=t.free_bits)
+        return t.loss()
 
     @property
     def epochs(self) -> int:

@@ -19,6 +19,8 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
+from core.models.losses import LossSettings
+
 
 # ------------------------------------------------------------------ training
 @dataclass(frozen=True)
@@ -46,19 +48,9 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
-class VAETrainConfig(TrainConfig):
-    """:class:`TrainConfig` plus the β-VAE loss: KL weight, warm-up, free bits and capacity schedule.
-
-    ``warmup_epochs`` / ``warmup_steps``: β ramps linearly from 0 over that many epochs / optimisation
-    steps. ``free_bits``: each latent dimension's KL counts at least this many nats (0 = off).
-    """
-
-    beta: float = 1.0
-    warmup_epochs: int = 0
-    capacity: float | None = None
-    capacity_epochs: int = 0
-    warmup_steps: int = 0
-    free_bits: float = 0.0
+class VAETrainConfig(TrainConfig, LossSettings):
+    """:class:`TrainConfig` plus the β-VAE loss's settings (:class:`~core.models.losses.LossSettings`:
+    KL weight, warm-up per epoch or per step, free bits, capacity schedule)."""
 
 
 # -------------------------------------------------------------- architectures

@@ -25,7 +25,7 @@ Every loss returns a dict of tensors::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import math
 
@@ -92,9 +92,9 @@ def squared_error(x_hat: torch.Tensor, x: torch.Tensor, *, mask: torch.Tensor | 
     return err
 
 
-@dataclass
-class VAELoss:
-    """``recon + β·KL`` with optional KL warm-up and capacity schedule.
+@dataclass(frozen=True)
+class LossSettings:
+    """The β-VAE loss's settings; a model's training config carries them (``VAETrainConfig``).
 
     Parameters
     ----------
@@ -112,6 +112,15 @@ class VAELoss:
     capacity_epochs: int = 0
     warmup_steps: int = 0
     free_bits: float = 0.0
+
+    def loss(self) -> "VAELoss":
+        """The :class:`VAELoss` with these settings (from a config that extends this class too)."""
+        return VAELoss(**{f.name: getattr(self, f.name) for f in fields(LossSettings)})
+
+
+@dataclass(frozen=True)
+class VAELoss(LossSettings):
+    """``recon + β·KL`` with optional KL warm-up and capacity schedule (settings: :class:`LossSettings`)."""
 
     def beta_at(self, epoch: int, step: int | None = None) -> float:
         """β used at ``epoch`` (0-based) and optimisation ``step`` (0-based; None = end of the epoch)."""
