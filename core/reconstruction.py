@@ -11,7 +11,9 @@ Two numbers a listener can read, both on the log-mel in dB (the same excerpt of 
 
 :func:`reconstruction_measures` works on arrays; :func:`model_reconstruction_measures` asks a
 fitted model (any of :data:`core.models.MODELS` whose ``reconstruct`` returns a mel) for the
-reconstructions of ``inputs`` first. Labels play no part here.
+reconstructions of ``inputs`` first; the whole-clip spectrogram models (``conv``, ``beta``, ``ae`` on
+mel) are compared on the excerpt they rebuild (``model.excerpt``). :func:`corpus_reconstruction_measures`
+builds the model's inputs from a corpus first (what the dashboard shows). Labels play no part here.
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from typing import Any
 import numpy as np
 
 from core.errors import BadInputError
-from core.inputs import ModelInputs
+from core.inputs import ModelInputs, build_inputs
+from core.latents import input_params
 
-__all__ = ["MEASURES", "reconstruction_measures", "model_reconstruction_measures"]
+__all__ = ["MEASURES", "reconstruction_measures", "model_reconstruction_measures", "reconstructs_mel",
+           "corpus_reconstruction_measures"]
 
 #: The keys :func:`reconstruction_measures` returns.
 MEASURES = ("self_retrieval", "chance", "dist_recon_db", "dist_corpus_mean_db")
@@ -69,23 +73,36 @@ def reconstruction_measures(original: np.ndarray, reconstruction: np.ndarray) ->
     }
 
 
+def reconstructs_mel(model: Any) -> bool:
+    """Whether ``model`` reads (and so reconstructs) a spectrogram: its needs hold ``mel`` or ``clips``."""
+    return bool({"mel", "clips"} & set(getattr(model, "needs", ())))
+
+
 def model_reconstruction_measures(model: Any, inputs: ModelInputs) -> dict[str, float]:
     """:func:`reconstruction_measures` of a fitted ``model``'s mel reconstructions of ``inputs``.
 
     model : a fitted registry model; its ``reconstruct(inputs)`` must return a ``ModelInputs`` with a mel.
-    inputs : :class:`~core.inputs.ModelInputs` with ``mel`` (n, n_mels, n_frames) in dB, or with
-        ``clips`` for a model that has ``excerpt(inputs)`` (the spectrogram VAEs: the centre excerpt
-        of each whole clip, the one ``reconstruct`` rebuilds, at its true level).
+    inputs : :class:`~core.inputs.ModelInputs` with ``mel`` (n, n_mels, n_frames) in dB, or whole-clip
+        ``clips`` for the models that rebuild an excerpt of them (compared with ``model.excerpt(inputs)``).
     """
-    excerpt = getattr(model, "excerpt", None)  # spectrogram VAEs rebuild a fixed excerpt of the whole clip
-    if excerpt is not None and inputs.clips is not None:
-        original = excerpt(inputs)[0]
-    elif inputs.mel is not None:
-        original = inputs.mel
-    else:
+    if inputs.mel is None and getattr(inputs, "clips", None) is not None and hasattr(model, "excerpt"):
+        original = model.excerpt(inputs)[0]
+    elif inputs.mel is None:
         raise BadInputError("inputs", "have no mel spectrograms: reconstruction measures need them")
+    else:
+        original = inputs.mel
     out = model.reconstruct(inputs)
     if getattr(out, "mel", None) is None:
         raise BadInputError(f"model {getattr(model, 'name', type(model).__name__)!r}",
                             "reconstructs no mel spectrogram (it does not model the audio)")
     return reconstruction_measures(original, out.mel)
+
+
+def corpus_reconstruction_measures(model: Any, corpus, *, progress=None) -> dict[str, float]:
+    """:func:`model_reconstruction_measures` on every usable track of ``corpus`` (the inputs the model was
+    trained with: :func:`core.latents.input_params`); ``n`` adds the number of tracks measured."""
+    if not reconstructs_mel(model):
+        raise BadInputError(f"model {getattr(model, 'name', type(model).__name__)!r}",
+                            "reconstructs no mel spectrogram (it does not model the audio)")
+    inputs, _ = build_inputs(corpus, needs=model.needs, progress=progress, **input_params(model))
+    return {**model_reconstruction_measures(model, inputs), "n": len(inputs)}

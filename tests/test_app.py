@@ -67,20 +67,53 @@ def test_explore_opens_on_the_scatter_with_shipped_checkpoint(app_env):
 
 
 def test_dbscan_eps_changes_the_metrics(app_env):
+    """Widgets are looked up again after every run: an element of an older run reads today's session
+    state against its own (older) options, which made AppTest raise "'noise' is not in list"."""
     at = _app()
     at.run()
     at.switch_page("views/clusters_page.py").run()
     at.segmented_control(key="clusters_algorithm").set_value("dbscan").run()
     assert not at.exception, [e.value for e in at.exception]
-    eps = at.slider(key="dbscan_eps")
+    top = at.slider(key="dbscan_eps").max
     low = _metrics(at)
-    eps.set_value(round(eps.max * 0.02, 3)).run()
+    at.slider(key="dbscan_eps").set_value(round(top * 0.02, 3)).run()
     small = _metrics(at)
-    eps.set_value(round(eps.max * 0.9, 3)).run()
+    listen = at.selectbox(key="listen_cluster")
+    assert "noise" in listen.options, listen.options
+    listen.set_value(-1).run()  # listen to the noise points, then let a larger eps remove them
+    assert at.selectbox(key="listen_cluster").value == -1
+    at.slider(key="dbscan_eps").set_value(round(top * 0.9, 3)).run()
     large = _metrics(at)
-    assert not at.exception
+    assert not at.exception, [e.value for e in at.exception]
+    # the Cluster box falls back to a cluster that exists (it kept the stale "noise" before)
+    listen = at.selectbox(key="listen_cluster")
+    assert "noise" not in listen.options and listen.value == 0, (listen.value, listen.options)
+    assert listen.options[listen.index] == "c0"
     assert small != large, (low, small, large)
     assert float(small["noise"].rstrip("%")) > float(large["noise"].rstrip("%"))
+
+
+def test_the_cluster_to_listen_to_starts_on_a_real_cluster_not_the_noise(app_env):
+    at = _app()
+    at.run()
+    at.switch_page("views/clusters_page.py").run()
+    at.segmented_control(key="clusters_algorithm").set_value("dbscan").run()
+    top = at.slider(key="dbscan_eps").max
+    for share in (0.05, 0.1, 0.15, 0.2, 0.3, 0.4):  # an eps with noise points AND clusters
+        eps = round(top * share, 3)
+        at.slider(key="dbscan_eps").set_value(eps).run()
+        options = at.selectbox(key="listen_cluster").options
+        if "noise" in options and "c0" in options:
+            break
+    else:
+        pytest.fail("no eps gave both noise and clusters on the tiny corpus")
+    fresh = _app()  # a session that first sees the Cluster box with that DBSCAN
+    fresh.session_state["clustering"] = {"name": "dbscan", "params": {"eps": eps, "min_samples": 5}, "context": None}
+    fresh.run()
+    fresh.switch_page("views/clusters_page.py").run()
+    assert not fresh.exception, [e.value for e in fresh.exception]
+    box = fresh.selectbox(key="listen_cluster")
+    assert "noise" in box.options and box.value == 0, (box.value, box.options)
 
 
 def test_k_changes_the_number_of_clusters(app_env):

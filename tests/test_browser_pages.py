@@ -144,3 +144,24 @@ def test_deep_links_open_their_page(server, browser, shots, path):
                 pg.screenshot(path=str(shots / f"deep_link_{path}.png"), full_page=False)
         finally:
             context.close()
+
+
+def test_latent_page_reconstruction_quality_and_train_page_conv_defaults(server, page, shots):
+    url, _ = server
+    page.goto(f"{url}/latent")
+    page.get_by_text("Reconstruction quality").wait_for(timeout=180_000)
+    page.get_by_text("self-retrieval").wait_for(timeout=180_000)
+    page.locator('[data-testid="stPlotlyChart"]').last.wait_for()
+    page.wait_for_timeout(2000)
+    _no_exception(page)
+    page.screenshot(path=str(shots / "latent_reconstruction_quality.png"), full_page=True)
+    page.goto(f"{url}/train")
+    page.get_by_role("tab", name="Train a model").click()
+    model = page.locator('[data-testid="stMain"] [data-testid="stSelectbox"]').first
+    model.click()
+    page.get_by_role("option", name="ConvVAE", exact=True).click()
+    page.get_by_text("steps per epoch").wait_for()
+    page.wait_for_timeout(2000)
+    _no_exception(page)
+    assert page.get_by_text("β normalised").count() >= 1
+    page.screenshot(path=str(shots / "train_convvae.png"), full_page=True)

@@ -13,6 +13,7 @@ import pytest
 
 from core import checkpoint, config
 from core.jobs import Job, JobLimitError, JobRegistry
+from core.models import MODELS
 from tests.test_app import _app, app_env, monkeypatch_module  # noqa: F401  (fixtures)
 from ui import jobs as ui_jobs
 
@@ -61,7 +62,7 @@ def _my_job(at):
 def test_the_form_trains_the_typed_model_epochs_and_name(app_env):
     """ConvVAE, 2 epochs, "mine": the checkpoint is mine.pt with a conv model trained 2 epochs."""
     at = _train_page()
-    _start(at, "conv", epochs=2, name="mine")
+    _start(at, "conv", epochs=2, steps=3, width=16, free_bits=0.5, name="mine")
     job = _my_job(at)
     assert job.settings["model"] == "conv" and job.settings["epochs"] == 2
     # While it trains the page shows the run's own settings, not another model's defaults.
@@ -71,6 +72,10 @@ def test_the_form_trains_the_typed_model_epochs_and_name(app_env):
     assert job.save_to == config.RUNS_DIR / "mine.pt"
     info = checkpoint.describe(job.save_to)
     assert info["model"] == "conv" and info["epochs_trained"] == 2
+    # the spectrogram VAE's own knobs reach the model: width, steps per epoch, free bits
+    assert info["model_config"]["width"] == 16
+    assert info["train_config"]["steps_per_epoch"] == 3 and info["train_config"]["free_bits"] == 0.5
+    assert info["history"]["steps"] == 6
     if shown is not None:
         values = dict(zip(shown["setting"], shown["value"]))
         assert values["model"] == "ConvVAE" and values["epochs"] == "2"
@@ -88,9 +93,20 @@ def test_the_typed_beta_is_the_trained_beta(app_env):
 def test_a_model_change_shows_that_models_values_and_labels(app_env):
     at = _train_page()
     at.selectbox(key="train_model").set_value("conv").run()
-    assert at.number_input(key="train_conv_epochs").value == 40
+    # the model's own defaults (its config classes), not copies kept on the page
+    conv = MODELS["conv"]
+    config, training = conv.config_class(), conv.training_class(**conv.training_defaults)
+    for key, value in {"epochs": training.epochs, "batch": training.batch_size, "lr": training.lr,
+                       "latent": config.latent_dim, "beta": training.beta, "width": config.width,
+                       "steps": training.steps_per_epoch, "free_bits": training.free_bits}.items():
+        assert at.number_input(key=f"train_conv_{key}").value == value, key
+    help_line = next(c.value for c in at.caption if c.value.startswith("ConvVAE:"))
+    assert "4 conv layers" not in help_line and "128×128" not in help_line
+    assert f"audio latent {config.latent_dim}" in help_line and f"lyrics latent {config.lyrics_latent_dim}" in help_line
+    normalised = conv(config, training).beta_normalised()
+    assert any(f"β normalised = {normalised:.3g}" in c.value for c in at.caption), [c.value for c in at.caption]
     at.selectbox(key="train_model").set_value("beta").run()
-    assert at.number_input(key="train_beta_beta").value == 4.0
+    assert at.number_input(key="train_beta_beta").value == MODELS["beta"].training_defaults["beta"] == 4.0
     at.selectbox(key="train_model").set_value("basic").run()
     assert at.number_input(key="train_basic_epochs").value == 120
     assert at.text_input(key="train_basic_name").value == "basic-run"

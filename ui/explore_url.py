@@ -159,10 +159,20 @@ def _number(raw: str):
     return raw
 
 
+#: The URL parameters the Explore view owns (the table above); any other (e.g. ``job``, a running
+#: training job of this session, ``ui.jobs``) belongs to another page and is kept.
+VIEW_KEYS = frozenset({"corpus", "model", "emb", "proj", "dim", "colour", "cl", "q", "track", "k", "side"})
+
+
+def _owned(key: str) -> bool:
+    return key in VIEW_KEYS or key.startswith("cl.")
+
+
 def publish(view: dict[str, object]) -> None:
-    """Write ``view`` (None values left out) to the URL, when it changed."""
-    wanted = {k: str(v) for k, v in view.items() if v is not None and v != ""}
+    """Write ``view`` (None values left out) to the URL, when it changed; other pages' parameters stay."""
     current = {k: st.query_params.get(k) for k in st.query_params.keys()}
+    wanted = {k: v for k, v in current.items() if not _owned(k)}
+    wanted |= {k: str(v) for k, v in view.items() if v is not None and v != ""}
     if current != wanted:
         st.query_params.from_dict(wanted)
 

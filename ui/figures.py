@@ -69,15 +69,34 @@ def _mel_layout(fig: go.Figure, mel_db: np.ndarray, params: MelParams | None, **
     fig.update_yaxes(title_text="frequency (Hz, mel scale)", tickvals=vals, ticktext=text, **axis)
 
 
-#: The dB colour bar of every spectrogram: 0 dB is the loudest bin of the clip.
-DB_COLORBAR = dict(title=dict(text="dB (re. loudest)", side="right"), thickness=10)
+#: Headroom above 0 dB of a full-scale ("power") log-mel's colour range: a full-scale sine sits near
+#: 0 dB and loud, dense mixes (and reconstructions) reach a few dB above it.
+POWER_HEADROOM_DB = 10.0
+
+
+def db_scale(params: MelParams | None) -> tuple[float, float, str]:
+    """``(zmin, zmax, colour-bar title)`` of a log-mel made with ``params`` (None: the defaults).
+
+    "peak" mels lie in [-top_db, 0] dB re. the window's loudest bin; "power" mels (the spectrogram
+    VAEs' whole clips) in dB re. full-scale power, floored at -top_db (-100 dB), up to about +10 dB.
+    The range is fixed by the parameters, not by the image: two images on the same parameters compare."""
+    params = params or MelParams()
+    if params.reference == "power":
+        return -float(params.top_db), POWER_HEADROOM_DB, "dB re. full scale"
+    return -float(params.top_db), 0.0, "dB re. loudest bin"
+
+
+def _colorbar(title: str) -> dict:
+    return dict(title=dict(text=title, side="right"), thickness=10)
 
 
 def spectrogram(mel_db: np.ndarray, *, title: str = "", height: int = 280, params: MelParams | None = None) -> go.Figure:
-    """A log-mel (dB, ``(n_mels, n_frames)``) as a heatmap: time in s, mel bands labelled in Hz, low at the bottom.
+    """A log-mel (dB, ``(n_mels, n_frames)``) as a heatmap: time in s, mel bands labelled in Hz, low at the bottom;
+    colours on the fixed dB range of ``params.reference`` (:func:`db_scale`).
 
     Show it with ``st.plotly_chart(..., theme=None)``: Streamlit's theme replaces Magma's first stop."""
-    fig = go.Figure(_mel_trace(mel_db, params, colorbar=DB_COLORBAR))
+    lo, hi, label = db_scale(params)
+    fig = go.Figure(_mel_trace(mel_db, params, zmin=lo, zmax=hi, colorbar=_colorbar(label)))
     fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40 if title else 20, b=10))
     _mel_layout(fig, mel_db, params)
     return fig
@@ -85,13 +104,13 @@ def spectrogram(mel_db: np.ndarray, *, title: str = "", height: int = 280, param
 
 def spectrogram_pair(original: np.ndarray, reconstruction: np.ndarray, *, height: int = 280,
                      params: MelParams | None = None) -> go.Figure:
-    """Original and reconstructed log-mel side by side, on one colour scale (show with ``theme=None``)."""
-    lo = float(min(original.min(), reconstruction.min()))
-    hi = float(max(original.max(), reconstruction.max()))
+    """Original and reconstructed log-mel of the same excerpt side by side, on ONE colour scale (the fixed
+    range of ``params``, :func:`db_scale`) with one colour bar, so they compare (show with ``theme=None``)."""
+    lo, hi, label = db_scale(params)
     fig = make_subplots(rows=1, cols=2, subplot_titles=("original", "reconstruction"), horizontal_spacing=0.06,
                         shared_yaxes=True)
     for col, z in ((1, original), (2, reconstruction)):
-        fig.add_trace(_mel_trace(z, params, zmin=lo, zmax=hi, showscale=col == 2, colorbar=DB_COLORBAR),
+        fig.add_trace(_mel_trace(z, params, zmin=lo, zmax=hi, showscale=col == 2, colorbar=_colorbar(label)),
                       row=1, col=col)
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10))
     _mel_layout(fig, original, params)

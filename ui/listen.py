@@ -11,6 +11,7 @@ import streamlit as st
 
 from core.explore import listen
 from core.corpus import FEATURE_NAMES
+from core.latents import mel_params_of
 from ui import figures, state
 
 
@@ -50,7 +51,9 @@ def track_panel(track_id: str, *, entry, specs: tuple[str, ...], key: str) -> No
         if result.audio_reconstruction is not None:
             play(result.audio_reconstruction, result.sr)
     if result.mel is not None:
-        st.plotly_chart(figures.spectrogram_pair(result.mel, result.mel_reconstruction), key=f"{key}-mel", theme=None)
+        params = mel_params_of(state.model(str(entry.path), entry.stamp))  # peak or full-scale dB
+        st.plotly_chart(figures.spectrogram_pair(result.mel, result.mel_reconstruction, params=params),
+                        key=f"{key}-mel", theme=None)
     if result.features is not None:
         table = pd.DataFrame({"original": result.features, "reconstruction": result.features_reconstruction},
                              index=FEATURE_NAMES)

@@ -21,6 +21,7 @@ from core.config import device
 from core.errors import BadInputError
 from core.latents import encode_corpus
 from core.projections import project, warm_up
+from core.reconstruction import corpus_reconstruction_measures
 
 SPECS = "corpus_specs"
 CHECKPOINT = "checkpoint"
@@ -260,6 +261,17 @@ def live_basic_vae(specs: tuple[str, ...], beta: float, latent: int, seed: int):
     """The Basic VAE trained with ``beta`` and ``latent`` dimensions, and its scores (the live β slider)."""
     params = workspace.model_settings("basic", beta=beta, latent_dim=latent, seed=seed, random_state=seed)
     return scoring.fit_and_score(corpus(specs), "basic", params=params, random_state=seed)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def reconstruction_quality(path: str, stamp: float, specs: tuple[str, ...]) -> dict[str, float]:
+    """``core.reconstruction.corpus_reconstruction_measures`` of the checkpoint on the corpus: self-retrieval,
+    chance and the RMS dB distances (raises ``BadInputError`` for a model that reconstructs no mel)."""
+    bar, update = _progress_bar("Measuring the reconstructions…")
+    try:
+        return corpus_reconstruction_measures(model(path, stamp), corpus(specs), progress=update)
+    finally:
+        bar.empty()
 
 
 @st.cache_data(show_spinner=False, max_entries=128)

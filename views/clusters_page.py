@@ -114,6 +114,10 @@ if not clusters_present:
     st.info("No clusters to listen to.")
 else:
     c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
+    # Another eps or k changes the set of clusters: a remembered choice that is gone (e.g. "noise")
+    # falls back to the first real cluster instead of leaving the box on a value it does not offer.
+    if st.session_state.get("listen_cluster") not in clusters_present:
+        st.session_state["listen_cluster"] = next((c for c in clusters_present if c >= 0), clusters_present[0])
     chosen = c1.selectbox("Cluster", clusters_present, format_func=frames.cluster_name, key="listen_cluster")
     how = c2.segmented_control("Which members", ["nearest", "random"], default="nearest", key="listen_how",
                                format_func={"nearest": "nearest the centre", "random": "random"}.get) or "nearest"

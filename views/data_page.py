@@ -1,5 +1,7 @@
 """Data: choose the corpus, extract features, see what is in it, play any track."""
 
+import dataclasses
+
 import pandas as pd
 import plotly.express as px
 import streamlit as st
@@ -10,7 +12,7 @@ from core.config import SAMPLE_RATE
 from core.corpus.roots import ENV, is_local_address, root_choices
 from core.errors import BadInputError
 from core.features.extract import extract
-from core.features.mel import MelParams, log_mel
+from core.features.mel import CLIP_PARAMS, MelParams, clip_log_mel, log_mel
 from ui import figures, scale, state
 from ui.listen import play
 
@@ -121,7 +123,10 @@ try:
 except BadInputError as exc:
     st.error(str(exc))
     st.stop()
-params = MelParams(sr=SAMPLE_RATE)
+#: The two log-mels of the project (MelParams.reference): what the spectrogram VAEs read, and the
+#: peak-normalised centre window of the 57-feature era (PCA / autoencoder on mel).
+MEL_VIEWS = {"power": "whole clip · dB re. full scale (ConvVAE, Beta-VAE)",
+             "peak": "centre 5.9 s · dB re. its loudest bin (PCA / AE on mel)"}
 left, right = st.columns(2)
 with left:
     play(y, SAMPLE_RATE)
@@ -129,6 +134,15 @@ with left:
         st.text(track.lyrics)
     else:
         st.caption("instrumental (no lyrics)")
-right.plotly_chart(figures.spectrogram(log_mel(y=y, params=params), params=params,
-                                       title=f"log-mel ({params.n_mels} bands × {params.n_frames} frames)"),
-                   key="track_mel", theme=None)
+with right:
+    reference = st.radio("Spectrogram", list(MEL_VIEWS), format_func=MEL_VIEWS.get, horizontal=True,
+                         key="data_mel_reference")
+    if reference == "power":
+        params = dataclasses.replace(CLIP_PARAMS, sr=SAMPLE_RATE)
+        mel = clip_log_mel(y=y, params=params)
+    else:
+        params = MelParams(sr=SAMPLE_RATE)
+        mel = log_mel(y=y, params=params)
+    st.plotly_chart(figures.spectrogram(mel, params=params, title=f"log-mel ({mel.shape[0]} bands × "
+                                        f"{mel.shape[1]} frames, {mel.shape[1] * params.hop_length / params.sr:.1f} s)"),
+                    key="track_mel", theme=None)

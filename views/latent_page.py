@@ -7,7 +7,9 @@ import streamlit as st
 from core import explore
 from core.config import SAMPLE_RATE
 from core.corpus import FEATURE_NAMES
+from core.errors import BadInputError
 from core.latents import mel_params_of
+from core.reconstruction import reconstructs_mel
 from ui import figures, state, tables
 from ui.listen import play
 
@@ -25,6 +27,33 @@ if kl is not None and len(kl):
                "dimensions off and spreads the factors of variation over fewer of them: the Beta-VAE story.")
 else:
     st.caption(f"The {model.name} model has no KL term (not a VAE).")
+
+
+def reconstruction_quality() -> None:
+    """Self-retrieval and RMS dB distances of the model's reconstructions of the corpus (issue 9)."""
+    st.subheader("Reconstruction quality")
+    if not reconstructs_mel(model):
+        st.caption(f"The {model.name} model does not reconstruct a mel spectrogram (it reads "
+                   f"{', '.join(sorted(model.needs))}), so there is no spectrogram reconstruction to measure.")
+        return
+    try:
+        q = state.reconstruction_quality(str(entry.path), entry.stamp, specs)
+    except BadInputError as exc:
+        st.caption(f"Reconstruction quality cannot be measured on this corpus: {exc}")
+        return
+    c = st.columns(4)
+    c[0].metric("self-retrieval", f"{q['self_retrieval']:.1%}",
+                help="share of tracks whose reconstruction is nearer to their own spectrogram than to any other")
+    c[1].metric("chance", f"{q['chance']:.1%}", help="1 / number of tracks")
+    c[2].metric("track → reconstruction", f"{q['dist_recon_db']:.2f} dB", help="RMS difference, mean over tracks")
+    c[3].metric("track → corpus mean", f"{q['dist_corpus_mean_db']:.2f} dB",
+                help="RMS difference between each track and the corpus-mean spectrogram")
+    st.caption(f"On the {q['n']} tracks of this corpus: a reconstruction that is no nearer to its track than the "
+               "corpus-mean spectrogram, or self-retrieval near chance, means the model gives every track the "
+               "same smooth envelope. Log-mel in dB of the excerpt each model rebuilds; labels play no part.")
+
+
+reconstruction_quality()
 
 if not hasattr(model, "decode"):
     st.info(f"The {model.name} model cannot decode a latent point. Choose a VAE checkpoint in the sidebar.")

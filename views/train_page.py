@@ -5,6 +5,7 @@ import streamlit as st
 
 from core import checkpoint, workspace
 from core.jobs import TrainingJob, prepare_job
+from core.models import create
 from core.scoring import TrainingMonitor
 from ui import figures, frames, jobs, state, tables
 
@@ -13,23 +14,58 @@ corpus = state.current_corpus()
 specs = state.current_specs()
 
 MODEL_LABELS = {"basic": "Basic VAE", "conv": "ConvVAE", "beta": "Beta-VAE", "ae": "Autoencoder", "pca": "PCA"}
-MODEL_HELP = {
-    "basic": "Basic VAE: dense network on the 57-value GTZAN features (seconds).",
-    "conv": "ConvVAE: 4 conv layers on the 128×128 log-mel, fused with a lyrics branch (β = 1).",
-    "beta": "Beta-VAE: the ConvVAE trained with a β-weighted KL (β = 4 by default).",
-    "ae": "Plain autoencoder: the same encoder without the KL term.",
-    "pca": "PCA baseline on the same inputs (instant).",
-}
-#: The form's starting values for each model (the models' own defaults; typed values are kept per model).
-DEFAULTS = {
-    "basic": {"beta": 1.0, "latent": 2, "epochs": 120},
-    "conv": {"beta": 1.0, "latent": 8, "epochs": 40},
-    "beta": {"beta": 4.0, "latent": 8, "epochs": 40},
-    "ae": {"beta": 0.0, "latent": 8, "epochs": 40},
-    "pca": {"beta": 0.0, "latent": 8, "epochs": 1},
-}
+#: The new knobs of the spectrogram VAEs (form key -> (config field, label)).
+CONV_KNOBS = {"width": ("width", "width (channels)"), "steps": ("steps_per_epoch", "steps per epoch"),
+              "free_bits": ("free_bits", "free bits (nats / dim)")}
+
+
+def model_defaults(name: str) -> dict:
+    """The form's starting values for model ``name``: its own config classes' defaults (never copies).
+
+    ``MODELS[name].config_class()`` and ``training_class(**training_defaults)``, through ``create``."""
+    model = create(name)
+    train = model.training
+    out = {"latent": int(model.config.latent_dim), "beta": float(getattr(train, "beta", 0.0)),
+           "epochs": int(model.default_epochs if train is not None and train.epochs is None else
+                         (train.epochs if train is not None else 1)),
+           "lr": float(train.lr) if train is not None else 1e-3,
+           "batch": int(train.batch_size) if train is not None else 32}
+    if name in ("conv", "beta"):
+        for key, (field, _) in CONV_KNOBS.items():
+            out[key] = getattr(model.config if hasattr(model.config, field) else train, field)
+    return out
+
+
+def beta_normalised_line(name: str, beta: float, latent: int) -> str:
+    """β normalised (``ConvVAE.beta_normalised``: β·d/(F·T), Higgins et al.) of ``beta`` with ``latent`` dims."""
+    model = create(name, beta=beta, latent_dim=latent)
+    value = model.beta_normalised()
+    return (f"β = {beta:g} is **β normalised = {value:.3g}** (β·d/(F·T): d = {latent} audio latent dimensions, "
+            f"F·T = 128 mel bands × {model.config.crop_frames} frames per crop); it follows the form when you "
+            "start training.")
+
+
+def model_help(name: str) -> str:
+    """One line on model ``name``, its sizes read from its config classes."""
+    model = create(name)
+    c = model.config
+    if name in ("conv", "beta"):
+        return (f"{MODEL_LABELS[name]}: 1-D convolutions (width {c.width}) over random {c.crop_frames}-frame crops of "
+                f"whole-clip log-mels (dB re. full scale, each band standardised); audio latent {c.latent_dim} + "
+                f"lyrics latent {c.lyrics_latent_dim}, concatenated; β = {model.training.beta:g}"
+                + (" (the ConvVAE's network, β is a loss setting)." if name == "beta" else "."))
+    if name == "basic":
+        return (f"Basic VAE: dense network 57 → {' → '.join(map(str, c.hidden))} → z = {c.latent_dim} on the "
+                "57-value GTZAN features (seconds).")
+    if name == "ae":
+        return (f"Plain autoencoder on the {c.inputs}: the Basic VAE's dense network "
+                f"({' → '.join(map(str, c.hidden))}) without the KL term.")
+    return f"PCA baseline on the standardised {c.inputs} (instant)."
+
+
 SETTING_NAMES = {"model": "model", "epochs": "epochs", "beta": "β", "latent_dim": "latent size", "lr": "learning rate",
-                 "batch_size": "batch size", "seed": "seed", "random_state": "random state"}
+                 "batch_size": "batch size", "seed": "seed", "random_state": "random state", "width": "width",
+                 "steps_per_epoch": "steps per epoch", "free_bits": "free bits"}
 
 # A key keeps the open tab across reruns: choosing a model (a rerun) must not jump back to the first tab.
 live_tab, train_tab, beta_tab, manage_tab = st.tabs(
@@ -70,9 +106,10 @@ def start_training(model_name: str, values: dict) -> None:
     registry = jobs.registry()
     path, renamed = workspace.free_run_path(values["name"], taken=registry.reserved_paths())
     registry.check("train", owner=jobs.session_id(), save_to=path)
+    knobs = {field: values[key] for key, (field, _) in CONV_KNOBS.items() if key in values}
     params = workspace.model_settings(
         model_name, epochs=values["epochs"], lr=values["lr"], batch_size=values["batch"], seed=values["seed"],
-        latent_dim=values["latent"], beta=values["beta"], random_state=values["seed"])
+        latent_dim=values["latent"], beta=values["beta"], random_state=values["seed"], **knobs)
     monitor = TrainingMonitor(n_clusters=state.default_k(corpus), every=max(1, values["epochs"] // 20),
                               random_state=values["seed"])
     bar = st.progress(0.0, text="Extracting features…")
@@ -101,15 +138,17 @@ with train_tab:
     else:
         model_name = st.selectbox("Model", list(MODEL_LABELS), format_func=MODEL_LABELS.get, key="train_model",
                                   help="Each model keeps the values you typed for it.")
-        st.caption(MODEL_HELP[model_name])
-        d = DEFAULTS[model_name]
+        st.caption(model_help(model_name))
+        d = model_defaults(model_name)
+        spectrogram_vae = model_name in ("conv", "beta")
         # Keys carry the model name: every model has its own values, and a model change never swaps
         # the widgets (and so never drops what was typed) between Start and the run. Streamlit forgets
         # the state of widgets it did not draw, so typed values are kept aside and put back.
         k = f"train_{model_name}"
         typed = st.session_state.setdefault("train_typed", {})
         starting = {f"{k}_beta": d["beta"], f"{k}_latent": d["latent"], f"{k}_epochs": d["epochs"],
-                    f"{k}_lr": 1e-3, f"{k}_batch": 32, f"{k}_seed": 0, f"{k}_name": f"{model_name}-run"}
+                    f"{k}_lr": d["lr"], f"{k}_batch": d["batch"], f"{k}_seed": 0, f"{k}_name": f"{model_name}-run"}
+        starting.update({f"{k}_{key}": d[key] for key in CONV_KNOBS if key in d})
         for key, value in starting.items():
             if key not in st.session_state:
                 st.session_state[key] = typed.get(key, value)
@@ -117,21 +156,38 @@ with train_tab:
             c1, c2, c3 = st.columns(3)
             epochs = c1.number_input("epochs", 1, 1000, key=f"{k}_epochs", disabled=model_name == "pca")
             beta = c2.number_input("β (KL weight)", 0.0, 64.0, step=0.5, key=f"{k}_beta",
-                                   disabled=model_name in ("ae", "pca"))
-            latent = c3.number_input("latent size", 2, 128, key=f"{k}_latent")
+                                   disabled=model_name in ("ae", "pca"),
+                                   help="β normalised = β·d/(F·T) is shown under the form" if spectrogram_vae else None)
+            latent = c3.number_input("audio latent size" if spectrogram_vae else "latent size", 2, 128,
+                                     key=f"{k}_latent", help="the audio block z_a; the lyrics block is added to it"
+                                     if spectrogram_vae else None)
             c4, c5, c6 = st.columns(3)
             lr = c4.number_input("learning rate", 1e-5, 1e-1, format="%.5f", key=f"{k}_lr")
             batch = c5.number_input("batch size", 4, 1024, key=f"{k}_batch")
             seed = c6.number_input("seed", 0, 10_000, key=f"{k}_seed")
+            knobs = {}
+            if spectrogram_vae:
+                c7, c8, c9 = st.columns(3)
+                knobs["width"] = int(c7.number_input(CONV_KNOBS["width"][1], 8, 512, step=8, key=f"{k}_width",
+                                                     help="channels of every convolution (divisible by 8)"))
+                knobs["steps"] = int(c8.number_input(CONV_KNOBS["steps"][1], 1, 10_000, key=f"{k}_steps",
+                                                     help="an epoch is this many steps, each on new random crops"))
+                knobs["free_bits"] = float(c9.number_input(CONV_KNOBS["free_bits"][1], 0.0, 10.0, step=0.05,
+                                                           format="%.2f", key=f"{k}_free_bits",
+                                                           help="each latent dimension's KL counts at least this much"))
             name = st.text_input("Save as", key=f"{k}_name",
                                  help="Saved under data/runs/NAME.pt when training ends or is stopped. "
                                       "A name in use gets a number added: a run never overwrites another.")
             start = st.form_submit_button("Start training", type="primary")
+        if spectrogram_vae:
+            st.caption(beta_normalised_line(model_name, float(st.session_state[f"{k}_beta"]),
+                                            int(st.session_state[f"{k}_latent"])))
         typed.update({key: st.session_state[key] for key in starting})
         if start:
             try:
                 start_training(model_name, {"beta": float(beta), "latent": int(latent), "epochs": int(epochs),
-                                            "lr": float(lr), "batch": int(batch), "seed": int(seed), "name": name})
+                                            "lr": float(lr), "batch": int(batch), "seed": int(seed), "name": name,
+                                            **knobs})
             except Exception as exc:  # a bad name, a cap, a corpus without the inputs: said, not raised
                 st.error(str(exc))
             else:
@@ -164,6 +220,9 @@ with train_tab:
             total_units = int(job.settings.get("latent_dim") or getattr(job.model, "latent_dim", 0) or 0)
             st.caption(f"active latent units (KL > 0.01 nats) at epoch {int(last['epoch'])}: **{units}**"
                        + (f" of {total_units}" if total_units else ""))
+        if pd.notna(last.get("beta_normalised", None)):
+            st.caption(f"β at epoch {int(last['epoch'])}: **{last['beta']:.3g}**, β normalised (β·d/(F·T)): "
+                       f"**{last['beta_normalised']:.3g}**")
         left, right = st.columns([3, 2])
         log_y = left.toggle("log scale", key="loss_log", help="Loss on a logarithmic axis")
         left.plotly_chart(figures.loss_curves(epochs_done, log_y=log_y), key="curves")
@@ -201,13 +260,18 @@ with beta_tab:
         except Exception:  # unreadable checkpoints are listed with their problem on the Checkpoints tab
             continue
         if info.get("model") in ("conv", "beta"):
-            rows.append({"checkpoint": e.name, "β": (info["train_config"] or {}).get("beta"), "path": str(e.path)})
+            rows.append({"checkpoint": e.name, "β": (info["train_config"] or {}).get("beta"),
+                         "β normalised": info.get("beta_normalised"), "path": str(e.path)})
     if not rows:
         st.info("No ConvVAE checkpoints. Train one with another β on the **Train a model** tab.")
     else:
         table = pd.DataFrame(rows).sort_values(["β", "checkpoint"], na_position="last").set_index("path")
         choice = st.select_slider("β", options=table.index.tolist(), key="conv_beta",
                                   format_func=lambda p: f"β = {table.loc[p, 'β']:g} ({table.loc[p, 'checkpoint']})")
+        chosen_row = table.loc[choice]
+        if pd.notna(chosen_row["β normalised"]):
+            st.caption(f"β = {chosen_row['β']:g} is β normalised = **{chosen_row['β normalised']:.3g}** "
+                       "(β·d/(F·T): d audio latent dimensions, F·T mel values per crop; Higgins et al.)")
         st.button("Use this ConvVAE", type="primary", on_click=state.use_checkpoint, args=(choice,))
         st.caption("Each β is its own checkpoint, so switching is instant. For another β, train a Beta-VAE on "
                    "the **Train a model** tab; it joins this slider when saved.")
