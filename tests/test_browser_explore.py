@@ -11,86 +11,25 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from tests.browser_support import browser, dashboard, need_chromium, page  # noqa: F401  (fixtures)
 from tests.helpers import tiny_demo
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 HIGHLIGHT_KINDS = ("selected", "match", "neighbour", "picked", "focus")
-
-
-def _need_chromium():
-    if CHROMIUM is None:
-        if os.environ.get("CI"):
-            pytest.fail("Chromium is missing at /usr/bin/chromium; .ci/run installs Debian's chromium package")
-        pytest.skip("Chromium is not installed (apt-get install chromium); browser tests skipped")
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    _need_chromium()
+    need_chromium()
     root = tmp_path_factory.mktemp("browser_explore")
     corpus = os.environ.get("SONGSCAPE_BROWSER_CORPUS") or f"manifest:{tiny_demo(root / 'demo', n_tracks=40) / 'manifest.csv'}"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = dict(os.environ, SONGSCAPE_CORPUS=corpus, SONGSCAPE_DATA=str(root), SONGSCAPE_CACHE=str(root / "cache"),
-               PYTHONUNBUFFERED="1", SONGSCAPE_NO_WARMUP="1")
-    log = open(root / "streamlit.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.address", "127.0.0.1", "--server.headless", "true"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail(f"streamlit did not start; log: {(root / 'streamlit.log').read_text()[-2000:]}")
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    _need_chromium()
-    from playwright.sync_api import sync_playwright  # optional: only where Chromium is, after the skip above
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    pg = context.new_page()
-    pg.set_default_timeout(240_000)
-    yield pg
-    context.close()
+    with dashboard(root, corpus, SONGSCAPE_NO_WARMUP="1") as url:
+        yield url
 
 
 @pytest.fixture
