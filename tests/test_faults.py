@@ -68,7 +68,7 @@ BAD_ARGS = [
     (["train", "--beta", "-1"], "--beta"),
     (["train", "--val-fraction", "1.5"], "--val-fraction"),
     (["train", "--patience", "0"], "--patience"),
-    (["train", "--channels", "16,0,8"], "--channels"),
+    (["train", "--width", "0"], "--width"),
     (["evaluate", "--seeds", "0"], "--seeds"),
     (["evaluate", "--epochs-scale", "inf"], "--epochs-scale"),
     (["features", "x", "--jobs", "0"], "--jobs"),
