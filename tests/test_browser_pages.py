@@ -151,7 +151,7 @@ def test_latent_page_reconstruction_quality_and_train_page_conv_defaults(server,
     page.goto(f"{url}/latent")
     page.get_by_text("Reconstruction quality").wait_for(timeout=180_000)
     page.get_by_text("self-retrieval").wait_for(timeout=180_000)
-    page.locator('[data-testid="stPlotlyChart"]').last.wait_for()
+    page.locator('[data-testid="stPlotlyChart"]').first.wait_for()
     page.wait_for_timeout(2000)
     _no_exception(page)
     page.screenshot(path=str(shots / "latent_reconstruction_quality.png"), full_page=True)

@@ -63,9 +63,7 @@ MIN_TRACKS = 3
 
 
 def task_support(corpus, task: Task) -> str | None:
-    """Why ``corpus`` cannot run ``task`` (None when it can)."""
-    if len(corpus) < MIN_TRACKS:
-        return f"the corpus has {len(corpus)} track(s); clustering needs at least {MIN_TRACKS}"
+    """Why ``corpus``'s kind of data cannot run ``task`` (None when it can); its size is checked by ``evaluate``."""
     if task.requires_lyrics and not corpus.has_lyrics:
         return "the corpus has no lyrics, and the task compares lyrics, audio and both"
     needs = set().union(*(_needs(m) for m in task.models))
@@ -211,7 +209,9 @@ def evaluate(
     label_columns = list(corpus.label_columns() if label_columns is None else label_columns)
     report_progress = progress or null_progress
     chosen = [t if isinstance(t, Task) else TASKS[t] for t in tasks]
-    plan = [(task, task_support(corpus, task)) for task in chosen]
+    too_few = (f"the corpus has {len(corpus)} track(s); clustering needs at least {MIN_TRACKS}"
+               if len(corpus) < MIN_TRACKS else None)
+    plan = [(task, task_support(corpus, task) or too_few) for task in chosen]
     total = sum(len(task.models) * seeds for task, why in plan if why is None) or 1
     done = 0
     skipped_rows: list[dict] = []
