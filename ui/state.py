@@ -7,6 +7,7 @@ and numbers: the corpus specs and the checkpoint path plus its modification time
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -28,23 +29,25 @@ CHECKPOINT = "checkpoint"
 CLUSTERING = "clustering"
 
 
+@contextlib.contextmanager
 def _progress_bar(text: str):
+    """A progress bar for the block: yields the ``progress(done, total, message)`` callback, removed after."""
     bar = st.progress(0.0, text=text)
 
     def update(done: int, total: int, message: str = "") -> None:
         bar.progress(min(1.0, done / max(total, 1)), text=f"{text} {done}/{total} {message}".strip())
 
-    return bar, update
+    try:
+        yield update
+    finally:
+        bar.empty()
 
 
 # ------------------------------------------------------------------ corpus
 @st.cache_resource(show_spinner=False, max_entries=4)
 def corpus(specs: tuple[str, ...]):
-    bar, update = _progress_bar("Preparing the corpus…")
-    try:
+    with _progress_bar("Preparing the corpus…") as update:
         return workspace.load_corpus(specs, progress=update)
-    finally:
-        bar.empty()
 
 
 def current_specs() -> tuple[str, ...]:
@@ -82,21 +85,15 @@ def model(path: str, stamp: float):
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def latents(path: str, stamp: float, specs: tuple[str, ...]) -> tuple[list[str], np.ndarray]:
-    bar, update = _progress_bar("Encoding the corpus…")
-    try:
+    with _progress_bar("Encoding the corpus…") as update:
         return encode_corpus(model(path, stamp), corpus(specs), progress=update)
-    finally:
-        bar.empty()
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def projection(path: str, stamp: float, specs: tuple[str, ...], method: str, dim: int) -> np.ndarray:
     _, Z = latents(path, stamp, specs)
-    bar, update = _progress_bar(f"Projecting with {method}…")
-    try:
+    with _progress_bar(f"Projecting with {method}…") as update:
         return project(Z, method=method, dim=dim, random_state=0, progress=update)
-    finally:
-        bar.empty()
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -267,11 +264,8 @@ def live_basic_vae(specs: tuple[str, ...], beta: float, latent: int, seed: int):
 def reconstruction_quality(path: str, stamp: float, specs: tuple[str, ...]) -> dict[str, float]:
     """``core.reconstruction.corpus_reconstruction_measures`` of the checkpoint on the corpus: self-retrieval,
     chance and the RMS dB distances (raises ``BadInputError`` for a model that reconstructs no mel)."""
-    bar, update = _progress_bar("Measuring the reconstructions…")
-    try:
+    with _progress_bar("Measuring the reconstructions…") as update:
         return corpus_reconstruction_measures(model(path, stamp), corpus(specs), progress=update)
-    finally:
-        bar.empty()
 
 
 @st.cache_data(show_spinner=False, max_entries=128)

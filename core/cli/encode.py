@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.cli.features import write_table  # the one CSV/Parquet table writer of the CLI
 from core.corpus import load_sources
 from core.distributed import parse_cluster
+from core.embeddings import write_table
 from core.latents import latents_for
 from core.progress import tqdm_progress
 

@@ -13,9 +13,9 @@ from core.cli import ranged
 from core.config import SAMPLE_RATE
 from core.corpus import FEATURE_NAMES, Corpus, load_sources
 from core.distributed import parse_cluster
+from core.embeddings import write_table
 from core.errors import BadInputError
 from core.features import FeatureSet, extract
-from core.io import atomic_write
 from core.progress import tqdm_progress
 
 
@@ -97,13 +97,6 @@ def _length(path: str, given: object) -> int | None:
         return n_samples(path, sr=SAMPLE_RATE)
     except BadInputError:
         return None
-
-
-def write_table(df: pd.DataFrame, path: Path) -> Path:
-    """Write ``df`` atomically: Parquet when ``path`` ends in ``.parquet``, else CSV."""
-    if path.suffix.lower() == ".parquet":
-        return atomic_write(path, lambda fh: df.to_parquet(fh, index=False))
-    return atomic_write(path, df.to_csv(index=False))
 
 
 def run(args: argparse.Namespace) -> int:
