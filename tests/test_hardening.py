@@ -6,7 +6,6 @@ tests/test_faults.py.
 
 from __future__ import annotations
 
-import io
 import os
 import time
 from pathlib import Path
@@ -26,7 +25,6 @@ from core.corpus.roots import ENV, MAX_LYRICS_BYTES, data_roots, restrict_corpus
 from core.corpus.specs import check_specs
 from core.errors import BadInputError, CheckpointError
 from core.features.cache import FeatureCache
-from core.inputs import ModelInputs
 from core.latents import encode_corpus
 from core.models import create
 from tests.test_models import feature_inputs
@@ -74,11 +72,9 @@ class Evil:
 def test_foreign_files_get_a_message_that_says_what_they_are(tmp_path, make, message):
     path = tmp_path / "x.pt"
     make(path)
-    t0 = time.monotonic()
     with pytest.raises(CheckpointError, match=message.replace("(", r"\(").replace(")", r"\)")) as err:
         checkpoint.read(path)
-    assert str(path) in str(err.value)
-    assert time.monotonic() - t0 < 30  # a FIFO must not block the reader (generous: no timing claim)
+    assert str(path) in str(err.value)  # and the read returned: a FIFO opened for reading would block
 
 
 def test_a_character_device_is_refused(tmp_path):
