@@ -127,7 +127,7 @@ def test_a_format_1_file_is_refused_with_how_to_retrain(tmp_path, basic_ckpt):
     bad = tmp_path / "conv_v1.pt"
     torch.save(old, bad)
     for call in (checkpoint.load, checkpoint.describe):
-        with pytest.raises(CheckpointError, match="format version 1, an old format.*reads version 3") as err:
+        with pytest.raises(CheckpointError, match="format version 1, an old format.*reads version 4") as err:
             call(bad)
         assert str(bad) in str(err.value)
         assert f"python -m core train --model conv --data SOURCE --out {bad}" in str(err.value)

@@ -67,9 +67,9 @@ def mel_inputs(n: int = 24, *, size: int = 32, seed: int = 0, lyrics: bool = Tru
 def small(name: str, **extra):
     """A model with tiny, fast settings."""
     if name in ("conv", "beta"):
-        return create(name, width=8, latent_dim=3, lyrics_latent_dim=2, crop_frames=16, epochs=3,
-                      steps_per_epoch=4, batch_size=8, lyrics_hidden=8, warmup_steps=4, lr_warmup_steps=2,
-                      patience=None, **extra)
+        return create(name, width=8, latent_dim=3, crop_latent_dim=1, crops_per_track=2, lyrics_latent_dim=2,
+                      crop_frames=16, epochs=3, steps_per_epoch=4, batch_size=8, lyrics_hidden=8, warmup_steps=4,
+                      lr_warmup_steps=2, patience=None, **extra)
     if name == "ae" and extra.get("inputs") == "mel":
         return create(name, width=8, latent_dim=3, crop_frames=16, epochs=3, batch_size=8, **extra)
     if name in ("basic", "ae"):
@@ -361,14 +361,14 @@ def test_mel_models_fit_encode_reconstruct(name, extra):
         np.testing.assert_array_equal(orig[3], inputs.clips.clip(3)[:, starts[3]:starts[3] + 16])
         assert -80 < rec.mel.mean() < -20
     if name in ("conv", "beta"):
-        d = {"both": 5, "audio": 3, "lyrics": 2}[extra.get("modality", "both")]
+        d = {"both": 6, "audio": 4, "lyrics": 2}[extra.get("modality", "both")]   # track 3 + crop 1 + lyrics 2
         assert Z.shape == (24, d) and model.latent_dim == d and model.kl_per_dim_.shape == (d,)
         assert model.sample(2, random_state=0).track_ids == ["z0", "z1"]
         last = model.history_[-1]
         assert last["step"] == 12 and isinstance(last["warnings"], list) and 0 <= last["active_units"] <= d
         if extra.get("modality") != "lyrics":
             beta = 4.0 if name == "beta" else 1.0
-            assert last["beta_normalised"] == pytest.approx(beta * 3 / (32 * 16)) == model.beta_normalised()
+            assert last["beta_normalised"] == pytest.approx(beta * 4 / (32 * 16)) == model.beta_normalised()
 
 
 def test_conv_lyricless_track_encoding_ignores_its_lyrics_text():
@@ -376,7 +376,7 @@ def test_conv_lyricless_track_encoding_ignores_its_lyrics_text():
     model = small("conv").fit(inputs)
     no_lyrics = [i for i, t in enumerate(inputs.lyrics) if not t]
     Z = model.encode(inputs)
-    assert np.all(Z[no_lyrics, 3:] == 0)  # the lyrics block of a track without lyrics is the prior mean
+    assert np.all(Z[no_lyrics, 4:] == 0)  # the lyrics block of a track without lyrics is the prior mean
     # the same tracks with lyrics made of words outside the vocabulary -> still "no lyrics"
     texts = list(inputs.lyrics)
     for i in no_lyrics:
@@ -398,7 +398,7 @@ def test_conv_refuses_other_mel_bands():
 def test_conv_without_usable_lyrics_says_it_is_audio_only():
     inputs = mel_inputs()
     model = small("conv").fit(ModelInputs(inputs.track_ids, lyrics=[""] * 24, clips=inputs.clips))
-    assert model.config.modality == "both" and model.modality == "audio" and model.latent_dim == 3
+    assert model.config.modality == "both" and model.modality == "audio" and model.latent_dim == 4
     assert model.input_spec()["modality"] == "audio"
 
 
@@ -473,3 +473,61 @@ def test_models_train_on_the_study_table(study, name):
         lang = (df["language"] == "eng").to_numpy()
         gap = np.linalg.norm(Z[lang].mean(0) - Z[~lang].mean(0)) / Z.std(0).mean()
         assert gap > 0.3
+
+
+# ------------------------------------------------------------ the track-level latent
+def test_grouped_batches_hold_k_random_crops_of_each_track():
+    inputs = mel_inputs()
+    model = small("conv")
+    model.prep_ = model._fit_preprocessing(inputs)
+    data = model._training_data(inputs)
+    assert data.group == 2
+    batch = data.batch(np.array([5, 9, 1, 7, 3, 0, 2, 4]), rng=np.random.default_rng(0))
+    assert batch["group"] == 2 and batch["x"].shape[0] == 8
+    # the first B/K drawn tracks, each twice in a row, with two different crops
+    np.testing.assert_array_equal(batch["lyr"].numpy(), data.lyr[[5, 5, 9, 9, 1, 1, 7, 7]])
+    assert not torch.allclose(batch["x"][0], batch["x"][1])
+    # evaluation batches (no rng): one centre crop per track, no group
+    ev = data.batch(np.array([5, 9]), rng=None)
+    assert "group" not in ev and ev["x"].shape[0] == 2
+
+
+def test_track_block_is_one_draw_per_track_and_its_kl_counts_once_per_track():
+    from core.models.conv import ConvVAEModule, product_of_groups
+    module = ConvVAEModule(n_mels=16, crop_frames=16, width=8, latent_dim=3, crop_latent_dim=2, lyrics_dim=0,
+                           lyrics_latent_dim=2, modality="audio").train()
+    x = torch.randn(6, 16, 16)
+    out = module({"x": x, "group": 3}, generator=torch.Generator().manual_seed(0))
+    mu, lv = module.posterior({"x": x})
+    mu_t, lv_t = product_of_groups(mu[:, :3], lv[:, :3], 3)
+    # the track block of every crop is its track's product of posteriors (with the prior) ...
+    torch.testing.assert_close(out["mu"][:3, :3], mu_t[0].expand(3, 3))
+    torch.testing.assert_close(out["mu"][3:, :3], mu_t[1].expand(3, 3))
+    prec = 1 + torch.exp(-lv[:3, :3]).sum(0)
+    torch.testing.assert_close(mu_t[0], (mu[:3, :3] * torch.exp(-lv[:3, :3])).sum(0) / prec)
+    # ... the crop block stays per crop, and the track block's KL weighs 1/K per crop
+    torch.testing.assert_close(out["mu"][:, 3:], mu[:, 3:])
+    torch.testing.assert_close(out["kl_weight"], torch.tensor([1 / 3] * 3 + [1.0] * 2))
+    # one draw of z_track per track: the decoder sees the same track block for the K crops
+    g = torch.Generator().manual_seed(1)
+    eps = torch.randn(out["mu"].shape, generator=g)
+    eps[:, :3] = eps[::3, :3].repeat_interleave(3, 0)
+    z = out["mu"] + eps * torch.exp(0.5 * out["logvar"])
+    again = module({"x": x, "group": 3}, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(again["x_hat"], module.decode(z)["x_hat"])
+    with pytest.raises(ValueError, match="groups of 4"):
+        module({"x": x, "group": 4}, generator=torch.Generator().manual_seed(0))
+
+
+def test_weighted_kl_counts_in_the_loss_not_in_the_report():
+    from core.models.losses import VAELoss
+    mu, lv = torch.ones(4, 2), torch.zeros(4, 2)          # KL 0.5 nats per dimension
+    plain = VAELoss()(torch.zeros(4), mu, lv)
+    weighted = VAELoss()(torch.zeros(4), mu, lv, dim_weight=torch.tensor([0.25, 1.0]))
+    assert plain["loss"].item() == pytest.approx(1.0) and weighted["loss"].item() == pytest.approx(0.625)
+    assert weighted["kl"].item() == pytest.approx(1.0)
+
+
+def test_batch_size_must_split_into_tracks():
+    with pytest.raises(ValueError, match=r"batch_size \(10\) must be a multiple of crops_per_track \(4\)"):
+        create("conv", batch_size=10).validate()

@@ -55,10 +55,10 @@ from core.checkpoint.integrity import _cpu, _looks_like, content_checksum, struc
 
 #: Version of the on-disk format. Files with another version are refused.
 #: 3: the spectrogram VAEs train on whole-clip crops (new network, preprocessing and training settings).
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 #: Why the format last changed, for the message that refuses an older file.
-FORMAT_CHANGE = ("version 3: the ConvVAE / Beta-VAE now train on crops of whole-clip spectrograms with a new "
-                 "network, per-band standardisation and training schedules")
+FORMAT_CHANGE = ("version 4: the ConvVAE / Beta-VAE have a track-level latent shared by several crops of a "
+                 "track, next to a per-crop latent")
 #: Keys every checkpoint has.
 REQUIRED_KEYS = ("format_version", "model", "model_config", "train_config", "monitor_config", "random_state",
                  "weights", "feature_params", "history")

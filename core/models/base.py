@@ -162,6 +162,10 @@ class TorchModel(Model):
     def is_fitted(self) -> bool:
         return getattr(self, "module_", None) is not None
 
+    def _training_data(self, inputs: ModelInputs):
+        """The training loop's batch source for ``inputs`` (the fitted preprocessing's)."""
+        return self.prep_.training_data(inputs)
+
     def loss(self) -> VAELoss:
         """The loss this model is trained with (β-VAE = a β setting of the same loss)."""
         t = self.training
@@ -195,7 +199,7 @@ class TorchModel(Model):
             self.prep_ = self._fit_preprocessing(inputs)
         else:
             self.prep_ = prep_from_state(resume_from["feature_params"])
-        data = self.prep_.training_data(inputs)
+        data = self._training_data(inputs)
         generator = torch.Generator().manual_seed(int(self.random_state))
         self.module_ = seeded_module(self._network, generator=generator)
         resume_state = None

@@ -132,7 +132,7 @@ class ConvVAEModule(nn.Module):
 
     def __init__(self, *, n_mels: int, crop_frames: int, width: int, latent_dim: int, lyrics_dim: int,
                  lyrics_latent_dim: int, lyrics_hidden: int = 128, modality: str = "both",
-                 lyrics_weight: float = 1.0, variational: bool = True):
+                 lyrics_weight: float = 1.0, variational: bool = True, crop_latent_dim: int = 0):
         super().__init__()
         if modality not in MODALITIES:
             raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}")
@@ -140,7 +140,9 @@ class ConvVAEModule(nn.Module):
         self.use_audio = modality in ("both", "audio") and n_mels > 0
         self.use_lyrics = modality in ("both", "lyrics") and lyrics_dim > 0
         heads = 2 if variational else 1
-        self.d_a = latent_dim if self.use_audio else 0
+        #: the track block (shared by the crops of one track in a grouped batch) and the per-crop block
+        self.d_track = latent_dim if self.use_audio and variational and crop_latent_dim > 0 else 0
+        self.d_a = latent_dim + (crop_latent_dim if self.d_track else 0) if self.use_audio else 0
         self.d_l = lyrics_latent_dim if self.use_lyrics else 0
         self.latent_dim = self.d_a + self.d_l
         mel_elements = n_mels * crop_frames if n_mels > 0 else 128 * crop_frames
@@ -150,9 +152,9 @@ class ConvVAEModule(nn.Module):
         #: the d of the normalised β, β·d/(F·T): the audio block (the lyrics block without audio)
         self.beta_dims = self.d_a or self.d_l
         if self.use_audio:
-            self.audio_encoder = AudioEncoder(n_mels=n_mels, width=width, out_dim=heads * latent_dim)
+            self.audio_encoder = AudioEncoder(n_mels=n_mels, width=width, out_dim=heads * self.d_a)
             self.audio_decoder = AudioDecoder(n_mels=n_mels, n_frames=crop_frames, width=width,
-                                              latent_dim=latent_dim)
+                                              latent_dim=self.d_a)
             self.mel_scale = LogScale((n_mels,), 0.0)              # σ per mel band, standardised units
         if self.use_lyrics:
             self.lyrics_encoder = _mlp(lyrics_dim, lyrics_hidden, heads * lyrics_latent_dim)
@@ -202,12 +204,26 @@ class ConvVAEModule(nn.Module):
         return out
 
     def forward(self, batch: dict, *, generator: torch.Generator | None = None) -> dict:
+        """Posterior, one draw of z and the decoder's output. With a track block and ``batch["group"] = K``
+        (K adjacent crops per track), the track block of each crop is the product of its track's K crop
+        posteriors and ONE draw per track (:func:`product_of_groups`); its KL then counts 1/K per crop
+        (``"kl_weight"``). Without ``"group"`` every crop is its own track (K = 1)."""
         mu, logvar = self.posterior(batch)
         if logvar is None:
             return {"mu": mu, "logvar": None, **self.decode(mu)}
         eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        out = {}
+        if self.d_track:
+            K, dt = int(batch.get("group", 1)), self.d_track
+            mu_t, lv_t = product_of_groups(mu[:, :dt], logvar[:, :dt], K)
+            mu = torch.cat([mu_t.repeat_interleave(K, 0), mu[:, dt:]], 1)
+            logvar = torch.cat([lv_t.repeat_interleave(K, 0), logvar[:, dt:]], 1)
+            eps[:, :dt] = eps[::K, :dt].repeat_interleave(K, 0)
+            weight = torch.ones(mu.shape[1], device=mu.device, dtype=mu.dtype)
+            weight[:dt] = 1.0 / K
+            out["kl_weight"] = weight
         z = mu + eps * torch.exp(0.5 * logvar) if (self.training or generator is not None) else mu
-        return {"mu": mu, "logvar": logvar, **self.decode(z)}
+        return {"mu": mu, "logvar": logvar, **out, **self.decode(z)}
 
     def reconstruction_error(self, out: dict, batch: dict) -> torch.Tensor:
         """(B,) negative log-likelihood of the crop (learned σ per band) plus the weighted lyrics NLL."""
@@ -238,9 +254,24 @@ def fit_clip_prep(config, inputs: ModelInputs, *, needs: set[str]) -> ClipPrep:
 def conv_network(config, prep: ClipPrep, *, variational: bool) -> ConvVAEModule:
     """The network of ``config`` on ``prep``'s bands and vocabulary."""
     return ConvVAEModule(n_mels=prep.n_mels, crop_frames=config.crop_frames, width=config.width,
-                         latent_dim=config.latent_dim, lyrics_dim=prep.lyrics_dim,
+                         latent_dim=config.latent_dim, crop_latent_dim=config.crop_latent_dim,
+                         lyrics_dim=prep.lyrics_dim,
                          lyrics_latent_dim=config.lyrics_latent_dim, lyrics_hidden=config.lyrics_hidden,
                          modality=config.modality, lyrics_weight=config.lyrics_weight, variational=variational)
+
+
+def product_of_groups(mu: torch.Tensor, logvar: torch.Tensor, K: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Product of each group of K adjacent crop posteriors with the prior N(0, I).
+
+    mu, logvar : (G·K, d) -> (mu, logvar) of the G tracks, each (G, d):
+    ``prec = 1 + Σ_k 1/var_k``, ``mu = Σ_k (mu_k / var_k) / prec`` (per dimension).
+    """
+    G = mu.shape[0] // K
+    if G * K != mu.shape[0]:
+        raise ValueError(f"a batch of {mu.shape[0]} crops does not split into groups of {K}")
+    prec_k = torch.exp(-logvar).view(G, K, -1)
+    prec = 1.0 + prec_k.sum(1)
+    return (mu.view(G, K, -1) * prec_k).sum(1) / prec, -torch.log(prec)
 
 
 # ------------------------------------------------------------------ whole-clip encoding / excerpts
@@ -334,7 +365,8 @@ class ConvVAE(TorchModel):
         if self.is_fitted():
             return int(self.module_.latent_dim)
         c = self.config
-        return (c.latent_dim if c.modality != "lyrics" else 0) + (c.lyrics_latent_dim if c.modality != "audio" else 0)
+        audio = c.latent_dim + (c.crop_latent_dim if self.variational else 0)
+        return (audio if c.modality != "lyrics" else 0) + (c.lyrics_latent_dim if c.modality != "audio" else 0)
 
     @property
     def modality(self) -> str:
@@ -346,7 +378,7 @@ class ConvVAE(TorchModel):
         if self.training is None or self.config.modality == "lyrics":
             return None
         n_mels = self.prep_.n_mels if self.is_fitted() else 128
-        return normalised_beta(self.training.beta, latent_dim=self.config.latent_dim,
+        return normalised_beta(self.training.beta, latent_dim=self.config.latent_dim + self.config.crop_latent_dim,
                                n_elements=n_mels * self.config.crop_frames)
 
     def _fit_preprocessing(self, inputs: ModelInputs) -> ClipPrep:
@@ -354,6 +386,20 @@ class ConvVAE(TorchModel):
 
     def _network(self) -> nn.Module:
         return conv_network(self.config, self.prep_, variational=self.variational)
+
+    def validate(self) -> None:
+        super().validate()
+        c = self.config
+        if c.crop_latent_dim < 0 or c.crops_per_track < 1:
+            raise ValueError(f"{type(self).__name__}: crop_latent_dim must be >= 0 and crops_per_track >= 1, "
+                             f"got {c.crop_latent_dim} and {c.crops_per_track}")
+        if self.training is not None and self.training.batch_size % c.crops_per_track:
+            raise ValueError(f"{type(self).__name__}: batch_size ({self.training.batch_size}) must be a multiple "
+                             f"of crops_per_track ({c.crops_per_track})")
+
+    def _training_data(self, inputs: ModelInputs):
+        group = self.config.crops_per_track if self.variational and self.config.crop_latent_dim > 0 else 1
+        return self.prep_.training_data(inputs, group=group)
 
     def encode(self, inputs: ModelInputs) -> np.ndarray:
         """Track embeddings (n, latent_dim): see the module docstring."""

@@ -155,7 +155,8 @@ class VAELoss(LossSettings):
                    self.capacity_epochs if self.capacity is not None else 0, 0)
 
     def __call__(self, recon: torch.Tensor, mu: torch.Tensor | None, logvar: torch.Tensor | None,
-                 *, epoch: int = 10**9, step: int | None = None) -> dict[str, torch.Tensor]:
+                 *, epoch: int = 10**9, step: int | None = None,
+                 dim_weight: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Combine per-sample reconstruction errors with the KL of the posterior.
 
         Parameters
@@ -164,6 +165,9 @@ class VAELoss(LossSettings):
         mu, logvar : (n, d) posterior parameters, or None for a deterministic encoder.
         epoch : current epoch (0-based) for the schedules; default = fully settled.
         step : current optimisation step (0-based) for the per-step warm-up; None = settled.
+        dim_weight : (d,) weight of each dimension's KL in the loss (None = 1): a latent block that is
+            ONE draw shared by K rows (a track latent over K crops) counts 1/K per row. The reported
+            ``kl`` / ``kl_per_dim`` stay unweighted (nats of each row's posterior).
         """
         recon_mean = recon.mean()
         if mu is None or logvar is None:
@@ -173,9 +177,11 @@ class VAELoss(LossSettings):
         kl = per_dim.sum()
         beta = self.beta_at(epoch, step)
         cap = self.capacity_at(epoch)
+        counted_dims = torch.clamp(per_dim, min=self.free_bits) if self.free_bits > 0 else per_dim
+        if dim_weight is not None:
+            counted_dims = counted_dims * dim_weight
         if cap is None:
-            counted = torch.clamp(per_dim, min=self.free_bits).sum() if self.free_bits > 0 else kl
-            loss = recon_mean + beta * counted
+            loss = recon_mean + beta * counted_dims.sum()
         else:
-            loss = recon_mean + beta * (kl - cap).abs()
+            loss = recon_mean + beta * ((per_dim if dim_weight is None else per_dim * dim_weight).sum() - cap).abs()
         return {"loss": loss, "recon": recon_mean, "kl": kl, "kl_per_dim": per_dim}

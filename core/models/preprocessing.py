@@ -209,10 +209,14 @@ class CropBatches:
     ``batch(idx, rng=..., device=...)`` -> ``{"x": (B, F, T) standardised, "lyr": (B, V), "lmask": (B,)}``
     with a crop at a uniformly random position of each clip (``rng`` a numpy Generator, every step a
     new one) or, for evaluation (``rng=None``), the centre crop. Only the drawn crops are read.
+    With ``group = K > 1`` a training batch holds the first B/K tracks of ``idx`` with K random crops
+    each (a track's crops adjacent) and ``"group": K``, so the model can share a track latent.
     """
 
-    def __init__(self, prep: "ClipPrep", clips: MelClips | None, lyr: np.ndarray, lmask: np.ndarray):
+    def __init__(self, prep: "ClipPrep", clips: MelClips | None, lyr: np.ndarray, lmask: np.ndarray, *,
+                 group: int = 1):
         self.prep, self.clips, self.lyr, self.lmask = prep, clips, lyr, lmask
+        self.group = max(1, int(group))
 
     def __len__(self) -> int:
         return len(self.lmask)
@@ -220,6 +224,9 @@ class CropBatches:
     def batch(self, idx: np.ndarray, *, rng: np.random.Generator | None = None,
               device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
         idx = np.asarray(idx, dtype=np.int64)
+        grouped = rng is not None and self.group > 1 and self.clips is not None
+        if grouped:  # the first B/K drawn tracks, K random crops each, a track's crops adjacent
+            idx = np.repeat(idx[:max(1, len(idx) // self.group)], self.group)
         out = {"lyr": torch.from_numpy(self.lyr[idx]).to(device), "lmask": torch.from_numpy(self.lmask[idx]).to(device)}
         if self.clips is not None:
             T = self.prep.crop
@@ -230,6 +237,8 @@ class CropBatches:
                 starts = np.floor(rng.random(len(idx)) * (np.maximum(lengths - T, 0) + 1)).astype(np.int64)
             x = self.prep.standardise(self.clips.crops(idx, starts, T))
             out["x"] = torch.from_numpy(x).to(device)
+        if grouped:
+            out["group"] = self.group
         return out
 
 
@@ -306,10 +315,11 @@ class ClipPrep:
         elif self.lyrics_dim == 0:
             raise BadInputError(None, "modality 'lyrics' needs lyrics, and no track had any usable lyrics")
 
-    def training_data(self, inputs: ModelInputs) -> CropBatches:
+    def training_data(self, inputs: ModelInputs, *, group: int = 1) -> CropBatches:
+        """The batch source of ``inputs`` (:class:`CropBatches`; ``group`` crops per track in training)."""
         self.check(inputs)
         lyr, mask = self.lyrics_matrix(inputs)
-        return CropBatches(self, inputs.clips if self.use_audio else None, lyr, mask)
+        return CropBatches(self, inputs.clips if self.use_audio else None, lyr, mask, group=group)
 
     def outputs(self, out: dict[str, torch.Tensor]) -> ModelInputs:
         """Decoder outputs -> ``ModelInputs`` with ``mel`` (n, F, T) in dB re. full scale."""

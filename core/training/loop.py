@@ -127,6 +127,14 @@ def callback_methods(callback: Any) -> tuple[Callable | None, Callable | None, C
     return hooks
 
 
+def loss_terms(loss_fn, module, out: dict, batch: dict, **schedule) -> dict[str, torch.Tensor]:
+    """The loss of one forward pass: the module's reconstruction error and its posterior's KL
+    (weighted per dimension where the module says so, ``out["kl_weight"]``)."""
+    if "kl_weight" in out:
+        schedule["dim_weight"] = out["kl_weight"]
+    return loss_fn(module.reconstruction_error(out, batch), out["mu"], out.get("logvar"), **schedule)
+
+
 @torch.no_grad()
 def evaluate(module, loss_fn, data: dict[str, torch.Tensor], idx: torch.Tensor, *, epoch: int,
              random_state: int, chunk: int = 512) -> tuple[dict[str, Any], torch.Tensor]:
@@ -146,7 +154,7 @@ def evaluate(module, loss_fn, data: dict[str, torch.Tensor], idx: torch.Tensor, 
         part = idx[start:start + chunk]
         batch = data.batch(part.cpu().numpy(), rng=None, device=idx.device)
         out = module(batch, generator=g)
-        terms = loss_fn(module.reconstruction_error(out, batch), out["mu"], out.get("logvar"), epoch=epoch)
+        terms = loss_terms(loss_fn, module, out, batch, epoch=epoch)
         w = len(part)
         sums += torch.stack([terms["loss"], terms["recon"], terms["kl"]]).float().cpu() * w
         pd = terms["kl_per_dim"].float().cpu() * w
@@ -267,8 +275,7 @@ def _train(module, loss_fn, data, dev, *, epochs, batch_size, lr, random_state, 
             idx = order[b * batch_size:(b + 1) * batch_size]
             batch = data.batch(idx.cpu().numpy(), rng=rng, device=dev)
             out = module(batch, generator=g)
-            terms = loss_fn(module.reconstruction_error(out, batch), out["mu"], out.get("logvar"), epoch=epoch,
-                            step=step)
+            terms = loss_terms(loss_fn, module, out, batch, epoch=epoch, step=step)
             if not torch.isfinite(terms["loss"]):
                 diverged = f"diverged: the loss became {terms['loss'].item()} at step {step + 1} (epoch {epoch + 1})"
                 break
