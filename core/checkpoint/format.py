@@ -2,8 +2,8 @@
 
 A checkpoint is a ``torch.save`` of a dict holding only tensors and plain
 Python values, so it loads with ``torch.load(weights_only=True)``: a file that
-would run code when unpickled is refused. Keys (format version 3; version 3 = the spectrogram VAEs
-on whole-clip crops, issue 9)::
+would run code when unpickled is refused. Keys (format version 4; version 3 = the spectrogram VAEs
+on whole-clip crops, version 4 = their track-level latent, issue 9)::
 
     format_version  int (FORMAT_VERSION)
     model           registry name ("basic", "conv", "beta", "ae", "pca", "raw")

@@ -11,12 +11,22 @@ random position of every clip at every step. ``F`` = 128 mel bands, ``C`` = ``wi
                      3 × [Conv1d(C→C, k4, stride 2) + GroupNorm + GELU]      T → T/8
                      2 × [Conv1d(C→C, k3) + GroupNorm + GELU]
                      pooling over time: [mean_t, std_t] (B, 2C)              time-invariant
-                     Linear(2C → 2·d_a) → q(z_a | x) = N(mu_a, var_a)
+                     Linear(2C → 2·d_a) → q(z_a | x) = N(mu_a, var_a),  z_a = [z_track (d_t), z_crop (d_c)]
     AudioDecoder   z_a → static envelope Linear(d_a → F), broadcast over time
                        + Linear(d_a → C·T/8) → 3 × [upsample ×2 + Conv1d + GroupNorm + GELU] → Conv1d(C→F, k1)
                    = mean of the standardised crop (B, F, T)
     LyricsEncoder  TF-IDF (B, V) → Linear(V, h) + GELU → Linear(h, 2·d_l) → q(z_l | lyrics)
     LyricsDecoder  z_l → Linear(d_l, h) + GELU → Linear(h, V)
+
+Track latent (``latent_dim`` = d_t, ``crop_latent_dim`` = d_c, ``crops_per_track`` = K): a training
+batch holds K random crops of each of B/K tracks. Each crop's encoder output is an expert on
+the TRACK block; the track's posterior is their product with the prior (``prec = 1 + Σ_k 1/var_k``),
+drawn once and shared by the K crops, while each crop keeps its own crop block. Every crop is
+decoded from [z_track, z_crop], so z_track must carry what the crops of a track share (timbre,
+instrumentation, texture) and z_crop what changes along it; the track block's KL counts once per
+track (1/K per crop). This is the factorised-hierarchical idea (a sequence-level and a
+segment-level latent) applied to crops of a clip; on gtzan_mini it raised NMI against genre by
+about 0.05 over one latent per crop (RESULTS.md). ``crop_latent_dim=0`` gives one latent per crop.
 
 Fusion: CONCATENATED per-modality latents, z = [z_a, z_l], each block with its own KL. A track
 without lyrics has the prior as its lyrics posterior (mu_l = 0, var_l = 1: no KL, no lyrics
@@ -36,7 +46,8 @@ Likelihood (nats per crop, summed over elements, averaged over the batch)::
 Track embedding (:meth:`ConvVAE.encode`): the audio posteriors of crops every ``eval_hop`` (32)
 frames over the whole clip are combined by a precision-weighted product with the prior,
 ``prec = 1 + Σ_i 1/var_i``, ``mu = Σ_i (mu_i / var_i) / prec`` (per dimension), i.e. the
-posterior of a track whose crops are independent views of one z; the lyrics block is the lyrics
+posterior of a track whose crops are independent views of one z -- the same product training uses
+for the track block, here over every crop of the clip and over both blocks; the lyrics block is the lyrics
 posterior mean (0 without lyrics). Reconstruction (:meth:`ConvVAE.reconstruct`): the CENTRE
 128 frames of the clip (:meth:`ConvVAE.excerpt`), decoded from their posterior mean, in dB re.
 full scale, so original and reconstruction can be played at their true levels.
