@@ -102,7 +102,8 @@ def test_a_model_change_shows_that_models_values_and_labels(app_env):
         assert at.number_input(key=f"train_conv_{key}").value == value, key
     help_line = next(c.value for c in at.caption if c.value.startswith("ConvVAE:"))
     assert "4 conv layers" not in help_line and "128×128" not in help_line
-    assert f"audio latent {config.latent_dim}" in help_line and f"lyrics latent {config.lyrics_latent_dim}" in help_line
+    assert f"track latent of {config.latent_dim} beside a crop latent of {config.crop_latent_dim}" in help_line
+    assert f"lyrics latent {config.lyrics_latent_dim}" in help_line
     normalised = conv(config, training).beta_normalised()
     assert any(f"β normalised = {normalised:.3g}" in c.value for c in at.caption), [c.value for c in at.caption]
     at.selectbox(key="train_model").set_value("beta").run()

@@ -51,8 +51,9 @@ def model_help(name: str) -> str:
     c = model.config
     if name in ("conv", "beta"):
         return (f"{MODEL_LABELS[name]}: 1-D convolutions (width {c.width}) over random {c.crop_frames}-frame crops of "
-                f"whole-clip log-mels (dB re. full scale, each band standardised); audio latent {c.latent_dim} + "
-                f"lyrics latent {c.lyrics_latent_dim}, concatenated; β = {model.training.beta:g}"
+                f"whole-clip log-mels (dB re. full scale, each band standardised), {c.crops_per_track} crops per "
+                f"track sharing a track latent of {c.latent_dim} beside a crop latent of {c.crop_latent_dim}; "
+                f"+ lyrics latent {c.lyrics_latent_dim}, concatenated; β = {model.training.beta:g}"
                 + (" (the ConvVAE's network, β is a loss setting)." if name == "beta" else "."))
     if name == "basic":
         return (f"Basic VAE: dense network 57 → {' → '.join(map(str, c.hidden))} → z = {c.latent_dim} on the "
