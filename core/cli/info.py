@@ -42,8 +42,9 @@ def run(args) -> int:
                        ("monitoring", "monitor_config")):
         if info[key]:
             print(title)
+            width = max(16, *map(len, info[key]))
             for k, v in info[key].items():
-                print(f"  {k:<16} {_fmt(v)}")
+                print(f"  {k:<{width}} {_fmt(v)}")
     print(f"random state  {info['random_state']}")
     if info.get("modality"):
         print(f"modality    {info['modality']}  (what the model really uses)")
