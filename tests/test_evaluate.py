@@ -122,3 +122,13 @@ def test_a_one_track_table_lists_every_task_with_a_note(shared_data, tmp_path):
     assert list(df["task"]) == ["easy", "medium", "hard"]
     assert df["note"].str.startswith("skipped:").all()
     assert "1 track(s)" in df.loc[df["task"] == "easy", "note"].item()
+
+
+def test_epochs_scale_applies_to_a_spec_that_sets_its_own_epochs():
+    """A task model with epochs in its config (the tuned Basic VAE: 120) is scaled, not a crash
+    ("create() got multiple values for keyword argument 'epochs'")."""
+    from core.evaluate.run import _build_model
+    from core.evaluate.tasks import BEST_BASIC, ModelSpec
+    spec = ModelSpec("Basic VAE (tuned)", "basic", dict(BEST_BASIC))
+    assert _build_model(spec, seed=0, epochs_scale=0.25).epochs == 30
+    assert _build_model(spec, seed=0, epochs_scale=1.0).epochs == 120

@@ -91,7 +91,7 @@ def _build_model(spec: ModelSpec, *, seed: int, epochs_scale: float, extra: dict
     model = create(spec.model, random_state=seed, **config)
     if model.training is None or epochs_scale == 1.0:
         return model
-    return create(spec.model, random_state=seed, **config, epochs=max(1, int(round(model.epochs * epochs_scale))))
+    return create(spec.model, random_state=seed, **{**config, "epochs": max(1, int(round(model.epochs * epochs_scale)))})
 
 
 def fit_latents(spec: ModelSpec, inputs, *, seed: int, epochs_scale: float = 1.0, extra: dict | None = None):
