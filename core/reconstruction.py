@@ -85,7 +85,8 @@ def model_reconstruction_measures(model: Any, inputs: ModelInputs) -> dict[str, 
     inputs : :class:`~core.inputs.ModelInputs` with ``mel`` (n, n_mels, n_frames) in dB, or whole-clip
         ``clips`` for the models that rebuild an excerpt of them (compared with ``model.excerpt(inputs)``).
     """
-    if inputs.mel is None and getattr(inputs, "clips", None) is not None and hasattr(model, "excerpt"):
+    if getattr(inputs, "clips", None) is not None and "clips" in getattr(model, "needs", ()) and hasattr(model, "excerpt"):
+        # a whole-clip model rebuilds ITS excerpt (dB re. full scale), whatever other mels the inputs carry
         original = model.excerpt(inputs)[0]
     elif inputs.mel is None:
         raise BadInputError("inputs", "have no mel spectrograms: reconstruction measures need them")

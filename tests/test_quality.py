@@ -165,3 +165,15 @@ def test_bench_table_and_fusion_gain_from_per_seed_rows():
     gains = bench.fusion_gain(df)
     assert any("nmi_genre 0.550 vs best single modality (ConvVAE lyrics only) 0.500: +0.050" in g for g in gains)
     assert any("nmi_language 0.900" in g and "+0.100" in g for g in gains)
+
+
+def test_whole_clip_models_are_measured_on_their_own_excerpt_whatever_mels_the_inputs_carry():
+    """The benchmark builds one set of inputs for every model, with a peak-relative 128-frame mel
+    (for PCA on mel) beside the whole clips: a whole-clip model is still compared with ITS excerpt."""
+    from tests.test_models import mel_inputs, small
+    inputs = mel_inputs()
+    assert inputs.mel is not None and inputs.clips is not None
+    model = small("conv", modality="audio").fit(inputs)
+    both = model_reconstruction_measures(model, inputs)
+    clips_only = model_reconstruction_measures(model, ModelInputs(inputs.track_ids, clips=inputs.clips))
+    assert both == clips_only == reconstruction_measures(model.excerpt(inputs)[0], model.reconstruct(inputs).mel)
