@@ -37,8 +37,11 @@ pages = {
 page = st.navigation(pages)
 explore_url.restore()  # a shared link's view, before the sidebar's widgets are drawn
 state.sidebar()
-state.warm_up_projections()
-page.run()
+try:
+    page.run()
+finally:  # after the page (also one that stopped early): its first view is drawn before the warm-up starts
+    state.warm_up()
+state.warm_up_status()
 # The page files live in views/, not pages/: Streamlit treats a `pages/` folder beside the entry
 # point as the old folder-based navigation until st.navigation runs, so a deep link opened while
 # the first run was still importing (seconds on a cold start) was matched against those file names
