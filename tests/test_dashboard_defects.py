@@ -360,3 +360,18 @@ def test_the_sidebar_shows_the_background_warm_up_while_it_runs(app_env, monkeyp
     state._WARM_UP[workspace.DEFAULT_SPECS].join(10)
     other.run()
     assert not any("in the background" in c.value for c in other.sidebar.caption)
+
+
+def test_a_worker_that_re_imports_the_dashboard_script_runs_nothing():
+    """multiprocessing re-imports the parent's main script in each worker, as "__mp_main__", when the
+    path is visible at the worker's start; under Streamlit the main script is app.py, and a rerun may
+    install it while a background pool starts workers. It must then run nothing: no dashboard, no
+    warm-up starting pools of its own (a worker once did, and never exited)."""
+    import subprocess
+    import sys
+
+    code = ("import runpy, sys, threading; runpy.run_path('app.py', run_name='__mp_main__'); "
+            "print(sorted(m for m in ('streamlit', 'ui.state', 'torch') if m in sys.modules), threading.active_count())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=config.ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["[]", "1"], out.stdout + out.stderr[-500:]
