@@ -47,7 +47,7 @@ import warnings
 from typing import Any
 
 import numpy as np
-from openTSNE import TSNE
+from openTSNE import TSNE, affinity, nearest_neighbors
 from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
 
@@ -248,6 +248,11 @@ def _tsne(X, *, dim, random_state, progress, perplexity, n_iter, early_exaggerat
     The gradient-descent state (gains, update) lives in the embedding, so chunks
     continue one another exactly; openTSNE's own callbacks would also compute the
     KL divergence each time, which costs more than the iterations.
+
+    The neighbour index is built here (the one openTSNE would choose: exact scikit-learn, or
+    Annoy above ``TSNE_EXACT_MAX``) and handed over with the affinities, because openTSNE's own
+    choice imports pynndescent just to see whether it is installed: about 17 s of numba
+    compilation on a fresh machine (0.7 s per process after), for an index never used here.
     """
     chunk = 25
     total = int(n_iter + early_exaggeration_iter)
@@ -262,7 +267,11 @@ def _tsne(X, *, dim, random_state, progress, perplexity, n_iter, early_exaggerat
         negative_gradient_method="fft" if large and dim == 2 else "bh", theta=theta,
         n_jobs=1, random_state=random_state, verbose=False,
     )
-    embedding = tsne.prepare_initial(X)
+    k = min(len(X) - 1, int(3 * perplexity))  # openTSNE's MultiscaleMixture: 3 x the (clamped) perplexity
+    index_class = nearest_neighbors.Annoy if large else nearest_neighbors.Sklearn
+    knn = index_class(X, k, metric="euclidean", n_jobs=1, random_state=random_state, verbose=False)
+    affinities = affinity.MultiscaleMixture(perplexities=perplexity, knn_index=knn, n_jobs=1, verbose=False)
+    embedding = tsne.prepare_initial(X, affinities=affinities)
     done = 0
     for n_phase, exag, momentum in (
         (int(early_exaggeration_iter), tsne.early_exaggeration, tsne.initial_momentum),

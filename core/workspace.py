@@ -24,6 +24,7 @@ from core.latents import encode_corpus
 from core.models import MODELS
 from core.progress import null_progress
 from core.projections import project
+from core.projections import warm_up as warm_up_projections
 
 #: The corpus the dashboard opens with: the demo corpus, unless SONGSCAPE_CORPUS names
 #: sources (separated by ";"), e.g. ``SONGSCAPE_CORPUS="gtzan:/data/GTZAN@eng;banglabeats:/data/BB@bng"``.
@@ -128,29 +129,73 @@ def delete_checkpoint(path: str | Path) -> None:
     path.unlink(missing_ok=True)
 
 
-def prepare(specs: tuple[str, ...] = DEFAULT_SPECS, *, methods: tuple[str, ...] = ("tsne",), progress=None) -> Corpus:
-    """Make everything the dashboard shows first, so its first page opens in seconds.
+def first_checkpoint(entries: list[CheckpointEntry], corpus: Corpus) -> CheckpointEntry | None:
+    """The checkpoint the dashboard opens ``corpus`` with: the first of ``entries`` (the shipped
+    ConvVAE, see :func:`list_checkpoints`), or the Basic VAE for a corpus without audio (a feature table)."""
+    if not entries:
+        return None
+    if not corpus.has_audio:
+        return next((e for e in entries if e.name == "basic"), entries[0])
+    return entries[0]
 
-    Loads (or synthesises) the corpus, extracts and caches its features, encodes it
-    with every shipped checkpoint and caches the 2D projections in ``methods``.
-    Everything lands in the on-disk caches the dashboard reads.
-    """
-    report = progress or null_progress
 
-    def stage(name: str):
-        return lambda done, total, message="": report(done, total, f"{name}: {message}".rstrip(": "))
-
-    corpus = load_corpus(specs, progress=stage("corpus"), restrict=False)  # the operator's own command
+def shipped_checkpoints(corpus: Corpus) -> list[CheckpointEntry]:
+    """The shipped checkpoints, the one the dashboard opens ``corpus`` with first."""
     shipped = [e for e in list_checkpoints() if e.shipped]
-    for entry in shipped:
+    first = first_checkpoint(shipped, corpus)
+    return ([first] if first else []) + [e for e in shipped if e is not first]
+
+
+def warm_checkpoints(corpus: Corpus, entries: list[CheckpointEntry], *, methods: tuple[str, ...] = ("tsne",),
+                     progress=None) -> list[str]:
+    """Encode ``corpus`` with each checkpoint of ``entries`` and cache the 2-D projections in ``methods``
+    (the on-disk caches the dashboard reads; cached work is skipped). Returns the names of the
+    checkpoints that do not fit this corpus (the dashboard says why when one is chosen)."""
+    report = progress or null_progress
+    misfits = []
+    for entry in entries:
+        def stage(name: str):
+            return lambda done, total, message="": report(done, total, f"{name}: {message or 'starting'}")
+
         try:
             model = checkpoint.load(entry.path)
             _, Z = encode_corpus(model, corpus, progress=stage(f"encode {entry.name}"))
         except BadInputError:
-            continue  # a checkpoint that does not fit this corpus is reported by the dashboard
+            misfits.append(entry.name)
+            continue
         for method in methods:
             project(Z, method=method, dim=2, random_state=0, progress=stage(f"{method} {entry.name}"))
+    return misfits
+
+
+def prepare(specs: tuple[str, ...] = DEFAULT_SPECS, *, methods: tuple[str, ...] = ("tsne",), progress=None,
+            first_view: bool = False) -> Corpus:
+    """Make everything the dashboard shows first, so its first page opens in seconds.
+
+    Loads (or synthesises) the corpus, extracts and caches its features, encodes it with every
+    shipped checkpoint (the one the dashboard opens with first) and caches the 2-D projections in
+    ``methods``. ``first_view``: only that first checkpoint, what the Explore page draws when the
+    dashboard opens (the dashboard prepares the others in the background, ``ui.state.warm_up``).
+    Everything lands in the on-disk caches the dashboard reads.
+    """
+    report = progress or null_progress
+    corpus = load_corpus(specs, progress=lambda d, t, m="": report(d, t, f"corpus: {m or 'starting'}"),
+                         restrict=False)  # the operator's own command
+    entries = shipped_checkpoints(corpus)
+    warm_checkpoints(corpus, entries[:1] if first_view else entries, methods=methods, progress=progress)
     return corpus
+
+
+def warm_up(specs: tuple[str, ...] = DEFAULT_SPECS, *, progress=None) -> None:
+    """What the dashboard prepares in the background when it starts (``ui.state.warm_up``): every
+    shipped checkpoint's latents and t-SNE for ``specs`` (those ``prepare --first-view`` left out;
+    cached ones cost a file read), then UMAP's compilation (:func:`core.projections.warm_up`)."""
+    report = progress or null_progress
+    corpus = load_corpus(specs)  # the dashboard's own load (restricted to the data roots): the same corpus
+    warm_checkpoints(corpus, shipped_checkpoints(corpus), progress=report)
+    report(0, 1, "UMAP: compiling (once per server)")
+    warm_up_projections()
+    report(1, 1, "UMAP: ready")
 
 
 def model_settings(name: str, **values) -> dict:

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Install everything and run every test. Extra arguments go to pytest.
 source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
-# The browser tests drive Debian's Chromium (never a downloaded browser). Under CI, or when
-# run as root, install it if it is missing; elsewhere those tests skip with a reason.
-if [ ! -x /usr/bin/chromium ] && { [ -n "${CI:-}" ] || [ "$(id -u)" = 0 ]; } && command -v apt-get >/dev/null; then
-  echo ">> installing Debian's chromium for the browser tests"
+# The browser tests drive Debian's Chromium (never a downloaded browser), with a font for Bangla
+# (fonts-noto-core has Noto Sans Bengali; without it Bangla titles and lyrics render as boxes).
+# Under CI, or when run as root, install what is missing; elsewhere those tests skip with a reason.
+BENGALI_FONT=/usr/share/fonts/truetype/noto/NotoSansBengali-Regular.ttf
+if { [ ! -x /usr/bin/chromium ] || [ ! -f "$BENGALI_FONT" ]; } && { [ -n "${CI:-}" ] || [ "$(id -u)" = 0 ]; } \
+    && command -v apt-get >/dev/null; then
+  echo ">> installing Debian's chromium and fonts for the browser tests"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null \
-    || echo ">> could not install chromium; browser tests will report it"
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core fonts-noto-core >/dev/null \
+    || echo ">> could not install chromium and its fonts; browser tests will report it"
 fi
 echo ">> checking the layer contract of core/ (.importlinter)"
 .venv/bin/lint-imports --no-cache

@@ -81,3 +81,10 @@ def page(browser):
     pg.set_default_timeout(240_000)
     yield pg
     context.close()
+
+
+def settle(page) -> None:
+    """Wait until Streamlit has finished the current run (no 'Running...' status widget)."""
+    page.wait_for_timeout(300)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=600_000)
+    page.wait_for_timeout(300)

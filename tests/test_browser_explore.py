@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser_support import browser, dashboard, need_chromium, page  # noqa: F401  (fixtures)
+from tests.browser_support import browser, dashboard, need_chromium, page, settle  # noqa: F401  (fixtures)
 from tests.helpers import tiny_demo
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -45,14 +45,7 @@ def _wait_for_map(page):
     page.wait_for_function("() => Array.from(document.querySelectorAll('.js-plotly-plot')).some("
                            "g => g._fullData && g._fullData.length > 0 && (g._fullData[0].x || []).length > 0)",
                            timeout=600_000)
-    _settle(page)
-
-
-def _settle(page):
-    """Wait until Streamlit has finished the current run (no 'Running...' status widget)."""
-    page.wait_for_timeout(300)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=600_000)
-    page.wait_for_timeout(300)
+    settle(page)
 
 
 def _traces(page, which: int = 0) -> dict[str, int]:
@@ -82,7 +75,7 @@ def _search(page, text: str):
     box = page.locator('[data-testid="stTextInput"]').filter(has_text="Search").locator("input")
     box.fill(text)
     box.press("Enter")
-    _settle(page)
+    settle(page)
 
 
 def _open(page, label: str):
@@ -107,7 +100,7 @@ def _open(page, label: str):
 def _choose(page, label: str, option_index: int):
     _open(page, label)
     page.get_by_role("option").nth(option_index).click()
-    _settle(page)
+    settle(page)
 
 
 def _heading_count(page, pattern: str) -> int:
@@ -135,7 +128,7 @@ def test_nearest_neighbours_are_listed_and_play(server, page, shots):
     page.mouse.click(x, y)
     page.get_by_text("1 selected on the map").wait_for()
     page.get_by_text("Tracks like this one").wait_for()
-    _settle(page)
+    settle(page)
     assert _highlight(page, "neighbour") == 10 and _highlight(page, "focus") == 1
     before = page.locator("audio").count()
     assert before >= 1
@@ -154,10 +147,10 @@ def test_a_reload_restores_the_view_from_the_url(server, page, shots):
     page.goto(server)
     _wait_for_map(page)
     page.get_by_role("radio", name="PCA", exact=True).click()
-    _settle(page)
+    settle(page)
     _open(page, "Colour by")
     page.get_by_role("option", name="genre", exact=True).click()
-    _settle(page)
+    settle(page)
     _search(page, "pop")
     page.wait_for_function("() => location.search.includes('proj=pca') && location.search.includes('q=pop') "
                            "&& location.search.includes('colour=genre')")
@@ -201,14 +194,14 @@ def test_a_lasso_lists_every_selected_track_with_pages_and_any_can_be_heard(serv
         page.mouse.move(x, y, steps=8)
     page.mouse.up()
     page.get_by_text(f"{n_points} selected on the map").wait_for()
-    _settle(page)
+    settle(page)
     assert _highlight(page, "selected") == n_points
     _choose(page, "Rows per page", 0)  # 10 rows
     last_page = -(-n_points // 10)
     number = page.locator('[data-testid="stNumberInput"]').filter(has_text="Page").locator("input")
     number.fill(str(last_page))
     number.press("Enter")
-    _settle(page)
+    settle(page)
     start = (last_page - 1) * 10 + 1
     page.get_by_text(f"rows {start}–{n_points} of {n_points}").wait_for()
     # the Track list offers this page's tracks: hear the last selected track
@@ -218,11 +211,47 @@ def test_a_lasso_lists_every_selected_track_with_pages_and_any_can_be_heard(serv
     assert count >= n_points - start + 1
     chosen = options.nth(count - 1).inner_text().split(" · ")[0]
     options.nth(count - 1).click()
-    _settle(page)
+    settle(page)
     page.locator('[data-testid="stMarkdownContainer"] strong').filter(has_text=chosen).first.wait_for()
     assert page.locator("audio").count() >= 1
     assert f"track={chosen}" in page.url.replace("%3A", ":")
     shots(page, "lasso-paging")
+
+
+def test_a_row_click_in_the_table_selects_its_track_on_the_map(server, page, shots):
+    """Selecting rows selects points: a click on any cell of a table row picks that track, marks it on
+    the map (picked and focus traces), lists it under Listen and opens its neighbours; ticking another
+    row's marker adds it."""
+    page.goto(server)
+    _wait_for_map(page)
+    assert _highlight(page, "picked") == 0 and _highlight(page, "focus") == 0
+    grid = page.locator('[data-testid="stDataFrame"]').first
+    grid.scroll_into_view_if_needed()
+    page.wait_for_timeout(800)
+    box = grid.bounding_box()
+    row = 2
+    page.mouse.click(box["x"] + 60, box["y"] + 35 + 35 * row + 17)  # a cell of the third row (its track id)
+    caption = page.get_by_text(re.compile(r"^1 picked in the table"))
+    caption.wait_for()
+    settle(page)
+    track = caption.inner_text().rsplit(": ", 1)[1].strip()
+    assert _highlight(page, "picked") == 1 and _highlight(page, "focus") == 1
+    focus_ids = page.evaluate("() => document.querySelector('.js-plotly-plot')._fullData"
+                              ".filter(d => d.name.startsWith('focus: ')).map(d => Array.from(d.customdata || []))")
+    assert track in str(focus_ids), (track, focus_ids)
+    assert _highlight(page, "neighbour") == 10  # "tracks like this one" follow the picked track
+    page.locator('[data-testid="stMarkdownContainer"] strong').filter(has_text=track).first.wait_for()
+    assert f"track={track}" in page.url.replace("%3A", ":")
+    page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
+    shots(page, "table-row-click-map")
+    grid.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 15, box["y"] + 35 + 35 * 0 + 17)  # the first row's marker: a second pick
+    page.get_by_text(re.compile(r"^2 picked in the table")).wait_for()
+    settle(page)
+    assert _highlight(page, "picked") == 2
+    shots(page, "table-row-click-two")
 
 
 def test_the_3d_view_says_selection_is_2d_only_and_shows_highlights(server, page, shots):

@@ -8,9 +8,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from core import checkpoint
+from tests.browser_support import settle
 from tests.test_browser import _wait_for_scatter, browser, page, server  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -51,26 +53,86 @@ def test_data_row_click_plays_the_track(server, page, shots):
     page.screenshot(path=str(shots / "data_row_click.png"))
 
 
+def _grid_row_point(page, grid, row: int, x: float) -> tuple[float, float]:
+    """A point of row ``row`` (0 = first data row) of a Streamlit dataframe, ``x`` px from its left edge."""
+    box = grid.bounding_box()
+    return box["x"] + x, box["y"] + 35 + 35 * row + 17  # header 35 px, rows 35 px
+
+
+#: Draws two different Bengali letters in the page's font on a canvas: without a Bengali font both are
+#: the same "missing glyph" box (Chromium's tofu), with one they differ.
+_TOFU = """(font) => { const c = document.createElement('canvas'); c.width = 64; c.height = 64;
+    const g = c.getContext('2d');
+    const draw = (ch) => { g.clearRect(0, 0, 64, 64); g.font = '40px ' + font; g.fillText(ch, 4, 48);
+                           return Array.from(g.getImageData(0, 0, 64, 64).data).join(','); };
+    return draw('\\u0995') === draw('\\u0996'); }"""
+
+
+def test_a_data_row_click_on_any_cell_shows_a_bangla_track_in_bengali_glyphs(server, page, shots):
+    """A click on a cell (not the row marker) of a Bangla row chooses that track; its lyrics are Bengali
+    text drawn with a Bengali font (scripts/test.sh installs fonts-noto-core), not boxes."""
+    url, root = server
+    manifest = pd.read_csv(root / "demo" / "manifest.csv", keep_default_na=False)
+    bangla = manifest.index[(manifest["language"] == "bng") & (manifest["lyrics"].str.strip() != "")]
+    row = int(bangla[0])
+    assert row < 7, "the first Bangla track with lyrics should be among the rows the table shows"
+    track = manifest["track_id"].iloc[row]
+    page.goto(f"{url}/data")
+    page.get_by_role("heading", name="Tracks").wait_for()
+    grid = page.locator('[data-testid="stDataFrame"]').first
+    grid.scroll_into_view_if_needed()
+    page.wait_for_timeout(1000)
+    page.mouse.click(*_grid_row_point(page, grid, row, 300))
+    page.locator('[data-testid="stMarkdownContainer"] strong').filter(has_text=track).first.wait_for(timeout=60_000)
+    lyrics = page.locator('[data-testid="stText"]').first
+    lyrics.wait_for()
+    _no_exception(page)
+    text = lyrics.inner_text()
+    assert any("\u0980" <= ch <= "\u09ff" for ch in text), text[:80]
+    font = page.evaluate("(e) => getComputedStyle(e).fontFamily", lyrics.element_handle())
+    assert not page.evaluate(_TOFU, font), f"Bengali letters render as boxes in {font!r}: install fonts-noto-core"
+    lyrics.scroll_into_view_if_needed()
+    page.screenshot(path=str(shots / "data_bangla_row.png"))
+
+
 def test_train_form_after_a_model_change_saves_what_was_typed(server, page, shots):
+    """Type epochs 6 and the name "mine" on the Basic VAE's form, switch to the ConvVAE without starting:
+    the fields still say 6 and "mine" (the others show the ConvVAE's defaults); the run saves mine*.pt
+    with 6 epochs in its config."""
     url, root = server
     page.goto(f"{url}/train")
     page.get_by_role("tab", name="Train a model").click()
+    epochs = page.get_by_label("epochs", exact=True)
+    name = page.get_by_label("Save as", exact=True)
+    epochs.wait_for()
+    settle(page)
+    assert name.input_value() == "basic-run"
+    epochs.fill("6")
+    name.fill("mine")  # typed, never submitted: the next click (the model box) takes the focus away
+    page.screenshot(path=str(shots / "train_form_typed.png"), full_page=True)
     model = page.locator('[data-testid="stMain"] [data-testid="stSelectbox"]').first  # not the sidebar's
     model.click()
     page.get_by_role("option", name="ConvVAE", exact=True).click()
-    page.wait_for_timeout(2500)
+    page.get_by_text("steps per epoch").wait_for()
+    page.wait_for_timeout(1500)
+    _no_exception(page)
+    assert epochs.input_value() == "6" and name.input_value() == "mine"
+    assert page.get_by_label("batch size", exact=True).input_value() == "64"  # untouched: the ConvVAE's default
+    for label, value in (("steps per epoch", "1"), ("width (channels)", "8")):  # keep the run tiny
+        box = page.get_by_label(label, exact=True)
+        box.fill(value)
+        box.press("Enter")
+        page.wait_for_timeout(700)
     page.screenshot(path=str(shots / "train_model_changed.png"), full_page=True)
-    epochs = page.get_by_label("epochs", exact=True)
-    epochs.fill("2")
-    name = page.locator('[data-testid="stMain"] [data-testid="stTextInput"] input').first
-    name.fill("pw-mine")
-    page.screenshot(path=str(shots / "train_form_filled.png"), full_page=True)
+    assert epochs.input_value() == "6" and name.input_value() == "mine"
     page.get_by_role("button", name="Start training").click()
     page.get_by_text("Saved to").wait_for(timeout=180_000)
     _no_exception(page)
     page.screenshot(path=str(shots / "train_saved.png"), full_page=True)
-    info = checkpoint.describe(root / "runs" / "pw-mine.pt")
-    assert info["model"] == "conv" and info["epochs_trained"] == 2
+    saved = sorted((root / "runs").glob("mine*.pt"))
+    assert saved, list((root / "runs").glob("*.pt"))
+    info = checkpoint.describe(saved[-1])
+    assert info["model"] == "conv" and info["train_config"]["epochs"] == 6 and info["epochs_trained"] == 6
 
 
 def _metric_values(page) -> list[str]:

@@ -148,6 +148,31 @@ def test_fit_leaves_global_torch_state_and_the_model_on_the_cpu():
     assert {p.device.type for p in model.module_.parameters()} == {"cpu"}
 
 
+@pytest.mark.parametrize("name", ["basic", "conv"])
+def test_inference_runs_on_the_threads_training_would_use_and_restores_them(name, monkeypatch):
+    """Encoding, decoding and reconstructing follow core.training.default_threads (one thread for a small
+    network, else the idle cores): two threads on a core another process keeps busy made encoding the
+    demo corpus 5-20x slower. The process's own thread count is put back after."""
+    import core.models.base as base
+
+    inputs = mel_inputs() if name == "conv" else feature_inputs()
+    model = small(name).fit(inputs)
+    seen = []
+    model.module_.register_forward_pre_hook(lambda *_: seen.append(None))
+    for sub in model.module_.modules():
+        sub.register_forward_pre_hook(lambda *_: seen.append(torch.get_num_threads()))
+    monkeypatch.setattr(base, "default_threads", lambda module: 1)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        model.encode(inputs)
+        model.reconstruct(inputs)
+        assert {n for n in seen if n is not None} == {1}, seen[:10]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_device_choice_is_per_model():
     """CUDA only where it was measured to be faster (core.training.device)."""
     assert not MODELS["basic"].cuda_pays_off and MODELS["conv"].cuda_pays_off and MODELS["beta"].cuda_pays_off

@@ -113,3 +113,22 @@ def test_warm_up_compiles_umap_once():
     for params in PROJECTION_PARAMS.values():
         for name, p in params.items():
             assert p.check(name, p.default) == p.default
+
+
+@pytest.mark.parametrize("n", [150, projections.TSNE_EXACT_MAX + 50])
+def test_tsne_never_imports_pynndescent(n):
+    """openTSNE imports pynndescent only to ask whether it is installed: seconds of numba compilation on a
+    fresh machine for an index t-SNE here never uses (exact scikit-learn neighbours, or Annoy above
+    TSNE_EXACT_MAX). The projection builds its own index instead (a fresh process, so nothing is loaded)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np; from core.projections import project; "
+            f"Y = project(np.random.default_rng(0).normal(size=({n}, 4)), method='tsne', cache=False, "
+            "n_iter=50, early_exaggeration_iter=0); "
+            "print(Y.shape, 'pynndescent' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=projections.config.ROOT,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-1] == "False", out.stdout
+    assert f"({n}, 2)" in out.stdout

@@ -45,8 +45,7 @@ def _wait(job, timeout: float = 120.0) -> None:
 def _start(at, model: str, **values) -> None:
     at.selectbox(key="train_model").set_value(model).run()
     for name, value in values.items():
-        widget = at.text_input(key=f"train_{model}_{name}") if name == "name" else \
-            at.number_input(key=f"train_{model}_{name}")
+        widget = at.text_input(key=f"train_{name}") if name == "name" else at.number_input(key=f"train_{name}")
         widget.set_value(value)
     next(b for b in at.button if b.label == "Start training").click().run()
     assert not at.exception, [e.value for e in at.exception]
@@ -99,7 +98,7 @@ def test_a_model_change_shows_that_models_values_and_labels(app_env):
     for key, value in {"epochs": training.epochs, "batch": training.batch_size, "lr": training.lr,
                        "latent": config.latent_dim, "beta": training.beta, "width": config.width,
                        "steps": training.steps_per_epoch, "free_bits": training.free_bits}.items():
-        assert at.number_input(key=f"train_conv_{key}").value == value, key
+        assert at.number_input(key=f"train_{key}").value == value, key
     help_line = next(c.value for c in at.caption if c.value.startswith("ConvVAE:"))
     assert "4 conv layers" not in help_line and "128×128" not in help_line
     assert f"track latent of {config.latent_dim} beside a crop latent of {config.crop_latent_dim}" in help_line
@@ -107,12 +106,47 @@ def test_a_model_change_shows_that_models_values_and_labels(app_env):
     normalised = conv(config, training).beta_normalised()
     assert any(f"β normalised = {normalised:.3g}" in c.value for c in at.caption), [c.value for c in at.caption]
     at.selectbox(key="train_model").set_value("beta").run()
-    assert at.number_input(key="train_beta_beta").value == MODELS["beta"].training_defaults["beta"] == 4.0
+    assert at.number_input(key="train_beta").value == MODELS["beta"].training_defaults["beta"] == 4.0
     at.selectbox(key="train_model").set_value("basic").run()
-    assert at.number_input(key="train_basic_epochs").value == 120
-    assert at.text_input(key="train_basic_name").value == "basic-run"
+    assert at.number_input(key="train_epochs").value == 120
+    assert at.text_input(key="train_name").value == "basic-run"
     labels = list(at.selectbox(key="train_model").proto.options)  # the labels the browser shows
     assert "PCA" in labels and not any(label.endswith(".") for label in labels), labels  # labels, not help sentences
+
+
+def test_typed_values_survive_a_model_change_untouched_ones_follow_the_model(app_env):
+    """Type epochs 6 and the name "mine" on the Basic VAE, switch to the ConvVAE: both stay; the fields
+    not typed in show the ConvVAE's defaults; the run trains 6 epochs into mine.pt. Back on the
+    Basic VAE the typed values are still there (they survive the conv-only fields being dropped)."""
+    at = _train_page()
+    assert at.selectbox(key="train_model").value == "basic"
+    at.number_input(key="train_epochs").set_value(6)
+    at.text_input(key="train_name").set_value("mine")
+    at.run()
+    at.selectbox(key="train_model").set_value("conv").run()
+    assert not at.exception, [e.value for e in at.exception]
+    conv = MODELS["conv"]
+    config, training = conv.config_class(), conv.training_class(**conv.training_defaults)
+    assert at.number_input(key="train_epochs").value == 6
+    assert at.text_input(key="train_name").value == "mine"
+    assert at.number_input(key="train_batch").value == training.batch_size != 32  # untouched: the conv default
+    assert at.number_input(key="train_latent").value == config.latent_dim
+    at.number_input(key="train_steps").set_value(2)
+    at.number_input(key="train_width").set_value(16)
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.exception] + [e.value for e in at.error]
+    job = _my_job(at)
+    _wait(job)
+    assert job.status == "done", job.error
+    assert job.save_to.name.startswith("mine") and job.save_to.suffix == ".pt"
+    info = checkpoint.describe(job.save_to)
+    assert info["model"] == "conv" and info["epochs_trained"] == 6 and info["train_config"]["epochs"] == 6
+    at.run()  # the run ended: the form is back, with what was typed
+    at.selectbox(key="train_model").set_value("basic").run()
+    assert at.number_input(key="train_epochs").value == 6 and at.text_input(key="train_name").value == "mine"
+    assert at.number_input(key="train_batch").value == 32  # untouched: the Basic VAE's default again
+    at.selectbox(key="train_model").set_value("conv").run()
+    assert at.number_input(key="train_steps").value == 2  # a conv-only field typed earlier, dropped and put back
 
 
 def test_a_second_run_under_a_taken_name_gets_a_fresh_name(app_env):

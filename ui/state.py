@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 import threading
 
 import numpy as np
@@ -21,7 +22,8 @@ from core.clustering import CLUSTERERS, ClusterResult, NeighbourIndex, suggest_e
 from core.config import device
 from core.errors import BadInputError
 from core.latents import encode_corpus
-from core.projections import project, warm_up
+from core.jobs import Job
+from core.projections import project
 from core.reconstruction import corpus_reconstruction_measures
 
 SPECS = "corpus_specs"
@@ -67,9 +69,7 @@ def current_checkpoint() -> workspace.CheckpointEntry | None:
     for e in entries:
         if str(e.path) == wanted:
             return e
-    if not current_corpus().has_audio:  # a feature table: open with a model of the 57 features
-        return next((e for e in entries if e.name == "basic"), entries[0])
-    return entries[0]
+    return workspace.first_checkpoint(entries, current_corpus())  # a feature table: the Basic VAE
 
 
 def use_checkpoint(path: str) -> None:
@@ -274,10 +274,54 @@ def decoded(path: str, stamp: float, z: tuple[float, ...]):
     return explore.decode_point(model(path, stamp), np.asarray(z))
 
 
-@st.cache_resource(show_spinner=False)
-def warm_up_projections() -> None:
-    """Compile UMAP's numba code in a background thread, once per server process,
-    so the first UMAP a user asks for takes about a second (set SONGSCAPE_NO_WARMUP=1 to skip)."""
-    if os.environ.get("SONGSCAPE_NO_WARMUP"):
+class WarmUpJob(Job):
+    """The dashboard's background warm-up (:func:`core.workspace.warm_up`) as a job whose progress
+    the sidebar shows."""
+
+    kind = "warm-up"
+
+    def __init__(self, specs: tuple[str, ...]):
+        super().__init__(name="warm-up")
+        self.specs = specs
+
+    def work(self) -> None:
+        workspace.warm_up(self.specs, progress=self.progress)
+        # on the terminal that started the dashboard too (and for bench/bench_first_run.py)
+        print(f"songscape: background warm-up done in {self.elapsed:.1f} s (every shipped checkpoint's "
+              "latents and t-SNE, UMAP compiled)", file=sys.stderr, flush=True)
+
+
+_WARM_UP: dict[tuple[str, ...], WarmUpJob] = {}
+_WARM_UP_LOCK = threading.Lock()
+
+
+def warm_up() -> None:
+    """Once per server process, after a session's first page: prepare in a background thread what
+    ``python -m core prepare --first-view`` (scripts/start.sh) left out, the other shipped checkpoints'
+    latents and t-SNE for the default corpus, then compile UMAP so the first UMAP a user asks for takes
+    about a second. A page that needs one of those latents first waits for them, with their progress,
+    rather than computing them twice (``core.latents``). SONGSCAPE_NO_WARMUP=1 skips it all."""
+    specs = workspace.DEFAULT_SPECS
+    if os.environ.get("SONGSCAPE_NO_WARMUP") or current_specs() != specs:
         return
-    threading.Thread(target=warm_up, name="songscape-warm-up", daemon=True).start()
+    with _WARM_UP_LOCK:
+        if specs not in _WARM_UP:
+            _WARM_UP[specs] = WarmUpJob(specs).start()
+
+
+def warm_up_status() -> None:
+    """The background warm-up's progress at the foot of the sidebar, while it runs (updated every 2 s)."""
+    job = _WARM_UP.get(workspace.DEFAULT_SPECS)
+    if job is None or not job.running:
+        if job is not None and job.status == "failed":
+            st.sidebar.caption(f"Preparing the other checkpoints in the background failed: {job.error}")
+        return
+
+    @st.fragment(run_every=2.0)
+    def note() -> None:
+        if job.running:
+            st.caption(f"Preparing the other checkpoints in the background: {job.message or 'starting'} "
+                       f"({job.done}/{job.total})")
+
+    with st.sidebar:
+        note()

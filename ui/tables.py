@@ -24,6 +24,25 @@ def track_choices(tracks: pd.DataFrame, track_ids) -> dict[str, str]:
     return {f"{t} · {g} · {lang}": t for t, g, lang in rows if t in wanted}
 
 
+def picked_rows(event) -> list[int]:
+    """Row positions picked in an ``st.dataframe`` selection (``selection_mode`` with ``"single-cell"``):
+    the row of a clicked cell first, then the rows ticked with the row markers. A click anywhere on a
+    row picks it, as users expect of a track list. ``event``: the dataframe's return value or its
+    session-state entry (attributes or keys)."""
+    selection = getattr(event, "selection", None)
+    if selection is None and isinstance(event, dict):
+        selection = event.get("selection")
+    if selection is None:
+        return []
+
+    def part(name: str) -> list:
+        return list(getattr(selection, name, None) or (selection.get(name) if isinstance(selection, dict) else None)
+                    or [])
+
+    rows = [int(cell[0]) for cell in part("cells")] + [int(r) for r in part("rows")]
+    return list(dict.fromkeys(rows))
+
+
 def format_value(value) -> str:
     if value is None:
         return "n/a"

@@ -13,7 +13,7 @@ from core.corpus.roots import ENV, is_local_address, root_choices
 from core.errors import BadInputError
 from core.features.extract import extract
 from core.features.mel import CLIP_PARAMS, MelParams, clip_log_mel, log_mel
-from ui import figures, scale, state
+from ui import figures, scale, state, tables
 from ui.listen import play
 
 st.title("Data")
@@ -100,10 +100,10 @@ st.subheader("Tracks")
 shown = corpus.tracks.drop(columns=["path"]).copy()
 shown["lyrics"] = shown["lyrics"].str.slice(0, 60)
 event = st.dataframe(shown, hide_index=True, width="stretch", height=300, on_select="rerun",
-                     selection_mode="single-row", key="tracks_table")
+                     selection_mode=["single-row", "single-cell"], key="tracks_table")
 st.download_button("Download the track table (CSV)", corpus.tracks.to_csv(index=False).encode("utf-8"),
                    "tracks.csv", "text/csv")
-rows = event.selection.rows if event else []
+rows = tables.picked_rows(event)  # a click on any cell of a row, or its row marker
 clicked = str(corpus.tracks["track_id"].iloc[rows[0]]) if rows else None
 if clicked != st.session_state.get("data_clicked"):  # a new row click chooses the track; the box follows it
     st.session_state["data_clicked"] = clicked

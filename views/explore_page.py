@@ -15,7 +15,7 @@ from core.errors import BadInputError, SongscapeError
 from ui import explore_sources as sources
 from ui import explore_url as url
 from ui import explore_view as view
-from ui import frames, scale, state
+from ui import frames, scale, state, tables
 from ui.listen import track_panel
 
 SELECTION = "explore_selection"    # track ids selected on a map (click, box, lasso)
@@ -40,9 +40,7 @@ def _focus(track_id: str | None) -> None:
 
 
 def _on_table_select() -> None:
-    event = st.session_state.get("explore_table")
-    rows = list(getattr(getattr(event, "selection", None), "rows", None) or
-                ((event or {}).get("selection", {}) or {}).get("rows", []))
+    rows = tables.picked_rows(st.session_state.get("explore_table"))
     shown = st.session_state.get(TABLE_IDS) or []
     st.session_state[PICKED] = [shown[i] for i in rows if 0 <= i < len(shown)]
     if st.session_state[PICKED]:
@@ -277,14 +275,15 @@ h1.subheader(heading)
 h2.button("Clear selection and search", on_click=_clear, key="explore_clear", width="stretch")
 if not selected and not filtering:
     st.caption("Click a point, or draw a lasso or box around several (2D), search, or filter: the table lists "
-               "those tracks. Pick rows to mark them on the map; choose any track below to hear it next to the "
+               "those tracks. Click rows (or tick several) to mark them on the map; choose any track below to hear it next to the "
                "model's reconstruction and list the tracks like it.")
 p1, p2, p3 = st.columns([1, 1, 3])
 p1.number_input("Page", 1, view.n_pages(len(rows_frame), size), step=1, key="explore_page_no")
 p2.selectbox("Rows per page", PAGE_SIZES, key="explore_page_size")
 p3.caption(f"{page_text} · page {page_no} of {view.n_pages(len(rows_frame), size)}")
 st.dataframe(page_rows.drop(columns=[c for c in ("x", "y", "z") if c in page_rows]), hide_index=True,
-             width="stretch", key="explore_table", on_select=_on_table_select, selection_mode="multi-row")
+             width="stretch", key="explore_table", on_select=_on_table_select,
+             selection_mode=["multi-row", "single-cell"])
 if picked:
     st.caption(f"{len(picked)} picked in the table, marked ■ on the map: " + ", ".join(picked[:10])
                + (" …" if len(picked) > 10 else ""))

@@ -8,6 +8,7 @@ from core.jobs import TrainingJob, prepare_job
 from core.models import create
 from core.scoring import TrainingMonitor
 from ui import figures, frames, jobs, state, tables
+from ui import train_form as form
 
 st.title("Train")
 corpus = state.current_corpus()
@@ -137,53 +138,47 @@ with train_tab:
         st.markdown(f"Training **{job.name}** with these settings (the form returns when it ends):")
         st.dataframe(settings_table(job.settings), hide_index=True, width=360)
     else:
-        model_name = st.selectbox("Model", list(MODEL_LABELS), format_func=MODEL_LABELS.get, key="train_model",
-                                  help="Each model keeps the values you typed for it.")
+        model_name = st.selectbox("Model", list(MODEL_LABELS), format_func=MODEL_LABELS.get, key=form.MODEL,
+                                  help="The values you typed stay when you change the model; the others show "
+                                       "that model's defaults.")
         st.caption(model_help(model_name))
-        d = model_defaults(model_name)
         spectrogram_vae = model_name in ("conv", "beta")
-        # Keys carry the model name: every model has its own values, and a model change never swaps
-        # the widgets (and so never drops what was typed) between Start and the run. Streamlit forgets
-        # the state of widgets it did not draw, so typed values are kept aside and put back.
-        k = f"train_{model_name}"
-        typed = st.session_state.setdefault("train_typed", {})
-        starting = {f"{k}_beta": d["beta"], f"{k}_latent": d["latent"], f"{k}_epochs": d["epochs"],
-                    f"{k}_lr": d["lr"], f"{k}_batch": d["batch"], f"{k}_seed": 0, f"{k}_name": f"{model_name}-run"}
-        starting.update({f"{k}_{key}": d[key] for key in CONV_KNOBS if key in d})
-        for key, value in starting.items():
-            if key not in st.session_state:
-                st.session_state[key] = typed.get(key, value)
-        with st.form("train_form", border=True):
+        # One key per field, whatever the model: what the user typed survives a model change (ui.train_form).
+        defaults = {**model_defaults(model_name), "seed": 0, "name": f"{model_name}-run"}
+        form.show(model_name, defaults)
+
+        def field(widget, label: str, name: str, *args, **kwargs):
+            return widget(label, *args, key=form.key(name), on_change=form.touch, args=(name,), **kwargs)
+
+        with st.container(border=True):
             c1, c2, c3 = st.columns(3)
-            epochs = c1.number_input("epochs", 1, 1000, key=f"{k}_epochs", disabled=model_name == "pca")
-            beta = c2.number_input("β (KL weight)", 0.0, 64.0, step=0.5, key=f"{k}_beta",
-                                   disabled=model_name in ("ae", "pca"),
-                                   help="β normalised = β·d/(F·T) is shown under the form" if spectrogram_vae else None)
-            latent = c3.number_input("audio latent size" if spectrogram_vae else "latent size", 2, 128,
-                                     key=f"{k}_latent", help="the audio block z_a; the lyrics block is added to it"
-                                     if spectrogram_vae else None)
+            epochs = field(c1.number_input, "epochs", "epochs", 1, 1000, disabled=model_name == "pca")
+            beta = field(c2.number_input, "β (KL weight)", "beta", 0.0, 64.0, step=0.5,
+                         disabled=model_name in ("ae", "pca"),
+                         help="β normalised = β·d/(F·T) is shown under the form" if spectrogram_vae else None)
+            latent = field(c3.number_input, "audio latent size" if spectrogram_vae else "latent size", "latent", 2, 128,
+                           help="the audio block z_a; the lyrics block is added to it" if spectrogram_vae else None)
             c4, c5, c6 = st.columns(3)
-            lr = c4.number_input("learning rate", 1e-5, 1e-1, format="%.5f", key=f"{k}_lr")
-            batch = c5.number_input("batch size", 4, 1024, key=f"{k}_batch")
-            seed = c6.number_input("seed", 0, 10_000, key=f"{k}_seed")
+            lr = field(c4.number_input, "learning rate", "lr", 1e-5, 1e-1, format="%.5f")
+            batch = field(c5.number_input, "batch size", "batch", 4, 1024)
+            seed = field(c6.number_input, "seed", "seed", 0, 10_000)
             knobs = {}
             if spectrogram_vae:
                 c7, c8, c9 = st.columns(3)
-                knobs["width"] = int(c7.number_input(CONV_KNOBS["width"][1], 8, 512, step=8, key=f"{k}_width",
-                                                     help="channels of every convolution (divisible by 8)"))
-                knobs["steps"] = int(c8.number_input(CONV_KNOBS["steps"][1], 1, 10_000, key=f"{k}_steps",
-                                                     help="an epoch is this many steps, each on new random crops"))
-                knobs["free_bits"] = float(c9.number_input(CONV_KNOBS["free_bits"][1], 0.0, 10.0, step=0.05,
-                                                           format="%.2f", key=f"{k}_free_bits",
-                                                           help="each latent dimension's KL counts at least this much"))
-            name = st.text_input("Save as", key=f"{k}_name",
-                                 help="Saved under data/runs/NAME.pt when training ends or is stopped. "
-                                      "A name in use gets a number added: a run never overwrites another.")
-            start = st.form_submit_button("Start training", type="primary")
+                knobs["width"] = int(field(c7.number_input, CONV_KNOBS["width"][1], "width", 8, 512, step=8,
+                                           help="channels of every convolution (divisible by 8)"))
+                knobs["steps"] = int(field(c8.number_input, CONV_KNOBS["steps"][1], "steps", 1, 10_000,
+                                           help="an epoch is this many steps, each on new random crops"))
+                knobs["free_bits"] = float(field(c9.number_input, CONV_KNOBS["free_bits"][1], "free_bits", 0.0, 10.0,
+                                                 step=0.05, format="%.2f",
+                                                 help="each latent dimension's KL counts at least this much"))
+            name = field(st.text_input, "Save as", "name",
+                         help="Saved under data/runs/NAME.pt when training ends or is stopped. "
+                              "A name in use gets a number added: a run never overwrites another.")
+            start = st.button("Start training", type="primary", key="train_start")
         if spectrogram_vae:
-            st.caption(beta_normalised_line(model_name, float(st.session_state[f"{k}_beta"]),
-                                            int(st.session_state[f"{k}_latent"])))
-        typed.update({key: st.session_state[key] for key in starting})
+            st.caption(beta_normalised_line(model_name, float(beta), int(latent)))
+        form.remember(defaults)
         if start:
             try:
                 start_training(model_name, {"beta": float(beta), "latent": int(latent), "epochs": int(epochs),

@@ -17,6 +17,10 @@ def register(subparsers) -> None:
     )
     p.add_argument("--data", action="append", default=None, metavar="SOURCE",
                    help="a source spec [kind:]PATH[@lang]; repeat to combine (default: the demo corpus)")
+    p.add_argument("--first-view", action="store_true",
+                   help="only what the dashboard's first page draws (the checkpoint it opens with: its latents "
+                        "and t-SNE); the dashboard prepares the other checkpoints in the background when it "
+                        "starts (scripts/start.sh uses this)")
     p.set_defaults(func=run)
 
 
@@ -39,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
     # Imported when the command runs: `python -m core --help` must not load torch or pandas.
     from core.workspace import DEFAULT_SPECS, prepare
 
-    corpus = prepare(tuple(args.data) if args.data else DEFAULT_SPECS, progress=staged_progress("prepare"))
-    print(f"ready: {len(corpus)} tracks ({corpus.name}); start the dashboard with: streamlit run app.py")
+    corpus = prepare(tuple(args.data) if args.data else DEFAULT_SPECS, progress=staged_progress("prepare"),
+                     first_view=args.first_view)
+    what = "the dashboard's first view" if args.first_view else "every shipped checkpoint"
+    print(f"ready: {len(corpus)} tracks ({corpus.name}), {what}; start the dashboard with: streamlit run app.py")
     return 0

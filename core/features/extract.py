@@ -248,6 +248,8 @@ def extract(corpus: Corpus, *, kind: Literal["gtzan57", "mel"], params: MelParam
         # cache by this process alone, so the workers load them instead of compiling and
         # writing the same cache entries at the same time (concurrent writers can leave an
         # index that points at another signature's code, which crashes a later process).
+        if progress:
+            progress(done, total, "loading the audio libraries (compiled on a machine's first run)")
         while todo:
             result = _work(todo.pop(0), kind, cparams)
             finish(*result)

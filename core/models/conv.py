@@ -416,7 +416,8 @@ class ConvVAE(TorchModel):
         """Track embeddings (n, latent_dim): see the module docstring."""
         self._check_fitted()
         self._check_needs(inputs)
-        return encode_clips(self.module_, self.prep_, inputs, hop=self.config.eval_hop)
+        with self.inference_threads():
+            return encode_clips(self.module_, self.prep_, inputs, hop=self.config.eval_hop)
 
     def excerpt(self, inputs: ModelInputs) -> tuple[np.ndarray, np.ndarray]:
         """((n, F, T) dB, (n,) first frames) of the centre excerpt that :meth:`reconstruct` rebuilds."""
@@ -427,7 +428,8 @@ class ConvVAE(TorchModel):
         """The centre excerpt decoded from its posterior mean (``mel`` in dB re. full scale)."""
         self._check_fitted()
         self._check_needs(inputs)
-        return reconstruct_excerpt(self.module_, self.prep_, inputs)
+        with self.inference_threads():
+            return reconstruct_excerpt(self.module_, self.prep_, inputs)
 
     def input_spec(self) -> dict:
         return {**super().input_spec(), "modality": self.modality}
