@@ -161,3 +161,102 @@ def test_explore_page_draws_the_sample_and_says_so(tmp_path, monkeypatch):
     assert any("uniform random sample of 10 of the" in i.value for i in at.info)
     figure = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert sum(len(trace["customdata"]) for trace in figure["data"]) == 10  # x, y are base64 arrays
+
+
+# ---------------------------------------------------------------- training streams (issue 12)
+def _mapped_kb(path: Path) -> int | None:
+    """Resident kB of this process's mappings of ``path`` (``/proc/self/smaps``), None without /proc."""
+    smaps = Path("/proc/self/smaps")
+    if not smaps.exists():
+        return None
+    total, inside = 0, False
+    for line in smaps.read_text().splitlines():
+        head = line.split()
+        if head and "-" in head[0] and len(head) >= 5:  # a mapping's first line: range perms offset dev inode [path]
+            inside = len(head) >= 6 and head[-1] == str(path.resolve())
+        elif inside and line.startswith("Rss:"):
+            total += int(head[1])
+    return total
+
+
+def test_reading_a_whole_clip_store_keeps_none_of_it_in_the_process(tmp_path):
+    """Crops, band statistics and whole clips are read with pread: after reading every frame of a
+    13 MB store the process holds none of its pages (through the map they would all stay resident
+    and a long training run's RSS would grow to the size of the store)."""
+    from core.features.melstore import MelClips
+    rng = np.random.default_rng(0)
+    clips = [rng.uniform(-100, 0, (128, 256)).astype(np.float32) for _ in range(200)]
+    store = MelClips.write(tmp_path / "store.npy", clips, params={"n_mels": 128}, key="k")
+    if _mapped_kb(tmp_path / "store.npy") is None:
+        pytest.skip("needs /proc/self/smaps (Linux)")
+    mean, std = store.band_stats()
+    full = np.concatenate([c.astype(np.float16).astype(np.float64) for c in clips], 1)
+    np.testing.assert_allclose(mean, full.mean(1), rtol=1e-5)
+    np.testing.assert_allclose(std, full.std(1), rtol=1e-4)
+    batch = store.crops(np.arange(200), np.full(200, 100), 200)  # the last 56 frames padded with the floor
+    np.testing.assert_array_equal(batch[:, :, :156], np.stack([c[:, 100:] for c in clips]).astype(np.float16))
+    assert (batch[:, :, 156:] == store.floor_db).all()
+    np.testing.assert_array_equal(store.subset([7]).clip(0), clips[7].astype(np.float16))
+    assert _mapped_kb(tmp_path / "store.npy") < 64  # every frame read, no page kept (13,000 kB through the map)
+    assert isinstance(store.frames, np.memmap)  # the map still says what the store holds
+
+
+def test_spectrogram_training_data_keeps_the_lyrics_sparse():
+    """The lyrics TF-IDF of the training data is one sparse row per track (dense: 200 MB at 100,000
+    tracks), made dense a batch at a time, with the same values as the dense transform."""
+    from scipy import sparse
+
+    from core.inputs import ModelInputs
+    from core.lyrics import LyricsTfidf
+    from core.models.preprocessing import ClipPrep
+    texts = [f"w{i % 97} w{(3 * i) % 89} w{i % 7}" if i % 5 else "" for i in range(3000)]
+    prep = ClipPrep(None, 16, None, None, LyricsTfidf(max_features=512).fit(texts))
+    data = prep.training_data(ModelInputs([f"t{i}" for i in range(3000)], lyrics=texts))
+    assert sparse.issparse(data.lyr) and data.lyr.shape == (3000, prep.lyrics_dim)
+    assert data.lyr.nnz <= 3 * 3000  # at most the words of each text, not 3000 x V values
+    dense, mask = prep.tfidf.transform(texts)
+    rows = np.array([4, 5, 2999, 10])
+    batch = data.batch(rows)
+    np.testing.assert_array_equal(batch["lyr"].numpy(), dense[rows])
+    np.testing.assert_array_equal(batch["lmask"].numpy(), mask[rows])
+    assert not mask[[5, 10]].any() and mask[[4, 2999]].all()
+
+
+def test_each_epoch_evaluates_a_fixed_sample_of_at_most_eval_rows(monkeypatch):
+    """Without a validation split (the spectrogram VAEs' default) an epoch's evaluation reads at most
+    EVAL_ROWS tracks, the same seeded sample every epoch, not the whole corpus."""
+    import torch
+
+    from core.models.losses import VAELoss
+    from core.models.vae import MLPVAE
+    from core.training import init_parameters, loop, train
+
+    class Source:  # a batch source that records the rows the evaluation asks for
+        def __init__(self, x):
+            self.x, self.eval_rows = x, []
+
+        def __len__(self):
+            return len(self.x)
+
+        def batch(self, idx, *, rng=None, device=None):
+            if rng is None:
+                self.eval_rows.append(np.asarray(idx))
+            return {"x": self.x[torch.as_tensor(idx)]}
+
+    class Monitor:
+        def __init__(self):
+            self.shapes = []
+
+        def on_validation(self, *, epoch, latents):
+            self.shapes.append(latents.shape)
+
+    monkeypatch.setattr(loop, "EVAL_ROWS", 40)
+    source, monitor = Source(torch.randn(300, 6, generator=torch.Generator().manual_seed(0))), Monitor()
+    module = init_parameters(MLPVAE(6, (8,), 2), generator=torch.Generator().manual_seed(0))
+    train(module, VAELoss(), source, epochs=3, batch_size=32, val_fraction=0.0, steps_per_epoch=2,
+          callback=monitor, random_state=3)
+    assert monitor.shapes == [(40, 2)] * 3
+    assert len(source.eval_rows) == 3 and all(np.array_equal(r, source.eval_rows[0]) for r in source.eval_rows)
+    rows = source.eval_rows[0]
+    assert len(np.unique(rows)) == 40 and (np.diff(rows) > 0).all() and rows.max() < 300
+    np.testing.assert_array_equal(loop.evaluation_rows(np.arange(30), random_state=3), np.arange(30))  # all when few
