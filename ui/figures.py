@@ -167,12 +167,19 @@ def loss_curves(epochs: pd.DataFrame, *, height: int = 320, log_y: bool = False)
     return fig
 
 
-def k_distance(kdist: np.ndarray, *, k: int, suggested: float, eps: float, height: int = 300) -> go.Figure:
+def k_distance(kdist: np.ndarray, *, k: int, suggested: float, eps: float, height: int = 300,
+               max_points: int = 2000) -> go.Figure:
     """Sorted distances to the k-th neighbour, the suggested eps and the chosen eps as labelled lines.
 
     The labels sit at the left end of their lines, above them, on a white box: the curve
-    rises at the right, so they never cover it."""
-    fig = go.Figure(go.Scatter(x=np.arange(len(kdist)), y=kdist, mode="lines", name=f"distance to neighbour {k}",
+    rises at the right, so they never cover it. Above ``max_points`` points the curve is drawn
+    through that many evenly spaced ranks (the first and last included): a sorted curve loses
+    nothing visible, and a million points would send megabytes to the browser on every move."""
+    kdist = np.asarray(kdist)
+    x = np.arange(len(kdist))
+    if len(kdist) > max_points:
+        x = np.unique(np.linspace(0, len(kdist) - 1, max_points).astype(np.int64))
+    fig = go.Figure(go.Scatter(x=x, y=kdist[x], mode="lines", name=f"distance to neighbour {k}",
                                line=dict(color=PALETTE[0])))
     for y, text, style in ((suggested, f"suggested eps {suggested:.3f}", dict(dash="dash", color="#555")),
                            (eps, f"eps {eps:.3f}", dict(dash="dot", color="#d62728"))):

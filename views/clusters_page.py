@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from core import clustering, explore, metrics
-from ui import figures, frames, state, tables
+from ui import figures, frames, scale, state, tables
 from ui.listen import track_panel
 
 st.title("Clusters")
@@ -75,14 +75,20 @@ m[2].metric("silhouette", tables.format_value(report["silhouette"]))
 m[3].metric("NMI vs genre", tables.format_value(report.get("nmi_genre")))
 m[4].metric("NMI vs language", tables.format_value(report.get("nmi_language")))
 st.caption(f"computed in {elapsed_ms:.0f} ms · noise points: {tables.NOISE_POLICY}")
+if result.fitted_on:
+    st.info(scale.fit_note(result, len(ids)), icon=":material/grain:")
 
 left, right = st.columns([3, 2])
 with left:
     method = st.session_state.get("explore_method") or "tsne"
-    points = state.projection(str(entry.path), entry.stamp, specs, method, 2)
+    rows = scale.scatter_rows(len(ids))  # above scale.SCATTER_MAX points, the Explore page's sample (NaN elsewhere)
+    points = (state.projection(str(entry.path), entry.stamp, specs, method, 2) if rows is None
+              else scale.sample_points(Z, rows, method, 2))
     frame = frames.scatter_frame(ids, points, corpus.tracks, clusters=result.labels)
-    event = st.plotly_chart(figures.latent_scatter(frame, color="cluster", height=460), key="clusters_scatter",
-                            on_select="rerun", selection_mode=("points", "box", "lasso"))
+    if rows is not None:
+        st.info(scale.sample_note(len(ids)), icon=":material/scatter_plot:")
+    event = st.plotly_chart(figures.latent_scatter(scale.drawn(frame), color="cluster", height=460),
+                            key="clusters_scatter", on_select="rerun", selection_mode=("points", "box", "lasso"))
 with right:
     st.dataframe(tables.report_table(report), width="stretch", hide_index=True, height=420)
 
@@ -136,5 +142,5 @@ selected = frames.selected_track_ids(event)
 if selected:
     st.caption(f"{len(selected)} selected on the scatter: " + ", ".join(selected[:10]))
 
-st.download_button("Export cluster assignments (CSV)", frames.assignments_csv(frame),
-                   f"clusters_{entry.name}_{name}.csv", "text/csv", type="primary")
+st.download_button("Export cluster assignments (CSV)", lambda: frames.assignments_csv(frame),  # made on click
+                   f"clusters_{entry.name}_{name}.csv", "text/csv", type="primary", on_click="ignore")
