@@ -260,3 +260,105 @@ def test_each_epoch_evaluates_a_fixed_sample_of_at_most_eval_rows(monkeypatch):
     rows = source.eval_rows[0]
     assert len(np.unique(rows)) == 40 and (np.diff(rows) > 0).all() and rows.max() < 300
     np.testing.assert_array_equal(loop.evaluation_rows(np.arange(30), random_state=3), np.arange(30))  # all when few
+
+
+# ---------------------------------------------------------------- a million points on every page (issue 12)
+def test_methods_that_cannot_scale_are_fitted_on_a_sample_and_every_point_labelled(monkeypatch):
+    """Above FIT_MAX points Agglomerative (all pairwise distances) and HDBSCAN are fitted on a seeded
+    sample; every other point takes the label of its nearest sampled point, noise included."""
+    from core.clustering import registry
+    monkeypatch.setattr(registry, "FIT_MAX", {"agglomerative": 300, "hdbscan": 300})
+    Z, comp = synthetic.latents(3000, 4, n_clusters=3, spread=12.0, random_state=2)
+    for name, params in (("agglomerative", {"n_clusters": 3}), ("hdbscan", {"min_cluster_size": 15})):
+        result = cluster(name, Z, random_state=0, **params)
+        assert result.fitted_on == 300 and result.labels.shape == (3000,)
+        clustered = result.labels >= 0
+        assert clustered.mean() > 0.9 and adjusted_rand_score(comp[clustered], result.labels[clustered]) > 0.99
+    far = np.vstack([Z, [[500.0, 500.0, 500.0, 500.0]]])  # one outlier: HDBSCAN's noise, and its nearest sampled
+    rows = np.sort(np.random.default_rng(0).choice(len(far), size=300, replace=False))  # the same seeded sample
+    far[rows[-1]] = far[-1] + 0.01  # make the last sampled point an outlier beside it
+    result = cluster("hdbscan", far, random_state=0, min_cluster_size=15)
+    assert result.labels[rows[-1]] == -1 and result.labels[-1] == -1  # noise stays noise for its nearest neighbour
+    small = cluster("agglomerative", Z[:300], n_clusters=3)
+    assert small.fitted_on is None  # at or below the limit: every point
+
+
+def test_the_k_distance_curve_is_drawn_through_at_most_2000_points():
+    from ui import figures
+    kdist = np.sort(np.random.default_rng(0).random(1_000_000))
+    fig = figures.k_distance(kdist, k=4, suggested=0.5, eps=0.4)
+    x = np.asarray(fig.data[0].x)
+    assert len(x) <= 2000 and x[0] == 0 and x[-1] == len(kdist) - 1
+    np.testing.assert_array_equal(np.asarray(fig.data[0].y), kdist[x])
+    assert len(figures.k_distance(kdist[:500], k=4, suggested=0.5, eps=0.4).data[0].x) == 500
+
+
+def test_track_boxes_list_a_sample_and_take_any_typed_id(monkeypatch):
+    tracks = pd.DataFrame({"track_id": [f"t{i}" for i in range(50)], "genre": "g", "language": "eng"})
+    ids = tracks["track_id"].tolist()
+    choices, note = scale.track_choices(tracks, ids)
+    assert len(choices) == 50 and note == ""
+    monkeypatch.setattr(scale, "CHOICES_MAX", 8)
+    choices, note = scale.track_choices(tracks, ids)
+    assert len(choices) == 8 and "8 of the 50" in note
+    assert choices == scale.track_choices(tracks, ids)[0]  # the same sample every run
+    label = next(iter(choices))
+    assert scale.chosen_track(label, choices, set(ids)) == choices[label]
+    unlisted = next(t for t in ids if t not in choices.values())
+    assert scale.chosen_track(unlisted, choices, set(ids)) == unlisted  # typed in
+    assert scale.chosen_track(" nope ", choices, set(ids)) is None and scale.chosen_track(None, choices, ids) is None
+
+
+@pytest.mark.slow
+def test_clusters_latent_and_data_pages_sample_and_say_so(tmp_path, monkeypatch):
+    """The page paths of the degrades, with the limits lowered to a few tracks of the tiny demo corpus:
+    the Clusters map draws the Explore sample, Agglomerative is fitted on a sample, the Latent and Data
+    track boxes list a sample and take a typed id, the Data table lists a sample; each says so."""
+    from core.clustering import registry
+    corpus_dir = tiny_demo(tmp_path / "demo")
+    monkeypatch.setattr(workspace, "DEFAULT_SPECS", (f"manifest:{corpus_dir / 'manifest.csv'}",))
+    monkeypatch.setattr(config, "RUNS_DIR", tmp_path / "runs")
+    monkeypatch.setattr(config, "DATA_DIR", tmp_path)
+    monkeypatch.setattr(scale, "SCATTER_MAX", 10)
+    monkeypatch.setattr(scale, "CHOICES_MAX", 5)
+    monkeypatch.setattr(scale, "TABLE_MAX", 6)
+    monkeypatch.setattr(registry, "FIT_MAX", {"agglomerative": 12, "hdbscan": 12})
+    at = AppTest.from_file("../app.py", default_timeout=180)
+    at.run()
+    at.switch_page("views/clusters_page.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("uniform random sample of 10 of the" in i.value for i in at.info)
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert sum(len(trace["customdata"]) for trace in figure["data"]) == 10
+    at.segmented_control(key="clusters_algorithm").set_value("agglomerative").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("fitted on a fixed uniform random sample of 12 of the" in i.value for i in at.info)
+
+    at.switch_page("views/latent_page.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("list a fixed sample of 5 of the" in i.value for i in at.info)
+    box = at.selectbox(key="trav_track")
+    assert len(box.options) == 5
+    at.switch_page("views/data_page.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("fixed sample of 6 of the" in i.value for i in at.info)
+    assert len(at.dataframe[0].value) == 6 and len(at.selectbox(key="data_track").options) == 6
+
+    # A typed track id (what the browser sends; AppTest cannot type one into a box, so the session
+    # starts with it): any track, listed or not, and an unknown id is said to be unknown.
+    listed = {o.split(" · ")[0] for o in box.options}
+    unlisted = next(t for t in pd.read_csv(corpus_dir / "manifest.csv")["track_id"].astype(str) if t not in listed)
+    at = AppTest.from_file("../app.py", default_timeout=180)
+    at.session_state["trav_track"] = unlisted
+    at.session_state["interp_a"] = "no-such-track"
+    at.session_state["data_track"] = unlisted
+    at.run()
+    at.switch_page("views/latent_page.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    first = at.selectbox(key="interp_b").options[0]
+    assert [w.value for w in at.warning] == [f"No track 'no-such-track' in this corpus: showing {first}."]
+    for key in ("trav_track", "interp_a"):  # AppTest cannot send back a value that is not an option
+        at.selectbox(key=key).set_value(at.selectbox(key=key).options[0])
+    at.switch_page("views/data_page.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(m.value.startswith(f"**{unlisted}**") for m in at.markdown)
