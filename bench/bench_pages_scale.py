@@ -112,7 +112,7 @@ def main() -> int:
     args = ap.parse_args()
     os.environ["SONGSCAPE_CORPUS"] = f"features:{table_path(args.n)}"
     os.environ.setdefault("SONGSCAPE_NO_WARMUP", "1")
-    if args.child:
+    if args.child is not None:
         child(args.child, args.timeout)
         return 0
     print("command:", " ".join([sys.executable, *sys.argv]))
