@@ -283,6 +283,20 @@ def test_methods_that_cannot_scale_are_fitted_on_a_sample_and_every_point_labell
     assert small.fitted_on is None  # at or below the limit: every point
 
 
+def test_contingency_keeps_the_largest_clusters_and_sums_the_others():
+    from core.metrics import contingency
+    labels = np.array([0] * 5 + [1] * 2 + [2] * 4 + [3] * 1 + [-1] * 3)
+    truth = np.array(list("aabbb" + "ab" + "aaaa" + "b" + "ab") + [""], dtype=object)  # the last: unknown
+    full = contingency(labels, truth)
+    table = contingency(labels, truth, max_rows=2)
+    assert list(table.index) == [0, 2, "other", "noise"]
+    assert table.loc["other"].tolist() == [1, 2] and table.loc[0].tolist() == full.loc[0].tolist()
+    assert int(table.to_numpy().sum()) == int(full.to_numpy().sum()) == 14
+    np.testing.assert_allclose(contingency(labels, truth, normalize="class", max_rows=2).sum(axis=0), 1.0)
+    np.testing.assert_allclose(contingency(labels, truth, normalize="cluster", max_rows=2).loc["other"], [1 / 3, 2 / 3])
+    assert list(contingency(labels, truth, max_rows=4).index) == [0, 1, 2, 3, "noise"]  # nothing to merge
+
+
 def test_the_k_distance_curve_is_drawn_through_at_most_2000_points():
     from ui import figures
     kdist = np.sort(np.random.default_rng(0).random(1_000_000))
@@ -323,6 +337,7 @@ def test_clusters_latent_and_data_pages_sample_and_say_so(tmp_path, monkeypatch)
     monkeypatch.setattr(scale, "CHOICES_MAX", 5)
     monkeypatch.setattr(scale, "TABLE_MAX", 6)
     monkeypatch.setattr(registry, "FIT_MAX", {"agglomerative": 12, "hdbscan": 12})
+    monkeypatch.setattr(scale, "HEATMAP_ROWS", 2)
     at = AppTest.from_file("../app.py", default_timeout=180)
     at.run()
     at.switch_page("views/clusters_page.py").run()
@@ -333,6 +348,9 @@ def test_clusters_latent_and_data_pages_sample_and_say_so(tmp_path, monkeypatch)
     at.segmented_control(key="clusters_algorithm").set_value("agglomerative").run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("fitted on a fixed uniform random sample of 12 of the" in i.value for i in at.info)
+    assert any(c.value.startswith("The 2 largest of the") for c in at.caption)  # the heatmaps: 2 + other
+    heat = json.loads(at.get("plotly_chart")[1].proto.spec)["data"][0]
+    assert heat["type"] == "heatmap" and heat["y"] == [heat["y"][0], heat["y"][1], "other"]
 
     at.switch_page("views/latent_page.py").run()
     assert not at.exception, [e.value for e in at.exception]

@@ -139,9 +139,11 @@ def heatmap(table: pd.DataFrame, *, title: str, fmt: str = ".2f", height: int | 
     fig = go.Figure(go.Heatmap(z=values, x=cols, y=rows, colorscale="Blues", zmin=lo, zmax=hi, showscale=False,
                                xgap=1, ygap=1, hovertemplate=f"{y_title} %{{y}} · {x_title} %{{x}}: %{{z}}<extra></extra>"))
     colours = _text_colours(values, lo, hi)
-    for i, r in enumerate(rows):
-        for j, c in enumerate(cols):
-            fig.add_annotation(x=c, y=r, text=text[i][j], showarrow=False, font=dict(color=str(colours[i, j]), size=12))
+    # One assignment of every annotation: add_annotation per cell re-validates all the earlier ones
+    # (quadratic: a 200 × 20 table took minutes).
+    fig.update_layout(annotations=[dict(x=c, y=r, text=text[i][j], showarrow=False,
+                                        font=dict(color=str(colours[i, j]), size=12))
+                                   for i, r in enumerate(rows) for j, c in enumerate(cols)])
     fig.update_xaxes(type="category", title_text=x_title, side="bottom", automargin=True)
     fig.update_yaxes(type="category", title_text=y_title, autorange="reversed", automargin=True)
     fig.update_layout(title=title, height=height or max(300, 34 * len(table) + 140),

@@ -11,6 +11,8 @@
   typed in), and the Data page's track table lists at most :data:`TABLE_MAX` rows: each option and row
   goes to the browser on every run (a million track ids are ~30 MB per box, a million table rows
   ~500 MB, beyond Streamlit's message limit).
+* :data:`HEATMAP_ROWS` -- the Clusters page's heatmaps show the largest clusters and sum the others
+  (``core.metrics.contingency(max_rows=...)``): DBSCAN at a million points finds over a thousand.
 * :func:`fit_note` -- what the Clusters page says when a method was fitted on a sample
   (``core.clustering.FIT_MAX``: Agglomerative above 10,000 points, HDBSCAN above 20,000).
 * :func:`cluster_setting` / :func:`encode_button` -- the Data page's Dask cluster
@@ -31,7 +33,7 @@ from core.latents import encode_corpus
 from core.projections import project
 from ui import state, tables
 
-__all__ = ["SCATTER_MAX", "CHOICES_MAX", "TABLE_MAX", "scatter_rows", "sample_note", "sample_points", "drawn",
+__all__ = ["SCATTER_MAX", "CHOICES_MAX", "TABLE_MAX", "HEATMAP_ROWS", "scatter_rows", "sample_note", "sample_points", "drawn",
            "track_choices", "chosen_track", "table_rows", "fit_note", "cluster_setting", "encode_button"]
 
 #: Most points the Explore scatter draws (100,000 WebGL points render in under a second).
@@ -40,6 +42,8 @@ SCATTER_MAX = 100_000
 CHOICES_MAX = 5_000
 #: Most rows the Data page's track table lists; above, a fixed sample of this many.
 TABLE_MAX = 10_000
+#: Most clusters the Clusters page's heatmaps show (the largest); the others are summed in one row.
+HEATMAP_ROWS = 30
 CLUSTER = "dask_cluster"
 
 
