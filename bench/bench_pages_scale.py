@@ -18,6 +18,8 @@ size of the largest chart or table it sends to the browser.
 
 Steps: explore, clusters (K-Means, the default), dbscan (+ the k-distance plot), hdbscan,
 agglomerative, gmm, latent (traverse a dimension and interpolate), compare, data.
+``--screens DIR`` then opens the Clusters page in Debian's Chromium (a fresh ``streamlit run``) and
+saves ``clusters_1m.png`` (K-Means, the default) and ``clusters_1m_hdbscan.png`` (a sampled fit).
 """
 
 from __future__ import annotations
@@ -66,12 +68,14 @@ def warm(n: int) -> None:
 
 
 def _proto_sizes(at) -> dict:
-    """Bytes of the largest chart spec and dataframe the page sends."""
-    sizes = {"chart_mb": 0.0, "table_mb": 0.0}
+    """MB of the largest chart spec, dataframe and option list the page sends."""
+    sizes = {"chart_mb": 0.0, "table_mb": 0.0, "options_mb": 0.0}
     for chart in at.get("plotly_chart"):
         sizes["chart_mb"] = max(sizes["chart_mb"], len(chart.proto.spec) / 2**20)
-    for frame in at.get("arrow_data_frame"):
-        sizes["table_mb"] = max(sizes["table_mb"], len(frame.proto.data) / 2**20)
+    for frame in at.dataframe:
+        sizes["table_mb"] = max(sizes["table_mb"], frame.proto.ByteSize() / 2**20)
+    for box in at.selectbox:
+        sizes["options_mb"] = max(sizes["options_mb"], box.proto.ByteSize() / 2**20)
     return sizes
 
 
@@ -102,12 +106,68 @@ def child(step: str, timeout: float) -> None:
     print("RESULT " + json.dumps(out), flush=True)
 
 
+HAS_POINTS = ("() => Array.from(document.querySelectorAll('.js-plotly-plot')).some(g => g._fullData && "
+              "g._fullData.length > 0 && g._fullData[0].x && g._fullData[0].x.length > 0)")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--disable-dev-shm-usage"]
+
+
+def screenshots(folder: Path, timeout: float) -> None:
+    """The Clusters page in Debian's Chromium (a fresh ``streamlit run``): K-Means (the default), then HDBSCAN."""
+    import socket
+    import urllib.request
+
+    from playwright.sync_api import sync_playwright
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    folder.mkdir(parents=True, exist_ok=True)
+    log = open(ROOT / "data" / "scale" / "streamlit_pages.log", "w")
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                               "--server.address", "127.0.0.1", "--server.headless", "true"],
+                              cwd=ROOT, env=dict(os.environ, PYTHONUNBUFFERED="1"), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(200):
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.3)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
+            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            page.set_default_timeout(timeout * 1000)
+            t = time.perf_counter()
+            page.goto(f"{url}/clusters")
+            page.wait_for_function(HAS_POINTS)
+            page.get_by_text("Listen to a cluster").wait_for()
+            print(f"Clusters page, K-Means, scatter drawn: {time.perf_counter() - t:.1f} s", flush=True)
+            page.screenshot(path=str(folder / "clusters_1m.png"), full_page=True)
+            t = time.perf_counter()
+            page.get_by_role("button", name="HDBSCAN", exact=True).click()
+            page.get_by_text("was fitted on a fixed uniform random sample").wait_for()
+            page.get_by_text("Listen to a cluster").wait_for()
+            print(f"HDBSCAN (sampled fit) drawn: {time.perf_counter() - t:.1f} s", flush=True)
+            page.screenshot(path=str(folder / "clusters_1m_hdbscan.png"), full_page=True)
+            browser.close()
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--steps", default=",".join(STEPS))
     ap.add_argument("--timeout", type=float, default=600, help="seconds per step (its fresh process is killed after)")
     ap.add_argument("--warm", action="store_true", help="generate the table if needed and encode it first")
+    ap.add_argument("--screens", type=Path, help="also take Chromium screenshots of the Clusters page into this folder")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     os.environ["SONGSCAPE_CORPUS"] = f"features:{table_path(args.n)}"
@@ -134,6 +194,8 @@ def main() -> int:
                   f"{proc.stderr[-800:]}", flush=True)
         else:
             print(f"{step:14s} {line[7:]} (load {load:.1f})", flush=True)
+    if args.screens:
+        screenshots(args.screens, args.timeout)
     print(f"load average after: {os.getloadavg()}")
     return 0
 
