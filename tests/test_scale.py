@@ -264,12 +264,15 @@ def test_each_epoch_evaluates_a_fixed_sample_of_at_most_eval_rows(monkeypatch):
 
 # ---------------------------------------------------------------- a million points on every page (issue 12)
 def test_methods_that_cannot_scale_are_fitted_on_a_sample_and_every_point_labelled(monkeypatch):
-    """Above FIT_MAX points Agglomerative (all pairwise distances) and HDBSCAN are fitted on a seeded
-    sample; every other point takes the label of its nearest sampled point, noise included."""
+    """Above FIT_MAX points Agglomerative (all pairwise distances), HDBSCAN and the mixture are fitted on
+    a seeded sample; the mixture assigns every point, the others give every other point the label of
+    its nearest sampled point, noise included."""
     from core.clustering import registry
-    monkeypatch.setattr(registry, "FIT_MAX", {"agglomerative": 300, "hdbscan": 300})
+    monkeypatch.setattr(registry, "FIT_MAX", {"agglomerative": 300, "hdbscan": 300})  # the mixture added below
     Z, comp = synthetic.latents(3000, 4, n_clusters=3, spread=12.0, random_state=2)
-    for name, params in (("agglomerative", {"n_clusters": 3}), ("hdbscan", {"min_cluster_size": 15})):
+    monkeypatch.setitem(registry.FIT_MAX, "gmm", 300)
+    for name, params in (("agglomerative", {"n_clusters": 3}), ("hdbscan", {"min_cluster_size": 15}),
+                         ("gmm", {"n_components": 3})):
         result = cluster(name, Z, random_state=0, **params)
         assert result.fitted_on == 300 and result.labels.shape == (3000,)
         clustered = result.labels >= 0

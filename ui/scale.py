@@ -14,7 +14,8 @@
 * :data:`HEATMAP_ROWS` -- the Clusters page's heatmaps show the largest clusters and sum the others
   (``core.metrics.contingency(max_rows=...)``): DBSCAN at a million points finds over a thousand.
 * :func:`fit_note` -- what the Clusters page says when a method was fitted on a sample
-  (``core.clustering.FIT_MAX``: Agglomerative above 10,000 points, HDBSCAN above 20,000).
+  (``core.clustering.FIT_MAX``: Agglomerative above 10,000 points, HDBSCAN above 20,000, the
+  Gaussian mixture above 100,000).
 * :func:`cluster_setting` / :func:`encode_button` -- the Data page's Dask cluster
   (``local:N`` or ``tcp://HOST:PORT``, :mod:`core.distributed`) for extraction and
   encoding, with progress over the whole cluster.
@@ -120,13 +121,18 @@ def fit_note(result, n: int) -> str:
     """The note for a clustering fitted on a sample (``result.fitted_on`` points of ``n``); empty otherwise."""
     if not result.fitted_on:
         return ""
-    noise = " (a point whose nearest sampled point is noise is noise)" if result.noise_fraction else ""
+    if result.name == "gmm":
+        rest = "Every track is then assigned its most likely component of that mixture"
+    else:
+        noise = " (a track whose nearest sampled track is noise is noise)" if result.noise_fraction else ""
+        rest = f"Every other track takes the cluster of its nearest sampled track{noise}"
     return (f"{CLUSTERERS[result.name].label} was fitted on a fixed uniform random sample of {result.fitted_on:,} of "
-            f"the {n:,} tracks: on all of them it would take {_WHY.get(result.name, 'too long')}. Every other "
-            f"track takes the cluster of its nearest sampled track{noise}; the metrics use every track.")
+            f"the {n:,} tracks: on all of them it would take {_WHY.get(result.name, 'too long')}. {rest}; the "
+            "metrics use every track.")
 
 
-_WHY = {"agglomerative": "all their pairwise distances in memory", "hdbscan": "minutes to hours"}
+_WHY = {"agglomerative": "all their pairwise distances in memory", "hdbscan": "minutes to hours",
+        "gmm": "a minute or more per change"}
 
 
 def cluster_setting() -> str | None:

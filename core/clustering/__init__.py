@@ -20,9 +20,10 @@ Noise: DBSCAN and HDBSCAN label points that belong to no cluster ``-1``. A
 ``noise_fraction`` (share of points labelled -1); :mod:`core.metrics` states how
 noise enters each metric.
 
-Large collections: Agglomerative above 10,000 points and HDBSCAN above 20,000 (``FIT_MAX``) are
-fitted on a seeded uniform sample, and every other point takes the label of its nearest sampled
-point; ``ClusterResult.fitted_on`` says so. K-Means, the Gaussian mixture and DBSCAN use every point.
+Large collections: Agglomerative above 10,000 points, HDBSCAN above 20,000 and the Gaussian mixture
+above 100,000 (``FIT_MAX``) are fitted on a seeded uniform sample; the mixture then assigns every
+point its most likely component, and the others give every other point the label of its nearest
+sampled point; ``ClusterResult.fitted_on`` says so. K-Means and DBSCAN use every point.
 
 The eps slider: pass one index as ``cluster("dbscan", Z, index=idx, eps=...)``;
 a smaller eps than any asked before only filters the cached radius graph, and
