@@ -19,7 +19,8 @@ size of the largest chart or table it sends to the browser.
 Steps: explore, clusters (K-Means, the default), dbscan (+ the k-distance plot), hdbscan,
 agglomerative, gmm, latent (traverse a dimension and interpolate), compare, data.
 ``--screens DIR`` then opens the Clusters page in Debian's Chromium (a fresh ``streamlit run``) and
-saves ``clusters_1m.png`` (K-Means, the default) and ``clusters_1m_hdbscan.png`` (a sampled fit).
+saves ``clusters_1m.png`` (K-Means, the default), ``clusters_1m_hdbscan.png`` (a sampled fit) and
+``clusters_1m_dbscan.png``, each after its rerun has ended.
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 
 
 def screenshots(folder: Path, timeout: float) -> None:
-    """The Clusters page in Debian's Chromium (a fresh ``streamlit run``): K-Means (the default), then HDBSCAN."""
+    """The Clusters page in Debian's Chromium (a fresh ``streamlit run``): K-Means (the default), HDBSCAN, DBSCAN."""
     import socket
     import urllib.request
 
@@ -137,20 +138,24 @@ def screenshots(folder: Path, timeout: float) -> None:
                 time.sleep(0.3)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
-            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            page = browser.new_context(viewport={"width": 1400, "height": 2200}).new_page()  # the map and the heatmap
             page.set_default_timeout(timeout * 1000)
+            idle = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"  # the rerun has ended
             t = time.perf_counter()
             page.goto(f"{url}/clusters")
             page.wait_for_function(HAS_POINTS)
-            page.get_by_text("Listen to a cluster").wait_for()
+            page.wait_for_function(idle)
             print(f"Clusters page, K-Means, scatter drawn: {time.perf_counter() - t:.1f} s", flush=True)
-            page.screenshot(path=str(folder / "clusters_1m.png"), full_page=True)
-            t = time.perf_counter()
-            page.get_by_role("button", name="HDBSCAN", exact=True).click()
-            page.get_by_text("was fitted on a fixed uniform random sample").wait_for()
-            page.get_by_text("Listen to a cluster").wait_for()
-            print(f"HDBSCAN (sampled fit) drawn: {time.perf_counter() - t:.1f} s", flush=True)
-            page.screenshot(path=str(folder / "clusters_1m_hdbscan.png"), full_page=True)
+            page.screenshot(path=str(folder / "clusters_1m.png"))
+            for name, shot in (("HDBSCAN", "clusters_1m_hdbscan.png"), ("DBSCAN", "clusters_1m_dbscan.png")):
+                t = time.perf_counter()
+                page.get_by_text(name, exact=True).first.click()
+                page.wait_for_timeout(1000)
+                page.wait_for_function(idle)
+                page.wait_for_function(HAS_POINTS)
+                traces = page.evaluate("() => document.querySelector('.js-plotly-plot')._fullData.length")
+                print(f"{name} drawn: {time.perf_counter() - t:.1f} s ({traces} traces on the map)", flush=True)
+                page.screenshot(path=str(folder / shot))
             browser.close()
     finally:
         server.terminate()
