@@ -13,8 +13,9 @@ extract   N generated 1-s clips (a tone + noise, WAV under data/, deleted afterw
           Sizes above --extract-max are not run (the per-clip work does not depend on N).
 encode    Basic VAE (checkpoints/basic.pt): a generated 57-feature table of N rows (jittered rows
           of the study's table) -> ``encode_corpus`` with an empty cache (table read included).
-conv      ConvVAE (checkpoints/conv.pt) encoder on N generated 128x128 mels + lyrics, streamed in
-          chunks of 2,048 (``latents.ENCODE_TASK_TRACKS``): tracks/s and flat peak memory.
+conv      the shipped ConvVAE (checkpoints/conv.pt) encodes N generated tracks: the whole-clip store
+          and lyrics of the ``train`` stage (written by a separate process first, deleted after),
+          crops every 32 frames, product of their posteriors: tracks/s and peak memory.
 umap      ``project(method="umap")`` of N generated 8-D latents (18 Gaussians), no cache, after a
           200-point warm-up in the same process (numba compilation not timed).
 tsne      the same with ``method="tsne"`` (approx neighbours + FFT above 10,000 points).
@@ -116,24 +117,23 @@ def stage_encode(n: int) -> dict:
     return {"wall_s": wall, "rate": n / wall, "unit": "tracks/s (table read + encode)"}
 
 
-def stage_conv(n: int) -> dict:
+def stage_conv(n: int, folder: Path) -> dict:
+    """The shipped ConvVAE encodes N generated tracks: whole clips from the store the prep cell wrote
+    (what ``encode_corpus`` runs after ``build_inputs``), crops every 32 frames, lyrics block."""
     from core import checkpoint
+    from core.features.mel import CLIP_PARAMS
+    from core.features.melstore import MelClips
     from core.inputs import ModelInputs
-    from core.latents import ENCODE_TASK_TRACKS
     model = checkpoint.load(ROOT / "checkpoints" / "conv.pt")
-    rng = np.random.default_rng(0)
-    words = ["ami", "tumi", "love", "night", "gaan", "dance"]
-    t = time.perf_counter()
-    out = 0
-    for s in range(0, n, ENCODE_TASK_TRACKS):
-        m = min(ENCODE_TASK_TRACKS, n - s)
-        mel = rng.normal(-40, 15, size=(m, 128, 128)).astype(np.float32)
-        lyrics = [" ".join(rng.choice(words, 8)) for _ in range(m)]
-        out += len(model.encode(ModelInputs([f"t{s + i}" for i in range(m)], mel=mel, lyrics=lyrics,
-                                            mel_params=model.input_spec()["mel_params"])))
-    wall = time.perf_counter() - t
-    assert out == n
-    return {"wall_s": wall, "rate": n / wall, "unit": "tracks/s (incl. generating the mels)"}
+    with MemorySampler() as mem:
+        t, c = time.perf_counter(), time.process_time()
+        clips = MelClips.open(train_store(folder, n), params=CLIP_PARAMS.to_dict(), key=f"bench{n}")
+        Z = model.encode(ModelInputs([f"t{i}" for i in range(n)], lyrics=generated_lyrics(n), clips=clips))
+        wall, cpu = time.perf_counter() - t, time.process_time() - c
+    assert Z.shape == (n, model.latent_dim) and np.isfinite(Z).all()
+    return {"wall_s": wall, "rate": n / wall, "cpu_rate": n / cpu, "unit": "tracks/s (wall) and tracks per CPU-second",
+            "peak_anon_mb": mem.peak["RssAnon"] / 1024,
+            "peak_file_mb": mem.peak["RssFile"] / 1024}
 
 
 def stage_projection(n: int, method: str) -> dict:
@@ -333,7 +333,7 @@ def child(stage: str, n: int, seconds: float, args=None) -> None:
     elif stage == "encode":
         out = stage_encode(n)
     elif stage == "conv":
-        out = stage_conv(n)
+        out = stage_conv(n, Path(args.train_dir))
     elif stage in ("umap", "tsne"):
         out = stage_projection(n, stage)
     elif stage.startswith("prep_"):
@@ -390,12 +390,12 @@ def main() -> int:
                 continue
             folder = Path(args.train_dir)
             try:
-                if stage.startswith("train_"):
+                if stage.startswith("train_") or stage == "conv":  # the generated store or table first
                     folder.mkdir(parents=True, exist_ok=True)
-                    run_cell("prep_" + stage.split("_", 1)[1], n, args)
+                    run_cell("prep_" + stage.split("_", 1)[-1], n, args)
                 run_cell(stage, n, args)
             finally:
-                if stage.startswith("train_"):
+                if stage.startswith("train_") or stage == "conv":
                     for f in folder.iterdir():  # the folder holds only this cell's files
                         f.unlink()
     print(f"load average after: {os.getloadavg()}")

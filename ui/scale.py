@@ -9,8 +9,8 @@
 * :func:`track_choices` / :func:`chosen_track` / :func:`table_rows` -- the track boxes of the Latent and Data
   pages list every track up to :data:`CHOICES_MAX`, above that a fixed sample (any track id can still be
   typed in), and the Data page's track table lists at most :data:`TABLE_MAX` rows: each option and row
-  goes to the browser on every run (a million track ids are ~30 MB per box, a million table rows
-  ~500 MB, beyond Streamlit's message limit).
+  goes to the browser on every run (measured at a million tracks: 30 MB per Latent track box, 98 MB
+  for the Data table; bench/bench_pages_scale.py).
 * :data:`HEATMAP_ROWS` -- the Clusters page's heatmaps show the largest clusters and sum the others
   (``core.metrics.contingency(max_rows=...)``): DBSCAN at a million points finds over a thousand.
 * :func:`fit_note` -- what the Clusters page says when a method was fitted on a sample

@@ -101,8 +101,8 @@ listed = scale.table_rows(len(corpus))  # above scale.TABLE_MAX tracks, a fixed 
 shown = corpus.tracks.drop(columns=["path"])
 if listed is not None:
     shown = shown.iloc[listed]
-    st.info(f"The table lists a fixed sample of {len(shown):,} of the {len(corpus):,} tracks (a larger table would "
-            "not reach the browser); the download has all of them, and the box below plays any track.",
+    st.info(f"The table lists a fixed sample of {len(shown):,} of the {len(corpus):,} tracks (every row is sent to "
+            "the browser on every run); the download has all of them, and the box below plays any track.",
             icon=":material/grain:")
 shown = shown.assign(lyrics=shown["lyrics"].str.slice(0, 60))
 event = st.dataframe(shown, hide_index=True, width="stretch", height=300, on_select="rerun",
