@@ -153,7 +153,7 @@ def build_inputs(corpus, *, needs: set[str], mel_params: Any = None, clip_params
         # dropped with the track below
         index = np.zeros((len(ids), 2), dtype=np.int64)
         index[rows] = clips.index
-        clips = MelClips(clips.frames, index, params=clips.params, key=clips.store_key)
+        clips = clips.with_index(index)
     lyrics = corpus.tracks["lyrics"].tolist() if "lyrics" in needs else None
 
     inputs = ModelInputs(ids, features, mel, lyrics, mel_params=mel_dict, clips=clips).subset(np.flatnonzero(keep))

@@ -56,6 +56,8 @@ EXTERNAL = ("ari", "nmi", "purity", "homogeneity", "completeness")
 SILHOUETTE_FULL_MAX = 10_000
 
 NOISE_NAME = "noise"
+#: The row of :func:`contingency` that sums the clusters beyond its ``max_rows``.
+OTHER_NAME = "other"
 
 
 @dataclass(frozen=True)
@@ -196,7 +198,8 @@ def _known(truth: Iterable) -> np.ndarray:
     return (t.notna() & (t.astype(str).str.strip() != "")).to_numpy()
 
 
-def contingency(labels: np.ndarray, truth: Iterable, *, normalize: str | None = None) -> pd.DataFrame:
+def contingency(labels: np.ndarray, truth: Iterable, *, normalize: str | None = None,
+                max_rows: int | None = None) -> pd.DataFrame:
     """Cluster × class counts: rows are clusters (``"noise"`` last), columns the classes.
 
     labels : np.ndarray, shape=(n,), ``-1`` = noise.
@@ -204,16 +207,28 @@ def contingency(labels: np.ndarray, truth: Iterable, *, normalize: str | None = 
     normalize : None for counts; ``"cluster"`` so each row sums to 1 (the class mix of a
         cluster: its max is the cluster's purity); ``"class"`` so each column sums to 1
         (where a class went).
+    max_rows : keep the ``max_rows`` largest clusters (most counted points; ties: lower id) and sum
+        the others into one row ``"other"`` before noise (None: every cluster). DBSCAN at a
+        million points finds thousands of clusters: a table of each is neither readable nor
+        drawable.
     """
     labels = _labels(labels)
     truth = np.asarray(list(truth), dtype=object)
     if len(truth) != len(labels):
         raise ValueError(f"{len(labels)} labels but {len(truth)} truth values")
     keep = _known(truth)
-    rows = pd.Series(labels[keep]).map(lambda v: NOISE_NAME if v < 0 else int(v))
-    table = pd.crosstab(rows.rename("cluster"), pd.Series(truth[keep].astype(str), name="class"))
-    order = sorted([r for r in table.index if r != NOISE_NAME]) + ([NOISE_NAME] if NOISE_NAME in table.index else [])
-    table = table.loc[order]
+    table = pd.crosstab(pd.Series(labels[keep], name="cluster"), pd.Series(truth[keep].astype(str), name="class"))
+    clusters = [int(r) for r in table.index if r >= 0]
+    rows = [table.loc[clusters]] if clusters else []
+    if max_rows is not None and len(clusters) > max_rows:
+        size = table.loc[clusters].sum(axis=1)
+        largest = sorted(size.sort_values(ascending=False, kind="stable").index[:max_rows].tolist())
+        other = table.loc[[c for c in clusters if c not in set(largest)]].sum().rename(OTHER_NAME)
+        rows = [table.loc[largest], other.to_frame().T]
+    if -1 in table.index:
+        rows.append(table.loc[[-1]].rename(index={-1: NOISE_NAME}))
+    table = pd.concat(rows) if rows else table.iloc[:0]
+    table.index = pd.Index([i if isinstance(i, str) else int(i) for i in table.index], dtype=object, name="cluster")
     if normalize is None:
         return table
     if normalize == "cluster":

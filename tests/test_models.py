@@ -510,7 +510,7 @@ def test_grouped_batches_hold_k_random_crops_of_each_track():
     batch = data.batch(np.array([5, 9, 1, 7, 3, 0, 2, 4]), rng=np.random.default_rng(0))
     assert batch["group"] == 2 and batch["x"].shape[0] == 8
     # the first B/K drawn tracks, each twice in a row, with two different crops
-    np.testing.assert_array_equal(batch["lyr"].numpy(), data.lyr[[5, 5, 9, 9, 1, 1, 7, 7]])
+    np.testing.assert_array_equal(batch["lyr"].numpy(), data.lyr[[5, 5, 9, 9, 1, 1, 7, 7]].toarray())
     assert not torch.allclose(batch["x"][0], batch["x"][1])
     # evaluation batches (no rng): one centre crop per track, no group
     ev = data.batch(np.array([5, 9]), rng=None)

@@ -161,3 +161,225 @@ def test_explore_page_draws_the_sample_and_says_so(tmp_path, monkeypatch):
     assert any("uniform random sample of 10 of the" in i.value for i in at.info)
     figure = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert sum(len(trace["customdata"]) for trace in figure["data"]) == 10  # x, y are base64 arrays
+
+
+# ---------------------------------------------------------------- training streams (issue 12)
+def _mapped_kb(path: Path) -> int | None:
+    """Resident kB of this process's mappings of ``path`` (``/proc/self/smaps``), None without /proc."""
+    smaps = Path("/proc/self/smaps")
+    if not smaps.exists():
+        return None
+    total, inside = 0, False
+    for line in smaps.read_text().splitlines():
+        head = line.split()
+        if head and "-" in head[0] and len(head) >= 5:  # a mapping's first line: range perms offset dev inode [path]
+            inside = len(head) >= 6 and head[-1] == str(path.resolve())
+        elif inside and line.startswith("Rss:"):
+            total += int(head[1])
+    return total
+
+
+def test_reading_a_whole_clip_store_keeps_none_of_it_in_the_process(tmp_path):
+    """Crops, band statistics and whole clips are read with pread: after reading every frame of a
+    13 MB store the process holds none of its pages (through the map they would all stay resident
+    and a long training run's RSS would grow to the size of the store)."""
+    from core.features.melstore import MelClips
+    rng = np.random.default_rng(0)
+    clips = [rng.uniform(-100, 0, (128, 256)).astype(np.float32) for _ in range(200)]
+    store = MelClips.write(tmp_path / "store.npy", clips, params={"n_mels": 128}, key="k")
+    if _mapped_kb(tmp_path / "store.npy") is None:
+        pytest.skip("needs /proc/self/smaps (Linux)")
+    mean, std = store.band_stats()
+    full = np.concatenate([c.astype(np.float16).astype(np.float64) for c in clips], 1)
+    np.testing.assert_allclose(mean, full.mean(1), rtol=1e-5)
+    np.testing.assert_allclose(std, full.std(1), rtol=1e-4)
+    batch = store.crops(np.arange(200), np.full(200, 100), 200)  # the last 56 frames padded with the floor
+    np.testing.assert_array_equal(batch[:, :, :156], np.stack([c[:, 100:] for c in clips]).astype(np.float16))
+    assert (batch[:, :, 156:] == store.floor_db).all()
+    np.testing.assert_array_equal(store.subset([7]).clip(0), clips[7].astype(np.float16))
+    assert _mapped_kb(tmp_path / "store.npy") < 64  # every frame read, no page kept (13,000 kB through the map)
+    assert isinstance(store.frames, np.memmap)  # the map still says what the store holds
+
+
+def test_spectrogram_training_data_keeps_the_lyrics_sparse():
+    """The lyrics TF-IDF of the training data is one sparse row per track (dense: 200 MB at 100,000
+    tracks), made dense a batch at a time, with the same values as the dense transform."""
+    from scipy import sparse
+
+    from core.inputs import ModelInputs
+    from core.lyrics import LyricsTfidf
+    from core.models.preprocessing import ClipPrep
+    texts = [f"w{i % 97} w{(3 * i) % 89} w{i % 7}" if i % 5 else "" for i in range(3000)]
+    prep = ClipPrep(None, 16, None, None, LyricsTfidf(max_features=512).fit(texts))
+    data = prep.training_data(ModelInputs([f"t{i}" for i in range(3000)], lyrics=texts))
+    assert sparse.issparse(data.lyr) and data.lyr.shape == (3000, prep.lyrics_dim)
+    assert data.lyr.nnz <= 3 * 3000  # at most the words of each text, not 3000 x V values
+    dense, mask = prep.tfidf.transform(texts)
+    rows = np.array([4, 5, 2999, 10])
+    batch = data.batch(rows)
+    np.testing.assert_array_equal(batch["lyr"].numpy(), dense[rows])
+    np.testing.assert_array_equal(batch["lmask"].numpy(), mask[rows])
+    assert not mask[[5, 10]].any() and mask[[4, 2999]].all()
+
+
+def test_each_epoch_evaluates_a_fixed_sample_of_at_most_eval_rows(monkeypatch):
+    """Without a validation split (the spectrogram VAEs' default) an epoch's evaluation reads at most
+    EVAL_ROWS tracks, the same seeded sample every epoch, not the whole corpus."""
+    import torch
+
+    from core.models.losses import VAELoss
+    from core.models.vae import MLPVAE
+    from core.training import init_parameters, loop, train
+
+    class Source:  # a batch source that records the rows the evaluation asks for
+        def __init__(self, x):
+            self.x, self.eval_rows = x, []
+
+        def __len__(self):
+            return len(self.x)
+
+        def batch(self, idx, *, rng=None, device=None):
+            if rng is None:
+                self.eval_rows.append(np.asarray(idx))
+            return {"x": self.x[torch.as_tensor(idx)]}
+
+    class Monitor:
+        def __init__(self):
+            self.shapes = []
+
+        def on_validation(self, *, epoch, latents):
+            self.shapes.append(latents.shape)
+
+    monkeypatch.setattr(loop, "EVAL_ROWS", 40)
+    source, monitor = Source(torch.randn(300, 6, generator=torch.Generator().manual_seed(0))), Monitor()
+    module = init_parameters(MLPVAE(6, (8,), 2), generator=torch.Generator().manual_seed(0))
+    train(module, VAELoss(), source, epochs=3, batch_size=32, val_fraction=0.0, steps_per_epoch=2,
+          callback=monitor, random_state=3)
+    assert monitor.shapes == [(40, 2)] * 3
+    assert len(source.eval_rows) == 3 and all(np.array_equal(r, source.eval_rows[0]) for r in source.eval_rows)
+    rows = source.eval_rows[0]
+    assert len(np.unique(rows)) == 40 and (np.diff(rows) > 0).all() and rows.max() < 300
+    np.testing.assert_array_equal(loop.evaluation_rows(np.arange(30), random_state=3), np.arange(30))  # all when few
+
+
+# ---------------------------------------------------------------- a million points on every page (issue 12)
+def test_methods_that_cannot_scale_are_fitted_on_a_sample_and_every_point_labelled(monkeypatch):
+    """Above FIT_MAX points Agglomerative (all pairwise distances), HDBSCAN and the mixture are fitted on
+    a seeded sample; the mixture assigns every point, the others give every other point the label of
+    its nearest sampled point, noise included."""
+    from core.clustering import registry
+    monkeypatch.setattr(registry, "FIT_MAX", {"agglomerative": 300, "hdbscan": 300})  # the mixture added below
+    Z, comp = synthetic.latents(3000, 4, n_clusters=3, spread=12.0, random_state=2)
+    monkeypatch.setitem(registry.FIT_MAX, "gmm", 300)
+    for name, params in (("agglomerative", {"n_clusters": 3}), ("hdbscan", {"min_cluster_size": 15}),
+                         ("gmm", {"n_components": 3})):
+        result = cluster(name, Z, random_state=0, **params)
+        assert result.fitted_on == 300 and result.labels.shape == (3000,)
+        clustered = result.labels >= 0
+        assert clustered.mean() > 0.9 and adjusted_rand_score(comp[clustered], result.labels[clustered]) > 0.99
+    far = np.vstack([Z, [[500.0, 500.0, 500.0, 500.0]]])  # one outlier: HDBSCAN's noise, and its nearest sampled
+    rows = np.sort(np.random.default_rng(0).choice(len(far), size=300, replace=False))  # the same seeded sample
+    far[rows[-1]] = far[-1] + 0.01  # make the last sampled point an outlier beside it
+    result = cluster("hdbscan", far, random_state=0, min_cluster_size=15)
+    assert result.labels[rows[-1]] == -1 and result.labels[-1] == -1  # noise stays noise for its nearest neighbour
+    small = cluster("agglomerative", Z[:300], n_clusters=3)
+    assert small.fitted_on is None  # at or below the limit: every point
+
+
+def test_contingency_keeps_the_largest_clusters_and_sums_the_others():
+    from core.metrics import contingency
+    labels = np.array([0] * 5 + [1] * 2 + [2] * 4 + [3] * 1 + [-1] * 3)
+    truth = np.array(list("aabbb" + "ab" + "aaaa" + "b" + "ab") + [""], dtype=object)  # the last: unknown
+    full = contingency(labels, truth)
+    table = contingency(labels, truth, max_rows=2)
+    assert list(table.index) == [0, 2, "other", "noise"]
+    assert table.loc["other"].tolist() == [1, 2] and table.loc[0].tolist() == full.loc[0].tolist()
+    assert int(table.to_numpy().sum()) == int(full.to_numpy().sum()) == 14
+    np.testing.assert_allclose(contingency(labels, truth, normalize="class", max_rows=2).sum(axis=0), 1.0)
+    np.testing.assert_allclose(contingency(labels, truth, normalize="cluster", max_rows=2).loc["other"], [1 / 3, 2 / 3])
+    assert list(contingency(labels, truth, max_rows=4).index) == [0, 1, 2, 3, "noise"]  # nothing to merge
+
+
+def test_the_k_distance_curve_is_drawn_through_at_most_2000_points():
+    from ui import figures
+    kdist = np.sort(np.random.default_rng(0).random(1_000_000))
+    fig = figures.k_distance(kdist, k=4, suggested=0.5, eps=0.4)
+    x = np.asarray(fig.data[0].x)
+    assert len(x) <= 2000 and x[0] == 0 and x[-1] == len(kdist) - 1
+    np.testing.assert_array_equal(np.asarray(fig.data[0].y), kdist[x])
+    assert len(figures.k_distance(kdist[:500], k=4, suggested=0.5, eps=0.4).data[0].x) == 500
+
+
+def test_track_boxes_list_a_sample_and_take_any_typed_id(monkeypatch):
+    tracks = pd.DataFrame({"track_id": [f"t{i}" for i in range(50)], "genre": "g", "language": "eng"})
+    ids = tracks["track_id"].tolist()
+    choices, note = scale.track_choices(tracks, ids)
+    assert len(choices) == 50 and note == ""
+    monkeypatch.setattr(scale, "CHOICES_MAX", 8)
+    choices, note = scale.track_choices(tracks, ids)
+    assert len(choices) == 8 and "8 of the 50" in note
+    assert choices == scale.track_choices(tracks, ids)[0]  # the same sample every run
+    label = next(iter(choices))
+    assert scale.chosen_track(label, choices, set(ids)) == choices[label]
+    unlisted = next(t for t in ids if t not in choices.values())
+    assert scale.chosen_track(unlisted, choices, set(ids)) == unlisted  # typed in
+    assert scale.chosen_track(" nope ", choices, set(ids)) is None and scale.chosen_track(None, choices, ids) is None
+
+
+@pytest.mark.slow
+def test_clusters_latent_and_data_pages_sample_and_say_so(tmp_path, monkeypatch):
+    """The page paths of the degrades, with the limits lowered to a few tracks of the tiny demo corpus:
+    the Clusters map draws the Explore sample, Agglomerative is fitted on a sample, the Latent and Data
+    track boxes list a sample and take a typed id, the Data table lists a sample; each says so."""
+    from core.clustering import registry
+    corpus_dir = tiny_demo(tmp_path / "demo")
+    monkeypatch.setattr(workspace, "DEFAULT_SPECS", (f"manifest:{corpus_dir / 'manifest.csv'}",))
+    monkeypatch.setattr(config, "RUNS_DIR", tmp_path / "runs")
+    monkeypatch.setattr(config, "DATA_DIR", tmp_path)
+    monkeypatch.setattr(scale, "SCATTER_MAX", 10)
+    monkeypatch.setattr(scale, "CHOICES_MAX", 5)
+    monkeypatch.setattr(scale, "TABLE_MAX", 6)
+    monkeypatch.setattr(registry, "FIT_MAX", {"agglomerative": 12, "hdbscan": 12})
+    monkeypatch.setattr(scale, "HEATMAP_ROWS", 2)
+    at = AppTest.from_file("../app.py", default_timeout=180)
+    at.run()
+    at.switch_page("views/clusters_page.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("uniform random sample of 10 of the" in i.value for i in at.info)
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert sum(len(trace["customdata"]) for trace in figure["data"]) == 10
+    at.segmented_control(key="clusters_algorithm").set_value("agglomerative").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("fitted on a fixed uniform random sample of 12 of the" in i.value for i in at.info)
+    assert any(c.value.startswith("The 2 largest of the") for c in at.caption)  # the heatmaps: 2 + other
+    heat = json.loads(at.get("plotly_chart")[1].proto.spec)["data"][0]
+    assert heat["type"] == "heatmap" and heat["y"] == [heat["y"][0], heat["y"][1], "other"]
+
+    at.switch_page("views/latent_page.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("list a fixed sample of 5 of the" in i.value for i in at.info)
+    box = at.selectbox(key="trav_track")
+    assert len(box.options) == 5
+    at.switch_page("views/data_page.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("fixed sample of 6 of the" in i.value for i in at.info)
+    assert len(at.dataframe[0].value) == 6 and len(at.selectbox(key="data_track").options) == 6
+
+    # A typed track id (what the browser sends; AppTest cannot type one into a box, so the session
+    # starts with it): any track, listed or not, and an unknown id is said to be unknown.
+    listed = {o.split(" · ")[0] for o in box.options}
+    unlisted = next(t for t in pd.read_csv(corpus_dir / "manifest.csv")["track_id"].astype(str) if t not in listed)
+    at = AppTest.from_file("../app.py", default_timeout=180)
+    at.session_state["trav_track"] = unlisted
+    at.session_state["interp_a"] = "no-such-track"
+    at.session_state["data_track"] = unlisted
+    at.run()
+    at.switch_page("views/latent_page.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    first = at.selectbox(key="interp_b").options[0]
+    assert [w.value for w in at.warning] == [f"No track 'no-such-track' in this corpus: showing {first}."]
+    for key in ("trav_track", "interp_a"):  # AppTest cannot send back a value that is not an option
+        at.selectbox(key=key).set_value(at.selectbox(key=key).options[0])
+    at.switch_page("views/data_page.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(m.value.startswith(f"**{unlisted}**") for m in at.markdown)

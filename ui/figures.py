@@ -139,9 +139,11 @@ def heatmap(table: pd.DataFrame, *, title: str, fmt: str = ".2f", height: int | 
     fig = go.Figure(go.Heatmap(z=values, x=cols, y=rows, colorscale="Blues", zmin=lo, zmax=hi, showscale=False,
                                xgap=1, ygap=1, hovertemplate=f"{y_title} %{{y}} · {x_title} %{{x}}: %{{z}}<extra></extra>"))
     colours = _text_colours(values, lo, hi)
-    for i, r in enumerate(rows):
-        for j, c in enumerate(cols):
-            fig.add_annotation(x=c, y=r, text=text[i][j], showarrow=False, font=dict(color=str(colours[i, j]), size=12))
+    # One assignment of every annotation: add_annotation per cell re-validates all the earlier ones
+    # (quadratic: a 200 × 20 table took minutes).
+    fig.update_layout(annotations=[dict(x=c, y=r, text=text[i][j], showarrow=False,
+                                        font=dict(color=str(colours[i, j]), size=12))
+                                   for i, r in enumerate(rows) for j, c in enumerate(cols)])
     fig.update_xaxes(type="category", title_text=x_title, side="bottom", automargin=True)
     fig.update_yaxes(type="category", title_text=y_title, autorange="reversed", automargin=True)
     fig.update_layout(title=title, height=height or max(300, 34 * len(table) + 140),
@@ -167,12 +169,19 @@ def loss_curves(epochs: pd.DataFrame, *, height: int = 320, log_y: bool = False)
     return fig
 
 
-def k_distance(kdist: np.ndarray, *, k: int, suggested: float, eps: float, height: int = 300) -> go.Figure:
+def k_distance(kdist: np.ndarray, *, k: int, suggested: float, eps: float, height: int = 300,
+               max_points: int = 2000) -> go.Figure:
     """Sorted distances to the k-th neighbour, the suggested eps and the chosen eps as labelled lines.
 
     The labels sit at the left end of their lines, above them, on a white box: the curve
-    rises at the right, so they never cover it."""
-    fig = go.Figure(go.Scatter(x=np.arange(len(kdist)), y=kdist, mode="lines", name=f"distance to neighbour {k}",
+    rises at the right, so they never cover it. Above ``max_points`` points the curve is drawn
+    through that many evenly spaced ranks (the first and last included): a sorted curve loses
+    nothing visible, and a million points would send megabytes to the browser on every move."""
+    kdist = np.asarray(kdist)
+    x = np.arange(len(kdist))
+    if len(kdist) > max_points:
+        x = np.unique(np.linspace(0, len(kdist) - 1, max_points).astype(np.int64))
+    fig = go.Figure(go.Scatter(x=x, y=kdist[x], mode="lines", name=f"distance to neighbour {k}",
                                line=dict(color=PALETTE[0])))
     for y, text, style in ((suggested, f"suggested eps {suggested:.3f}", dict(dash="dash", color="#555")),
                            (eps, f"eps {eps:.3f}", dict(dash="dot", color="#d62728"))):

@@ -6,6 +6,16 @@
   points would take hours here, and a million WebGL markers (about 100 MB of JSON) would
   stall the browser. Clustering, search, the table and exports still list every track
   (exported coordinates are empty outside the sample).
+* :func:`track_choices` / :func:`chosen_track` / :func:`table_rows` -- the track boxes of the Latent and Data
+  pages list every track up to :data:`CHOICES_MAX`, above that a fixed sample (any track id can still be
+  typed in), and the Data page's track table lists at most :data:`TABLE_MAX` rows: each option and row
+  goes to the browser on every run (measured at a million tracks: 30 MB per Latent track box, 98 MB
+  for the Data table; bench/bench_pages_scale.py).
+* :data:`HEATMAP_ROWS` -- the Clusters page's heatmaps show the largest clusters and sum the others
+  (``core.metrics.contingency(max_rows=...)``): DBSCAN at a million points finds over a thousand.
+* :func:`fit_note` -- what the Clusters page says when a method was fitted on a sample
+  (``core.clustering.FIT_MAX``: Agglomerative above 10,000 points, HDBSCAN above 20,000, the
+  Gaussian mixture above 100,000).
 * :func:`cluster_setting` / :func:`encode_button` -- the Data page's Dask cluster
   (``local:N`` or ``tcp://HOST:PORT``, :mod:`core.distributed`) for extraction and
   encoding, with progress over the whole cluster.
@@ -17,16 +27,24 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from core.clustering import CLUSTERERS
 from core.distributed import parse_cluster
 from core.errors import BadInputError
 from core.latents import encode_corpus
 from core.projections import project
-from ui import state
+from ui import state, tables
 
-__all__ = ["SCATTER_MAX", "scatter_rows", "sample_note", "sample_points", "drawn", "cluster_setting", "encode_button"]
+__all__ = ["SCATTER_MAX", "CHOICES_MAX", "TABLE_MAX", "HEATMAP_ROWS", "scatter_rows", "sample_note", "sample_points", "drawn",
+           "track_choices", "chosen_track", "table_rows", "fit_note", "cluster_setting", "encode_button"]
 
 #: Most points the Explore scatter draws (100,000 WebGL points render in under a second).
 SCATTER_MAX = 100_000
+#: Most tracks a track box lists; above, a fixed sample of this many (and any id typed in).
+CHOICES_MAX = 5_000
+#: Most rows the Data page's track table lists; above, a fixed sample of this many.
+TABLE_MAX = 10_000
+#: Most clusters the Clusters page's heatmaps show (the largest); the others are summed in one row.
+HEATMAP_ROWS = 30
 CLUSTER = "dask_cluster"
 
 
@@ -70,6 +88,51 @@ def sample_points(Z: np.ndarray, rows: np.ndarray, method: str, dim: int) -> np.
 def drawn(frame: pd.DataFrame) -> pd.DataFrame:
     """The rows of a scatter frame that have coordinates (all of them below SCATTER_MAX points)."""
     return frame if not frame["x"].isna().any() else frame[frame["x"].notna()]
+
+
+def track_choices(tracks: pd.DataFrame, ids: list[str]) -> tuple[dict[str, str], str]:
+    """``("id · genre · language" -> id, note)`` for a track box over ``ids``: every track up to
+    :data:`CHOICES_MAX`, else a fixed seeded sample of that many (corpus order) and a note that says so."""
+    rows = scatter_rows(len(ids), limit=CHOICES_MAX)
+    if rows is None:
+        return tables.track_choices(tracks, ids), ""
+    note = (f"The track boxes list a fixed sample of {CHOICES_MAX:,} of the {len(ids):,} tracks; type any "
+            "track id into a box to choose another.")
+    return tables.track_choices(tracks, [ids[i] for i in rows]), note
+
+
+def chosen_track(value: str | None, choices: dict[str, str], known) -> str | None:
+    """The track id a track box's ``value`` names: one of its ``choices`` (label -> id) or a track id of
+    ``known`` (a set or dict) typed in; None when it names none."""
+    if value is None:
+        return None
+    if value in choices:
+        return choices[value]
+    typed = str(value).strip().split(" · ")[0]
+    return typed if typed in known else None
+
+
+def table_rows(n: int) -> np.ndarray | None:
+    """Rows the Data page's track table lists: None (all) up to :data:`TABLE_MAX`, else a fixed sample."""
+    return scatter_rows(n, limit=TABLE_MAX)
+
+
+def fit_note(result, n: int) -> str:
+    """The note for a clustering fitted on a sample (``result.fitted_on`` points of ``n``); empty otherwise."""
+    if not result.fitted_on:
+        return ""
+    if result.name == "gmm":
+        rest = "Every track is then assigned its most likely component of that mixture"
+    else:
+        noise = " (a track whose nearest sampled track is noise is noise)" if result.noise_fraction else ""
+        rest = f"Every other track takes the cluster of its nearest sampled track{noise}"
+    return (f"{CLUSTERERS[result.name].label} was fitted on a fixed uniform random sample of {result.fitted_on:,} of "
+            f"the {n:,} tracks: on all of them it would take {_WHY.get(result.name, 'too long')}. {rest}; the "
+            "metrics use every track.")
+
+
+_WHY = {"agglomerative": "all their pairwise distances in memory", "hdbscan": "minutes to hours",
+        "gmm": "a minute or more per change"}
 
 
 def cluster_setting() -> str | None:

@@ -225,6 +225,8 @@ def describe_clustering(name: str, params: dict, result: ClusterResult | None = 
         text += f" → {n} cluster{'' if n == 1 else 's'}"
         if result.noise_fraction:
             text += f", {result.noise_fraction:.0%} noise"
+        if getattr(result, "fitted_on", None):
+            text += f" (fitted on a sample of {result.fitted_on:,} points)"
     return text
 
 

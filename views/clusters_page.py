@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from core import clustering, explore, metrics
-from ui import figures, frames, state, tables
+from ui import figures, frames, scale, state, tables
 from ui.listen import track_panel
 
 st.title("Clusters")
@@ -75,14 +75,20 @@ m[2].metric("silhouette", tables.format_value(report["silhouette"]))
 m[3].metric("NMI vs genre", tables.format_value(report.get("nmi_genre")))
 m[4].metric("NMI vs language", tables.format_value(report.get("nmi_language")))
 st.caption(f"computed in {elapsed_ms:.0f} ms · noise points: {tables.NOISE_POLICY}")
+if result.fitted_on:
+    st.info(scale.fit_note(result, len(ids)), icon=":material/grain:")
 
 left, right = st.columns([3, 2])
 with left:
     method = st.session_state.get("explore_method") or "tsne"
-    points = state.projection(str(entry.path), entry.stamp, specs, method, 2)
+    rows = scale.scatter_rows(len(ids))  # above scale.SCATTER_MAX points, the Explore page's sample (NaN elsewhere)
+    points = (state.projection(str(entry.path), entry.stamp, specs, method, 2) if rows is None
+              else scale.sample_points(Z, rows, method, 2))
     frame = frames.scatter_frame(ids, points, corpus.tracks, clusters=result.labels)
-    event = st.plotly_chart(figures.latent_scatter(frame, color="cluster", height=460), key="clusters_scatter",
-                            on_select="rerun", selection_mode=("points", "box", "lasso"))
+    if rows is not None:
+        st.info(scale.sample_note(len(ids)), icon=":material/scatter_plot:")
+    event = st.plotly_chart(figures.latent_scatter(scale.drawn(frame), color="cluster", height=460),
+                            key="clusters_scatter", on_select="rerun", selection_mode=("points", "box", "lasso"))
 with right:
     st.dataframe(tables.report_table(report), width="stretch", hide_index=True, height=420)
 
@@ -95,9 +101,13 @@ st.subheader("Clusters against labels")
 label = st.segmented_control("Label", corpus.label_columns(), default="genre" if "genre" in corpus.label_columns()
                              else corpus.label_columns()[0], key="clusters_label")
 if label:
-    table = metrics.contingency(result.labels, truth[label])
-    by_cluster = metrics.contingency(result.labels, truth[label], normalize="cluster")
-    by_class = metrics.contingency(result.labels, truth[label], normalize="class")
+    rows = scale.HEATMAP_ROWS  # thousands of DBSCAN clusters at a million points: the largest, the rest summed
+    table = metrics.contingency(result.labels, truth[label], max_rows=rows)
+    by_cluster = metrics.contingency(result.labels, truth[label], normalize="cluster", max_rows=rows)
+    by_class = metrics.contingency(result.labels, truth[label], normalize="class", max_rows=rows)
+    if metrics.OTHER_NAME in table.index:
+        st.caption(f"The {rows} largest of the {result.n_clusters:,} clusters; the row “{metrics.OTHER_NAME}” "
+                   f"sums the other {result.n_clusters - rows:,}.")
     tabs = st.tabs(["share of each cluster", "share of each class", "counts"])
     axes = dict(x_title=label, y_title="cluster")
     tabs[0].plotly_chart(figures.heatmap(by_cluster, title=f"cluster × {label}: rows sum to 1 (purity)", **axes),
@@ -136,5 +146,5 @@ selected = frames.selected_track_ids(event)
 if selected:
     st.caption(f"{len(selected)} selected on the scatter: " + ", ".join(selected[:10]))
 
-st.download_button("Export cluster assignments (CSV)", frames.assignments_csv(frame),
-                   f"clusters_{entry.name}_{name}.csv", "text/csv", type="primary")
+st.download_button("Export cluster assignments (CSV)", lambda: frames.assignments_csv(frame),  # made on click
+                   f"clusters_{entry.name}_{name}.csv", "text/csv", type="primary", on_click="ignore")

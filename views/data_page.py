@@ -97,23 +97,35 @@ with st.container(border=True):
 
 # --- tracks -----------------------------------------------------------------------------------------
 st.subheader("Tracks")
-shown = corpus.tracks.drop(columns=["path"]).copy()
-shown["lyrics"] = shown["lyrics"].str.slice(0, 60)
+listed = scale.table_rows(len(corpus))  # above scale.TABLE_MAX tracks, a fixed sample of the rows
+shown = corpus.tracks.drop(columns=["path"])
+if listed is not None:
+    shown = shown.iloc[listed]
+    st.info(f"The table lists a fixed sample of {len(shown):,} of the {len(corpus):,} tracks (every row is sent to "
+            "the browser on every run); the download has all of them, and the box below plays any track.",
+            icon=":material/grain:")
+shown = shown.assign(lyrics=shown["lyrics"].str.slice(0, 60))
 event = st.dataframe(shown, hide_index=True, width="stretch", height=300, on_select="rerun",
                      selection_mode=["single-row", "single-cell"], key="tracks_table")
-st.download_button("Download the track table (CSV)", corpus.tracks.to_csv(index=False).encode("utf-8"),
-                   "tracks.csv", "text/csv")
+st.download_button("Download the track table (CSV)", lambda: corpus.tracks.to_csv(index=False).encode("utf-8"),
+                   "tracks.csv", "text/csv", on_click="ignore")  # made on click: a million rows are ~1 GB
 rows = tables.picked_rows(event)  # a click on any cell of a row, or its row marker
-clicked = str(corpus.tracks["track_id"].iloc[rows[0]]) if rows else None
+clicked = str(shown["track_id"].iloc[rows[0]]) if rows else None
 if clicked != st.session_state.get("data_clicked"):  # a new row click chooses the track; the box follows it
     st.session_state["data_clicked"] = clicked
     if clicked is not None:
         st.session_state["data_track"] = clicked
-chosen = st.selectbox("Track", corpus.tracks["track_id"].tolist(), index=None, key="data_track",
-                      placeholder="Select a row above, or choose a track here, to play it and see its mel spectrogram")
+all_ids = corpus.tracks["track_id"]
+box_ids = all_ids.tolist() if listed is None else shown["track_id"].tolist()  # a large corpus: the table's sample
+chosen = st.selectbox("Track", box_ids, index=None, key="data_track", accept_new_options=listed is not None,
+                      placeholder="Select a row above, or choose a track here, to play it and see its mel spectrogram"
+                      + (" (or type any track id)" if listed is not None else ""))
 if chosen is None:
     st.stop()
-track = corpus.tracks.loc[corpus.tracks["track_id"] == chosen].iloc[0]
+if listed is not None and not (all_ids == chosen).any():
+    st.warning(f"No track {chosen!r} in this corpus.")
+    st.stop()
+track = corpus.tracks.loc[all_ids == chosen].iloc[0]
 st.markdown(f"**{track.track_id}** · {track.genre} · {track.language}")
 if not track.path:
     st.caption("No audio for this track (feature table).")

@@ -10,7 +10,7 @@ from core.corpus import FEATURE_NAMES
 from core.errors import BadInputError
 from core.latents import mel_params_of
 from core.reconstruction import reconstructs_mel
-from ui import figures, state, tables
+from ui import figures, scale, state
 from ui.listen import play
 
 st.title("Latent space")
@@ -70,14 +70,28 @@ def show(z: np.ndarray, key: str) -> None:
         st.bar_chart(pd.Series(decoded, index=FEATURE_NAMES), height=240)
 
 
-by_label = tables.track_choices(corpus.tracks, ids)  # label -> track id, built once per rerun in O(n)
+by_label, choices_note = scale.track_choices(corpus.tracks, ids)  # label -> track id (a sample above CHOICES_MAX)
 labels = list(by_label)
 position = {t: i for i, t in enumerate(ids)}
+if choices_note:
+    st.info(choices_note, icon=":material/grain:")
+
+
+def track_box(container, label: str, *, key: str, index: int = 0) -> str:
+    """A track box: a listed track, or (large corpora) any track id typed in; the first listed otherwise."""
+    value = container.selectbox(label, labels, index=index, key=key, accept_new_options=bool(choices_note),
+                                help="Type a track id to choose a track that is not listed." if choices_note else None)
+    track = scale.chosen_track(value, by_label, position)
+    if track is None:
+        container.warning(f"No track {value!r} in this corpus: showing {labels[index]}.")
+        track = by_label[labels[index]]
+    return track
+
 
 traverse_tab, interpolate_tab = st.tabs(["Traverse a dimension", "Interpolate between two tracks"])
 with traverse_tab:
     c1, c2 = st.columns([3, 1])
-    start = by_label[c1.selectbox("Start from track", labels, key="trav_track")]
+    start = track_box(c1, "Start from track", key="trav_track")
     order = np.argsort(-np.asarray(kl)) if kl is not None and len(kl) else np.arange(Z.shape[1])
     dim = c2.selectbox("Dimension", [int(d) for d in order], format_func=lambda d: f"z{d}", key="trav_dim",
                        help="Sorted by KL: the most informative dimension first.")
@@ -90,8 +104,8 @@ with traverse_tab:
 
 with interpolate_tab:
     c1, c2 = st.columns(2)
-    a = by_label[c1.selectbox("Track A", labels, index=0, key="interp_a")]
-    b = by_label[c2.selectbox("Track B", labels, index=min(len(labels) - 1, len(labels) // 2), key="interp_b")]
+    a = track_box(c1, "Track A", key="interp_a")
+    b = track_box(c2, "Track B", key="interp_b", index=min(len(labels) - 1, len(labels) // 2))
     t = st.slider("A → B", 0.0, 1.0, 0.5, 0.1, key="interp_t")
     path = explore.interpolate(Z[position[a]], Z[position[b]], steps=11)
     show(path[int(round(t * 10))], "interp")

@@ -20,6 +20,11 @@ Noise: DBSCAN and HDBSCAN label points that belong to no cluster ``-1``. A
 ``noise_fraction`` (share of points labelled -1); :mod:`core.metrics` states how
 noise enters each metric.
 
+Large collections: Agglomerative above 10,000 points, HDBSCAN above 20,000 and the Gaussian mixture
+above 100,000 (``FIT_MAX``) are fitted on a seeded uniform sample; the mixture then assigns every
+point its most likely component, and the others give every other point the label of its nearest
+sampled point; ``ClusterResult.fitted_on`` says so. K-Means and DBSCAN use every point.
+
 The eps slider: pass one index as ``cluster("dbscan", Z, index=idx, eps=...)``;
 a smaller eps than any asked before only filters the cached radius graph, and
 above 20,000 points every eps and min_samples move filters the cached kNN graph.
@@ -27,10 +32,11 @@ above 20,000 points every eps and min_samples move filters the cached kNN graph.
 
 from core.clustering.eps import k_distance, knee, suggest_eps
 from core.clustering.neighbours import DENSE_MAX, KNN_GRAPH, RADIUS_MAX, NeighbourIndex
-from core.clustering.registry import CLUSTERERS, PARAMS, Clusterer, ClusterResult, Param, cluster, default_params
+from core.clustering.registry import (CLUSTERERS, FIT_MAX, PARAMS, Clusterer, ClusterResult, Param, cluster,
+                                     default_params)
 
 __all__ = [
-    "Param", "Clusterer", "ClusterResult", "CLUSTERERS", "PARAMS", "NeighbourIndex", "DENSE_MAX", "KNN_GRAPH",
-    "RADIUS_MAX",
+    "Param", "Clusterer", "ClusterResult", "CLUSTERERS", "FIT_MAX", "PARAMS", "NeighbourIndex", "DENSE_MAX",
+    "KNN_GRAPH", "RADIUS_MAX",
     "cluster", "default_params", "k_distance", "knee", "suggest_eps",
 ]

@@ -319,9 +319,8 @@ def encode_clips(module: ConvVAEModule, prep: ClipPrep, inputs: ModelInputs, *, 
     if module.use_lyrics:
         parts = []
         for s in range(0, n, ENCODE_CHUNK):
-            idx = np.arange(s, min(n, s + ENCODE_CHUNK))
-            parts.append(module.lyrics_posterior(torch.from_numpy(data.lyr[idx]).to(device),
-                                                 torch.from_numpy(data.lmask[idx]).to(device))[0].cpu().numpy())
+            lyr, lmask = data.lyrics(np.arange(s, min(n, s + ENCODE_CHUNK)))
+            parts.append(module.lyrics_posterior(lyr.to(device), lmask.to(device))[0].cpu().numpy())
         blocks.append(np.concatenate(parts) if parts else np.zeros((0, module.d_l), np.float32))
     return np.concatenate(blocks, 1).astype(np.float32)
 
@@ -359,7 +358,8 @@ class ConvVAE(TorchModel):
     #: The issue-9 recipe: 30 epochs × 100 steps = 3,000 steps of 64 random crops; AdamW (weight decay
     #: 1e-4), lr 1e-3 with a 200-step warm-up and a cosine; grad-norm clip 1.0 (loss per element);
     #: β warm-up over 1,000 steps; free bits 0.25 nats/dim. Every track trains (no validation split:
-    #: the model is scored on the corpus it is fitted on); the "validation" record uses centre crops.
+    #: the model is scored on the corpus it is fitted on); the "validation" record uses centre crops
+    #: (of at most 4,096 tracks, ``core.training.loop.EVAL_ROWS``).
     training_defaults = {"epochs": 30, "steps_per_epoch": 100, "batch_size": 64, "lr": 1e-3,
                          "weight_decay": 1e-4, "lr_warmup_steps": 200, "lr_schedule": "cosine", "clip_norm": 1.0,
                          "warmup_steps": 1000, "free_bits": 0.25, "val_fraction": 0.0, "patience": None}

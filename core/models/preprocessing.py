@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy import sparse
 from sklearn.preprocessing import StandardScaler
 
 from core.errors import BadInputError
@@ -208,18 +209,24 @@ class CropBatches:
     Follows the training loop's batch-source protocol: ``len()`` tracks, and
     ``batch(idx, rng=..., device=...)`` -> ``{"x": (B, F, T) standardised, "lyr": (B, V), "lmask": (B,)}``
     with a crop at a uniformly random position of each clip (``rng`` a numpy Generator, every step a
-    new one) or, for evaluation (``rng=None``), the centre crop. Only the drawn crops are read.
+    new one) or, for evaluation (``rng=None``), the centre crop. Only the drawn crops are read, and
+    the lyrics TF-IDF is kept sparse (``lyr``, CSR) and made dense a batch at a time: nothing held
+    here grows with the corpus but the sparse rows, the mask and the store's index.
     With ``group = K > 1`` a training batch holds the first B/K tracks of ``idx`` with K random crops
     each (a track's crops adjacent) and ``"group": K``, so the model can share a track latent.
     """
 
-    def __init__(self, prep: "ClipPrep", clips: MelClips | None, lyr: np.ndarray, lmask: np.ndarray, *,
-                 group: int = 1):
+    def __init__(self, prep: "ClipPrep", clips: MelClips | None, lyr, lmask: np.ndarray, *, group: int = 1):
         self.prep, self.clips, self.lyr, self.lmask = prep, clips, lyr, lmask
         self.group = max(1, int(group))
 
     def __len__(self) -> int:
         return len(self.lmask)
+
+    def lyrics(self, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, V) float32 dense TF-IDF rows and (B,) bool mask of the rows ``idx``."""
+        idx = np.asarray(idx, dtype=np.int64)
+        return torch.from_numpy(self.lyr[idx].toarray()), torch.from_numpy(self.lmask[idx])
 
     def batch(self, idx: np.ndarray, *, rng: np.random.Generator | None = None,
               device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
@@ -227,7 +234,8 @@ class CropBatches:
         grouped = rng is not None and self.group > 1 and self.clips is not None
         if grouped:  # the first B/K drawn tracks, K random crops each, a track's crops adjacent
             idx = np.repeat(idx[:max(1, len(idx) // self.group)], self.group)
-        out = {"lyr": torch.from_numpy(self.lyr[idx]).to(device), "lmask": torch.from_numpy(self.lmask[idx]).to(device)}
+        lyr, lmask = self.lyrics(idx)
+        out = {"lyr": lyr.to(device), "lmask": lmask.to(device)}
         if self.clips is not None:
             T = self.prep.crop
             lengths = self.clips.lengths[idx]
@@ -318,7 +326,10 @@ class ClipPrep:
     def training_data(self, inputs: ModelInputs, *, group: int = 1) -> CropBatches:
         """The batch source of ``inputs`` (:class:`CropBatches`; ``group`` crops per track in training)."""
         self.check(inputs)
-        lyr, mask = self.lyrics_matrix(inputs)
+        if self.tfidf is None:
+            lyr, mask = sparse.csr_matrix((len(inputs), 0), dtype=np.float32), np.zeros(len(inputs), bool)
+        else:
+            lyr, mask = self.tfidf.transform_sparse(inputs.lyrics)
         return CropBatches(self, inputs.clips if self.use_audio else None, lyr, mask, group=group)
 
     def outputs(self, out: dict[str, torch.Tensor]) -> ModelInputs:
