@@ -286,6 +286,6 @@ def _vae_summary(ckpt: dict) -> dict:
     if "beta" in tc:
         out["beta"] = tc["beta"]
         if fp.get("kind") == "clips" and fp.get("band_mean") is not None:
-            out["beta_normalised"] = float(tc["beta"]) * int(mc.get("latent_dim", 0)) / (
-                len(fp["band_mean"]) * int(fp.get("crop", 128)))
+            d = int(mc.get("latent_dim", 0)) + int(mc.get("crop_latent_dim", 0))  # the audio block: track + crop
+            out["beta_normalised"] = float(tc["beta"]) * d / (len(fp["band_mean"]) * int(fp.get("crop", 128)))
     return out
