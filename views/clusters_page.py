@@ -101,13 +101,13 @@ st.subheader("Clusters against labels")
 label = st.segmented_control("Label", corpus.label_columns(), default="genre" if "genre" in corpus.label_columns()
                              else corpus.label_columns()[0], key="clusters_label")
 if label:
-    rows = scale.HEATMAP_ROWS  # thousands of DBSCAN clusters at a million points: the largest, the rest summed
-    table = metrics.contingency(result.labels, truth[label], max_rows=rows)
-    by_cluster = metrics.contingency(result.labels, truth[label], normalize="cluster", max_rows=rows)
-    by_class = metrics.contingency(result.labels, truth[label], normalize="class", max_rows=rows)
+    shown = scale.HEATMAP_ROWS  # thousands of DBSCAN clusters at a million points: the largest, the rest summed
+    table = metrics.contingency(result.labels, truth[label], max_rows=shown)
+    by_cluster = metrics.contingency(result.labels, truth[label], normalize="cluster", max_rows=shown)
+    by_class = metrics.contingency(result.labels, truth[label], normalize="class", max_rows=shown)
     if metrics.OTHER_NAME in table.index:
-        st.caption(f"The {rows} largest of the {result.n_clusters:,} clusters; the row “{metrics.OTHER_NAME}” "
-                   f"sums the other {result.n_clusters - rows:,}.")
+        st.caption(f"The {shown} largest of the {result.n_clusters:,} clusters; the row “{metrics.OTHER_NAME}” "
+                   f"sums the other {result.n_clusters - shown:,}.")
     tabs = st.tabs(["share of each cluster", "share of each class", "counts"])
     axes = dict(x_title=label, y_title="cluster")
     tabs[0].plotly_chart(figures.heatmap(by_cluster, title=f"cluster × {label}: rows sum to 1 (purity)", **axes),
