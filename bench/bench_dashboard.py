@@ -30,6 +30,7 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+from browser_bench import HAS_POINTS  # noqa: E402
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
@@ -116,9 +117,7 @@ def first_scatter(browser, data_dir: Path) -> float:
         page = browser.new_page()
         t = time.perf_counter()
         page.goto(f"http://127.0.0.1:{port}")
-        page.wait_for_function("() => { const g = document.querySelector('.js-plotly-plot');"
-                               " return g && g._fullData && g._fullData.length > 0 && g._fullData[0].x.length > 0; }",
-                               timeout=600_000)
+        page.wait_for_function(HAS_POINTS, timeout=600_000)
         elapsed = time.perf_counter() - t
         page.close()
         return elapsed

@@ -36,8 +36,7 @@ TEMPLATE = ROOT.parent / "shared" / "data" / "features" / "gtzan_banglabeats_30s
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--disable-dev-shm-usage"]
-HAS_POINTS = ("() => Array.from(document.querySelectorAll('.js-plotly-plot')).some(g => g._fullData && "
-              "g._fullData.length > 0 && g._fullData[0].x && g._fullData[0].x.length > 0)")
+from browser_bench import HAS_POINTS, stop_server  # noqa: E402
 
 
 def free_port() -> int:
@@ -142,11 +141,7 @@ def main() -> int:
                 context.close()
             browser.close()
     finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_server(server)
         log.close()
     print(f"load average after: {os.getloadavg()}")
     return 0

@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+from browser_bench import HAS_POINTS, stop_server  # noqa: E402
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
@@ -131,9 +132,7 @@ def serve(data: Path, settle: float) -> dict[str, float]:
             page = browser.new_page()
             t = time.perf_counter()
             page.goto(f"http://127.0.0.1:{port}")
-            page.wait_for_function("() => { const g = document.querySelector('.js-plotly-plot');"
-                                   " return g && g._fullData && g._fullData.length > 0 && g._fullData[0].x.length > 0; }",
-                                   timeout=600_000)
+            page.wait_for_function(HAS_POINTS, timeout=600_000)
             out["first scatter (from the browser's request)"] = time.perf_counter() - t
             # a dashboard without the background warm-up (it prepared everything before) is not waited for
             deadline = time.perf_counter() + (settle if WARM_DONE in (ROOT / "ui" / "state.py").read_text() else 0)
@@ -141,11 +140,7 @@ def serve(data: Path, settle: float) -> dict[str, float]:
                 page.wait_for_timeout(500)
             browser.close()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        if not stop_server(proc, wait=15):
             out["server did not stop on SIGTERM within 15 s (killed)"] = float("nan")
     return out
 

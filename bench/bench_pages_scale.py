@@ -107,8 +107,7 @@ def child(step: str, timeout: float) -> None:
     print("RESULT " + json.dumps(out), flush=True)
 
 
-HAS_POINTS = ("() => Array.from(document.querySelectorAll('.js-plotly-plot')).some(g => g._fullData && "
-              "g._fullData.length > 0 && g._fullData[0].x && g._fullData[0].x.length > 0)")
+from browser_bench import HAS_POINTS, stop_server  # noqa: E402
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--disable-dev-shm-usage"]
@@ -158,11 +157,7 @@ def screenshots(folder: Path, timeout: float) -> None:
                 page.screenshot(path=str(folder / shot))
             browser.close()
     finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_server(server)
         log.close()
 
 
