@@ -21,7 +21,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +35,7 @@ TEMPLATE = ROOT.parent / "shared" / "data" / "features" / "gtzan_banglabeats_30s
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--disable-dev-shm-usage"]
-from browser_bench import HAS_POINTS, stop_server  # noqa: E402
+from browser_bench import HAS_POINTS, stop_server, wait_healthy  # noqa: E402
 
 
 def free_port() -> int:
@@ -82,12 +81,7 @@ def main() -> int:
                                "--server.address", "127.0.0.1", "--server.headless", "true"],
                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        for _ in range(200):
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.3)
+        wait_healthy(url)
         # Playwright: optional, only this benchmark drives a browser
         from playwright.sync_api import sync_playwright
 

@@ -107,7 +107,7 @@ def child(step: str, timeout: float) -> None:
     print("RESULT " + json.dumps(out), flush=True)
 
 
-from browser_bench import HAS_POINTS, stop_server  # noqa: E402
+from browser_bench import HAS_POINTS, stop_server, wait_healthy  # noqa: E402
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--disable-dev-shm-usage"]
@@ -116,7 +116,6 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 def screenshots(folder: Path, timeout: float) -> None:
     """The Clusters page in Debian's Chromium (a fresh ``streamlit run``): K-Means (the default), HDBSCAN, DBSCAN."""
     import socket
-    import urllib.request
 
     from playwright.sync_api import sync_playwright
     with socket.socket() as sock:
@@ -129,12 +128,7 @@ def screenshots(folder: Path, timeout: float) -> None:
                                "--server.address", "127.0.0.1", "--server.headless", "true"],
                               cwd=ROOT, env=dict(os.environ, PYTHONUNBUFFERED="1"), stdout=log, stderr=subprocess.STDOUT)
     try:
-        for _ in range(200):
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.3)
+        wait_healthy(url)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
             page = browser.new_context(viewport={"width": 1400, "height": 2200}).new_page()  # the map and the heatmap
