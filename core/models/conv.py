@@ -287,9 +287,9 @@ def product_of_groups(mu: torch.Tensor, logvar: torch.Tensor, K: int) -> tuple[t
 
 # ------------------------------------------------------------------ whole-clip encoding / excerpts
 def product_of_posteriors(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """Precision-weighted product of n crop posteriors with the prior N(0, I): (n, d) -> (d,) mean."""
-    precision = torch.exp(-logvar)
-    return (mu * precision).sum(0) / (1.0 + precision.sum(0))
+    """Precision-weighted product of n crop posteriors with the prior N(0, I): (n, d) -> (d,) mean
+    (one group of all n crops, :func:`product_of_groups`)."""
+    return product_of_groups(mu, logvar, mu.shape[0])[0][0]
 
 
 @torch.no_grad()
