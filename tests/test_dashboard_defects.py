@@ -17,6 +17,7 @@ import pytest
 import soundfile as sf
 
 from core import config
+from core.clustering import CLUSTERERS
 from tests.test_app import _app, app_env, monkeypatch_module  # noqa: F401  (fixtures)
 from ui import figures, jobs as ui_jobs, listen, state, tables
 
@@ -375,3 +376,13 @@ def test_a_worker_that_re_imports_the_dashboard_script_runs_nothing():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=config.ROOT, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["[]", "1"], out.stdout + out.stderr[-500:]
+
+
+def test_eps_at_the_bottom_of_its_slider_clusters_without_an_error(app_env):
+    at = _page("clusters")
+    at.segmented_control(key="clusters_algorithm").set_value("dbscan").run()
+    eps = at.slider(key="dbscan_eps")
+    eps.set_value(eps.min).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.slider(key="dbscan_eps").min >= CLUSTERERS["dbscan"].params["eps"].min
+    assert any(c.value.startswith("DBSCAN (eps") for c in at.caption), [c.value for c in at.caption]

@@ -202,7 +202,7 @@ def default_clustering_params(name: str, corpus) -> dict:
     if name == "dbscan" and entry is not None:
         specs = current_specs()
         index = neighbour_index(str(entry.path), entry.stamp, specs)
-        params["eps"] = max(suggest_eps(index, k=int(params["min_samples"]) - 1), 1e-6)
+        params["eps"] = CLUSTERERS[name].params["eps"].clip(suggest_eps(index, k=int(params["min_samples"]) - 1))
     return params
 
 

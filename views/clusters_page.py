@@ -33,13 +33,14 @@ if name == "dbscan":
                             help=spec.params["min_samples"].help)
     kdist = clustering.k_distance(index, k=min_samples - 1)
     suggested = float(kdist[clustering.knee(kdist)])  # suggest_eps, without a second k-distance pass
-    top = float(np.quantile(kdist, 0.99)) * 2
+    eps_range = spec.params["eps"]  # the slider spans the k-distances, within what DBSCAN accepts
+    top = round(eps_range.clip(float(np.quantile(kdist, 0.99)) * 2), 3)
     eps_default = float(current_params.get("eps", suggested)) if current_name == "dbscan" else suggested
-    if "dbscan_eps" in st.session_state and st.session_state["dbscan_eps"] > round(top, 3):
+    if "dbscan_eps" in st.session_state and st.session_state["dbscan_eps"] > top:
         del st.session_state["dbscan_eps"]  # a value from larger latents: start again from the suggestion
-    eps = st.slider("eps", 0.0, round(top, 3), min(round(eps_default, 3), round(top, 3)), step=round(top / 200, 4) or 0.001,
+    eps = st.slider("eps", eps_range.min, max(top, eps_range.min + eps_range.step),
+                    round(eps_range.clip(min(eps_default, top)), 3), step=round(top / 200, 4) or eps_range.step,
                     key="dbscan_eps", format="%.3f", help=f"suggested at the k-distance knee: {suggested:.3f}")
-    eps = max(eps, 1e-6)
     params = {"eps": eps, "min_samples": min_samples}
 else:
     cols = st.columns(len(spec.params))

@@ -52,6 +52,12 @@ class Param:
             return "bool"
         return "int" if isinstance(self.default, int) else "float"
 
+    def clip(self, value: float) -> float:
+        """A number moved into this parameter's range (a data-derived start, e.g. DBSCAN's suggested eps)."""
+        lo = -np.inf if self.min is None else self.min
+        hi = np.inf if self.max is None else self.max
+        return float(min(max(value, lo), hi))
+
     def check(self, name: str, value: Any) -> Any:
         """Return ``value`` converted to this parameter's type; ValueError naming ``name`` if out of range."""
         if self.kind == "choice":
