@@ -43,7 +43,7 @@ def main() -> None:
         page.run()
     finally:  # after the page (also one that stopped early): its first view is drawn before the warm-up starts
         state.warm_up()
-    state.warm_up_status()
+        state.warm_up_status()
 
 
 # Streamlit runs this file as "__main__" and leaves it installed as sys.modules["__main__"]. A worker
