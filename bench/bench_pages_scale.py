@@ -34,7 +34,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -52,6 +51,7 @@ def warm(n: int) -> None:
     from core import checkpoint, synthetic, workspace
     from core.latents import encode_corpus
     from core.projections import project
+    from ui import scale
     path = table_path(n)
     if not path.exists():
         t = time.perf_counter()
@@ -61,8 +61,8 @@ def warm(n: int) -> None:
     corpus = workspace.load_corpus((f"features:{path}",))
     ids, Z = encode_corpus(checkpoint.load(ROOT / "checkpoints" / "basic.pt"), corpus)
     print(f"corpus + Basic VAE latents: {len(ids):,} x {Z.shape[1]} in {time.perf_counter() - t:.1f} s", flush=True)
-    rows = np.sort(np.random.default_rng(0).choice(len(ids), size=100_000, replace=False)) if len(ids) > 100_000 \
-        else slice(None)  # ui.scale.scatter_rows: the sample the Explore (and Clusters) map draws
+    rows = scale.scatter_rows(len(ids))  # the sample the Explore (and Clusters) map draws
+    rows = slice(None) if rows is None else rows
     t = time.perf_counter()
     project(Z[rows], method="tsne", dim=2, random_state=0)
     print(f"t-SNE of the map's {len(Z[rows]):,} points: {time.perf_counter() - t:.1f} s (cached on disk)", flush=True)

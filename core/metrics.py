@@ -44,7 +44,7 @@ from sklearn import metrics as skm
 
 __all__ = [
     "MetricValue", "INTERNAL", "EXTERNAL", "SILHOUETTE_FULL_MAX",
-    "internal", "silhouette_from_distances", "silhouette_rows", "external", "purity", "contingency", "coverage",
+    "internal", "silhouette_from_distances", "silhouette_rows", "external", "purity", "contingency", "normalize_contingency", "coverage",
     "report",
 ]
 
@@ -221,16 +221,20 @@ def contingency(labels: np.ndarray, truth: Iterable, *, normalize: str | None = 
     clusters = [int(r) for r in table.index if r >= 0]
     rows = [table.loc[clusters]] if clusters else []
     if max_rows is not None and len(clusters) > max_rows:
-        size = table.loc[clusters].sum(axis=1)
+        size = rows[0].sum(axis=1)
         largest = sorted(size.sort_values(ascending=False, kind="stable").index[:max_rows].tolist())
-        other = table.loc[[c for c in clusters if c not in set(largest)]].sum().rename(OTHER_NAME)
+        kept = set(largest)
+        other = table.loc[[c for c in clusters if c not in kept]].sum().rename(OTHER_NAME)
         rows = [table.loc[largest], other.to_frame().T]
     if -1 in table.index:
         rows.append(table.loc[[-1]].rename(index={-1: NOISE_NAME}))
     table = pd.concat(rows) if rows else table.iloc[:0]
     table.index = pd.Index([i if isinstance(i, str) else int(i) for i in table.index], dtype=object, name="cluster")
-    if normalize is None:
-        return table
+    return table if normalize is None else normalize_contingency(table, normalize)
+
+
+def normalize_contingency(table: pd.DataFrame, normalize: str) -> pd.DataFrame:
+    """A :func:`contingency` table of counts as shares of each row (``"cluster"``) or column (``"class"``)."""
     if normalize == "cluster":
         return table.div(table.sum(axis=1).replace(0, np.nan), axis=0).fillna(0.0)
     if normalize == "class":

@@ -147,25 +147,23 @@ def shipped_checkpoints(corpus: Corpus) -> list[CheckpointEntry]:
 
 
 def warm_checkpoints(corpus: Corpus, entries: list[CheckpointEntry], *, methods: tuple[str, ...] = ("tsne",),
-                     progress=None) -> list[str]:
+                     progress=None) -> None:
     """Encode ``corpus`` with each checkpoint of ``entries`` and cache the 2-D projections in ``methods``
-    (the on-disk caches the dashboard reads; cached work is skipped). Returns the names of the
-    checkpoints that do not fit this corpus (the dashboard says why when one is chosen)."""
+    (the on-disk caches the dashboard reads; cached work is skipped). A checkpoint that does not fit
+    this corpus is skipped (the dashboard says why when one is chosen)."""
     report = progress or null_progress
-    misfits = []
-    for entry in entries:
-        def stage(name: str):
-            return lambda done, total, message="": report(done, total, f"{name}: {message or 'starting'}")
 
+    def stage(name: str):
+        return lambda done, total, message="": report(done, total, f"{name}: {message or 'starting'}")
+
+    for entry in entries:
         try:
             model = checkpoint.load(entry.path)
             _, Z = encode_corpus(model, corpus, progress=stage(f"encode {entry.name}"))
         except BadInputError:
-            misfits.append(entry.name)
             continue
         for method in methods:
             project(Z, method=method, dim=2, random_state=0, progress=stage(f"{method} {entry.name}"))
-    return misfits
 
 
 def prepare(specs: tuple[str, ...] = DEFAULT_SPECS, *, methods: tuple[str, ...] = ("tsne",), progress=None,

@@ -278,7 +278,11 @@ def test_concurrent_encodings_of_the_same_latents_run_once_and_share_progress(mo
         return build_inputs(corpus_, progress=progress, **kw)
 
     monkeypatch.setattr(latents, "build_inputs", slow_build)
-    results, seen = {}, []
+    results, seen, waiting = {}, [], threading.Event()
+
+    def relayed(d, t, m=""):  # the second caller, waiting, is shown the first one's progress
+        seen.append((d, t, m))
+        waiting.set()
 
     def run(name, progress=None):
         try:
@@ -289,9 +293,9 @@ def test_concurrent_encodings_of_the_same_latents_run_once_and_share_progress(mo
     first = threading.Thread(target=run, args=("first",), name="first")
     first.start()
     assert started.wait(10)
-    second = threading.Thread(target=run, args=("second", lambda d, t, m="": seen.append((d, t, m))), name="second")
+    second = threading.Thread(target=run, args=("second", relayed), name="second")
     second.start()
-    time.sleep(0.8)
+    waiting.wait(10)
     assert calls == ["first"] and (7, 24, "half way") in seen  # waiting, with the first one's progress
     release.set()
     first.join(10)
@@ -300,13 +304,13 @@ def test_concurrent_encodings_of_the_same_latents_run_once_and_share_progress(mo
     assert calls == ["first", "second"] and results["second"][1].shape == (24, model.latent_dim)
     # and when the first succeeds, the second only reads what it cached
     FeatureCache().array_path(key).unlink(missing_ok=True)
-    calls.clear(), started.clear(), release.clear()
+    calls.clear(), started.clear(), release.clear(), waiting.clear()
     first = threading.Thread(target=run, args=("first",), name="first")
     first.start()
     assert started.wait(10)
-    second = threading.Thread(target=run, args=("second",), name="second")
+    second = threading.Thread(target=run, args=("second", relayed), name="second")
     second.start()
-    time.sleep(0.5)
+    waiting.wait(10)  # the second is waiting on the first (not started after it finished)
     release.set()
     first.join(10)
     second.join(10)

@@ -122,10 +122,11 @@ chosen = st.selectbox("Track", box_ids, index=None, key="data_track", accept_new
                       + (" (or type any track id)" if listed is not None else ""))
 if chosen is None:
     st.stop()
-if listed is not None and not (all_ids == chosen).any():
+is_chosen = (all_ids == chosen).to_numpy()
+if listed is not None and not is_chosen.any():
     st.warning(f"No track {chosen!r} in this corpus.")
     st.stop()
-track = corpus.tracks.loc[all_ids == chosen].iloc[0]
+track = corpus.tracks.loc[is_chosen].iloc[0]
 st.markdown(f"**{track.track_id}** · {track.genre} · {track.language}")
 if not track.path:
     st.caption("No audio for this track (feature table).")

@@ -50,6 +50,7 @@ from core.errors import CheckpointError
 from core.io import atomic_write, clean_stale_temps
 from core.models import MODELS, Model
 from core.models.configs import config_from_dict, config_to_dict
+from core.models.losses import normalised_beta
 from core.checkpoint.integrity import _cpu, _looks_like, content_checksum, structure_problem
 
 
@@ -287,5 +288,6 @@ def _vae_summary(ckpt: dict) -> dict:
         out["beta"] = tc["beta"]
         if fp.get("kind") == "clips" and fp.get("band_mean") is not None:
             d = int(mc.get("latent_dim", 0)) + int(mc.get("crop_latent_dim", 0))  # the audio block: track + crop
-            out["beta_normalised"] = float(tc["beta"]) * d / (len(fp["band_mean"]) * int(fp.get("crop", 128)))
+            out["beta_normalised"] = normalised_beta(tc["beta"], latent_dim=d,
+                                                     n_elements=len(fp["band_mean"]) * int(fp.get("crop", 128)))
     return out

@@ -177,11 +177,10 @@ class VAELoss(LossSettings):
         kl = per_dim.sum()
         beta = self.beta_at(epoch, step)
         cap = self.capacity_at(epoch)
-        counted_dims = torch.clamp(per_dim, min=self.free_bits) if self.free_bits > 0 else per_dim
-        if dim_weight is not None:
-            counted_dims = counted_dims * dim_weight
+        weight = 1.0 if dim_weight is None else dim_weight
         if cap is None:
-            loss = recon_mean + beta * counted_dims.sum()
+            counted = torch.clamp(per_dim, min=self.free_bits) if self.free_bits > 0 else per_dim
+            loss = recon_mean + beta * (counted * weight).sum()
         else:
-            loss = recon_mean + beta * ((per_dim if dim_weight is None else per_dim * dim_weight).sum() - cap).abs()
+            loss = recon_mean + beta * ((per_dim * weight).sum() - cap).abs()
         return {"loss": loss, "recon": recon_mean, "kl": kl, "kl_per_dim": per_dim}

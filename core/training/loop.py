@@ -100,14 +100,12 @@ def split_indices(n: int, *, val_fraction: float, random_state: int) -> tuple[np
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
 
-def evaluation_rows(idx: np.ndarray, *, random_state: int, limit: int | None = None) -> np.ndarray:
-    """The rows of ``idx`` every epoch's evaluation reads: all of them up to ``limit`` (default
-    :data:`EVAL_ROWS`), else a sample of ``limit`` drawn once from ``random_state`` (sorted, the same
-    every epoch and on resume)."""
-    limit = EVAL_ROWS if limit is None else int(limit)
-    if len(idx) <= limit:
+def evaluation_rows(idx: np.ndarray, *, random_state: int) -> np.ndarray:
+    """The rows of ``idx`` every epoch's evaluation reads: all of them up to :data:`EVAL_ROWS`, else a
+    sample of that many drawn once from ``random_state`` (sorted, the same every epoch and on resume)."""
+    if len(idx) <= EVAL_ROWS:
         return idx
-    pick = np.random.default_rng([int(random_state), 11]).choice(len(idx), size=limit, replace=False)
+    pick = np.random.default_rng([int(random_state), 11]).choice(len(idx), size=EVAL_ROWS, replace=False)
     return np.sort(np.asarray(idx)[pick])
 
 
