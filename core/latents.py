@@ -25,7 +25,6 @@ once, never counted twice (:func:`core.distributed.run_keyed`).
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -48,8 +47,8 @@ def encode_corpus(model: Model, corpus, *, progress=None, cluster: str | None = 
     the corpus' fingerprints, so a second call is a file read. The entry is
     checksummed and checked (shape, finite values, row numbers in range and in
     corpus order); one that fails is recomputed. Threads of one process asking for the same latents
-    at once (two dashboard sessions, the dashboard's background warm-up) compute them once: the
-    others wait for the cache entry and pass on the first one's progress meanwhile.
+    at once (two dashboard sessions, the dashboard's background warm-up) compute them once
+    (:meth:`~core.features.cache.FeatureCache.get_or_compute`).
     cluster : ``local:N`` or ``tcp://HOST:PORT``: encode on Dask (see the module docstring);
         the result is the same and lands in the same cache entry.
 
@@ -59,55 +58,22 @@ def encode_corpus(model: Model, corpus, *, progress=None, cluster: str | None = 
     Z : (n, latent_dim) float32 latent means.
     """
     key = f"latents/{model.name}-{model.fingerprint()}-{corpus.fingerprint()}"
-    cache = FeatureCache()
     ids = corpus.track_ids
-    while True:
-        hit = cache.get_arrays(key)  # checksummed and bound to this key; corrupt -> None
-        if hit is not None and _valid_latents(hit, n_tracks=len(ids), latent_dim=model.latent_dim):
-            return [ids[i] for i in hit["rows"].tolist()], np.asarray(hit["z"], dtype=np.float32)
-        with _RUNNING_LOCK:
-            running = _RUNNING.get(key)
-            if running is None:
-                running = _RUNNING[key] = _Running()
-                break
-        # Another thread of this process (a dashboard session, its background warm-up) is encoding the
-        # same corpus with the same model: wait for its cache entry, showing its progress, instead of
-        # doing the same work twice. If it failed, the loop tries again (and may do the work itself).
-        while not running.finished.wait(0.25):
-            if progress is not None and running.last is not None:
-                progress(*running.last)
 
-    def report(done: int, total: int, message: str = "") -> None:
-        running.last = (done, total, message)
-        if progress is not None:
-            progress(done, total, message)
-
-    try:
+    def compute(report) -> dict[str, np.ndarray]:
         if cluster is not None:
             encoded_ids, Z = _encode_on_cluster(model, corpus, cluster=cluster, progress=report)
         else:
             inputs, _ = build_inputs(corpus, needs=model.needs, progress=report, **input_params(model))
             encoded_ids, Z = inputs.track_ids, model.encode(inputs)
         position = {t: i for i, t in enumerate(ids)}
-        rows = np.asarray([position[t] for t in encoded_ids], dtype=np.int64)
-        cache.put_arrays(key, {"z": Z, "rows": rows})  # one entry: the rows can never pair with other latents
-    finally:
-        with _RUNNING_LOCK:
-            _RUNNING.pop(key, None)
-        running.finished.set()
-    return list(encoded_ids), Z
+        # one entry: the rows can never pair with other latents
+        return {"z": Z, "rows": np.asarray([position[t] for t in encoded_ids], dtype=np.int64)}
 
-
-class _Running:
-    """An encoding in progress in this process: its last progress report, and whether it has ended."""
-
-    def __init__(self) -> None:
-        self.finished = threading.Event()
-        self.last: tuple[int, int, str] | None = None
-
-
-_RUNNING: dict[str, _Running] = {}
-_RUNNING_LOCK = threading.Lock()
+    found = FeatureCache().get_or_compute(
+        key, compute, progress=progress,
+        valid=lambda hit: _valid_latents(hit, n_tracks=len(ids), latent_dim=model.latent_dim))
+    return [ids[i] for i in found["rows"].tolist()], np.asarray(found["z"], dtype=np.float32)
 
 
 def _valid_latents(hit: dict, *, n_tracks: int, latent_dim: int) -> bool:

@@ -143,28 +143,28 @@ def project(
     if len(Z) < minimum:
         raise ValueError(f"{method} needs at least {minimum} points, got {len(Z)}")
 
-    key = cache_key(Z, method=method, dim=dim, random_state=random_state, params=values)
-    store = None
-    if cache:
-        store = FeatureCache()
-        hit = store.get_array(key)
-        if hit is not None and hit.shape == (len(Z), dim):
-            if progress:
-                progress(1, 1, f"{method} (cached)")
-            return hit.astype(np.float32, copy=False)
     report = progress or (lambda done, total, message="": None)
-    X = Z.astype(np.float64)
-    if method == "pca":
-        out = _pca(X, dim=dim, random_state=random_state)
-    elif method == "tsne":
-        out = _tsne(X, dim=dim, random_state=random_state, progress=report, **values)
+    computed = []
+
+    def compute(report) -> dict[str, np.ndarray]:
+        computed.append(True)
+        X = Z.astype(np.float64)
+        if method == "pca":
+            out = _pca(X, dim=dim, random_state=random_state)
+        elif method == "tsne":
+            out = _tsne(X, dim=dim, random_state=random_state, progress=report, **values)
+        else:
+            out = _umap(X, dim=dim, random_state=random_state, progress=report, **values)
+        return {"value": np.ascontiguousarray(out, dtype=np.float32)}
+
+    if cache:  # computed once per process: a second session asking meanwhile waits, shown the progress
+        key = cache_key(Z, method=method, dim=dim, random_state=random_state, params=values)
+        out = FeatureCache().get_or_compute(key, compute, progress=report,
+                                            valid=lambda hit: getattr(hit.get("value"), "shape", None) == (len(Z), dim))["value"]
     else:
-        out = _umap(X, dim=dim, random_state=random_state, progress=report, **values)
-    out = np.ascontiguousarray(out, dtype=np.float32)
-    if store is not None:
-        store.put_array(key, out)
-    report(1, 1, f"{method} done")
-    return out
+        out = compute(report)["value"]
+    report(1, 1, f"{method} done" if computed else f"{method} (cached)")
+    return out.astype(np.float32, copy=False)
 
 
 def warm_up() -> None:

@@ -21,6 +21,9 @@ Layout under the root (default ``core.config.CACHE_DIR / "features"``)::
 * Writes go through :func:`core.io.atomic_write`. Concurrent writers of the
   same entry are harmless (the last one wins); temporary files that a killed
   writer left in an entry's folder are removed once they are an hour old.
+* :meth:`FeatureCache.get_or_compute` computes a missing entry once per process: threads
+  asking for the same key meanwhile (two dashboard sessions, a session and the background
+  warm-up) wait for it and are shown the first one's progress.
 """
 
 from __future__ import annotations
@@ -28,8 +31,9 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -107,6 +111,44 @@ class FeatureCache:
         """Store several named arrays under ``key`` as one entry (read back together or not at all)."""
         self._save(self.array_path(key), key, arrays)
 
+    def get_or_compute(self, key: str, compute: Callable[[Callable[..., None]], dict[str, np.ndarray]], *,
+                       valid: Callable[[dict[str, np.ndarray]], bool] | None = None,
+                       progress: Callable[..., None] | None = None) -> dict[str, np.ndarray]:
+        """The named arrays under ``key``; when missing, corrupt or not ``valid(arrays)``, ``compute(progress)``
+        makes them and they are stored.
+
+        Threads of one process that ask for the same key while it is being computed compute it once: the
+        others wait for the entry and meanwhile pass the first one's last ``progress(done, total, message)``
+        on to their own ``progress``. If the first one fails (its exception is its own), a waiter computes.
+        """
+        token = (str(self.root), key)
+        while True:
+            hit = self.get_arrays(key)
+            if hit is not None and (valid is None or valid(hit)):
+                return hit
+            with _COMPUTING_LOCK:
+                running = _COMPUTING.get(token)
+                if running is None:
+                    running = _COMPUTING[token] = _Computing()
+                    break
+            while not running.finished.wait(0.25):
+                if progress is not None and running.last is not None:
+                    progress(*running.last)
+
+        def report(done: int, total: int, message: str = "") -> None:
+            running.last = (done, total, message)
+            if progress is not None:
+                progress(done, total, message)
+
+        try:
+            arrays = compute(report)
+            self.put_arrays(key, arrays)
+        finally:
+            with _COMPUTING_LOCK:
+                _COMPUTING.pop(token, None)
+            running.finished.set()
+        return arrays
+
     # ------------------------------------------------------------ maintenance
     def clear(self) -> None:
         """Delete every entry of this cache."""
@@ -157,6 +199,18 @@ class FeatureCache:
 
         clean_stale_temps(file.parent)
         atomic_write(file, write)
+
+
+class _Computing:
+    """An entry being computed in this process: its last progress report, and whether it has ended."""
+
+    def __init__(self) -> None:
+        self.finished = threading.Event()
+        self.last: tuple[int, int, str] | None = None
+
+
+_COMPUTING: dict[tuple[str, str], _Computing] = {}
+_COMPUTING_LOCK = threading.Lock()
 
 
 def _checksum(value: np.ndarray) -> str:
