@@ -19,18 +19,13 @@ Run:  .venv/bin/python bench/bench_dashboard.py [--skip-browser]
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-from browser_bench import HAS_POINTS  # noqa: E402
+from browser_bench import CHROMIUM, FLAGS, HAS_POINTS, start_dashboard, stop_server, wait_healthy  # noqa: E402
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
@@ -42,10 +37,6 @@ from sklearn.cluster import DBSCAN  # noqa: E402
 from core.clustering import NeighbourIndex, suggest_eps  # noqa: E402
 from core.scoring import SILHOUETTE_EXACT_MAX, cluster_and_score  # noqa: E402
 from ui.figures import latent_scatter  # noqa: E402
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 
 
 def latents(n: int, d: int = 8, seed: int = 0):
@@ -93,37 +84,22 @@ def eps_moves(n: int, moves: int) -> dict:
             "speed-up (median)": round(float(np.median(ref) / np.median(ours)), 1)}
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def first_scatter(browser, data_dir: Path) -> float:
     """Seconds from the browser's first request to a scatter with points, on a fresh server process."""
-    port = _port()
-    env = dict(os.environ, SONGSCAPE_DATA=str(data_dir), SONGSCAPE_CACHE=str(data_dir / "cache"))
-    env.pop("SONGSCAPE_CORPUS", None)
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.headless", "true"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc, url = start_dashboard({"SONGSCAPE_DATA": str(data_dir), "SONGSCAPE_CACHE": str(data_dir / "cache"),
+                                 "SONGSCAPE_CORPUS": None})
     try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
+        if not wait_healthy(url):
+            raise SystemExit(f"the dashboard did not answer at {url} within 60 s")
         page = browser.new_page()
         t = time.perf_counter()
-        page.goto(f"http://127.0.0.1:{port}")
+        page.goto(url)
         page.wait_for_function(HAS_POINTS, timeout=600_000)
         elapsed = time.perf_counter() - t
         page.close()
         return elapsed
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_server(proc)
 
 
 def render_time(browser, n: int, repeats: int = 3) -> float:

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,16 +30,7 @@ from core.latents import encode_corpus  # noqa: E402
 from core.projections import project  # noqa: E402
 
 TEMPLATE = ROOT.parent / "shared" / "data" / "features" / "gtzan_banglabeats_30s.csv"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-dev-shm-usage"]
-from browser_bench import HAS_POINTS, stop_server, wait_healthy  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from browser_bench import CHROMIUM, FLAGS, HAS_POINTS, start_dashboard, stop_server, wait_healthy  # noqa: E402
 
 
 def warm(spec: str) -> None:
@@ -73,21 +62,17 @@ def main() -> int:
     spec = f"features:{table}"
     warm(spec)
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = dict(os.environ, SONGSCAPE_CORPUS=spec, SONGSCAPE_NO_WARMUP="1", PYTHONUNBUFFERED="1")
     log = open(ROOT / "data" / "scale" / "streamlit.log", "w")
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                               "--server.address", "127.0.0.1", "--server.headless", "true"],
-                              cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    server, url = start_dashboard({"SONGSCAPE_CORPUS": spec, "SONGSCAPE_NO_WARMUP": "1"}, output=log)
     try:
-        wait_healthy(url)
+        if not wait_healthy(url):
+            raise SystemExit(f"the dashboard did not answer at {url} within 60 s; its log: {log.name}")
         # Playwright: optional, only this benchmark drives a browser
         from playwright.sync_api import sync_playwright
 
         args.screens.mkdir(parents=True, exist_ok=True)
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
             for attempt in ("fresh server process", "warm server, new session"):
                 context = browser.new_context(viewport={"width": 1400, "height": 1000})
                 page = context.new_page()

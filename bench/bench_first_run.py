@@ -23,8 +23,6 @@ import argparse
 import os
 import re
 import shlex
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,20 +31,16 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-from browser_bench import HAS_POINTS, stop_server  # noqa: E402
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+from browser_bench import (CHROMIUM, FLAGS, HAS_POINTS, environment, start_dashboard, stop_server,  # noqa: E402
+                           wait_healthy)
 STAGE = re.compile(r"^\s*([A-Za-z][\w .\-]*?)\s*:\s+\d+%")
 WARM_DONE = "background warm-up done"
 
 
-def _env(data: Path) -> dict:
-    env = dict(os.environ, SONGSCAPE_DATA=str(data), SONGSCAPE_CACHE=str(data / "cache"),
-               NUMBA_CACHE_DIR=str(data / "cache" / "numba"), PYTHONUNBUFFERED="1")
-    for name in ("SONGSCAPE_CORPUS", "SONGSCAPE_NO_WARMUP"):
-        env.pop(name, None)
-    return env
+def _env(data: Path) -> dict[str, str | None]:
+    """What changes in the environment: data and caches under ``data``, no corpus or warm-up settings."""
+    return {"SONGSCAPE_DATA": str(data), "SONGSCAPE_CACHE": str(data / "cache"),
+            "NUMBA_CACHE_DIR": str(data / "cache" / "numba"), "SONGSCAPE_CORPUS": None, "SONGSCAPE_NO_WARMUP": None}
 
 
 def _load() -> str:
@@ -67,7 +61,8 @@ def timed(command: list[str], data: Path) -> tuple[float, dict[str, tuple[float,
     stages: dict[str, tuple[float, float]] = {}
     tail: list[str] = []
     t0 = time.perf_counter()
-    proc = subprocess.Popen(command, cwd=ROOT, env=_env(data), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(command, cwd=ROOT, env=environment(_env(data)), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
     buf = b""
     while True:
         chunk = proc.stdout.read1(4096)
@@ -102,14 +97,9 @@ def serve(data: Path, settle: float) -> dict[str, float]:
     """Start the dashboard on ``data``; seconds to health, browser request → scatter, server start → warm-up done."""
     from playwright.sync_api import sync_playwright  # optional: only this part needs Playwright
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     out: dict[str, float] = {}
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.headless", "true"], cwd=ROOT, env=_env(data),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc, url = start_dashboard(_env(data), output=subprocess.PIPE, text=True)
 
     def watch() -> None:
         for line in proc.stdout:
@@ -118,20 +108,14 @@ def serve(data: Path, settle: float) -> dict[str, float]:
 
     threading.Thread(target=watch, daemon=True).start()
     try:
-        import urllib.request
-
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
+        if not wait_healthy(url, timeout=600, pause=0.2):
+            raise SystemExit(f"the dashboard did not answer at {url} within 600 s")
         out["server answers"] = time.perf_counter() - t0
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
             page = browser.new_page()
             t = time.perf_counter()
-            page.goto(f"http://127.0.0.1:{port}")
+            page.goto(url)
             page.wait_for_function(HAS_POINTS, timeout=600_000)
             out["first scatter (from the browser's request)"] = time.perf_counter() - t
             # a dashboard without the background warm-up (it prepared everything before) is not waited for

@@ -37,6 +37,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from browser_bench import CHROMIUM, FLAGS, HAS_POINTS, start_dashboard, stop_server, wait_healthy  # noqa: E402
 os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / "data" / "cache" / "numba"))
 
 TEMPLATE = ROOT.parent / "shared" / "data" / "features" / "gtzan_banglabeats_30s.csv"
@@ -107,30 +108,20 @@ def child(step: str, timeout: float) -> None:
     print("RESULT " + json.dumps(out), flush=True)
 
 
-from browser_bench import HAS_POINTS, stop_server, wait_healthy  # noqa: E402
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-dev-shm-usage"]
 
 
 def screenshots(folder: Path, timeout: float) -> None:
     """The Clusters page in Debian's Chromium (a fresh ``streamlit run``): K-Means (the default), HDBSCAN, DBSCAN."""
-    import socket
-
     from playwright.sync_api import sync_playwright
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
+
     folder.mkdir(parents=True, exist_ok=True)
     log = open(ROOT / "data" / "scale" / "streamlit_pages.log", "w")
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                               "--server.address", "127.0.0.1", "--server.headless", "true"],
-                              cwd=ROOT, env=dict(os.environ, PYTHONUNBUFFERED="1"), stdout=log, stderr=subprocess.STDOUT)
+    server, url = start_dashboard(output=log)
     try:
-        wait_healthy(url)
+        if not wait_healthy(url):
+            raise SystemExit(f"the dashboard did not answer at {url} within 60 s; its log: {log.name}")
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
             page = browser.new_context(viewport={"width": 1400, "height": 2200}).new_page()  # the map and the heatmap
             page.set_default_timeout(timeout * 1000)
             idle = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"  # the rerun has ended

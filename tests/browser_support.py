@@ -5,21 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+from bench.browser_bench import CHROMIUM, FLAGS, start_dashboard, stop_server, wait_healthy
 
 
 def need_chromium() -> None:
@@ -33,34 +24,15 @@ def need_chromium() -> None:
 @contextlib.contextmanager
 def dashboard(root: Path, corpus: str, **env: str) -> Iterator[str]:
     """``streamlit run app.py`` on a free loopback port with ``corpus``, data under ``root``; yields its URL."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    full_env = dict(os.environ, SONGSCAPE_CORPUS=corpus, SONGSCAPE_DATA=str(root),
-                    SONGSCAPE_CACHE=str(root / "cache"), PYTHONUNBUFFERED="1", **env)
-    log = open(root / "streamlit.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.address", "127.0.0.1", "--server.headless", "true"],
-                            cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.3)
-        else:
-            pytest.fail(f"streamlit did not start; log: {(root / 'streamlit.log').read_text()[-2000:]}")
-        yield url
-    finally:
-        proc.terminate()
+    with open(root / "streamlit.log", "w") as log:
+        proc, url = start_dashboard(dict(SONGSCAPE_CORPUS=corpus, SONGSCAPE_DATA=str(root),
+                                         SONGSCAPE_CACHE=str(root / "cache"), **env), output=log)
         try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+            if not wait_healthy(url):
+                pytest.fail(f"streamlit did not start; log: {(root / 'streamlit.log').read_text()[-2000:]}")
+            yield url
+        finally:
+            stop_server(proc)
 
 
 @pytest.fixture(scope="module")

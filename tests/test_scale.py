@@ -275,6 +275,9 @@ def test_methods_that_cannot_scale_are_fitted_on_a_sample_and_every_point_labell
                          ("gmm", {"n_components": 3})):
         result = cluster(name, Z, random_state=0, **params)
         assert result.fitted_on == 300 and result.labels.shape == (3000,)
+        assert result.assigned == ("model" if name == "gmm" else "nearest")
+        note = scale.fit_note(result, 3000)
+        assert "300 of the 3,000" in note and ("fitted model" in note) == (name == "gmm")
         clustered = result.labels >= 0
         assert clustered.mean() > 0.9 and adjusted_rand_score(comp[clustered], result.labels[clustered]) > 0.99
     far = np.vstack([Z, [[500.0, 500.0, 500.0, 500.0]]])  # one outlier: HDBSCAN's noise, and its nearest sampled
@@ -283,7 +286,8 @@ def test_methods_that_cannot_scale_are_fitted_on_a_sample_and_every_point_labell
     result = cluster("hdbscan", far, random_state=0, min_cluster_size=15)
     assert result.labels[rows[-1]] == -1 and result.labels[-1] == -1  # noise stays noise for its nearest neighbour
     small = cluster("agglomerative", Z[:300], n_clusters=3)
-    assert small.fitted_on is None  # at or below the limit: every point
+    assert small.fitted_on is None and small.assigned == ""  # at or below the limit: every point
+    assert scale.fit_note(small, 300) == ""
 
 
 def test_contingency_keeps_the_largest_clusters_and_sums_the_others():

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.clustering import CLUSTERERS
+from core.clustering import CLUSTERERS, FIT_WHY
 from core.distributed import parse_cluster
 from core.errors import BadInputError
 from core.latents import encode_corpus
@@ -121,18 +121,14 @@ def fit_note(result, n: int) -> str:
     """The note for a clustering fitted on a sample (``result.fitted_on`` points of ``n``); empty otherwise."""
     if not result.fitted_on:
         return ""
-    if result.name == "gmm":
-        rest = "Every track is then assigned its most likely component of that mixture"
+    if result.assigned == "model":
+        rest = "Every track is then assigned by the fitted model (its most likely component)"
     else:
         noise = " (a track whose nearest sampled track is noise is noise)" if result.noise_fraction else ""
         rest = f"Every other track takes the cluster of its nearest sampled track{noise}"
+    why = FIT_WHY.get(result.name, "too long")
     return (f"{CLUSTERERS[result.name].label} was fitted on a fixed uniform random sample of {result.fitted_on:,} of "
-            f"the {n:,} tracks: on all of them it would take {_WHY.get(result.name, 'too long')}. {rest}; the "
-            "metrics use every track.")
-
-
-_WHY = {"agglomerative": "all their pairwise distances in memory", "hdbscan": "minutes to hours",
-        "gmm": "a minute or more per change"}
+            f"the {n:,} tracks: on all of them it would take {why}. {rest}; the metrics use every track.")
 
 
 def cluster_setting() -> str | None:

@@ -32,11 +32,11 @@ above 20,000 points every eps and min_samples move filters the cached kNN graph.
 
 from core.clustering.eps import k_distance, knee, suggest_eps
 from core.clustering.neighbours import DENSE_MAX, KNN_GRAPH, RADIUS_MAX, NeighbourIndex
-from core.clustering.registry import (CLUSTERERS, FIT_MAX, PARAMS, Clusterer, ClusterResult, Param, cluster,
+from core.clustering.registry import (CLUSTERERS, FIT_MAX, FIT_WHY, PARAMS, Clusterer, ClusterResult, Param, cluster,
                                      default_params)
 
 __all__ = [
-    "Param", "Clusterer", "ClusterResult", "CLUSTERERS", "FIT_MAX", "PARAMS", "NeighbourIndex", "DENSE_MAX",
+    "Param", "Clusterer", "ClusterResult", "CLUSTERERS", "FIT_MAX", "FIT_WHY", "PARAMS", "NeighbourIndex", "DENSE_MAX",
     "KNN_GRAPH", "RADIUS_MAX",
     "cluster", "default_params", "k_distance", "knee", "suggest_eps",
 ]

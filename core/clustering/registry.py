@@ -17,7 +17,8 @@ from sklearn.mixture import GaussianMixture
 
 from core.clustering.neighbours import NeighbourIndex, check_latents, dbscan_labels
 
-__all__ = ["Param", "Clusterer", "ClusterResult", "CLUSTERERS", "PARAMS", "FIT_MAX", "cluster", "default_params"]
+__all__ = ["Param", "Clusterer", "ClusterResult", "CLUSTERERS", "PARAMS", "FIT_MAX", "FIT_WHY", "cluster",
+           "default_params"]
 
 #: Methods that cannot scale to large collections are fitted on a seeded uniform sample of at most this
 #: many points. The Gaussian mixture then assigns every point its most likely component; the others
@@ -27,6 +28,9 @@ __all__ = ["Param", "Clusterer", "ClusterResult", "CLUSTERERS", "PARAMS", "FIT_M
 #: million points takes 40 s of CPU with the default 3 restarts (more with more). K-Means (11 s of
 #: CPU at a million points) and DBSCAN (on its neighbour graph) use every point.
 FIT_MAX: dict[str, int] = {"agglomerative": 10_000, "hdbscan": 20_000, "gmm": 100_000}
+#: Why each of them is not fitted on every point (what the dashboard tells its user).
+FIT_WHY: dict[str, str] = {"agglomerative": "all their pairwise distances in memory",
+                           "hdbscan": "minutes to hours", "gmm": "a minute or more per change"}
 
 
 # --------------------------------------------------------------------------- parameters
@@ -104,8 +108,10 @@ class ClusterResult:
 
     labels : np.ndarray, shape=(n,), int. Clusters are 0..n_clusters-1; ``-1`` is noise.
     fitted_on : None when the method saw every point, else the size of the seeded sample it was
-        fitted on (:data:`FIT_MAX`); the other points were assigned by the fitted model (the mixture)
-        or took the label of their nearest sampled point.
+        fitted on (:data:`FIT_MAX`); the other points were then assigned as ``assigned`` says.
+    assigned : with ``fitted_on``, how every point got its label: ``"model"`` (the fitted model's own
+        assignment: the mixture's most likely component) or ``"nearest"`` (the label of the nearest
+        sampled point, noise included); "" when the method saw every point.
     """
 
     name: str
@@ -114,6 +120,7 @@ class ClusterResult:
     noise_fraction: float
     params: dict[str, Any] = field(default_factory=dict)
     fitted_on: int | None = None
+    assigned: str = ""
 
     @property
     def noise_mask(self) -> np.ndarray:
@@ -262,6 +269,7 @@ def cluster(
         raise ValueError(f"hdbscan: min_cluster_size={values['min_cluster_size']} is more than the {n} points")
 
     fitted_on = FIT_MAX.get(name) if n > FIT_MAX.get(name, n) else None
+    assigned = ""
     if name == "dbscan":
         if index is None or index.metric != values["metric"]:
             index = NeighbourIndex(Z, metric=values["metric"])
@@ -273,7 +281,8 @@ def cluster(
         else:
             rows = np.sort(np.random.default_rng(random_state).choice(n, size=fitted_on, replace=False))
             sampled = estimator.fit_predict(Z[rows])
-            if hasattr(estimator, "predict"):  # a model of the whole space (the mixture): its own assignment
+            assigned = "model" if hasattr(estimator, "predict") else "nearest"
+            if assigned == "model":  # a model of the whole space (the mixture): its own assignment
                 labels = estimator.predict(Z)
             else:
                 labels = nearest_sampled_labels(Z, Z[rows], sampled, metric=values.get("metric", "euclidean"))
@@ -285,6 +294,7 @@ def cluster(
         noise_fraction=float((labels < 0).mean()),
         params=values,
         fitted_on=fitted_on,
+        assigned=assigned,
     )
 
 
