@@ -154,10 +154,12 @@ def score_checkpoints(corpus: Corpus, entries: Iterable, *, progress: Progress |
 
 
 def _setting(model, name: str):
-    """A model parameter, whether the estimator holds it or its config does (None when absent)."""
-    if hasattr(model, name):
-        return getattr(model, name)
-    return getattr(getattr(model, "config", None), name, None)
+    """A model parameter, whether the estimator, its training config (β) or its architecture config holds it
+    (None when none does)."""
+    for holder in (model, getattr(model, "training", None), getattr(model, "config", None)):
+        if holder is not None and hasattr(holder, name):
+            return getattr(holder, name)
+    return None
 
 
 class TrainingMonitor:

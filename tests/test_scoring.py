@@ -95,3 +95,33 @@ def test_evaluate_scores_through_the_one_path(blobs, monkeypatch):
     assert calls == ["dbscan"] and len(rows) == 1
     same = real(Z, clusterer="dbscan", params={"eps": rows[0]["eps"], "min_samples": 5}, labels=truth)
     assert rows[0]["nmi_genre"] == pytest.approx(same["nmi_genre"])
+
+
+def test_the_compare_pages_checkpoint_table_names_each_models_beta(tmp_path):
+    """Issue: the Compare page's β column said None for every checkpoint (β lives in the training config)."""
+    from types import SimpleNamespace
+
+    from core import checkpoint
+    from core.corpus import FEATURE_NAMES
+    from core.inputs import build_inputs
+    from core.models import create
+    from tests.test_models import feature_inputs
+
+    n = 30
+    ids = [f"t{i}" for i in range(n)]
+    X = feature_inputs(n=n, f=len(FEATURE_NAMES), seed=4).features
+    tracks = pd.DataFrame({"track_id": ids, "path": "", "genre": ["a", "b", "c"] * 10, "language": "eng",
+                           "source": "features"})
+    corpus = Corpus(tracks, pd.DataFrame(X, index=ids, columns=list(FEATURE_NAMES)), [], "features")
+    entries = []
+    for beta in (1.0, 2.5):
+        model = create("basic", epochs=2, beta=beta).fit(build_inputs(corpus, needs={"features"})[0])
+        checkpoint.save(model, tmp_path / f"b{beta}.pt")
+        entries.append(SimpleNamespace(name=f"b{beta}", path=tmp_path / f"b{beta}.pt"))
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    entries.append(SimpleNamespace(name="bad", path=tmp_path / "bad.pt"))
+    table = scoring.score_checkpoints(corpus, entries).set_index("checkpoint")
+    assert table.loc["b1.0", "β"] == 1.0 and table.loc["b2.5", "β"] == 2.5
+    assert table.loc["b2.5", "model"] == "basic" and table.loc["b2.5", "latent"] == model.latent_dim
+    assert 0.0 <= table.loc["b2.5", "nmi_genre"] <= 1.0
+    assert "bad.pt" in table.loc["bad", "note"] or "checkpoint" in table.loc["bad", "note"]

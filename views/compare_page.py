@@ -25,7 +25,7 @@ if scores.empty:
     st.info("No checkpoints yet: train one on the **Train** page.")
 else:
     st.dataframe(tables.readable(scores, tables.SCORE_COLUMNS), hide_index=True, width="stretch")
-    shown = [c for c in ("nmi_genre", "nmi_language", "ari_language", "silhouette") if c in scores]
+    shown = [c for c in ("nmi_genre", "ari_genre", "nmi_language", "ari_language", "silhouette") if c in scores]
     if shown:
         long = scores.melt(id_vars="checkpoint", value_vars=shown, var_name="metric", value_name="value")
         long["metric"] = long["metric"].map(tables.nice)
