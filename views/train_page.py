@@ -86,7 +86,7 @@ with live_tab:
     except Exception as exc:  # shown, not raised: the rest of the page stays usable
         st.error(f"Could not train the Basic VAE on this corpus: {exc}")
     else:
-        tables.metric_row(report, keys=("silhouette", "nmi_genre", "nmi_language", "ari_language"))
+        tables.metric_row(report, keys=("silhouette", "nmi_genre", "ari_genre", "nmi_language", "ari_language"))
         left, right = st.columns([3, 2])
         frame = frames.scatter_frame(ids, Z[:, :2], corpus.tracks)
         left.plotly_chart(figures.latent_scatter(frame, color="language", height=380), key="live_scatter")
