@@ -56,3 +56,18 @@ def test_unknown_command_is_a_usage_error(capsys):
         main(["no-such-command"])
     assert exit_.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(monkeypatch, capsys):
+    """``python -m core info checkpoints/conv.pt | head -2`` printed a BrokenPipeError traceback."""
+    import os
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader (head) has gone: every write now fails with EPIPE
+    stdout = os.fdopen(write_end, "w", buffering=1)
+    monkeypatch.setattr("sys.stdout", stdout)
+    try:
+        assert main(["info", str(ROOT / "checkpoints" / "basic.pt")]) == 141
+    finally:
+        stdout.close()
+    assert "Traceback" not in capsys.readouterr().err
