@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from typing import Any, Callable
 
 
 def tiny_demo(out_dir: Path, *, n_tracks: int = 24, seconds: float = 4.0, seed: int = 3) -> Path:
@@ -12,6 +14,62 @@ def tiny_demo(out_dir: Path, *, n_tracks: int = 24, seconds: float = 4.0, seed: 
     if not (out_dir / "manifest.csv").exists():
         generate(out_dir, n_tracks=n_tracks, seed=seed, duration=seconds)
     return out_dir
+
+
+def race_two_callers(monkeypatch, module, name: str, call: Callable[[Callable], Any], *,
+                     fresh: Callable[[], None]) -> tuple[dict, dict]:
+    """Two threads ``call(progress)`` at once while ``module.name`` (the expensive step, which takes a
+    ``progress`` keyword) is held back; checks that only the first runs it and that the second, waiting,
+    is shown the first one's progress. Two rounds, ``fresh()`` (a cache miss again) before each: in the
+    first the first caller fails, in the second it succeeds. Returns the two rounds' results by caller
+    name ("first", "second"; a failure is its exception) and leaves which callers ran the step in
+    ``results["ran"]``."""
+    real = getattr(module, name)
+    calls, started, release, fail = [], threading.Event(), threading.Event(), [True]
+
+    def held_back(*args, progress=None, **kwargs):
+        calls.append(threading.current_thread().name)
+        progress(3, 10, "half way")
+        started.set()
+        release.wait(10)
+        if fail[0]:
+            fail[0] = False
+            raise RuntimeError("the first computation failed")
+        return real(*args, progress=progress, **kwargs)
+
+    monkeypatch.setattr(module, name, held_back)
+    rounds = []
+    for first_fails in (True, False):
+        fresh()
+        calls.clear(), started.clear(), release.clear()
+        fail[0], results, seen, waiting = first_fails, {}, [], threading.Event()
+
+        def relayed(done, total, message=""):
+            seen.append((done, total, message))
+            waiting.set()
+
+        def run(who, progress=None):
+            try:
+                results[who] = call(progress)
+            except RuntimeError as exc:
+                results[who] = exc
+
+        first = threading.Thread(target=run, args=("first",), name="first")
+        first.start()
+        assert started.wait(10)
+        second = threading.Thread(target=run, args=("second", relayed), name="second")
+        second.start()
+        assert waiting.wait(10)
+        assert calls == ["first"] and (3, 10, "half way") in seen  # waiting, shown the first one's progress
+        release.set()
+        first.join(30)
+        second.join(30)
+        results["ran"] = list(calls)
+        rounds.append(results)
+    failed, succeeded = rounds
+    assert isinstance(failed["first"], RuntimeError) and failed["ran"] == ["first", "second"]  # then it computes
+    assert succeeded["ran"] == ["first"]  # the second only read what the first cached
+    return failed, succeeded
 
 
 #: FMA-shaped tracks written by :func:`fma_folder`: id -> (subset, genre_top, genres, language_code, audio).

@@ -255,68 +255,20 @@ def test_concurrent_encodings_of_the_same_latents_run_once_and_share_progress(mo
     """Two threads (two sessions, or a session and the background warm-up) ask for the same latents: the
     inputs are built and encoded once; the second thread waits, passing on the first one's progress, and
     gets the same latents. When the first fails, the second does the work itself."""
-    import threading
-
     import core.latents as latents
     from core.inputs import build_inputs
+    from tests.helpers import race_two_callers
 
     corpus = _feature_corpus(n=24)
     model = create("basic", epochs=2)
     model.fit(build_inputs(corpus, needs=model.needs)[0])
     key = f"latents/{model.name}-{model.fingerprint()}-{corpus.fingerprint()}"
-    FeatureCache().array_path(key).unlink(missing_ok=True)
-    calls, started, release, fail = [], threading.Event(), threading.Event(), [True]
-
-    def slow_build(corpus_, *, progress=None, **kw):
-        calls.append(threading.current_thread().name)
-        progress(7, 24, "half way")
-        started.set()
-        release.wait(10)
-        if fail[0]:
-            fail[0] = False
-            raise RuntimeError("the first encoding failed")
-        return build_inputs(corpus_, progress=progress, **kw)
-
-    monkeypatch.setattr(latents, "build_inputs", slow_build)
-    results, seen, waiting = {}, [], threading.Event()
-
-    def relayed(d, t, m=""):  # the second caller, waiting, is shown the first one's progress
-        seen.append((d, t, m))
-        waiting.set()
-
-    def run(name, progress=None):
-        try:
-            results[name] = encode_corpus(model, corpus, progress=progress)
-        except RuntimeError as exc:
-            results[name] = exc
-
-    first = threading.Thread(target=run, args=("first",), name="first")
-    first.start()
-    assert started.wait(10)
-    second = threading.Thread(target=run, args=("second", relayed), name="second")
-    second.start()
-    waiting.wait(10)
-    assert calls == ["first"] and (7, 24, "half way") in seen  # waiting, with the first one's progress
-    release.set()
-    first.join(10)
-    second.join(10)
-    assert isinstance(results["first"], RuntimeError)
-    assert calls == ["first", "second"] and results["second"][1].shape == (24, model.latent_dim)
-    # and when the first succeeds, the second only reads what it cached
-    FeatureCache().array_path(key).unlink(missing_ok=True)
-    calls.clear(), started.clear(), release.clear(), waiting.clear()
-    first = threading.Thread(target=run, args=("first",), name="first")
-    first.start()
-    assert started.wait(10)
-    second = threading.Thread(target=run, args=("second", relayed), name="second")
-    second.start()
-    waiting.wait(10)  # the second is waiting on the first (not started after it finished)
-    release.set()
-    first.join(10)
-    second.join(10)
-    assert calls == ["first"]
-    np.testing.assert_array_equal(results["first"][1], results["second"][1])
-    assert results["first"][0] == results["second"][0]
+    failed, succeeded = race_two_callers(
+        monkeypatch, latents, "build_inputs", lambda progress: encode_corpus(model, corpus, progress=progress),
+        fresh=lambda: FeatureCache().array_path(key).unlink(missing_ok=True))
+    assert failed["second"][1].shape == (24, model.latent_dim)
+    np.testing.assert_array_equal(succeeded["first"][1], succeeded["second"][1])
+    assert succeeded["first"][0] == succeeded["second"][0]
 
 
 # ---------------------------------------------------------------------------------------- corpus

@@ -74,55 +74,26 @@ def test_second_call_is_served_from_disk(blobs, monkeypatch):
 def test_two_sessions_asking_for_the_same_projection_compute_it_once(monkeypatch):
     """A session opening the Latent page while the warm-up (or another session) runs the same t-SNE waits
     for that one, shown its progress, instead of running a second t-SNE; if the first fails, it computes."""
-    import threading
+    from tests.helpers import race_two_callers
 
-    calls, started, release, fail = [], threading.Event(), threading.Event(), [True]
-    real = projections._tsne
+    Z, seeds = [None], iter((5, 6))
 
-    def slow_tsne(X, *, progress, **kw):
-        calls.append(threading.current_thread().name)
-        progress(3, 10, "tsne iteration 3")
-        started.set()
-        release.wait(10)
-        if fail[0]:
-            fail[0] = False
-            raise RuntimeError("the first t-SNE failed")
-        return real(X, progress=progress, **kw)
+    def fresh():  # data no other run projects: a cache miss
+        Z[0] = np.random.default_rng(next(seeds)).normal(size=(30, 4))
 
-    monkeypatch.setattr(projections, "_tsne", slow_tsne)
-    results, seen, waiting = {}, [], threading.Event()
+    reports = []
 
-    def relayed(d, t, m=""):
-        seen.append((d, t, m))
-        waiting.set()
+    def call(progress):
+        def both(d, t, m=""):
+            reports.append(m)
+            if progress:
+                progress(d, t, m)
+        return project(Z[0], method="tsne", n_iter=50, early_exaggeration_iter=25, progress=both)
 
-    def run(name, progress=None):
-        try:
-            results[name] = project(Z[0], method="tsne", n_iter=50, early_exaggeration_iter=25, progress=progress)
-        except RuntimeError as exc:
-            results[name] = exc
-
-    Z = [None]
-    for seed, first_fails in ((5, True), (6, False)):
-        Z[0] = np.random.default_rng(seed).normal(size=(30, 4))  # data no other run projects
-        calls.clear(), started.clear(), release.clear(), waiting.clear(), seen.clear()
-        fail[0] = first_fails
-        first = threading.Thread(target=run, args=("first",), name="first")
-        first.start()
-        assert started.wait(10)
-        second = threading.Thread(target=run, args=("second", relayed), name="second")
-        second.start()
-        assert waiting.wait(10)
-        assert calls == ["first"] and (3, 10, "tsne iteration 3") in seen  # waiting, shown the first's progress
-        release.set()
-        first.join(20)
-        second.join(20)
-        if first_fails:
-            assert isinstance(results["first"], RuntimeError)
-            assert calls == ["first", "second"] and results["second"].shape == (30, 2)
-        else:  # the second only read what the first cached
-            assert calls == ["first"] and seen[-1] == (1, 1, "tsne (cached)")
-            np.testing.assert_array_equal(results["first"], results["second"])
+    failed, succeeded = race_two_callers(monkeypatch, projections, "_tsne", call, fresh=fresh)
+    assert failed["second"].shape == (30, 2)
+    np.testing.assert_array_equal(succeeded["first"], succeeded["second"])
+    assert "tsne (cached)" in reports  # the second caller was told it read the first one's result
 
 
 def test_cache_key_covers_bytes_dtype_and_params():
