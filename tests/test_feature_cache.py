@@ -77,6 +77,30 @@ def test_arrays_by_string_key(cache):
         cache.put_array("objects", np.array([{"a": 1}], dtype=object))
 
 
+def test_get_or_compute_stores_once_and_recomputes_what_is_not_valid(cache):
+    made = []
+
+    def compute(progress):
+        made.append(1)
+        progress(1, 1, "made")
+        return {"z": np.arange(4.0) * len(made)}
+
+    seen = []
+    first = cache.get_or_compute("k", compute, progress=lambda d, t, m="": seen.append(m))
+    again = cache.get_or_compute("k", compute)
+    assert len(made) == 1 and seen == ["made"] and np.array_equal(first["z"], again["z"])
+    # an entry its caller does not accept (another shape, a stale layout) is made again and replaced
+    fresh = cache.get_or_compute("k", compute, valid=lambda hit: hit["z"][1] == 2.0)
+    assert len(made) == 2 and fresh["z"][1] == 2.0 and cache.get_arrays("k")["z"][1] == 2.0
+    def broken(progress):
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):  # a failure stores nothing and frees the key
+        cache.get_or_compute("other", broken)
+    assert cache.get_arrays("other") is None
+    assert cache.get_or_compute("other", compute)["z"].shape == (4,)
+
+
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "extra bytes"])
 def test_corrupt_entry_is_detected_and_deleted(cache, damage):
     cache.put_array("k", np.arange(1000, dtype=np.float64))

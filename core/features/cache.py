@@ -141,6 +141,9 @@ class FeatureCache:
                 progress(done, total, message)
 
         try:
+            hit = self.get_arrays(key)  # another thread may have stored it between our miss and taking the key
+            if hit is not None and (valid is None or valid(hit)):
+                return hit
             arrays = compute(report)
             self.put_arrays(key, arrays)
         finally:
