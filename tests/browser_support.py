@@ -10,7 +10,7 @@ from typing import Iterator
 
 import pytest
 
-from bench.browser_bench import CHROMIUM, FLAGS, start_dashboard, stop_server, wait_healthy
+from bench.browser_bench import CHROMIUM, FLAGS, HAS_POINTS, start_dashboard, stop_server, wait_healthy
 
 
 def need_chromium() -> None:
@@ -60,3 +60,18 @@ def settle(page) -> None:
     page.wait_for_timeout(300)
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=600_000)
     page.wait_for_timeout(300)
+
+
+def wait_for_scatter(page, *, timeout: float = 180_000) -> None:
+    """Wait until a Plotly figure on the page has drawn points."""
+    page.wait_for_function(HAS_POINTS, timeout=timeout)
+
+
+def point_position(page, trace: int = 0, index: int = 0) -> tuple[float, float]:
+    """Page coordinates (x, y) of point ``index`` of trace ``trace`` of the page's first Plotly figure."""
+    return page.evaluate(
+        """([t, i]) => { const g = document.querySelector('.js-plotly-plot');
+            const d = g._fullData[t]; const xa = g._fullLayout.xaxis, ya = g._fullLayout.yaxis;
+            const r = g.getBoundingClientRect();
+            return [r.left + xa._offset + xa.l2p(d.x[i]), r.top + ya._offset + ya.l2p(d.y[i])]; }""",
+        [trace, index])

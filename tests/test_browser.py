@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from tests.browser_support import browser, dashboard, need_chromium, page  # noqa: F401  (fixtures)
+from tests.browser_support import (browser, dashboard, need_chromium, page,  # noqa: F401  (fixtures)
+                                   point_position, wait_for_scatter)
 from tests.helpers import tiny_demo
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -25,31 +26,16 @@ def server(tmp_path_factory):
         yield url, root
 
 
-def _wait_for_scatter(page):
-    page.wait_for_function("() => Array.from(document.querySelectorAll('.js-plotly-plot')).some("
-                           "g => g._fullData && g._fullData.length > 0 && g._fullData[0].x && g._fullData[0].x.length > 0)",
-                           timeout=180_000)
-
-
-def _point_position(page, trace: int = 0, index: int = 0) -> tuple[float, float]:
-    return page.evaluate(
-        """([t, i]) => { const g = document.querySelector('.js-plotly-plot');
-            const d = g._fullData[t]; const xa = g._fullLayout.xaxis, ya = g._fullLayout.yaxis;
-            const r = g.getBoundingClientRect();
-            return [r.left + xa._offset + xa.l2p(d.x[i]), r.top + ya._offset + ya.l2p(d.y[i])]; }""",
-        [trace, index])
-
-
 def test_open_select_listen_and_move_eps(server, page, tmp_path):
     url, root = server
     t0 = time.time()
     page.goto(url)
-    _wait_for_scatter(page)
+    wait_for_scatter(page)
     first_scatter_s = time.time() - t0
     page.screenshot(path=str(tmp_path / "explore.png"), full_page=True)
 
     # A single click selects one point (the chart opens in pan mode, where a click selects).
-    x, y = _point_position(page)
+    x, y = point_position(page)
     page.mouse.click(x, y)
     page.get_by_text("1 selected").wait_for()
     page.wait_for_selector("audio")
@@ -58,7 +44,7 @@ def test_open_select_listen_and_move_eps(server, page, tmp_path):
 
     # Lasso round the whole plotting area with the modebar's lasso tool: every point is selected.
     page.goto(url)
-    _wait_for_scatter(page)
+    wait_for_scatter(page)
     page.locator(".js-plotly-plot").hover()
     page.locator('.modebar-btn[data-val="lasso"]').first.click()
     box = page.evaluate("""() => { const g = document.querySelector('.js-plotly-plot');
@@ -80,7 +66,7 @@ def test_open_select_listen_and_move_eps(server, page, tmp_path):
 
     # Clusters: DBSCAN, then move eps with the keyboard; the metrics change.
     page.goto(f"{url}/clusters")
-    _wait_for_scatter(page)
+    wait_for_scatter(page)
     page.get_by_role("radio", name="DBSCAN", exact=True).click()
     slider = page.locator('[data-testid="stSlider"]').filter(has_text="eps").get_by_role("slider")
     slider.wait_for()

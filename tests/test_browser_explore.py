@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser_support import browser, dashboard, need_chromium, page, settle  # noqa: F401  (fixtures)
+from tests.browser_support import (browser, dashboard, need_chromium, page,  # noqa: F401  (fixtures)
+                                   point_position, settle, wait_for_scatter)
 from tests.helpers import tiny_demo
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -42,9 +43,7 @@ def shots(tmp_path):
 
 # ------------------------------------------------------------------------------------------ helpers
 def _wait_for_map(page):
-    page.wait_for_function("() => Array.from(document.querySelectorAll('.js-plotly-plot')).some("
-                           "g => g._fullData && g._fullData.length > 0 && (g._fullData[0].x || []).length > 0)",
-                           timeout=600_000)
+    wait_for_scatter(page, timeout=600_000)
     settle(page)
 
 
@@ -60,15 +59,6 @@ def _highlight(page, kind: str, which: int = 0) -> int:
 
 def _n_points(page) -> int:
     return sum(n for name, n in _traces(page).items() if not name.split(":")[0] in HIGHLIGHT_KINDS)
-
-
-def _point_position(page, trace: int = 0, index: int = 0) -> tuple[float, float]:
-    return page.evaluate(
-        """([t, i]) => { const g = document.querySelector('.js-plotly-plot');
-            const d = g._fullData[t]; const xa = g._fullLayout.xaxis, ya = g._fullLayout.yaxis;
-            const r = g.getBoundingClientRect();
-            return [r.left + xa._offset + xa.l2p(d.x[i]), r.top + ya._offset + ya.l2p(d.y[i])]; }""",
-        [trace, index])
 
 
 def _search(page, text: str):
@@ -124,7 +114,7 @@ def test_a_search_highlights_the_matching_points(server, page, shots):
 def test_nearest_neighbours_are_listed_and_play(server, page, shots):
     page.goto(server)
     _wait_for_map(page)
-    x, y = _point_position(page)
+    x, y = point_position(page)
     page.mouse.click(x, y)
     page.get_by_text("1 selected on the map").wait_for()
     page.get_by_text("Tracks like this one").wait_for()

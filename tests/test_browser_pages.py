@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from core import checkpoint
-from tests.browser_support import settle
-from tests.test_browser import _wait_for_scatter, browser, page, server  # noqa: F401  (fixtures)
+from tests.browser_support import settle, wait_for_scatter
+from tests.test_browser import browser, page, server  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -164,7 +164,7 @@ def _move_eps(page, key: str, times: int) -> None:
 def test_eps_both_ways_with_the_noise_heatmap(server, page, shots):
     url, _ = server
     page.goto(f"{url}/clusters")
-    _wait_for_scatter(page)
+    wait_for_scatter(page)
     page.get_by_role("radio", name="DBSCAN", exact=True).click()
     page.locator('[data-testid="stSlider"]').filter(has_text="eps").wait_for()
     page.wait_for_timeout(2000)
