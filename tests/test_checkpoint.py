@@ -246,3 +246,48 @@ def test_shipped_checkpoints_load_and_encode_the_demo_corpus(name):
     assert ids == corpus.track_ids and Z.shape == (len(ids), model.latent_dim)
     assert np.isfinite(Z).all() and Z.std(0).max() > 0
     assert path.stat().st_size < 8 * 2**20
+
+
+def _readme_train_commands() -> list[list[str]]:
+    """The ``core train`` argument lists of checkpoints/README.md's bash block, its ``for`` loop expanded."""
+    import re
+    import shlex
+
+    text = (pathlib.Path(__file__).resolve().parent.parent / "checkpoints" / "README.md").read_text()
+    block = text.split("```bash", 1)[1].split("```", 1)[0]
+    commands, loop = [], None
+    for line in (raw.strip() for raw in block.splitlines()):
+        found = re.match(r"for (\w+) in ([^;]+); do$", line)
+        if found:
+            loop = (f"${found.group(1)}", found.group(2).split())
+        elif line == "done":
+            loop = None
+        elif "-m core train" in line:
+            words = shlex.split(line)[shlex.split(line).index("train"):]
+            for value in loop[1] if loop and loop[0] in line else [None]:
+                commands.append([w.replace(loop[0], value) if value else w for w in words])
+    return commands
+
+
+def test_shipped_checkpoints_hold_the_settings_their_readme_command_gives_today():
+    """A default changed in code but not retrained into the shipped file would show the user another model
+    than the README's command makes (a shipped conv.pt once did). Settings only: the weights take minutes."""
+    from core.cli import build_parser
+    from core.cli.train import overrides
+    from core.models import MODELS, create
+    from core.models.configs import config_to_dict
+
+    commands = _readme_train_commands()
+    outs = sorted(pathlib.Path(c[c.index("--out") + 1]).name for c in commands)
+    assert outs == ["basic.pt", "beta.pt", "beta_0.5.pt", "beta_2.pt", "beta_8.pt", "conv.pt"]
+    for command in commands:
+        args = build_parser("train").parse_args(command)
+        path = pathlib.Path(__file__).resolve().parent.parent / args.out
+        if not path.exists():
+            pytest.skip(f"{path} is not there (see checkpoints/README.md)")
+        saved = torch.load(path, weights_only=True, map_location="cpu")
+        model = create(args.model, random_state=args.random_state, **overrides(args, MODELS[args.model]))
+        assert saved["model"] == args.model, command
+        assert saved["model_config"] == config_to_dict(model.config), f"{args.out}: retrain it with {command}"
+        assert saved["train_config"] == config_to_dict(model.training), f"{args.out}: retrain it with {command}"
+        assert saved["random_state"] == args.random_state
