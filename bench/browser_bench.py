@@ -46,8 +46,10 @@ def environment(changes: dict[str, str | None] | None = None) -> dict[str, str]:
 
 def start_dashboard(env: dict[str, str | None] | None = None, *, output: int | IO | None = subprocess.DEVNULL,
                     text: bool = False) -> tuple[subprocess.Popen, str]:
-    """``streamlit run app.py`` headless on a free 127.0.0.1 port, in :func:`environment` ``(env)``. Its stdout and stderr go to ``output`` (a file, ``subprocess.PIPE``
-    or DEVNULL). Returns (process, URL); see :func:`wait_healthy` and :func:`stop_server`."""
+    """``streamlit run app.py`` headless on a free 127.0.0.1 port, in :func:`environment` ``(env)``.
+
+    Its stdout and stderr go to ``output`` (a file, ``subprocess.PIPE`` or DEVNULL). Returns (process, URL);
+    see :func:`wait_healthy` and :func:`stop_server`."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                              "--server.address", "127.0.0.1", "--server.headless", "true"],

@@ -159,8 +159,11 @@ def project(
 
     if cache:  # computed once per process: a second session asking meanwhile waits, shown the progress
         key = cache_key(Z, method=method, dim=dim, random_state=random_state, params=values)
-        out = FeatureCache().get_or_compute(key, compute, progress=report,
-                                            valid=lambda hit: getattr(hit.get("value"), "shape", None) == (len(Z), dim))["value"]
+
+        def fits(hit: dict) -> bool:
+            return getattr(hit.get("value"), "shape", None) == (len(Z), dim)
+
+        out = FeatureCache().get_or_compute(key, compute, progress=report, valid=fits)["value"]
     else:
         out = compute(report)["value"]
     report(1, 1, f"{method} done" if computed else f"{method} (cached)")

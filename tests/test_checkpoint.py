@@ -248,36 +248,16 @@ def test_shipped_checkpoints_load_and_encode_the_demo_corpus(name):
     assert path.stat().st_size < 8 * 2**20
 
 
-def _readme_train_commands() -> list[list[str]]:
-    """The ``core train`` argument lists of checkpoints/README.md's bash block, its ``for`` loop expanded."""
-    import re
-    import shlex
-
-    text = (pathlib.Path(__file__).resolve().parent.parent / "checkpoints" / "README.md").read_text()
-    block = text.split("```bash", 1)[1].split("```", 1)[0]
-    commands, loop = [], None
-    for line in (raw.strip() for raw in block.splitlines()):
-        found = re.match(r"for (\w+) in ([^;]+); do$", line)
-        if found:
-            loop = (f"${found.group(1)}", found.group(2).split())
-        elif line == "done":
-            loop = None
-        elif "-m core train" in line:
-            words = shlex.split(line)[shlex.split(line).index("train"):]
-            for value in loop[1] if loop and loop[0] in line else [None]:
-                commands.append([w.replace(loop[0], value) if value else w for w in words])
-    return commands
-
-
 def test_shipped_checkpoints_hold_the_settings_their_readme_command_gives_today():
     """A default changed in code but not retrained into the shipped file would show the user another model
     than the README's command makes (a shipped conv.pt once did). Settings only: the weights take minutes."""
     from core.cli import build_parser
     from core.cli.train import overrides
-    from core.models import MODELS, create
+    from core.models import MODELS
     from core.models.configs import config_to_dict
+    from scripts.check_shipped import readme_train_commands
 
-    commands = _readme_train_commands()
+    commands = readme_train_commands()
     outs = sorted(pathlib.Path(c[c.index("--out") + 1]).name for c in commands)
     assert outs == ["basic.pt", "beta.pt", "beta_0.5.pt", "beta_2.pt", "beta_8.pt", "conv.pt"]
     for command in commands:

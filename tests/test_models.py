@@ -151,7 +151,7 @@ def test_fit_leaves_global_torch_state_and_the_model_on_the_cpu():
 @pytest.mark.parametrize("name", ["basic", "conv"])
 def test_inference_runs_on_the_threads_training_would_use_and_restores_them(name, monkeypatch):
     """Encoding, decoding and reconstructing follow core.training.default_threads (one thread for a small
-    network, else the idle cores): two threads on a core another process keeps busy made encoding the
+    network, else one per physical core): two threads on a core another process keeps busy made encoding the
     demo corpus 5-20x slower. The process's own thread count is put back after."""
     import core.models.base as base
 

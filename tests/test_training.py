@@ -194,6 +194,31 @@ def test_thread_count_is_used_while_training_and_restored_after(threads):
     assert torch.get_num_threads() == before
 
 
+def test_the_default_thread_count_follows_the_machine_not_its_load(monkeypatch):
+    """The thread count changes floating-point sums, so it must not follow the moment's load: a seeded run
+    gave another model (the demo ConvVAE's genre NMI 0.47 vs 0.39) depending on how busy the cores were."""
+    import os
+
+    from core.errors import BadInputError
+    from core.training import default_threads
+
+    big = torch.nn.Linear(1000, 1000)  # 1 M parameters: not "small"
+    monkeypatch.delenv("SONGSCAPE_THREADS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    counts = set()
+    for load in (0.0, 3.0, 7.9, 40.0):
+        monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, load, load))
+        counts.add(default_threads(big))
+    assert counts == {4}
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert default_threads(big) == 1 and default_threads(torch.nn.Linear(3, 3)) == 1
+    monkeypatch.setenv("SONGSCAPE_THREADS", "3")
+    assert default_threads(big) == 3 and default_threads(torch.nn.Linear(3, 3)) == 3
+    monkeypatch.setenv("SONGSCAPE_THREADS", "many")
+    with pytest.raises(BadInputError, match="SONGSCAPE_THREADS='many'"):
+        default_threads(big)
+
+
 def test_thread_count_is_restored_when_training_fails():
     before = torch.get_num_threads()
     with pytest.raises(KeyError):

@@ -231,7 +231,7 @@ class TorchModel(Model):
 
     def inference_threads(self):
         """A context with the torch CPU threads for running the network (training's rule,
-        :func:`core.training.default_threads`: one for a small network, else the idle cores). Encoding
+        :func:`core.training.default_threads`: one for a small network, else one per physical core). Encoding
         the demo corpus with the ConvVAE took 0.6 s on one thread and 3-13 s on two while another
         process kept a core busy: the threads wait for each other at every layer."""
         return torch_threads(default_threads(self.module_))

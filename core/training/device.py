@@ -18,7 +18,8 @@ spectrogram VAE (width 128, 32+16)   CPU        64      1,709      1.00
 So the Basic VAE trains on the CPU and the spectrogram VAE (``conv``, ``beta``, and ``ae`` on mel) on
 CUDA when present, with its batch raised to ``cuda_batch_size`` = 256 there (the 13.7× row;
 on the CPU it keeps its default batch of 64). The history records the batch size used.
-``SONGSCAPE_DEVICE`` (e.g. ``cpu``) overrides the automatic choice. Nothing requires a GPU.
+``SONGSCAPE_DEVICE`` (e.g. ``cpu``) overrides the automatic choice, ``SONGSCAPE_THREADS`` the CPU
+thread count (:func:`default_threads`). Nothing requires a GPU.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ import os
 from typing import Iterator
 
 import torch
+
+from core.errors import BadInputError
 
 #: Below this many parameters one CPU thread is fastest: the ops are too small to split.
 SMALL_MODEL_PARAMS = 200_000
@@ -48,20 +51,25 @@ def resolve_device(device: str | None = "auto", *, cuda_pays_off: bool = True) -
 
 
 def default_threads(module: torch.nn.Module) -> int:
-    """1 thread for small models, else the cores the 1-minute load average leaves idle (1 to 4).
+    """Torch CPU threads for ``module``: 1 for a small model, else one per physical core (half the logical
+    cores, 1 to 4); ``$SONGSCAPE_THREADS`` sets it for every model.
 
-    Measured on the 2-core reference machine: when other processes keep the cores
-    busy, a second torch thread makes a ConvVAE step 4-6× SLOWER (its threads wait
-    for each other), so only idle cores are used.
+    A function of the machine and the model only, never of the moment's load: the thread count changes
+    the order of floating-point sums, so a seeded training run with another count gives another model
+    (the demo ConvVAE: genre NMI 0.47 with one thread, 0.39 with two). The same command on the same
+    machine therefore gives the same model. On the 2-core reference machine this is one thread, which
+    was also the faster there: a second thread on a core that another process keeps busy made a
+    ConvVAE step 4-6x slower (BENCHMARKS.md), and the demo ConvVAE trained in 176 s with one thread
+    against 283 s with two on near-idle cores.
     """
+    env = os.environ.get("SONGSCAPE_THREADS", "").strip()
+    if env:
+        if not env.isdigit() or int(env) < 1:
+            raise BadInputError(None, f"SONGSCAPE_THREADS={env!r} is not a whole number of threads >= 1")
+        return int(env)
     if sum(p.numel() for p in module.parameters()) < SMALL_MODEL_PARAMS:
         return 1
-    cores = os.cpu_count() or 1
-    try:
-        idle = cores - os.getloadavg()[0]
-    except OSError:  # no load average on this platform
-        idle = cores
-    return max(1, min(4, cores, int(idle + 0.5)))
+    return max(1, min(4, (os.cpu_count() or 1) // 2))
 
 
 @contextlib.contextmanager
