@@ -196,7 +196,7 @@ def test_thread_count_is_used_while_training_and_restored_after(threads):
 
 def test_the_default_thread_count_follows_the_machine_not_its_load(monkeypatch):
     """The thread count changes floating-point sums, so it must not follow the moment's load: a seeded run
-    gave another model (the demo ConvVAE's genre NMI 0.47 vs 0.39) depending on how busy the cores were."""
+    gave another model (the demo ConvVAE's genre NMI 0.39 vs 0.47) depending on how busy the cores were."""
     import os
 
     from core.errors import BadInputError
