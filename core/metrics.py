@@ -44,8 +44,8 @@ from sklearn import metrics as skm
 
 __all__ = [
     "MetricValue", "INTERNAL", "EXTERNAL", "SILHOUETTE_FULL_MAX",
-    "internal", "silhouette_from_distances", "silhouette_rows", "external", "purity", "contingency", "normalize_contingency", "coverage",
-    "report",
+    "internal", "silhouette_from_distances", "silhouette_rows", "external", "purity", "contingency",
+    "normalize_contingency", "coverage", "report",
 ]
 
 #: Internal metric names, in table order.
