@@ -57,10 +57,9 @@ def default_threads(module: torch.nn.Module) -> int:
     A function of the machine and the model only, never of the moment's load: the thread count changes
     the order of floating-point sums, so a seeded training run with another count gives another model
     (the demo ConvVAE: genre NMI 0.39 with one thread, 0.47 with two). The same command on the same
-    machine therefore gives the same model. On the 2-core reference machine this is one thread: on
-    idle cores two were faster (the demo ConvVAE in 176 s against 283 s on one, at a load of about 1),
-    but a second thread on a core that another process keeps busy made a ConvVAE step 4-6x slower
-    (BENCHMARKS.md), and that machine is shared.
+    machine therefore gives the same model. On the 2-core reference machine this is one thread: a
+    second thread on a core that another process keeps busy made a ConvVAE step 4-6x slower
+    (BENCHMARKS.md, "Training"), and that machine is shared.
     """
     env = os.environ.get("SONGSCAPE_THREADS", "").strip()
     if env:
