@@ -108,8 +108,6 @@ def child(step: str, timeout: float) -> None:
     print("RESULT " + json.dumps(out), flush=True)
 
 
-
-
 def screenshots(folder: Path, timeout: float) -> None:
     """The Clusters page in Debian's Chromium (a fresh ``streamlit run``): K-Means (the default), HDBSCAN, DBSCAN."""
     from playwright.sync_api import sync_playwright

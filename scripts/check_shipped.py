@@ -43,7 +43,8 @@ def readme_train_commands(readme: Path = README) -> list[list[str]]:
     return commands
 
 
-def _out(command: list[str]) -> str:
+def out_arg(command: list[str]) -> str:
+    """The ``--out`` value of a ``core train`` argument list."""
     return command[command.index("--out") + 1]
 
 
@@ -62,7 +63,7 @@ def main() -> int:
     commands = readme_train_commands()
     if args.only:
         wanted = {f"{n}.pt" for n in args.only.split(",")}
-        commands = [c for c in commands if Path(_out(c)).name in wanted]
+        commands = [c for c in commands if Path(out_arg(c)).name in wanted]
     corpus = workspace.load_corpus(("demo",))
     stale = []
     with tempfile.TemporaryDirectory(prefix="songscape-shipped-") as tmp:
@@ -70,7 +71,7 @@ def main() -> int:
         folder.mkdir(parents=True, exist_ok=True)
         print(f"{'checkpoint':<14} {'re-created in':>13} {'max |dw|':>10} {'NMI shipped':>12} {'NMI now':>9}")
         for command in commands:
-            shipped = ROOT / _out(command)
+            shipped = ROOT / out_arg(command)
             fresh = folder / shipped.name
             run = [sys.executable, "-m", "core", *command[:command.index("--out")], "--out", str(fresh),
                    *command[command.index("--out") + 2:]]

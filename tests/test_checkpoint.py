@@ -255,10 +255,10 @@ def test_shipped_checkpoints_hold_the_settings_their_readme_command_gives_today(
     from core.cli.train import overrides
     from core.models import MODELS
     from core.models.configs import config_to_dict
-    from scripts.check_shipped import readme_train_commands
+    from scripts.check_shipped import out_arg, readme_train_commands
 
     commands = readme_train_commands()
-    outs = sorted(pathlib.Path(c[c.index("--out") + 1]).name for c in commands)
+    outs = sorted(pathlib.Path(out_arg(c)).name for c in commands)
     assert outs == ["basic.pt", "beta.pt", "beta_0.5.pt", "beta_2.pt", "beta_8.pt", "conv.pt"]
     for command in commands:
         args = build_parser("train").parse_args(command)

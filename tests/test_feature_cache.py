@@ -92,6 +92,7 @@ def test_get_or_compute_stores_once_and_recomputes_what_is_not_valid(cache):
     # an entry its caller does not accept (another shape, a stale layout) is made again and replaced
     fresh = cache.get_or_compute("k", compute, valid=lambda hit: hit["z"][1] == 2.0)
     assert len(made) == 2 and fresh["z"][1] == 2.0 and cache.get_arrays("k")["z"][1] == 2.0
+
     def broken(progress):
         raise ValueError("boom")
 

@@ -122,9 +122,13 @@ class FeatureCache:
         on to their own ``progress``. If the first one fails (its exception is its own), a waiter computes.
         """
         token = (str(self.root), key)
-        while True:
+
+        def stored() -> dict[str, np.ndarray] | None:
             hit = self.get_arrays(key)
-            if hit is not None and (valid is None or valid(hit)):
+            return hit if hit is not None and (valid is None or valid(hit)) else None
+
+        while True:
+            if (hit := stored()) is not None:
                 return hit
             with _COMPUTING_LOCK:
                 running = _COMPUTING.get(token)
@@ -141,8 +145,7 @@ class FeatureCache:
                 progress(done, total, message)
 
         try:
-            hit = self.get_arrays(key)  # another thread may have stored it between our miss and taking the key
-            if hit is not None and (valid is None or valid(hit)):
+            if (hit := stored()) is not None:  # another thread may have stored it between our miss and taking the key
                 return hit
             arrays = compute(report)
             self.put_arrays(key, arrays)
