@@ -158,7 +158,8 @@ def _move_eps(page, key: str, times: int) -> None:
         page.keyboard.press(key)
     page.wait_for_function("(b) => Array.from(document.querySelectorAll('[data-testid=\"stMetricValue\"]'))"
                            ".map(e => e.innerText).join('|') !== b", arg=before, timeout=120_000)
-    page.wait_for_timeout(2500)
+    page.wait_for_timeout(2500)  # the slider's last value may start one more rerun: read the page after it
+    settle(page)
 
 
 def test_eps_both_ways_with_the_noise_heatmap(server, page, shots):
