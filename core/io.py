@@ -5,7 +5,10 @@ Every output (CSV, Parquet, NPZ, checkpoint, cache entry, Markdown) goes through
 are flushed to disk, and replace the target with ``os.replace``. A reader sees
 the old file or the new one, never a truncated mix, and a full disk leaves the
 previous file untouched and raises :class:`~core.errors.OutputError` naming the
-file.
+file. A target that exists and is not a regular file (a device such as
+``/dev/null``, a FIFO, a folder, a socket, or a symlink to one) is refused,
+never renamed over: :func:`check_target` says what it is, and commands call it
+before any work so a bad ``--out`` costs nothing.
 
 :func:`exclusive` is a non-blocking advisory lock for outputs that two
 processes must not write at once (``core train --out X`` twice).
@@ -19,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -40,6 +44,7 @@ def atomic_write(path: str | Path, data: bytes | str | Callable[[BinaryIO], None
     the old ``path`` is kept, and :class:`OutputError` names ``path``.
     """
     path = Path(path)
+    _refuse_special(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -56,6 +61,7 @@ def atomic_write(path: str | Path, data: bytes | str | Callable[[BinaryIO], None
                 fh.write(data.encode(encoding) if isinstance(data, str) else data)
             fh.flush()
             os.fsync(fh.fileno())
+        _refuse_special(path)  # again: the target may have been replaced while ``data`` was written
         os.replace(tmp, path)
     except OSError as exc:
         _remove(tmp)
@@ -65,6 +71,48 @@ def atomic_write(path: str | Path, data: bytes | str | Callable[[BinaryIO], None
         _remove(tmp)
         raise
     return path
+
+
+def check_target(path: str | Path) -> Path:
+    """Fail early, with :class:`OutputError` naming ``path``, when :func:`atomic_write` could not write it.
+
+    Refused: a target that exists and is not a regular file (or a symlink to one), a parent that is
+    not a folder, and a folder this process may not write into. Nothing is created. Commands call
+    this before their work, so a bad ``--out`` is reported in a second, not after an hour.
+    """
+    path = Path(path)
+    _refuse_special(path)
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:  # the folders atomic_write would create
+        folder = folder.parent
+    if not folder.is_dir():
+        raise OutputError(f"{path}: cannot write it: {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"{path}: cannot write into {folder} (read-only or permission denied)")
+    return path
+
+
+def _refuse_special(path: Path) -> None:
+    """Raise when ``path`` exists and is not a regular file: renaming over it would replace a device or a folder."""
+    try:
+        mode = os.stat(path).st_mode  # follows a symlink: a link to a regular file is fine
+    except (FileNotFoundError, NotADirectoryError):
+        return  # nothing there, or a dangling symlink that the rename replaces
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot check what is there ({_reason(exc)})") from None
+    if not stat.S_ISREG(mode):
+        link = " (a symlink to it)" if path.is_symlink() else ""
+        raise OutputError(f"{path}: is {_kind(mode)}{link}, not a regular file; refusing to replace it "
+                          "(name a file to write instead)")
+
+
+def _kind(mode: int) -> str:
+    for test, what in ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return what
+    return "a special file"
 
 
 @contextlib.contextmanager

@@ -10,6 +10,7 @@ import pandas as pd
 from core.corpus import load_sources
 from core.distributed import parse_cluster
 from core.embeddings import write_table
+from core.io import check_target
 from core.latents import latents_for
 from core.progress import tqdm_progress
 
@@ -39,6 +40,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.cluster is not None:
         parse_cluster(args.cluster)  # a bad value fails before any work
+    check_target(args.out)
     corpus = load_sources(list(args.sources))
     ids, Z = latents_for(args.checkpoint, corpus, progress=tqdm_progress("encode"), cluster=args.cluster)
     tracks = corpus.tracks.set_index("track_id").loc[ids]

@@ -8,7 +8,7 @@ from pathlib import Path
 from core.cli import ranged
 from core.errors import BadInputError
 from core.evaluate.tasks import BETAS, DEFAULT_TASKS, TASKS
-from core.io import atomic_write
+from core.io import atomic_write, check_target
 from core.progress import tqdm_progress
 
 
@@ -61,6 +61,10 @@ def run(args: argparse.Namespace) -> int:
         ks = None if args.k is None else [int(k) for k in _split(args.k)]
     except ValueError:
         raise BadInputError(None, f"--k must be comma-separated whole numbers, got {args.k!r}") from None
+    out = Path(args.out)
+    # every file this run writes is checked before the evaluation, which can take an hour
+    for target in [out, out.with_suffix(".md")] + ([] if args.no_beta_sweep else [_sweep_path(out)]):
+        check_target(target)
     corpus = load_sources(args.data, progress=tqdm_progress("load"))
     labels = _split(args.labels)
     if labels:
@@ -70,7 +74,6 @@ def run(args: argparse.Namespace) -> int:
                                       f"it has {corpus.label_columns()}")
     df = evaluate(corpus, seeds=args.seeds, tasks=_split(args.tasks), epochs_scale=args.epochs_scale, ks=ks,
                   label_columns=labels, progress=tqdm_progress("evaluate"))
-    out = Path(args.out)
     atomic_write(out, df.to_csv(index=False))
     sources = ", ".join(args.data)
     md = [f"# Results on {sources}", "",
@@ -80,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_beta_sweep:
         sweep = beta_sweep(corpus, seeds=args.seeds, epochs_scale=args.epochs_scale, ks=ks, label_columns=labels,
                            progress=tqdm_progress("beta sweep"))
-        sweep_path = out.with_name(out.stem + "_beta_sweep.csv")
+        sweep_path = _sweep_path(out)
         atomic_write(sweep_path, sweep.to_csv(index=False))
         written.append(sweep_path)
         md += ["## β sweep (Beta-VAE network, K-Means on the latent means)", ""]
@@ -97,6 +100,10 @@ def run(args: argparse.Namespace) -> int:
     print(df[[c for c in shown if c in df.columns]].to_string(index=False, max_colwidth=50, float_format="%.4f"))
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
+
+
+def _sweep_path(out: Path) -> Path:
+    return out.with_name(out.stem + "_beta_sweep.csv")
 
 
 def _argv(args: argparse.Namespace) -> list[str]:

@@ -16,6 +16,7 @@ from core.distributed import parse_cluster
 from core.embeddings import write_table
 from core.errors import BadInputError
 from core.features import FeatureSet, extract
+from core.io import check_target
 from core.progress import tqdm_progress
 
 
@@ -104,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         parse_cluster(args.cluster)  # a bad value fails before any work
     if args.shared_cache and (args.cluster is None or args.no_cache):
         raise BadInputError(None, "--shared-cache needs --cluster and the cache (not --no-cache)")
+    check_target(args.out)
     corpus = load_sources(list(args.sources))
     fs = extract(corpus, kind="gtzan57", n_jobs=args.jobs, progress=tqdm_progress("features"),
                  cache=not args.no_cache, cluster=args.cluster, shared_cache=args.shared_cache)

@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 
 from core.cli import ranged
-from core.io import exclusive
+from core.io import check_target, exclusive
 
 #: The registry's names (``core.models.MODELS``; a test checks they agree), listed here so that
 #: ``--help`` does not import torch.
@@ -124,6 +124,7 @@ class _Progress:
 
 def run(args) -> int:
     # One writer per checkpoint: a second `core train --out X` is refused at once, before any work.
+    check_target(args.out)
     with exclusive(args.out, what="checkpoint"):
         return _run(args)
 
