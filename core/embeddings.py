@@ -20,13 +20,21 @@ CSV / Parquet : a ``track_id`` column (else ``id``, ``track``, or the first non-
 NPY : an (n, d) array; its ids come from ``ids_path`` (one id per line, or a CSV with a
     ``track_id`` column), by default ``<name>.ids.txt`` / ``<name>_ids.txt`` / ``<name>.ids.csv``.
 NPZ : arrays ``ids`` (or ``track_ids``) and ``vectors`` (or ``embeddings``, ``Z``, ``X``).
+
+Memory is bounded before anything is decompressed: an NPY's header and an NPZ's entries (their
+declared sizes and each array's header) and a Parquet file's row groups must hold at most
+:data:`MAX_BYTES` of data, and complex numbers are refused (their imaginary part would be lost).
+The dashboard's upload limit (``server.maxUploadSize`` in ``.streamlit/config.toml``) is the same
+size, so an uploaded file is refused by its size before it is read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -38,13 +46,18 @@ from core import config
 from core.errors import BadInputError
 from core.io import atomic_write
 
-__all__ = ["Embeddings", "SUFFIXES", "load_embeddings", "align", "vector_table", "write_table", "table_bytes",
-           "folder", "list_files", "save_upload"]
+__all__ = ["Embeddings", "SUFFIXES", "MAX_BYTES", "load_embeddings", "align", "vector_table", "write_table",
+           "table_bytes", "folder", "list_files", "save_upload"]
 
 #: File types :func:`load_embeddings` reads.
 SUFFIXES = (".csv", ".parquet", ".npy", ".npz")
 #: Fewest tracks an embeddings file must share with the corpus to be explored.
 MIN_MATCHED = 5
+#: Most bytes of numbers an embeddings file may hold once decompressed (1,000,000 tracks x 128 float32
+#: dimensions is 488 MiB); the dashboard's upload limit is the same.
+MAX_BYTES = 512 * 2**20
+#: Longest file name an upload is kept under (longer names are cut, keeping the extension).
+MAX_NAME = 100
 _ID_COLUMNS = ("track_id", "id", "track", "trackid")
 _LIST_COLUMNS = ("embedding", "vector", "embeddings", "vectors")
 
@@ -101,21 +114,42 @@ def load_embeddings(path: str | Path, *, ids_path: str | Path | None = None, dim
         raise BadInputError(path, f"unknown embeddings file type {suffix or '(none)'!r}; use one of {list(SUFFIXES)}")
     if not path.is_file():
         raise BadInputError(path, "no such file")
+    ids_file = None
+    if suffix == ".npy":
+        ids_file = Path(ids_path) if ids_path else _ids_beside(path)
+        if not ids_file.is_file():
+            raise BadInputError(ids_file, f"no such ids file (for {path.name})")
+    return _parse(path, suffix, ids_file, path, dim=dim)
+
+
+def _parse(data: Path | bytes, suffix: str, ids: Path | bytes | None, name: str | Path, *,
+           dim: int | None = None) -> Embeddings:
+    """The checked vectors of ``data`` (a file, or the bytes of an upload) of type ``suffix``; messages name ``name``."""
+    def stream(source):
+        return io.BytesIO(source) if isinstance(source, bytes) else source
+
     try:
         if suffix == ".csv":
-            ids, vectors = _from_frame(pd.read_csv(path, dtype={c: str for c in _ID_COLUMNS}), path)
+            found, vectors = _from_frame(pd.read_csv(stream(data), dtype={c: str for c in _ID_COLUMNS}), name)
         elif suffix == ".parquet":
-            ids, vectors = _from_frame(pd.read_parquet(path), path)
+            _check_parquet(stream(data), name)
+            found, vectors = _from_frame(pd.read_parquet(stream(data)), name)
         elif suffix == ".npz":
-            ids, vectors = _from_npz(path)
+            found, vectors = _from_npz(stream(data), name)
         else:
-            vectors = np.load(path, allow_pickle=False)
-            ids = _read_ids(Path(ids_path) if ids_path else _ids_beside(path), path)
+            with _opened(stream(data)) as fh:
+                _check_npy_header(fh, name)
+                vectors = np.load(fh, allow_pickle=False)
+            if ids is None:
+                raise BadInputError(name, "an NPY file holds no track ids: add its ids file (one id per line, or a "
+                                          "CSV with a track_id column), or save an NPZ with 'ids' and 'vectors'")
+            found = _read_ids(stream(ids), ids if isinstance(ids, Path) else f"the ids file of {name}")
     except BadInputError:
         raise
     except Exception as exc:  # a parser's own error (bad CSV quoting, not Parquet...): name the file
-        raise BadInputError(path, f"cannot be read as {suffix[1:].upper()} ({type(exc).__name__}: {exc})") from None
-    return _checked(ids, vectors, path, dim=dim)
+        raise BadInputError(name, f"cannot be read as {suffix[1:].upper()} ({type(exc).__name__}: "
+                                  f"{_first_line(exc)})") from None
+    return _checked(found, vectors, name, dim=dim)
 
 
 def align(embeddings: Embeddings, track_ids: Sequence[str], *, min_matched: int = MIN_MATCHED) -> Alignment:
@@ -200,32 +234,56 @@ def list_files() -> list[Path]:
 _SAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
 
 
-def save_upload(name: str, data: bytes, *, ids: bytes | None = None) -> Path:
-    """Keep an uploaded embeddings file (and an NPY's ids) in :func:`folder`, checked before it is kept.
+def save_upload(name: str, data: bytes, *, ids: bytes | None = None,
+                track_ids: Sequence[str] | None = None) -> tuple[Path, str]:
+    """Keep an uploaded embeddings file (and an NPY's ids) in :func:`folder`, checked before anything is written.
 
-    name : the uploaded file's name (made safe: letters, digits, ``_ . -``).
+    name : the uploaded file's name (made safe: letters, digits, ``_ . -``; at most :data:`MAX_NAME` characters).
     ids : the ids file of an NPY (one id per line, or a CSV with ``track_id``), saved as ``<stem>.ids.txt``.
-    Returns the saved path; raises :class:`BadInputError` (nothing kept) when the file cannot be used.
+    track_ids : the corpus's tracks; when given, a file sharing too few of them is refused too.
+    Returns ``(saved path, note)``. The folder is shared by every session, so a file already there is never
+    replaced: a different file of the same name is kept as ``<stem>-2`` (the note says so), the same file
+    is kept once. Raises :class:`BadInputError` naming the upload (nothing written) when it cannot be used.
     """
     safe = _SAFE.sub("_", Path(name).name).lstrip(".") or "embeddings.csv"
-    path = folder() / safe
-    if path.suffix.lower() not in SUFFIXES:
-        raise BadInputError(name, f"unknown embeddings file type {path.suffix or '(none)'!r}; use one of {list(SUFFIXES)}")
-    written = [atomic_write(path, data)]
+    suffix = Path(safe).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise BadInputError(name, f"unknown embeddings file type {Path(safe).suffix or '(none)'!r}; "
+                                  f"use one of {list(SUFFIXES)}")
+    stem = Path(safe).stem[:MAX_NAME - len(suffix)] or "embeddings"
+    ids_text = None
+    if suffix == ".npy" and ids is not None:
+        ids_text = "\n".join(_read_ids(io.BytesIO(ids), f"the ids file of {name}")) + "\n"
+    vectors = _parse(data, suffix, None if ids_text is None else ids_text.encode("utf-8"), name)
+    if track_ids is not None:
+        align(vectors, track_ids)  # raises, naming the upload, when too few ids are tracks of the corpus
+    path, note = _free_name(stem, suffix, data, ids_text)
+    if path.exists():
+        return path, note  # the same file was added before
+    if ids_text is not None:  # the ids first: an NPY listed without its ids would not load
+        atomic_write(path.with_suffix(".ids.txt"), ids_text)
+    return atomic_write(path, data), note
+
+
+def _free_name(stem: str, suffix: str, data: bytes, ids_text: str | None) -> tuple[Path, str]:
+    """The path an upload is kept under: its own name, or ``stem-N`` when another file has that name."""
+    wanted = folder() / f"{stem}{suffix}"
+    for n in range(1, 1000):
+        path = wanted if n == 1 else folder() / f"{stem[:MAX_NAME - len(suffix) - 4]}-{n}{suffix}"
+        if not path.exists() or _same(path, data, ids_text):
+            note = "" if n == 1 else f"{wanted.name} already holds other vectors, so these are kept as {path.name}"
+            return path, note
+    raise BadInputError(wanted.name, "too many files of this name; delete some from " + str(folder()))
+
+
+def _same(path: Path, data: bytes, ids_text: str | None) -> bool:
     try:
-        if ids is not None:
-            text = ids.decode("utf-8", errors="replace")
-            if "," in (text.splitlines() or [""])[0]:  # a CSV: take its id column
-                table = pd.read_csv(io.StringIO(text), dtype=str)
-                column = next((c for c in table.columns if str(c).lower() in _ID_COLUMNS), table.columns[0])
-                text = "\n".join(table[column].astype(str)) + "\n"
-            written.append(atomic_write(path.with_suffix(".ids.txt"), text))
-        load_embeddings(path)
-    except BadInputError as exc:
-        for p in written:
-            p.unlink(missing_ok=True)
-        raise BadInputError(name, exc.problem) from None
-    return path
+        if path.stat().st_size != len(data) or path.read_bytes() != data:
+            return False
+        ids_file = path.with_suffix(".ids.txt")
+        return ids_text is None or (ids_file.is_file() and ids_file.read_text(encoding="utf-8") == ids_text)
+    except OSError:
+        return False
 
 
 # --------------------------------------------------------------------------- readers
@@ -276,8 +334,9 @@ def _stack(cells: list, path: Path, column: str) -> np.ndarray:
     return np.vstack(rows)
 
 
-def _from_npz(path: Path) -> tuple[list[str], np.ndarray]:
-    with np.load(path, allow_pickle=False) as archive:
+def _from_npz(source, path) -> tuple[list[str], np.ndarray]:
+    _check_npz(source, path)
+    with np.load(source, allow_pickle=False) as archive:
         names = list(archive.files)
         id_key = next((k for k in ("ids", "track_ids", "track_id") if k in names), None)
         vec_key = next((k for k in ("vectors", "embeddings", "Z", "X", "z") if k in names), None)
@@ -295,17 +354,36 @@ def _ids_beside(path: Path) -> Path:
                               "beside it (or pass the ids file), or save an NPZ with 'ids' and 'vectors'")
 
 
-def _read_ids(ids_path: Path, path: Path) -> list[str]:
-    if not ids_path.is_file():
-        raise BadInputError(ids_path, f"no such ids file (for {path.name})")
-    if ids_path.suffix.lower() == ".csv":
-        table = pd.read_csv(ids_path, dtype=str)
+def _read_ids(source, name) -> list[str]:
+    """Track ids, one per line, or the id column of a CSV (a ``.csv`` file, or a first line with a comma or
+    naming an id column)."""
+    raw = source.read_bytes() if isinstance(source, Path) else source.read()
+    if len(raw) > MAX_BYTES:
+        raise BadInputError(name, f"is {len(raw) / 2**20:,.0f} MiB; an ids file may hold at most "
+                                  f"{MAX_BYTES // 2**20} MiB")
+    text = raw.decode("utf-8", errors="replace")
+    lines = text.splitlines()
+    first = lines[0].strip().lower() if lines else ""
+    named_csv = isinstance(source, Path) and source.suffix.lower() == ".csv"
+    if lines and (named_csv or "," in first or first in _ID_COLUMNS):
+        try:
+            table = pd.read_csv(io.StringIO(text), dtype=str)
+        except Exception as exc:  # the CSV parser's own errors (quoting, ragged rows...)
+            raise BadInputError(name, f"cannot be read as a CSV of track ids ({type(exc).__name__}: "
+                                      f"{_first_line(exc)})") from None
+        if table.columns.empty:
+            raise BadInputError(name, "has no columns")
         column = next((c for c in table.columns if str(c).lower() in _ID_COLUMNS), table.columns[0])
+        if table[column].isna().any():
+            raise BadInputError(name, f"column {column!r} is empty in {int(table[column].isna().sum())} rows")
         return table[column].astype(str).tolist()
-    return [line.strip() for line in ids_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [line.strip() for line in lines if line.strip()]
 
 
-def _checked(ids: list[str], vectors, path: Path, *, dim: int | None) -> Embeddings:
+def _checked(ids: list[str], vectors, path, *, dim: int | None) -> Embeddings:
+    if np.iscomplexobj(vectors):
+        raise BadInputError(path, "the vectors are complex numbers; save their real values (or real and "
+                                  "imaginary parts as separate dimensions)")
     try:
         vectors = np.asarray(vectors, dtype=np.float64)
     except (TypeError, ValueError):
@@ -327,6 +405,83 @@ def _checked(ids: list[str], vectors, path: Path, *, dim: int | None) -> Embeddi
         raise BadInputError(path, f"{int(bad_rows.sum())} vectors hold NaN or infinite values, e.g. tracks "
                                   f"{_few([ids[i] for i in np.flatnonzero(bad_rows)])}")
     return Embeddings(list(ids), vectors.astype(np.float32), str(path))
+
+
+# --------------------------------------------------------------------------- memory bounds
+@contextlib.contextmanager
+def _opened(source):
+    if isinstance(source, Path):
+        with open(source, "rb") as fh:
+            yield fh
+    else:
+        yield source
+
+
+def _check_npy_header(fh, name, *, entry: str = "") -> None:
+    """Refuse, from its header alone, an array of more than MAX_BYTES or of complex numbers; ``fh`` is rewound."""
+    where = f"array {entry!r}: " if entry else ""
+    start = fh.tell()
+    try:
+        version = np.lib.format.read_magic(fh)
+        # the header only, no data; format 3.0 differs from 2.0 only in the header's text encoding
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(fh)
+    except (ValueError, UnicodeDecodeError, SyntaxError, TypeError) as exc:
+        raise BadInputError(name, f"{where}not a NumPy array file ({_first_line(exc)})") from None
+    finally:
+        fh.seek(start)
+    if dtype.kind == "c":
+        raise BadInputError(name, f"{where}the vectors are complex numbers ({dtype}); save their real values (or "
+                                  "real and imaginary parts as separate dimensions)")
+    size = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if size > MAX_BYTES:
+        raise BadInputError(name, f"{where}an array of shape {tuple(shape)} ({dtype}) is {_mib(size)}; at most "
+                                  f"{_mib(MAX_BYTES)} of vectors can be read")
+
+
+def _check_npz(source, name) -> None:
+    """Refuse an NPZ whose entries would decompress to more than MAX_BYTES, from the zip directory and headers."""
+    position = source.tell() if hasattr(source, "tell") else None
+    try:
+        with zipfile.ZipFile(source) as archive:
+            entries = [e for e in archive.infolist() if e.filename.endswith(".npy")]
+            total = sum(e.file_size for e in entries)
+            if total > MAX_BYTES:
+                raise BadInputError(name, f"holds {_mib(total)} once decompressed; at most {_mib(MAX_BYTES)} "
+                                          "of vectors can be read")
+            for e in entries:
+                with archive.open(e) as member:
+                    _check_npy_header(io.BytesIO(member.read(64 * 1024)), name, entry=e.filename[:-4])
+    except zipfile.BadZipFile as exc:
+        raise BadInputError(name, f"is not an NPZ (zip) archive ({_first_line(exc)})") from None
+    finally:
+        if position is not None:
+            source.seek(position)
+
+
+def _check_parquet(source, name) -> None:
+    import pyarrow.parquet as pq  # pandas' Parquet engine, already a dependency
+
+    position = source.tell() if hasattr(source, "tell") else None
+    try:
+        meta = pq.ParquetFile(source).metadata
+    except Exception as exc:  # pyarrow's own error types
+        raise BadInputError(name, f"cannot be read as PARQUET ({type(exc).__name__}: {_first_line(exc)})") from None
+    finally:
+        if position is not None:
+            source.seek(position)
+    size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    if size > MAX_BYTES:
+        raise BadInputError(name, f"holds {_mib(size)} once decompressed; at most {_mib(MAX_BYTES)} can be read")
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:,.0f} MiB" if n >= 2**20 else f"{n:,} bytes"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
 
 
 def _few(items: Sequence[str], n: int = 3) -> str:

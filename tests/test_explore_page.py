@@ -205,3 +205,31 @@ def test_export_saves_vectors_projection_and_clusters_as_csv_and_parquet(app_env
     assert len(csv) == len(parquet) == 30
     assert {"track_id", "genre", "language", "cluster", "x", "y", "z0", "z1"} <= set(parquet.columns)
     assert np.allclose(csv[["z0", "z1", "x", "y"]], parquet[["z0", "z1", "x", "y"]], atol=1e-5)
+
+
+def test_a_search_that_matches_nothing_is_an_empty_state_with_the_map_kept(app_env):
+    at = _app(model="basic", proj="pca", q="nomatchzzz")
+    _ok(at)
+    assert any(s.value == "No track matches `nomatchzzz`" for s in at.subheader)
+    assert any(i.value.startswith("No track matches the search or filter") for i in at.info)
+    assert sum(len(t["x"]) for t in _traces(at).values() if t.get("x")) >= 30  # every track still on the map
+    assert at.selectbox(key="explore_listen").value == ""
+    at.text_input(key="explore_search").set_value("").run()  # cleared: every track listed again
+    _ok(at)
+    assert any(s.value == "All 30 tracks" for s in at.subheader)
+
+
+def test_values_from_the_link_never_render_as_links_or_images(app_env):
+    markdown_it = pytest.importorskip("markdown_it")
+    phish = "x` [Click to re-login](http://127.0.0.1:8999/phish) `"
+    image = "![img](http://127.0.0.1:8999/pixel.png)"
+    at = _app(model=phish, emb=image, proj=f"``{image}", side=f"model:{phish}",
+              corpus="folder:/nonexistent/[a](http://127.0.0.1:8999/x)")
+    _ok(at)
+    notes = _notes(at)
+    for value in ("there is no checkpoint", "there is no embeddings file", "is not a projection", "side=",
+                  "cannot be opened"):
+        assert value in notes
+    html = markdown_it.MarkdownIt("commonmark").render(notes)
+    assert "<a " not in html and "<img" not in html, html
+    assert "http://127.0.0.1:8999/phish" in html  # shown, as text

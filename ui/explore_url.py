@@ -17,7 +17,9 @@ side        the second map                                  ``proj:pca`` / ``mod
 :func:`restore` runs once per browser session, before the sidebar is drawn (``app.py``): a reload
 or a shared link sets the page's widgets from the URL. A value that does not fit (an unknown
 checkpoint, a projection that does not exist, eps out of range...) is dropped with a note the
-Explore page shows; the default is used instead, and no traceback ever reaches the user.
+Explore page shows; the default is used instead, and no traceback ever reaches the user. The notes
+are Markdown in which every value from the URL is inline code (:func:`ui.markdown.code`) and every
+error message escaped text, so a crafted link cannot put a live link or an image into the page.
 :func:`publish` writes the current view back to the URL on every run of the page.
 """
 
@@ -26,8 +28,10 @@ from __future__ import annotations
 import streamlit as st
 
 from core import clustering, embeddings, workspace
+from core.blocks import PARTS
 from core.errors import SongscapeError
 from ui import state
+from ui.markdown import code, plain
 
 DONE = "_explore_url_restored"
 NOTES = "explore_url_notes"
@@ -48,7 +52,7 @@ def restore() -> None:
     try:
         _restore(params, notes)
     except Exception as exc:  # a link must never break the page: note it, keep the defaults
-        notes.append(f"the link could not be applied ({type(exc).__name__}: {exc}); showing the default view")
+        notes.append(f"the link could not be applied ({type(exc).__name__}: {plain(exc)}); showing the default view")
     st.session_state[NOTES] = notes
 
 
@@ -61,18 +65,18 @@ def _restore(params: dict[str, str], notes: list[str]) -> None:
                 state.corpus(specs)
                 st.session_state[state.SPECS] = list(specs)
             except SongscapeError as exc:
-                notes.append(f"corpus `{value}` cannot be opened ({exc}); using "
-                             f"`{';'.join(workspace.DEFAULT_SPECS)}`")
+                notes.append(f"corpus {code(value)} cannot be opened ({plain(exc)}); using "
+                             f"{code(';'.join(workspace.DEFAULT_SPECS))}")
             except (OSError, ValueError) as exc:
-                notes.append(f"corpus `{value}` cannot be opened ({exc}); using the default corpus")
+                notes.append(f"corpus {code(value)} cannot be opened ({plain(exc)}); using the default corpus")
     corpus = state.current_corpus()
 
     value = params.get("model")
     if value:
         entry = next((e for e in workspace.list_checkpoints() if e.name == value), None)
         if entry is None:
-            notes.append(f"there is no checkpoint `{value}` here; using "
-                         f"`{state.current_checkpoint().name if state.current_checkpoint() else 'none'}`")
+            notes.append(f"there is no checkpoint {code(value)} here; using "
+                         f"{code(state.current_checkpoint().name if state.current_checkpoint() else 'none')}")
         else:
             st.session_state[state.CHECKPOINT] = str(entry.path)
     value = params.get("emb")
@@ -80,8 +84,10 @@ def _restore(params: dict[str, str], notes: list[str]) -> None:
         if value in {p.name for p in embeddings.list_files()}:
             st.session_state["explore_vectors"] = f"file:{value}"
         else:
-            notes.append(f"there is no embeddings file `{value}` in `{embeddings.folder()}`; showing the model")
+            notes.append(f"there is no embeddings file {code(value)} in {code(embeddings.folder())}; showing the model")
 
+    # the part is checked against the checkpoint's own parts when the sidebar draws (ui.state.part_choice)
+    _choice(params, "part", list(PARTS), state.PART, notes, "a latent part")
     _choice(params, "proj", list(METHODS), "explore_method", notes, "a projection")
     _choice(params, "dim", ["2", "3"], "explore_dim", notes, "a number of dimensions", convert=int)
     colours = ["cluster", "language", "genre"] + [c for c in corpus.label_columns() if c not in ("genre", "language")]
@@ -90,7 +96,7 @@ def _restore(params: dict[str, str], notes: list[str]) -> None:
     value = params.get("cl")
     if value:
         if value not in clustering.CLUSTERERS:
-            notes.append(f"`cl={value}` is not a clustering ({', '.join(clustering.CLUSTERERS)}); "
+            notes.append(f"{code('cl=' + value)} is not a clustering ({', '.join(clustering.CLUSTERERS)}); "
                          "keeping the default")
         else:
             spec = clustering.CLUSTERERS[value]
@@ -100,12 +106,12 @@ def _restore(params: dict[str, str], notes: list[str]) -> None:
                     continue
                 pname = key[3:]
                 if pname not in spec.params:
-                    notes.append(f"{spec.label} has no parameter `{pname}`; ignored")
+                    notes.append(f"{spec.label} has no parameter {code(pname)}; ignored")
                     continue
                 try:
                     chosen[pname] = spec.params[pname].check(pname, _number(raw))
                 except ValueError as exc:
-                    notes.append(f"{exc}; using the default")
+                    notes.append(f"{plain(exc)}; using the default")
             if value in ("kmeans", "agglomerative", "gmm") and not ({"n_clusters", "n_components"} & set(chosen)):
                 key = "n_components" if "n_components" in spec.params else "n_clusters"
                 chosen[key] = state.default_k(corpus)
@@ -123,7 +129,7 @@ def _restore(params: dict[str, str], notes: list[str]) -> None:
                 raise ValueError
             st.session_state["explore_k"] = k
         except ValueError:
-            notes.append(f"`k={value}` is not a number of neighbours between 1 and 50; using 10")
+            notes.append(f"{code('k=' + value)} is not a number of neighbours between 1 and 50; using 10")
     value = params.get("side")
     if value:
         kind, _, name = value.partition(":")
@@ -136,7 +142,7 @@ def _restore(params: dict[str, str], notes: list[str]) -> None:
             st.session_state["explore_side_proj" if kind == "proj" else "explore_side_vectors"] = (
                 name if kind == "proj" else value)
         else:
-            notes.append(f"`side={value}` is not another projection or a checkpoint here; one map shown")
+            notes.append(f"{code('side=' + value)} is not another projection or a checkpoint here; one map shown")
 
 
 def _choice(params, name, options, key, notes, what, convert=str) -> None:
@@ -146,7 +152,7 @@ def _choice(params, name, options, key, notes, what, convert=str) -> None:
     if value in options:
         st.session_state[key] = convert(value)
     else:
-        notes.append(f"`{name}={value}` is not {what} ({', '.join(options)}); using the default")
+        notes.append(f"{code(f'{name}={value}')} is not {what} ({', '.join(options)}); using the default")
 
 
 def _number(raw: str):
@@ -161,7 +167,7 @@ def _number(raw: str):
 
 #: The URL parameters the Explore view owns (the table above); any other (e.g. ``job``, a running
 #: training job of this session, ``ui.jobs``) belongs to another page and is kept.
-VIEW_KEYS = frozenset({"corpus", "model", "emb", "proj", "dim", "colour", "cl", "q", "track", "k", "side"})
+VIEW_KEYS = frozenset({"corpus", "model", "part", "emb", "proj", "dim", "colour", "cl", "q", "track", "k", "side"})
 
 
 def _owned(key: str) -> bool:
@@ -178,11 +184,12 @@ def publish(view: dict[str, object]) -> None:
 
 
 def view_of(*, specs, model: str | None, emb: str | None, method: str, dim: int, colour: str, cluster: str,
-            params: dict, query: str, focus: str | None, k: int, side: str | None) -> dict[str, object]:
+            params: dict, query: str, focus: str | None, k: int, side: str | None,
+            part: str | None = None) -> dict[str, object]:
     """The query parameters of a view (the corpus only when it is not the default one)."""
     view: dict[str, object] = {
         "corpus": ";".join(specs) if tuple(specs) != tuple(workspace.DEFAULT_SPECS) else None,
-        "model": model, "emb": emb, "proj": method, "dim": dim, "colour": colour, "cl": cluster,
+        "model": model, "part": part, "emb": emb, "proj": method, "dim": dim, "colour": colour, "cl": cluster,
     }
     view |= {f"cl.{k_}": v for k_, v in params.items()}
     view |= {"q": query or None, "track": focus, "k": k if focus else None, "side": side}

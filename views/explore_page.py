@@ -15,7 +15,7 @@ from core.errors import BadInputError, SongscapeError
 from ui import explore_sources as sources
 from ui import explore_url as url
 from ui import explore_view as view
-from ui import frames, scale, state, tables
+from ui import frames, markdown, scale, state, tables
 from ui.listen import track_panel
 
 SELECTION = "explore_selection"    # track ids selected on a map (click, box, lasso)
@@ -23,6 +23,7 @@ PICKED = "explore_picked"          # track ids of the rows picked in the table
 TABLE_IDS = "explore_table_ids"    # the ids the table showed, to map its row numbers back
 ROWSET = "explore_rowset"          # what the table listed last run (a new list starts on page 1)
 NEXT_VECTORS = "explore_vectors_next"
+ADDED = "explore_upload_added"     # what the last upload added, shown after the rerun that selects it
 PAGE_SIZES = [10, 25, 50, 100]
 
 
@@ -127,8 +128,8 @@ except (ValueError, SongscapeError) as exc:
 frame = frames.scatter_frame(ids, points, corpus.tracks, clusters=result.labels)
 present = set(ids)
 
-what = (f"model **{primary.name}** · latent size {Z.shape[1]}" if primary.kind == "model"
-        else f"embeddings **{primary.name}** · {Z.shape[1]} dimensions")
+what = (f"model **{primary.name}** · {state.part_summary(primary.path, primary.stamp, Z.shape[1])}"
+        if primary.kind == "model" else f"embeddings **{primary.name}** · {Z.shape[1]} dimensions")
 st.caption(f"{len(ids)} tracks · {what} · clusters: {_describe(name, params, result)} · {_scores(report)}"
            " · change the clustering on the **Clusters** page")
 if rows is not None:
@@ -165,10 +166,14 @@ if selected:
     heading = f"{len(selected)} selected on the map"
 elif filtering:
     rows_frame = frame[mask]
-    heading = f"{len(matched)} tracks match" + (f" “{query.strip()}”" if query.strip() else "")
+    heading = (f"{len(matched)} tracks match" if matched else "No track matches") + (
+        f" {markdown.code(query.strip())}" if query.strip() else "")
 else:
     rows_frame = frame
     heading = f"All {len(frame)} tracks"
+if filtering and not matched and not selected:
+    st.info("No track matches the search or filter: the map shows every track. Change the search, or clear it "
+            "with the button above the table.", icon=":material/search_off:")
 rowset = (heading, len(rows_frame), tuple(rows_frame["track_id"].head(3)))
 if st.session_state.get(ROWSET) != rowset:
     st.session_state[ROWSET] = rowset
@@ -189,7 +194,8 @@ wanted = st.session_state.get(url.FOCUS)
 if wanted in present and wanted not in listen_options:
     listen_options = [wanted] + listen_options
 interested = bool(selected or filtering or picked or wanted in present)
-listen_options = ([] if interested else [""]) + listen_options
+# the empty choice stays when nothing is of interest, and when nothing matches (a search for no track)
+listen_options = ([] if interested and listen_options else [""]) + listen_options
 if st.session_state.get("explore_listen") not in listen_options:
     st.session_state["explore_listen"] = wanted if wanted in listen_options else listen_options[0]
 focus = st.session_state.get("explore_listen") or None
@@ -267,7 +273,8 @@ else:
 url.publish(url.view_of(
     specs=specs, model=entry.name, emb=primary.name if primary.kind == "file" else None, method=method, dim=dim,
     colour=colour, cluster=name, params=params, query=query.strip(), focus=focus, k=k,
-    side=side_key if side_frame is not None else None))
+    side=side_key if side_frame is not None else None,
+    part=state.part_for(primary.path, primary.stamp) if primary.kind == "model" else None))
 
 # --- the table ----------------------------------------------------------------------------------------------
 h1, h2 = st.columns([4, 1])
@@ -357,13 +364,17 @@ with st.expander("Bring your own embeddings (CSV, Parquet, NPY + ids, NPZ)"):
     upload_ids = u2.file_uploader("Track ids of an NPY (one per line)", type=["txt", "csv"], key="explore_upload_ids")
     if upload is not None and st.button("Add these embeddings", key="explore_upload_add", type="primary"):
         try:
-            saved = embeddings.save_upload(upload.name, upload.getvalue(),
-                                           ids=upload_ids.getvalue() if upload_ids is not None else None)
-            aligned = embeddings.align(embeddings.load_embeddings(saved), ids if primary.kind == "file"
-                                       else corpus.track_ids)
+            saved, kept_as = embeddings.save_upload(upload.name, upload.getvalue(),
+                                                    ids=upload_ids.getvalue() if upload_ids is not None else None,
+                                                    track_ids=corpus.track_ids)
+        except SongscapeError as exc:
+            st.error(f"Not added: {markdown.code(str(exc))}")
+        else:
+            aligned = embeddings.align(embeddings.load_embeddings(saved), corpus.track_ids)
             st.session_state[NEXT_VECTORS] = f"file:{saved.name}"
-            st.success(f"Added `{saved.name}`: {len(aligned.ids)} tracks of the corpus, "
-                       f"{aligned.vectors.shape[1]} dimensions. {aligned.note(saved.name)}")
+            st.session_state[ADDED] = " ".join(filter(None, [
+                f"Added {markdown.code(saved.name)}: {len(aligned.ids)} tracks of the corpus, "
+                f"{aligned.vectors.shape[1]} dimensions.", markdown.plain(kept_as), markdown.plain(aligned.note(saved.name))]))
             st.rerun()
-        except BadInputError as exc:
-            st.error(f"Not added: {exc}")
+    if st.session_state.get(ADDED):
+        st.success(st.session_state.pop(ADDED))
