@@ -1,6 +1,6 @@
 """Benchmark: one eps-slider move (DBSCAN + internal metrics), ours vs plain sklearn, same data, same run.
 
-Run:  .venv/bin/python bench/bench_clustering.py [--quick]
+Run:  .venv/bin/python -m bench.bench_clustering [--quick]
 
 Data: generated latents, a mixture of 18 Gaussians in 2 and 8 dimensions, at
 2,617 points (the study's corpus) and 100,000 points. A "slider move" is
@@ -19,19 +19,17 @@ graph, the others filter it); the median and the worst move are reported.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
+import numpy as np
+from sklearn.cluster import DBSCAN
+from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+
+from core.clustering import NeighbourIndex, cluster, suggest_eps
+from core.scoring import SILHOUETTE_EXACT_MAX, cluster_and_score
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-from sklearn.cluster import DBSCAN  # noqa: E402
-from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score  # noqa: E402
-
-from core.clustering import NeighbourIndex, cluster, suggest_eps  # noqa: E402
-from core.scoring import SILHOUETTE_EXACT_MAX, cluster_and_score  # noqa: E402
 
 
 def latents(n: int, d: int, seed: int = 0) -> np.ndarray:

@@ -1,6 +1,6 @@
 """The spectrogram VAE with its shipped defaults on a corpus: NMI / ARI against the labels, self-retrieval, time.
 
-    python bench/bench_conv.py --data gtzan:../shared/data/gtzan_mini --model conv --seeds 0 1 2
+    python -m bench.bench_conv --data gtzan:../shared/data/gtzan_mini --model conv --seeds 0 1 2
 
 Each seed trains ``create(model, random_state=seed)`` (shipped defaults; ``--device`` picks CPU or CUDA),
 encodes every track (product of its crop posteriors), scores the latents through ``core.scoring``
@@ -14,19 +14,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from core.corpus import load_sources  # noqa: E402
-from core.inputs import build_inputs  # noqa: E402
-from core.models import create  # noqa: E402
-from core.reconstruction import model_reconstruction_measures  # noqa: E402
-from core.scoring import label_table, score_by_label  # noqa: E402
+from core.corpus import load_sources
+from core.inputs import build_inputs
+from core.models import create
+from core.reconstruction import model_reconstruction_measures
+from core.scoring import label_table, score_by_label
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Benchmark: the dashboard's latencies.
 
-Run:  .venv/bin/python bench/bench_dashboard.py [--skip-browser]
+Run:  .venv/bin/python -m bench.bench_dashboard [--skip-browser]
 
 1. Server-side time per eps change on the Clusters page: exactly what one slider move
    runs (``core.scoring.cluster_and_score``: DBSCAN on the cached neighbour index + internal and
@@ -19,24 +19,23 @@ Run:  .venv/bin/python bench/bench_dashboard.py [--skip-browser]
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from bench.browser_bench import CHROMIUM, FLAGS, HAS_POINTS, start_dashboard, stop_server, wait_healthy
+
+import numpy as np
+import pandas as pd
+import plotly
+from sklearn import metrics as skm
+from sklearn.cluster import DBSCAN
+
+from core.clustering import NeighbourIndex, suggest_eps
+from core.scoring import SILHOUETTE_EXACT_MAX, cluster_and_score
+from ui.figures import latent_scatter
+
 ROOT = Path(__file__).resolve().parent.parent
-from browser_bench import CHROMIUM, FLAGS, HAS_POINTS, start_dashboard, stop_server, wait_healthy  # noqa: E402
-sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import plotly  # noqa: E402
-from sklearn import metrics as skm  # noqa: E402
-from sklearn.cluster import DBSCAN  # noqa: E402
-
-from core.clustering import NeighbourIndex, suggest_eps  # noqa: E402
-from core.scoring import SILHOUETTE_EXACT_MAX, cluster_and_score  # noqa: E402
-from ui.figures import latent_scatter  # noqa: E402
 
 
 def latents(n: int, d: int = 8, seed: int = 0):

@@ -1,6 +1,6 @@
 """Benchmark: synthesising the demo corpus, same run, same plans.
 
-Run:  .venv/bin/python bench/bench_demo.py [--quick]
+Run:  .venv/bin/python -m bench.bench_demo [--quick]
 
 1. Whole corpus: ``core.demo.generate`` with the default worker pool
    (2 processes on a 2-core machine) against the reference, the same call with
@@ -20,18 +20,16 @@ import argparse
 import hashlib
 import os
 import resource
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
+from core import demo
+from core.demo import synth
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-
-from core import demo  # noqa: E402
-from core.demo import synth  # noqa: E402
 
 
 def digest(folder: Path) -> str:

@@ -1,6 +1,6 @@
 """Benchmark: where each model should train — CPU or CUDA, and at which batch size.
 
-Run:  .venv/bin/python bench/bench_device.py [--steps 40] [--cpu-threads N]
+Run:  .venv/bin/python -m bench.bench_device [--steps 40] [--cpu-threads N]
 
 Times optimisation steps (forward, loss, backward, AdamW step) of the real networks of
 ``core.models`` on random inputs of the real shapes, so no data set is needed:
@@ -24,15 +24,12 @@ import shlex
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from core.models.conv import ConvVAEModule  # noqa: E402
-from core.models.losses import VAELoss  # noqa: E402
-from core.models.vae import MLPVAE  # noqa: E402
+from core.models.conv import ConvVAEModule
+from core.models.losses import VAELoss
+from core.models.vae import MLPVAE
 
 
 def _basic(batch: int, dev: torch.device):

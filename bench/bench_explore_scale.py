@@ -1,6 +1,6 @@
 """Benchmark: the Explore page at 100,000 tracks in a real browser (Chromium + Playwright).
 
-    .venv/bin/python bench/bench_explore_scale.py [--n 100000] [--screens DIR]
+    .venv/bin/python -m bench.bench_explore_scale [--n 100000] [--screens DIR]
 
 1. Generates a 57-feature table of N tracks (jittered rows of the study's table,
    ``core.synthetic.feature_table``) under data/scale/, unless it is there.
@@ -21,16 +21,14 @@ import sys
 import time
 from pathlib import Path
 
+from core import checkpoint, synthetic, workspace
+from core.latents import encode_corpus
+from core.projections import project
+
+from bench.browser_bench import CHROMIUM, FLAGS, HAS_POINTS, start_dashboard, stop_server, wait_healthy
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / "data" / "cache" / "numba"))
-
-from core import checkpoint, synthetic, workspace  # noqa: E402
-from core.latents import encode_corpus  # noqa: E402
-from core.projections import project  # noqa: E402
-
 TEMPLATE = ROOT.parent / "shared" / "data" / "features" / "gtzan_banglabeats_30s.csv"
-from browser_bench import CHROMIUM, FLAGS, HAS_POINTS, start_dashboard, stop_server, wait_healthy  # noqa: E402
 
 
 def warm(spec: str) -> None:

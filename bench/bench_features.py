@@ -1,6 +1,6 @@
 """Benchmark: the fast 57-feature extractor against the plain librosa pipeline, and the feature cache.
 
-    .venv/bin/python bench/bench_features.py [--clips DIR] [--rounds N] [--folder DIR]
+    .venv/bin/python -m bench.bench_features [--clips DIR] [--rounds N] [--folder DIR]
 
 1. Throughput of ``gtzan57`` vs ``gtzan57_reference`` on the same real GTZAN clips,
    in the same run, single-threaded (BLAS, OpenMP and numba limited to one thread
@@ -20,26 +20,25 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ[_var] = "1"
 
-import argparse  # noqa: E402
-import platform  # noqa: E402
-import importlib  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import platform
+import importlib
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
 
-from core.audio import is_audio_path, load_audio  # noqa: E402
-from core.corpus import FEATURE_NAMES, Corpus, filehash  # noqa: E402
-from core.features.cache import FeatureCache  # noqa: E402
-from core.features.extract import extract  # noqa: E402
-from core.features.gtzan57 import gtzan57, gtzan57_reference  # noqa: E402
+from core.audio import is_audio_path, load_audio
+from core.corpus import FEATURE_NAMES, Corpus, filehash
+from core.features.cache import FeatureCache
+from core.features.extract import extract
+from core.features.gtzan57 import gtzan57, gtzan57_reference
 
 extract_module = importlib.import_module("core.features.extract")  # the package's `extract` is the function
 

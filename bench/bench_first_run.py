@@ -1,6 +1,6 @@
 """Benchmark: the first run on a fresh clone (issue 10, defect 18).
 
-Run:  .venv/bin/python bench/bench_first_run.py [--skip-full] [--skip-browser]
+Run:  .venv/bin/python -m bench.bench_first_run [--skip-full] [--skip-browser]
 
 Everything runs on EMPTY data folders (no demo corpus, no feature/latent/projection caches, no
 numba cache: `NUMBA_CACHE_DIR` inside the folder), as on a fresh clone after the venv install:
@@ -30,9 +30,10 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-from browser_bench import (CHROMIUM, FLAGS, HAS_POINTS, environment, start_dashboard, stop_server,  # noqa: E402
+from bench.browser_bench import (CHROMIUM, FLAGS, HAS_POINTS, environment, start_dashboard, stop_server,
                            wait_healthy)
+
+ROOT = Path(__file__).resolve().parent.parent
 STAGE = re.compile(r"^\s*([A-Za-z][\w .\-]*?)\s*:\s+\d+%")
 WARM_DONE = "background warm-up done"
 

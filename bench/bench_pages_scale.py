@@ -1,6 +1,6 @@
 """Benchmark: every dashboard page on a corpus of N generated tracks (default 1,000,000), via AppTest.
 
-    .venv/bin/python bench/bench_pages_scale.py [--n 1000000] [--steps clusters,dbscan,...] [--timeout 600]
+    .venv/bin/python -m bench.bench_pages_scale [--n 1000000] [--steps clusters,dbscan,...] [--timeout 600]
 
 The corpus is a generated 57-feature table, ``data/scale/synth<N>.csv`` (jittered rows of the
 study's table, ``core.synthetic.feature_table``, written once), opened as
@@ -34,11 +34,9 @@ import sys
 import time
 from pathlib import Path
 
+from bench.browser_bench import CHROMIUM, FLAGS, HAS_POINTS, start_dashboard, stop_server, wait_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from browser_bench import CHROMIUM, FLAGS, HAS_POINTS, start_dashboard, stop_server, wait_healthy  # noqa: E402
-os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / "data" / "cache" / "numba"))
 
 TEMPLATE = ROOT.parent / "shared" / "data" / "features" / "gtzan_banglabeats_30s.csv"
 STEPS = ("explore", "clusters", "dbscan", "hdbscan", "agglomerative", "gmm", "latent", "compare", "data")
@@ -166,8 +164,9 @@ def main() -> int:
         t = time.perf_counter()
         load = os.getloadavg()[0]
         try:
-            proc = subprocess.run([sys.executable, __file__, "--n", str(args.n), "--timeout", str(args.timeout),
-                                   "--child", step], capture_output=True, text=True, timeout=args.timeout + 120)
+            proc = subprocess.run([sys.executable, "-m", "bench.bench_pages_scale", "--n", str(args.n),
+                                   "--timeout", str(args.timeout), "--child", step], cwd=ROOT,
+                                  capture_output=True, text=True, timeout=args.timeout + 120)
         except subprocess.TimeoutExpired:
             print(f"{step:14s} KILLED after {time.perf_counter() - t:.0f} s (load {load:.1f})", flush=True)
             continue

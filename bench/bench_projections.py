@@ -1,6 +1,6 @@
 """Benchmark: core.projections.project against plain umap.UMAP() and sklearn.manifold.TSNE(), same data, same run.
 
-Run:  .venv/bin/python bench/bench_projections.py [--quick]
+Run:  .venv/bin/python -m bench.bench_projections [--quick]
 
 Data: the study's 2,617-track feature table (../shared/data), standardised (57 dims),
 and its first 8 principal components (a stand-in for an 8-dim latent space).
@@ -20,19 +20,17 @@ import time
 import warnings
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE, trustworthiness
+from sklearn.preprocessing import StandardScaler
+import umap  # the reference (bench/__init__.py sets NUMBA_CACHE_DIR before numba loads)
+
+from core.projections import project
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / "data" / "cache" / "numba"))
 warnings.filterwarnings("ignore")
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from sklearn.decomposition import PCA  # noqa: E402
-from sklearn.manifold import TSNE, trustworthiness  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
-import umap  # noqa: E402  (the reference; NUMBA_CACHE_DIR is set above)
-
-from core.projections import project  # noqa: E402
 
 TABLE = ROOT.parent / "shared" / "data" / "features" / "gtzan_banglabeats_30s.csv"
 
@@ -77,10 +75,11 @@ def main() -> None:
     for name, method, tr, to, qr, qo in rows:
         print(f"{name:24s} {method:22s} {tr:7.2f} {to:7.2f} {tr / to:7.1f}x {qr:9.4f} {qo:10.4f}")
 
-    code = ("import time,numpy as np,sys; sys.path.insert(0, %r); t=time.perf_counter();"
+    code = ("import time,numpy as np; t=time.perf_counter();"
             "from core.projections import project; X=np.random.default_rng(0).normal(size=(2617, 8));"
-            "project(X, method='umap', cache=False); print(f'{time.perf_counter()-t:.2f}')" % str(ROOT))
-    cold = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ)
+            "project(X, method='umap', cache=False); print(f'{time.perf_counter()-t:.2f}')")
+    # `python -c` puts its working directory first on sys.path: the root makes `core` importable
+    cold = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ, cwd=ROOT)
     print(f"cold process, first UMAP call incl. imports (numba cache on disk): {cold.stdout.strip() or cold.stderr[-300:]} s")
 
 

@@ -1,6 +1,6 @@
 """Benchmark: representation quality on real and demo music, every representation, several seeds.
 
-Run:  .venv/bin/python bench/bench_quality.py [--seeds 3] [--corpora gtzan,demo] [--epochs-scale 1.0]
+Run:  .venv/bin/python -m bench.bench_quality [--seeds 3] [--corpora gtzan,demo] [--epochs-scale 1.0]
           [--models LABEL,...] [--out data/bench_quality.csv]
 
 Corpora: ``gtzan`` = ../shared/data/gtzan_mini (100 real GTZAN clips, 10 genres, no lyrics) and
@@ -28,20 +28,19 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
+from core.corpus import load_sources
+from core.errors import BadInputError
+from core.evaluate import TASKS
+from core.evaluate.run import _adapt, _needs, fit_latents, task_support
+from core.inputs import build_inputs
+from core.io import atomic_write
+from core.reconstruction import model_reconstruction_measures
+from core.scoring import label_table, score_by_label
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from core.corpus import load_sources  # noqa: E402
-from core.errors import BadInputError  # noqa: E402
-from core.evaluate import TASKS  # noqa: E402
-from core.evaluate.run import _adapt, _needs, fit_latents, task_support  # noqa: E402
-from core.inputs import build_inputs  # noqa: E402
-from core.io import atomic_write  # noqa: E402
-from core.reconstruction import model_reconstruction_measures  # noqa: E402
-from core.scoring import label_table, score_by_label  # noqa: E402
 
 #: name -> (source kind, default folder); --gtzan / --demo override the folders.
 CORPORA = {"gtzan": ("gtzan", ROOT.parent / "shared" / "data" / "gtzan_mini"), "demo": ("demo", ROOT / "data" / "demo")}
@@ -153,7 +152,7 @@ def main() -> None:
     p.add_argument("--demo", default=str(CORPORA["demo"][1]), help="the demo corpus folder")
     p.add_argument("--out", default=str(ROOT / "data" / "bench_quality.csv"))
     args = p.parse_args()
-    command = "python bench/bench_quality.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = "python -m bench.bench_quality " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     print("command:", command, flush=True)
     only = {m.strip() for m in args.models.split(",") if m.strip()} or None
     t0 = time.perf_counter()

@@ -1,6 +1,6 @@
 """Benchmark: 57-feature extraction throughput per worker, local pool vs Dask ``--cluster local:N``.
 
-    .venv/bin/python bench/bench_scale.py [--clips N] [--seconds S] [--workers 2]
+    .venv/bin/python -m bench.bench_scale [--clips N] [--seconds S] [--workers 2]
 
 Generated clips (tones + noise, WAV), no cache. In one run, in this order:
 
@@ -24,24 +24,23 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ[_var] = "1"
 
-import argparse  # noqa: E402
-import platform  # noqa: E402
-import shlex  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import platform
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import soundfile as sf  # noqa: E402
+import numpy as np
+import pandas as pd
+import soundfile as sf
 
-from core.corpus import Corpus  # noqa: E402
-from core.distributed import open_client  # noqa: E402
-from core.features.extract import extract  # noqa: E402
+from core.corpus import Corpus
+from core.distributed import open_client
+from core.features.extract import extract
 
 
 def make_clips(folder: Path, n: int, seconds: float, sr: int = 22050) -> Corpus:

@@ -1,6 +1,6 @@
 """Benchmark: the scaling table at 1k, 10k and 100k tracks (issue 12), one subprocess per cell.
 
-    .venv/bin/python bench/bench_scale_table.py [--sizes 1000,10000,100000] [--stages extract,...,train] [--extract-max 10000]
+    .venv/bin/python -m bench.bench_scale_table [--sizes 1000,10000,100000] [--stages extract,...,train] [--extract-max 10000]
                                                 [--conv-max 10000] [--clip-seconds 1]
 
 Stages (each cell runs in a fresh process, so its peak memory, ``resource.getrusage``'s
@@ -49,24 +49,21 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import resource  # noqa: E402
-import shlex  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import json
+import resource
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / "data" / "cache" / "numba"))
 warnings.filterwarnings("ignore")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 TEMPLATE = ROOT.parent / "shared" / "data" / "features" / "gtzan_banglabeats_30s.csv"
 
@@ -82,7 +79,7 @@ def cpu_seconds() -> float:
 
 
 def stage_extract(n: int, seconds: float, jobs: int = 1) -> dict:
-    from bench_scale import make_clips
+    from bench.bench_scale import make_clips
     from core.features.extract import extract
     with tempfile.TemporaryDirectory(dir=ROOT / "data") as tmp:
         t = time.perf_counter()
@@ -347,10 +344,10 @@ def child(stage: str, n: int, seconds: float, args=None) -> None:
 
 
 def run_cell(stage: str, n: int, args) -> None:
-    proc = subprocess.run([sys.executable, __file__, "--child", stage, str(n), "--clip-seconds", str(args.clip_seconds),
+    proc = subprocess.run([sys.executable, "-m", "bench.bench_scale_table", "--child", stage, str(n), "--clip-seconds", str(args.clip_seconds),
                            "--train-dir", args.train_dir, "--train-steps", str(args.train_steps),
                            "--extract-jobs", str(args.extract_jobs)],
-                          capture_output=True, text=True, env=os.environ)
+                          capture_output=True, text=True, env=os.environ, cwd=ROOT)
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
     if line is None:
         print(f"{stage:8s} {n:>7d}  FAILED: {proc.stderr[-600:]}", flush=True)

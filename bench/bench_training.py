@@ -1,6 +1,6 @@
 """Benchmark: the training loop against a plain PyTorch reference loop, same networks, same run.
 
-Run:  .venv/bin/python bench/bench_training.py [--skip-conv] [--skip-demo]
+Run:  .venv/bin/python -m bench.bench_training [--skip-conv] [--skip-demo]
 
 1. Basic VAE, study configuration (57→32→16→z=2, 120 epochs, batch 32, Adam 1e-3)
    on the study's 2,617-track table (``../shared/data``). Ours: ``create("basic").fit``
@@ -20,26 +20,24 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from core.corpus import load_demo
+from core.inputs import ModelInputs, build_inputs
+from core.models import create
+from core.models.conv import ConvVAEModule
+from core.models.losses import VAELoss
+from core.models.vae import MLPVAE
+from core.scoring import label_table, score
+from core.training import split_indices, train
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
-from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
-
-from core.corpus import load_demo  # noqa: E402
-from core.inputs import ModelInputs, build_inputs  # noqa: E402
-from core.models import create  # noqa: E402
-from core.models.conv import ConvVAEModule  # noqa: E402
-from core.models.losses import VAELoss  # noqa: E402
-from core.models.vae import MLPVAE  # noqa: E402
-from core.scoring import label_table, score  # noqa: E402
-from core.training import split_indices, train  # noqa: E402
 
 SHARED = Path(os.environ.get("SONGSCAPE_SHARED", ROOT.parent / "shared" / "data"))
 DEFAULT_THREADS = torch.get_num_threads()

@@ -1,6 +1,5 @@
 """Debian's Chromium and a dashboard server on a free loopback port: what the benchmarks and the browser tests
-that drive the dashboard share (importable as ``browser_bench`` from a benchmark, whose own folder is first on
-``sys.path`` when it runs as ``python bench/NAME.py``, and as ``bench.browser_bench`` from the tests)."""
+that drive the dashboard share (``bench.browser_bench``, imported by the benchmarks and the tests)."""
 
 from __future__ import annotations
 

@@ -12,6 +12,8 @@ if { [ ! -x /usr/bin/chromium ] || [ ! -f "$BENGALI_FONT" ]; } && { [ -n "${CI:-
   apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core fonts-noto-core >/dev/null \
     || echo ">> could not install chromium and its fonts; browser tests will report it"
 fi
+echo ">> linting (ruff, configured in pyproject.toml)"
+.venv/bin/ruff check --no-cache .
 echo ">> checking the layer contract of core/ (.importlinter)"
 .venv/bin/lint-imports --no-cache
 exec .venv/bin/python -m pytest "$@"

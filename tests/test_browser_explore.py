@@ -58,7 +58,7 @@ def _highlight(page, kind: str, which: int = 0) -> int:
 
 
 def _n_points(page) -> int:
-    return sum(n for name, n in _traces(page).items() if not name.split(":")[0] in HIGHLIGHT_KINDS)
+    return sum(n for name, n in _traces(page).items() if name.split(":")[0] not in HIGHLIGHT_KINDS)
 
 
 def _search(page, text: str):

@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import psutil
-import pytest
 import soundfile as sf
 from core import checkpoint
 from core.corpus import FEATURE_NAMES, load_folder

@@ -3,8 +3,7 @@ quality benchmark's pieces, on small data built here."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
+import importlib
 
 import numpy as np
 import pandas as pd
@@ -18,7 +17,6 @@ from core.evaluate.run import task_support
 from core.inputs import ModelInputs
 from core.models import MODELS, create
 from core.reconstruction import model_reconstruction_measures, reconstruction_measures
-from tests.conftest import ROOT
 
 ENGLISH = "love night heart dance baby tonight forever dream"
 BANGLA = "ভালোবাসা রাত হৃদয় নাচ স্বপ্ন আকাশ নদী গান"
@@ -136,11 +134,7 @@ def test_fusion_task_has_every_modality_and_is_skipped_without_lyrics():
 
 # ------------------------------------------------------------------ the benchmark's pieces
 def _bench():
-    spec = importlib.util.spec_from_file_location("bench_quality", ROOT / "bench" / "bench_quality.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["bench_quality"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return importlib.import_module("bench.bench_quality")
 
 
 def test_bench_gives_distinct_labels_and_adapts_to_a_corpus_without_lyrics():

@@ -6,9 +6,7 @@ tiny demo corpus (a few epochs); the registry is the dashboard's own (``ui.jobs.
 
 from __future__ import annotations
 
-import time
 
-import pandas as pd
 import pytest
 
 from core import checkpoint, config
