@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core import checkpoint, distributed
+from core import blocks, checkpoint, distributed
 from core.errors import BadInputError, CheckpointError
 from core.features.cache import FeatureCache
 from core.features.mel import MelParams
@@ -74,6 +74,13 @@ def encode_corpus(model: Model, corpus, *, progress=None, cluster: str | None = 
         key, compute, progress=progress,
         valid=lambda hit: _valid_latents(hit, n_tracks=len(ids), latent_dim=model.latent_dim))
     return [ids[i] for i in found["rows"].tolist()], np.asarray(found["z"], dtype=np.float32)
+
+
+def latent_part(model: Model, Z: np.ndarray, part: str | None = None) -> np.ndarray:
+    """The ``part`` of ``model``'s latents ``Z`` that clusterings, projections and neighbours see
+    (:func:`core.blocks.view`); None: the model's default (balanced for a model with lyrics and audio)."""
+    found = model.latent_blocks()
+    return blocks.view(Z, found, part or blocks.default_part(found))
 
 
 def _valid_latents(hit: dict, *, n_tracks: int, latent_dim: int) -> bool:
@@ -121,9 +128,16 @@ def latents_for(checkpoint_path: str | Path, corpus, *, progress=None,
     Raises :class:`~core.errors.CheckpointError` naming the checkpoint when its
     input sizes do not fit the corpus' inputs.
     """
+    _, ids, Z = model_and_latents(checkpoint_path, corpus, progress=progress, cluster=cluster)
+    return ids, Z
+
+
+def model_and_latents(checkpoint_path: str | Path, corpus, *, progress=None,
+                      cluster: str | None = None) -> tuple[Model, list[str], np.ndarray]:
+    """:func:`latents_for` with the loaded model, for callers that also need its latent blocks."""
     model = checkpoint.load(checkpoint_path)
     try:
-        return encode_corpus(model, corpus, progress=progress, cluster=cluster)
+        return (model, *encode_corpus(model, corpus, progress=progress, cluster=cluster))
     except CheckpointError:
         raise
     except BadInputError as exc:

@@ -41,11 +41,12 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 from sklearn import metrics as skm
+from sklearn.neighbors import NearestNeighbors
 
 __all__ = [
     "MetricValue", "INTERNAL", "EXTERNAL", "SILHOUETTE_FULL_MAX",
     "internal", "silhouette_from_distances", "silhouette_rows", "external", "purity", "contingency",
-    "normalize_contingency", "coverage", "report",
+    "normalize_contingency", "coverage", "report", "neighbour_agreement",
 ]
 
 #: Internal metric names, in table order.
@@ -295,6 +296,24 @@ def coverage(labels: np.ndarray) -> float:
     """Share of points that were clustered (not noise): the external metrics are computed on those."""
     labels = _labels(labels)
     return float((labels >= 0).mean()) if len(labels) else 0.0
+
+
+def neighbour_agreement(Z: np.ndarray, truth: Iterable, *, k: int = 5) -> MetricValue:
+    """Leave-one-out k-NN agreement: the mean share of each track's ``k`` nearest other tracks
+    (Euclidean, in ``Z``) that share its label. Tracks with an unknown label are left out, as
+    neighbours too. A neighbour measure: the map and "tracks like this one" rest on neighbours,
+    and it needs no clustering. Chance is the sum of squared class shares.
+    """
+    known = _known(truth)
+    y = np.asarray(list(truth), dtype=object)[known]
+    if len(np.unique(y)) < 2:
+        return MetricValue(None, "fewer than 2 label classes")
+    if len(y) <= k:
+        return MetricValue(None, f"needs more than k = {k} labelled tracks")
+    idx = NearestNeighbors(n_neighbors=k + 1).fit(Z[known]).kneighbors(Z[known], return_distance=False)
+    # the nearest row is usually the track itself; with duplicates it may be another, so drop by identity
+    others = np.array([[j for j in row if j != i][:k] for i, row in enumerate(idx)])
+    return MetricValue(float(np.mean(y[others] == y[:, None])))
 
 
 # --------------------------------------------------------------------------- report

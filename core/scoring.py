@@ -29,11 +29,12 @@ import numpy as np
 import pandas as pd
 
 from core import checkpoint, metrics
+from core.blocks import default_part
 from core.clustering import DENSE_MAX, ClusterResult, NeighbourIndex, cluster
 from core.corpus import Corpus
 from core.errors import BadInputError
 from core.inputs import build_inputs
-from core.latents import encode_corpus
+from core.latents import encode_corpus, latent_part
 from core.models import create
 from core.progress import Progress
 
@@ -116,21 +117,23 @@ def fit_and_score(corpus: Corpus, name: str, *, params: dict[str, Any], random_s
     """Train model ``name`` (``core.models.create(name, **params)``) on ``corpus`` and score its latents.
 
     What the live β slider runs. Labels are used only for scoring, never in training.
-    Returns ``(model, track_ids, Z (n, d), report)``, ``report`` from :func:`score_by_label`.
+    Returns ``(model, track_ids, Z (n, d), report)``, ``report`` from :func:`score_by_label` of the
+    model's default latent part (:func:`core.latents.latent_part`).
     """
     model = create(name, **params)
     inputs, _ = build_inputs(corpus, needs=set(model.needs), progress=progress)
     model.fit(inputs)
     Z = np.asarray(model.encode(inputs), dtype=np.float64)
     ids = list(inputs.track_ids)
-    return model, ids, Z, score_by_label(Z, label_table(corpus, track_ids=ids), random_state=random_state)
+    report = score_by_label(latent_part(model, Z), label_table(corpus, track_ids=ids), random_state=random_state)
+    return model, ids, Z, report
 
 
 def score_checkpoints(corpus: Corpus, entries: Iterable, *, progress: Progress | None = None) -> pd.DataFrame:
     """Every checkpoint of ``entries`` (objects with ``name`` and ``path``) scored on ``corpus``.
 
-    One row per checkpoint: ``checkpoint, model, latent, β`` and :func:`score_by_label` of its
-    latents. A checkpoint that cannot encode the corpus gets a row whose ``note`` says why.
+    One row per checkpoint: ``checkpoint, model, latent, part, β`` and :func:`score_by_label` of the
+    default part of its latents (:func:`core.latents.latent_part`). A checkpoint that cannot encode the corpus gets a row whose ``note`` says why.
     """
     entries = list(entries)
     rows = []
@@ -144,8 +147,9 @@ def score_checkpoints(corpus: Corpus, entries: Iterable, *, progress: Progress |
         except BadInputError as exc:
             rows.append(row | {"note": exc.problem})
             continue
-        row |= {"model": model.name, "latent": Z.shape[1], "β": _setting(model, "beta")}
-        scores = score_by_label(Z, label_table(corpus, track_ids=ids))
+        part = default_part(model.latent_blocks())
+        row |= {"model": model.name, "latent": Z.shape[1], "part": part, "β": _setting(model, "beta")}
+        scores = score_by_label(latent_part(model, Z, part), label_table(corpus, track_ids=ids))
         row |= {k: v for k, v in scores.items() if k != "notes"}
         rows.append(row)
     if progress:

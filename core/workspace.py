@@ -20,7 +20,7 @@ from core.corpus import load_demo, load_sources, parse_spec
 from core.corpus.roots import data_roots, restrict_corpus
 from core.corpus.specs import check_specs
 from core.errors import BadInputError
-from core.latents import encode_corpus
+from core.latents import encode_corpus, latent_part
 from core.models import MODELS
 from core.progress import null_progress
 from core.projections import project
@@ -148,7 +148,8 @@ def shipped_checkpoints(corpus: Corpus) -> list[CheckpointEntry]:
 
 def warm_checkpoints(corpus: Corpus, entries: list[CheckpointEntry], *, methods: tuple[str, ...] = ("tsne",),
                      progress=None) -> None:
-    """Encode ``corpus`` with each checkpoint of ``entries`` and cache the 2-D projections in ``methods``
+    """Encode ``corpus`` with each checkpoint of ``entries`` and cache the 2-D projections in ``methods`` of
+    its default latent part
     (the on-disk caches the dashboard reads; cached work is skipped). A checkpoint that does not fit
     this corpus is skipped (the dashboard says why when one is chosen)."""
     report = progress or null_progress
@@ -162,6 +163,7 @@ def warm_checkpoints(corpus: Corpus, entries: list[CheckpointEntry], *, methods:
             _, Z = encode_corpus(model, corpus, progress=stage(f"encode {entry.name}"))
         except BadInputError:
             continue
+        Z = latent_part(model, Z)  # the part the dashboard projects first
         for method in methods:
             project(Z, method=method, dim=2, random_state=0, progress=stage(f"{method} {entry.name}"))
 

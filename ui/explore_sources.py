@@ -65,7 +65,7 @@ def _entry(source: Source):
 def vectors(source: Source, specs: tuple[str, ...]) -> tuple[list[str], np.ndarray, str]:
     """``(track ids, Z (n, d), note)`` of ``source`` on the corpus; BadInputError says why there are none."""
     if source.kind == "model":
-        ids, Z = state.latents(source.path, source.stamp, specs)
+        ids, Z = state.latents(source.path, source.stamp, specs, state.part_for(source.path, source.stamp))
         if len(ids) < 5:
             corpus = state.corpus(specs)
             why = ("this corpus has no audio (a feature table), and this model needs spectrograms"
@@ -85,7 +85,7 @@ def _file_vectors(path: str, stamp: float, specs: tuple[str, ...]) -> tuple[list
 def index(source: Source, specs: tuple[str, ...]) -> NeighbourIndex:
     """The shared neighbour index of the source's vectors (DBSCAN, silhouette, nearest neighbours)."""
     if source.kind == "model":
-        return state.neighbour_index(source.path, source.stamp, specs)
+        return state.neighbour_index(source.path, source.stamp, specs, state.part_for(source.path, source.stamp))
     return _file_index(source.path, source.stamp, specs)
 
 
@@ -96,7 +96,8 @@ def _file_index(path: str, stamp: float, specs: tuple[str, ...]) -> NeighbourInd
 
 def projection(source: Source, specs: tuple[str, ...], method: str, dim: int) -> np.ndarray:
     if source.kind == "model":
-        return state.projection(source.path, source.stamp, specs, method, dim)
+        return state.projection(source.path, source.stamp, specs, method, dim,
+                                state.part_for(source.path, source.stamp))
     return _file_projection(source.path, source.stamp, specs, method, dim)
 
 

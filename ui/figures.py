@@ -202,6 +202,23 @@ def kl_bars(kl_per_dim, *, height: int = 260, title: str = "KL per latent dimens
     return fig
 
 
+def information_heatmap(information: pd.DataFrame, *, blocks=(), height: int | None = None) -> go.Figure:
+    """Labels × latent dimensions: each cell the share of the label's entropy that one dimension carries
+    (``core.information.dimension_information``); thin lines mark where one latent block ends."""
+    table = information.T
+    fig = go.Figure(go.Heatmap(z=table.to_numpy(dtype=float), x=list(table.columns), y=list(table.index),
+                               colorscale="Blues", zmin=0.0, zmax=max(0.05, float(np.nanmax(table.to_numpy()))),
+                               xgap=1, ygap=2, colorbar=dict(title="I(z; label) / H(label)", thickness=12),
+                               hovertemplate="%{x} · %{y}: %{z:.3f}<extra></extra>"))
+    for block in blocks[1:]:
+        fig.add_vline(x=block.start - 0.5, line_width=2, line_color="#374151")
+    fig.update_xaxes(type="category", title_text="latent dimension", tickangle=-90, automargin=True)
+    fig.update_yaxes(type="category", title_text="label", automargin=True)
+    fig.update_layout(height=height or 120 + 40 * len(table), margin=dict(l=60, r=10, t=30, b=40),
+                      plot_bgcolor="white")
+    return fig
+
+
 def line(frame: pd.DataFrame, *, x: str, y: str, title: str = "", height: int = 260, log_x: bool = False,
          **kwargs) -> go.Figure:
     """A line per ``color`` group, sorted along x. On a log x axis the ticks are the data's own x values."""

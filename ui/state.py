@@ -21,7 +21,9 @@ from core import checkpoint, explore, scoring, workspace
 from core.clustering import CLUSTERERS, ClusterResult, NeighbourIndex, suggest_eps
 from core.config import device
 from core.errors import BadInputError
-from core.latents import encode_corpus
+from core import information
+from core.blocks import PARTS, column_names, parts
+from core.latents import encode_corpus, latent_part
 from core.jobs import Job
 from core.projections import project
 from core.reconstruction import corpus_reconstruction_measures
@@ -29,6 +31,8 @@ from core.reconstruction import corpus_reconstruction_measures
 SPECS = "corpus_specs"
 CHECKPOINT = "checkpoint"
 CLUSTERING = "clustering"
+#: The latent part the user chose in the sidebar (a multimodal model's default: "balanced").
+PART = "latent_part"
 
 
 @contextlib.contextmanager
@@ -84,22 +88,45 @@ def model(path: str, stamp: float):
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def latents(path: str, stamp: float, specs: tuple[str, ...]) -> tuple[list[str], np.ndarray]:
+def encoded_latents(path: str, stamp: float, specs: tuple[str, ...]) -> tuple[list[str], np.ndarray]:
+    """Every latent dimension as the model encodes it (what decoding and the Latent page read)."""
     with _progress_bar("Encoding the corpus…") as update:
         return encode_corpus(model(path, stamp), corpus(specs), progress=update)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def projection(path: str, stamp: float, specs: tuple[str, ...], method: str, dim: int) -> np.ndarray:
-    _, Z = latents(path, stamp, specs)
+def latents(path: str, stamp: float, specs: tuple[str, ...], part: str) -> tuple[list[str], np.ndarray]:
+    """The latent ``part`` (``core.blocks``) that clusterings, projections and neighbours see."""
+    ids, Z = encoded_latents(path, stamp, specs)
+    return ids, latent_part(model(path, stamp), Z, part)
+
+
+def part_for(path: str, stamp: float) -> str:
+    """The part chosen in the sidebar when this checkpoint offers it, else the checkpoint's default."""
+    offered = parts(model(path, stamp).latent_blocks())
+    chosen = st.session_state.get(PART)
+    return chosen if chosen in offered else offered[0]
+
+
+def part_summary(path: str, stamp: float, width: int) -> str:
+    """``"latent size 56 · audio + lyrics, balanced (48 dims)"``: what a page clusters, in words."""
+    loaded = model(path, stamp)
+    if len(parts(loaded.latent_blocks())) < 2:
+        return f"latent size {width}"
+    return f"latent size {loaded.latent_dim} · {PART_LABELS[part_for(path, stamp)]} ({width} dims)"
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def projection(path: str, stamp: float, specs: tuple[str, ...], method: str, dim: int, part: str) -> np.ndarray:
+    _, Z = latents(path, stamp, specs, part)
     with _progress_bar(f"Projecting with {method}…") as update:
         return project(Z, method=method, dim=dim, random_state=0, progress=update)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def neighbour_index(path: str, stamp: float, specs: tuple[str, ...]):
+def neighbour_index(path: str, stamp: float, specs: tuple[str, ...], part: str):
     """Precomputed neighbour structure for fast DBSCAN/metrics on slider moves (shared by all sessions)."""
-    _, Z = latents(path, stamp, specs)
+    _, Z = latents(path, stamp, specs, part)
     return NeighbourIndex(Z)
 
 
@@ -121,10 +148,12 @@ def active():
     return current_corpus(), entry
 
 
-def encoded(entry, specs: tuple[str, ...]) -> tuple[list[str], np.ndarray]:
-    """The latents of the corpus under ``entry``, or stops the page saying why there are none."""
+def encoded(entry, specs: tuple[str, ...], *, part: str | None = None) -> tuple[list[str], np.ndarray]:
+    """The latents of the corpus under ``entry`` (``part``: default the sidebar's; ``"all"``: every dimension
+    as encoded), or stops the page saying why there are none."""
     try:
-        ids, Z = latents(str(entry.path), entry.stamp, specs)
+        path = str(entry.path)
+        ids, Z = latents(path, entry.stamp, specs, part or part_for(path, entry.stamp))
     except BadInputError as exc:
         st.error(f"The **{entry.name}** checkpoint cannot encode this corpus: {exc}")
         st.stop()
@@ -160,13 +189,39 @@ def sidebar() -> None:
             )
         else:
             st.warning("No checkpoints found. Train one on the Train page.")
+        part_choice()
         st.caption(f"Device: `{device()}` · labels are never used in training")
+
+
+#: Short names of the latent parts in the sidebar (PARTS holds what each means).
+PART_LABELS = {"balanced": "audio + lyrics, balanced", "audio": "audio only", "lyrics": "lyrics only",
+               "all": "all dimensions as encoded"}
+
+
+def part_choice() -> None:
+    """Which part of a multimodal checkpoint's latent the Explore and Clusters pages cluster and project."""
+    current = current_checkpoint()
+    if current is None:
+        return
+    try:
+        offered = parts(model(str(current.path), current.stamp).latent_blocks())
+    except BadInputError:
+        return  # the page says why the checkpoint cannot load
+    if len(offered) < 2:
+        return
+    if st.session_state.get(PART) not in offered:
+        st.session_state[PART] = offered[0]
+    st.selectbox("Latent part to cluster and map", offered, key=PART, format_func=PART_LABELS.get,
+                 help="This checkpoint has an audio and a lyrics block. " + " ".join(
+                     f"**{PART_LABELS[p]}**: {PARTS[p]}." for p in offered)
+                 + f" The default, **{PART_LABELS[offered[0]]}**, is chosen without labels: it keeps the larger "
+                   "audio block from drowning the lyrics.")
 
 
 # -------------------------------------------------------------- clustering
 def clustering_context(entry, specs: tuple[str, ...]) -> str:
     """What a clustering was tuned for: the checkpoint (and its version) and the corpus."""
-    return json.dumps([str(entry.path), entry.stamp, list(specs)])
+    return json.dumps([str(entry.path), entry.stamp, list(specs), part_for(str(entry.path), entry.stamp)])
 
 
 def clustering_choice(corpus) -> tuple[str, dict]:
@@ -201,7 +256,7 @@ def default_clustering_params(name: str, corpus) -> dict:
     entry = current_checkpoint()
     if name == "dbscan" and entry is not None:
         specs = current_specs()
-        index = neighbour_index(str(entry.path), entry.stamp, specs)
+        index = neighbour_index(str(entry.path), entry.stamp, specs, part_for(str(entry.path), entry.stamp))
         params["eps"] = CLUSTERERS[name].params["eps"].clip(suggest_eps(index, k=int(params["min_samples"]) - 1))
     return params
 
@@ -233,19 +288,29 @@ def describe_clustering(name: str, params: dict, result: ClusterResult | None = 
 def clustered(entry, specs: tuple[str, ...], name: str, params: dict) -> tuple[ClusterResult, dict]:
     """``core.scoring.cluster_and_score`` of the current latents: the clustering and its metrics against
     every label column (fast: cached latents and the shared neighbour index; never retrains or reprojects)."""
-    return _clustered(str(entry.path), entry.stamp, specs, name, json.dumps(params, sort_keys=True))
+    path = str(entry.path)
+    return _clustered(path, entry.stamp, specs, name, json.dumps(params, sort_keys=True), part_for(path, entry.stamp))
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _clustered(path: str, stamp: float, specs: tuple[str, ...], name: str, params_json: str):
-    ids, Z = latents(path, stamp, specs)
+def _clustered(path: str, stamp: float, specs: tuple[str, ...], name: str, params_json: str, part: str):
+    ids, Z = latents(path, stamp, specs, part)
     return scoring.cluster_and_score(Z, clusterer=name, params=json.loads(params_json), labels=labels(specs, ids),
-                                     index=neighbour_index(path, stamp, specs), random_state=0)
+                                     index=neighbour_index(path, stamp, specs, part), random_state=0)
 
 
 def labels(specs: tuple[str, ...], ids: list[str]) -> pd.DataFrame:
     """The corpus's label columns, one row per latent row (``core.scoring.label_table``)."""
     return scoring.label_table(corpus(specs), track_ids=ids)
+
+
+@st.cache_data(show_spinner="Measuring what each latent dimension knows…", max_entries=16)
+def latent_information(path: str, stamp: float, specs: tuple[str, ...]):
+    """``(per-dimension table, MIG per label, per-block table)`` of ``core.information`` on the whole latent."""
+    ids, Z = encoded_latents(path, stamp, specs)
+    found = model(path, stamp).latent_blocks()
+    table = information.dimension_information(Z, labels(specs, ids), names=column_names(found, "all"))
+    return table, information.mig(table), information.block_information(table, found)
 
 
 # ------------------------------------------------------------ other caches

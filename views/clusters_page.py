@@ -13,7 +13,9 @@ st.title("Clusters")
 corpus, entry = state.active()
 specs = state.current_specs()
 ids, Z = state.encoded(entry, specs)
-index = state.neighbour_index(str(entry.path), entry.stamp, specs)
+part = state.part_for(str(entry.path), entry.stamp)
+index = state.neighbour_index(str(entry.path), entry.stamp, specs, part)
+st.caption(f"Clustering model **{entry.name}** · {state.part_summary(str(entry.path), entry.stamp, Z.shape[1])}")
 
 if state.clustering_stale():  # tuned for another checkpoint or corpus: the widgets start again from defaults
     for key in [k for k in st.session_state if k.split("_")[0] in clustering.CLUSTERERS]:
@@ -83,7 +85,7 @@ left, right = st.columns([3, 2])
 with left:
     method = st.session_state.get("explore_method") or "tsne"
     rows = scale.scatter_rows(len(ids))  # above scale.SCATTER_MAX points, the Explore page's sample (NaN elsewhere)
-    points = (state.projection(str(entry.path), entry.stamp, specs, method, 2) if rows is None
+    points = (state.projection(str(entry.path), entry.stamp, specs, method, 2, part) if rows is None
               else scale.sample_points(Z, rows, method, 2))
     frame = frames.scatter_frame(ids, points, corpus.tracks, clusters=result.labels)
     if rows is not None:

@@ -16,7 +16,7 @@ from ui.listen import play
 st.title("Latent space")
 corpus, entry = state.active()
 specs = state.current_specs()
-ids, Z = state.encoded(entry, specs)  # stops with a clear message when the checkpoint cannot load or encode
+ids, Z = state.encoded(entry, specs, part="all")  # every dimension, as decoding reads them; stops with a clear message when the checkpoint cannot load or encode
 model = state.loaded_model(entry)
 
 kl = getattr(model, "kl_per_dim_", None)
@@ -27,6 +27,26 @@ if kl is not None and len(kl):
                "dimensions off and spreads the factors of variation over fewer of them: the Beta-VAE story.")
 else:
     st.caption(f"The {model.name} model has no KL term (not a VAE).")
+
+
+def what_each_dimension_knows() -> None:
+    """Mutual information between every latent dimension and every label column, and the gap per label."""
+    st.subheader("Which dimensions know what")
+    table, gaps, by_block = state.latent_information(str(entry.path), entry.stamp, specs)
+    if table.empty:
+        st.caption("This corpus has no label column with two classes or more, so there is nothing to measure "
+                   "the dimensions against.")
+        return
+    st.plotly_chart(figures.information_heatmap(table, blocks=model.latent_blocks()), key="latent_information")
+    summary = pd.DataFrame({"best dimension": table.idxmax(), "its share": table.max(), "gap to the next (MIG)": gaps})
+    if len(by_block) > 1:
+        summary = summary.join(by_block.T.add_prefix("best in "))
+    st.dataframe(summary.style.format(precision=3), key="latent_information_table")
+    st.caption("Each cell: the share of a label's entropy that one dimension alone carries, I(z; label) / H(label), "
+               "estimated with nearest neighbours (values under about 0.03 are noise at a few hundred tracks). "
+               "The gap (MIG) is high when one dimension holds a label alone, a factorised code; near 0 when the "
+               "label is spread over many dimensions or held by none. Labels are used only for this measure, "
+               "never in training.")
 
 
 def reconstruction_quality() -> None:
@@ -53,6 +73,7 @@ def reconstruction_quality() -> None:
                "same smooth envelope. Log-mel in dB of the excerpt each model rebuilds; labels play no part.")
 
 
+what_each_dimension_knows()
 reconstruction_quality()
 
 if not hasattr(model, "decode"):

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from core.blocks import PARTS, column_names, default_part, parts, view
 from core.corpus import load_sources
+from core.errors import BadInputError
 from core.distributed import parse_cluster
 from core.embeddings import write_table
 from core.io import check_target
-from core.latents import latents_for
+from core.latents import model_and_latents
 from core.progress import tqdm_progress
 
 
@@ -20,7 +22,10 @@ def register(subparsers) -> None:
         "encode",
         description=(
             "Encode every track of the SOURCES with a checkpoint and write one row per track: track_id, "
-            "genre, language and the latent means z0..z{d-1}. Features are extracted (and cached) as needed; "
+            "genre, language and the latent means (z0..z{d-1}; a model with audio and lyrics names its "
+            "columns by block, audio_*, crop_*, lyrics_*). --part chooses which part of the latent: a model "
+            "with audio and lyrics writes its 'balanced' part by default (each modality scaled to unit "
+            "variance, the part the dashboard clusters), 'all' writes the posterior means as encoded. Features are extracted (and cached) as needed; "
             "the latents are cached too, so a second run only reads the cache. With --cluster the corpus "
             "is encoded on Dask in chunks (the model is sent to each worker once). Tracks whose inputs "
             "cannot be built are left out. The output is written atomically."
@@ -34,6 +39,9 @@ def register(subparsers) -> None:
                    help="encode on Dask: local:N starts N worker processes here, tcp://HOST:PORT uses a running "
                         "`dask scheduler` (workers must see the audio and the checkpoint's inputs at the same "
                         "paths); default: this process")
+    p.add_argument("--part", choices=list(PARTS), default=None,
+                   help="which part of the latent to write: " + "; ".join(f"{k}: {v}" for k, v in PARTS.items())
+                        + " (default: balanced for a model with audio and lyrics, else all)")
     p.set_defaults(func=run)
 
 
@@ -42,11 +50,16 @@ def run(args: argparse.Namespace) -> int:
         parse_cluster(args.cluster)  # a bad value fails before any work
     check_target(args.out)
     corpus = load_sources(list(args.sources))
-    ids, Z = latents_for(args.checkpoint, corpus, progress=tqdm_progress("encode"), cluster=args.cluster)
+    model, ids, Z = model_and_latents(args.checkpoint, corpus, progress=tqdm_progress("encode"), cluster=args.cluster)
+    found = model.latent_blocks()
+    part = args.part or default_part(found)
+    if part not in parts(found):
+        raise BadInputError("--part", f"'{part}' is not a part of this checkpoint; it has {parts(found)}")
+    Z = view(Z, found, part)
     tracks = corpus.tracks.set_index("track_id").loc[ids]
     out = pd.DataFrame({"track_id": ids, "genre": tracks["genre"].to_numpy(),
                         "language": tracks["language"].to_numpy()})
-    out = pd.concat([out, pd.DataFrame(Z, columns=[f"z{i}" for i in range(Z.shape[1])])], axis=1)
+    out = pd.concat([out, pd.DataFrame(Z, columns=column_names(found, part))], axis=1)
     write_table(out, args.out)
-    print(f"wrote the {Z.shape[1]}-d latents of {len(out)} of {len(corpus)} tracks to {args.out}")
+    print(f"wrote the {Z.shape[1]}-d latents ({part} part) of {len(out)} of {len(corpus)} tracks to {args.out}")
     return 0 if len(out) else 1

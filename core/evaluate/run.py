@@ -38,6 +38,7 @@ from core.evaluate.tasks import (
     BETAS, DBSCAN_MIN_SAMPLES, DEFAULT_TASKS, TASKS, UMAP_BASELINE, ModelSpec, Task, clusterings,
 )
 from core.inputs import build_inputs
+from core.latents import latent_part
 from core.metrics import EXTERNAL, INTERNAL
 from core.models import create
 from core.progress import Progress, null_progress
@@ -94,13 +95,18 @@ def _build_model(spec: ModelSpec, *, seed: int, epochs_scale: float, extra: dict
     return create(spec.model, random_state=seed, **{**config, "epochs": max(1, int(round(model.epochs * epochs_scale)))})
 
 
-def fit_latents(spec: ModelSpec, inputs, *, seed: int, epochs_scale: float = 1.0, extra: dict | None = None):
+def fit_latents(spec: ModelSpec, inputs, *, seed: int, epochs_scale: float = 1.0, extra: dict | None = None,
+                part: str | None = None):
     """Public name of :func:`_latents` (``bench/bench_quality.py`` fits its representations with it)."""
-    return _latents(spec, inputs, seed=seed, epochs_scale=epochs_scale, extra=extra)
+    return _latents(spec, inputs, seed=seed, epochs_scale=epochs_scale, extra=extra, part=part)
 
 
-def _latents(spec: ModelSpec, inputs, *, seed: int, epochs_scale: float, extra: dict | None = None):
-    """Fit the model of ``spec`` on ``inputs`` (no labels) and return (Z (n, d), fitted model or None).
+def _latents(spec: ModelSpec, inputs, *, seed: int, epochs_scale: float, extra: dict | None = None,
+             part: str | None = None):
+    """Fit the model of ``spec`` on ``inputs`` (no labels) and return (Z (n, d'), fitted model or None).
+
+    Z is the latent ``part`` (:func:`core.latents.latent_part`; default: the model's default part,
+    which every page clusters: a multimodal model's modalities at equal weight).
 
     The UMAP(10) baseline is StandardScaler -> ``core.projections.project(method="umap", dim=10)``.
     """
@@ -110,7 +116,7 @@ def _latents(spec: ModelSpec, inputs, *, seed: int, epochs_scale: float, extra: 
         return np.asarray(Z, dtype=np.float64), None
     model = _build_model(spec, seed=seed, epochs_scale=epochs_scale, extra=extra)
     model.fit(inputs)
-    return np.asarray(model.encode(inputs), dtype=np.float64), model
+    return np.asarray(latent_part(model, model.encode(inputs), part), dtype=np.float64), model
 
 
 # --------------------------------------------------------------------------- scores

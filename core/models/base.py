@@ -25,6 +25,7 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 import torch
 
+from core.blocks import LatentBlock
 from core.errors import BadInputError
 from core.inputs import ModelInputs
 from core.models.configs import config_to_dict
@@ -72,6 +73,10 @@ class Model:
     @property
     def latent_dim(self) -> int:
         return int(self.config.latent_dim)
+
+    def latent_blocks(self) -> tuple[LatentBlock, ...]:
+        """The named blocks of the latent vector (:mod:`core.blocks`); one block unless a model has several."""
+        return (LatentBlock("z", "+".join(sorted(self.needs)), 0, self.latent_dim),)
 
     def fit(self, inputs: ModelInputs, **kwargs) -> "Model":
         raise NotImplementedError

@@ -60,6 +60,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.blocks import LatentBlock
 from core.errors import BadInputError
 from core.features.melstore import centre_start, crop_starts
 from core.inputs import ModelInputs
@@ -378,6 +379,25 @@ class ConvVAE(TorchModel):
         c = self.config
         audio = c.latent_dim + (c.crop_latent_dim if self.variational else 0)
         return (audio if c.modality != "lyrics" else 0) + (c.lyrics_latent_dim if c.modality != "audio" else 0)
+
+    def latent_blocks(self) -> tuple[LatentBlock, ...]:
+        """``audio`` (the track block), ``crop`` (audio of one excerpt: not track-level) and ``lyrics``, as present."""
+        if self.is_fitted():
+            m = self.module_
+            d_track, d_audio, d_lyrics = m.d_track, m.d_a, m.d_l
+        else:
+            c = self.config
+            d_audio = self.latent_dim - (c.lyrics_latent_dim if c.modality != "audio" else 0)
+            d_track = c.latent_dim if d_audio and self.variational and c.crop_latent_dim > 0 else 0
+            d_lyrics = self.latent_dim - d_audio
+        blocks = []
+        if d_track:
+            blocks += [LatentBlock("audio", "audio", 0, d_track), LatentBlock("crop", "audio", d_track, d_audio, False)]
+        elif d_audio:
+            blocks.append(LatentBlock("audio", "audio", 0, d_audio))
+        if d_lyrics:
+            blocks.append(LatentBlock("lyrics", "lyrics", d_audio, d_audio + d_lyrics))
+        return tuple(blocks)
 
     @property
     def modality(self) -> str:
