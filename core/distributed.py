@@ -97,6 +97,7 @@ def open_client(cluster: str | ClusterSpec, *, timeout: float = CONNECT_TIMEOUT)
                 with Client(local, timeout=timeout) as client:
                     yield client
         return
+    _expect_scheduler(spec, timeout)
     try:
         client = Client(spec.address, timeout=timeout)
     except (OSError, TimeoutError) as exc:
@@ -106,6 +107,63 @@ def open_client(cluster: str | ClusterSpec, *, timeout: float = CONNECT_TIMEOUT)
         yield client
     finally:
         client.close()
+
+
+#: Longest first message a Dask scheduler sends (its handshake: a few hundred bytes of msgpack).
+MAX_HANDSHAKE_BYTES = 1 << 16
+
+
+def _expect_scheduler(spec: ClusterSpec, timeout: float) -> None:
+    """Check, within ``timeout`` seconds in all, that a Dask scheduler is what listens at ``spec.address``.
+
+    ``distributed.Client`` trusts the peer: a web server, which waits for a request, makes it wait for
+    ever, and a service that greets with text makes it read the text as a frame length and try to
+    allocate exbibytes. A Dask scheduler speaks first: an 8-byte frame length, then a small msgpack
+    handshake naming its ``compression`` and ``python``. Read that much, no more, and stop in time.
+    """
+    import socket
+    import struct
+    import time
+
+    host, _, port = spec.address[len("tcp://"):].rpartition(":")
+    host = host.strip("[]")
+    deadline = time.monotonic() + timeout
+    not_dask = (f"--cluster {spec.text}: something listens at {host}:{port}, but it is not a Dask scheduler")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+            def read(n: int) -> bytes:
+                data = b""
+                while len(data) < n:
+                    sock.settimeout(max(0.01, deadline - time.monotonic()))
+                    chunk = sock.recv(n - len(data))
+                    if not chunk:
+                        break
+                    data += chunk
+                return data
+
+            try:
+                head = read(8)
+            except socket.timeout:
+                raise BadInputError(None, f"{not_dask}: it sent nothing within {timeout:g} s (a web server? "
+                                          f"a scheduler listens on {DEFAULT_PORT} by default, its dashboard on "
+                                          "8787)") from None
+            size = struct.unpack("<Q", head)[0] if len(head) == 8 else 0
+            if 0 < size <= MAX_HANDSHAKE_BYTES:
+                body = read(size)
+            else:  # not a frame length: a little more of what it sent, for the message
+                sock.settimeout(0.2)
+                try:
+                    body = sock.recv(32) if len(head) == 8 else b""
+                except OSError:
+                    body = b""
+            if not (b"compression" in body and b"python" in body):
+                raise BadInputError(None, f"{not_dask}: it answered {(head + body)[:40]!r}")
+    except socket.timeout:
+        raise BadInputError(None, f"--cluster {spec.text}: no Dask scheduler answered within {timeout:g} s "
+                                  "(timed out)") from None
+    except OSError as exc:
+        raise BadInputError(None, f"--cluster {spec.text}: no Dask scheduler answered within {timeout:g} s "
+                                  f"({exc.strerror or type(exc).__name__})") from None
 
 
 def run_keyed(client: Any, fn: Callable, items: Mapping[str, tuple], *, name: str = "songscape",

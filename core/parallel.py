@@ -16,6 +16,12 @@ Linux, and a thread that watches the parent everywhere), and so does the
 forkserver when this module is in its preload list and the pool asked for it
 (:data:`WATCH_ENV`); the resource tracker then sees its last writer gone and
 exits too.
+
+Whatever the kill's timing: the caller may die before the forkserver has even
+imported this module, or before a worker has armed its watch, and the orphan is
+then already re-parented (to PID 1 or a subreaper), so "has my parent changed?"
+sees nothing. Both therefore also watch the pool's owner by its process id (the
+value of :data:`WATCH_ENV`), and exit at once when it is already gone.
 """
 
 from __future__ import annotations
@@ -39,14 +45,38 @@ WATCH_INTERVAL = 0.25
 _PR_SET_PDEATHSIG = 1
 
 
-def exit_with_parent(*, kill_signal: int | None = signal.SIGKILL) -> None:
-    """Make this process exit when its parent process dies.
+def owner_alive(pid: int) -> bool:
+    """Whether process ``pid`` still exists (a zombie counts as gone: it can no longer use its pool)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
+    except OSError:
+        return True  # no /proc (macOS): os.kill said it exists
+
+
+def _owner() -> int | None:
+    """The process id in :data:`WATCH_ENV`, when this process was started for a pool (else None)."""
+    value = os.environ.get(WATCH_ENV, "")
+    return int(value) if value.isdigit() else None
+
+
+def exit_with_parent(*, kill_signal: int | None = signal.SIGKILL, owner: int | None = None) -> None:
+    """Make this process exit when its parent process dies (and when ``owner``, the pool's caller, dies).
 
     On Linux the kernel sends ``kill_signal`` at the parent's death (``prctl(PR_SET_PDEATHSIG)``; skipped when
     ``kill_signal`` is None, e.g. for a process whose parent thread may end before the parent does); on every
-    platform a daemon thread sees the parent change (the orphan is re-parented) and exits within
-    :data:`WATCH_INTERVAL` seconds.
+    platform a daemon thread sees the parent change (the orphan is re-parented) or ``owner`` gone and exits
+    within :data:`WATCH_INTERVAL` seconds. An ``owner`` already gone exits at once: then the parent may have
+    died before this call, and the re-parenting was missed.
     """
+    if owner is not None and not owner_alive(owner):
+        os._exit(1)
     parent = os.getppid()
     if kill_signal is not None and sys.platform.startswith("linux"):
         try:
@@ -60,23 +90,28 @@ def exit_with_parent(*, kill_signal: int | None = signal.SIGKILL) -> None:
     def watch() -> None:
         while True:
             time.sleep(WATCH_INTERVAL)
-            if os.getppid() != parent:
+            if os.getppid() != parent or (owner is not None and not owner_alive(owner)):
                 os._exit(1)
 
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _worker_start(initializer: Callable | None) -> None:
-    """A pool worker's first step: exit with the parent, then the caller's initializer."""
-    exit_with_parent()
+    """A pool worker's first step: exit with the parent (the forkserver) and the pool's owner, then the
+    caller's initializer."""
+    exit_with_parent(owner=_owner())
     if initializer is not None:
         initializer()
 
 
-if os.environ.get(WATCH_ENV) == str(os.getppid()):
-    # This process was started by a pool of its parent (the forkserver, which imports this module first): it
-    # must not outlive that parent. No PDEATHSIG: the parent thread that started it may end before the parent.
-    exit_with_parent(kill_signal=None)
+if _owner() is not None and _owner() != os.getpid():
+    # This process was started for a pool (the forkserver, which imports this module first): it must not
+    # outlive the pool's owner. When the owner is our parent, watch it; when it is already gone, our parent
+    # was the owner and died before we got here (we were re-parented): exit now. A live owner that is not
+    # our parent is a grandparent (a process the forkserver forked): its own watch covers it. No PDEATHSIG:
+    # the parent thread that started the forkserver may end before the parent does.
+    if _owner() == os.getppid() or not owner_alive(_owner()):
+        exit_with_parent(kill_signal=None, owner=_owner())
 
 
 @contextmanager

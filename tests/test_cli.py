@@ -27,7 +27,8 @@ def test_help_imports_no_heavy_module():
         f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})))\n"
         "print(sorted(m for m in sys.modules if m.startswith('core.cli.')))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT,
+                         timeout=120)
     heavy, commands = out.stdout.splitlines()[-2:]
     assert heavy == "[]"
     assert commands == "[]"  # no command module is imported to list the commands

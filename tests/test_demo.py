@@ -114,7 +114,8 @@ def test_manifest_and_stamp_are_pinned(small_demo):
 def test_the_synthesiser_does_not_know_the_corpus():
     """core.demo writes files; reading them as a Corpus is core.corpus's job (layering)."""
     code = "import sys, core.demo; print(sorted(m for m in sys.modules if m.startswith('core.corpus')))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT,
+                         timeout=300)
     assert out.stdout.strip() == "[]"
 
 

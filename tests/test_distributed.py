@@ -7,6 +7,7 @@ would be); the CLI test starts its own with ``--cluster local:2``.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -180,3 +181,57 @@ def test_dask_is_imported_only_when_a_cluster_is_used():
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.strip() == "[]"
+
+
+def _serve_once(greeting: bytes | None) -> tuple[int, threading.Event]:
+    """A TCP service on 127.0.0.1 that accepts connections and sends ``greeting`` (None: sends nothing and
+    waits, like a web server waiting for a request), until the returned event is set."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve():
+        held = []
+        with server:
+            while not stop.is_set():
+                try:
+                    conn, _ = server.accept()
+                except OSError:
+                    continue
+                held.append(conn)
+                if greeting is not None:
+                    conn.sendall(greeting)
+        for conn in held:
+            conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server.getsockname()[1], stop
+
+
+@pytest.mark.parametrize("greeting, said", [
+    (None, r"it sent nothing within 1 s \(a web server\?"),
+    (b"SSH-2.0-OpenSSH_9.6 banner of a service that is not Dask\r\n", r"it answered b'SSH-2\.0-OpenSSH_9\.6 banner"),
+    ((2**62).to_bytes(8, "little") + b"x" * 32, r"it answered b'\\x00\\x00"),
+])
+def test_an_address_that_is_not_a_dask_scheduler_is_named_within_the_timeout(greeting, said):
+    port, stop = _serve_once(greeting)
+    outcome: list[BaseException | None] = []
+
+    def connect():
+        try:
+            with open_client(f"tcp://127.0.0.1:{port}", timeout=1):
+                outcome.append(None)
+        except BaseException as exc:  # what the caller would see, whatever it is
+            outcome.append(exc)
+
+    worker = threading.Thread(target=connect, daemon=True)
+    worker.start()
+    worker.join(60)  # the bound is 1 s; a client that trusts the peer hangs here (or allocates exbibytes)
+    stop.set()
+    assert not worker.is_alive(), "connecting to a service that is not Dask did not end"
+    assert len(outcome) == 1 and isinstance(outcome[0], BadInputError), outcome
+    assert str(outcome[0]).startswith(f"--cluster tcp://127.0.0.1:{port}: something listens at 127.0.0.1:{port}, "
+                                      "but it is not a Dask scheduler")
+    assert re.search(said, str(outcome[0])), str(outcome[0])

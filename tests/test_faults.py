@@ -124,9 +124,9 @@ def test_killed_extraction_leaves_no_worker_behind(tmp_path):
             workers = kids + _descendants(forkservers[0].pid)
             break
         time.sleep(0.2)
-    assert workers, f"the pool never started: {proc.communicate()[1][-2000:]}"
+    assert workers, f"the pool never started: {proc.communicate(timeout=60)[1][-2000:]}"
     proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc.wait(timeout=60)
     gone, alive = psutil.wait_procs(workers, timeout=5)
     assert not alive, [(p.pid, p.cmdline()[:4]) for p in alive]
 
@@ -146,7 +146,7 @@ def test_random_kills_during_training_leave_a_loadable_or_resumable_checkpoint(t
                 time.sleep(0.05)
         time.sleep(rng.uniform(0.0, 2.0))
         proc.send_signal(signal.SIGKILL)
-        proc.communicate()
+        proc.communicate(timeout=60)  # its pipes close once no orphan holds them: a regression fails, never hangs
         if not out.exists():
             assert i == 0  # only the first kill may land before the first epoch ended (nothing to keep)
             continue
@@ -176,7 +176,7 @@ def test_random_kills_during_extraction_leave_a_valid_or_recomputed_cache(tmp_pa
             time.sleep(0.05)
         time.sleep(rng.uniform(0.0, 3.0))
         proc.send_signal(signal.SIGKILL)
-        proc.communicate()
+        proc.communicate(timeout=60)  # its pipes close once no orphan holds them: a regression fails, never hangs
         text = out.read_text()
         assert text == "previous,file\n1,2\n" or text.startswith("filename,length,")  # old or new, never cut
     cache = FeatureCache(cache_dir / "features")

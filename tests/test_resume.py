@@ -60,7 +60,7 @@ def test_resume_after_sigkill_continues_the_epochs(tmp_path):
     deadline = time.time() + 120
     while epochs_saved(out) < 1 and proc.poll() is None and time.time() < deadline:
         time.sleep(0.05)
-    assert proc.poll() is None, f"training ended before it could be killed: {proc.communicate()[1][-800:]}"
+    assert proc.poll() is None, f"training ended before it could be killed: {proc.communicate(timeout=60)[1][-800:]}"
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
     before = torch.load(out, weights_only=True)
