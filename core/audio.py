@@ -31,6 +31,14 @@ against the frame count of their header (e.g. the MP3 Xing header).
 
 Clips that are long enough but shorter than a feature window are *not* an
 error here: :func:`core.features.mel.log_mel` zero-pads them to its 128 frames.
+
+Long files are analysed on a window, so memory never grows with a file's length:
+the 57 GTZAN features are defined on 30-second clips, so a file longer than
+:data:`WHOLE_UP_TO` (32 s: GTZAN's clips run a little over 30 s and stay whole)
+is read as its centre :data:`WINDOW_SECONDS` (30 s), and only that part is read
+from disk (a seek for libsndfile formats; for audioread formats the decoded
+stream is skipped up to the window and dropped after it). Every feature, the
+log-mel and the audio the dashboard plays describe that window.
 """
 
 from __future__ import annotations
@@ -43,7 +51,7 @@ import numpy as np
 import soundfile as sf
 
 from core.config import SAMPLE_RATE
-from core.errors import BadInputError
+from core.errors import BadInputError, looks_like
 
 #: File extensions treated as audio (lower case, with the dot).
 AUDIO_EXTENSIONS = frozenset({
@@ -57,6 +65,17 @@ _AUDIOREAD_ONLY = frozenset({".m4a", ".aac", ".wma"})
 SILENCE_PEAK = 1e-5
 #: A file whose decoded length falls short of its header's by more than this fraction (and 0.1 s) is truncated.
 TRUNCATION_TOLERANCE = 0.01
+#: Seconds of a long file that are analysed: its centre (the length of a GTZAN clip).
+WINDOW_SECONDS = 30.0
+#: Files up to this long are read whole; longer ones as their centre WINDOW_SECONDS.
+WHOLE_UP_TO = 32.0
+
+
+def centre_window(total_seconds: float) -> tuple[float, float | None]:
+    """``(offset, duration)`` of what is analysed in a file of ``total_seconds``: all of it, or its centre window."""
+    if total_seconds <= WHOLE_UP_TO:
+        return 0.0, None
+    return (total_seconds - WINDOW_SECONDS) / 2, WINDOW_SECONDS
 
 
 def _short_by(promised: int, decoded: int, sr: int) -> bool:
@@ -96,10 +115,12 @@ def is_audio_path(path: str | Path) -> bool:
     return Path(path).suffix.lower() in AUDIO_EXTENSIONS
 
 
-def _read_soundfile(path: Path, offset: float, duration: float | None) -> tuple[np.ndarray, int]:
+def _read_soundfile(path: Path, offset: float, duration: float | None, window: bool) -> tuple[np.ndarray, int]:
     try:
         with sf.SoundFile(str(path)) as f:
             native_sr = int(f.samplerate)
+            if window and f.frames > 0:
+                offset, duration = centre_window(f.frames / native_sr)
             start = int(round(offset * native_sr))
             if f.frames > 0 and start >= f.frames:
                 raise BadInputError(path, f"offset {offset:g} s is past the end of the audio "
@@ -124,24 +145,47 @@ def _read_soundfile(path: Path, offset: float, duration: float | None) -> tuple[
     except OSError as exc:
         raise BadInputError(path, f"cannot be read ({exc.strerror or type(exc).__name__})") from None
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as exc:
-        raise BadInputError(path, f"unreadable or corrupt audio file ({_short(exc)})") from None
+        raise BadInputError(path, _unreadable(path, exc)) from None
     return data, native_sr
 
 
-def _read_audioread(path: Path, offset: float, duration: float | None) -> tuple[np.ndarray, int]:
+def _read_audioread(path: Path, offset: float, duration: float | None, window: bool) -> tuple[np.ndarray, int]:
     try:
         chunks = []
         with audioread.audio_open(str(path)) as f:
-            native_sr, channels = int(f.samplerate), int(f.channels)
+            native_sr, channels = int(f.samplerate), max(int(f.channels), 1)
+            if window and (f.duration or 0) > 0:
+                offset, duration = centre_window(float(f.duration))
+            # keep only the samples of [start, stop): the stream is decoded in order, never held whole
+            start = int(round(offset * native_sr)) * channels
+            stop = None if duration is None else start + int(round(duration * native_sr)) * channels
+            seen = 0
             for buf in f:
-                chunks.append(np.frombuffer(buf, dtype="<i2"))
+                block = np.frombuffer(buf, dtype="<i2")
+                lo, hi = max(start - seen, 0), len(block) if stop is None else min(stop - seen, len(block))
+                if hi > lo:
+                    chunks.append(block[lo:hi].copy())
+                seen += len(block)
+                if stop is not None and seen >= stop:
+                    break
     except Exception as exc:  # audioread raises many unrelated types (NoBackendError, DecodeError, OSError)
         raise BadInputError(path, f"unreadable audio file ({_short(exc)}); convert it to WAV, FLAC or MP3") from None
     data = np.concatenate(chunks) if chunks else np.zeros(0, dtype="<i2")
-    data = (data.astype(np.float32) / 32768.0).reshape(-1, max(channels, 1))
-    start = int(round(offset * native_sr))
-    stop = None if duration is None else start + int(round(duration * native_sr))
-    return data[start:stop], native_sr
+    data = data[: len(data) - len(data) % channels]
+    return (data.astype(np.float32) / 32768.0).reshape(-1, channels), native_sr
+
+
+def _unreadable(path: Path, exc: BaseException) -> str:
+    """Why ``path`` could not be decoded: what it is when its first bytes say (a PNG named .mp3), else the
+    decoder's words (libsndfile's own for an unknown format, "possibly a pipe?", would mislead)."""
+    try:
+        with open(path, "rb") as fh:
+            what = looks_like(fh.read(16))
+    except OSError:
+        what = ""
+    if what and not any(word in what for word in ("audio", "RIFF", "unknown")):
+        return f"not an audio file: it looks like {what}, not {path.suffix.lstrip('.').upper() or 'audio'} audio"
+    return f"unreadable or corrupt audio file ({_short(exc)})"
 
 
 def _short(exc: BaseException) -> str:
@@ -162,7 +206,8 @@ def load_audio(path: str | Path, *, sr: int = SAMPLE_RATE, offset: float = 0.0,
     offset : float >= 0
         start reading this many seconds into the file
     duration : float > 0 or None
-        read at most this many seconds (None: to the end)
+        read at most this many seconds (None: to the end). With neither ``offset`` nor ``duration``, a
+        file longer than :data:`WHOLE_UP_TO` is read as its centre :data:`WINDOW_SECONDS` (module docstring)
     min_seconds : float >= 0
         clips shorter than this (after offset/duration) are rejected
 
@@ -194,10 +239,11 @@ def load_audio(path: str | Path, *, sr: int = SAMPLE_RATE, offset: float = 0.0,
     if path.stat().st_size == 0:
         raise BadInputError(path, "empty file (0 bytes)")
 
+    window = offset == 0 and duration is None  # the whole file asked for: its analysis window
     if path.suffix.lower() in _AUDIOREAD_ONLY:
-        data, native_sr = _read_audioread(path, offset, duration)
+        data, native_sr = _read_audioread(path, offset, duration, window)
     else:
-        data, native_sr = _read_soundfile(path, offset, duration)
+        data, native_sr = _read_soundfile(path, offset, duration, window)
 
     if data.shape[0] == 0:
         raise BadInputError(path, "no audio samples")

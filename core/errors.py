@@ -36,3 +36,24 @@ class Skipped:
 
     def __str__(self) -> str:
         return f"{self.path}: {self.reason}"
+
+
+#: First bytes of common files -> what they are, for messages about a file that is not what was expected.
+SIGNATURES = ((b"ID3", "an MP3 audio file"), (b"\xff\xfb", "an MP3 audio file"), (b"\xff\xf3", "an MP3 audio file"),
+              (b"\xff\xf2", "an MP3 audio file"), (b"RIFF", "a WAV (RIFF) file"), (b"fLaC", "a FLAC audio file"),
+              (b"OggS", "an Ogg audio file"), (b"\x93NUMPY", "a NumPy .npy file"), (b"\x89HDF", "an HDF5 file"),
+              (b"\x1f\x8b", "a gzip file"), (b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
+              (b"GIF8", "a GIF image"), (b"%PDF", "a PDF document"), (b"PK\x03\x04", "a zip archive"),
+              (b"\x7fELF", "a program (ELF executable)"))
+
+
+def looks_like(head: bytes) -> str:
+    """What a file whose first bytes are ``head`` looks like ("a PNG image", "a text file"...)."""
+    for magic, what in SIGNATURES:
+        if head.startswith(magic):
+            return what
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "binary data of an unknown kind"
+    return "a text file" if b"\0" not in head else "binary data of an unknown kind"

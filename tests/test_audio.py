@@ -173,3 +173,51 @@ def test_real_gtzan_clip(shared_data):
     raw, sr = sf.read(path, dtype="float32")
     assert sr == SR and y.shape == (663300,)
     np.testing.assert_array_equal(y, raw)
+
+
+def test_a_long_file_is_analysed_on_its_centre_window_read_alone(tmp_path):
+    import tracemalloc
+
+    from core.audio import WINDOW_SECONDS
+    from core.features.gtzan57 import gtzan57
+
+    sr = 8000
+    path = tmp_path / "twenty_minutes.wav"
+    minutes = 20
+    with sf.SoundFile(path, "w", samplerate=sr, channels=1, subtype="PCM_16") as f:
+        for minute in range(minutes):  # written a minute at a time: 440 Hz, except 880 Hz in the middle minute
+            f.write(tone(880.0 if minute == minutes // 2 else 440.0, 60.0, sr, amp=0.3))
+    tracemalloc.start()
+    try:
+        y = load_audio(path, sr=sr)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(y) == int(WINDOW_SECONDS * sr)
+    # the centre 30 s: minute 10 (880 Hz) starts 15 s into it, and the window ends 15 s into minute 10
+    assert peak_hz(y[: 14 * sr], sr) == pytest.approx(440, abs=5)
+    assert peak_hz(y[16 * sr:], sr) == pytest.approx(880, abs=5)
+    whole = minutes * 60 * sr * 4  # the file as float32 samples, what a whole read would hold
+    assert peak < whole / 8, f"reading a {minutes}-minute file held {peak / 2**20:.1f} MiB"
+    assert n_samples(path, sr=sr) == minutes * 60 * sr  # the file's own length is still reported
+    features = gtzan57(y=load_audio(path))
+    assert np.isfinite(features).all()
+
+
+def test_a_clip_a_little_over_thirty_seconds_stays_whole(tmp_path):
+    sr = 8000
+    path = tmp_path / "gtzan_like.wav"
+    sf.write(path, tone(440.0, 30.6, sr), sr)
+    assert len(load_audio(path, sr=sr)) == int(30.6 * sr)
+    assert len(load_audio(path, sr=sr, offset=1.0, duration=5.0)) == 5 * sr  # an explicit part is what it says
+
+
+@pytest.mark.parametrize("name, head, said", [
+    ("cover.mp3", b"\x89PNG\r\n\x1a\n" + bytes(300), "not an audio file: it looks like a PNG image, not MP3 audio"),
+    ("scan.flac", b"%PDF-1.7\n" + bytes(300), "not an audio file: it looks like a PDF document, not FLAC audio"),
+    ("notes.wav", b"just some words\n" * 40, "not an audio file: it looks like a text file, not WAV audio"),
+])
+def test_a_file_that_is_not_audio_is_described(tmp_path, name, head, said):
+    (tmp_path / name).write_bytes(head)
+    assert problem_of(tmp_path / name) == said
+    assert (tmp_path / name).read_bytes() == head

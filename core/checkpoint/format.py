@@ -46,12 +46,12 @@ from typing import Any
 import torch
 
 from core import __version__
-from core.errors import CheckpointError
+from core.errors import CheckpointError, looks_like
 from core.io import atomic_write, clean_stale_temps
 from core.models import MODELS, Model
 from core.models.configs import config_from_dict, config_to_dict
 from core.models.losses import normalised_beta
-from core.checkpoint.integrity import _cpu, _looks_like, content_checksum, structure_problem
+from core.checkpoint.integrity import _cpu, content_checksum, structure_problem
 
 
 #: Version of the on-disk format. Files with another version are refused.
@@ -128,7 +128,7 @@ def read(path: str | Path, *, expect_model: str | None = None) -> dict:
         raise CheckpointError(path, f"cannot be read ({reason})") from None
     is_zip, is_pickle = head.startswith(b"PK\x03\x04"), head.startswith(b"\x80")
     if not (is_zip or is_pickle):
-        raise CheckpointError(path, f"is not a Songscape checkpoint: it looks like {_looks_like(head)}, "
+        raise CheckpointError(path, f"is not a Songscape checkpoint: it looks like {looks_like(head)}, "
                                     "not a PyTorch file")
     try:
         with warnings.catch_warnings():  # torch warns about pickle protocols before refusing

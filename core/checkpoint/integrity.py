@@ -49,24 +49,6 @@ def _digest(value: Any, h) -> None:
         h.update(f"V{type(value).__name__}:{value!r};".encode())
 
 
-#: First bytes of common files that are not checkpoints -> what they are (for the message).
-_SIGNATURES = ((b"ID3", "an MP3 audio file"), (b"\xff\xfb", "an MP3 audio file"), (b"\xff\xf3", "an MP3 audio file"),
-               (b"\xff\xf2", "an MP3 audio file"), (b"RIFF", "a WAV (RIFF) file"), (b"fLaC", "a FLAC audio file"),
-               (b"OggS", "an Ogg audio file"), (b"\x93NUMPY", "a NumPy .npy file"), (b"\x89HDF", "an HDF5 file"),
-               (b"\x1f\x8b", "a gzip file"))
-
-
-def _looks_like(head: bytes) -> str:
-    for magic, what in _SIGNATURES:
-        if head.startswith(magic):
-            return what
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError:
-        return "binary data of an unknown kind"
-    return "a text file" if b"\0" not in head else "binary data of an unknown kind"
-
-
 def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
