@@ -159,11 +159,20 @@ class TrainingJob(Job):
         self.save_to = None if save_to is None else Path(save_to)
         self.settings = dict(settings or {})
         self.epochs: list[dict] = []
+        self._epochs_lock = threading.Lock()
 
     # training-loop callback protocol
     def on_epoch(self, info) -> None:
-        self.epochs.append(_as_dict(info))
-        self.done = len(self.epochs)
+        row = _as_dict(info)
+        with self._epochs_lock:
+            self.epochs.append(row)
+            self.done = len(self.epochs)
+
+    def history(self) -> list[dict]:
+        """The epochs so far, as one consistent snapshot: the training thread appends while pages read,
+        and a reader that walks ``epochs`` twice (``pd.DataFrame`` does) may see two lengths."""
+        with self._epochs_lock:
+            return list(self.epochs)
 
     def on_validation(self, *, epoch: int, latents: np.ndarray) -> dict[str, float]:
         return {} if self.monitor is None else self.monitor.on_validation(epoch=epoch, latents=latents)

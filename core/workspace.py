@@ -92,7 +92,20 @@ def list_checkpoints() -> list[CheckpointEntry]:
     """Shipped checkpoints first (default one on top), then the user's runs, newest first."""
     shipped = sorted(config.CHECKPOINT_DIR.glob("*.pt"), key=lambda p: (p.name != DEFAULT_CHECKPOINT, p.name))
     runs = sorted(config.RUNS_DIR.glob("*.pt"), key=lambda p: p.stat().st_mtime, reverse=True) if config.RUNS_DIR.exists() else []
-    return [CheckpointEntry(p.stem, p, True) for p in shipped] + [CheckpointEntry(p.stem, p, False) for p in runs]
+    taken = {p.stem.lower() for p in shipped}
+    # a run saved under a ready-made name before such names were refused gets a name of its own
+    # (``runs/<name>``, which no checkpoint file can have), so a link or a list never confuses the two
+    return [CheckpointEntry(p.stem, p, True) for p in shipped] + [
+        CheckpointEntry(f"{RUNS_PREFIX}{p.stem}" if p.stem.lower() in taken else p.stem, p, False) for p in runs]
+
+
+#: What a user run named like a ready-made checkpoint is called in lists and links.
+RUNS_PREFIX = "runs/"
+
+
+def shipped_names() -> set[str]:
+    """The names of the ready-made checkpoints (lower case): a run may not take one."""
+    return {p.stem.lower() for p in config.CHECKPOINT_DIR.glob("*.pt")}
 
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
@@ -105,20 +118,29 @@ def run_path(name: str) -> Path:
         name = name[:-3]
     if not _NAME.match(name):
         raise BadInputError(name, "a checkpoint name uses letters, digits, '_', '.' and '-' (at most 64)")
+    if name.lower() in shipped_names():
+        raise BadInputError(name, "is the name of a ready-made checkpoint; choose another name (a link to "
+                                  f"model={name} must open one checkpoint)")
     config.RUNS_DIR.mkdir(parents=True, exist_ok=True)
     return config.RUNS_DIR / f"{name}.pt"
 
 
 def free_run_path(name: str, *, taken: set[Path] | frozenset = frozenset()) -> tuple[Path, bool]:
     """``(path, renamed)``: :func:`run_path` of ``name``, or of ``name-2``, ``name-3``... when that file
-    exists or is in ``taken`` (checkpoints running jobs will write). A run never overwrites another."""
-    first = run_path(name)
-    stem, path, n = first.stem, first, 1
+    exists, is in ``taken`` (checkpoints running jobs will write) or is a ready-made checkpoint's name.
+    A run never overwrites another, nor shares a name with a ready-made checkpoint."""
+    stem = name.strip().removesuffix(".pt")
+    if stem.lower() not in shipped_names():
+        run_path(stem)  # a name that is not allowed at all is refused, not renamed
     taken = {Path(p) for p in taken}
-    while path.exists() or path in taken:
+    n = 1
+    while True:
+        candidate = stem if n == 1 else f"{stem[:60]}-{n}"
+        if candidate.lower() not in shipped_names():
+            path = run_path(candidate)
+            if not path.exists() and path not in taken:
+                return path, n > 1
         n += 1
-        path = run_path(f"{stem[:60]}-{n}")
-    return path, path != first
 
 
 def delete_checkpoint(path: str | Path) -> None:

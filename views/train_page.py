@@ -123,7 +123,10 @@ def start_training(model_name: str, values: dict) -> None:
         bar.empty()
     jobs.start(job, "job")
     notes = []
-    if renamed:
+    if renamed and values["name"].strip().removesuffix(".pt").lower() in workspace.shipped_names():
+        notes.append(f"**{values['name']}** is the name of a ready-made checkpoint: this run is saved as "
+                     f"**{path.stem}**, so a link to either opens the right one.")
+    elif renamed:
         notes.append(f"A checkpoint called **{values['name']}** exists already (or another run writes it): "
                      f"this run is saved as **{path.stem}** instead.")
     if skipped:
@@ -200,7 +203,7 @@ with train_tab:
             return
         if running and not job.running:
             st.rerun(scope="app")  # the run ended: bring the form back, stop polling
-        epochs_done = pd.DataFrame(job.epochs)
+        epochs_done = pd.DataFrame(job.history())
         jobs.progress_row(job, key="training", unit="epoch ")
         if job.status == "failed":
             st.error(job.error)
