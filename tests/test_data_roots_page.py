@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 
 import numpy as np
@@ -62,3 +63,16 @@ def test_exposed_dashboard_offers_only_the_roots(page_env):
         assert all(o.startswith(str(page_env)) or o.startswith(str(page_env / "music")) for o in options)
     finally:
         st_config.set_option("server.address", previous)
+
+
+def test_extract_on_an_unreachable_cluster_is_a_message_and_the_page_stays(page_env):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    at = _data_page().run()
+    at.text_input(key="dask_cluster_text").set_value(f"tcp://127.0.0.1:{port}").run()
+    next(b for b in at.button if b.label.startswith("Extract features")).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = " ".join(e.value for e in at.error)
+    assert errors.startswith(f"Features not extracted: \\-\\-cluster tcp\\:") and "no Dask scheduler answered" in errors
+    assert at.metric[0].value == "3"  # the corpus and the rest of the page are still there

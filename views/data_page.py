@@ -10,10 +10,10 @@ from core import workspace
 from core.audio import load_audio
 from core.config import SAMPLE_RATE
 from core.corpus.roots import ENV, is_local_address, root_choices
-from core.errors import BadInputError
+from core.errors import BadInputError, SongscapeError
 from core.features.extract import extract
 from core.features.mel import CLIP_PARAMS, MelParams, clip_log_mel, log_mel
-from ui import figures, scale, state, tables
+from ui import figures, markdown, scale, state, tables
 from ui.listen import play
 
 st.title("Data")
@@ -85,8 +85,13 @@ with st.container(border=True):
             if kind_ == "mel" and not corpus.has_audio:
                 continue
             bar = st.progress(0.0, text=kind_)
-            fs = extract(corpus, kind=kind_, cluster=cluster,
-                         progress=lambda d, t, msg="", k=kind_: bar.progress(d / max(t, 1), text=f"{k}: {d}/{t}"))
+            try:
+                fs = extract(corpus, kind=kind_, cluster=cluster,
+                             progress=lambda d, t, msg="", k=kind_: bar.progress(d / max(t, 1), text=f"{k}: {d}/{t}"))
+            except SongscapeError as exc:  # an unreachable cluster, a cache that cannot be written...
+                bar.empty()
+                st.error(f"Features not extracted: {markdown.plain(exc)}")
+                break
             bar.progress(1.0, text=f"{kind_}: {len(fs.track_ids)} tracks, {len(fs.skipped)} skipped")
             for s in fs.skipped:
                 st.caption(f"skipped {s}")
