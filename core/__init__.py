@@ -31,3 +31,6 @@ training/loop.py, scoring.py.
 """
 
 __version__ = "0.2.0"
+#: The name pip installs Songscape under; the import package stays `core` (see the README's
+#: "Install" section). A Dask cluster check uses it to tell Songscape's `core` from another one.
+__distribution__ = "songscape"

@@ -19,7 +19,11 @@ it reported as failed. Results are released on the workers as soon as the client
 has them, so cluster memory does not grow with the corpus.
 
 Workers must see the inputs at the paths the client uses (the same mount on
-every machine) and run the same ``core`` version. ``dask`` and ``distributed``
+every machine). The scheduler and every worker must import the same Songscape
+version as the client: the scheduler unpickles the task graph, which names
+``core`` functions. :func:`check_songscape` checks this when a client opens,
+before any work is sent, and names each node that differs and the command that
+fixes it. ``dask`` and ``distributed``
 are an optional heavy dependency: they are imported inside the functions below,
 only when a cluster is used, so ``python -m core --help`` stays light. This
 module imports nothing from the rest of ``core`` above the utility layer.
@@ -32,8 +36,10 @@ import logging
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
+import core
 from core.errors import BadInputError
 from core.parallel import hidden_main_script
 
@@ -95,6 +101,7 @@ def open_client(cluster: str | ClusterSpec, *, timeout: float = CONNECT_TIMEOUT)
             with LocalCluster(n_workers=spec.n_workers, threads_per_worker=1, processes=True,
                               host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR) as local:
                 with Client(local, timeout=timeout) as client:
+                    check_songscape(client, spec)
                     yield client
         return
     _expect_scheduler(spec, timeout)
@@ -104,9 +111,86 @@ def open_client(cluster: str | ClusterSpec, *, timeout: float = CONNECT_TIMEOUT)
         raise BadInputError(None, f"--cluster {spec.text}: no Dask scheduler answered within {timeout:g} s "
                                   f"({_first_line(exc)})") from None
     try:
+        try:
+            client.wait_for_workers(1, timeout=timeout)
+        except TimeoutError:
+            raise BadInputError(None, f"--cluster {spec.text}: the Dask scheduler has no workers (none joined "
+                                      f"within {timeout:g} s); start them with `dask worker {spec.address} "
+                                      "--nthreads 1` on each machine") from None
+        check_songscape(client, spec)
         yield client
     finally:
         client.close()
+
+
+def songscape_probe() -> Callable[[], dict]:
+    """A function that says which Songscape the process running it can import.
+
+    Defined inside this function on purpose: cloudpickle sends a nested function by value, so a
+    node that cannot import ``core`` can still run it, whereas a module-level function travels by
+    reference and unpickling it would need the very import being checked. For the same reason it
+    uses nothing from this module (its globals would travel by reference too).
+    """
+    def probe() -> dict:
+        import sys
+
+        try:
+            import core as found
+        except Exception as exc:  # whatever stops the import is what the node must fix
+            return {"python": sys.executable, "error": f"{type(exc).__name__}: {exc}"}
+        return {"python": sys.executable, "version": getattr(found, "__version__", None),
+                "distribution": getattr(found, "__distribution__", None),
+                "file": str(getattr(found, "__file__", "") or "")}
+
+    return probe
+
+
+def check_songscape(client: Any, spec: ClusterSpec) -> None:
+    """Raise BadInputError, before any work is sent, unless every node runs this client's Songscape.
+
+    Asks the scheduler and each worker connected now which ``core`` they import; one message names
+    every node that cannot import it, imports another package's ``core`` or another version, with
+    the command that installs this version there.
+    """
+    probe = songscape_probe()
+    nodes = [(f"the scheduler {client.scheduler.address}", client.run_on_scheduler(probe))]
+    nodes += [(f"worker {address}", info) for address, info in sorted(client.run(probe).items())]
+    wrong = [(node, why, info.get("python") or "python") for node, info in nodes
+             if (why := songscape_mismatch(info, core.__version__))]
+    if wrong:
+        raise BadInputError(None, songscape_message(spec, wrong, n_nodes=len(nodes)))
+
+
+def songscape_mismatch(info: dict, version: str) -> str:
+    """What is wrong with a node whose probe answered ``info`` ("" when it runs Songscape ``version``)."""
+    if "error" in info:
+        return f"cannot import Songscape ({_first_line(info['error'])})"
+    if info.get("distribution") != core.__distribution__:
+        return f"imports a package named core that is not Songscape ({info.get('file') or 'no file'})"
+    if info.get("version") != version:
+        return f"runs Songscape {info.get('version')}, this client {version}"
+    return ""
+
+
+def songscape_message(spec: ClusterSpec, wrong: list[tuple[str, str, str]], *, n_nodes: int) -> str:
+    """The one message for the nodes of ``wrong`` ((node, what is wrong, its Python)), with the fix."""
+    pythons = {python for _, _, python in wrong}
+    python = pythons.pop() if len(pythons) == 1 else "python"
+    listed = "; ".join(f"{node}: {why}" for node, why, _ in wrong)
+    target, note = install_target()
+    return (f"--cluster {spec.text}: {len(wrong)} of {n_nodes} Dask nodes do not run this client's Songscape "
+            f"{core.__version__}, so no work was sent: {listed}. Install it into the Python that runs dask on "
+            f"each of them and restart that dask process: `{python} -m pip install {target}`{note}")
+
+
+def install_target() -> tuple[str, str]:
+    """What ``pip install`` needs to install this client's Songscape with the Dask extra, and a note on it."""
+    root = Path(core.__file__).resolve().parent.parent
+    if (root / "pyproject.toml").is_file():  # a checkout (or an editable install of one)
+        return f"'{root}[dask]'", ""
+    # installed from a wheel or a copy of a checkout: the same file gives the same version elsewhere
+    return (f"'songscape-{core.__version__}-py3-none-any.whl[dask]'",
+            " (the wheel or checkout this client was installed from)")
 
 
 #: Longest first message a Dask scheduler sends (its handshake: a few hundred bytes of msgpack).
@@ -241,6 +325,6 @@ def _outcomes(futures: list, item_of: dict[str, str], seen: set[str]) -> Iterato
         yield key, value, message
 
 
-def _first_line(exc: BaseException) -> str:
+def _first_line(exc: BaseException | str) -> str:
     text = str(exc).strip()
     return (text.splitlines()[0] if text else type(exc).__name__)[:300]

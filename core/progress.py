@@ -20,6 +20,10 @@ def null_progress(done: int, total: int, message: str = "") -> None:
     """A progress callback that does nothing."""
 
 
+#: Bars started and not yet finished (see :func:`close_bars`).
+_OPEN_BARS: set = set()
+
+
 def tqdm_progress(desc: str) -> Callable[[int, int, str], None]:
     """Return a progress callback that drives a tqdm bar on stderr."""
     bar = None
@@ -28,6 +32,7 @@ def tqdm_progress(desc: str) -> Callable[[int, int, str], None]:
         nonlocal bar
         if bar is None:
             bar = tqdm(total=total, desc=desc, unit="item", dynamic_ncols=True)
+            _OPEN_BARS.add(bar)
         bar.total = total
         bar.n = done
         if message:
@@ -35,5 +40,12 @@ def tqdm_progress(desc: str) -> Callable[[int, int, str], None]:
         bar.refresh()
         if done >= total:
             bar.close()
+            _OPEN_BARS.discard(bar)
 
     return update
+
+
+def close_bars() -> None:
+    """End every unfinished bar's line, so that an error printed next starts a line of its own."""
+    while _OPEN_BARS:
+        _OPEN_BARS.pop().close()

@@ -72,7 +72,8 @@ def _chosen(argv: list[str]) -> str | None:
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser with ``command``'s full parser (its module imported) and a placeholder for every other one."""
     parser = argparse.ArgumentParser(
-        prog="python -m core",
+        # the installed console script names itself; `python -m core` otherwise
+        prog="songscape" if os.path.basename(sys.argv[0]) == "songscape" else "python -m core",
         description="Songscape: cluster English and Bangla music with deep generative models.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -91,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except SongscapeError as exc:
+        if "core.progress" in sys.modules:  # a run stopped mid-way: its progress bar must not swallow the message
+            sys.modules["core.progress"].close_bars()
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
