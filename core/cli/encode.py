@@ -51,6 +51,13 @@ def run(args: argparse.Namespace) -> int:
     check_target(args.out)
     corpus = load_sources(list(args.sources))
     model, ids, Z = model_and_latents(args.checkpoint, corpus, progress=tqdm_progress("encode"), cluster=args.cluster)
+    audio_inputs = sorted(set(model.needs) & {"mel", "clips"})
+    if not ids and audio_inputs and not corpus.has_audio:  # say why, rather than write a header-only file
+        raise BadInputError(args.checkpoint, f"its model ({model.name}) reads spectrograms of the audio "
+                                             f"({', '.join(audio_inputs)}), and {' '.join(args.sources)} has no "
+                                             f"audio (a feature table): none of its {len(corpus)} tracks can be "
+                                             "encoded. Use a checkpoint of a feature model (basic, ae, pca, raw) "
+                                             "or point at the audio")
     found = model.latent_blocks()
     part = args.part or default_part(found)
     if part not in parts(found):
