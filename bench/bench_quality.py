@@ -3,9 +3,10 @@
 Run:  .venv/bin/python -m bench.bench_quality [--seeds 3] [--corpora gtzan,demo] [--epochs-scale 1.0]
           [--models LABEL,...] [--out data/bench_quality.csv]
 
-Corpora: ``gtzan`` = ../shared/data/gtzan_mini (100 real GTZAN clips, 10 genres, no lyrics) and
+Corpora: ``gtzan`` = ../shared/data/gtzan_mini (100 real GTZAN clips, 10 genres, no lyrics),
 ``demo`` = data/demo (the synthetic demo corpus, genre + language + lyrics; make it with
-``python -m core demo --out data/demo``). Representations: the models of the study's tasks and of
+``python -m core demo --out data/demo``) and ``hybrid`` = ../shared/data/hybrid_en_de_dev (493 real
+English and German songs with lyrics, artist, language and a genre tag). Representations: the models of the study's tasks and of
 the ``beyond`` and ``fusion`` tasks (:data:`core.evaluate.TASKS`), each built through the model
 registry (``core.models.create``), so a new default (e.g. the ported ConvVAE) is picked up as is.
 For each (corpus, representation, seed): fit without labels, encode, then the ONE scoring path
@@ -13,6 +14,12 @@ For each (corpus, representation, seed): fit without labels, encode, then the ON
 NMI / ARI against genre and language, silhouette of the genre-k clustering) and, for models that
 reconstruct a mel, ``core.reconstruction.model_reconstruction_measures`` (self-retrieval and the
 log-mel distances track -> reconstruction and track -> corpus mean, on the model's mel excerpt).
+Next to K-Means, the leave-one-out 5-NN agreement of every label (``core.metrics.neighbour_agreement``):
+the map and "tracks like this one" rest on neighbours. A corpus with an ``artist`` column is scored
+against it too, so that a "language" cluster that is really a few artists shows.
+A model whose latent has an audio and a lyrics block (``core.blocks``) is scored on every part of it
+from the same fit: ``[balanced]`` (the default every page clusters), ``[audio]``, ``[lyrics]`` and
+``[all]`` (the raw concatenation).
 Prints the command, a Markdown table (mean ± std over seeds) and what fusion adds over the best
 single modality; writes the per-seed rows as CSV (``core.io.atomic_write``). CUDA is used by the
 models that profit when present (``device="auto"``); everything runs on CPU.
@@ -31,26 +38,36 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core import blocks
 from core.corpus import load_sources
 from core.errors import BadInputError
 from core.evaluate import TASKS
 from core.evaluate.run import _adapt, _needs, fit_latents, task_support
 from core.inputs import build_inputs
 from core.io import atomic_write
+from core.metrics import neighbour_agreement
 from core.reconstruction import model_reconstruction_measures
 from core.scoring import label_table, score_by_label
 
 ROOT = Path(__file__).resolve().parent.parent
 
 #: name -> (source kind, default folder); --gtzan / --demo override the folders.
-CORPORA = {"gtzan": ("gtzan", ROOT.parent / "shared" / "data" / "gtzan_mini"), "demo": ("demo", ROOT / "data" / "demo")}
+CORPORA = {"gtzan": ("gtzan", ROOT.parent / "shared" / "data" / "gtzan_mini"), "demo": ("demo", ROOT / "data" / "demo"),
+           "hybrid": ("manifest", ROOT.parent / "shared" / "data" / "hybrid_en_de_dev" / "manifest.csv")}
+#: Label columns scored, where the corpus has them.
+LABELS = ("genre", "language", "artist")
+#: Neighbours of the leave-one-out agreement.
+KNN = 5
 #: Tasks whose models are benchmarked, in table order (a model in several tasks runs once).
 BENCH_TASKS = ("beyond", "easy", "medium", "hard", "fusion")
-METRICS = ("nmi_genre", "ari_genre", "nmi_language", "ari_language", "silhouette", "self_retrieval",
-           "dist_recon_db", "dist_corpus_mean_db", "fit_s")
+METRICS = ("nmi_genre", "ari_genre", "knn_genre", "nmi_language", "ari_language", "knn_language", "nmi_artist",
+           "knn_artist", "silhouette", "self_retrieval", "dist_recon_db", "dist_corpus_mean_db", "fit_s")
 #: (fused, [single modalities]) labels of the fusion comparison.
 #: The fusion task's "ConvVAE fused" is the medium task's "ConvVAE" (the same spec runs once, under that label).
-FUSION = {"ConvVAE": ("ConvVAE audio only", "ConvVAE lyrics only"),
+FUSION = {"ConvVAE [balanced]": ("ConvVAE [audio]", "ConvVAE [lyrics]", "ConvVAE audio only", "ConvVAE lyrics only",
+                                  "TF-IDF lyrics"),
+          "ConvVAE [all]": ("ConvVAE [audio]", "ConvVAE [lyrics]", "ConvVAE audio only", "ConvVAE lyrics only",
+                            "TF-IDF lyrics"),
           "PCA mel+lyrics balanced": ("PCA mel", "TF-IDF lyrics"),
           "PCA mel+lyrics": ("PCA mel", "TF-IDF lyrics")}
 
@@ -86,25 +103,40 @@ def run_corpus(name: str, source: str, *, seeds: int, epochs_scale: float, only:
     specs = [s for s in specs_for(corpus) if not only or s.label in only]
     needs = set().union(*(_needs(s) for s in specs))
     inputs, _ = build_inputs(corpus, needs=needs)
-    truth = label_table(corpus, [c for c in ("genre", "language") if c in corpus.label_columns()],
-                        track_ids=inputs.track_ids)
+    columns = [c for c in LABELS if c in corpus.tracks.columns and (corpus.tracks[c].astype(str).str.strip() != "").any()]
+    truth = label_table(corpus, columns, track_ids=inputs.track_ids)
     rows = []
     for spec in specs:
         for seed in range(seeds):
             t = time.perf_counter()
-            Z, model = fit_latents(spec, inputs, seed=seed, epochs_scale=epochs_scale)
-            row = {"corpus": name, "representation": spec.label, "model": spec.model, "seed": seed,
-                   "n_tracks": len(inputs), "dim": Z.shape[1], "fit_s": time.perf_counter() - t}
-            row.update({k: v for k, v in score_by_label(Z, truth, random_state=seed).items() if k in METRICS})
-            if model is not None and {"mel", "clips"} & set(model.needs):
-                try:
-                    row.update(model_reconstruction_measures(model, inputs))
-                except BadInputError:
-                    pass  # no mel reconstruction (e.g. a lyrics-only model)
-            rows.append(row)
-            print(f"  {name} {spec.label} seed {seed}: nmi_genre {row.get('nmi_genre', float('nan')):.3f} "
-                  f"({row['fit_s']:.1f} s)", flush=True)
+            Z, model = fit_latents(spec, inputs, seed=seed, epochs_scale=epochs_scale, part="all")
+            fit_s = time.perf_counter() - t
+            found = model.latent_blocks() if model is not None else ()
+            offered = blocks.parts(found) if model is not None else ["all"]
+            for i, part in enumerate(offered):
+                Zp = blocks.view(Z, found, part) if model is not None else Z
+                label = spec.label if len(offered) == 1 else f"{spec.label} [{part}]"
+                row = {"corpus": name, "representation": label, "model": spec.model, "seed": seed,
+                       "n_tracks": len(inputs), "dim": Zp.shape[1], "fit_s": fit_s}
+                row.update(score_row(Zp, truth, seed=seed))
+                if i == 0 and model is not None and {"mel", "clips"} & set(model.needs):
+                    try:
+                        row.update(model_reconstruction_measures(model, inputs))
+                    except BadInputError:
+                        pass  # no mel reconstruction (e.g. a lyrics-only model)
+                rows.append(row)
+                print(f"  {name} {label} seed {seed}: " + " ".join(
+                    f"{m} {row[m]:.3f}" for m in METRICS[:6] if row.get(m) is not None) + f" ({fit_s:.1f} s)",
+                    flush=True)
     return rows
+
+
+def score_row(Z: np.ndarray, truth: pd.DataFrame, *, seed: int) -> dict:
+    """K-Means NMI/ARI per label (the one scoring path) and the leave-one-out k-NN agreement per label."""
+    row = {k: v for k, v in score_by_label(Z, truth, random_state=seed).items() if k in METRICS}
+    for column in truth.columns:
+        row[f"knn_{column}"] = neighbour_agreement(Z, truth[column].to_numpy(), k=KNN).value
+    return row
 
 
 def table(df: pd.DataFrame) -> str:
@@ -129,7 +161,7 @@ def fusion_gain(df: pd.DataFrame) -> list[str]:
         for fused, singles in FUSION.items():
             if (corpus, fused) not in means.index:
                 continue
-            for col in ("nmi_genre", "nmi_language"):
+            for col in ("nmi_genre", "nmi_language", "knn_genre", "knn_language"):
                 single = {s: means.loc[(corpus, s), col] for s in singles
                           if (corpus, s) in means.index and col in means.columns}
                 single = {s: v for s, v in single.items() if np.isfinite(v)}
@@ -150,6 +182,7 @@ def main() -> None:
     p.add_argument("--models", default="", help="comma list of representation labels (default: all)")
     p.add_argument("--gtzan", default=str(CORPORA["gtzan"][1]), help="the gtzan_mini folder")
     p.add_argument("--demo", default=str(CORPORA["demo"][1]), help="the demo corpus folder")
+    p.add_argument("--hybrid", default=str(CORPORA["hybrid"][1]), help="the hybrid_en_de_dev manifest.csv")
     p.add_argument("--out", default=str(ROOT / "data" / "bench_quality.csv"))
     args = p.parse_args()
     command = "python -m bench.bench_quality " + " ".join(shlex.quote(a) for a in sys.argv[1:])
@@ -175,7 +208,7 @@ def main() -> None:
     print(table(df))
     gains = fusion_gain(df)
     if gains:
-        print("\nFusion over the best single modality (NMI, mean over seeds):")
+        print("\nFusion over the best single modality (K-Means NMI and 5-NN agreement, mean over seeds):")
         print("\n".join("- " + g for g in gains))
 
 

@@ -370,7 +370,7 @@ class ConvVAE(TorchModel):
 
     @property
     def needs(self) -> set[str]:
-        return clip_needs(self.config.modality)
+        return clip_needs(self.modality)  # a model that found no usable lyrics reads audio alone
 
     @property
     def latent_dim(self) -> int:

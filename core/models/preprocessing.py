@@ -328,8 +328,8 @@ class ClipPrep:
         self.check(inputs)
         if self.tfidf is None:
             lyr, mask = sparse.csr_matrix((len(inputs), 0), dtype=np.float32), np.zeros(len(inputs), bool)
-        else:
-            lyr, mask = self.tfidf.transform_sparse(inputs.lyrics)
+        else:  # inputs without lyrics: every track's lyrics block is then the prior
+            lyr, mask = self.tfidf.transform_sparse(inputs.lyrics if inputs.lyrics is not None else [""] * len(inputs))
         return CropBatches(self, inputs.clips if self.use_audio else None, lyr, mask, group=group)
 
     def outputs(self, out: dict[str, torch.Tensor]) -> ModelInputs:
