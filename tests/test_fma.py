@@ -26,8 +26,8 @@ def test_tracks_labels_and_paths(fma):
     assert t.loc["000002", "path"] == str(fma / "fma_small" / "000" / "000002.mp3")
     assert t.loc["001039", "path"] == str(fma / "fma_small" / "001" / "001039.mp3")
     assert t["genre"].to_dict() == {"000002": "Hip-Hop", "000005": "Rock", "000010": "Rock", "001039": "Folk"}
-    # language_code where present, normalised like every other source (en -> eng)
-    assert t["language"].to_dict() == {"000002": "eng", "000005": "", "000010": "fr", "001039": "eng"}
+    # language_code where present, normalised like every other source to ISO 639-3 (en -> eng, fr -> fra)
+    assert t["language"].to_dict() == {"000002": "eng", "000005": "", "000010": "fra", "001039": "eng"}
     assert t.loc["000010", "title"] == "Song 10" and t["source"].eq("fma").all()
     assert corpus.features57 is None
 

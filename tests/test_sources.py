@@ -417,3 +417,20 @@ def test_fingerprint_covers_labels_lyrics_and_precomputed_features(tmp_path, sma
     changed = table.features57.copy()
     changed.iloc[0, 0] += 1.0
     assert Corpus(table.tracks, changed, name=table.name).fingerprint() != table.fingerprint()
+
+
+def test_every_language_gets_one_iso_639_3_tag_and_a_readable_name(tmp_path):
+    from core.corpus import language_name, load_manifest
+
+    sr = 22050
+    rows = []
+    for i, lang in enumerate(["en", "de", "German", "ger", "FR", "bn", "Bangla", "ben", "xx-custom", ""]):
+        path = tmp_path / f"s{i}.wav"
+        sf.write(path, (0.3 * np.sin(2 * np.pi * 220 * np.arange(sr) / sr)).astype(np.float32), sr)
+        rows.append({"path": path.name, "language": lang})
+    pd.DataFrame(rows).to_csv(tmp_path / "manifest.csv", index=False)
+    corpus = load_manifest(tmp_path / "manifest.csv")
+    assert corpus.tracks["language"].tolist() == ["eng", "deu", "deu", "deu", "fra", "bng", "bng", "bng",
+                                                  "xx-custom", ""]
+    assert [language_name(t) for t in ("eng", "deu", "fra", "bng", "xx-custom")] == [
+        "English", "German", "French", "Bangla", "xx-custom"]

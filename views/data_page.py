@@ -9,6 +9,7 @@ import streamlit as st
 from core import workspace
 from core.audio import load_audio
 from core.config import SAMPLE_RATE
+from core.corpus import language_name
 from core.corpus.roots import ENV, is_local_address, root_choices
 from core.errors import BadInputError, SongscapeError
 from core.features.extract import extract
@@ -69,6 +70,7 @@ m[3].metric("with lyrics", n_lyrics)
 m[4].metric("skipped files", len(corpus.skipped))
 
 counts = corpus.counts()
+counts["language"] = [f"{language_name(t)} ({t})" if t else "unknown" for t in counts["language"]]
 st.plotly_chart(px.bar(counts, x="genre", y="tracks", color="language", barmode="group", height=300,
                        title="Tracks by genre and language"), key="counts")
 if corpus.skipped:
@@ -132,7 +134,7 @@ if listed is not None and not is_chosen.any():
     st.warning(f"No track {chosen!r} in this corpus.")
     st.stop()
 track = corpus.tracks.loc[is_chosen].iloc[0]
-st.markdown(f"**{track.track_id}** · {track.genre} · {track.language}")
+st.markdown(f"**{track.track_id}** · {track.genre} · {language_name(track.language) if track.language else ''}")
 if not track.path:
     st.caption("No audio for this track (feature table).")
     st.stop()

@@ -15,7 +15,7 @@ a spec is ``[KIND:]PATH[@LANG]`` (see :mod:`core.corpus.specs`). Modules:
 """
 
 from core.corpus.columns import FEATURE_NAMES, REQUIRED_COLUMNS
-from core.corpus.table import Corpus, normalise_language
+from core.corpus.table import Corpus, language_name, normalise_language
 from core.corpus.banglabeats import CLIPS_PER_TRACK, load_banglabeats
 from core.corpus.demo import load_demo
 from core.corpus.feature_table import read_feature_table
@@ -28,5 +28,5 @@ from core.corpus.specs import KINDS, detect_kind, load_source, load_sources, par
 __all__ = [
     "CLIPS_PER_TRACK", "FEATURE_NAMES", "KINDS", "REQUIRED_COLUMNS", "Corpus", "detect_kind", "load_banglabeats",
     "load_demo", "load_folder", "load_gtzan", "load_manifest", "load_merge", "load_source", "load_sources",
-    "normalise_language", "parse_spec", "read_feature_table",
+    "language_name", "normalise_language", "parse_spec", "read_feature_table",
 ]

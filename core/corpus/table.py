@@ -7,7 +7,7 @@ columns (:data:`~core.corpus.columns.REQUIRED_COLUMNS`):
 track_id   unique string id (``"<source>:<name>"`` once sources are combined)
 path       absolute path of the audio file, or ``""`` when there is no audio
 genre      genre label (``""`` when unknown)
-language   language tag, e.g. ``"eng"`` or ``"bng"`` (``""`` when unknown)
+language   language tag, ISO 639-3 (``"eng"``, ``"deu"``; ``"bng"`` for Bangla; ``""`` when unknown)
 lyrics     lyrics text, ``""`` for instrumentals or unknown lyrics
 source     name of the source the track came from (``"demo"``, ``"gtzan"``...)
 =========  ==================================================================
@@ -35,19 +35,43 @@ from core.corpus.columns import REQUIRED_COLUMNS
 from core.corpus.filehash import file_hash
 from core.errors import BadInputError, Skipped
 
-#: Canonical language tags.
-LANGUAGE_ALIASES = {
-    "en": "eng", "eng": "eng", "english": "eng",
-    "bn": "bng", "bng": "bng", "ben": "bng", "bangla": "bng", "bengali": "bng",
+#: Languages by tag: ISO 639-3 (three letters), with their ISO 639-1 and 639-2/B codes and English names as
+#: other spellings. One exception, kept on purpose: Bangla is ``bng``, the tag of the study Songscape
+#: follows, of its demo corpus and of its shipped checkpoints (ISO 639-3 says ``ben``, which maps to it).
+LANGUAGES = {  # tag: (readable name, other spellings)
+    "eng": ("English", "en"), "bng": ("Bangla", "bn ben bengali"), "hin": ("Hindi", "hi"),
+    "urd": ("Urdu", "ur"), "deu": ("German", "de ger"), "fra": ("French", "fr fre"), "spa": ("Spanish", "es"),
+    "por": ("Portuguese", "pt"), "ita": ("Italian", "it"), "nld": ("Dutch", "nl dut"), "swe": ("Swedish", "sv"),
+    "nor": ("Norwegian", "no nb nob nn nno"), "dan": ("Danish", "da"), "fin": ("Finnish", "fi"),
+    "isl": ("Icelandic", "is ice"), "pol": ("Polish", "pl"), "ces": ("Czech", "cs cze"), "slk": ("Slovak", "sk slo"),
+    "hun": ("Hungarian", "hu"), "ron": ("Romanian", "ro rum"), "bul": ("Bulgarian", "bg"), "srp": ("Serbian", "sr"),
+    "hrv": ("Croatian", "hr"), "slv": ("Slovenian", "sl"), "ell": ("Greek", "el gre"), "tur": ("Turkish", "tr"),
+    "rus": ("Russian", "ru"), "ukr": ("Ukrainian", "uk"), "ara": ("Arabic", "ar"), "heb": ("Hebrew", "he"),
+    "fas": ("Persian", "fa per farsi"), "zho": ("Chinese", "zh chi"), "jpn": ("Japanese", "ja"),
+    "kor": ("Korean", "ko"), "vie": ("Vietnamese", "vi"), "tha": ("Thai", "th"), "ind": ("Indonesian", "id"),
+    "msa": ("Malay", "ms may"), "tgl": ("Tagalog", "tl"), "swa": ("Swahili", "sw"), "yor": ("Yoruba", "yo"),
+    "tam": ("Tamil", "ta"), "tel": ("Telugu", "te"), "mar": ("Marathi", "mr"), "pan": ("Punjabi", "pa"),
+    "nep": ("Nepali", "ne"), "cat": ("Catalan", "ca"), "eus": ("Basque", "eu baq"), "gle": ("Irish", "ga"),
+    "cym": ("Welsh", "cy wel"), "lat": ("Latin", "la"), "epo": ("Esperanto", "eo"),
 }
+#: Every accepted spelling (lower case) -> its tag.
+LANGUAGE_ALIASES = {alias: tag for tag, (name, others) in LANGUAGES.items()
+                    for alias in (tag, name.lower(), *others.split())} | {"bangla": "bng"}
 
 
 def normalise_language(value: object) -> str:
-    """Map common spellings ("English", "bn", "Bangla"...) to ``eng`` / ``bng``; keep others."""
+    """One tag per language: ISO 639-3 (``bng`` for Bangla), from any of its codes or its English name
+    ("English", "en", "de", "ger", "German" -> ``eng``, ``deu``); an unknown value is kept, lower-cased."""
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
     text = str(value).strip()
-    return LANGUAGE_ALIASES.get(text.lower(), text)
+    return LANGUAGE_ALIASES.get(text.lower(), text.lower())
+
+
+def language_name(tag: object) -> str:
+    """The readable name of a language tag ("deu" -> "German"); an unknown tag is shown as it is."""
+    text = normalise_language(tag)
+    return LANGUAGES[text][0] if text in LANGUAGES else (text or "unknown")
 
 
 @dataclass
