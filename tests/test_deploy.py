@@ -144,6 +144,24 @@ def _songscape(site: Path, run: Path, *args: str) -> subprocess.CompletedProcess
                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
 
 
+def test_the_package_pins_what_requirements_pins():
+    """requirements.txt builds CI's environment; pyproject.toml installs Songscape elsewhere: same versions."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = project["dependencies"] + [d for extra in project["optional-dependencies"].values() for d in extra]
+    pins = {}
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[name.strip().lower()] = version.strip()
+    for dependency in declared:
+        name, sep, version = dependency.partition("==")
+        assert sep, f"pyproject.toml: {dependency} is not pinned"
+        assert pins.get(name.lower()) == version, f"pyproject.toml pins {dependency}, requirements.txt {pins.get(name.lower())}"
+    assert {d.partition("==")[0].lower() for d in declared} == set(pins)  # nothing pinned in one file only
+
+
 def test_the_package_installs_core_and_its_command_only(deployed):
     site, run = deployed
     assert (site / "core" / "__init__.py").is_file() and (site / "bin" / "songscape").is_file()
