@@ -134,8 +134,11 @@ class Model:
         if not self.is_fitted():
             raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit() first")
 
+    #: Inputs a model reads when given but can do without (a missing modality encodes as its prior).
+    optional_needs: ClassVar[frozenset[str]] = frozenset()
+
     def _check_needs(self, inputs: ModelInputs) -> None:
-        for field in sorted(self.needs):
+        for field in sorted(self.needs - self.optional_needs):
             if getattr(inputs, field) is None:
                 raise BadInputError(None, f"model '{self.name}' needs '{field}' inputs, which were not given")
 

@@ -380,6 +380,12 @@ class ConvVAE(TorchModel):
         audio = c.latent_dim + (c.crop_latent_dim if self.variational else 0)
         return (audio if c.modality != "lyrics" else 0) + (c.lyrics_latent_dim if c.modality != "audio" else 0)
 
+    @property
+    def optional_needs(self) -> frozenset[str]:
+        """With audio, lyrics are optional: a track, or a whole collection, without them has the prior as its
+        lyrics block. A lyrics-only model needs them."""
+        return frozenset({"lyrics"}) if self.modality == "both" else frozenset()
+
     def latent_blocks(self) -> tuple[LatentBlock, ...]:
         """``audio`` (the track block), ``crop`` (audio of one excerpt: not track-level) and ``lyrics``, as present."""
         if self.is_fitted():
