@@ -82,6 +82,10 @@ def read_feature_table(path: str | Path, *, language: str | None = None) -> Corp
                                   f"{list(FEATURE_TABLE_META)} and the 57 GTZAN feature columns")
     if df.empty:
         raise BadInputError(path, "feature table has no rows")
+    blank = df["filename"].isna().to_numpy() | (df["filename"].astype(str).str.strip() == "").to_numpy()
+    if blank.any():
+        rows = [str(i + 2) for i in np.flatnonzero(blank)[:5]]  # +2: the header is line 1
+        raise BadInputError(path, f"{int(blank.sum())} row(s) have no filename (lines {', '.join(rows)} of the file)")
     filenames = df["filename"].astype(str).str.strip()
     dups = filenames[filenames.duplicated()].unique().tolist()
     if dups:
