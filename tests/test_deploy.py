@@ -31,9 +31,9 @@ from tests.helpers import tiny_demo
 
 PYTHON = sys.executable
 DASK = str(Path(sys.executable).with_name("dask"))
-#: What a copy of the checkout leaves out: history, environments, generated data and build leftovers.
-NOT_COPIED = shutil.ignore_patterns(".git", ".venv", "data", "checkpoints", "__pycache__", "build", "dist",
-                                    "*.egg-info", ".pytest_cache", ".ruff_cache")
+#: What a copy of the checkout leaves out: hidden folders (history, environments, caches), generated data,
+#: checkpoints and build leftovers; none of them is part of the package.
+NOT_COPIED = shutil.ignore_patterns(".*", "data", "checkpoints", "__pycache__", "build", "dist", "*.egg-info")
 
 
 def _free_port() -> int:
@@ -282,7 +282,7 @@ def test_a_scheduler_without_workers_is_named_with_the_command_that_starts_them(
 
     from core.distributed import open_client
 
-    with LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None) as empty:
+    with LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=":0") as empty:
         with pytest.raises(BadInputError, match="the Dask scheduler has no workers") as err:
             with open_client(empty.scheduler_address, timeout=1):
                 pass
