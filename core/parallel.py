@@ -37,8 +37,8 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-#: Set by :func:`process_pool` to its process id while workers start: a process started then whose parent
-#: has this id (the forkserver) watches its parent from the moment it imports this module.
+#: Set by :func:`process_pool` to its process id (the pool's owner) while workers start: the forkserver and
+#: the workers started then watch that owner from the moment they import this module.
 WATCH_ENV = "SONGSCAPE_EXIT_WITH_PARENT"
 #: How often the watch thread looks at the parent (seconds).
 WATCH_INTERVAL = 0.25
