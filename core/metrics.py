@@ -303,6 +303,11 @@ def neighbour_agreement(Z: np.ndarray, truth: Iterable, *, k: int = 5) -> Metric
     (Euclidean, in ``Z``) that share its label. Tracks with an unknown label are left out, as
     neighbours too. A neighbour measure: the map and "tracks like this one" rest on neighbours,
     and it needs no clustering. Chance is the sum of squared class shares.
+
+    Ties at the k-th distance count by their expected share, as if broken at random: every track
+    without lyrics has the same lyrics block, and breaking such ties by row order would hand each of
+    them neighbours of its own class in a corpus listed by class. The result does not depend on the
+    order of the rows.
     """
     known = _known(truth)
     y = np.asarray(list(truth), dtype=object)[known]
@@ -310,10 +315,24 @@ def neighbour_agreement(Z: np.ndarray, truth: Iterable, *, k: int = 5) -> Metric
         return MetricValue(None, "fewer than 2 label classes")
     if len(y) <= k:
         return MetricValue(None, f"needs more than k = {k} labelled tracks")
-    idx = NearestNeighbors(n_neighbors=k + 1).fit(Z[known]).kneighbors(Z[known], return_distance=False)
-    # the nearest row is usually the track itself; with duplicates it may be another, so drop by identity
-    others = np.array([[j for j in row if j != i][:k] for i, row in enumerate(idx)])
-    return MetricValue(float(np.mean(y[others] == y[:, None])))
+    X = np.asarray(Z, dtype=np.float64)[known]
+    search = NearestNeighbors().fit(X)
+    q = min(len(y), k + 1)
+    while True:
+        dist, idx = search.kneighbors(X, n_neighbors=q)
+        kth = np.array([d[i != row][k - 1] for row, (d, i) in enumerate(zip(dist, idx))])
+        tol = 1e-9 * np.maximum(1.0, kth)
+        # a tie may reach past the q found: look further until the farthest found is beyond the k-th
+        if q == len(y) or np.all(dist[:, -1] > kth + tol):
+            break
+        q = min(len(y), 2 * q)
+    shares = np.empty(len(y))
+    for row in range(len(y)):
+        others = idx[row] != row
+        d, same = dist[row][others], y[idx[row][others]] == y[row]
+        inside, tied = d < kth[row] - tol[row], np.abs(d - kth[row]) <= tol[row]
+        shares[row] = (same[inside].sum() + (k - inside.sum()) * same[tied].mean()) / k
+    return MetricValue(float(shares.mean()))
 
 
 # --------------------------------------------------------------------------- report

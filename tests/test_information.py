@@ -68,5 +68,14 @@ def test_neighbour_agreement():
     unknown = truth.astype(object)
     unknown[::2] = ""
     assert neighbour_agreement(Z, unknown, k=5).value == pytest.approx(1.0)
+    # 40 identical vectors (the block every track without lyrics shares), listed by class: each one's
+    # neighbours are drawn from the 39 others, 19 of its own class, whatever the row order
+    tied_truth = np.repeat(["a", "b"], 20)
+    assert neighbour_agreement(np.zeros((40, 3)), tied_truth, k=5).value == pytest.approx(19 / 39, abs=1e-12)
+    mixed = np.vstack([Z[:60], np.zeros((40, 3))])
+    mixed_truth = np.concatenate([truth[:60], tied_truth])
+    order = rng.permutation(100)
+    assert neighbour_agreement(mixed[order], mixed_truth[order], k=5).value == pytest.approx(
+        neighbour_agreement(mixed, mixed_truth, k=5).value, abs=1e-12)
     one = neighbour_agreement(Z, np.full(100, "a"), k=5)
     assert one.value is None and "2 label classes" in one.reason
