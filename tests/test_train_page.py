@@ -234,6 +234,9 @@ class _Sleeper(Job):
         super().__init__(name=name)
         self.epochs, self.settings, self.save_to = [], {}, None
 
+    def history(self):  # what the page reads: a snapshot, like TrainingJob.history
+        return list(self.epochs)
+
     def work(self):
         while not self._stop.wait(0.05):
             pass
