@@ -38,13 +38,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core import blocks
+from core import blocks, checkpoint
 from core.corpus import load_sources
 from core.errors import BadInputError
 from core.evaluate import TASKS
 from core.evaluate.run import _adapt, _needs, fit_latents, task_support
 from core.inputs import build_inputs
 from core.io import atomic_write
+from core.latents import encode_corpus, input_params
 from core.metrics import neighbour_agreement
 from core.reconstruction import model_reconstruction_measures
 from core.clustering import CLUSTERERS
@@ -65,14 +66,24 @@ MAX_K = int(CLUSTERERS["kmeans"].params["n_clusters"].max)
 BENCH_TASKS = ("beyond", "easy", "medium", "hard", "fusion")
 METRICS = ("nmi_genre", "ari_genre", "knn_genre", "nmi_language", "ari_language", "knn_language", "nmi_artist",
            "knn_artist", "silhouette", "self_retrieval", "dist_recon_db", "dist_corpus_mean_db", "fit_s")
-#: (fused, [single modalities]) labels of the fusion comparison.
-#: The fusion task's "ConvVAE fused" is the medium task's "ConvVAE" (the same spec runs once, under that label).
-FUSION = {"ConvVAE [balanced]": ("ConvVAE [audio]", "ConvVAE [lyrics]", "ConvVAE audio only", "ConvVAE lyrics only",
-                                  "TF-IDF lyrics"),
-          "ConvVAE [all]": ("ConvVAE [audio]", "ConvVAE [lyrics]", "ConvVAE audio only", "ConvVAE lyrics only",
-                            "TF-IDF lyrics"),
-          "PCA mel+lyrics balanced": ("PCA mel", "TF-IDF lyrics"),
-          "PCA mel+lyrics": ("PCA mel", "TF-IDF lyrics")}
+#: Single-modality representations every fused one is compared with (where they ran), besides the fused
+#: model's own ``[audio]`` and ``[lyrics]`` parts.
+SINGLE = ("ConvVAE audio only", "ConvVAE lyrics only", "TF-IDF lyrics", "PCA mel")
+#: Fused representations that are not a model part: (label, its single modalities).
+FUSION = {"PCA mel+lyrics balanced": ("PCA mel", "TF-IDF lyrics"), "PCA mel+lyrics": ("PCA mel", "TF-IDF lyrics")}
+#: What the fusion comparison reports.
+FUSION_METRICS = ("nmi_genre", "nmi_language", "knn_genre", "knn_language")
+
+
+def fusion_pairs(labels) -> dict[str, tuple[str, ...]]:
+    """(fused, its single modalities) of the representations present: every ``X [balanced]`` and ``X [all]``
+    against ``X [audio]``, ``X [lyrics]`` and :data:`SINGLE`, and :data:`FUSION`."""
+    pairs = {k: v for k, v in FUSION.items() if k in labels}
+    for label in labels:
+        stem, _, part = label.rpartition(" [")
+        if part in ("balanced]", "all]"):
+            pairs[label] = (f"{stem} [audio]", f"{stem} [lyrics]", *SINGLE)
+    return pairs
 
 
 def specs_for(corpus) -> list:
@@ -101,7 +112,8 @@ def specs_for(corpus) -> list:
     return out
 
 
-def run_corpus(name: str, source: str, *, seeds: int, epochs_scale: float, only: set[str] | None) -> list[dict]:
+def run_corpus(name: str, source: str, *, seeds: int, epochs_scale: float, only: set[str] | None,
+               checkpoints: list[str] = ()) -> list[dict]:
     corpus = load_sources([source])
     specs = [s for s in specs_for(corpus) if not only or s.label in only]
     needs = set().union(*(_needs(s) for s in specs))
@@ -113,24 +125,39 @@ def run_corpus(name: str, source: str, *, seeds: int, epochs_scale: float, only:
         for seed in range(seeds):
             t = time.perf_counter()
             Z, model = fit_latents(spec, inputs, seed=seed, epochs_scale=epochs_scale, part="all")
-            fit_s = time.perf_counter() - t
-            found = model.latent_blocks() if model is not None else ()
-            offered = blocks.parts(found) if model is not None else ["all"]
-            for i, part in enumerate(offered):
-                Zp = blocks.view(Z, found, part) if model is not None else Z
-                label = spec.label if len(offered) == 1 else f"{spec.label} [{part}]"
-                row = {"corpus": name, "representation": label, "model": spec.model, "seed": seed,
-                       "n_tracks": len(inputs), "dim": Zp.shape[1], "fit_s": fit_s}
-                row.update(score_row(Zp, truth, seed=seed))
-                if i == 0 and model is not None and {"mel", "clips"} & set(model.needs):
-                    try:
-                        row.update(model_reconstruction_measures(model, inputs))
-                    except BadInputError:
-                        pass  # no mel reconstruction (e.g. a lyrics-only model)
-                rows.append(row)
-                print(f"  {name} {label} seed {seed}: " + " ".join(
-                    f"{m} {row[m]:.3f}" for m in METRICS[:6] if row.get(m) is not None) + f" ({fit_s:.1f} s)",
-                    flush=True)
+            base = {"corpus": name, "model": spec.model, "seed": seed, "n_tracks": len(inputs),
+                    "fit_s": time.perf_counter() - t}
+            rows += part_rows(spec.label, model, Z, inputs, truth, base)
+    for path in checkpoints:  # a saved model, encoded as it is; the seeds are K-Means's
+        model = checkpoint.load(path)
+        ids, Z = encode_corpus(model, corpus)
+        mine, _ = build_inputs(corpus.subset(ids), needs=set(model.needs), **input_params(model))
+        for seed in range(seeds):
+            base = {"corpus": name, "model": model.name, "seed": seed, "n_tracks": len(ids), "fit_s": None}
+            rows += part_rows(Path(path).name, model, Z, mine,
+                              label_table(corpus, columns, track_ids=ids), base, reconstruction=seed == 0)
+    return rows
+
+
+def part_rows(label: str, model, Z: np.ndarray, inputs, truth: pd.DataFrame, base: dict, *,
+              reconstruction: bool = True) -> list[dict]:
+    """One scored row per latent part of ``model`` (one row for a one-block model or a non-model baseline);
+    the reconstruction measures go on the first (the default part)."""
+    found = model.latent_blocks() if model is not None else ()
+    offered = blocks.parts(found) if model is not None else ["all"]
+    rows = []
+    for i, part in enumerate(offered):
+        Zp = blocks.view(Z, found, part) if model is not None else Z
+        row = {**base, "representation": label if len(offered) == 1 else f"{label} [{part}]", "dim": Zp.shape[1]}
+        row.update(score_row(Zp, truth, seed=base["seed"]))
+        if reconstruction and i == 0 and model is not None and {"mel", "clips"} & set(model.needs):
+            try:
+                row.update(model_reconstruction_measures(model, inputs))
+            except BadInputError:
+                pass  # no mel reconstruction (e.g. a lyrics-only model)
+        rows.append(row)
+        print(f"  {base['corpus']} {row['representation']} seed {base['seed']}: " + " ".join(
+            f"{m} {row[m]:.3f}" for m in METRICS[:6] if row.get(m) is not None), flush=True)
     return rows
 
 
@@ -169,10 +196,8 @@ def fusion_gain(df: pd.DataFrame) -> list[str]:
     out = []
     means = df.groupby(["corpus", "representation"]).mean(numeric_only=True)
     for corpus in df["corpus"].unique():
-        for fused, singles in FUSION.items():
-            if (corpus, fused) not in means.index:
-                continue
-            for col in ("nmi_genre", "nmi_language", "knn_genre", "knn_language"):
+        for fused, singles in fusion_pairs(set(df.loc[df["corpus"] == corpus, "representation"])).items():
+            for col in FUSION_METRICS:
                 single = {s: means.loc[(corpus, s), col] for s in singles
                           if (corpus, s) in means.index and col in means.columns}
                 single = {s: v for s, v in single.items() if np.isfinite(v)}
@@ -194,6 +219,9 @@ def main() -> None:
     p.add_argument("--gtzan", default=str(CORPORA["gtzan"][1]), help="the gtzan_mini folder")
     p.add_argument("--demo", default=str(CORPORA["demo"][1]), help="the demo corpus folder")
     p.add_argument("--hybrid", default=str(CORPORA["hybrid"][1]), help="the hybrid_en_de_dev manifest.csv")
+    p.add_argument("--checkpoint", action="append", default=[], metavar="FILE",
+                   help="also score this saved checkpoint as it is, every latent part (repeatable; the seeds are "
+                        "then K-Means's); with --models none only checkpoints are scored")
     p.add_argument("--out", default=str(ROOT / "data" / "bench_quality.csv"))
     args = p.parse_args()
     command = "python -m bench.bench_quality " + " ".join(shlex.quote(a) for a in sys.argv[1:])
@@ -210,7 +238,7 @@ def main() -> None:
                   + (" (python -m core demo --out data/demo)" if name == "demo" else ""), flush=True)
             continue
         rows += run_corpus(name, f"{CORPORA[name][0]}:{folder}", seeds=args.seeds, epochs_scale=args.epochs_scale,
-                           only=only)
+                           only=only, checkpoints=args.checkpoint)
         atomic_write(args.out, pd.DataFrame(rows).to_csv(index=False))  # after each corpus: a long run keeps what finished
     if not rows:
         raise SystemExit("nothing was benchmarked")

@@ -194,10 +194,12 @@ def k_distance(kdist: np.ndarray, *, k: int, suggested: float, eps: float, heigh
     return fig
 
 
-def kl_bars(kl_per_dim, *, height: int = 260, title: str = "KL per latent dimension") -> go.Figure:
-    """Mean KL of each latent dimension: dimensions near 0 carry no information."""
+def kl_bars(kl_per_dim, *, height: int = 260, title: str = "KL per latent dimension",
+            names: list[str] | None = None) -> go.Figure:
+    """Mean KL of each latent dimension (``names``: default ``z0 …``): dimensions near 0 carry no information."""
     kl = np.asarray(kl_per_dim, dtype=float)
-    fig = go.Figure(go.Bar(x=[f"z{i}" for i in range(len(kl))], y=kl, marker_color=PALETTE[2]))
+    names = names if names is not None and len(names) == len(kl) else [f"z{i}" for i in range(len(kl))]
+    fig = go.Figure(go.Bar(x=names, y=kl, marker_color=PALETTE[2]))
     fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10), yaxis_title="nats")
     return fig
 
@@ -213,7 +215,7 @@ def information_heatmap(information: pd.DataFrame, *, blocks=(), height: int | N
     for block in blocks[1:]:
         fig.add_vline(x=block.start - 0.5, line_width=2, line_color="#374151")
     fig.update_xaxes(type="category", title_text="latent dimension", tickangle=-90, automargin=True)
-    fig.update_yaxes(type="category", title_text="label", automargin=True)
+    fig.update_yaxes(type="category", title_text="label", automargin=True, autorange="reversed")
     fig.update_layout(height=height or 120 + 40 * len(table), margin=dict(l=60, r=10, t=30, b=40),
                       plot_bgcolor="white")
     return fig

@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from core import explore
+from core.blocks import column_names
 from core.config import SAMPLE_RATE
 from core.corpus import FEATURE_NAMES
 from core.errors import BadInputError
@@ -21,7 +22,8 @@ model = state.loaded_model(entry)
 
 kl = getattr(model, "kl_per_dim_", None)
 if kl is not None and len(kl):
-    st.plotly_chart(figures.kl_bars(kl, title="KL per latent dimension (validation)"), key="latent_kl")
+    st.plotly_chart(figures.kl_bars(kl, title="KL per latent dimension (validation)",
+                                    names=column_names(model.latent_blocks())), key="latent_kl")
     used = int((np.asarray(kl) > 0.01).sum())
     st.caption(f"{used} of {len(kl)} dimensions carry information (KL > 0.01 nats). A larger β switches more "
                "dimensions off and spreads the factors of variation over fewer of them: the Beta-VAE story.")

@@ -1,0 +1,49 @@
+"""The dashboard says which latent part it clusters, lets the user choose it, and shows what each dimension knows."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.test_app import _app, _texts, app_env, monkeypatch_module  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.slow
+
+
+def _open(page: str, checkpoint: str):
+    at = _app()
+    at.run()
+    box = at.selectbox(key="checkpoint")
+    box.select_index(next(i for i, label in enumerate(box.options) if label.startswith(checkpoint))).run()
+    at.switch_page(f"views/{page}_page.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_a_multimodal_checkpoint_clusters_its_balanced_part_and_the_user_can_choose_another(app_env):
+    at = _open("clusters", "conv")
+    part = at.selectbox(key="latent_part")
+    assert part.value == "balanced" and part.options == [
+        "audio + lyrics, balanced", "audio only", "lyrics only", "all dimensions as encoded"]
+    assert "audio + lyrics, balanced (48 dims)" in _texts(at)
+    balanced = {m.label: m.value for m in at.metric}
+    part.select("lyrics").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "lyrics only (16 dims)" in _texts(at)
+    assert {m.label: m.value for m in at.metric} != balanced  # the metrics follow the part
+    at.switch_page("views/explore_page.py").run()
+    assert "lyrics only (16 dims)" in _texts(at)  # the map projects the same part
+
+
+def test_a_one_block_checkpoint_offers_no_part(app_env):
+    at = _open("clusters", "basic")
+    assert not [s for s in at.selectbox if s.key == "latent_part"]
+    assert "(48 dims)" not in _texts(at)
+
+
+def test_the_latent_page_shows_what_each_dimension_knows(app_env):
+    at = _open("latent", "conv")
+    assert any(h.value == "Which dimensions know what" for h in at.subheader)
+    table = next(d for d in at.dataframe if "best dimension" in d.value.columns)
+    assert "genre" in table.value.index and "language" in table.value.index
+    assert table.value.loc["language", "best dimension"].startswith("lyrics_")
+    assert {"best in audio", "best in lyrics"} <= set(table.value.columns)
