@@ -14,7 +14,12 @@ import re
 
 #: Longest value shown; a link can carry kilobytes.
 MAX_SHOWN = 200
-_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=\"'])")
+# Marks with a meaning anywhere in a line (emphasis, code, links and images, HTML, strikethrough, maths,
+# Streamlit's :colour[...] and :icon:, entities, autolinked e-mails, table cells); "http:" and "www."
+# lose their autolink with an escaped ":" or "."
+_SPECIAL = re.compile(r"([\\`*_\[\]<>!~$:&@|])")
+# marks that open a block only at the start of a line (heading, list, quote, numbered list)
+_BLOCK_START = re.compile(r"^(\s*\d*)([#+\-=>.)])")
 
 
 def _one_line(text: object, limit: int) -> str:
@@ -33,4 +38,6 @@ def code(value: object, *, limit: int = MAX_SHOWN) -> str:
 
 def plain(text: object, *, limit: int = 4 * MAX_SHOWN) -> str:
     """``text`` with every Markdown and Streamlit mark escaped, so it renders as the same characters."""
-    return _SPECIAL.sub(r"\\\1", _one_line(text, limit))
+    escaped = _SPECIAL.sub(r"\\\1", _one_line(text, limit))
+    escaped = re.sub(r"(?i)\bwww\.", lambda m: m.group(0)[:-1] + "\\.", escaped)
+    return _BLOCK_START.sub(lambda m: m.group(1) + "\\" + m.group(2), escaped)
