@@ -151,15 +151,18 @@ def test_bench_gives_distinct_labels_and_adapts_to_a_corpus_without_lyrics():
 
 def test_bench_table_and_fusion_gain_from_per_seed_rows():
     bench = _bench()
-    # the fused model runs under the medium task's label "ConvVAE" (the fusion task's identical spec is deduplicated)
-    df = pd.DataFrame({"corpus": "demo", "representation": ["ConvVAE"] * 2 + ["ConvVAE audio only"] * 2
+    # a multimodal model is scored on each latent part; its balanced part is compared with its own audio and
+    # lyrics parts and with the single-modality models that ran
+    df = pd.DataFrame({"corpus": "demo", "representation": ["ConvVAE [balanced]"] * 2 + ["ConvVAE [audio]"] * 2
                        + ["ConvVAE lyrics only"] * 2, "nmi_genre": [0.5, 0.6, 0.3, 0.3, 0.4, 0.6],
                        "nmi_language": [0.9, 0.9, 0.0, 0.0, 0.8, 0.8]})
     text = bench.table(df)
-    assert "| demo | ConvVAE | 2 | 0.550 ± 0.050 |" in text
+    assert "| demo | ConvVAE [balanced] | 2 | 0.550 ± 0.050 |" in text
     gains = bench.fusion_gain(df)
     assert any("nmi_genre 0.550 vs best single modality (ConvVAE lyrics only) 0.500: +0.050" in g for g in gains)
     assert any("nmi_language 0.900" in g and "+0.100" in g for g in gains)
+    assert bench.fusion_pairs({"conv.pt [balanced]", "conv.pt [audio]"})["conv.pt [balanced]"][:2] == (
+        "conv.pt [audio]", "conv.pt [lyrics]")
 
 
 def test_whole_clip_models_are_measured_on_their_own_excerpt_whatever_mels_the_inputs_carry():
