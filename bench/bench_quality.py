@@ -128,15 +128,28 @@ def run_corpus(name: str, source: str, *, seeds: int, epochs_scale: float, only:
             base = {"corpus": name, "model": spec.model, "seed": seed, "n_tracks": len(inputs),
                     "fit_s": time.perf_counter() - t}
             rows += part_rows(spec.label, model, Z, inputs, truth, base)
-    for path in checkpoints:  # a saved model, encoded as it is; the seeds are K-Means's
-        model = checkpoint.load(path)
-        ids, Z = encode_corpus(model, corpus)
-        mine, _ = build_inputs(corpus.subset(ids), needs=set(model.needs), **input_params(model))
-        for seed in range(seeds):
+    for label, paths in checkpoint_groups(checkpoints).items():
+        # saved models, encoded as they are: the files of one label are its seeds (one file: K-Means's seeds)
+        runs = list(enumerate(paths)) if len(paths) > 1 else [(seed, paths[0]) for seed in range(seeds)]
+        for seed, path in runs:
+            model = checkpoint.load(path)
+            ids, Z = encode_corpus(model, corpus)
+            mine, _ = build_inputs(corpus.subset(ids), needs=set(model.needs), **input_params(model))
             base = {"corpus": name, "model": model.name, "seed": seed, "n_tracks": len(ids), "fit_s": None}
-            rows += part_rows(Path(path).name, model, Z, mine,
-                              label_table(corpus, columns, track_ids=ids), base, reconstruction=seed == 0)
+            rows += part_rows(label, model, Z, mine, label_table(corpus, columns, track_ids=ids), base,
+                              reconstruction=len(paths) > 1 or seed == 0)
     return rows
+
+
+def checkpoint_groups(specs: list[str]) -> dict[str, list[str]]:
+    """``--checkpoint`` values (``FILE`` or ``LABEL=FILE``) grouped by label (default: the file's name)."""
+    groups: dict[str, list[str]] = {}
+    for spec in specs:
+        label, sep, path = spec.partition("=")
+        if not sep:
+            label, path = Path(spec).name, spec
+        groups.setdefault(label, []).append(path)
+    return groups
 
 
 def part_rows(label: str, model, Z: np.ndarray, inputs, truth: pd.DataFrame, base: dict, *,
@@ -219,9 +232,10 @@ def main() -> None:
     p.add_argument("--gtzan", default=str(CORPORA["gtzan"][1]), help="the gtzan_mini folder")
     p.add_argument("--demo", default=str(CORPORA["demo"][1]), help="the demo corpus folder")
     p.add_argument("--hybrid", default=str(CORPORA["hybrid"][1]), help="the hybrid_en_de_dev manifest.csv")
-    p.add_argument("--checkpoint", action="append", default=[], metavar="FILE",
-                   help="also score this saved checkpoint as it is, every latent part (repeatable; the seeds are "
-                        "then K-Means's); with --models none only checkpoints are scored")
+    p.add_argument("--checkpoint", action="append", default=[], metavar="[LABEL=]FILE",
+                   help="also score this saved checkpoint as it is, every latent part (repeatable: the files given "
+                        "one LABEL are its seeds; a label with one file is clustered with --seeds K-Means seeds); "
+                        "with --models none only checkpoints are scored")
     p.add_argument("--out", default=str(ROOT / "data" / "bench_quality.csv"))
     args = p.parse_args()
     command = "python -m bench.bench_quality " + " ".join(shlex.quote(a) for a in sys.argv[1:])

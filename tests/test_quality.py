@@ -163,6 +163,9 @@ def test_bench_table_and_fusion_gain_from_per_seed_rows():
     assert any("nmi_language 0.900" in g and "+0.100" in g for g in gains)
     assert bench.fusion_pairs({"conv.pt [balanced]", "conv.pt [audio]"})["conv.pt [balanced]"][:2] == (
         "conv.pt [audio]", "conv.pt [lyrics]")
+    # saved checkpoints: the files given one label are the seeds of one representation
+    assert bench.checkpoint_groups(["ck/conv.pt", "ConvVAE=a/s0.pt", "ConvVAE=a/s1.pt"]) == {
+        "conv.pt": ["ck/conv.pt"], "ConvVAE": ["a/s0.pt", "a/s1.pt"]}
 
 
 def test_whole_clip_models_are_measured_on_their_own_excerpt_whatever_mels_the_inputs_carry():
