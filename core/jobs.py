@@ -146,18 +146,20 @@ class TrainingJob(Job):
     monitor : optional object with ``on_validation(*, epoch, latents) -> dict`` (a
         ``core.scoring.TrainingMonitor``): the metrics each epoch record carries.
     settings : what was asked for (model name and parameters), shown while it trains.
+    corpus : the corpus ``inputs`` were built from: the checkpoint records its sources and fingerprint.
     """
 
     kind = "train"
 
     def __init__(self, model, inputs, *, save_to: str | Path | None = None, monitor=None,
-                 settings: dict | None = None, name: str = ""):
+                 settings: dict | None = None, name: str = "", corpus=None):
         super().__init__(name=name or (Path(save_to).stem if save_to else getattr(model, "name", "")))
         self.model = model
         self.monitor = monitor
         self.inputs = inputs
         self.save_to = None if save_to is None else Path(save_to)
         self.settings = dict(settings or {})
+        self.corpus = corpus
         self.epochs: list[dict] = []
         self._epochs_lock = threading.Lock()
 
@@ -185,7 +187,8 @@ class TrainingJob(Job):
         self.total = self.total_epochs
         self.model.fit(self.inputs, callback=self, stop=self._stop)
         if self.save_to is not None:
-            checkpoint.save(self.model, self.save_to)
+            # in this thread: the corpus fingerprint hashes audio files the page need not wait for
+            checkpoint.save(self.model, self.save_to, data=checkpoint.training_data(self.inputs, self.corpus))
 
 
 class EvaluationJob(Job):
@@ -311,4 +314,5 @@ def prepare_job(corpus, model_name: str, params: dict, *, save_to: str | Path | 
     model = create(model_name, **params)
     inputs, skipped = build_inputs(corpus, needs=set(model.needs), progress=progress)
     settings = {"model": model_name, **params}
-    return TrainingJob(model, inputs, save_to=save_to, monitor=monitor, settings=settings, name=name), skipped
+    return TrainingJob(model, inputs, save_to=save_to, monitor=monitor, settings=settings, name=name,
+                       corpus=corpus), skipped

@@ -132,10 +132,13 @@ def fit_and_score(corpus: Corpus, name: str, *, params: dict[str, Any], random_s
 def score_checkpoints(corpus: Corpus, entries: Iterable, *, progress: Progress | None = None) -> pd.DataFrame:
     """Every checkpoint of ``entries`` (objects with ``name`` and ``path``) scored on ``corpus``.
 
-    One row per checkpoint: ``checkpoint, model, latent, part, β`` and :func:`score_by_label` of the
+    One row per checkpoint: ``checkpoint, model, latent, part, β``, ``trained_on`` (what the checkpoint
+    says it was trained on, :func:`core.checkpoint.data_summary`: "this corpus" when its corpus fingerprint
+    is ``corpus``'s, "other data" when not, "not recorded" for older files) and :func:`score_by_label` of the
     default part of its latents (:func:`core.latents.latent_part`). A checkpoint that cannot encode the corpus gets a row whose ``note`` says why.
     """
     entries = list(entries)
+    here = corpus.fingerprint() if entries else None
     rows = []
     for i, entry in enumerate(entries):
         if progress:
@@ -148,7 +151,8 @@ def score_checkpoints(corpus: Corpus, entries: Iterable, *, progress: Progress |
             rows.append(row | {"note": exc.problem})
             continue
         part = default_part(model.latent_blocks())
-        row |= {"model": model.name, "latent": Z.shape[1], "part": part, "β": _setting(model, "beta")}
+        row |= {"model": model.name, "latent": Z.shape[1], "part": part, "β": _setting(model, "beta"),
+                "trained_on": checkpoint.data_summary(getattr(model, "training_data_", None), fingerprint=here)}
         scores = score_by_label(latent_part(model, Z, part), label_table(corpus, track_ids=ids))
         row |= {k: v for k, v in scores.items() if k != "notes"}
         rows.append(row)

@@ -165,6 +165,9 @@ def test_compare_scores_every_checkpoint_on_the_corpus(app_env):
     scores = at.dataframe[0].value
     assert sorted(scores["checkpoint"]) == sorted(p.stem for p in config.CHECKPOINT_DIR.glob("*.pt"))
     assert scores["NMI vs language"].between(0, 1).all() and scores["NMI vs genre"].between(0, 1).all()
+    # next to each score, what the checkpoint says it was trained on (files from before the record: not recorded)
+    said = scores["trained on"].str.extract(r"^(this corpus|other data|not recorded)")[0]
+    assert said.notna().all(), list(scores["trained on"])
 
 
 def test_feature_table_corpus_opens_with_basic_and_explains_conv(tmp_path, shared_data, monkeypatch):

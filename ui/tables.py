@@ -71,13 +71,13 @@ def nice(key: str) -> str:
 
 #: Names of the non-metric columns of the results and score tables.
 COLUMN_NAMES = {"params": "setting", "n_tracks": "tracks", "recon": "reconstruction loss", "kl": "KL",
-                "active_dims": "active dimensions", "beta": "β", "eps": "eps"}
+                "active_dims": "active dimensions", "beta": "β", "eps": "eps", "trained_on": "trained on"}
 #: The results table's columns shown by default (the rest behind "all columns").
 RESULT_COLUMNS = ("task", "model", "clustering", "params", "n_clusters", "silhouette", "nmi_genre", "nmi_language",
                   "ari_genre", "ari_language", "purity_genre", "purity_language", "coverage", "note")
 #: The checkpoint score table's columns shown.
 SCORE_COLUMNS = ("checkpoint", "model", "latent", "β", "silhouette", "nmi_genre", "nmi_language", "ari_genre",
-                 "ari_language", "purity_genre", "purity_language", "note")
+                 "ari_language", "purity_genre", "purity_language", "trained_on", "note")
 
 
 def readable(table: pd.DataFrame, columns=None) -> pd.DataFrame:

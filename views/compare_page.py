@@ -19,7 +19,10 @@ st.markdown("The study's three tasks on the current corpus — **easy**: Basic V
             "autoencoder and raw features. Labels are never used in training; they only score the clusters.")
 
 st.subheader("Your checkpoints on this corpus")
-st.caption("K-Means on each checkpoint's latent means, k = the number of classes of each label.")
+st.caption("K-Means on each checkpoint's latent means, k = the number of classes of each label. **Trained on** is "
+           "what the checkpoint recorded: *this corpus* when its training corpus has this corpus's fingerprint, "
+           "*other data* when not (its scores here are a transfer), *not recorded* for files saved before "
+           "checkpoints recorded their data.")
 scores = state.checkpoint_scores(specs, tuple(e.stamp for e in workspace.list_checkpoints()))
 if scores.empty:
     st.info("No checkpoints yet: train one on the **Train** page.")

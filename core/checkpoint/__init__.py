@@ -3,12 +3,14 @@
 and resumes a killed run. Import from here: ``from core import checkpoint; checkpoint.load(path)``."""
 
 from core.checkpoint.format import (
-    FORMAT_CHANGE, FORMAT_VERSION, REQUIRED_KEYS, check_expect, describe, load, read, save, unfitted,
+    DATA_KEY, FORMAT_CHANGE, FORMAT_VERSION, NOT_RECORDED, REQUIRED_KEYS, check_expect, data_summary, describe, load,
+    read, save, training_data, unfitted,
 )
 from core.checkpoint.integrity import content_checksum, structure_problem
 from core.checkpoint.runs import fit, resume
 
 __all__ = [
-    "FORMAT_CHANGE", "FORMAT_VERSION", "REQUIRED_KEYS", "check_expect", "content_checksum", "describe", "fit",
-    "load", "read", "resume", "save", "structure_problem", "unfitted",
+    "DATA_KEY", "FORMAT_CHANGE", "FORMAT_VERSION", "NOT_RECORDED", "REQUIRED_KEYS", "check_expect", "content_checksum",
+    "data_summary", "describe", "fit", "load", "read", "resume", "save", "structure_problem", "training_data",
+    "unfitted",
 ]

@@ -16,6 +16,10 @@ on whole-clip crops, version 4 = their track-level latent, issue 9)::
     history         one dict per epoch (empty for pca / raw)
     train_state     optional, only while a run is unfinished: optimizer state, epoch, last weights,
                     early-stopping counters, the content hash of the training data (for ``resume``)
+    training_data   optional, what the model was trained on (:func:`training_data`): the source specs,
+                    the number of tracks, the corpus fingerprint and the content hash of the inputs.
+                    Files written before it was recorded simply lack it ("not recorded"); it is
+                    optional rather than a new format version so that those files keep loading
     songscape       the version of Songscape that wrote it
     checksum        sha256 of everything above (tensors by their bytes), checked on read
 
@@ -63,15 +67,54 @@ FORMAT_CHANGE = ("version 4: the ConvVAE / Beta-VAE have a track-level latent sh
 #: Keys every checkpoint has.
 REQUIRED_KEYS = ("format_version", "model", "model_config", "train_config", "monitor_config", "random_state",
                  "weights", "feature_params", "history")
+#: The optional key that says what the model was trained on.
+DATA_KEY = "training_data"
+#: What :func:`data_summary` says for a file without :data:`DATA_KEY`.
+NOT_RECORDED = "not recorded"
+
+
+def training_data(inputs, corpus=None) -> dict:
+    """What a model trained on ``inputs`` saw, as a checkpoint records it.
+
+    ``sources``: the source specs of ``corpus`` (``Corpus.sources``; empty without a corpus);
+    ``n_tracks``: the tracks trained on (``len(inputs)``: tracks without usable inputs are left out);
+    ``fingerprint``: ``corpus.fingerprint()`` of the corpus as loaded (None without a corpus), the
+    same hash the dashboard computes for its current corpus, so the two can be compared;
+    ``inputs_hash``: ``inputs.content_hash()``, the arrays themselves (what ``resume`` checks).
+    """
+    return {
+        "sources": [str(s) for s in getattr(corpus, "sources", ())],
+        "n_tracks": int(len(inputs)),
+        "fingerprint": None if corpus is None else str(corpus.fingerprint()),
+        "inputs_hash": str(inputs.content_hash()),
+    }
+
+
+def data_summary(record: dict | None, *, fingerprint: str | None = None) -> str:
+    """One line on a :func:`training_data` record: sources, track count and fingerprint, or ``"not recorded"``.
+
+    With ``fingerprint`` (another corpus's), the line starts with whether the model was trained on that
+    corpus ("this corpus") or on other data ("other data").
+    """
+    if not record:
+        return NOT_RECORDED
+    sources = " + ".join(record.get("sources") or []) or "sources not recorded"
+    own = record.get("fingerprint")
+    text = f"{sources}, {record.get('n_tracks')} tracks" + (f" (fingerprint {own})" if own else "")
+    if fingerprint is None or not own:
+        return text
+    return f"{'this corpus' if own == fingerprint else 'other data'}: {text}"
+
 
 
 def save(model: Model, path: str | Path, *, weights: dict | None = None, history: list | None = None,
-         train_state: dict | None = None, monitoring: dict | None = None) -> Path:
+         train_state: dict | None = None, monitoring: dict | None = None, data: dict | None = None) -> Path:
     """Write a fitted ``model`` to ``path`` atomically and return the path.
 
     ``weights`` / ``history`` replace the model's own in the file (while training, the loop
     saves the best weights while the module holds the latest ones); ``train_state`` makes the
-    file resumable; ``monitoring`` records the monitoring settings of the run.
+    file resumable; ``monitoring`` records the monitoring settings of the run; ``data`` (a
+    :func:`training_data` record) what it was trained on.
     """
     state = model.get_state()
     payload: dict[str, Any] = {
@@ -88,6 +131,8 @@ def save(model: Model, path: str | Path, *, weights: dict | None = None, history
     }
     if train_state is not None:
         payload["train_state"] = _cpu(train_state)
+    if data is not None:
+        payload[DATA_KEY] = dict(data)
     payload["checksum"] = content_checksum(payload)
     path = Path(path)
     clean_stale_temps(path.parent)  # leftovers of saves killed more than an hour ago
@@ -202,6 +247,7 @@ def load(path: str | Path, *, expect_model: str | None = None, expect: dict | No
     model = unfitted(ckpt, path)
     try:
         model.history_ = list(ckpt["history"])
+        model.training_data_ = ckpt.get(DATA_KEY)  # shown beside the model's scores; None = not recorded
         model.set_state(ckpt["weights"], ckpt["feature_params"])
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         first = str(exc).splitlines()[0][:200]
@@ -227,7 +273,8 @@ def check_expect(model: Model, expect: dict, path: str | Path | None = None) -> 
 
 # ---------------------------------------------------------------- training into a file
 def describe(path: str | Path) -> dict:
-    """A summary of a checkpoint: model, its settings, feature parameters and training history."""
+    """A summary of a checkpoint: model, its settings, what it was trained on (``training_data``, None when not
+    recorded), feature parameters and training history."""
     ckpt = read(path)
     history = ckpt["history"]
     fp = dict(ckpt["feature_params"])
@@ -256,6 +303,7 @@ def describe(path: str | Path) -> dict:
         "n_weights": int(sum(t.numel() for t in ckpt["weights"].values() if isinstance(t, torch.Tensor))),
         "epochs_trained": len(history),
         "resumable": ckpt.get("train_state") is not None,
+        "training_data": ckpt.get(DATA_KEY),
     }
     if history:
         flagged = [h for h in history if h.get("best")]

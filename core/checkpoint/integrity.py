@@ -87,6 +87,23 @@ def _history_problem(history: Any) -> str | None:
     return None
 
 
+def _data_problem(record: Any) -> str | None:
+    """What is wrong with the optional record of the training data (absent or None: nothing)."""
+    if record is None:
+        return None
+    if not isinstance(record, dict):
+        return f"training_data must be a dict, got {type(record).__name__}"
+    sources = record.get("sources")
+    if not (isinstance(sources, list) and all(isinstance(s, str) for s in sources)):
+        return "training_data.sources must be a list of source specs (text)"
+    if not _is_int(record.get("n_tracks")) or record["n_tracks"] < 0:
+        return f"training_data.n_tracks must be a whole number >= 0, got {record.get('n_tracks')!r}"
+    for key in ("fingerprint", "inputs_hash"):
+        if record.get(key) is not None and not isinstance(record[key], str):
+            return f"training_data.{key} must be text, got {record[key]!r}"
+    return None
+
+
 def structure_problem(ckpt: dict) -> str | None:
     """What is wrong with the structure of a loaded checkpoint dict, or None: the type of every field,
     the settings' ranges (:mod:`core.ranges`), the history records and, when present, the training state."""
@@ -106,7 +123,7 @@ def structure_problem(ckpt: dict) -> str | None:
         check_settings({"metrics_every": monitor.get("every"), "n_clusters": monitor.get("n_clusters")})
     except ValueError as exc:
         return f"setting {exc}"
-    problem = _history_problem(ckpt["history"])
+    problem = _history_problem(ckpt["history"]) or _data_problem(ckpt.get("training_data"))
     if problem:
         return problem
     state = ckpt.get("train_state")

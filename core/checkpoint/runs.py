@@ -12,24 +12,28 @@ from core.errors import BadInputError, CheckpointError
 from core.inputs import ModelInputs
 from core.models import Model
 from core.models.configs import config_to_dict
-from core.checkpoint.format import read, save, unfitted
+from core.checkpoint.format import DATA_KEY, read, save, training_data, unfitted
 
 
-def fit(model: Model, inputs: ModelInputs, path: str | Path, *, callback: Any = None,
+def fit(model: Model, inputs: ModelInputs, path: str | Path, *, corpus: Any = None, callback: Any = None,
         stop: threading.Event | None = None, monitoring: dict | None = None) -> Model:
     """Fit ``model`` on ``inputs``, writing ``path`` at the end of every epoch.
 
     While the run is unfinished the file holds the training state (so :func:`resume`
     continues it after Ctrl-C or a killed process); once training has ended (all epochs,
     or early stopping) it is rewritten without it. Models without training epochs
-    (pca, raw) are fitted and saved once.
+    (pca, raw) are fitted and saved once. Every file records what the model was trained on
+    (:func:`~core.checkpoint.format.training_data`): pass the ``corpus`` the inputs were built
+    from so that the record names its sources and fingerprint (without it, only the track count
+    and the inputs' content hash are known).
     """
+    data = training_data(inputs, corpus)
     if model.training is None:
         model.fit(inputs, callback=callback, stop=stop)
-        save(model, path, monitoring=monitoring)
+        save(model, path, monitoring=monitoring, data=data)
         return model
     return _fit_into(model, inputs, Path(path), callback=callback, stop=stop, monitoring=monitoring,
-                     resume_from=None)
+                     resume_from=None, data=data)
 
 
 def resume(path: str | Path, inputs: ModelInputs, *, expect_model: str | None = None, epochs: int | None = None,
@@ -60,8 +64,10 @@ def resume(path: str | Path, inputs: ModelInputs, *, expect_model: str | None = 
     if epochs is not None:
         model.training = type(model.training)(**{**config_to_dict(model.training), "epochs": int(epochs)})
     _check_resumable(model, saved, path)
+    # the same data (checked above), so the run keeps the record it started with
+    data = saved.get(DATA_KEY) or training_data(inputs)
     return _fit_into(model, inputs, path, callback=callback, stop=stop, monitoring=saved["monitor_config"],
-                     resume_from=saved)
+                     resume_from=saved, data=data)
 
 
 def _check_resumable(model: Model, saved: dict, path: Path) -> None:
@@ -90,7 +96,8 @@ def _check_resumable(model: Model, saved: dict, path: Path) -> None:
                                     "already done: nothing to resume")
 
 
-def _fit_into(model, inputs: ModelInputs, path: Path, *, callback, stop, monitoring, resume_from) -> Model:
+def _fit_into(model, inputs: ModelInputs, path: Path, *, callback, stop, monitoring, resume_from,
+              data: dict) -> Model:
     data_hash = inputs.content_hash()
     finished = {"done": False}
 
@@ -98,11 +105,11 @@ def _fit_into(model, inputs: ModelInputs, path: Path, *, callback, stop, monitor
         ts = dict(train_state, data_hash=data_hash)
         finished["done"] = bool(ts.pop("finished"))
         save(model, path, weights=ts.pop("best_weights"), history=ts["history"], train_state=ts,
-             monitoring=monitoring)
+             monitoring=monitoring, data=data)
 
     model.fit(inputs, callback=callback, stop=stop, save_state=save_state, resume_from=resume_from)
     if finished["done"]:
-        save(model, path, monitoring=monitoring)
+        save(model, path, monitoring=monitoring, data=data)
     return model
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "info", help="describe a checkpoint",
-        description="Print a checkpoint's model, its model / training / monitoring settings, feature parameters "
+        description="Print a checkpoint's model, its model / training / monitoring settings, what it was trained "
+                    "on (sources, track count, corpus fingerprint), feature parameters "
                     "and training history summary "
                     "(epochs, best validation loss, final KL per latent dimension). Exits non-zero, "
                     "saying why, when the file is not a usable checkpoint.")
@@ -28,7 +29,7 @@ def _fmt(value) -> str:
 
 def run(args) -> int:
     # Imported here, not at the top: the CLI loads torch only when a command runs.
-    from core.checkpoint import describe
+    from core.checkpoint import data_summary, describe
 
     info = describe(args.checkpoint)  # CheckpointError -> "error: PATH: why", exit 2
     if args.json:
@@ -46,6 +47,9 @@ def run(args) -> int:
             for k, v in info[key].items():
                 print(f"  {k:<{width}} {_fmt(v)}")
     print(f"random state  {info['random_state']}")
+    print(f"trained on  {data_summary(info['training_data'])}")
+    if info["training_data"] and info["training_data"].get("inputs_hash"):
+        print(f"  inputs hash      {info['training_data']['inputs_hash']}  (the arrays trained on)")
     if info.get("modality"):
         print(f"modality    {info['modality']}  (what the model really uses)")
     if info.get("beta") is not None:

@@ -188,7 +188,7 @@ def _run(args) -> int:
         monitor = TrainingMonitor(n_clusters=monitoring["n_clusters"], every=monitoring["every"],
                                   random_state=model.random_state)
     if model.training is None:
-        checkpoint.fit(model, inputs, out)
+        checkpoint.fit(model, inputs, out, corpus=corpus)
         print(f"saved {out}", file=sys.stderr)
         return 0
     stop = threading.Event()
@@ -199,7 +199,7 @@ def _run(args) -> int:
             model = checkpoint.resume(out, inputs, expect_model=model.name, epochs=args.epochs,
                                       callback=progress, stop=stop)
         else:
-            checkpoint.fit(model, inputs, out, callback=progress, stop=stop, monitoring=monitoring)
+            checkpoint.fit(model, inputs, out, corpus=corpus, callback=progress, stop=stop, monitoring=monitoring)
     finally:
         progress.close()
         signal.signal(signal.SIGINT, previous)

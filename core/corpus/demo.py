@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core import demo
+from core import config, demo
 from core.corpus.manifest import load_manifest
 from core.corpus.table import Corpus
 from core.progress import Progress
@@ -20,4 +20,6 @@ def load_demo(folder: str | Path | None = None, *, n_tracks: int | None = None, 
     manifest = demo.ensure_demo(folder, n_tracks=n_tracks, seed=seed, duration=duration, sr=sr, progress=progress)
     corpus = load_manifest(manifest, source="demo")
     corpus.name = "demo"
+    default = folder is None or Path(folder).expanduser().resolve() == Path(config.DEMO_DIR).resolve()
+    corpus.sources = ("demo",) if default else (f"demo:{folder}",)
     return corpus

@@ -108,6 +108,7 @@ def load_source(spec: str, *, progress: Progress | None = None, **opts) -> Corpu
         corpus = loaders[kind]()
     if language is not None:
         corpus.tracks["language"] = language
+    corpus.sources = (spec.strip(),)
     return corpus
 
 

@@ -20,7 +20,8 @@ tables) attach them as ``features57``: a DataFrame indexed by track_id with
 the 57 GTZAN columns. Such a corpus can train the Basic VAE without audio.
 
 Tracks that a loader could not use are listed in ``skipped``, never silently
-dropped.
+dropped. ``sources`` keeps the source specs the corpus was loaded from, so that a model trained on it
+can record what it was trained on.
 """
 
 from __future__ import annotations
@@ -82,6 +83,8 @@ class Corpus:
     features57: pd.DataFrame | None = None
     skipped: list[Skipped] = field(default_factory=list)
     name: str = "corpus"
+    #: The ``[KIND:]PATH[@LANG]`` specs it was loaded from, as given (empty when built otherwise).
+    sources: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         df = self.tracks.copy()
@@ -148,7 +151,7 @@ class Corpus:
         index = self.tracks.set_index("track_id")
         tracks = index.loc[ids].reset_index()
         feats = None if self.features57 is None else self.features57.loc[ids]
-        return Corpus(tracks, feats, list(self.skipped), self.name)
+        return Corpus(tracks, feats, list(self.skipped), self.name, self.sources)
 
     def fingerprint(self) -> str:
         """A short hash of what the tracks hold: ids, labels, lyrics, the bytes of every audio file, and any
@@ -196,7 +199,7 @@ class Corpus:
             skipped.extend(c.skipped)
         tracks = pd.concat(frames, ignore_index=True)
         features = pd.concat(feats) if len(feats) == len(parts) else None
-        return Corpus(tracks, features, skipped, name)
+        return Corpus(tracks, features, skipped, name, tuple(s for c in parts for s in c.sources))
 
 
 def _content_hash(path: str) -> str:
