@@ -12,8 +12,9 @@ registry (``core.models.create``), so a new default (e.g. the ported ConvVAE) is
 For each (corpus, representation, seed): fit without labels, encode, then the ONE scoring path
 (``core.scoring.score_by_label``: K-Means with k = the number of classes of each label column,
 NMI / ARI against genre and language, silhouette of the genre-k clustering) and, for models that
-reconstruct a mel, ``core.reconstruction.model_reconstruction_measures`` (self-retrieval and the
-log-mel distances track -> reconstruction and track -> corpus mean, on the model's mel excerpt).
+reconstruct a mel, ``core.reconstruction.model_reconstruction_measures`` (self-retrieval, the
+onset-envelope correlation and the frame-to-frame change ratio, and the log-mel distances track ->
+reconstruction and track -> corpus mean, on the model's mel excerpt).
 Next to K-Means, the leave-one-out 5-NN agreement of every label (``core.metrics.neighbour_agreement``):
 the map and "tracks like this one" rest on neighbours. A corpus with an ``artist`` column is scored
 against it too, so that a "language" cluster that is really a few artists shows.
@@ -65,7 +66,8 @@ MAX_K = int(CLUSTERERS["kmeans"].params["n_clusters"].max)
 #: Tasks whose models are benchmarked, in table order (a model in several tasks runs once).
 BENCH_TASKS = ("beyond", "easy", "medium", "hard", "fusion")
 METRICS = ("nmi_genre", "ari_genre", "knn_genre", "nmi_language", "ari_language", "knn_language", "nmi_artist",
-           "knn_artist", "silhouette", "self_retrieval", "dist_recon_db", "dist_corpus_mean_db", "fit_s")
+           "knn_artist", "silhouette", "self_retrieval", "onset_r", "frame_change_ratio", "dist_recon_db",
+           "dist_corpus_mean_db", "fit_s")
 #: Single-modality representations every fused one is compared with (where they ran), besides the fused
 #: model's own ``[audio]`` and ``[lyrics]`` parts.
 SINGLE = ("ConvVAE audio only", "ConvVAE lyrics only", "TF-IDF lyrics", "PCA mel")

@@ -67,6 +67,8 @@ def test_latent_page_shows_the_core_reconstruction_measures_of_the_checkpoint(ap
     assert shown["chance"] == f"{q['chance']:.1%}" and q["chance"] == pytest.approx(1 / q["n"])
     assert shown["track → reconstruction"] == f"{q['dist_recon_db']:.2f} dB"
     assert shown["track → corpus mean"] == f"{q['dist_corpus_mean_db']:.2f} dB"
+    assert shown["onset-envelope correlation"] == f"{q['onset_r']:.3f}"
+    assert shown["frame-to-frame change"] == f"{q['frame_change_ratio']:.2f}×"
     assert any("corpus-mean spectrogram" in c.value and f"{q['n']} tracks" in c.value for c in at.caption)
     # the decoded spectrogram of a full-scale model is labelled and scaled as such
     decoded = next(_spec(c) for c in at.get("plotly_chart") if "_mel" in c.proto.id)

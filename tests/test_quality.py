@@ -16,7 +16,7 @@ from core.evaluate import TASKS
 from core.evaluate.run import task_support
 from core.inputs import ModelInputs
 from core.models import MODELS, create
-from core.reconstruction import model_reconstruction_measures, reconstruction_measures
+from core.reconstruction import model_reconstruction_measures, reconstruction_measures, rhythm_measures
 
 ENGLISH = "love night heart dance baby tonight forever dream"
 BANGLA = "ভালোবাসা রাত হৃদয় নাচ স্বপ্ন আকাশ নদী গান"
@@ -177,7 +177,9 @@ def test_whole_clip_models_are_measured_on_their_own_excerpt_whatever_mels_the_i
     model = small("conv", modality="audio").fit(inputs)
     both = model_reconstruction_measures(model, inputs)
     clips_only = model_reconstruction_measures(model, ModelInputs(inputs.track_ids, clips=inputs.clips))
-    assert both == clips_only == reconstruction_measures(model.excerpt(inputs)[0], model.reconstruct(inputs).mel)
+    original, rebuilt = model.excerpt(inputs)[0], model.reconstruct(inputs).mel
+    assert both == clips_only == {**reconstruction_measures(original, rebuilt),
+                                  **rhythm_measures(original=original, reconstruction=rebuilt)}
 
 
 def test_every_fusion_comparison_names_labels_a_corpus_with_lyrics_really_produces():

@@ -330,7 +330,8 @@ def live_basic_vae(specs: tuple[str, ...], beta: float, latent: int, seed: int):
 @st.cache_data(show_spinner=False, max_entries=16)
 def reconstruction_quality(path: str, stamp: float, specs: tuple[str, ...]) -> dict[str, float]:
     """``core.reconstruction.corpus_reconstruction_measures`` of the checkpoint on the corpus: self-retrieval,
-    chance and the RMS dB distances (raises ``BadInputError`` for a model that reconstructs no mel)."""
+    chance, the onset-envelope correlation, the frame-to-frame change and the RMS dB distances (raises
+    ``BadInputError`` for a model that reconstructs no mel)."""
     with _progress_bar("Measuring the reconstructions…") as update:
         return corpus_reconstruction_measures(model(path, stamp), corpus(specs), progress=update)
 
