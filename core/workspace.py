@@ -143,6 +143,16 @@ def free_run_path(name: str, *, taken: set[Path] | frozenset = frozenset()) -> t
         n += 1
 
 
+def next_run_name(saved_as: str | Path, *, taken: set[Path] | frozenset = frozenset()) -> str:
+    """The name to offer for the run after one saved as ``saved_as``: the same name with the next free
+    number (``basic-run`` -> ``basic-run-2``, ``basic-run-2`` -> ``basic-run-3``), so a form that keeps
+    its values never offers the name just used. ``saved_as`` and ``taken`` count as used."""
+    stem = Path(saved_as).stem
+    base = re.sub(r"-\d+$", "", stem) or stem
+    path, _ = free_run_path(base, taken={Path(p) for p in taken} | {run_path(stem)})
+    return path.stem
+
+
 def delete_checkpoint(path: str | Path) -> None:
     """Delete a user checkpoint. Shipped checkpoints are never deleted."""
     path = Path(path).resolve()

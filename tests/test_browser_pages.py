@@ -135,6 +135,73 @@ def test_train_form_after_a_model_change_saves_what_was_typed(server, page, shot
     assert info["model"] == "conv" and info["train_config"]["epochs"] == 6 and info["epochs_trained"] == 6
 
 
+#: The form's number boxes (their labels on the Basic VAE and the Autoencoder) and values to type in them:
+#: none is a bound or a default, so a form that comes back at its bounds or defaults is told apart.
+_TYPED = {"epochs": "250", "latent size": "3", "learning rate": "0.00200", "batch size": "16", "seed": "7"}
+
+
+def _form_values(page) -> dict[str, str]:
+    main = page.locator('[data-testid="stMain"]')
+    values = {label: main.get_by_role("spinbutton", name=label, exact=True).input_value() for label in _TYPED}
+    values["model"] = main.get_by_role("combobox", name="Model", exact=True).input_value()
+    values["Save as"] = page.get_by_label("Save as", exact=True).input_value()
+    return values
+
+
+def _train_until_saved(page, name: str) -> None:
+    """Press Start and wait until the run saved as ``name`` says so and the form is back."""
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text(f"{name}.pt").first.wait_for(timeout=180_000)
+    page.get_by_role("button", name="Start training").wait_for(timeout=60_000)
+    settle(page)
+    page.wait_for_timeout(1500)  # a form that came back at its bounds sends them in a rerun after it is drawn
+    settle(page)
+
+
+def test_train_form_keeps_its_values_through_two_runs_in_a_row(server, page, shots):
+    """Type a value into every number box, train the Basic VAE (long enough for the form to be hidden
+    while it trains), then the Autoencoder on the same page: after each run the form shows the model
+    and the values of that run, never its bounds, and offers a name no run has taken."""
+    url, root = server
+    page.goto(f"{url}/train")
+    page.get_by_role("tab", name="Train a model").click()
+    page.get_by_label("Save as", exact=True).wait_for()
+    settle(page)
+    main = page.locator('[data-testid="stMain"]')
+    for label, value in _TYPED.items():
+        box = main.get_by_role("spinbutton", name=label, exact=True)
+        box.fill(value)
+        box.press("Enter")
+        settle(page)
+    name = page.get_by_label("Save as", exact=True)
+    name.fill("twice")
+    name.press("Enter")
+    settle(page)
+    first = "twice" if not (root / "runs" / "twice.pt").exists() else None
+    assert first, "a run called twice exists already"
+    assert _form_values(page) == {**_TYPED, "model": "Basic VAE", "Save as": "twice"}
+
+    _train_until_saved(page, first)
+    _no_exception(page)
+    page.screenshot(path=str(shots / "train_form_after_first_run.png"), full_page=True)
+    after_first = _form_values(page)
+    assert after_first == {**_TYPED, "model": "Basic VAE", "Save as": "twice-2"}, after_first
+    assert checkpoint.describe(root / "runs" / "twice.pt")["train_config"]["epochs"] == 250
+
+    model = main.locator('[data-testid="stSelectbox"]').first
+    model.click()
+    page.get_by_role("option", name="Autoencoder", exact=True).click()
+    page.get_by_text("Plain autoencoder").wait_for()
+    settle(page)
+    _train_until_saved(page, "twice-2")
+    _no_exception(page)
+    page.screenshot(path=str(shots / "train_form_after_second_run.png"), full_page=True)
+    after_second = _form_values(page)
+    assert after_second == {**_TYPED, "model": "Autoencoder", "Save as": "twice-3"}, after_second
+    info = checkpoint.describe(root / "runs" / "twice-2.pt")
+    assert info["model"] == "ae" and info["train_config"]["epochs"] == 250
+
+
 def _metric_values(page) -> list[str]:
     return page.locator('[data-testid="stMetricValue"]').all_inner_texts()
 

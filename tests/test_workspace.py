@@ -48,3 +48,17 @@ def test_an_old_run_named_like_a_ready_made_one_is_listed_under_its_own_name(fol
     assert by_name["conv"].shipped and by_name["conv"].path == folders / "conv.pt"
     mine = by_name[f"{workspace.RUNS_PREFIX}conv"]
     assert not mine.shipped and mine.path.read_bytes() == b"an old run of mine"
+
+
+def test_the_name_offered_after_a_run_is_the_next_free_one(folders):
+    """After a run saved as NAME (or NAME-n) the form offers NAME with the next number no run uses."""
+    config.RUNS_DIR.mkdir()
+    (config.RUNS_DIR / "basic-run.pt").write_bytes(b"run")
+    assert workspace.next_run_name(config.RUNS_DIR / "basic-run.pt") == "basic-run-2"
+    (config.RUNS_DIR / "basic-run-2.pt").write_bytes(b"run")
+    assert workspace.next_run_name("basic-run-2") == "basic-run-3"
+    # a checkpoint a running job will write counts as taken, and so does the run just started
+    assert workspace.next_run_name("basic-run-2", taken={config.RUNS_DIR / "basic-run-3.pt"}) == "basic-run-4"
+    assert workspace.next_run_name("fresh") == "fresh-2"
+    # a run saved as conv-2 because "conv" is a ready-made name is followed by conv-3, never by conv
+    assert workspace.next_run_name("conv-2") == "conv-3"

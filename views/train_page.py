@@ -122,6 +122,8 @@ def start_training(model_name: str, values: dict) -> None:
     finally:
         bar.empty()
     jobs.start(job, "job")
+    # the form comes back with this run's values: a fresh name, so that Start does not reuse this one
+    form.show_next(name=workspace.next_run_name(path, taken=registry.reserved_paths()))
     notes = []
     if renamed and values["name"].strip().removesuffix(".pt").lower() in workspace.shipped_names():
         notes.append(f"**{values['name']}** is the name of a ready-made checkpoint: this run is saved as "
@@ -141,6 +143,7 @@ with train_tab:
         st.markdown(f"Training **{job.name}** with these settings (the form returns when it ends):")
         st.dataframe(settings_table(job.settings), hide_index=True, width=360)
     else:
+        form.show_model(list(MODEL_LABELS), "basic")
         model_name = st.selectbox("Model", list(MODEL_LABELS), format_func=MODEL_LABELS.get, key=form.MODEL,
                                   help="The values you typed stay when you change the model; the others show "
                                        "that model's defaults.")
