@@ -282,7 +282,7 @@ def test_prepare_progress_opens_a_bar_per_stage(capsys):
     assert "corpus" in err and "encode conv" in err and "3/3" in err  # the second stage is still shown
 
 
-def test_prepare_first_view_makes_what_explore_draws_first_and_the_warm_up_the_rest(tmp_path, monkeypatch):
+def test_prepare_first_view_makes_what_explore_draws_first_and_the_warm_up_the_rest(tmp_path, monkeypatch, capsys):
     """scripts/start.sh runs `prepare --first-view`: the corpus, then only the checkpoint the dashboard
     opens with (its latents and t-SNE), the others being left to the dashboard's background warm-up
     (core.workspace.warm_up), which makes every other shipped checkpoint's latents and t-SNE."""
@@ -296,7 +296,11 @@ def test_prepare_first_view_makes_what_explore_draws_first_and_the_warm_up_the_r
     demo = tiny_demo(tmp_path / "fv", n_tracks=12, seconds=3.0, seed=11)  # a corpus no other test encodes
     spec = f"manifest:{demo / 'manifest.csv'}"
     monkeypatch.setattr(workspace, "DEFAULT_SPECS", (spec,))
-    assert main(["prepare", "--data", spec, "--first-view"]) == 0
+    assert main(["prepare", "--data", spec, "--first-view", "--dashboard-next"]) == 0
+    said = capsys.readouterr().out
+    # start.sh starts the dashboard itself: the line says so, with the time each stage took
+    assert "starting the dashboard" in said and "streamlit run" not in said, said
+    assert "ready in " in said and "encode conv " in said, said
     corpus = workspace.load_corpus((spec,))
     shipped = workspace.shipped_checkpoints(corpus)
     assert shipped[0].name == "conv" and len(shipped) > 2  # the one Explore opens with comes first

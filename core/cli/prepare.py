@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 
 from core.progress import tqdm_progress
 
@@ -21,6 +22,8 @@ def register(subparsers) -> None:
                    help="only what the dashboard's first page draws (the checkpoint it opens with: its latents "
                         "and t-SNE); the dashboard prepares the other checkpoints in the background when it "
                         "starts (scripts/start.sh uses this)")
+    p.add_argument("--dashboard-next", action="store_true",
+                   help="say that the dashboard starts next instead of how to start it (scripts/start.sh)")
     p.set_defaults(func=run)
 
 
@@ -28,14 +31,25 @@ def staged_progress(desc: str):
     """A progress callback that opens a new tqdm bar for each stage (a new total, or a count that starts
     again): one bar closed at the end of the first stage would leave every later stage silent."""
     state = {"bar": None, "done": -1, "total": None}
+    started: list[tuple[str, float]] = []  # (stage, when it started), for the closing line's breakdown
 
     def update(done: int, total: int, message: str = "") -> None:
         if state["bar"] is None or total != state["total"] or done < state["done"]:
             stage = message.split(":")[0] if ":" in message else desc
             state["bar"] = tqdm_progress(stage)
+            started.append((stage, time.monotonic()))
         state["done"], state["total"] = done, total
         state["bar"](done, total, message)
 
+    def breakdown() -> str:
+        """``"corpus 32 s, Encoding 78 s"``: the seconds each stage took, stages of one name added up."""
+        ends = [t for _, t in started[1:]] + [time.monotonic()]
+        spent: dict[str, float] = {}
+        for (stage, start), end in zip(started, ends):
+            spent[stage] = spent.get(stage, 0.0) + end - start
+        return ", ".join(f"{stage} {seconds:.0f} s" for stage, seconds in spent.items())
+
+    update.breakdown = breakdown
     return update
 
 
@@ -43,8 +57,12 @@ def run(args: argparse.Namespace) -> int:
     # Imported when the command runs: `python -m core --help` must not load torch or pandas.
     from core.workspace import DEFAULT_SPECS, prepare
 
-    corpus = prepare(tuple(args.data) if args.data else DEFAULT_SPECS, progress=staged_progress("prepare"),
-                     first_view=args.first_view)
+    started = time.monotonic()
+    progress = staged_progress("prepare")
+    corpus = prepare(tuple(args.data) if args.data else DEFAULT_SPECS, progress=progress, first_view=args.first_view)
     what = "the dashboard's first view" if args.first_view else "every shipped checkpoint"
-    print(f"ready: {len(corpus)} tracks ({corpus.name}), {what}; start the dashboard with: streamlit run app.py")
+    took = f"{time.monotonic() - started:.0f} s" + (f" ({progress.breakdown()})" if progress.breakdown() else "")
+    following = ("starting the dashboard" if args.dashboard_next
+                 else "start the dashboard with: streamlit run app.py")
+    print(f"ready in {took}: {len(corpus)} tracks ({corpus.name}), {what}; {following}")
     return 0

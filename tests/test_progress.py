@@ -1,0 +1,58 @@
+"""core.progress: the time left is measured after a count's first step, whose one-time cost (a compile,
+a model load) would otherwise be spread over every remaining step."""
+
+from __future__ import annotations
+
+from core import progress
+from core.progress import Remaining, duration_words, tqdm_progress
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_first_step_does_not_count_towards_the_rate():
+    clock = Clock()
+    remaining = Remaining(clock)
+    assert remaining(0, 100) is None
+    clock.now = 78.0  # the first item compiled for 78 s
+    assert remaining(1, 100) is None  # one step is no rate yet
+    clock.now = 80.0  # the next 4 items took 0.5 s each
+    assert remaining(5, 100) == 2.0 / 4 * 95
+    clock.now = 81.0
+    assert remaining(100, 100) == 0.0
+
+
+def test_a_count_that_starts_again_is_measured_again():
+    clock = Clock()
+    remaining = Remaining(clock)
+    remaining(3, 10)
+    clock.now = 10.0
+    assert remaining(5, 10) == 10.0 / 2 * 5
+    assert remaining(1, 4) is None  # a new stage: its own first step again
+    clock.now = 11.0
+    assert remaining(2, 4) == 1.0 * 2
+
+
+def test_durations_read_as_a_person_plans():
+    assert duration_words(0.2) == "1 s" and duration_words(40) == "40 s"
+    assert duration_words(30 * 60) == "30 min" and duration_words(80 * 60) == "80 min"
+    assert duration_words(2 * 3600 + 12 * 60) == "2 h 12 min"
+
+
+def test_the_terminal_bar_shows_the_measured_time_left(capsys, monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(progress, "Remaining", lambda: Remaining(clock))
+    update = tqdm_progress("encode")
+    update(0, 100, "encode conv: mel")
+    clock.now = 78.0
+    update(1, 100, "encode conv: mel")
+    clock.now = 80.0
+    update(5, 100, "encode conv: mel")
+    err = capsys.readouterr().err
+    assert "about 48 s left" in err, err
+    assert "<" not in err, err  # tqdm's own "elapsed<left", which counts the first step, is not shown
