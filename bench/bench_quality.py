@@ -24,6 +24,16 @@ from the same fit: ``[balanced]`` (the default every page clusters), ``[audio]``
 Prints the command, a Markdown table (mean ± std over seeds) and what fusion adds over the best
 single modality; writes the per-seed rows as CSV (``core.io.atomic_write``). CUDA is used by the
 models that profit when present (``device="auto"``); everything runs on CPU.
+
+**Transfer protocol** (``--transfer TRAIN:TEST``, ``--leave-one-out A,B[,C]``): does a representation
+hold up on music it was not fitted on? Each representation is fitted on the TRAIN corpus (``a+b``:
+several, combined) and encodes the TEST corpus without refitting; next to it, the in-corpus figure
+(fitted on TEST itself). ``--leave-one-out`` scores each corpus fitted on all the others, and pooled
+(fitted on all of them, itself included). Audio only: the lyrics are left out of every corpus, so a
+model reads the same kind of input wherever it was fitted. Scored against the TEST corpus's labels
+(never used in fitting): K-Means NMI, the 5-NN agreement and a cross-validated linear probe
+(:func:`linear_probe`), which tell information the embedding lacks apart from information K-Means
+cannot use. Prints the figures side by side (mean ± std over seeds) and writes the per-seed rows.
 """
 
 from __future__ import annotations
@@ -39,14 +49,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
 from core import blocks, checkpoint
-from core.corpus import load_sources
+from core.corpus import Corpus, load_sources
 from core.errors import BadInputError
 from core.evaluate import TASKS
 from core.evaluate.run import _adapt, _needs, fit_latents, task_support
+from core.evaluate.tasks import UMAP_BASELINE
 from core.inputs import build_inputs
 from core.io import atomic_write
-from core.latents import encode_corpus, input_params
+from core.latents import encode_corpus, input_params, latent_part
 from core.metrics import neighbour_agreement
 from core.reconstruction import model_reconstruction_measures
 from core.clustering import CLUSTERERS
@@ -75,6 +91,12 @@ SINGLE = ("ConvVAE audio only", "ConvVAE lyrics only", "TF-IDF lyrics", "PCA mel
 FUSION = {"PCA mel+lyrics balanced": ("PCA mel", "TF-IDF lyrics"), "PCA mel+lyrics": ("PCA mel", "TF-IDF lyrics")}
 #: What the fusion comparison reports.
 FUSION_METRICS = ("nmi_genre", "nmi_language", "knn_genre", "knn_language")
+#: Labels the transfer protocol scores, where the test corpus has them.
+TRANSFER_LABELS = ("genre", "language")
+#: What the transfer protocol reports, per label: K-Means NMI, 5-NN agreement, linear probe.
+TRANSFER_METRICS = tuple(f"{m}_{label}" for label in TRANSFER_LABELS for m in ("nmi", "knn", "probe"))
+#: Folds of the linear probe (stratified); a class with fewer tracks is left out of the probe.
+PROBE_FOLDS = 5
 
 
 def fusion_pairs(labels) -> dict[str, tuple[str, ...]]:
@@ -225,6 +247,144 @@ def fusion_gain(df: pd.DataFrame) -> list[str]:
     return out
 
 
+# ------------------------------------------------------------------------------------ transfer protocol
+def linear_probe(Z: np.ndarray, labels, *, folds: int = PROBE_FOLDS, seed: int = 0) -> float:
+    """Cross-validated accuracy of a logistic regression reading ``labels`` from ``Z``.
+
+    Parameters
+    ----------
+    Z : np.ndarray [shape=(n, d)]
+        The embedding of n tracks.
+    labels : array-like [shape=(n,)]
+        One label per track; ``""`` or None = unknown (left out).
+    folds, seed : stratified ``folds``-fold split, shuffled with ``seed``.
+
+    Returns
+    -------
+    float in [0, 1], the mean accuracy over the held-out folds; the columns are z-scored on each training
+    fold. Classes with fewer than ``folds`` tracks are left out (a fold could not hold one of each); NaN
+    when fewer than 2 classes remain. The labels only score: they never change the embedding.
+    """
+    Z = np.asarray(Z, dtype=np.float64)
+    y = pd.Series(labels, dtype="object").fillna("").astype(str).to_numpy()
+    counts = pd.Series(y[y != ""]).value_counts()
+    keep = np.isin(y, counts[counts >= folds].index.to_numpy())
+    if len(np.unique(y[keep])) < 2:
+        return float("nan")
+    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
+    split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return float(cross_val_score(probe, Z[keep], y[keep], cv=split).mean())
+
+
+def audio_only(corpus: Corpus) -> Corpus:
+    """``corpus`` without its lyrics, so that a model fitted on it reads what it reads on any other corpus."""
+    return Corpus(corpus.tracks.assign(lyrics=""), corpus.features57, list(corpus.skipped), corpus.name,
+                  corpus.sources)
+
+
+def transfer_plan(pairs: list[str], leave_one_out: str = "") -> list[tuple[tuple[str, ...], str]]:
+    """Every (training corpora, test corpus) the protocol fits and scores, the in-corpus ones included.
+
+    ``pairs``: ``TRAIN:TEST`` values, TRAIN one corpus name or several joined with ``+``; each adds TEST's
+    in-corpus run. ``leave_one_out``: a comma list of corpora; each is scored fitted on itself, on all the
+    others and on all of them. Raises SystemExit naming a value it cannot read.
+    """
+    plan: list[tuple[tuple[str, ...], str]] = []
+
+    def add(train, test) -> None:
+        for run in (((test,), test), (tuple(sorted(set(train))), test)):
+            if run not in plan:
+                plan.append(run)
+
+    for pair in pairs:
+        train, sep, test = pair.partition(":")
+        names = [n.strip() for n in train.split("+")]
+        if not sep or not test.strip() or not all(names):
+            raise SystemExit(f"--transfer {pair!r}: expected TRAIN:TEST, e.g. gtzan:hybrid or gtzan+demo:hybrid")
+        add(names, test.strip())
+    group = [n.strip() for n in leave_one_out.split(",") if n.strip()]
+    if leave_one_out and len(group) < 2:
+        raise SystemExit(f"--leave-one-out {leave_one_out!r}: needs at least two corpora, e.g. gtzan,hybrid")
+    for test in group:
+        add([n for n in group if n != test], test)
+        add(group, test)
+    return plan
+
+
+def protocol(train: tuple[str, ...], test: str) -> str:
+    """``in-corpus`` (fitted on the test corpus itself), ``pooled`` (on it and others) or ``transfer``."""
+    return "in-corpus" if train == (test,) else "pooled" if test in train else "transfer"
+
+
+def run_transfer(sources: dict[str, str], plan: list[tuple[tuple[str, ...], str]], *, seeds: int,
+                 epochs_scale: float, only: set[str] | None) -> list[dict]:
+    """Fit every representation on each training set of ``plan`` and score it on its test corpora.
+
+    sources : corpus name -> source spec (every name ``plan`` uses).
+    Returns one row per (training set, test corpus, representation, seed): the test corpus's
+    :data:`TRANSFER_METRICS` of the default latent part, ``train``, ``test``, ``protocol``, ``fit_s``.
+    """
+    names = sorted({n for train, test in plan for n in (*train, test)})
+    unknown = [n for n in names if n not in sources]
+    if unknown:
+        raise SystemExit(f"transfer: unknown corpus {unknown}; choose from {sorted(sources)}")
+    corpora = {n: audio_only(load_sources([sources[n]])) for n in names}
+    specs = [s for s in specs_for(corpora[names[0]]) if not only or s.label in only]
+    for spec in [s for s in specs if s.model == UMAP_BASELINE]:
+        print(f"  {spec.label}: left out of the transfer (it embeds only the tracks it was fitted on)", flush=True)
+    specs = [s for s in specs if s.model != UMAP_BASELINE]
+    needs = set().union(*(_needs(s) for s in specs)) if specs else set()
+    inputs = {n: build_inputs(corpora[n], needs=needs)[0] for n in names}
+    truth = {}
+    for n in names:
+        columns = [c for c in TRANSFER_LABELS if c in corpora[n].tracks.columns
+                   and (corpora[n].tracks[c].astype(str).str.strip() != "").any()]
+        truth[n] = label_table(corpora[n], columns, track_ids=inputs[n].track_ids)
+    rows = []
+    for train in dict.fromkeys(t for t, _ in plan):
+        tests = [test for t, test in plan if t == train]
+        fit_on = inputs[train[0]] if len(train) == 1 else build_inputs(
+            Corpus.combine([corpora[n] for n in train], name="+".join(train)), needs=needs)[0]
+        for spec in specs:
+            for seed in range(seeds):
+                t = time.perf_counter()
+                Z_fit, model = fit_latents(spec, fit_on, seed=seed, epochs_scale=epochs_scale)
+                fit_s = time.perf_counter() - t
+                for test in tests:
+                    Z = Z_fit if train == (test,) else np.asarray(
+                        latent_part(model, model.encode(inputs[test]), None), dtype=np.float64)
+                    row = {"test": test, "train": "+".join(train), "protocol": protocol(train, test),
+                           "representation": spec.label, "model": spec.model, "seed": seed,
+                           "n_train": len(fit_on), "n_test": len(Z), "dim": Z.shape[1], "fit_s": fit_s}
+                    row.update(score_row(Z, truth[test], seed=seed))
+                    for column in truth[test].columns:
+                        row[f"probe_{column}"] = linear_probe(Z, truth[test][column].to_numpy(), seed=seed)
+                    rows.append(row)
+                    print(f"  {row['train']} -> {test} {spec.label} seed {seed}: " + " ".join(
+                        f"{m} {row[m]:.3f}" for m in TRANSFER_METRICS if row.get(m) is not None), flush=True)
+    return rows
+
+
+def transfer_table(df: pd.DataFrame) -> str:
+    """The transfer figures next to the in-corpus ones: one line per (test corpus, representation, training
+    set other than the test corpus alone), each metric as in-corpus | fitted on the training set (mean ± std)."""
+    cols = [m for m in TRANSFER_METRICS if m in df.columns and df[m].notna().any()]
+    head = " | ".join(f"{m} in-corpus | {m} here" for m in cols)
+    lines = [f"| test corpus | representation | fitted on (here) | protocol | seeds | {head} |",
+             "|---|---|---|---|---|" + "---|" * (2 * len(cols))]
+
+    def cell(part: pd.DataFrame, m: str) -> str:
+        v = part[m].dropna() if m in part else pd.Series(dtype=float)
+        return "" if v.empty else f"{v.mean():.3f} ± {v.std(ddof=0):.3f}"
+
+    for (test, rep), part in df.groupby(["test", "representation"], sort=False):
+        own = part[part["protocol"] == "in-corpus"]
+        for train, other in part[part["protocol"] != "in-corpus"].groupby("train", sort=False):
+            cells = " | ".join(f"{cell(own, m)} | {cell(other, m)}" for m in cols)
+            lines.append(f"| {test} | {rep} | {train} | {other['protocol'].iloc[0]} | {len(other)} | {cells} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--seeds", type=int, default=3)
@@ -238,12 +398,35 @@ def main() -> None:
                    help="also score this saved checkpoint as it is, every latent part (repeatable: the files given "
                         "one LABEL are its seeds; a label with one file is clustered with --seeds K-Means seeds); "
                         "with --models none only checkpoints are scored")
-    p.add_argument("--out", default=str(ROOT / "data" / "bench_quality.csv"))
+    p.add_argument("--transfer", action="append", default=[], metavar="TRAIN:TEST",
+                   help="the transfer protocol instead of the per-corpus benchmark: fit on TRAIN (a corpus, or "
+                        "several joined with +), encode TEST without refitting, next to TEST's in-corpus figures "
+                        "(repeatable), e.g. gtzan:hybrid")
+    p.add_argument("--leave-one-out", default="", metavar="A,B[,C]",
+                   help="the transfer protocol on these corpora: each scored fitted on the others, on all of them "
+                        "and on itself")
+    p.add_argument("--out", default=None, help="per-seed rows (default data/bench_quality.csv, "
+                                               "data/bench_quality_transfer.csv for the transfer protocol)")
     args = p.parse_args()
     command = "python -m bench.bench_quality " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     print("command:", command, flush=True)
     only = {m.strip() for m in args.models.split(",") if m.strip()} or None
     t0 = time.perf_counter()
+    if args.transfer or args.leave_one_out:
+        out = args.out or str(ROOT / "data" / "bench_quality_transfer.csv")
+        plan = transfer_plan(args.transfer, args.leave_one_out)
+        for name in sorted({n for train, test in plan for n in (*train, test)} & set(CORPORA)):
+            if not Path(getattr(args, name)).exists():
+                raise SystemExit(f"--{name}: {getattr(args, name)} not found (the {name} corpus of the transfer)")
+        sources = {name: f"{kind}:{getattr(args, name)}" for name, (kind, _) in CORPORA.items()}
+        df = pd.DataFrame(run_transfer(sources, plan, seeds=args.seeds, epochs_scale=args.epochs_scale, only=only))
+        if df.empty:
+            raise SystemExit("nothing was benchmarked (check --models)")
+        atomic_write(out, df.to_csv(index=False))
+        print(f"\n{command}\n(total {time.perf_counter() - t0:.0f} s, {os.cpu_count()} CPUs; per-seed rows in {out})\n")
+        print(transfer_table(df))
+        return
+    args.out = args.out or str(ROOT / "data" / "bench_quality.csv")
     rows = []
     for name in [c.strip() for c in args.corpora.split(",") if c.strip()]:
         if name not in CORPORA:
