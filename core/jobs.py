@@ -34,9 +34,10 @@ from core.evaluate import beta_sweep, evaluate
 from core.inputs import build_inputs
 from core.io import atomic_write
 from core.models import create
+from core.progress import Remaining
 
 __all__ = ["Job", "TrainingJob", "EvaluationJob", "JobRegistry", "JobLimitError", "Stopped", "prepare_job",
-           "MAX_JOBS_PER_SESSION", "MAX_JOBS"]
+           "MAX_JOBS_PER_SESSION", "MAX_JOBS", "TrainingTime", "measure_training"]
 
 #: Training jobs one dashboard session may run at once (env ``SONGSCAPE_MAX_JOBS_PER_SESSION``).
 MAX_JOBS_PER_SESSION = int(os.environ.get("SONGSCAPE_MAX_JOBS_PER_SESSION", "1"))
@@ -162,8 +163,23 @@ class TrainingJob(Job):
         self.corpus = corpus
         self.epochs: list[dict] = []
         self._epochs_lock = threading.Lock()
+        self.steps_done, self.steps_total = 0, 0
+        self._remaining, self._seconds_left = Remaining(), None
 
     # training-loop callback protocol
+    def on_batch(self, info) -> None:
+        """Step-level progress: a ConvVAE epoch (100 steps) takes about a minute on two cores, so an
+        epoch counter alone stands still for that long."""
+        n_batches = int(info["n_batches"])
+        self.steps_total = n_batches * self.total_epochs
+        self.steps_done = (int(info["epoch"]) - 1) * n_batches + int(info["batch"])
+        self._seconds_left = self._remaining(self.steps_done, self.steps_total)
+
+    @property
+    def seconds_left(self) -> float | None:
+        """Estimated seconds until the run ends (from the step rate after its first step), or None."""
+        return self._seconds_left if self.running else None
+
     def on_epoch(self, info) -> None:
         row = _as_dict(info)
         with self._epochs_lock:
@@ -316,3 +332,57 @@ def prepare_job(corpus, model_name: str, params: dict, *, save_to: str | Path | 
     settings = {"model": model_name, **params}
     return TrainingJob(model, inputs, save_to=save_to, monitor=monitor, settings=settings, name=name,
                        corpus=corpus), skipped
+
+
+@dataclass(frozen=True)
+class TrainingTime:
+    """What one short measured run of a model says about a long one (:func:`measure_training`).
+
+    ``setup``: seconds before the first step (preprocessing, network); ``step``: seconds per
+    optimisation step; ``evaluation``: seconds of the end-of-epoch evaluation; ``batches``: steps in
+    one pass over the corpus (what an epoch is without ``steps_per_epoch``)."""
+
+    setup: float
+    step: float
+    evaluation: float
+    batches: int
+
+    def seconds(self, epochs: int, steps_per_epoch: int | None = None) -> float:
+        """Estimated seconds of a run of ``epochs`` epochs (of ``steps_per_epoch`` steps, or one pass each)."""
+        steps = int(epochs) * int(steps_per_epoch or self.batches)
+        return self.setup + steps * self.step + int(epochs) * self.evaluation
+
+
+def measure_training(corpus, model_name: str, params: dict, *, steps: int = 4) -> TrainingTime:
+    """Time a few optimisation steps and one evaluation of ``create(model_name, **params)`` on ``corpus``,
+    here, now (the machine's load included): what the Train page's estimate before Start scales up.
+
+    Runs one epoch of ``steps`` steps (a model that steps through the corpus instead: at most ``steps``
+    of its batches, then stops). The first step is timed apart from the others: it carries the
+    one-time costs of the first call."""
+    model = create(model_name, **{**params, "epochs": 1})
+    per_pass = model.training is None or not model.training.steps_per_epoch
+    if not per_pass:
+        model = create(model_name, **{**params, "epochs": 1, "steps_per_epoch": max(2, int(steps))})
+    inputs, _ = build_inputs(corpus, needs=set(model.needs))
+    stop = threading.Event()
+    marks: list[float] = []
+    batches = [1]
+
+    class Timer:
+        def on_batch(self, info) -> None:
+            marks.append(time.perf_counter())
+            batches[0] = int(info["n_batches"])
+            if per_pass and len(marks) > steps:
+                stop.set()  # enough steps of a long pass; its evaluation is not measured (see below)
+
+    started = time.perf_counter()
+    model.fit(inputs, callback=Timer(), stop=stop)
+    ended = time.perf_counter()
+    if not marks:
+        raise BadInputError(None, f"{model_name} took no training step on this corpus")
+    step = (marks[-1] - marks[0]) / (len(marks) - 1) if len(marks) > 1 else marks[0] - started
+    # a pass cut short has no evaluation; a feature model's is one forward pass over at most 4,096 rows
+    evaluation = 0.0 if stop.is_set() else max(0.0, ended - marks[-1])
+    return TrainingTime(setup=max(0.0, marks[0] - started - step), step=step, evaluation=evaluation,
+                        batches=batches[0])

@@ -37,3 +37,45 @@ def test_pages_read_a_consistent_snapshot_while_epochs_are_appended():
     job.on_epoch({"epoch": -1, "loss": 0.0})
     assert job.history()[:-1] == snapshot and len(job.history()) == len(snapshot) + 1  # a copy, not a view
     assert job.done == len(job.history())
+
+
+def test_a_training_job_counts_its_steps_and_says_what_is_left(tmp_path):
+    """Every optimisation step is counted (a ConvVAE epoch is minutes long); the time left needs a step
+    after the first and is gone once the run ends."""
+    from core.jobs import prepare_job
+    from core.corpus import load_sources
+    from tests.helpers import tiny_demo
+
+    corpus = load_sources([f"manifest:{tiny_demo(tmp_path / 'demo', n_tracks=12, seconds=3.0) / 'manifest.csv'}"])
+    job, _ = prepare_job(corpus, "conv", {"epochs": 2, "steps_per_epoch": 3, "batch_size": 4, "width": 8})
+    seen = []
+    real = job.on_batch
+
+    def watched(info):
+        real(info)
+        seen.append((job.steps_done, job.steps_total, job._seconds_left))
+
+    job.on_batch = watched
+    job.start()
+    job.join(120)
+    assert job.status == "done", job.error
+    assert [s[:2] for s in seen] == [(n, 6) for n in range(1, 7)]
+    assert seen[0][2] is None and seen[2][2] is not None and seen[-1][2] == 0.0
+    assert job.seconds_left is None  # not running: nothing left to say
+
+
+def test_a_measured_training_time_scales_with_the_run(tmp_path):
+    """A few steps timed on the corpus give a step time; the estimate grows with epochs and steps."""
+    from core.jobs import TrainingTime, measure_training
+    from core.corpus import load_sources
+    from tests.helpers import tiny_demo
+
+    corpus = load_sources([f"manifest:{tiny_demo(tmp_path / 'demo', n_tracks=12, seconds=3.0) / 'manifest.csv'}"])
+    conv = measure_training(corpus, "conv", {"batch_size": 4, "width": 8})
+    assert conv.step > 0 and conv.evaluation > 0
+    assert conv.seconds(20, 10) > conv.seconds(10, 10) > conv.seconds(10, 1)
+    basic = measure_training(corpus, "basic", {})
+    assert basic.step > 0 and basic.batches == 1  # 12 tracks, 10 % held out: one batch of 32 per pass
+    made_up = TrainingTime(setup=2.0, step=0.5, evaluation=1.0, batches=7)
+    assert made_up.seconds(30, 100) == 2.0 + 3000 * 0.5 + 30 * 1.0
+    assert made_up.seconds(4) == 2.0 + 4 * 7 * 0.5 + 4 * 1.0  # no steps per epoch: one pass of 7 batches

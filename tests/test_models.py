@@ -556,3 +556,19 @@ def test_weighted_kl_counts_in_the_loss_not_in_the_report():
 def test_batch_size_must_split_into_tracks():
     with pytest.raises(ValueError, match=r"batch_size \(10\) must be a multiple of crops_per_track \(4\)"):
         create("conv", batch_size=10).validate()
+
+
+def test_the_beta_warm_up_ends_within_the_first_third_of_a_short_run():
+    """The ConvVAE's warm-up (1,000 steps) is a third of its 3,000-step recipe; a shorter run warms up over
+    its own first third, so it trains most of its steps at the β asked for."""
+    from core.models.losses import WARMUP_SHARE
+
+    recipe = create("conv", beta=1.0)
+    assert recipe.loss().warmup_steps == MODELS["conv"].training_defaults["warmup_steps"] == 1000
+    short = create("conv", beta=1.0, epochs=8, steps_per_epoch=30)
+    loss = short.loss()
+    assert loss.warmup_steps == int(8 * 30 * WARMUP_SHARE) == 80
+    assert loss.beta_at(2, 3 * 30) == 1.0  # β at the end of epoch 3 is the β asked for (was 0.09)
+    assert loss.beta_at(0, 40) == 0.5
+    assert create("conv", epochs=1, steps_per_epoch=1).loss().warmup_steps == 1
+    assert create("basic").loss().warmup_steps == 0  # a feature model has no per-step warm-up

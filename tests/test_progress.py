@@ -35,7 +35,38 @@ def test_a_count_that_starts_again_is_measured_again():
     assert remaining(5, 10) == 10.0 / 2 * 5
     assert remaining(1, 4) is None  # a new stage: its own first step again
     clock.now = 11.0
-    assert remaining(2, 4) == 1.0 * 2
+    assert remaining(2, 4) is None  # one step is no rate yet
+    clock.now = 12.0
+    assert remaining(3, 4) == 1.0 * 1
+
+
+def test_workers_that_each_compile_first_do_not_read_as_hours():
+    """Two workers compile for 35 s each, then 218 tracks follow in a second: the first tracks' wait is
+    left out as soon as the recent steps give a rate (encoding the demo read "2 h 5 min" for 3 s)."""
+    clock = Clock()
+    remaining = Remaining(clock)
+    remaining(0, 220)
+    clock.now = 31.0
+    assert remaining(1, 220) is None
+    clock.now = 66.0
+    assert remaining(2, 220) is None and remaining(3, 220) is None
+    estimates = []
+    for done in range(4, 40):
+        clock.now += 0.005
+        estimates.append(remaining(done, 220))
+    assert all(e is not None and e < 5 for e in estimates), estimates[:3]
+
+
+def test_slow_steps_are_estimated_from_the_first_step_on():
+    """Steps slower than the window (a model trained per task): the rate since the first step, once
+    three more have followed it."""
+    clock = Clock()
+    remaining = Remaining(clock)
+    for done in range(0, 4):
+        clock.now = 40.0 * done
+        assert remaining(done, 8) is None
+    clock.now = 160.0
+    assert remaining(4, 8) == 40.0 * 4
 
 
 def test_durations_read_as_a_person_plans():

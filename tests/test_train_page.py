@@ -222,6 +222,11 @@ def test_training_warnings_and_active_units_are_shown(app_env):
     assert not at.exception, [e.value for e in at.exception]
     assert any("posterior collapse" in w.value for w in at.warning), [w.value for w in at.warning]
     assert any("active latent units" in c.value and "**0** of 4" in c.value for c in at.caption)
+    # a multimodal latent: the count is out of every dimension whose KL was measured, not the audio block's
+    job.epochs[-1] = {**job.epochs[-1], "active_units": 40, "val_kl_per_dim": [0.5] * 40 + [0.0] * 16}
+    job.settings = {"model": "conv", "epochs": 2, "latent_dim": 32}
+    at.run()
+    assert any("**40** of 56" in c.value for c in at.caption), [c.value for c in at.caption]
     # records without the new keys still render
     job.epochs = [{"epoch": 1, "loss": 2.0, "recon": 1.5, "kl": 0.5}]
     at.run()
@@ -259,3 +264,25 @@ def test_registry_caps_per_session_and_in_total():
     assert [j.name for j in registry.jobs(owner="s2")] == ["b"]
     registry.adopt(b.id, "s9")
     assert registry.owner(b.id) == "s9"
+
+
+def test_before_start_the_page_says_how_long_and_offers_a_quick_run(app_env):
+    """The ConvVAE's defaults: an estimate from steps timed here, the β warm-up in steps, and a quick
+    preset that fills the form (and shortens the warm-up with the run)."""
+    at = _train_page()
+    assert any("On this machine this run takes **about" in m.value for m in at.markdown)  # the Basic VAE too
+    at.selectbox(key="train_model").set_value("conv").run()
+    assert not at.exception, [e.value for e in at.exception]
+    estimate = next(m.value for m in at.markdown if "On this machine this run takes **about" in m.value)
+    assert "3,000 steps" in estimate, estimate
+    assert any("over the first **1,000** of this run's 3,000 steps" in c.value for c in at.caption)
+    quick = at.button(key="train_quick")
+    assert quick.label.startswith("Quick run: about"), quick.label
+    quick.click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    values = {k: at.number_input(key=f"train_{k}").value for k in ("epochs", "steps", "batch", "width")}
+    preset = MODELS["conv"].quick_training
+    assert values == {"epochs": preset["epochs"], "steps": preset["steps_per_epoch"], "batch": preset["batch_size"],
+                      "width": preset["width"]}
+    steps = preset["epochs"] * preset["steps_per_epoch"]
+    assert any(f"over the first **{steps // 3:,}** of this run's {steps:,} steps" in c.value for c in at.caption)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from core.jobs import Job, JobRegistry
+from core.jobs import Job, JobRegistry, TrainingTime, measure_training
+from core.progress import duration_words
+from ui.state import corpus
 
 STATUS = {"running": "running", "done": "finished", "stopped": "stopped", "failed": "failed", "idle": "waiting"}
 
@@ -63,8 +65,21 @@ def forget(url_key: str) -> None:
 def status_line(job: Job, *, unit: str = "") -> str:
     state = "stopping…" if job.stopping else STATUS.get(job.status, job.status)
     count = f" · {unit}{job.done}/{job.total}" if job.total else ""
+    steps = getattr(job, "steps_total", 0)
+    if steps and job.running:
+        count += f" · step {job.steps_done:,}/{steps:,}"
     message = f" · {job.message}" if job.message and job.running else ""
-    return f"{job.name}: {state}{count}{message} · {job.elapsed:.0f} s"
+    left = getattr(job, "seconds_left", None)
+    eta = f" · about {duration_words(left)} left" if left else ""
+    return f"{job.name}: {state}{count}{message} · {job.elapsed:.0f} s{eta}"
+
+
+def fraction(job: Job) -> float:
+    """How far ``job`` is: by optimisation step where it counts them (a training run), else by its count."""
+    steps = getattr(job, "steps_total", 0)
+    if steps and job.running:
+        return min(1.0, job.steps_done / steps)
+    return min(1.0, job.done / job.total) if job.total else 0.0
 
 
 def progress_row(job: Job, *, key: str, unit: str = "", can_stop: bool = True) -> None:
@@ -73,4 +88,11 @@ def progress_row(job: Job, *, key: str, unit: str = "", can_stop: bool = True) -
     if job.running and can_stop:
         cols[0].button("Stop", key=f"stop-{key}", disabled=job.stopping, on_click=job.stop,
                        help="Stops at the next check; a training run keeps its best weights and is saved.")
-    cols[1].progress(min(1.0, job.done / job.total) if job.total else 0.0, text=status_line(job, unit=unit))
+    cols[1].progress(fraction(job), text=status_line(job, unit=unit))
+
+
+@st.cache_data(show_spinner="Timing a few training steps on this machine…", max_entries=64, ttl=600)
+def training_time(specs: tuple[str, ...], model_name: str, params: tuple[tuple[str, object], ...]) -> TrainingTime:
+    """:func:`core.jobs.measure_training` of a model on the corpus of ``specs``, kept 10 minutes (the
+    machine's load changes; the form's other fields only scale the measured times)."""
+    return measure_training(corpus(specs), model_name, dict(params))

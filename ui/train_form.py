@@ -72,6 +72,13 @@ def show_next(**values) -> None:
     st.session_state.setdefault(NEXT, {}).update(values)
 
 
+def preset(**values) -> None:
+    """Button callback: fill the form with ``values`` (field -> value), kept like typed values."""
+    for field, value in values.items():
+        st.session_state[key(field)] = value
+        touch(field)
+
+
 def remember(fields) -> None:
     """Keep the current value of each of ``fields`` aside (call after drawing them)."""
     kept = st.session_state.setdefault(KEPT, {})

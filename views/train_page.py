@@ -5,7 +5,8 @@ import streamlit as st
 
 from core import checkpoint, workspace
 from core.jobs import TrainingJob, prepare_job
-from core.models import create
+from core.models import MODELS, create
+from core.progress import duration_words
 from core.scoring import TrainingMonitor
 from ui import figures, frames, jobs, state, tables
 from ui import train_form as form
@@ -63,6 +64,43 @@ def model_help(name: str) -> str:
         return (f"Plain autoencoder on the {c.inputs}: the Basic VAE's dense network "
                 f"({' → '.join(map(str, c.hidden))}) without the KL term.")
     return f"PCA baseline on the standardised {c.inputs} (instant)."
+
+
+def warm_up_line(name: str, epochs: int, steps: int) -> str:
+    """What the β warm-up of this run is, in words: β is not the β asked for until it ends."""
+    warm_up = create(name, epochs=epochs, steps_per_epoch=steps).loss().warmup_steps
+    if not warm_up:
+        return "β is the β asked for from the first step (no warm-up)."
+    total = epochs * steps
+    return (f"**β warm-up**: β grows from 0 to the β asked for over the first **{warm_up:,}** of this run's "
+            f"{total:,} steps (epoch {-(-warm_up // steps)} of {epochs}), so the latent is not squeezed before it "
+            f"has learnt anything; a run shorter than {3 * MODELS[name].training_defaults['warmup_steps']:,} "
+            "steps warms up over its first third.")
+
+
+def time_estimate(name: str, epochs: int, latent: int, batch: int, knobs: dict) -> None:
+    """How long Start will take here, from a few steps timed on this machine now; a quick preset beside it."""
+    timed = {"latent_dim": latent, "batch_size": batch, **({"width": knobs["width"]} if "width" in knobs else {})}
+    try:
+        measured = jobs.training_time(specs, name, tuple(sorted(workspace.model_settings(name, **timed).items())))
+    except Exception as exc:  # the estimate is a help: a corpus this model cannot train on is said at Start
+        st.caption(f"No time estimate: {exc}")
+        return
+    steps = knobs.get("steps")
+    seconds = measured.seconds(epochs, steps)
+    n_steps = epochs * (steps or measured.batches)
+    st.markdown(f"⏱ On this machine this run takes **about {duration_words(seconds)}**: {n_steps:,} steps of "
+                f"{measured.step:.2g} s each, timed just now (the machine's load included).")
+    quick = getattr(MODELS[name], "quick_training", None)
+    if quick and seconds > 5 * 60:
+        q = jobs.training_time(specs, name, tuple(sorted(workspace.model_settings(
+            name, latent_dim=latent, batch_size=quick["batch_size"], width=quick["width"]).items())))
+        st.button(f"Quick run: about {duration_words(q.seconds(quick['epochs'], quick['steps_per_epoch']))}",
+                  key="train_quick", on_click=form.preset,
+                  kwargs={"epochs": quick["epochs"], "steps": quick["steps_per_epoch"], "batch": quick["batch_size"],
+                          "width": quick["width"]},
+                  help=f"{quick['epochs']} epochs × {quick['steps_per_epoch']} steps of {quick['batch_size']} crops "
+                       f"at width {quick['width']}: for a small machine. It learns less than the defaults.")
 
 
 SETTING_NAMES = {"model": "model", "epochs": "epochs", "beta": "β", "latent_dim": "latent size", "lr": "learning rate",
@@ -184,6 +222,9 @@ with train_tab:
             start = st.button("Start training", type="primary", key="train_start")
         if spectrogram_vae:
             st.caption(beta_normalised_line(model_name, float(beta), int(latent)))
+            st.caption(warm_up_line(model_name, int(epochs), knobs["steps"]))
+        if model_name != "pca":
+            time_estimate(model_name, int(epochs), int(latent), int(batch), knobs)
         form.remember(defaults)
         if start:
             try:
@@ -219,12 +260,19 @@ with train_tab:
                        "\n".join(f"- {w}" for w in dict.fromkeys(warnings)))
         if "active_units" in epochs_done and pd.notna(last.get("active_units")):
             units = int(last["active_units"])
-            total_units = int(job.settings.get("latent_dim") or getattr(job.model, "latent_dim", 0) or 0)
+            # out of the dimensions whose KL was counted: every block of the latent, not the audio block's size
+            measured = last.get("val_kl_per_dim")
+            total_units = (len(measured) if isinstance(measured, list) and measured
+                           else int(getattr(getattr(job, "model", None), "latent_dim", 0)
+                                    or job.settings.get("latent_dim") or 0))
             st.caption(f"active latent units (KL > 0.01 nats) at epoch {int(last['epoch'])}: **{units}**"
                        + (f" of {total_units}" if total_units else ""))
         if pd.notna(last.get("beta_normalised", None)):
-            st.caption(f"β at epoch {int(last['epoch'])}: **{last['beta']:.3g}**, β normalised (β·d/(F·T)): "
-                       f"**{last['beta_normalised']:.3g}**")
+            asked = float(job.settings.get("beta", last["beta"]))
+            warming = (f" (warming up to {asked:g} over the first {job.model.loss().warmup_steps:,} steps)"
+                       if last["beta"] < asked else "")
+            st.caption(f"β at epoch {int(last['epoch'])}: **{last['beta']:.3g}**{warming}, β normalised "
+                       f"(β·d/(F·T)): **{last['beta_normalised']:.3g}**")
         left, right = st.columns([3, 2])
         log_y = left.toggle("log scale", key="loss_log", help="Loss on a logarithmic axis")
         left.plotly_chart(figures.loss_curves(epochs_done, log_y=log_y), key="curves")

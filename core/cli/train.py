@@ -76,7 +76,7 @@ def register(subparsers) -> None:
     g.add_argument("--capacity-epochs", type=ranged("capacity_epochs"), help="epochs over which the capacity grows to --capacity")
     g.add_argument("--width", type=ranged("width"), help="conv/beta (and ae on mel): channels of the 1-D conv layers")
     g.add_argument("--steps-per-epoch", type=ranged("steps_per_epoch"), help="optimisation steps per epoch (conv/beta: random crops)")
-    g.add_argument("--warmup-steps", type=ranged("warmup_steps"), help="KL warm-up: beta grows linearly over this many steps")
+    g.add_argument("--warmup-steps", type=ranged("warmup_steps"), help="KL warm-up: beta grows linearly over this many steps (at most a third of the run)")
     g.add_argument("--free-bits", type=ranged("free_bits"), help="nats of KL each latent dimension may use for free")
     m = p.add_argument_group("monitoring (recorded in the checkpoint; does not change the model)")
     m.add_argument("--metrics-every", type=ranged("metrics_every"), default=0,

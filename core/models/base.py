@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from dataclasses import replace
 from typing import Any, Callable, ClassVar
 
 import numpy as np
@@ -29,7 +30,7 @@ from core.blocks import LatentBlock
 from core.errors import BadInputError
 from core.inputs import ModelInputs
 from core.models.configs import config_to_dict
-from core.models.losses import VAELoss
+from core.models.losses import VAELoss, run_warmup_steps
 from core.models.preprocessing import ClipPrep, FeaturePrep, MelPrep, prep_from_state
 from core.training import default_threads, empty_module, resolve_device, seeded_module, torch_threads, train
 
@@ -179,7 +180,11 @@ class TorchModel(Model):
         t = self.training
         if not self.variational:
             return VAELoss(beta=0.0)
-        return t.loss()
+        loss = t.loss()
+        if loss.warmup_steps and t.steps_per_epoch:
+            # scaled with the run's length, so a short run reaches the β asked for (run_warmup_steps)
+            loss = replace(loss, warmup_steps=run_warmup_steps(loss.warmup_steps, self.epochs * t.steps_per_epoch))
+        return loss
 
     @property
     def epochs(self) -> int:
