@@ -53,6 +53,15 @@ def cluster_members(
     return members[order[:n]]
 
 
+def varying_colour(tracks: pd.DataFrame, candidates: Sequence[str]) -> str:
+    """The first of ``candidates`` that splits ``tracks`` into at least two groups (a language column that
+    is empty or one language everywhere colours every point alike, with no legend), else ``"cluster"``."""
+    for column in candidates:
+        if column in tracks.columns and tracks[column].replace("", np.nan).nunique(dropna=True) > 1:
+            return column
+    return "cluster"
+
+
 def search(tracks: pd.DataFrame, query: str, *, columns: Sequence[str] | None = None) -> np.ndarray:
     """Which rows of ``tracks`` match ``query``: np.ndarray (n,) of bool.
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 
@@ -206,6 +207,39 @@ def test_a_lasso_lists_every_selected_track_with_pages_and_any_can_be_heard(serv
     assert page.locator("audio").count() >= 1
     assert f"track={chosen}" in page.url.replace("%3A", ":")
     shots(page, "lasso-paging")
+
+
+def test_a_lasso_is_kept_in_the_link(server, page, shots):
+    """A lasso round the left half of the map: the URL lists those tracks, and the link opened in a fresh
+    browser lists the same selection (it reopened with every track before)."""
+    page.goto(server)
+    _wait_for_map(page)
+    n_points = _n_points(page)
+    page.locator(".js-plotly-plot").first.hover()
+    page.locator('.modebar-btn[data-val="lasso"]').first.click()
+    left, top, w, h = page.evaluate("""() => { const g = document.querySelector('.js-plotly-plot');
+        const r = g.getBoundingClientRect(); const s = g._fullLayout._size;
+        return [r.left + s.l, r.top + s.t, s.w, s.h]; }""")
+    page.mouse.move(left + 2, top + 2)
+    page.mouse.down()
+    for x, y in ((left + w / 2, top + 2), (left + w / 2, top + h - 2), (left + 2, top + h - 2), (left + 2, top + 3)):
+        page.mouse.move(x, y, steps=8)
+    page.mouse.up()
+    page.get_by_text(re.compile(r"^\d+ selected on the map")).first.wait_for()
+    settle(page)
+    selected = _highlight(page, "selected")
+    assert 0 < selected < n_points, (selected, n_points)
+    page.wait_for_function("() => new URLSearchParams(location.search).has('sel')")
+    in_link = parse_qs(urlparse(page.url).query)["sel"][0].split(",")
+    assert len(in_link) == selected, (len(in_link), selected)
+    other = page.context.browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    other.set_default_timeout(240_000)
+    other.goto(page.url)
+    _wait_for_map(other)
+    other.get_by_text(f"{selected} selected on the map").first.wait_for()
+    assert _highlight(other, "selected") == selected
+    shots(other, "lasso-link")
+    other.context.close()
 
 
 def test_a_row_click_in_the_table_selects_its_track_on_the_map(server, page, shots):

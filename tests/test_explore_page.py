@@ -234,3 +234,22 @@ def test_values_from_the_link_never_render_as_links_or_images(app_env):
     html = markdown_it.MarkdownIt("commonmark").render(notes)
     assert "<a " not in html and "<img" not in html, html
     assert "http://127.0.0.1:8999/phish" in html  # shown, as text
+
+
+def test_the_colour_chosen_survives_another_page_and_a_corpus_without_languages_colours_by_genre(app_env):
+    at = _app()
+    _ok(at)
+    assert at.selectbox(key="explore_colour").value == "language"  # the demo has two languages
+    at.selectbox(key="explore_colour").set_value("genre").run()
+    at.switch_page("views/data_page.py").run()
+    _ok(at)
+    at.switch_page("views/explore_page.py").run()
+    _ok(at)
+    assert at.selectbox(key="explore_colour").value == "genre"
+    # own music without a language: every point would be one colour, so the map opens on the genre
+    manifest = pd.read_csv(app_env / "demo" / "manifest.csv", keep_default_na=False)
+    path = app_env / "demo" / "no_language.csv"
+    manifest.drop(columns=["language"]).to_csv(path, index=False)
+    other = _app(corpus=f"manifest:{path}")
+    _ok(other)
+    assert other.selectbox(key="explore_colour").value == "genre"

@@ -156,3 +156,16 @@ def test_vector_table_round_trips_through_csv_and_parquet_atomically(tmp_path):
     assert back.ids == ids and np.allclose(back.vectors, Z)
     with pytest.raises(ValueError, match="points has 2 rows for 3 track ids"):
         embeddings.vector_table(ids, points=points[:2])
+
+
+def test_the_listened_track_stands_out_from_every_colour_of_the_map():
+    """The focus star's fill is far (in RGB) from each colour the map may give a genre or cluster."""
+    from ui.explore_view import HIGHLIGHTS
+    from ui.figures import PALETTE
+
+    def rgb(hex_colour: str) -> np.ndarray:
+        return np.array([int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)], dtype=float)
+
+    star = rgb(HIGHLIGHTS["focus"][0]["color"])
+    nearest = min(np.linalg.norm(star - rgb(c)) for c in PALETTE)
+    assert nearest > 120, nearest

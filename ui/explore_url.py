@@ -11,6 +11,7 @@ colour      colour by                                       ``genre``
 cl, cl.*    the clustering and its parameters               ``cl=dbscan&cl.eps=0.4``
 q           search                                          ``genre:pop``
 track, k    the track whose neighbours are listed, and k   ``eng:rock-01``, ``10``
+sel         the tracks selected on the map (click, lasso)   ``eng:rock-01,bng:baul-03``
 side        the second map                                  ``proj:pca`` / ``model:beta``
 ==========  =============================================  ==========================
 
@@ -117,6 +118,8 @@ def _restore(params: dict[str, str], notes: list[str]) -> None:
                 chosen[key] = state.default_k(corpus)
             state.set_clustering(value, chosen)
 
+    if params.get("sel"):
+        st.session_state[SELECTION] = [t for t in params["sel"].split(",") if t][:MAX_SELECTION]
     if params.get("q"):
         st.session_state["explore_search"] = params["q"][:200]
     if params.get("track"):
@@ -167,7 +170,12 @@ def _number(raw: str):
 
 #: The URL parameters the Explore view owns (the table above); any other (e.g. ``job``, a running
 #: training job of this session, ``ui.jobs``) belongs to another page and is kept.
-VIEW_KEYS = frozenset({"corpus", "model", "part", "emb", "proj", "dim", "colour", "cl", "q", "track", "k", "side"})
+VIEW_KEYS = frozenset({"corpus", "model", "part", "emb", "proj", "dim", "colour", "cl", "q", "track", "k", "side",
+                       "sel"})
+#: The page's map selection (track ids), a session-state key the link restores.
+SELECTION = "explore_selection"
+#: At most this many selected tracks go into a link: a URL of a few thousand characters opens in every browser.
+MAX_SELECTION = 200
 
 
 def _owned(key: str) -> bool:
@@ -185,14 +193,15 @@ def publish(view: dict[str, object]) -> None:
 
 def view_of(*, specs, model: str | None, emb: str | None, method: str, dim: int, colour: str, cluster: str,
             params: dict, query: str, focus: str | None, k: int, side: str | None,
-            part: str | None = None) -> dict[str, object]:
+            part: str | None = None, selection: list[str] | None = None) -> dict[str, object]:
     """The query parameters of a view (the corpus only when it is not the default one)."""
     view: dict[str, object] = {
         "corpus": ";".join(specs) if tuple(specs) != tuple(workspace.DEFAULT_SPECS) else None,
         "model": model, "part": part, "emb": emb, "proj": method, "dim": dim, "colour": colour, "cl": cluster,
     }
     view |= {f"cl.{k_}": v for k_, v in params.items()}
-    view |= {"q": query or None, "track": focus, "k": k if focus else None, "side": side}
+    view |= {"q": query or None, "track": focus, "k": k if focus else None, "side": side,
+             "sel": ",".join(selection) if selection and len(selection) <= MAX_SELECTION else None}
     return view
 
 

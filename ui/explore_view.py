@@ -24,7 +24,8 @@ HIGHLIGHTS = {
     "match": (dict(symbol="circle-open", size=14, color="#111111", line=dict(width=2)), "search/filter match"),
     "neighbour": (dict(symbol="diamond-open", size=14, color="#2ca02c", line=dict(width=2)), "nearest neighbour"),
     "picked": (dict(symbol="square-open", size=15, color="#d62728", line=dict(width=2.5)), "picked in the table"),
-    "focus": (dict(symbol="star", size=18, color="#d62728", line=dict(color="white", width=1)), "listening"),
+    # bright yellow with a black edge: a red star vanished on a genre drawn in the palette's red
+    "focus": (dict(symbol="star", size=20, color="#FFE119", line=dict(color="#111111", width=1.5)), "listening"),
 }
 
 

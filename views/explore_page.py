@@ -18,11 +18,12 @@ from ui import explore_view as view
 from ui import frames, markdown, scale, state, tables
 from ui.listen import track_panel
 
-SELECTION = "explore_selection"    # track ids selected on a map (click, box, lasso)
+SELECTION = url.SELECTION          # track ids selected on a map (click, box, lasso); kept in the link
 PICKED = "explore_picked"          # track ids of the rows picked in the table
 TABLE_IDS = "explore_table_ids"    # the ids the table showed, to map its row numbers back
 ROWSET = "explore_rowset"          # what the table listed last run (a new list starts on page 1)
 NEXT_VECTORS = "explore_vectors_next"
+COLOUR_KEPT = "explore_colour_kept"  # the colour chosen last (the box forgets it on another page)
 ADDED = "explore_upload_added"     # what the last upload added, shown after the rerun that selects it
 PAGE_SIZES = [10, 25, 50, 100]
 
@@ -87,12 +88,16 @@ if st.session_state.get(NEXT_VECTORS):
 if st.session_state.get("explore_vectors") not in vector_options:
     st.session_state["explore_vectors"] = "model"
 colour_options = ["cluster", "language", "genre"] + [c for c in corpus.label_columns() if c not in ("genre", "language")]
-for key, default in (("explore_method", "tsne"), ("explore_dim", 2), ("explore_colour", "language"),
+# The colour box forgets its value on another page; the user's choice is kept aside (COLOUR_KEPT) and put
+# back, and a first visit colours by a column that varies on this corpus.
+first_colour = explore.varying_colour(corpus.tracks, ["language", "genre"])
+st.session_state.setdefault("explore_colour", st.session_state.get(COLOUR_KEPT, first_colour))
+for key, default in (("explore_method", "tsne"), ("explore_dim", 2), ("explore_colour", first_colour),
                      ("explore_search", ""), ("explore_k", 10), ("explore_page_size", 25), ("explore_page_no", 1),
                      ("explore_side", False), ("explore_side_kind", "projection"), ("explore_side_proj", "pca")):
     st.session_state.setdefault(key, default)
 if st.session_state["explore_colour"] not in colour_options:
-    st.session_state["explore_colour"] = "language"
+    st.session_state["explore_colour"] = first_colour
 st.session_state.setdefault(SELECTION, [])
 st.session_state.setdefault(PICKED, [])
 
@@ -105,6 +110,7 @@ method = c1.segmented_control("Projection", list(url.METHODS), key="explore_meth
                               format_func=url.METHODS.get) or "tsne"
 dim = c2.segmented_control("Dimensions", [2, 3], key="explore_dim") or 2
 colour = c3.selectbox("Colour by", colour_options, key="explore_colour")
+st.session_state[COLOUR_KEPT] = colour
 
 primary = sources.model_source(entry) if vectors_choice == "model" else sources.find(vectors_choice)
 try:
@@ -273,8 +279,11 @@ else:
 url.publish(url.view_of(
     specs=specs, model=entry.name, emb=primary.name if primary.kind == "file" else None, method=method, dim=dim,
     colour=colour, cluster=name, params=params, query=query.strip(), focus=focus, k=k,
-    side=side_key if side_frame is not None else None,
+    side=side_key if side_frame is not None else None, selection=selected,
     part=state.part_for(primary.path, primary.stamp) if primary.kind == "model" else None))
+if len(selected) > url.MAX_SELECTION:
+    st.caption(f"The link keeps the view but not this selection: {len(selected)} tracks are more than the "
+               f"{url.MAX_SELECTION} a link holds.")
 
 # --- the table ----------------------------------------------------------------------------------------------
 h1, h2 = st.columns([4, 1])
