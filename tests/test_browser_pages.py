@@ -34,6 +34,30 @@ def _no_page_not_found(page) -> None:
     assert page.get_by_text("Page not found").count() == 0, "a 'Page not found' dialog is shown"
 
 
+#: The boxes of a Plotly figure's axis parts: tick labels, axis titles and the plotting area.
+_AXIS_BOXES = """(g) => { const box = (e) => { const r = e.getBoundingClientRect();
+        return [r.left, r.top, r.right, r.bottom]; };
+    const all = (sel) => Array.from(g.querySelectorAll(sel)).filter(e => e.textContent.trim()).map(box);
+    return { xticks: all('.xtick text'), yticks: all('.ytick text'), xtitle: all('.g-xtitle text'),
+             ytitle: all('.g-ytitle text'), plot: box(g.querySelector('.nsewdrag')), figure: box(g) }; }"""
+
+
+def _axes_apart(page, figure) -> None:
+    """A spectrogram's axes are readable: tick labels on both axes, inside the figure, left of (y) or
+    under (x) the image, and each axis title clear of its tick labels and of the image."""
+    b = page.evaluate(_AXIS_BOXES, figure.locator(".js-plotly-plot").element_handle())
+    assert b["xticks"] and b["yticks"] and b["xtitle"] and b["ytitle"], b
+    left, top, right, bottom = b["figure"]
+    for x0, y0, x1, y1 in b["xticks"] + b["yticks"]:
+        assert x0 >= left - 1 and x1 <= right + 1 and y0 >= top - 1 and y1 <= bottom + 1, ("cut off", b)
+    plot_left, _, _, plot_bottom = b["plot"]
+    assert max(t[2] for t in b["yticks"]) <= plot_left + 1, ("y tick labels over the image", b)
+    assert min(t[1] for t in b["xticks"]) >= plot_bottom - 1, ("x tick labels over the image", b)
+    ytitle, xtitle = b["ytitle"][0], b["xtitle"][0]
+    assert ytitle[2] <= min(t[0] for t in b["yticks"]) + 1, ("the y title lies over its tick labels", b)
+    assert xtitle[1] >= max(t[3] for t in b["xticks"]) - 1, ("the x title lies over its tick labels", b)
+
+
 def test_data_row_click_plays_the_track(server, page, shots):
     url, _ = server
     page.goto(f"{url}/data")
@@ -51,6 +75,7 @@ def test_data_row_click_plays_the_track(server, page, shots):
     assert page.locator("audio").count() >= 1
     page.locator('[data-testid="stPlotlyChart"]').last.scroll_into_view_if_needed()
     page.screenshot(path=str(shots / "data_row_click.png"))
+    _axes_apart(page, page.locator('[data-testid="stPlotlyChart"]').last)
 
 
 def _grid_row_point(page, grid, row: int, x: float) -> tuple[float, float]:

@@ -65,8 +65,11 @@ def _mel_trace(mel_db: np.ndarray, params: MelParams | None, **kwargs) -> go.Hea
 def _mel_layout(fig: go.Figure, mel_db: np.ndarray, params: MelParams | None, **axis) -> None:
     hz, _ = mel_axes(*mel_db.shape, params)
     vals, text = _hz_ticks(hz)
-    fig.update_xaxes(title_text="time (s)", **axis)
-    fig.update_yaxes(title_text="frequency (Hz, mel scale)", tickvals=vals, ticktext=text, **axis)
+    # automargin: the fixed 10-px margins left no room, so the tick labels were cut off and each axis
+    # title lay over its ticks (the y title over the image)
+    fig.update_xaxes(title_text="time (s)", automargin=True, title_standoff=6, **axis)
+    fig.update_yaxes(title_text="frequency (Hz, mel scale)", tickvals=vals, ticktext=text, automargin=True,
+                     title_standoff=6, **axis)
 
 
 #: Headroom above 0 dB of a full-scale ("power") log-mel's colour range: a full-scale sine sits near
