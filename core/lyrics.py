@@ -48,6 +48,12 @@ def _kind(ch: str) -> str:
     return "-"
 
 
+def in_bengali_script(text: str) -> bool:
+    """Whether ``text`` has a letter of the Bengali script (U+0980-U+09FF): a browser without a Bengali font
+    draws such text as boxes, and the page says how to get one."""
+    return any("\u0980" <= ch <= "\u09ff" for ch in text)
+
+
 def tokenize(text: str, *, keep_digits: bool = False) -> list[str]:
     """Split lyrics into word tokens, keeping Bangla words whole.
 

@@ -116,6 +116,8 @@ def test_a_data_row_click_on_any_cell_shows_a_bangla_track_in_bengali_glyphs(ser
     assert any("\u0980" <= ch <= "\u09ff" for ch in text), text[:80]
     font = page.evaluate("(e) => getComputedStyle(e).fontFamily", lyrics.element_handle())
     assert not page.evaluate(_TOFU, font), f"Bengali letters render as boxes in {font!r}: install fonts-noto-core"
+    # a browser without a Bengali font is told, under the lyrics, how to get one
+    assert page.get_by_text("Bangla shown as boxes?").count() == 1
     lyrics.scroll_into_view_if_needed()
     page.screenshot(path=str(shots / "data_bangla_row.png"))
 

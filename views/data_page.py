@@ -14,6 +14,7 @@ from core.corpus.roots import ENV, is_local_address, root_choices
 from core.errors import BadInputError, SongscapeError
 from core.features.extract import extract
 from core.features.mel import CLIP_PARAMS, MelParams, clip_log_mel, log_mel
+from core.lyrics import in_bengali_script
 from ui import figures, markdown, scale, state, tables
 from ui.listen import play
 
@@ -143,6 +144,10 @@ try:
 except BadInputError as exc:
     st.error(str(exc))
     st.stop()
+#: Said under Bangla text: the dashboard serves no font, and a browser without a Bengali one draws boxes.
+BENGALI_FONT_NOTE = ("Bangla shown as boxes? This browser has no Bengali font: install Noto Sans Bengali "
+                     "(Debian and Ubuntu: `sudo apt-get install fonts-noto-core`; Windows, macOS, Android and "
+                     "iOS include a Bengali font), then reload the page.")
 #: The two log-mels of the project (MelParams.reference): what the spectrogram VAEs read, and the
 #: peak-normalised centre window of the 57-feature era (PCA / autoencoder on mel).
 MEL_VIEWS = {"power": "whole clip · dB re. full scale (ConvVAE, Beta-VAE)",
@@ -152,6 +157,8 @@ with left:
     play(y, SAMPLE_RATE)
     if track.lyrics.strip():
         st.text(track.lyrics)
+        if in_bengali_script(track.lyrics):
+            st.caption(BENGALI_FONT_NOTE)
     else:
         st.caption("instrumental (no lyrics)")
 with right:
