@@ -170,20 +170,26 @@ def test_a_reload_restores_the_view_from_the_url(server, page, shots):
     shots(page, "bad-link")
 
 
-def test_a_lasso_lists_every_selected_track_with_pages_and_any_can_be_heard(server, page, shots):
-    page.goto(server)
-    _wait_for_map(page)
-    n_points = _n_points(page)
+def _lasso(page, share: float) -> None:
+    """Lasso the left ``share`` of the first map's plotting area (1.0: all of it)."""
     page.locator(".js-plotly-plot").first.hover()
     page.locator('.modebar-btn[data-val="lasso"]').first.click()
     left, top, w, h = page.evaluate("""() => { const g = document.querySelector('.js-plotly-plot');
         const r = g.getBoundingClientRect(); const s = g._fullLayout._size;
         return [r.left + s.l, r.top + s.t, s.w, s.h]; }""")
+    right = left + w * share - 2
     page.mouse.move(left + 2, top + 2)
     page.mouse.down()
-    for x, y in ((left + w - 2, top + 2), (left + w - 2, top + h - 2), (left + 2, top + h - 2), (left + 2, top + 3)):
+    for x, y in ((right, top + 2), (right, top + h - 2), (left + 2, top + h - 2), (left + 2, top + 3)):
         page.mouse.move(x, y, steps=8)
     page.mouse.up()
+
+
+def test_a_lasso_lists_every_selected_track_with_pages_and_any_can_be_heard(server, page, shots):
+    page.goto(server)
+    _wait_for_map(page)
+    n_points = _n_points(page)
+    _lasso(page, 1.0)
     page.get_by_text(f"{n_points} selected on the map").wait_for()
     settle(page)
     assert _highlight(page, "selected") == n_points
@@ -215,16 +221,7 @@ def test_a_lasso_is_kept_in_the_link(server, page, shots):
     page.goto(server)
     _wait_for_map(page)
     n_points = _n_points(page)
-    page.locator(".js-plotly-plot").first.hover()
-    page.locator('.modebar-btn[data-val="lasso"]').first.click()
-    left, top, w, h = page.evaluate("""() => { const g = document.querySelector('.js-plotly-plot');
-        const r = g.getBoundingClientRect(); const s = g._fullLayout._size;
-        return [r.left + s.l, r.top + s.t, s.w, s.h]; }""")
-    page.mouse.move(left + 2, top + 2)
-    page.mouse.down()
-    for x, y in ((left + w / 2, top + 2), (left + w / 2, top + h - 2), (left + 2, top + h - 2), (left + 2, top + 3)):
-        page.mouse.move(x, y, steps=8)
-    page.mouse.up()
+    _lasso(page, 0.5)
     page.get_by_text(re.compile(r"^\d+ selected on the map")).first.wait_for()
     settle(page)
     selected = _highlight(page, "selected")
