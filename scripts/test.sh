@@ -14,6 +14,6 @@ if { [ ! -x /usr/bin/chromium ] || [ ! -f "$BENGALI_FONT" ]; } && { [ -n "${CI:-
 fi
 echo ">> linting (ruff, configured in pyproject.toml)"
 .venv/bin/ruff check --no-cache .
-echo ">> checking the layer contract of core/ (.importlinter)"
+echo ">> checking the import contracts (.importlinter)"
 .venv/bin/lint-imports --no-cache
 exec .venv/bin/python -m pytest "$@"
