@@ -1,4 +1,4 @@
-"""Project-wide paths, audio constants and device selection."""
+"""Project-wide paths and audio constants. Where a model trains is the model's to say (`Model.training_device`)."""
 
 from __future__ import annotations
 
@@ -26,16 +26,3 @@ RUNS_DIR = DATA_DIR / "runs"
 #: Sample rate of every clip inside the pipeline (GTZAN's rate).
 SAMPLE_RATE = 22050
 
-
-def device(prefer: str | None = None) -> str:
-    """Return the torch device to use: ``prefer`` if given, CUDA when present, else CPU."""
-    if prefer:
-        return prefer
-    env = os.environ.get("SONGSCAPE_DEVICE")
-    if env:
-        return env
-    # torch is optional here and slow to import (about 1 s): this module is imported by every
-    # command, including `python -m core --help`, which must stay fast.
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"

@@ -19,7 +19,6 @@ import streamlit as st
 
 from core import checkpoint, explore, scoring, workspace
 from core.clustering import CLUSTERERS, ClusterResult, NeighbourIndex, suggest_eps
-from core.config import device
 from core.errors import BadInputError
 from core import information
 from core.blocks import PARTS, column_names, parts
@@ -190,7 +189,19 @@ def sidebar() -> None:
         else:
             st.warning("No checkpoints found. Train one on the Train page.")
         part_choice()
-        st.caption(f"Device: `{device()}` · labels are never used in training")
+        where = training_device(current_checkpoint())
+        st.caption((f"Device: `{where}` · " if where else "") + "labels are never used in training")
+
+
+def training_device(entry) -> str | None:
+    """Where the model of checkpoint ``entry`` trains, as the model itself decides (the Basic VAE keeps
+    to the CPU even where CUDA is present); None without a checkpoint that loads."""
+    if entry is None:
+        return None
+    try:
+        return model(str(entry.path), entry.stamp).training_device()
+    except BadInputError:
+        return None
 
 
 #: Short names of the latent parts in the sidebar (PARTS holds what each means).

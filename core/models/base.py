@@ -79,6 +79,10 @@ class Model:
         """The named blocks of the latent vector (:mod:`core.blocks`); one block unless a model has several."""
         return (LatentBlock("z", "+".join(sorted(self.needs)), 0, self.latent_dim),)
 
+    def training_device(self) -> str:
+        """Where :meth:`fit` runs: the CPU, unless a model trains by gradient descent (TorchModel)."""
+        return "cpu"
+
     def fit(self, inputs: ModelInputs, **kwargs) -> "Model":
         raise NotImplementedError
 
@@ -171,6 +175,13 @@ class TorchModel(Model):
     def is_fitted(self) -> bool:
         return getattr(self, "module_", None) is not None
 
+    def training_device(self) -> str:
+        """Where :meth:`fit` trains: ``device``, or for "auto" CUDA only where it pays off for this network.
+
+        The one decision: ``fit`` trains here and the dashboard shows it, so the two cannot disagree.
+        """
+        return str(resolve_device(self.device, cuda_pays_off=self.cuda_pays_off))
+
     def _training_data(self, inputs: ModelInputs):
         """The training loop's batch source for ``inputs`` (the fitted preprocessing's)."""
         return self.prep_.training_data(inputs)
@@ -219,7 +230,7 @@ class TorchModel(Model):
         if resume_from is not None:
             resume_state = dict(resume_from["train_state"], best_weights=resume_from["weights"])
         t = self.training
-        device = resolve_device(self.device, cuda_pays_off=self.cuda_pays_off)
+        device = torch.device(self.training_device())
         batch_size = t.batch_size
         if device.type == "cuda" and self.cuda_batch_size:
             batch_size = max(batch_size, int(self.cuda_batch_size))
