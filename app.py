@@ -56,4 +56,4 @@ if __name__ == "__main__":
 # The page files live in views/, not pages/: Streamlit treats a `pages/` folder beside the entry
 # point as the old folder-based navigation until st.navigation runs, so a deep link opened while
 # the first run was still importing (seconds on a cold start) was matched against those file names
-# and answered with "Page not found" (issue 10, defect 17).
+# and answered with "Page not found".

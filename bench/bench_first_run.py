@@ -1,4 +1,4 @@
-"""Benchmark: the first run on a fresh clone (issue 10, defect 18).
+"""Benchmark: the first run on a fresh clone, how long until the dashboard answers.
 
 Run:  .venv/bin/python -m bench.bench_first_run [--skip-full] [--skip-browser]
 

@@ -1,4 +1,4 @@
-"""Benchmark: the scaling table at 1k, 10k and 100k tracks (issue 12), one subprocess per cell.
+"""Benchmark: the scaling table at 1k, 10k and 100k tracks, one subprocess per cell.
 
     .venv/bin/python -m bench.bench_scale_table [--sizes 1000,10000,100000] [--stages extract,...,train] [--extract-max 10000]
                                                 [--conv-max 10000] [--clip-seconds 1]

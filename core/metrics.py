@@ -46,7 +46,7 @@ from sklearn.neighbors import NearestNeighbors
 __all__ = [
     "MetricValue", "INTERNAL", "EXTERNAL", "SILHOUETTE_FULL_MAX",
     "internal", "silhouette_from_distances", "silhouette_rows", "external", "purity", "contingency",
-    "normalize_contingency", "coverage", "report", "neighbour_agreement",
+    "normalise_contingency", "coverage", "report", "neighbour_agreement",
 ]
 
 #: Internal metric names, in table order.
@@ -231,10 +231,10 @@ def contingency(labels: np.ndarray, truth: Iterable, *, normalize: str | None = 
         rows.append(table.loc[[-1]].rename(index={-1: NOISE_NAME}))
     table = pd.concat(rows) if rows else table.iloc[:0]
     table.index = pd.Index([i if isinstance(i, str) else int(i) for i in table.index], dtype=object, name="cluster")
-    return table if normalize is None else normalize_contingency(table, normalize)
+    return table if normalize is None else normalise_contingency(table, normalize)
 
 
-def normalize_contingency(table: pd.DataFrame, normalize: str) -> pd.DataFrame:
+def normalise_contingency(table: pd.DataFrame, normalize: str) -> pd.DataFrame:
     """A :func:`contingency` table of counts as shares of each row (``"cluster"``) or column (``"class"``)."""
     if normalize == "cluster":
         return table.div(table.sum(axis=1).replace(0, np.nan), axis=0).fillna(0.0)

@@ -1,4 +1,4 @@
-"""The AppTest sweep: every widget on every page driven to its extremes and a value between (issue 10).
+"""The AppTest sweep: every widget on every page driven to its extremes and a value between.
 
 Sliders go to their minimum, maximum, middle and back (both ways); every option of a select,
 radio or segmented control is chosen, and after each choice of a mode widget (the clustering

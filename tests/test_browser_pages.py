@@ -1,4 +1,4 @@
-"""Issue 10's browser checks of the Data, Train and Clusters pages and of deep links (Playwright, Chromium).
+"""Browser checks of the Data, Train and Clusters pages and of deep links (Playwright, Chromium).
 
 Screenshots go to $SONGSCAPE_SCREENS (default: the test's temporary directory).
 """

@@ -203,7 +203,7 @@ def test_info_prints_the_summary_and_fails_with_reason(capsys, tmp_path, basic_c
 
 
 def test_a_format_2_conv_checkpoint_is_refused_as_old(tmp_path):
-    """Issue 9 changed the spectrogram VAE: a version-2 file is refused, saying it is an old format."""
+    """The spectrogram VAE's network changed with format 3: a version-2 file is refused, saying it is an old format."""
     old = {"format_version": 2, "model": "conv", "model_config": {"channels": [16, 32, 64, 128]},
            "train_config": {}, "monitor_config": None, "random_state": 0, "weights": {}, "feature_params": {},
            "history": []}

@@ -128,7 +128,7 @@ def test_k_distance_is_sorted_kth_neighbour_and_eps_separates_outliers():
 
 
 def test_a_smaller_eps_after_a_graph_whose_last_row_is_empty():
-    """Issue 10, defect 1: DBSCAN, press the eps slider's left arrow once -> IndexError in add.reduceat.
+    """DBSCAN: pressing the eps slider's left arrow once raised an IndexError in add.reduceat.
 
     The cached radius graph of the larger eps has an empty last row (an isolated point);
     filtering it for the smaller eps crashed. The index is shared by every dashboard session,

@@ -1,6 +1,6 @@
-"""Issue 10's dashboard defects, one test (or a few) each: AppTest where it reaches, figure/helper tests otherwise.
+"""Dashboard regressions, one test (or a few) each: AppTest where it reaches, figure/helper tests otherwise.
 
-Defects 4 and 5 (the Train form, colliding and vanishing runs) are in test_train_page.py; the
+The Train form (colliding and vanishing runs) is tested in test_train_page.py; the
 browser-only ones (a Data row click, deep links, eps both ways) in test_browser_pages.py.
 """
 

@@ -1,4 +1,4 @@
-"""The spectrogram VAE on the dashboard: reconstruction quality (issue 9) and dB colour scales.
+"""The spectrogram VAE on the dashboard: reconstruction quality and dB colour scales.
 
 Figure tests build their own arrays; the page tests use the shipped checkpoints on the tiny demo
 corpus (AppTest), and compare what is shown with ``core.reconstruction`` computed here.

@@ -1,4 +1,4 @@
-"""Issue 11: the Data page opens sources only under the data roots, and offers only them when exposed."""
+"""The Data page opens sources only under the data roots, and offers only them when exposed."""
 
 from __future__ import annotations
 

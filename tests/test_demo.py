@@ -162,7 +162,7 @@ def test_a_broken_worker_pool_falls_back_to_rendering_here(tmp_path, monkeypatch
 
 
 def test_progress_moves_with_each_rendered_track(tmp_path):
-    """Issue 10, defect 18: the bar moves as each track finishes, not after ordered chunks of them."""
+    """The bar moves as each track finishes, not after ordered chunks of them."""
     seen = []
     demo.generate(tmp_path / "pool", n_tracks=5, duration=1.0, seed=2, workers=2,
                   progress=lambda done, total, message="": seen.append((done, message)))

@@ -113,7 +113,7 @@ def test_evaluate_and_beta_sweep_on_tiny_demo(tmp_path):
 
 
 def test_a_one_track_table_lists_every_task_with_a_note(shared_data, tmp_path):
-    """Issue 11: `core evaluate` on a one-row table used to drop the easy task without a word."""
+    """`core evaluate` on a one-row table used to drop the easy task without a word."""
     one = tmp_path / "one.csv"
     lines = (shared_data / "features" / "gtzan_kaggle_30s.csv").read_text().splitlines()
     one.write_text("\n".join(lines[:2]) + "\n")

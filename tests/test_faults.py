@@ -1,4 +1,4 @@
-"""Issue 11, in subprocesses: CLI arguments refused by name, one writer per checkpoint, no orphan workers,
+"""In subprocesses: CLI arguments refused by name, one writer per checkpoint, no orphan workers,
 and outputs that stay readable or recoverable when extraction or training is SIGKILLed at random points."""
 
 from __future__ import annotations

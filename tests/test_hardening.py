@@ -1,4 +1,4 @@
-"""Issue 11: every bad input gets a message naming the file or argument, and nothing else is lost.
+"""Every bad input gets a message naming the file or argument, and nothing else is lost.
 
 Each test builds its bad input itself. The subprocess cases (orphans, kills, CLI exits) are in
 tests/test_faults.py.

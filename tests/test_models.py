@@ -445,7 +445,7 @@ def test_track_embedding_is_the_product_of_the_crop_posteriors():
 
 
 def test_spectrogram_training_reads_a_memory_map_lazily():
-    """Issue 12: the whole clips stay on disk; training and encoding read the crops they use."""
+    """The whole clips stay on disk (a large corpus would not fit in memory); training and encoding read the crops they use."""
     inputs = mel_inputs()
     assert isinstance(inputs.clips.frames, np.memmap) and inputs.clips.frames.dtype == np.float16
     model = small("conv")

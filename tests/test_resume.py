@@ -127,7 +127,7 @@ def test_resume_refuses_what_it_cannot_continue(tmp_path):
 
 
 def test_resume_refuses_other_data_of_the_same_size(tmp_path):
-    """Issue 11: the count alone is not enough; the content hash of the inputs is compared."""
+    """Resuming on other data is refused, and the track count alone is not enough: the inputs' content hash is compared."""
     inputs = feature_inputs(n=60)
     unfinished = tmp_path / "part.pt"
     stop, on_epoch = _stop_after(1)

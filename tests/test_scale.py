@@ -163,7 +163,7 @@ def test_explore_page_draws_the_sample_and_says_so(tmp_path, monkeypatch):
     assert sum(len(trace["customdata"]) for trace in figure["data"]) == 10  # x, y are base64 arrays
 
 
-# ---------------------------------------------------------------- training streams (issue 12)
+# ---------------------------------------------------------------- training streams
 def _mapped_kb(path: Path) -> int | None:
     """Resident kB of this process's mappings of ``path`` (``/proc/self/smaps``), None without /proc."""
     smaps = Path("/proc/self/smaps")
@@ -262,7 +262,7 @@ def test_each_epoch_evaluates_a_fixed_sample_of_at_most_eval_rows(monkeypatch):
     np.testing.assert_array_equal(loop.evaluation_rows(np.arange(30), random_state=3), np.arange(30))  # all when few
 
 
-# ---------------------------------------------------------------- a million points on every page (issue 12)
+# ---------------------------------------------------------------- a million points on every page
 def test_methods_that_cannot_scale_are_fitted_on_a_sample_and_every_point_labelled(monkeypatch):
     """Above FIT_MAX points Agglomerative (all pairwise distances), HDBSCAN and the mixture are fitted on
     a seeded sample; the mixture assigns every point, the others give every other point the label of

@@ -1,4 +1,4 @@
-"""Issue 9 end to end on audio the test writes: the whole-clip mel store, true levels, the CLI saying what happened,
+"""The spectrogram VAE end to end on audio the test writes: the whole-clip mel store, true levels, the CLI saying what happened,
 and listening to the same excerpt the model reconstructs."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The Train page trains exactly what was typed; runs never collide; a running job survives a reload (AppTest).
 
-Issue 10, defects 4 and 5, and issue 11's caps on training jobs. The jobs run for real on the
+Also the caps on training jobs. The jobs run for real on the
 tiny demo corpus (a few epochs); the registry is the dashboard's own (``ui.jobs.registry``).
 """
 

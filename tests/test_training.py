@@ -260,7 +260,7 @@ def test_device_auto_follows_the_model_and_the_environment(monkeypatch):
     assert resolve_device("auto", cuda_pays_off=True).type == "cpu"
 
 
-# ------------------------------------------------------------ issue 9: schedules and what happened
+# ------------------------------------------------------------ schedules and what happened
 class Exploding(MLPVAE):
     """An MLPVAE whose reconstruction error becomes NaN from the ``at``-th forward pass in training mode."""
 

@@ -56,12 +56,6 @@ def start(job: Job, url_key: str) -> Job:
     return job
 
 
-def forget(url_key: str) -> None:
-    st.session_state.pop(f"job:{url_key}", None)
-    if url_key in st.query_params:
-        del st.query_params[url_key]
-
-
 def status_line(job: Job, *, unit: str = "") -> str:
     state = "stopping…" if job.stopping else STATUS.get(job.status, job.status)
     count = f" · {unit}{job.done}/{job.total}" if job.total else ""

@@ -106,8 +106,8 @@ label = st.segmented_control("Label", corpus.label_columns(), default="genre" if
 if label:
     shown = scale.HEATMAP_ROWS  # thousands of DBSCAN clusters at a million points: the largest, the rest summed
     table = metrics.contingency(result.labels, truth[label], max_rows=shown)
-    by_cluster = metrics.normalize_contingency(table, "cluster")
-    by_class = metrics.normalize_contingency(table, "class")
+    by_cluster = metrics.normalise_contingency(table, "cluster")
+    by_class = metrics.normalise_contingency(table, "class")
     if metrics.OTHER_NAME in table.index:
         st.caption(f"The {shown} largest of the {result.n_clusters:,} clusters; the row “{metrics.OTHER_NAME}” "
                    f"sums the other {result.n_clusters - shown:,}.")

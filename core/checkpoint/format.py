@@ -3,7 +3,7 @@
 A checkpoint is a ``torch.save`` of a dict holding only tensors and plain
 Python values, so it loads with ``torch.load(weights_only=True)``: a file that
 would run code when unpickled is refused. Keys (format version 4; version 3 = the spectrogram VAEs
-on whole-clip crops, version 4 = their track-level latent, issue 9)::
+on whole-clip crops, version 4 = their track-level latent)::
 
     format_version  int (FORMAT_VERSION)
     model           registry name ("basic", "conv", "beta", "ae", "pca", "raw")
@@ -321,7 +321,8 @@ def describe(path: str | Path) -> dict:
             "active_units": last.get("active_units"),
             "warnings": [w for h in history for w in h.get("warnings", [])],
         }
-    # ---- issue 9: what the model really uses, and β normalised (β·d / (F·T), Higgins et al.)
+    # ---- what the model really uses (a modality without data is off), and β normalised so that runs
+    # of different latent and input sizes compare (β·d / (F·T), Higgins et al.)
     info.update(_vae_summary(ckpt))
     return info
 

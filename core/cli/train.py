@@ -138,6 +138,7 @@ def _run(args) -> int:
     from core.inputs import build_inputs
     from core.models import MODELS, create
     from core.progress import tqdm_progress
+    from core.scoring import TrainingMonitor
 
     cls = MODELS[args.model]
     out: Path = args.out
@@ -163,7 +164,7 @@ def _run(args) -> int:
     inputs, extract_skipped = build_inputs(corpus, needs=model.needs, mel_params=mel_params, clip_params=clip_params,
                                    progress=tqdm_progress("features"))
     skipped = list(corpus.skipped) + list(extract_skipped)  # what the loaders left out, then the extractor
-    # ---- issue 9: say when the lyrics branch is off
+    # ---- say when the lyrics branch is off: a corpus without lyrics would silently train an audio-only model
     if (saved is None and getattr(model.config, "modality", None) == "both" and "clips" in model.needs
             and not any(t.strip() for t in inputs.lyrics or [])):
         print(f"note: no track of {', '.join(args.data)} has lyrics: the lyrics branch is off, training "
@@ -182,9 +183,6 @@ def _run(args) -> int:
 
     monitor = None
     if monitoring:
-        # Imported only when asked for: the one scoring path (clustering + metrics) sits above the models.
-        from core.scoring import TrainingMonitor
-
         monitor = TrainingMonitor(n_clusters=monitoring["n_clusters"], every=monitoring["every"],
                                   random_state=model.random_state)
     if model.training is None:

@@ -18,7 +18,7 @@ def k_distance(Z: np.ndarray | NeighbourIndex, *, k: int) -> np.ndarray:
     Returns np.ndarray, shape=(n,), ascending.
     """
     index = Z if isinstance(Z, NeighbourIndex) else NeighbourIndex(Z)
-    return np.sort(index.kneighbor_distances(k)[:, k - 1])
+    return np.sort(index.kneighbour_distances(k)[:, k - 1])
 
 
 def knee(y: np.ndarray) -> int:

@@ -114,7 +114,7 @@ class NeighbourIndex:
         if len(self.Z) <= RADIUS_MAX:
             graph, _ = self._radius(eps)
             return graph.indptr, graph.indices, graph.data
-        dist, idx = self.kneighbors(max(KNN_GRAPH, int(min_samples) - 1))
+        dist, idx = self.kneighbours(max(KNN_GRAPH, int(min_samples) - 1))
         n, k = dist.shape
         return np.arange(0, n * k + 1, k, dtype=np.int64), idx.ravel(), dist.ravel()
 
@@ -161,11 +161,11 @@ class NeighbourIndex:
         keep = idx[0] != row
         return idx[0][keep][:k], dist[0][keep][:k]
 
-    def kneighbor_distances(self, k: int) -> np.ndarray:
+    def kneighbour_distances(self, k: int) -> np.ndarray:
         """Distances to the 1st..k-th nearest other point, shape=(n, k), ascending per row."""
-        return self.kneighbors(k)[0][:, :int(k)]
+        return self.kneighbours(k)[0][:, :int(k)]
 
-    def kneighbors(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def kneighbours(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Distances and indices of at least the k nearest other points, shape=(n, >= k) each.
 
         One search serves every smaller k (the k-distance plot, the kNN graph): at least

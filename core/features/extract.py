@@ -35,6 +35,7 @@ from core.audio import load_audio
 from core.corpus import FEATURE_NAMES, Corpus
 from core.errors import BadInputError, OutputError, Skipped
 from core.features.cache import FeatureCache
+from core.features.distributed import compute_on_cluster
 from core.features.gtzan57 import gtzan57
 from core.features.mel import CLIP_PARAMS, MelParams, clip_log_mel, log_mel
 from core.parallel import process_pool
@@ -233,9 +234,6 @@ def extract(corpus: Corpus, *, kind: Literal["gtzan57", "mel"], params: MelParam
             tick(os.path.basename(path))
 
     if cluster is not None and todo:
-        # dask is an optional heavy dependency: core.features.distributed imports it, only for a cluster
-        from core.features.distributed import compute_on_cluster
-
         root = cache.root if shared_cache else None
         for path, X, reason in compute_on_cluster(todo, work=_work, kind=kind, params=cparams, cluster=cluster,
                                                   cache_root=root):

@@ -254,7 +254,7 @@ class TfidfConfig:
 class TfidfModel(Model):
     """``tfidf``: the TF-IDF row of each track's lyrics, no learning beyond the vocabulary.
 
-    The lyrics-only baseline a multimodal claim is measured against (issue 9): if K-Means on
+    The lyrics-only baseline a multimodal claim is measured against: if K-Means on
     these rows finds the languages as well as a fused model does, the audio adds nothing.
     A track without lyrics gets a row of zeros. It reconstructs no audio.
     """
@@ -314,7 +314,7 @@ class BalancedPCAModel(PCAModel):
 
     The plain ``pca`` on mel + lyrics concatenates 16,384 mel values in [0, 1] with 512 TF-IDF
     values, so the mel's variance decides every component and the lyrics count for nothing
-    (issue 9: language NMI 0.001). Here each block is divided by the square root of its total
+    (language NMI 0.001 on the demo corpus). Here each block is divided by the square root of its total
     variance (sum of its column variances over the training tracks, learned at ``fit`` and
     saved as ``block_scales_``), so both modalities carry the same weight before PCA.
     """

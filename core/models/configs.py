@@ -71,8 +71,9 @@ class ConvVAEConfig:
     z_track (the product of their posteriors) and each have their own z_crop (``crops_per_track=1``,
     ``crop_latent_dim=0``: one latent per crop, the format-3 network). ``lyrics_latent_dim`` is the
     lyrics block; the latent vector is their concatenation (``modality="both"``: 32 + 8 + 16 values).
-    Defaults: the issue-9 recipe (exp/ research, gtzan_mini on a GPU, 3 seeds), ``width=128`` so that
-    it trains on a 2-core CPU in minutes (width 256 scored the same: NMI .587 vs .588).
+    Defaults: the recipe chosen when the spectrogram VAE moved to whole-clip crops (compared on
+    gtzan_mini on a GPU, 3 seeds), ``width=128`` so that it trains on a 2-core CPU in minutes (width 256
+    scored the same: NMI .587 vs .588).
     Label-aware choices, declared: ``latent_dim``, ``crop_latent_dim``, ``crops_per_track``, ``width``,
     ``eval_hop`` and the loss settings were compared by NMI against gtzan_mini's genres (tuning on
     gtzan_mini and the demo only; RESULTS.md, "the track-level latent");

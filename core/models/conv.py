@@ -356,7 +356,7 @@ class ConvVAE(TorchModel):
     name = "conv"
     config_class = ConvVAEConfig
     training_class = VAETrainConfig
-    #: The issue-9 recipe: 30 epochs × 100 steps = 3,000 steps of 64 random crops; AdamW (weight decay
+    #: The whole-clip recipe (ConvVAEConfig): 30 epochs × 100 steps = 3,000 steps of 64 random crops; AdamW (weight decay
     #: 1e-4), lr 1e-3 with a 200-step warm-up and a cosine; grad-norm clip 1.0 (loss per element);
     #: β warm-up over 1,000 steps; free bits 0.25 nats/dim. Every track trains (no validation split:
     #: the model is scored on the corpus it is fitted on); the "validation" record uses centre crops
