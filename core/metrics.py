@@ -20,7 +20,8 @@ How noise (label ``-1``, from DBSCAN/HDBSCAN) enters each metric — one rule, u
   still raises purity and NMI.) Read the metrics with their coverage, and compare
   methods at similar coverage.
   Tracks whose label is unknown (``""`` or missing) are left out of that label's
-  metrics only.
+  metrics only. With a single cluster they are undefined (completeness would read 1.0 and
+  purity the largest class's share, numbers that look like findings).
 
 Silhouette is O(n²): up to :data:`SILHOUETTE_FULL_MAX` points it is exact;
 above that (or when ``sample_size`` is given and smaller than n) it is the mean
@@ -281,6 +282,10 @@ def external(labels: np.ndarray, truth: Iterable) -> dict[str, MetricValue]:
         return _undefined(f"only one class ({str(uniques[classes[0]])!r}) among the clustered labelled points",
                           EXTERNAL)
     clusters, lc = np.unique(lk, return_inverse=True)
+    if len(clusters) < 2:
+        # One cluster says nothing about the labels, yet completeness reads 1 and purity the largest class's
+        # share: numbers that look like findings.
+        return _undefined("only one cluster (besides noise): it cannot separate any labels", EXTERNAL)
     counts = np.bincount(lc * len(classes) + tc, minlength=len(clusters) * len(classes))
     h, c, _ = skm.homogeneity_completeness_v_measure(tc, lc)
     return {

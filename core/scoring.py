@@ -30,7 +30,7 @@ import pandas as pd
 
 from core import checkpoint, metrics
 from core.blocks import default_part
-from core.clustering import DENSE_MAX, ClusterResult, NeighbourIndex, cluster
+from core.clustering import DENSE_MAX, ClusterResult, NeighbourIndex, cluster, describe
 from core.corpus import Corpus
 from core.errors import BadInputError
 from core.inputs import build_inputs
@@ -38,8 +38,8 @@ from core.latents import encode_corpus, latent_part
 from core.models import create
 from core.progress import Progress
 
-__all__ = ["SILHOUETTE_EXACT_MAX", "label_table", "cluster_and_score", "score", "score_by_label",
-           "fit_and_score", "score_checkpoints", "TrainingMonitor"]
+__all__ = ["SILHOUETTE_EXACT_MAX", "label_table", "cluster_and_score", "score", "score_by_label", "by_label_clustering",
+           "fit_and_score", "score_checkpoints", "training_length", "TrainingMonitor"]
 
 #: Exact silhouette up to this many points (the NeighbourIndex's dense distance matrix makes it
 #: fast); above it, the silhouette of a seeded sample of this many points.
@@ -98,7 +98,8 @@ def score_by_label(Z: np.ndarray, labels: pd.DataFrame, *, random_state: int = 0
 
     Returns one flat dict: ``ari_L, nmi_L, purity_L...`` for each label column L with at least
     2 classes, and the internal metrics (silhouette...) of the clustering whose k is the number
-    of genres (else of the first label column).
+    of genres (else of the first label column); ``k_L`` is the k behind L's metrics and ``k`` the one
+    behind the internal metrics (:func:`by_label_clustering` names them).
     """
     main = "genre" if "genre" in labels.columns else (labels.columns[0] if len(labels.columns) else None)
     out: dict[str, Any] = {}
@@ -109,7 +110,18 @@ def score_by_label(Z: np.ndarray, labels: pd.DataFrame, *, random_state: int = 0
         row = score(Z, clusterer="kmeans", params={"n_clusters": k}, labels=labels[[column]],
                     random_state=random_state)
         out.update({key: value for key, value in row.items() if key.endswith(f"_{column}") or column == main})
+        out[f"k_{column}"] = k
+        if column == main:
+            out["k"] = k
     return out
+
+
+def by_label_clustering(report: dict[str, Any], key: str) -> str | None:
+    """The clustering behind metric ``key`` of a :func:`score_by_label` report (``"K-Means, k = 8"``), or None
+    when the report does not say. The same metric of the same latents differs with k: a page names it."""
+    metric, _, column = key.partition("_")
+    k = report.get("k") if key in metrics.INTERNAL else report.get(f"k_{column}") if metric in metrics.EXTERNAL else None
+    return None if k is None else describe("kmeans", {"n_clusters": int(k)})
 
 
 def fit_and_score(corpus: Corpus, name: str, *, params: dict[str, Any], random_state: int = 0,
@@ -132,7 +144,8 @@ def fit_and_score(corpus: Corpus, name: str, *, params: dict[str, Any], random_s
 def score_checkpoints(corpus: Corpus, entries: Iterable, *, progress: Progress | None = None) -> pd.DataFrame:
     """Every checkpoint of ``entries`` (objects with ``name`` and ``path``) scored on ``corpus``.
 
-    One row per checkpoint: ``checkpoint, model, latent, part, β``, ``trained_on`` (what the checkpoint
+    One row per checkpoint: ``checkpoint, model, latent, part, β``, ``trained`` (:func:`training_length`),
+    ``trained_on`` (what the checkpoint
     says it was trained on, :func:`core.checkpoint.data_summary`: "this corpus" when its corpus fingerprint
     is ``corpus``'s, "other data" when not, "not recorded" for older files) and :func:`score_by_label` of the
     default part of its latents (:func:`core.latents.latent_part`). A checkpoint that cannot encode the corpus gets a row whose ``note`` says why.
@@ -152,6 +165,7 @@ def score_checkpoints(corpus: Corpus, entries: Iterable, *, progress: Progress |
             continue
         part = default_part(model.latent_blocks())
         row |= {"model": model.name, "latent": Z.shape[1], "part": part, "β": _setting(model, "beta"),
+                "trained": training_length(model),
                 "trained_on": checkpoint.data_summary(getattr(model, "training_data_", None), fingerprint=here)}
         scores = score_by_label(latent_part(model, Z, part), label_table(corpus, track_ids=ids))
         row |= {k: v for k, v in scores.items() if k != "notes"}
@@ -159,6 +173,24 @@ def score_checkpoints(corpus: Corpus, entries: Iterable, *, progress: Progress |
     if progress:
         progress(len(entries), len(entries), "done")
     return pd.DataFrame(rows)
+
+
+def training_length(model) -> str:
+    """How long ``model`` trained, from its history: ``"30 epochs × 100 steps"`` (an epoch's optimisation steps),
+    ``"fitted in one pass"`` for a model without training steps (PCA...), ``"not recorded"`` without a history.
+    A score read without it misleads: a model trained for minutes on other data can outscore one trained
+    for seconds on this corpus."""
+    history = getattr(model, "history_", None)
+    if history is not None and not history and getattr(model, "training", None) is None:
+        return "fitted in one pass"
+    if not history:
+        return "not recorded"
+    epochs = int(history[-1].get("epoch") or len(history))
+    steps = history[-1].get("step")
+    if not steps:
+        return f"{epochs} epoch{'' if epochs == 1 else 's'}"
+    per_epoch = int(round(int(steps) / max(epochs, 1)))
+    return f"{epochs} epoch{'' if epochs == 1 else 's'} × {per_epoch:,} steps"
 
 
 def _setting(model, name: str):

@@ -18,7 +18,7 @@ import pandas as pd
 import streamlit as st
 
 from core import checkpoint, explore, scoring, workspace
-from core.clustering import CLUSTERERS, ClusterResult, NeighbourIndex, suggest_eps
+from core.clustering import CLUSTERERS, ClusterResult, EpsChoice, NeighbourIndex, choose_eps
 from core.errors import BadInputError
 from core import information
 from core.blocks import PARTS, column_names, parts
@@ -259,17 +259,23 @@ def clustering_stale() -> bool:
 
 
 def default_clustering_params(name: str, corpus) -> dict:
-    """Starting parameters of clusterer ``name`` on the current latents (DBSCAN: eps at the k-distance knee)."""
+    """Starting parameters of clusterer ``name`` on the current latents (DBSCAN: ``core.clustering.choose_eps``)."""
     params = {p: spec.default for p, spec in CLUSTERERS[name].params.items()}
     for key in ("n_clusters", "n_components"):
         if key in params:
             params[key] = default_k(corpus)
     entry = current_checkpoint()
     if name == "dbscan" and entry is not None:
-        specs = current_specs()
-        index = neighbour_index(str(entry.path), entry.stamp, specs, part_for(str(entry.path), entry.stamp))
-        params["eps"] = CLUSTERERS[name].params["eps"].clip(suggest_eps(index, k=int(params["min_samples"]) - 1))
+        path = str(entry.path)
+        choice = eps_choice(path, entry.stamp, current_specs(), part_for(path, entry.stamp), int(params["min_samples"]))
+        params["eps"] = CLUSTERERS[name].params["eps"].clip(choice.eps)
     return params
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def eps_choice(path: str, stamp: float, specs: tuple[str, ...], part: str, min_samples: int) -> EpsChoice:
+    """``core.clustering.choose_eps`` of the current latents (a scan of DBSCAN runs: kept across reruns)."""
+    return choose_eps(neighbour_index(path, stamp, specs, part), min_samples=min_samples)
 
 
 def default_k(corpus) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import checkpoint, workspace
+from core import checkpoint, scoring, workspace
 from ui.state import use_checkpoint
 
 NOISE_POLICY = ("noise is left out of every metric: the internal ones score the clusters, the external ones "
@@ -71,13 +71,14 @@ def nice(key: str) -> str:
 
 #: Names of the non-metric columns of the results and score tables.
 COLUMN_NAMES = {"params": "setting", "n_tracks": "tracks", "recon": "reconstruction loss", "kl": "KL",
-                "active_dims": "active dimensions", "beta": "β", "eps": "eps", "trained_on": "trained on"}
+                "active_dims": "active dimensions", "beta": "β", "eps": "eps", "trained_on": "trained on",
+                "trained": "trained for"}
 #: The results table's columns shown by default (the rest behind "all columns").
 RESULT_COLUMNS = ("task", "model", "clustering", "params", "n_clusters", "silhouette", "nmi_genre", "nmi_language",
                   "ari_genre", "ari_language", "purity_genre", "purity_language", "coverage", "note")
 #: The checkpoint score table's columns shown.
-SCORE_COLUMNS = ("checkpoint", "model", "latent", "β", "silhouette", "nmi_genre", "nmi_language", "ari_genre",
-                 "ari_language", "purity_genre", "purity_language", "trained_on", "note")
+SCORE_COLUMNS = ("checkpoint", "model", "latent", "β", "trained", "trained_on", "silhouette", "nmi_genre",
+                 "nmi_language", "ari_genre", "ari_language", "purity_genre", "purity_language", "note")
 
 
 def readable(table: pd.DataFrame, columns=None) -> pd.DataFrame:
@@ -97,17 +98,39 @@ def results_runs(table: pd.DataFrame) -> pd.DataFrame:
     return table.assign(run=run.values)
 
 
+def named(key: str, clustering: str | None) -> str:
+    """A metric's readable name with the clustering behind it: ``NMI vs language (K-Means, k = 8)``."""
+    return f"{nice(key)} ({clustering})" if clustering else nice(key)
+
+
+def by_label_names(report_or_table, keys) -> dict[str, str]:
+    """``key -> "NMI vs genre (K-Means, k = 8)"`` for the metrics of ``core.scoring.score_by_label`` (a report, or
+    a table of them whose rows share each k; where they do not, the name says k = the label's classes)."""
+    rows = [report_or_table] if isinstance(report_or_table, dict) else report_or_table.to_dict("records")
+    names = {}
+    for key in keys:
+        said = {scoring.by_label_clustering(row, key) for row in rows} - {None}
+        names[key] = named(key, said.pop() if len(said) == 1 else
+                           "K-Means, k = the number of classes" if said else None)
+    return names
+
+
 def metric_row(report: dict, *, keys) -> None:
+    """One metric per key of a ``core.scoring.score_by_label`` report, each named with its clustering."""
     cols = st.columns(len(keys))
+    names = by_label_names(report, keys)
     for col, key in zip(cols, keys):
-        col.metric(nice(key), format_value(report.get(key)))
+        col.metric(names[key], format_value(report.get(key)))
     if report.get("notes"):
         st.caption("undefined: " + report["notes"])
 
 
-def report_table(report: dict) -> pd.DataFrame:
-    """Metric / value rows of a `core.metrics.report` dict; undefined values say n/a (reason in notes)."""
+def report_table(report: dict, *, clustering: str | None = None) -> pd.DataFrame:
+    """Metric / value rows of a `core.metrics.report` dict; undefined values say n/a (reason in notes). With
+    ``clustering`` (``core.clustering.describe``), a first row names the clustering every value is of."""
     rows = [{"metric": nice(k), "value": format_value(v)} for k, v in report.items() if k != "notes"]
+    if clustering:
+        rows.insert(0, {"metric": "clustering", "value": clustering})
     table = pd.DataFrame(rows)
     if report.get("notes"):
         table = pd.concat([table, pd.DataFrame([{"metric": "undefined", "value": report["notes"]}])])

@@ -2,7 +2,6 @@
 
 import time
 
-import numpy as np
 import streamlit as st
 
 from core import clustering, explore, metrics
@@ -34,15 +33,21 @@ if name == "dbscan":
     min_samples = st.slider("min_samples", 2, 50, int(current_params.get("min_samples", 5)), key="dbscan_min_samples",
                             help=spec.params["min_samples"].help)
     kdist = clustering.k_distance(index, k=min_samples - 1)
-    suggested = float(kdist[clustering.knee(kdist)])  # suggest_eps, without a second k-distance pass
+    # The knee alone often starts at one cluster holding every point; the start is the scan's choice.
+    choice = state.eps_choice(str(entry.path), entry.stamp, specs, part, min_samples)
+    suggested = choice.eps
     eps_range = spec.params["eps"]  # the slider spans the k-distances, within what DBSCAN accepts
-    top = round(eps_range.clip(float(np.quantile(kdist, 0.99)) * 2), 3)
+    top = round(eps_range.clip(clustering.eps_top(kdist)), 3)
     eps_default = float(current_params.get("eps", suggested)) if current_name == "dbscan" else suggested
     if "dbscan_eps" in st.session_state and st.session_state["dbscan_eps"] > top:
         del st.session_state["dbscan_eps"]  # a value from larger latents: start again from the suggestion
     eps = st.slider("eps", eps_range.min, max(top, eps_range.min + eps_range.step),
                     round(eps_range.clip(min(eps_default, top)), 3), step=round(top / 200, 4) or eps_range.step,
-                    key="dbscan_eps", format="%.3f", help=f"suggested at the k-distance knee: {suggested:.3f}")
+                    key="dbscan_eps", format="%.3f", help=f"Suggested: {choice.why()}.")
+    if not choice.found:
+        st.warning(f"DBSCAN finds no density structure in these latents at min_samples {min_samples}: "
+                   f"{choice.why()}. Try a smaller min_samples, or K-Means or the Gaussian mixture.",
+                   icon=":material/blur_off:")
     params = {"eps": eps, "min_samples": min_samples}
 else:
     cols = st.columns(len(spec.params))
@@ -70,14 +75,19 @@ truth = state.labels(specs, ids)
 result, report = state.clustered(entry, specs, name, params)
 elapsed_ms = (time.perf_counter() - t0) * 1000
 
+which = clustering.describe(name, params)
+st.markdown(f"Every number below is of **{which}** → {result.n_clusters} "
+            f"cluster{'' if result.n_clusters == 1 else 's'}" + (f", {result.noise_fraction:.0%} noise"
+                                                                 if result.noise_fraction else "") + ".")
 m = st.columns(5)
-st.caption(state.describe_clustering(name, params, result))
 m[0].metric("clusters", result.n_clusters)
 m[1].metric("noise", f"{result.noise_fraction:.1%}")
-m[2].metric("silhouette", tables.format_value(report["silhouette"]))
-m[3].metric("NMI vs genre", tables.format_value(report.get("nmi_genre")))
-m[4].metric("NMI vs language", tables.format_value(report.get("nmi_language")))
-st.caption(f"computed in {elapsed_ms:.0f} ms · noise points: {tables.NOISE_POLICY}")
+for col, key in zip(m[2:], ("silhouette", "nmi_genre", "nmi_language")):
+    col.metric(tables.nice(key).replace(" ↑", ""), tables.format_value(report.get(key)), help=which)
+if report.get("notes"):
+    st.caption(f"undefined (n/a): {report['notes']}")
+# Only DBSCAN and HDBSCAN mark noise: under the others the note would describe points that do not exist.
+st.caption(f"computed in {elapsed_ms:.0f} ms" + (f" · noise points: {tables.NOISE_POLICY}" if spec.has_noise else ""))
 if result.fitted_on:
     st.info(scale.fit_note(result, len(ids)), icon=":material/grain:")
 
@@ -93,11 +103,12 @@ with left:
     event = st.plotly_chart(figures.latent_scatter(scale.drawn(frame), color="cluster", height=460),
                             key="clusters_scatter", on_select="rerun", selection_mode=("points", "box", "lasso"))
 with right:
-    st.dataframe(tables.report_table(report), width="stretch", hide_index=True, height=420)
+    st.dataframe(tables.report_table(report, clustering=which), width="stretch", hide_index=True, height=420)
 
 if name == "dbscan":
     with st.expander("k-distance plot (choosing eps)", expanded=False):
         st.plotly_chart(figures.k_distance(kdist, k=min_samples - 1, suggested=suggested, eps=eps), key="kdist")
+        st.caption(f"Suggested: {choice.why()}.")
 
 # --- purity heatmaps ----------------------------------------------------------------------------
 st.subheader("Clusters against labels")

@@ -65,13 +65,19 @@ def _describe(name: str, params: dict, result) -> str:
     return text + (f", {result.noise_fraction:.0%} noise" if result.noise_fraction else "")
 
 
-def _scores(report: dict) -> str:
+def _scores(report: dict, name: str, params: dict) -> str:
+    """The map clustering's scores, named with that clustering: the same metric of another clustering (the
+    Compare page's k = the number of classes) is another number. Undefined ones say n/a, with the reason."""
     bits = []
-    for key, label in (("silhouette", "silhouette"), ("nmi_genre", "NMI genre"), ("nmi_language", "NMI language")):
-        value = report.get(key)
-        if value is not None:
-            bits.append(f"{label} {value:.3f}")
-    return " · ".join(bits)
+    for key in ("silhouette", "nmi_genre", "nmi_language"):
+        if key in report:
+            bits.append(f"{tables.nice(key).replace(' ↑', '')} {tables.format_value(report[key])}")
+    if not bits:
+        return ""
+    text = f"scores of {clustering.describe(name, params)}: " + " · ".join(bits)
+    if report.get("notes") and any(report.get(k) is None for k in ("silhouette", "nmi_genre", "nmi_language")):
+        text += f" (n/a: {report['notes']})"
+    return text
 
 
 st.title("Explore the latent space")
@@ -136,7 +142,7 @@ present = set(ids)
 
 what = (f"model **{primary.name}** · {state.part_summary(primary.path, primary.stamp, Z.shape[1])}"
         if primary.kind == "model" else f"embeddings **{primary.name}** · {Z.shape[1]} dimensions")
-st.caption(f"{len(ids)} tracks · {what} · clusters: {_describe(name, params, result)} · {_scores(report)}"
+st.caption(f"{len(ids)} tracks · {what} · clusters: {_describe(name, params, result)} · {_scores(report, name, params)}"
            " · change the clustering on the **Clusters** page")
 if rows is not None:
     st.info(scale.sample_note(len(ids)), icon=":material/scatter_plot:")
@@ -243,7 +249,7 @@ with st.expander("Side by side: another projection or other vectors, with linked
                     side_title = f"{other.label} ({url.METHODS[method]})"
                     side_key = other.key
                     st.caption(f"{other.label}: {len(o_ids)} tracks · {o_Z.shape[1]} dimensions · "
-                               f"{_describe(name, params, o_result)} · {_scores(o_report)}")
+                               f"{_describe(name, params, o_result)} · {_scores(o_report, name, params)}")
                 except (ValueError, SongscapeError) as exc:
                     st.error(f"{other.label} cannot be shown: {exc}")
 

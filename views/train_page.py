@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from core import checkpoint, workspace
+from core import checkpoint, clustering, workspace
 from core.jobs import TrainingJob, prepare_job
 from core.models import MODELS, create
 from core.progress import duration_words
@@ -285,9 +285,12 @@ with train_tab:
         if "metrics" in epochs_done and epochs_done["metrics"].map(bool).any():
             flat = pd.json_normalize(epochs_done["metrics"].map(lambda m: m or {}).tolist())
             flat["epoch"] = epochs_done["epoch"].values
+            k = getattr(job.monitor, "n_clusters", None)
+            which = clustering.describe("kmeans", {"n_clusters": k}) if k else None
             for col in [c for c in flat.columns if c != "epoch"]:
                 right.plotly_chart(figures.line(flat.dropna(subset=[col]), x="epoch", y=col,
-                                                title=f"{tables.nice(col)} on validation latents"), key=f"m_{col}")
+                                                title=f"{tables.named(col, which)} on validation latents"),
+                                   key=f"m_{col}")
         if job.status in ("done", "stopped") and job.save_to is not None and job.save_to.exists():
             st.success(f"Saved to `{job.save_to}` ({'stopped early, best weights' if job.status == 'stopped' else 'finished'}).")
             if st.button("Explore this checkpoint", key="use_trained", on_click=state.use_checkpoint,

@@ -13,7 +13,8 @@ gmm            sklearn.mixture.GaussianMixture (hard labels)         no
 * :mod:`~core.clustering.registry` -- ``CLUSTERERS``, ``Param``, ``cluster(name, Z, **params)``
 * :mod:`~core.clustering.neighbours` -- ``NeighbourIndex``: the graph DBSCAN's sliders filter (the radius
   graph up to ``RADIUS_MAX`` = 20,000 points, the kNN graph above)
-* :mod:`~core.clustering.eps` -- the k-distance curve, its knee and the suggested eps
+* :mod:`~core.clustering.eps` -- the k-distance curve, its knee, the suggested eps, and ``choose_eps``: a
+  starting eps that gives clusters (a scan of the k-distance quantiles, without labels)
 
 Noise: DBSCAN and HDBSCAN label points that belong to no cluster ``-1``. A
 :class:`ClusterResult` reports ``n_clusters`` (noise not counted) and
@@ -30,13 +31,14 @@ a smaller eps than any asked before only filters the cached radius graph, and
 above 20,000 points every eps and min_samples move filters the cached kNN graph.
 """
 
-from core.clustering.eps import k_distance, knee, suggest_eps
+from core.clustering.eps import NOISE_MAX, EpsChoice, choose_eps, eps_top, k_distance, knee, suggest_eps
 from core.clustering.neighbours import DENSE_MAX, KNN_GRAPH, RADIUS_MAX, NeighbourIndex
 from core.clustering.registry import (CLUSTERERS, FIT_MAX, FIT_WHY, PARAMS, Clusterer, ClusterResult, Param, cluster,
-                                     default_params)
+                                     default_params, describe)
 
 __all__ = [
     "Param", "Clusterer", "ClusterResult", "CLUSTERERS", "FIT_MAX", "FIT_WHY", "PARAMS", "NeighbourIndex", "DENSE_MAX",
     "KNN_GRAPH", "RADIUS_MAX",
-    "cluster", "default_params", "k_distance", "knee", "suggest_eps",
+    "cluster", "default_params", "describe", "k_distance", "knee", "suggest_eps", "EpsChoice", "choose_eps", "eps_top",
+    "NOISE_MAX",
 ]

@@ -1,12 +1,20 @@
-"""Choosing DBSCAN's eps: the k-distance curve and its knee."""
+"""Choosing DBSCAN's eps: the k-distance curve, its knee, and a starting eps that finds clusters."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from core.clustering.neighbours import NeighbourIndex
+from core.clustering.neighbours import NeighbourIndex, dbscan_labels
 
-__all__ = ["k_distance", "knee", "suggest_eps"]
+__all__ = ["k_distance", "knee", "suggest_eps", "EpsChoice", "choose_eps", "eps_top", "NOISE_MAX", "SCAN_QUANTILES"]
+
+#: A starting eps may leave at most this share of the points as noise: beyond it, the "clusters" are a few
+#: dense specks and most of the map is grey. Fixed by reasoning about what a reader can use, not from labels.
+NOISE_MAX = 1 / 3
+#: The k-distance quantiles the scan tries as eps (the knee alone gave one cluster on the demo corpus).
+SCAN_QUANTILES = np.linspace(0.05, 0.99, 40)
 
 
 def k_distance(Z: np.ndarray | NeighbourIndex, *, k: int) -> np.ndarray:
@@ -50,3 +58,75 @@ def suggest_eps(Z: np.ndarray | NeighbourIndex, *, k: int) -> float:
     """A DBSCAN eps for ``min_samples = k + 1``: the k-distance at the curve's knee (see :func:`knee`)."""
     dist = k_distance(Z, k=k)
     return float(dist[knee(dist)])
+
+
+def eps_top(kdist: np.ndarray) -> float:
+    """The top of a useful eps range: twice the 99th percentile of the k-distances (every point is then
+    core, and one cluster holds them all; larger eps change nothing)."""
+    return float(np.quantile(np.asarray(kdist, dtype=np.float64), 0.99)) * 2
+
+
+@dataclass(frozen=True)
+class EpsChoice:
+    """Where DBSCAN's eps starts (:func:`choose_eps`).
+
+    ``eps``: the start; ``knee``: the k-distance knee; ``found``: whether some scanned eps gave at least 2
+    clusters with at most :data:`NOISE_MAX` noise (else ``eps`` is the knee); ``n_clusters`` and ``noise``: what
+    ``eps`` gives; ``scanned``: ``(low, high)`` eps of the scan; ``most_clusters``: the most clusters any
+    scanned eps gave, whatever its noise.
+    """
+
+    eps: float
+    knee: float
+    found: bool
+    n_clusters: int
+    noise: float
+    scanned: tuple[float, float]
+    most_clusters: int
+
+    def why(self) -> str:
+        """The choice in words, for a slider's help or a page's note."""
+        low, high = self.scanned
+        if self.found:
+            return (f"eps {self.eps:.3g} gives the most clusters ({self.n_clusters}) of the eps between {low:.3g} "
+                    f"and {high:.3g} that leave at most {NOISE_MAX:.0%} of the points as noise "
+                    f"(the k-distance knee, {self.knee:.3g}, is the classic start)")
+        return (f"no eps between {low:.3g} and {high:.3g} gives 2 or more clusters with at most {NOISE_MAX:.0%} "
+                f"of the points as noise (the most clusters at any eps: {self.most_clusters}, with more noise); "
+                f"eps starts at the k-distance knee, {self.knee:.3g}")
+
+
+def choose_eps(index: NeighbourIndex, *, min_samples: int) -> EpsChoice:
+    """A starting eps for DBSCAN with ``min_samples`` on ``index``, chosen without labels.
+
+    DBSCAN runs at each k-distance quantile of :data:`SCAN_QUANTILES` (``k = min_samples - 1``); among the eps
+    that give at least 2 clusters with at most :data:`NOISE_MAX` of the points as noise, the one with the most
+    clusters (ties: the least noise) is the start. The knee of the k-distance curve, the textbook start, often
+    lies where one cluster already holds nearly every point; the scan looks on both sides of it. When no eps
+    qualifies, ``found`` is False and the knee is returned: the latents have no density structure DBSCAN
+    can find at this ``min_samples``.
+    """
+    kdist = k_distance(index, k=max(1, int(min_samples) - 1))
+    at_knee = float(kdist[knee(kdist)])
+    grid = np.unique(np.quantile(kdist, SCAN_QUANTILES))
+    grid = grid[grid > 0]
+    best: tuple | None = None
+    most = 0
+    for eps in grid:
+        labels = dbscan_labels(index, eps=float(eps), min_samples=int(min_samples))
+        clustered = labels[labels >= 0]
+        n_clusters = len(np.unique(clustered))
+        noise = 1.0 - len(clustered) / len(labels)
+        most = max(most, n_clusters)
+        if n_clusters >= 2 and noise <= NOISE_MAX:
+            key = (n_clusters, -noise)
+            if best is None or key > best[0]:
+                best = (key, float(eps), n_clusters, noise)
+    scanned = (float(grid[0]), float(grid[-1])) if len(grid) else (at_knee, at_knee)
+    if best is None:
+        labels = dbscan_labels(index, eps=at_knee, min_samples=int(min_samples)) if at_knee > 0 else None
+        n = 0 if labels is None else len(np.unique(labels[labels >= 0]))
+        noise = 1.0 if labels is None else float((labels < 0).mean())
+        return EpsChoice(at_knee, at_knee, False, n, noise, scanned, most)
+    _, eps, n_clusters, noise = best
+    return EpsChoice(eps, at_knee, True, n_clusters, noise, scanned, most)

@@ -18,7 +18,7 @@ from sklearn.mixture import GaussianMixture
 from core.clustering.neighbours import NeighbourIndex, check_latents, dbscan_labels
 
 __all__ = ["Param", "Clusterer", "ClusterResult", "CLUSTERERS", "PARAMS", "FIT_MAX", "FIT_WHY", "cluster",
-           "default_params"]
+           "default_params", "describe"]
 
 #: Methods that cannot scale to large collections are fitted on a seeded uniform sample of at most this
 #: many points. The Gaussian mixture then assigns every point its most likely component; the others
@@ -228,6 +228,29 @@ PARAMS: dict[str, dict[str, Param]] = {name: c.params for name, c in CLUSTERERS.
 def default_params(name: str) -> dict[str, Any]:
     """The default value of every parameter of method ``name``."""
     return {k: p.default for k, p in _entry(name).params.items()}
+
+
+#: The parameters that define a clustering to a reader, by method (the others, restarts and iterations, only
+#: refine the same clustering); the number of clusters reads as k.
+_DEFINING = {"kmeans": ("n_clusters",), "agglomerative": ("n_clusters", "linkage"), "gmm": ("n_components",),
+             "dbscan": ("eps", "min_samples"), "hdbscan": ("min_cluster_size", "min_samples")}
+
+
+def describe(name: str, params: dict[str, Any] | None = None) -> str:
+    """The clustering behind a metric in a few words: ``"K-Means, k = 8"``, ``"DBSCAN, eps = 1.08, min_samples = 5"``.
+
+    Metrics of the same latents differ with the clustering (NMI vs language at k = 2 and at k = 8 are other
+    numbers): every page that shows one names its clustering with this.
+    """
+    entry = CLUSTERERS.get(name)
+    params = params or {}
+    bits = []
+    for key in _DEFINING.get(name, ()):
+        if key in params:
+            value = params[key]
+            shown = f"{value:.3g}" if isinstance(value, float) else str(value)
+            bits.append(f"{'k' if key in ('n_clusters', 'n_components') else key} = {shown}")
+    return ", ".join([entry.label if entry else name] + bits)
 
 
 def _entry(name: str) -> Clusterer:
