@@ -8,7 +8,8 @@ cleanly through a :class:`threading.Event`.
 - :class:`TrainingJob` fits one model (every epoch record is kept; with a ``monitor``, a
   :class:`core.scoring.TrainingMonitor`, the records carry cluster metrics) and saves it.
 - :class:`EvaluationJob` runs :func:`core.evaluate.evaluate` (and the β sweep) and writes
-  their tables; Stop takes effect at the next progress report (after the model in training).
+  their tables; Stop ends the model in training after its current step (the stop event reaches the
+  training loop), so it takes seconds. :func:`estimate_evaluation` says beforehand how long it takes.
 - :class:`JobRegistry` holds the jobs of one server process, keyed by job id, with the
   session that started them, so a reloaded page finds its job again; it caps the number of
   training jobs running per session and in total (``SONGSCAPE_MAX_JOBS_PER_SESSION``,
@@ -30,23 +31,20 @@ import numpy as np
 
 from core import checkpoint
 from core.errors import BadInputError
-from core.evaluate import beta_sweep, evaluate
+from core.evaluate import BETAS, DEFAULT_TASKS, beta_sweep, evaluate, planned_models, scaled_epochs
 from core.inputs import build_inputs
 from core.io import atomic_write
-from core.models import create
-from core.progress import Remaining
+from core.models import MODELS, create
+from core.progress import Remaining, Stopped  # Stopped: raised inside a job's thread when Stop was pressed
 
 __all__ = ["Job", "TrainingJob", "EvaluationJob", "JobRegistry", "JobLimitError", "Stopped", "prepare_job",
-           "MAX_JOBS_PER_SESSION", "MAX_JOBS", "TrainingTime", "measure_training"]
+           "MAX_JOBS_PER_SESSION", "MAX_JOBS", "TrainingTime", "measure_training", "EvaluationTime",
+           "estimate_evaluation"]
 
 #: Training jobs one dashboard session may run at once (env ``SONGSCAPE_MAX_JOBS_PER_SESSION``).
 MAX_JOBS_PER_SESSION = int(os.environ.get("SONGSCAPE_MAX_JOBS_PER_SESSION", "1"))
 #: Training jobs the whole server runs at once, every session together (env ``SONGSCAPE_MAX_JOBS``).
 MAX_JOBS = int(os.environ.get("SONGSCAPE_MAX_JOBS", "2"))
-
-
-class Stopped(Exception):
-    """Raised inside a job's thread when Stop was pressed (caught by :class:`Job`)."""
 
 
 class JobLimitError(BadInputError):
@@ -228,12 +226,14 @@ class EvaluationJob(Job):
 
     def work(self) -> None:
         self.stage = "tasks"
-        table = self._evaluate(self.corpus, seeds=self.seeds, epochs_scale=self.epochs_scale, progress=self.progress)
+        table = self._evaluate(self.corpus, seeds=self.seeds, epochs_scale=self.epochs_scale, progress=self.progress,
+                               stop=self._stop)
         atomic_write(self.results_path, table.to_csv(index=False))
         if self.sweep_path is not None and self.corpus.has_audio:
             self.stage = "β sweep"
             self.progress(0, 1, "β sweep")
-            sweep = self._sweep(self.corpus, seeds=self.seeds, epochs_scale=self.epochs_scale, progress=self.progress)
+            sweep = self._sweep(self.corpus, seeds=self.seeds, epochs_scale=self.epochs_scale, progress=self.progress,
+                                stop=self._stop)
             atomic_write(self.sweep_path, sweep.to_csv(index=False))
 
 
@@ -386,3 +386,41 @@ def measure_training(corpus, model_name: str, params: dict, *, steps: int = 4) -
     evaluation = 0.0 if stop.is_set() else max(0.0, ended - marks[-1])
     return TrainingTime(setup=max(0.0, marks[0] - started - step), step=step, evaluation=evaluation,
                         batches=batches[0])
+
+
+@dataclass(frozen=True)
+class EvaluationTime:
+    """How long an :class:`EvaluationJob` will train (:func:`estimate_evaluation`).
+
+    ``seconds``: the training of every model, all runs together; ``parts``: ``(task, model label, runs,
+    seconds)`` per model, the longest first; ``untimed``: the labels of models fitted without training
+    steps (PCA, raw features, TF-IDF, UMAP): seconds each, left out of the sum."""
+
+    seconds: float
+    parts: tuple[tuple[str, str, int, float], ...]
+    untimed: tuple[str, ...]
+
+
+def estimate_evaluation(corpus, *, seeds: int = 1, epochs_scale: float = 1.0, tasks=DEFAULT_TASKS,
+                        betas=BETAS, measure: Callable | None = None) -> EvaluationTime:
+    """Seconds the evaluation (:func:`core.evaluate.evaluate` of ``tasks``, then the β sweep over ``betas`` when
+    the corpus has audio) will train on this machine: each trained model's steps, timed here and now with
+    ``measure`` (:func:`measure_training`, once per model and setting; β changes no step's cost), times the
+    steps its run takes at ``epochs_scale``, times its runs (seeds, βs)."""
+    measure = measure or measure_training
+    timed: dict[tuple, TrainingTime] = {}
+    parts, untimed = [], []
+    for task, spec, runs in planned_models(corpus, seeds=seeds, tasks=tasks,
+                                           betas=betas if corpus.has_audio else None):
+        # the UMAP baseline is no registry model: it has no training steps
+        model = create(spec.model, **spec.config) if spec.model in MODELS else None
+        if model is None or model.training is None:
+            untimed.append(spec.label)
+            continue
+        key = (spec.model, tuple(sorted(spec.config.items())))
+        if key not in timed:
+            timed[key] = measure(corpus, spec.model, dict(spec.config))
+        epochs = scaled_epochs(model, epochs_scale)
+        parts.append((task, spec.label, runs, runs * timed[key].seconds(epochs, model.training.steps_per_epoch)))
+    parts.sort(key=lambda p: -p[3])
+    return EvaluationTime(sum(p[3] for p in parts), tuple(parts), tuple(dict.fromkeys(untimed)))

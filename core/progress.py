@@ -14,6 +14,10 @@ from typing import Callable, Protocol
 from tqdm import tqdm
 
 
+class Stopped(Exception):
+    """Raised where a long computation ends because its ``stop`` event was set (Stop pressed on the dashboard)."""
+
+
 class Progress(Protocol):
     def __call__(self, done: int, total: int, message: str = "") -> None: ...
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from core.jobs import Job, JobRegistry, TrainingTime, measure_training
+from core.jobs import EvaluationTime, Job, JobRegistry, TrainingTime, estimate_evaluation, measure_training
 from core.progress import duration_words
 from ui.state import corpus
 
@@ -90,3 +90,11 @@ def training_time(specs: tuple[str, ...], model_name: str, params: tuple[tuple[s
     """:func:`core.jobs.measure_training` of a model on the corpus of ``specs``, kept 10 minutes (the
     machine's load changes; the form's other fields only scale the measured times)."""
     return measure_training(corpus(specs), model_name, dict(params))
+
+
+def evaluation_time(specs: tuple[str, ...], seeds: int, epochs_scale: float) -> EvaluationTime:
+    """:func:`core.jobs.estimate_evaluation` on the corpus of ``specs``, from the step times of
+    :func:`training_time` (kept 10 minutes: another seed count or length only rescales them)."""
+    return estimate_evaluation(corpus(specs), seeds=seeds, epochs_scale=epochs_scale,
+                               measure=lambda _corpus, name, params: training_time(specs, name,
+                                                                                   tuple(sorted(params.items()))))

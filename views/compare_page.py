@@ -5,6 +5,7 @@ import streamlit as st
 
 from core import config, workspace
 from core.jobs import EvaluationJob
+from core.progress import duration_words
 from ui import figures, jobs, state, tables
 
 st.title("Compare models")
@@ -19,7 +20,9 @@ st.markdown("The study's three tasks on the current corpus — **easy**: Basic V
             "autoencoder and raw features. Labels are never used in training; they only score the clusters.")
 
 st.subheader("Your checkpoints on this corpus")
-st.caption("K-Means on each checkpoint's latent means, k = the number of classes of each label. **Trained on** is "
+st.caption("K-Means on each checkpoint's latent means, k = the number of classes of each label (each column "
+           "names its k). **Trained for** is how long the checkpoint trained (epochs × optimisation steps, from its "
+           "history): a short run scores lower than it would with more training. **Trained on** is "
            "what the checkpoint recorded: *this corpus* when its training corpus has this corpus's fingerprint, "
            "*other data* when not (its scores here are a transfer), *not recorded* for files saved before "
            "checkpoints recorded their data.")
@@ -27,17 +30,25 @@ scores = state.checkpoint_scores(specs, tuple(e.stamp for e in workspace.list_ch
 if scores.empty:
     st.info("No checkpoints yet: train one on the **Train** page.")
 else:
-    st.dataframe(tables.readable(scores, tables.SCORE_COLUMNS), hide_index=True, width="stretch")
+    # each metric column names the clustering behind it: the same metric at another k is another number
+    metric_keys = [c for c in tables.SCORE_COLUMNS if c in scores and tables.nice(c) != c and scores[c].dtype != object]
+    names = tables.by_label_names(scores, metric_keys)
+    st.dataframe(tables.readable(scores, tables.SCORE_COLUMNS).rename(columns={tables.nice(k): v for k, v in names.items()}),
+                 hide_index=True, width="stretch")
     shown = [c for c in ("nmi_genre", "ari_genre", "nmi_language", "ari_language", "silhouette") if c in scores]
     if shown:
         long = scores.melt(id_vars="checkpoint", value_vars=shown, var_name="metric", value_name="value")
-        long["metric"] = long["metric"].map(tables.nice)
+        long["metric"] = long["metric"].map(tables.by_label_names(scores, shown))
         st.plotly_chart(figures.bars(long, x="checkpoint", y="value", color="metric",
                                      title="checkpoints compared"), key="ckpt_bars")
 
 # --- the study's tasks: a background job with progress and Stop ----------------------------------
 st.subheader("The study's tasks, retrained on this corpus")
 job = jobs.mine("evaluation")
+if job is not None and job.name != job_name:  # this session's evaluation of another corpus: not this page's status
+    if job.running:
+        st.caption(f"Your {job.name} still runs in the background; its results appear on that corpus's page.")
+    job = None
 if job is None:  # another session may be evaluating this corpus: show it (its owner may stop it)
     job = next((j for j in jobs.registry().jobs(kind="evaluate", running=True) if j.name == job_name), None)
     own = False
@@ -50,6 +61,16 @@ seeds = c1.number_input("seeds", 1, 10, 1, key="compare_seeds", help="mean ± st
                         disabled=running)
 scale = c2.select_slider("training length", [0.1, 0.25, 0.5, 1.0], value=0.25, key="compare_scale", disabled=running,
                          help="fraction of each model's default epochs: 1.0 reproduces the study's settings")
+if not running:
+    # timed on this machine now, a few steps per model: an honest figure where a fixed one was off by 30x
+    estimate = jobs.evaluation_time(specs, int(seeds), float(scale))
+    if estimate.parts:
+        longest = ", ".join(f"{label} ({task}{f', {runs} runs' if runs > 1 else ''}) {duration_words(sec)}"
+                            for task, label, runs, sec in estimate.parts[:3])
+        st.markdown(f"⏱ On this machine the evaluation trains for **about {duration_words(estimate.seconds)}** "
+                    f"(steps timed just now, the machine's load included; clustering and the "
+                    f"{', '.join(estimate.untimed) or 'untrained'} baselines add a little): {longest}. "
+                    "Training length 0.1 takes about a tenth of 1.0.")
 if c3.button("Run the evaluation", type="primary", key="compare_run", disabled=running,
              help="Runs in the background: keep using the dashboard; Stop ends it."):
     try:
@@ -79,8 +100,8 @@ def evaluation_progress():
 evaluation_progress()
 
 if not results_path.exists():
-    st.info("No results for this corpus yet. Press **Run the evaluation** (about a minute on the demo corpus at "
-            "training length 0.25). The committed RESULTS.md holds full-length runs.")
+    st.info("No results for this corpus yet. Press **Run the evaluation** (the time it takes on this machine is "
+            "above). The committed RESULTS.md holds full-length runs.")
     st.stop()
 
 table = pd.read_csv(results_path)

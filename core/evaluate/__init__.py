@@ -14,11 +14,12 @@ import importlib
 from core.evaluate.tasks import BEST_BASIC, BETAS, DEFAULT_TASKS, TASKS, ModelSpec, Task
 
 __all__ = ["ModelSpec", "Task", "TASKS", "DEFAULT_TASKS", "BETAS", "BEST_BASIC", "evaluate", "beta_sweep",
-           "task_support", "to_markdown"]
+           "task_support", "to_markdown", "planned_models", "scaled_epochs"]
 
 #: Names served from the submodules on first use (PEP 562): ``run`` loads torch and pandas, which
 #: ``python -m core --help`` (it lists the tasks) must not import.
-_LAZY = {"evaluate": "run", "beta_sweep": "run", "task_support": "run", "to_markdown": "report"}
+_LAZY = {"evaluate": "run", "beta_sweep": "run", "task_support": "run", "to_markdown": "report",
+         "planned_models": "run", "scaled_epochs": "run"}
 
 
 def __getattr__(name: str):

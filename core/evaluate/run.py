@@ -41,11 +41,11 @@ from core.inputs import build_inputs
 from core.latents import latent_part
 from core.metrics import EXTERNAL, INTERNAL
 from core.models import create
-from core.progress import Progress, null_progress
+from core.progress import Progress, Stopped, null_progress
 from core.projections import project
 from core.scoring import label_table, score
 
-__all__ = ["evaluate", "beta_sweep", "task_support", "fit_latents"]
+__all__ = ["evaluate", "beta_sweep", "task_support", "fit_latents", "scaled_epochs", "planned_models"]
 
 ID_COLUMNS = ("task", "model", "clustering", "params")
 #: UMAP's own default layout length below 10,000 points: the UMAP(10) baseline keeps it.
@@ -82,6 +82,11 @@ def _adapt(spec: ModelSpec, corpus) -> tuple[ModelSpec, str]:
     return spec, ""
 
 
+def scaled_epochs(model, epochs_scale: float) -> int:
+    """The epochs a run at ``epochs_scale`` trains ``model`` (built with its default epochs) for."""
+    return model.epochs if epochs_scale == 1.0 else max(1, int(round(model.epochs * epochs_scale)))
+
+
 def _build_model(spec: ModelSpec, *, seed: int, epochs_scale: float, extra: dict | None = None):
     """``create(spec.model, **params)`` with the seed and the scaled epochs among the params.
 
@@ -92,7 +97,28 @@ def _build_model(spec: ModelSpec, *, seed: int, epochs_scale: float, extra: dict
     model = create(spec.model, random_state=seed, **config)
     if model.training is None or epochs_scale == 1.0:
         return model
-    return create(spec.model, random_state=seed, **{**config, "epochs": max(1, int(round(model.epochs * epochs_scale)))})
+    return create(spec.model, random_state=seed, **{**config, "epochs": scaled_epochs(model, epochs_scale)})
+
+
+def planned_models(corpus, *, seeds: int = 1, tasks: Sequence[str | Task] = DEFAULT_TASKS,
+                   betas: Sequence[float] | None = BETAS) -> list[tuple[str, ModelSpec, int]]:
+    """What :func:`evaluate` (and, with ``betas``, :func:`beta_sweep`) would fit on ``corpus``: one
+    ``(task name, spec, runs)`` per model, ``runs`` = seeds (times the βs in the sweep); tasks the corpus
+    cannot support are left out, as the run skips them. What an estimate of the run's time scales up."""
+    plan = []
+    for task in (t if isinstance(t, Task) else TASKS[t] for t in tasks):
+        if task_support(corpus, task) is None and len(corpus) >= MIN_TRACKS:
+            plan += [(task.name, _adapt(spec, corpus)[0], seeds) for spec in task.models]
+    sweep = _adapt(ModelSpec("Beta-VAE", "beta", {"modality": "both"}), corpus)[0]
+    if betas and task_support(corpus, Task("beta_sweep", "β sweep", (sweep,), ("kmeans",))) is None:
+        plan.append(("beta_sweep", sweep, seeds * len(betas)))
+    return plan
+
+
+def _check(stop) -> None:
+    """Raise :class:`core.progress.Stopped` once ``stop`` (a threading.Event or None) is set."""
+    if stop is not None and stop.is_set():
+        raise Stopped()
 
 
 def fit_latents(spec: ModelSpec, inputs, *, seed: int, epochs_scale: float = 1.0, extra: dict | None = None,
@@ -102,20 +128,23 @@ def fit_latents(spec: ModelSpec, inputs, *, seed: int, epochs_scale: float = 1.0
 
 
 def _latents(spec: ModelSpec, inputs, *, seed: int, epochs_scale: float, extra: dict | None = None,
-             part: str | None = None):
+             part: str | None = None, stop=None):
     """Fit the model of ``spec`` on ``inputs`` (no labels) and return (Z (n, d'), fitted model or None).
 
     Z is the latent ``part`` (:func:`core.latents.latent_part`; default: the model's default part,
     which every page clusters: a multimodal model's modalities at equal weight).
 
     The UMAP(10) baseline is StandardScaler -> ``core.projections.project(method="umap", dim=10)``.
+    ``stop`` (a threading.Event): the training loop ends after its current step once it is set, and this
+    raises :class:`core.progress.Stopped` instead of encoding a half-trained model.
     """
     if spec.model == UMAP_BASELINE:
         X = StandardScaler().fit_transform(np.asarray(inputs.features, dtype=np.float64))
         Z = project(X, method="umap", dim=10, random_state=seed, n_epochs=UMAP_BASELINE_EPOCHS)
         return np.asarray(Z, dtype=np.float64), None
     model = _build_model(spec, seed=seed, epochs_scale=epochs_scale, extra=extra)
-    model.fit(inputs)
+    model.fit(inputs, stop=stop)
+    _check(stop)
     return np.asarray(latent_part(model, model.encode(inputs), part), dtype=np.float64), model
 
 
@@ -191,6 +220,7 @@ def evaluate(
     ks: Sequence[int] | None = None,
     label_columns: Sequence[str] | None = None,
     progress: Progress | None = None,
+    stop=None,
 ) -> pd.DataFrame:
     """Run ``tasks`` of :data:`TASKS` on ``corpus``; one row per (task, model, clustering, params).
 
@@ -201,6 +231,8 @@ def evaluate(
     epochs_scale : multiplies every torch model's epochs (e.g. 0.05 for a smoke test).
     ks : cluster counts for K-Means/Agglomerative/GMM (default: #languages and #genres).
     label_columns : truth columns of the external metrics (default: ``corpus.label_columns()``).
+    stop : a ``threading.Event``; once set, the model in training ends after its current step and this
+        raises :class:`core.progress.Stopped` (Stop on the dashboard takes seconds, not a model's training).
 
     Returns a DataFrame: ``task, model, clustering, params``, every metric as its
     mean over seeds and ``<metric>_std``, ``seeds``, ``n_tracks`` and ``note``
@@ -245,8 +277,9 @@ def evaluate(
         for spec, note in specs:
             for seed in range(seeds):
                 report_progress(done, total, f"{task.name}: {spec.label} seed {seed}")
-                Z, _ = _latents(spec, inputs, seed=seed, epochs_scale=epochs_scale)
+                Z, _ = _latents(spec, inputs, seed=seed, epochs_scale=epochs_scale, stop=stop)
                 for method in task.clusterings:
+                    _check(stop)
                     for row in _score(Z, method, task_ks, truth, seed=seed):
                         row.update({"task": task.name, "model": spec.label, "seed": seed, "note": note,
                                     "n_tracks": len(inputs)})
@@ -278,13 +311,14 @@ def beta_sweep(
     ks: Sequence[int] | None = None,
     label_columns: Sequence[str] | None = None,
     progress: Progress | None = None,
+    stop=None,
 ) -> pd.DataFrame:
     """The ConvVAE/Beta-VAE network trained with each β of ``betas``, K-Means on its latent means.
 
     One row per (β, k): the metrics (mean and ``_std`` over seeds) plus ``kl`` (total KL
     per track on validation data) and ``active_dims`` (latent dimensions whose mean KL
     exceeds 0.01 nats: larger β switches dimensions off). Without audio the result is
-    one row whose ``note`` gives the reason.
+    one row whose ``note`` gives the reason. ``stop``: as in :func:`evaluate`.
     """
     spec, note = _adapt(ModelSpec("Beta-VAE", "beta", {"modality": "both"}), corpus)
     task = Task("beta_sweep", "β sweep", (spec,), ("kmeans",))
@@ -301,7 +335,8 @@ def beta_sweep(
     for beta in betas:
         for seed in range(seeds):
             report_progress(done, total, f"β={beta} seed {seed}")
-            Z, model = _latents(spec, inputs, seed=seed, epochs_scale=epochs_scale, extra={"beta": float(beta)})
+            Z, model = _latents(spec, inputs, seed=seed, epochs_scale=epochs_scale, extra={"beta": float(beta)},
+                                stop=stop)
             kl = np.asarray(model.kl_per_dim_ if model.kl_per_dim_ is not None else [np.nan], dtype=float)
             for row in _score(Z, "kmeans", task_ks, truth, seed=seed):
                 row.update({"task": "beta_sweep", "model": f"β={beta:g}", "seed": seed, "note": note,
