@@ -1,7 +1,9 @@
-"""Dashboard regressions, one test (or a few) each: AppTest where it reaches, figure/helper tests otherwise.
+"""What the dashboard's pages show and the figures they draw, a test (or a few) per behaviour: AppTest where it
+reaches, figure/helper tests otherwise.
 
-The Train form (colliding and vanishing runs) is tested in test_train_page.py; the
-browser-only ones (a Data row click, deep links, eps both ways) in test_browser_pages.py.
+The Train form (colliding and vanishing runs) is tested in test_train_page.py, `prepare` and the background
+warm-up in test_prepare_and_warm_up.py, and the browser-only checks (a Data row click, deep links, eps both
+ways) in test_browser_pages.py.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ def _values(data) -> list:
     return list(data)
 
 
-# ------------------------------------------------------------------ 2. Data page: play a track
+# ------------------------------------------------------------------ Data page: play a track
 def test_data_page_plays_a_chosen_track_with_its_mel(app_env):
     at = _page("data")
     box = at.selectbox(key="data_track")
@@ -67,7 +69,7 @@ def test_data_page_plays_a_chosen_track_with_its_mel(app_env):
     assert mel["layout"]["xaxis"]["title"]["text"] == "time (s)"
 
 
-# ------------------------------------------------------------------ 3. Latent page: a broken checkpoint
+# ------------------------------------------------------------------ Latent page: a broken checkpoint
 def test_latent_page_says_cleanly_that_a_checkpoint_cannot_load(app_env):
     broken = config.RUNS_DIR / "broken.pt"
     broken.parent.mkdir(parents=True, exist_ok=True)
@@ -83,7 +85,7 @@ def test_latent_page_says_cleanly_that_a_checkpoint_cannot_load(app_env):
         broken.unlink()
 
 
-# ------------------------------------------------------------------ 6. purity heatmaps
+# ------------------------------------------------------------------ purity heatmaps
 def test_heatmap_keeps_the_noise_row_names_clusters_and_titles_axes():
     table = pd.DataFrame([[0.9, 0.1], [0.2, 0.8], [0.5, 0.5]], index=pd.Index([0, 1, "noise"], name="cluster"),
                          columns=["eng", "bng"])
@@ -108,7 +110,7 @@ def test_clusters_heatmap_shows_the_noise_row(app_env):
     assert all(r == "noise" or re.fullmatch(r"c\d+", r) for r in rows), rows
 
 
-# ------------------------------------------------------------------ 7. Compare charts never add up k
+# ------------------------------------------------------------------ Compare charts never add up k
 def _write_results(fingerprint: str) -> None:
     results = config.DATA_DIR / "results"
     results.mkdir(parents=True, exist_ok=True)
@@ -144,7 +146,7 @@ def test_compare_bars_and_sweep_keep_each_k_apart(app_env):
     assert any("(std)" in c for d in at.dataframe for c in d.value.columns)
 
 
-# ------------------------------------------------------------------ 8. spectrograms
+# ------------------------------------------------------------------ spectrograms
 def test_spectrograms_skip_the_theme_and_have_hz_seconds_and_db(app_env):
     at = _page("latent")  # the default ConvVAE decodes a log-mel
     mels = [c for c in _charts(at) if "_mel" in c.proto.id]
@@ -157,7 +159,7 @@ def test_spectrograms_skip_the_theme_and_have_hz_seconds_and_db(app_env):
         assert "dB" in spec["data"][0]["colorbar"]["title"]["text"]
 
 
-# ------------------------------------------------------------------ 9. audio at its own level
+# ------------------------------------------------------------------ audio at its own level
 def test_wav_bytes_keep_the_level():
     t = np.arange(22050) / 22050
     quiet = 0.05 * np.sin(2 * np.pi * 440 * t)
@@ -173,7 +175,7 @@ def test_pages_serve_wav_bytes_not_arrays(app_env, monkeypatch):
     assert calls and all(kind is bytes and "sample_rate" not in kw for kind, kw in calls), calls
 
 
-# ------------------------------------------------------------------ 11. stale clustering parameters
+# ------------------------------------------------------------------ stale clustering parameters
 def test_eps_tuned_for_one_model_does_not_carry_over(app_env):
     at = _page("clusters")
     at.segmented_control(key="clusters_algorithm").set_value("dbscan").run()
@@ -198,7 +200,7 @@ def test_clustering_is_described_in_words():
     assert "{" not in text
 
 
-# ------------------------------------------------------------------ 13. random members keep their seed
+# ------------------------------------------------------------------ random members keep their seed
 def test_random_members_change_only_on_reshuffle(app_env):
     at = _page("clusters")
     at.segmented_control(key="listen_how").set_value("random").run()
@@ -215,7 +217,7 @@ def test_random_members_change_only_on_reshuffle(app_env):
     assert at.session_state["listen_seed"] == seed + 1
 
 
-# ------------------------------------------------------------------ 14. Compare evaluation as a job
+# ------------------------------------------------------------------ Compare evaluation as a job
 def test_compare_evaluation_runs_in_the_background_with_stop(app_env):
     at = _page("compare")
     at.button(key="compare_run").click().run()
@@ -229,7 +231,7 @@ def test_compare_evaluation_runs_in_the_background_with_stop(app_env):
     assert job.status in ("stopped", "done"), job.error
 
 
-# ------------------------------------------------------------------ 15. Latent page lookup
+# ------------------------------------------------------------------ Latent page lookup
 class _Counting(list):
     iterations = 0
 
@@ -246,7 +248,7 @@ def test_track_choices_reads_the_ids_once():
     assert _Counting.iterations == 1  # the page's old comprehension built set(ids) once per track
 
 
-# ------------------------------------------------------------------ 19. small things
+# ------------------------------------------------------------------ small things
 def test_readme_code_fences_are_balanced():
     text = (config.ROOT / "README.md").read_text()
     assert text.count("```") % 2 == 0
@@ -268,120 +270,6 @@ def test_k_distance_labels_sit_off_the_curve():
     assert len(labels) == 2
     assert all(a.xref == "x domain" and a.x == 0 and a.xanchor == "left" and a.bgcolor for a in labels)
 
-
-# ------------------------------------------------------------------ 18. prepare never goes quiet
-def test_prepare_progress_opens_a_bar_per_stage(capsys):
-    from core.cli.prepare import staged_progress
-
-    update = staged_progress("prepare")
-    for done in range(3):
-        update(done, 2, "corpus: synthesising")
-    for done in range(4):
-        update(done, 3, "encode conv: mel")
-    err = capsys.readouterr().err
-    assert "corpus" in err and "encode conv" in err and "3/3" in err  # the second stage is still shown
-
-
-def test_prepare_first_view_makes_what_explore_draws_first_and_the_warm_up_the_rest(tmp_path, monkeypatch, capsys):
-    """scripts/start.sh runs `prepare --first-view`: the corpus, then only the checkpoint the dashboard
-    opens with (its latents and t-SNE), the others being left to the dashboard's background warm-up
-    (core.workspace.warm_up), which makes every other shipped checkpoint's latents and t-SNE."""
-    import core.latents as latents
-    from core import checkpoint, workspace
-    from core.cli import main
-    from core.latents import encode_corpus, latent_part
-    from core.projections import project
-    from tests.helpers import tiny_demo
-
-    demo = tiny_demo(tmp_path / "fv", n_tracks=12, seconds=3.0, seed=11)  # a corpus no other test encodes
-    spec = f"manifest:{demo / 'manifest.csv'}"
-    monkeypatch.setattr(workspace, "DEFAULT_SPECS", (spec,))
-    assert main(["prepare", "--data", spec, "--first-view", "--dashboard-next"]) == 0
-    said = capsys.readouterr().out
-    # start.sh starts the dashboard itself: the line says so, with the time each stage took
-    assert "starting the dashboard" in said and "streamlit run" not in said, said
-    assert "ready in " in said and "encode conv " in said, said
-    corpus = workspace.load_corpus((spec,))
-    shipped = workspace.shipped_checkpoints(corpus)
-    assert shipped[0].name == "conv" and len(shipped) > 2  # the one Explore opens with comes first
-
-    def cached(entry) -> bool:
-        """Whether the entry's latents and the t-SNE of their default part (what Explore draws) are in the
-        cache (nothing may be computed)."""
-        model = checkpoint.load(entry.path)
-        try:
-            _, Z = encode_corpus(model, corpus)
-        except RuntimeError:
-            return False
-        reports = []
-        project(latent_part(model, Z), method="tsne", dim=2, random_state=0,
-                progress=lambda d, t, m="": reports.append(m))
-        return reports == ["tsne (cached)"]
-
-    def no_work(*args, **kwargs):
-        raise RuntimeError("not cached")
-
-    monkeypatch.setattr(latents, "build_inputs", no_work)
-    assert cached(shipped[0])
-    assert not any(cached(e) for e in shipped[1:])
-    monkeypatch.undo()
-    monkeypatch.setattr(workspace, "DEFAULT_SPECS", (spec,))
-    monkeypatch.setattr(workspace, "warm_up_projections", lambda: None)  # UMAP's compilation: not under test
-    messages = []
-    workspace.warm_up((spec,), progress=lambda d, t, m="": messages.append(m))
-    assert any(m.startswith("encode basic:") for m in messages) and messages[-1] == "UMAP: ready"
-    assert not any(m.startswith("encode conv:") and m != "encode conv: cached" for m in messages)
-    monkeypatch.setattr(latents, "build_inputs", no_work)
-    assert all(cached(e) for e in shipped)
-
-
-def test_the_sidebar_shows_the_background_warm_up_while_it_runs(app_env, monkeypatch):
-    """The dashboard starts the warm-up after a session's first page, once per server, and the sidebar
-    shows its progress while it runs (the page never waits for it)."""
-    import threading
-
-    from core import workspace
-
-    release, calls = threading.Event(), []
-
-    def fake_warm_up(specs, *, progress=None):
-        calls.append(specs)
-        progress(3, 12, "encode basic: eng_rock_0002.wav")
-        release.wait(30)
-
-    monkeypatch.delenv("SONGSCAPE_NO_WARMUP", raising=False)
-    monkeypatch.setattr(workspace, "warm_up", fake_warm_up)
-    monkeypatch.setattr(state, "_WARM_UP", {})
-    at = _page("explore")
-    for _ in range(50):
-        if calls:
-            break
-        threading.Event().wait(0.1)
-    assert calls == [workspace.DEFAULT_SPECS]
-    at.run()
-    notes = [c.value for c in at.sidebar.caption]
-    assert any("in the background: encode basic: eng_rock_0002.wav (3/12)" in n for n in notes), notes
-    other = _page("explore")  # another session: the same warm-up, not a second one
-    assert calls == [workspace.DEFAULT_SPECS]
-    release.set()
-    state._WARM_UP[workspace.DEFAULT_SPECS].join(10)
-    other.run()
-    assert not any("in the background" in c.value for c in other.sidebar.caption)
-
-
-def test_a_worker_that_re_imports_the_dashboard_script_runs_nothing():
-    """multiprocessing re-imports the parent's main script in each worker, as "__mp_main__", when the
-    path is visible at the worker's start; under Streamlit the main script is app.py, and a rerun may
-    install it while a background pool starts workers. It must then run nothing: no dashboard, no
-    warm-up starting pools of its own (a worker once did, and never exited)."""
-    import subprocess
-    import sys
-
-    code = ("import runpy, sys, threading; runpy.run_path('app.py', run_name='__mp_main__'); "
-            "print(sorted(m for m in ('streamlit', 'ui.state', 'torch') if m in sys.modules), threading.active_count())")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=config.ROOT, timeout=120)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.split() == ["[]", "1"], out.stdout + out.stderr[-500:]
 
 
 def test_eps_at_the_bottom_of_its_slider_clusters_without_an_error(app_env):

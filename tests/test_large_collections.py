@@ -1,6 +1,6 @@
 """Large collections: DBSCAN on the kNN graph, the sampled silhouette, t-SNE's large-n settings,
-Dask encoding, the generator and the Explore sample. Small data here; the 100,000-point
-figures are in bench/ (no timing asserts in tests)."""
+Dask encoding, the generator, training that streams whole-clip stores, and pages that draw a sample of
+a million points. Small data here; the 100,000-point figures are in bench/ (no timing asserts in tests)."""
 
 from __future__ import annotations
 
