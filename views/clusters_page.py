@@ -84,7 +84,10 @@ m[0].metric("clusters", result.n_clusters)
 m[1].metric("noise", f"{result.noise_fraction:.1%}")
 for col, key in zip(m[2:], ("silhouette", "nmi_genre", "nmi_language")):
     col.metric(tables.nice(key).replace(" ↑", ""), tables.format_value(report.get(key)), help=which)
-if report.get("notes"):
+if result.n_clusters < 2:  # every metric is undefined, for one reason: say it once, not per label column
+    st.caption(f"n/a: {'every point is noise' if result.n_clusters == 0 else 'only one cluster (besides noise)'}"
+               " — the internal metrics compare clusters and the external ones need two to separate any labels.")
+elif report.get("notes"):
     st.caption(f"undefined (n/a): {report['notes']}")
 # Only DBSCAN and HDBSCAN mark noise: under the others the note would describe points that do not exist.
 st.caption(f"computed in {elapsed_ms:.0f} ms" + (f" · noise points: {tables.NOISE_POLICY}" if spec.has_noise else ""))
