@@ -101,7 +101,7 @@ def test_the_command_line_runs_the_transfer_and_writes_its_rows(two_corpora, tmp
     printed = capsys.readouterr().out
     assert "| hybrid | PCA (mel) | demo | transfer | 1 |" in printed
     assert set(pd.read_csv(out)["protocol"]) == {"in-corpus", "transfer"}
-    monkeypatch.setattr(sys, "argv", ["bench_quality", "--leave-one-out", "demo,hybrid", "--hybrid",
-                                      str(tmp_path / "none.csv")])
+    monkeypatch.setattr(sys, "argv", ["bench_quality", "--leave-one-out", "demo,hybrid", "--demo", str(a),
+                                      "--hybrid", str(tmp_path / "none.csv")])
     with pytest.raises(SystemExit, match="--hybrid: .*none.csv not found"):
         bench.main()
