@@ -47,3 +47,20 @@ def test_the_latent_page_shows_what_each_dimension_knows(app_env):
     assert "genre" in table.value.index and "language" in table.value.index
     assert table.value.loc["language", "best dimension"].startswith("lyrics_")
     assert {"best in audio", "best in lyrics"} <= set(table.value.columns)
+
+
+def test_a_corpus_without_lyrics_is_said_to_be_placed_by_its_audio(app_env):
+    import pandas as pd
+
+    from ui import state
+
+    manifest = pd.read_csv(app_env / "demo" / "manifest.csv", keep_default_na=False)
+    manifest["lyrics"] = ""
+    manifest["path"] = [str(app_env / "demo" / p) for p in manifest["path"]]
+    plain = app_env / "no_lyrics.csv"
+    manifest.to_csv(plain, index=False)
+    at = _app()
+    at.session_state[state.SPECS] = [f"manifest:{plain}"]
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "no track here has lyrics, so the audio alone places the tracks" in _texts(at)

@@ -213,13 +213,15 @@ def information_heatmap(information: pd.DataFrame, *, blocks=(), height: int | N
     table = information.T
     fig = go.Figure(go.Heatmap(z=table.to_numpy(dtype=float), x=list(table.columns), y=list(table.index),
                                colorscale="Blues", zmin=0.0, zmax=max(0.05, float(np.nanmax(table.to_numpy()))),
-                               xgap=1, ygap=2, colorbar=dict(title="I(z; label) / H(label)", thickness=12),
+                               xgap=1, ygap=2, colorbar=dict(title=dict(text="I(z; label) / H(label)", side="right"), thickness=12,
+                                             len=1.0),
                                hovertemplate="%{x} · %{y}: %{z:.3f}<extra></extra>"))
     for block in blocks[1:]:
         fig.add_vline(x=block.start - 0.5, line_width=2, line_color="#374151")
     fig.update_xaxes(type="category", title_text="latent dimension", tickangle=-90, automargin=True)
     fig.update_yaxes(type="category", title_text="label", automargin=True, autorange="reversed")
-    fig.update_layout(height=height or 120 + 40 * len(table), margin=dict(l=60, r=10, t=30, b=40),
+    # the rotated dimension names need about 90 px below the cells, whatever the number of labels
+    fig.update_layout(height=height or 200 + 40 * len(table), margin=dict(l=60, r=10, t=30, b=40),
                       plot_bgcolor="white")
     return fig
 

@@ -107,12 +107,16 @@ def part_for(path: str, stamp: float) -> str:
     return chosen if chosen in offered else offered[0]
 
 
-def part_summary(path: str, stamp: float, width: int) -> str:
-    """``"latent size 56 · audio + lyrics, balanced (48 dims)"``: what a page clusters, in words."""
+def part_summary(path: str, stamp: float, width: int, specs: tuple[str, ...] | None = None) -> str:
+    """``"latent size 56 · audio + lyrics, balanced (48 dims)"``: what a page clusters, in words; with the
+    corpus ``specs``, it says when no track has lyrics (every lyrics block is then the prior)."""
     loaded = model(path, stamp)
     if len(parts(loaded.latent_blocks())) < 2:
         return f"latent size {width}"
-    return f"latent size {loaded.latent_dim} · {PART_LABELS[part_for(path, stamp)]} ({width} dims)"
+    text = f"latent size {loaded.latent_dim} · {PART_LABELS[part_for(path, stamp)]} ({width} dims)"
+    if specs is not None and not corpus(specs).has_lyrics:
+        text += " · no track here has lyrics, so the audio alone places the tracks"
+    return text
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

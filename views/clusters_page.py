@@ -14,7 +14,7 @@ specs = state.current_specs()
 ids, Z = state.encoded(entry, specs)
 part = state.part_for(str(entry.path), entry.stamp)
 index = state.neighbour_index(str(entry.path), entry.stamp, specs, part)
-st.caption(f"Clustering model **{entry.name}** · {state.part_summary(str(entry.path), entry.stamp, Z.shape[1])}")
+st.caption(f"Clustering model **{entry.name}** · {state.part_summary(str(entry.path), entry.stamp, Z.shape[1], specs)}")
 
 if state.clustering_stale():  # tuned for another checkpoint or corpus: the widgets start again from defaults
     for key in [k for k in st.session_state if k.split("_")[0] in clustering.CLUSTERERS]:

@@ -140,7 +140,7 @@ except (ValueError, SongscapeError) as exc:
 frame = frames.scatter_frame(ids, points, corpus.tracks, clusters=result.labels)
 present = set(ids)
 
-what = (f"model **{primary.name}** · {state.part_summary(primary.path, primary.stamp, Z.shape[1])}"
+what = (f"model **{primary.name}** · {state.part_summary(primary.path, primary.stamp, Z.shape[1], specs)}"
         if primary.kind == "model" else f"embeddings **{primary.name}** · {Z.shape[1]} dimensions")
 st.caption(f"{len(ids)} tracks · {what} · clusters: {_describe(name, params, result)} · {_scores(report, name, params)}"
            " · change the clustering on the **Clusters** page")
