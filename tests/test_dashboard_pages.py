@@ -186,9 +186,10 @@ def test_eps_tuned_for_one_model_does_not_carry_over(app_env):
     box.select_index(next(i for i, label in enumerate(box.options) if label.startswith("basic"))).run()
     assert not at.exception, [e.value for e in at.exception]
     after = at.slider(key="dbscan_eps")
-    assert after.value != tiny and "suggested" in (after.help or "")
-    assert f"{after.value:.3f}" in after.help  # back at the suggested eps of the new latents
-    assert any(c.value.startswith("DBSCAN (eps") for c in at.caption), [c.value for c in at.caption]
+    assert after.value != tiny and "suggested" in (after.help or "").lower()
+    assert f"{after.value:.3g}" in after.help  # back at the suggested eps of the new latents
+    assert any(m.value.startswith("Every number below is of **DBSCAN, eps = ") for m in at.markdown), \
+        [m.value for m in at.markdown]
 
 
 def test_clustering_is_described_in_words():
@@ -281,4 +282,5 @@ def test_eps_at_the_bottom_of_its_slider_clusters_without_an_error(app_env):
     eps.set_value(eps.min).run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.slider(key="dbscan_eps").min >= CLUSTERERS["dbscan"].params["eps"].min
-    assert any(c.value.startswith("DBSCAN (eps") for c in at.caption), [c.value for c in at.caption]
+    assert any(m.value.startswith("Every number below is of **DBSCAN, eps = ") for m in at.markdown), \
+        [m.value for m in at.markdown]

@@ -168,7 +168,7 @@ def test_own_embeddings_are_explored_scored_and_shown_beside_a_model(app_env):
     _ok(at)
     caption = next(c.value for c in at.caption if "tracks ·" in c.value)
     assert caption.startswith(f"{len(ids)} tracks · embeddings **other.csv** · {len(genres)} dimensions")
-    nmi = float(caption.split("NMI genre ")[1].split()[0])
+    nmi = float(caption.split("NMI vs genre ")[1].split()[0])
     assert nmi > 0.9  # the vectors encode the genre: clustering them finds it (through core.scoring)
     assert any("2 corpus tracks have no vector" in c.value for c in at.caption)
     # side by side with a VAE, the same clustering scored on both
