@@ -155,13 +155,16 @@ def run_corpus(name: str, source: str, *, seeds: int, epochs_scale: float, only:
     for label, paths in checkpoint_groups(checkpoints).items():
         # saved models, encoded as they are: the files of one label are its seeds (one file: K-Means's seeds)
         runs = list(enumerate(paths)) if len(paths) > 1 else [(seed, paths[0]) for seed in range(seeds)]
+        loaded = {}  # one load, encoding and inputs per file, however many K-Means seeds score it
         for seed, path in runs:
-            model = checkpoint.load(path)
-            ids, Z = encode_corpus(model, corpus)
-            mine, _ = build_inputs(corpus.subset(ids), needs=set(model.needs), **input_params(model))
+            if path not in loaded:
+                model = checkpoint.load(path)
+                ids, Z = encode_corpus(model, corpus)
+                mine, _ = build_inputs(corpus.subset(ids), needs=set(model.needs), **input_params(model))
+                loaded[path] = model, ids, Z, mine, label_table(corpus, columns, track_ids=ids)
+            model, ids, Z, mine, truth_here = loaded[path]
             base = {"corpus": name, "model": model.name, "seed": seed, "n_tracks": len(ids), "fit_s": None}
-            rows += part_rows(label, model, Z, mine, label_table(corpus, columns, track_ids=ids), base,
-                              reconstruction=len(paths) > 1 or seed == 0)
+            rows += part_rows(label, model, Z, mine, truth_here, base, reconstruction=len(paths) > 1 or seed == 0)
     return rows
 
 

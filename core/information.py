@@ -27,6 +27,7 @@ import pandas as pd
 from sklearn.feature_selection import mutual_info_classif
 
 from core.blocks import LatentBlock
+from core.metrics import known_labels
 
 __all__ = ["MAX_ROWS", "dimension_information", "mig", "block_information", "label_entropy"]
 
@@ -39,11 +40,6 @@ def label_entropy(y: np.ndarray) -> float:
     _, counts = np.unique(y, return_counts=True)
     p = counts / counts.sum()
     return float(-(p * np.log(p)).sum())
-
-
-def _known(column: pd.Series) -> np.ndarray:
-    values = column.astype("string")
-    return (values.notna() & (values.str.strip() != "")).to_numpy(dtype=bool)
 
 
 def dimension_information(Z: np.ndarray, labels: pd.DataFrame, *, random_state: int = 0,
@@ -62,7 +58,7 @@ def dimension_information(Z: np.ndarray, labels: pd.DataFrame, *, random_state: 
     rows = np.sort(rng.choice(len(Z), MAX_ROWS, replace=False)) if len(Z) > MAX_ROWS else np.arange(len(Z))
     out = {}
     for column in labels.columns:
-        known = rows[_known(labels[column].iloc[rows])]
+        known = rows[known_labels(labels[column].iloc[rows])]
         y = labels[column].astype("string").to_numpy()[known]
         if len(np.unique(y)) < 2 or len(known) < 10:
             continue

@@ -47,7 +47,7 @@ from sklearn.neighbors import NearestNeighbors
 __all__ = [
     "MetricValue", "INTERNAL", "EXTERNAL", "SILHOUETTE_FULL_MAX",
     "internal", "silhouette_from_distances", "silhouette_rows", "external", "purity", "contingency",
-    "normalise_contingency", "coverage", "report", "neighbour_agreement",
+    "normalise_contingency", "coverage", "report", "neighbour_agreement", "known_labels",
 ]
 
 #: Internal metric names, in table order.
@@ -194,7 +194,7 @@ def silhouette_from_distances(D: np.ndarray, labels: np.ndarray) -> float:
 
 
 # --------------------------------------------------------------------------- external
-def _known(truth: Iterable) -> np.ndarray:
+def known_labels(truth: Iterable) -> np.ndarray:
     """Mask of rows whose label is known (not "", not missing)."""
     t = pd.Series(list(truth), dtype=object)
     return (t.notna() & (t.astype(str).str.strip() != "")).to_numpy()
@@ -218,7 +218,7 @@ def contingency(labels: np.ndarray, truth: Iterable, *, normalize: str | None = 
     truth = np.asarray(list(truth), dtype=object)
     if len(truth) != len(labels):
         raise ValueError(f"{len(labels)} labels but {len(truth)} truth values")
-    keep = _known(truth)
+    keep = known_labels(truth)
     table = pd.crosstab(pd.Series(labels[keep], name="cluster"), pd.Series(truth[keep].astype(str), name="class"))
     clusters = [int(r) for r in table.index if r >= 0]
     rows = [table.loc[clusters]] if clusters else []
@@ -314,7 +314,7 @@ def neighbour_agreement(Z: np.ndarray, truth: Iterable, *, k: int = 5) -> Metric
     them neighbours of its own class in a corpus listed by class. The result does not depend on the
     order of the rows.
     """
-    known = _known(truth)
+    known = known_labels(truth)
     y = np.asarray(list(truth), dtype=object)[known]
     if len(np.unique(y)) < 2:
         return MetricValue(None, "fewer than 2 label classes")
