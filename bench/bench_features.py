@@ -35,8 +35,9 @@ import numpy as np
 import pandas as pd
 
 from core.audio import is_audio_path, load_audio
-from core.corpus import FEATURE_NAMES, Corpus, filehash
-from core.features.cache import FeatureCache
+from core import filehash
+from core.corpus import FEATURE_NAMES, Corpus
+from core.cache import FeatureCache
 from core.features.extract import extract
 from core.features.gtzan57 import gtzan57, gtzan57_reference
 

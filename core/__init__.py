@@ -7,7 +7,7 @@ above it in this list (`.importlinter` holds the contract and CI checks it):
     audio        robust loading and conversion of one clip
     lyrics       Bengali-aware tokenisation and TF-IDF
     corpus/      one track table from any source: one module per loader kind, FEATURE_NAMES
-    features/    57-value GTZAN vector, log-mels, the one on-disk feature cache, extraction (pool or Dask)
+    features/    57-value GTZAN vector, log-mels, extraction (pool or Dask)
     inputs       ModelInputs: what a model reads, built from a corpus and its features
     training/    the generic training loop over (torch module, loss, tensors); device and threads
     models/      the one registry: Basic VAE, ConvVAE, Beta-VAE (a loss setting), AE, PCA, raw; configs
@@ -22,8 +22,9 @@ above it in this list (`.importlinter` holds the contract and CI checks it):
     jobs         background training jobs; workspace: checkpoint and run files, prepare
     cli/         `python -m core`: a command's module is imported only when that command runs
 
-Utilities below everything: io (the one atomic writer), progress (the one progress
-protocol), parallel (process pools), distributed (Dask clients), config, errors.
+Utilities below everything: io (the one atomic writer), cache (the one on-disk array cache) and
+filehash (content hashes of files), progress (the one progress protocol), parallel (process pools),
+distributed (Dask clients), config, errors.
 `core` never imports streamlit, plotly or ui.
 
 Read first: corpus/table.py (the track table), inputs.py, models/base.py,

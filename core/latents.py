@@ -31,7 +31,7 @@ import numpy as np
 
 from core import blocks, checkpoint, distributed
 from core.errors import BadInputError, CheckpointError
-from core.features.cache import FeatureCache
+from core.cache import FeatureCache
 from core.features.mel import MelParams
 from core.inputs import build_inputs
 from core.models import Model
@@ -48,7 +48,7 @@ def encode_corpus(model: Model, corpus, *, progress=None, cluster: str | None = 
     checksummed and checked (shape, finite values, row numbers in range and in
     corpus order); one that fails is recomputed. Threads of one process asking for the same latents
     at once (two dashboard sessions, the dashboard's background warm-up) compute them once
-    (:meth:`~core.features.cache.FeatureCache.get_or_compute`).
+    (:meth:`~core.cache.FeatureCache.get_or_compute`).
     cluster : ``local:N`` or ``tcp://HOST:PORT``: encode on Dask (see the module docstring);
         the result is the same and lands in the same cache entry.
 

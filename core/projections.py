@@ -4,7 +4,7 @@
 dimensions for the dashboard's plots; PCA and UMAP also embed into more (``core
 evaluate``'s UMAP(10) baseline goes through this same function).
 Results are stored in the project's one on-disk cache
-(:class:`core.features.cache.FeatureCache`) under a key made of a hash of the
+(:class:`core.cache.FeatureCache`) under a key made of a hash of the
 bytes of ``Z`` (which covers the checkpoint and the corpus that produced it),
 the method, ``dim``, ``random_state`` and every parameter, so the dashboard never
 recomputes a projection it has seen.
@@ -53,7 +53,7 @@ from sklearn.neighbors import NearestNeighbors
 
 from core import config
 from core.clustering import Param
-from core.features.cache import FeatureCache
+from core.cache import FeatureCache
 from core.progress import Progress
 
 __all__ = ["METHODS", "PROJECTION_PARAMS", "TSNE_EXACT_MAX", "project", "cache_key", "warm_up"]

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from core.corpus import FEATURE_NAMES, Corpus
-from core.features.cache import FeatureCache
+from core.cache import FeatureCache
 from core.latents import encode_corpus
 from core.models import create
 from tests.test_models import feature_inputs

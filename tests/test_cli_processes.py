@@ -18,7 +18,7 @@ import soundfile as sf
 from core import checkpoint
 from core.corpus import FEATURE_NAMES, load_folder
 from core.features import extract
-from core.features.cache import FeatureCache
+from core.cache import FeatureCache
 from core.io import exclusive
 from tests.test_models import feature_inputs
 

@@ -24,7 +24,7 @@ from core.cli import main as cli_main
 from core.corpus.fma import load_fma
 from core.distributed import open_client, parse_cluster
 from core.errors import BadInputError
-from core.features.cache import FeatureCache
+from core.cache import FeatureCache
 from core.features.distributed import compute_on_cluster
 from core.features.extract import _work, extract
 from tests.helpers import fma_folder

@@ -11,9 +11,9 @@ import pytest
 import soundfile as sf
 
 import core.config
+from core.cache import FeatureCache, params_hash
 from core.corpus import FEATURE_NAMES, Corpus
-from core.features import FeatureCache, FeatureSet, MelParams, extract, gtzan57
-from core.features.cache import params_hash
+from core.features import FeatureSet, MelParams, extract, gtzan57
 
 extract_module = importlib.import_module("core.features.extract")  # the package's `extract` is the function
 

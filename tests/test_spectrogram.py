@@ -10,7 +10,7 @@ import soundfile as sf
 from core import checkpoint, explore
 from core.cli import main
 from core.corpus import load_sources
-from core.features.cache import FeatureCache
+from core.cache import FeatureCache
 from core.features.mel import CLIP_PARAMS, MelParams, clip_log_mel, mel_to_audio
 from core.inputs import build_inputs
 

@@ -5,7 +5,6 @@ a spec is ``[KIND:]PATH[@LANG]`` (see :mod:`core.corpus.specs`). Modules:
 
 * :mod:`~core.corpus.columns` -- ``REQUIRED_COLUMNS``, ``FEATURE_NAMES`` (the 57 GTZAN columns)
 * :mod:`~core.corpus.table` -- ``Corpus``: the track table, precomputed features, skipped items
-* :mod:`~core.corpus.filehash` -- content hashes of files, memoised (shared with the feature cache)
 * :mod:`~core.corpus.specs` -- ``parse_spec``, ``detect_kind``, ``load_source``, ``load_sources``
 * one module per loader kind: :mod:`~core.corpus.gtzan`, :mod:`~core.corpus.banglabeats`
   (+ :mod:`~core.corpus.join`, audio joining), :mod:`~core.corpus.merge`,

@@ -10,7 +10,7 @@ import soundfile as sf
 
 from core import config
 from core.audio import load_audio
-from core.corpus.filehash import file_hash
+from core.filehash import file_hash
 from core.io import atomic_write, clean_stale_temps
 
 

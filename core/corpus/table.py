@@ -33,7 +33,7 @@ from typing import Iterable
 import pandas as pd
 
 from core.corpus.columns import REQUIRED_COLUMNS
-from core.corpus.filehash import file_hash
+from core.filehash import file_hash
 from core.errors import BadInputError, Skipped
 
 #: Languages by tag: ISO 639-3 (three letters), with their ISO 639-1 and 639-2/B codes and English names as

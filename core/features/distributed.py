@@ -29,7 +29,7 @@ import numpy as np
 
 from core.distributed import open_client, parse_cluster, run_keyed
 from core.errors import BadInputError
-from core.features.cache import FeatureCache
+from core.cache import FeatureCache
 
 Work = Callable[[str, str, "dict | None"], "tuple[str, np.ndarray | None, str | None]"]
 

@@ -10,7 +10,7 @@ of features:
   length: the arrays are only computed into the cache (``X`` stays empty, memory stays flat);
   :mod:`core.features.melstore` packs them into one memory-mapped store.
 
-Each clip's features are looked up in the :class:`~core.features.cache.FeatureCache`
+Each clip's features are looked up in the :class:`~core.cache.FeatureCache`
 first, so a second run only reads the cache. Misses are computed in a process
 pool (``n_jobs`` workers, default: every core; small batches run in-process to
 avoid the pool's start-up cost). A clip that cannot be used is listed in
@@ -34,7 +34,7 @@ from threadpoolctl import threadpool_limits
 from core.audio import load_audio
 from core.corpus import FEATURE_NAMES, Corpus
 from core.errors import BadInputError, OutputError, Skipped
-from core.features.cache import FeatureCache
+from core.cache import FeatureCache
 from core.features.distributed import compute_on_cluster
 from core.features.gtzan57 import gtzan57
 from core.features.mel import CLIP_PARAMS, MelParams, clip_log_mel, log_mel

@@ -26,7 +26,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from core.features.cache import FeatureCache, params_hash
+from core.cache import FeatureCache, params_hash
 from core.features.extract import extract
 from core.features.mel import CLIP_PARAMS, MelParams
 from core.io import atomic_write

@@ -9,7 +9,7 @@ Layout under the root (default ``core.config.CACHE_DIR / "features"``)::
 * Feature entries are keyed by the **content** of the audio file (sha1 of its
   bytes), so a renamed or copied file is still a hit and an edited one is a
   miss. Hashing a file is memoised by ``(path, size, mtime)``, in memory and on
-  disk (:mod:`core.corpus.filehash`), so a warm run does not re-read the audio.
+  disk (:mod:`core.filehash`), so a warm run does not re-read the audio.
 * An entry is a sequence of ``.npy`` records (read with ``allow_pickle=False``):
   first a JSON record of the entry's **key** (which file, kind and parameters,
   or which string key, it was written for), the arrays' names and the
@@ -38,7 +38,7 @@ from typing import Any, Callable
 import numpy as np
 
 from core import config
-from core.corpus.filehash import file_hash
+from core.filehash import file_hash
 from core.io import atomic_write, clean_stale_temps
 
 

@@ -2,7 +2,7 @@
 
 The memo lives in memory and on disk (one small text file per key under
 ``memo_dir``), so a warm process, or a later one, does not re-read unchanged
-files: a stat is enough. :class:`core.features.FeatureCache` keys features by
+files: a stat is enough. :class:`core.cache.FeatureCache` keys features by
 these hashes and :meth:`core.corpus.Corpus.fingerprint` hashes a corpus by them,
 so both see an edited file as new and a moved one as the same.
 """
