@@ -15,7 +15,8 @@ above it in this list (`.importlinter` holds the contract and CI checks it):
     latents      encode a corpus with a model (cached)
     clustering/  K-Means, DBSCAN, Agglomerative, HDBSCAN, GMM in one registry; neighbour graph, eps
     metrics      internal and external cluster metrics, coverage of noise-marking clusterers
-    scoring      THE one cluster-and-score path (label table, training monitor, checkpoint scores)
+    scoring      THE one cluster-and-score path (label table, scores per label), on latents alone
+    model_scores scores of models: train and score, every checkpoint scored, the training monitor
     explore      decode, interpolate, traverse and listen (no presentation)
     projections  t-SNE, UMAP and PCA (cached)
     evaluate/    the study's tasks, their orchestration and the Markdown report

@@ -6,7 +6,7 @@ the work in a :class:`Job`: a daemon thread whose progress (the one progress pro
 cleanly through a :class:`threading.Event`.
 
 - :class:`TrainingJob` fits one model (every epoch record is kept; with a ``monitor``, a
-  :class:`core.scoring.TrainingMonitor`, the records carry cluster metrics) and saves it.
+  :class:`core.model_scores.TrainingMonitor`, the records carry cluster metrics) and saves it.
 - :class:`EvaluationJob` runs :func:`core.evaluate.evaluate` (and the β sweep) and writes
   their tables; Stop ends the model in training after its current step (the stop event reaches the
   training loop), so it takes seconds. :func:`estimate_evaluation` says beforehand how long it takes.
@@ -143,7 +143,7 @@ class TrainingJob(Job):
     inputs : ``core.inputs.ModelInputs`` to train on.
     save_to : optional checkpoint path written when training ends (also after Stop).
     monitor : optional object with ``on_validation(*, epoch, latents) -> dict`` (a
-        ``core.scoring.TrainingMonitor``): the metrics each epoch record carries.
+        ``core.model_scores.TrainingMonitor``): the metrics each epoch record carries.
     settings : what was asked for (model name and parameters), shown while it trains.
     corpus : the corpus ``inputs`` were built from: the checkpoint records its sources and fingerprint.
     """

@@ -19,7 +19,7 @@ from core.errors import CheckpointError
 from core.inputs import build_inputs
 from core.jobs import prepare_job
 from core.models import create
-from core.scoring import score_checkpoints
+from core.model_scores import score_checkpoints
 from tests.test_models import feature_inputs
 from tests.test_resume import feature_table
 

@@ -1,5 +1,6 @@
 """The one scoring path: the label table, cluster_and_score with and without a shared index,
-scores per label, the training monitor, and evaluate scoring through it."""
+scores per label, evaluate scoring through it, and the models scored through it (the training monitor,
+the checkpoint table)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from sklearn.datasets import make_blobs
 from sklearn.metrics import normalized_mutual_info_score
 
-from core import scoring
+from core import model_scores, scoring
 from core.clustering import NeighbourIndex, cluster
 from core.corpus import Corpus
 from core.errors import BadInputError
@@ -71,14 +72,14 @@ def test_score_by_label_uses_k_equal_to_the_number_of_classes(blobs):
 
 def test_training_monitor_scores_the_validation_latents_when_due(blobs):
     Z, _, _ = blobs
-    monitor = scoring.TrainingMonitor(n_clusters=4, every=2, random_state=0)
+    monitor = model_scores.TrainingMonitor(n_clusters=4, every=2, random_state=0)
     assert monitor.on_validation(epoch=1, latents=Z) == {}
     metrics = monitor.on_validation(epoch=2, latents=Z)
     assert set(metrics) == set(INTERNAL)
     expected = scoring.score(Z, clusterer="kmeans", params={"n_clusters": 4}, random_state=0)
     assert metrics["silhouette"] == pytest.approx(expected["silhouette"])
     assert monitor.on_validation(epoch=2, latents=Z[:3]) == {}  # fewer points than clusters
-    assert scoring.TrainingMonitor(every=0).on_validation(epoch=4, latents=Z) == {}
+    assert model_scores.TrainingMonitor(every=0).on_validation(epoch=4, latents=Z) == {}
 
 
 def test_evaluate_scores_through_the_one_path(blobs, monkeypatch):
@@ -120,7 +121,7 @@ def test_the_compare_pages_checkpoint_table_names_each_models_beta(tmp_path):
         entries.append(SimpleNamespace(name=f"b{beta}", path=tmp_path / f"b{beta}.pt"))
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
     entries.append(SimpleNamespace(name="bad", path=tmp_path / "bad.pt"))
-    table = scoring.score_checkpoints(corpus, entries).set_index("checkpoint")
+    table = model_scores.score_checkpoints(corpus, entries).set_index("checkpoint")
     assert table.loc["b1.0", "β"] == 1.0 and table.loc["b2.5", "β"] == 2.5
     assert table.loc["b2.5", "model"] == "basic" and table.loc["b2.5", "latent"] == model.latent_dim
     assert 0.0 <= table.loc["b2.5", "nmi_genre"] <= 1.0

@@ -11,7 +11,7 @@ import torch
 
 from core.models.losses import VAELoss
 from core.models.vae import MLPVAE
-from core.training import evaluate, init_parameters, resolve_device, split_indices, train
+from core.training import TrainConfig, evaluate, init_parameters, resolve_device, split_indices, train
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -52,7 +52,7 @@ def test_split_is_deterministic_and_disjoint():
 
 def test_callbacks_get_every_batch_and_epoch_with_loss_terms():
     rec = Recorder()
-    history = train(module(), VAELoss(), data(), epochs=3, batch_size=32, callback=rec, random_state=0)
+    history = train(module(), VAELoss(), data(), TrainConfig(epochs=3, batch_size=32), callback=rec, random_state=0)
     n_batches = int(np.ceil(180 / 32))
     assert len(rec.batches) == 3 * n_batches and len(rec.epochs) == 3 == len(history)
     b = rec.batches[0]
@@ -69,7 +69,7 @@ def test_callbacks_get_every_batch_and_epoch_with_loss_terms():
 
 def test_a_plain_function_is_the_epoch_callback():
     seen = []
-    train(module(), VAELoss(), data(), epochs=2, callback=seen.append)
+    train(module(), VAELoss(), data(), TrainConfig(epochs=2), callback=seen.append)
     assert [s["epoch"] for s in seen] == [1, 2]
 
 
@@ -78,7 +78,7 @@ def test_stop_event_ends_cleanly_with_the_best_weights(device):
     stop = threading.Event()
     rec = Recorder(stop_at=(3, 2), event=stop)
     m = module()
-    history = train(m, VAELoss(), data(), epochs=50, callback=rec, stop=stop, device=device)
+    history = train(m, VAELoss(), data(), TrainConfig(epochs=50), callback=rec, stop=stop, device=device)
     assert next(m.parameters()).device.type == "cpu"  # back where it started
     assert len(history) == 2  # the interrupted third epoch is discarded
     best = min(h["val_loss"] for h in history)
@@ -100,7 +100,8 @@ def test_stop_from_another_thread():
 
     result = {}
     t = threading.Thread(target=lambda: result.setdefault(
-        "h", train(module(), VAELoss(), data(2000), epochs=10_000, batch_size=8, callback=Slow(), stop=stop)))
+        "h", train(module(), VAELoss(), data(2000), TrainConfig(epochs=10_000, batch_size=8), callback=Slow(),
+                   stop=stop)))
     t.start()
     assert started.wait(30)
     stop.set()
@@ -112,7 +113,7 @@ def test_stop_from_another_thread():
 def test_early_stopping_keeps_the_best_epoch(device):
     m = module()
     # a huge learning rate makes the validation loss blow up after the first epochs
-    history = train(m, VAELoss(), data(), epochs=40, lr=0.5, patience=3, device=device)
+    history = train(m, VAELoss(), data(), TrainConfig(epochs=40, lr=0.5, patience=3), device=device)
     assert next(m.parameters()).device.type == "cpu"
     best_epoch = min(history, key=lambda h: h["val_loss"])["epoch"]
     assert len(history) == best_epoch + 3
@@ -123,13 +124,13 @@ def test_early_stopping_keeps_the_best_epoch(device):
 
 
 def test_warmup_epochs_are_not_compared_for_the_best():
-    history = train(module(), VAELoss(beta=4.0, warmup_epochs=3), data(), epochs=4)
+    history = train(module(), VAELoss(beta=4.0, warmup_epochs=3), data(), TrainConfig(epochs=4))
     assert [h["beta"] for h in history] == [4 / 3, 8 / 3, 4.0, 4.0]
     assert all(h["best"] for h in history[:3])  # each warm-up epoch replaces the previous one
 
 
 class FakeMonitor:
-    """Stands in for core.scoring.TrainingMonitor: the hook's contract, nothing else."""
+    """Stands in for core.model_scores.TrainingMonitor: the hook's contract, nothing else."""
 
     def __init__(self, every):
         self.every, self.calls = every, []
@@ -142,7 +143,7 @@ class FakeMonitor:
 def test_on_validation_gets_the_validation_latents_and_fills_metrics():
     m = module(d=3)
     monitor = FakeMonitor(every=2)
-    history = train(m, VAELoss(), data(300), epochs=4, callback=monitor)
+    history = train(m, VAELoss(), data(300), TrainConfig(epochs=4), callback=monitor)
     assert [e for e, _ in monitor.calls] == [1, 2, 3, 4]
     _, va = split_indices(300, val_fraction=0.1, random_state=0)
     assert all(z.shape == (len(va), 3) and z.dtype == np.float32 for _, z in monitor.calls)
@@ -167,20 +168,20 @@ def test_callback_with_only_the_validation_hook_is_not_taken_for_a_function():
             raise AssertionError("called as a function")
 
     cb = Only()
-    train(module(), VAELoss(), data(), epochs=2, callback=cb)
+    train(module(), VAELoss(), data(), TrainConfig(epochs=2), callback=cb)
     assert cb.n == 2
 
 
 def test_same_seed_same_history():
-    h1 = train(module(seed=5), VAELoss(), data(), epochs=3, random_state=7)
-    h2 = train(module(seed=5), VAELoss(), data(), epochs=3, random_state=7)
-    h3 = train(module(seed=5), VAELoss(), data(), epochs=3, random_state=8)
+    h1 = train(module(seed=5), VAELoss(), data(), TrainConfig(epochs=3), random_state=7)
+    h2 = train(module(seed=5), VAELoss(), data(), TrainConfig(epochs=3), random_state=7)
+    h3 = train(module(seed=5), VAELoss(), data(), TrainConfig(epochs=3), random_state=8)
     assert [h["loss"] for h in h1] == [h["loss"] for h in h2]
     assert [h["loss"] for h in h1] != [h["loss"] for h in h3]
 
 
 def test_training_learns_something():
-    history = train(module(), VAELoss(), data(), epochs=30)
+    history = train(module(), VAELoss(), data(), TrainConfig(epochs=30))
     assert history[-1]["val_recon"] < 0.5 * history[0]["val_recon"]
 
 
@@ -188,7 +189,7 @@ def test_training_learns_something():
 def test_thread_count_is_used_while_training_and_restored_after(threads):
     before = torch.get_num_threads()
     seen = []
-    train(module(), VAELoss(), data(50), epochs=1, num_threads=threads,
+    train(module(), VAELoss(), data(50), TrainConfig(epochs=1), num_threads=threads,
           callback=lambda info: seen.append(torch.get_num_threads()))
     assert seen == [threads]
     assert torch.get_num_threads() == before
@@ -222,7 +223,7 @@ def test_the_default_thread_count_follows_the_machine_not_its_load(monkeypatch):
 def test_thread_count_is_restored_when_training_fails():
     before = torch.get_num_threads()
     with pytest.raises(KeyError):
-        train(module(), VAELoss(), {"y": torch.zeros(20, 10)}, epochs=1, num_threads=before + 1)
+        train(module(), VAELoss(), {"y": torch.zeros(20, 10)}, TrainConfig(epochs=1), num_threads=before + 1)
     assert torch.get_num_threads() == before
 
 
@@ -230,7 +231,7 @@ def test_training_leaves_the_global_torch_seed_alone():
     m = module()
     torch.manual_seed(1234)
     state = torch.get_rng_state()
-    train(m, VAELoss(), data(), epochs=2)
+    train(m, VAELoss(), data(), TrainConfig(epochs=2))
     assert torch.equal(torch.get_rng_state(), state)
 
 
@@ -280,7 +281,7 @@ class Exploding(MLPVAE):
 def test_a_non_finite_loss_stops_training_says_so_and_keeps_the_best_weights():
     net = init_parameters(Exploding(10, (16,), 2, at=15), generator=torch.Generator().manual_seed(0))
     rec = Recorder()
-    history = train(net, VAELoss(), data(), epochs=10, batch_size=32, callback=rec, random_state=0)
+    history = train(net, VAELoss(), data(), TrainConfig(epochs=10, batch_size=32), callback=rec, random_state=0)
     assert len(history) == 3 and history[-1]["diverged"] and not history[-1]["best"]
     assert history[-1]["warnings"][0].startswith("diverged: the loss became nan at step 15 (epoch 3)")
     assert rec.epochs[-1]["stopped_early"]
@@ -290,16 +291,17 @@ def test_a_non_finite_loss_stops_training_says_so_and_keeps_the_best_weights():
 
 def test_collapse_is_reported_when_no_dimension_is_active():
     # a huge β drives every dimension to the prior: 0 active units once β has warmed up
-    history = train(module(), VAELoss(beta=1e4), data(), epochs=6, batch_size=32, lr=1e-2, random_state=0)
+    history = train(module(), VAELoss(beta=1e4), data(), TrainConfig(epochs=6, batch_size=32, lr=1e-2),
+                    random_state=0)
     last = history[-1]
     assert last["active_units"] == 0
     assert any(w.startswith("collapse: no active latent dimension") for w in last["warnings"])
-    fine = train(module(), VAELoss(), data(), epochs=6, batch_size=32, lr=1e-2, random_state=0)
+    fine = train(module(), VAELoss(), data(), TrainConfig(epochs=6, batch_size=32, lr=1e-2), random_state=0)
     assert fine[-1]["active_units"] > 0 and not any("collapse" in w for h in fine for w in h["warnings"])
 
 
 def test_a_loss_still_falling_at_the_end_is_reported():
-    short = train(module(), VAELoss(), data(), epochs=4, batch_size=32, lr=5e-3, random_state=0)
+    short = train(module(), VAELoss(), data(), TrainConfig(epochs=4, batch_size=32, lr=5e-3), random_state=0)
     assert any(w.startswith("still falling") for w in short[-1]["warnings"])
     assert all(not any("still falling" in w for w in h["warnings"]) for h in short[:-1])
     from core.training.loop import _end_warnings
@@ -318,9 +320,9 @@ def test_steps_per_epoch_and_per_step_schedules():
             seen.append(info)
 
     loss = VAELoss(beta=2.0, warmup_steps=14)
-    history = train(module(), loss, data(), epochs=3, steps_per_epoch=7, batch_size=16, random_state=0,
-                    lr=1e-2, lr_warmup_steps=5, lr_schedule="cosine", clip_norm=0.5, weight_decay=1e-4,
-                    callback=Tracker())
+    config = TrainConfig(epochs=3, steps_per_epoch=7, batch_size=16, lr=1e-2, lr_warmup_steps=5, lr_schedule="cosine",
+                         clip_norm=0.5, weight_decay=1e-4)
+    history = train(module(), loss, data(), config, random_state=0, callback=Tracker())
     assert len(seen) == 21 and [h["step"] for h in history] == [7, 14, 21]
     assert [h["beta"] for h in history] == [1.0, 2.0, 2.0]
     assert history[-1]["lr"] < 1e-4 and history[0]["lr"] > 5e-3  # cosine: near 0 at the end
@@ -347,5 +349,5 @@ def test_batch_sources_draw_new_rows_each_step_and_evaluate_deterministically():
             return {"x": (self.x[torch.as_tensor(idx)] + noise).to(device)}
 
     src = Source()
-    history = train(module(), VAELoss(), src, epochs=2, steps_per_epoch=5, batch_size=8, random_state=0)
+    history = train(module(), VAELoss(), src, TrainConfig(epochs=2, steps_per_epoch=5, batch_size=8), random_state=0)
     assert len(history) == 2 and src.calls.count(False) == 10 and src.calls.count(True) >= 2

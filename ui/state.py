@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import checkpoint, explore, scoring, workspace
+from core import checkpoint, explore, model_scores, scoring, workspace
 from core.clustering import CLUSTERERS, ClusterResult, EpsChoice, NeighbourIndex, choose_eps
 from core.errors import BadInputError
 from core import information
@@ -338,14 +338,14 @@ def latent_information(path: str, stamp: float, specs: tuple[str, ...]):
 @st.cache_data(show_spinner="Scoring the checkpoints…", max_entries=8)
 def checkpoint_scores(specs: tuple[str, ...], stamps: tuple[float, ...]) -> pd.DataFrame:
     """Every checkpoint scored on the corpus (``stamps``: their modification times, so a re-save re-scores)."""
-    return scoring.score_checkpoints(corpus(specs), workspace.list_checkpoints())
+    return model_scores.score_checkpoints(corpus(specs), workspace.list_checkpoints())
 
 
 @st.cache_resource(show_spinner="Retraining the Basic VAE…", max_entries=32)
 def live_basic_vae(specs: tuple[str, ...], beta: float, latent: int, seed: int):
     """The Basic VAE trained with ``beta`` and ``latent`` dimensions, and its scores (the live β slider)."""
     params = workspace.model_settings("basic", beta=beta, latent_dim=latent, seed=seed, random_state=seed)
-    return scoring.fit_and_score(corpus(specs), "basic", params=params, random_state=seed)
+    return model_scores.fit_and_score(corpus(specs), "basic", params=params, random_state=seed)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -7,7 +7,7 @@ from core import checkpoint, clustering, workspace
 from core.jobs import TrainingJob, prepare_job
 from core.models import MODELS, create
 from core.progress import duration_words
-from core.scoring import TrainingMonitor
+from core.model_scores import TrainingMonitor
 from ui import figures, frames, jobs, state, tables
 from ui import train_form as form
 

@@ -138,7 +138,7 @@ def _run(args) -> int:
     from core.inputs import build_inputs
     from core.models import MODELS, create
     from core.progress import tqdm_progress
-    from core.scoring import TrainingMonitor
+    from core.model_scores import TrainingMonitor
 
     cls = MODELS[args.model]
     out: Path = args.out
