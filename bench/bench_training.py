@@ -35,7 +35,7 @@ from core.models.conv import ConvVAEModule
 from core.models.losses import VAELoss
 from core.models.vae import MLPVAE
 from core.scoring import label_table, score
-from core.training import split_indices, train
+from core.training import TrainConfig, split_indices, train
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -106,7 +106,7 @@ def bench_conv(rows: list[str]) -> None:
                              lyrics_dim=0, lyrics_latent_dim=0, modality="audio")
 
     t = time.perf_counter()
-    train(module(), VAELoss(), data, epochs=1, batch_size=32, random_state=0, val_fraction=0.1)
+    train(module(), VAELoss(), data, TrainConfig(epochs=1, batch_size=32, val_fraction=0.1), random_state=0)
     ours = time.perf_counter() - t
     threads = torch.get_num_threads()
     tr, _ = split_indices(n, val_fraction=0.1, random_state=0)

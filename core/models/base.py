@@ -7,8 +7,8 @@ A model is an estimator (scikit-learn style): ``__init__`` only stores its param
 ``history_``, ``kl_per_dim_``...). :meth:`Model.get_state` is what a checkpoint stores
 (tensors + plain types) and :meth:`Model.set_state` puts it back.
 
-A :class:`TorchModel` builds its ``nn.Module`` and its loss and hands both to
-:func:`core.training.train`. The module follows the loop's protocol::
+A :class:`TorchModel` builds its ``nn.Module`` and its loss and hands both, with its training config
+whole, to :func:`core.training.train`. The module follows the loop's protocol::
 
     forward(batch, *, generator=None) -> {"mu": (n, d), "logvar": (n, d) | None, ...}
     reconstruction_error(out, batch) -> (n,)
@@ -32,7 +32,8 @@ from core.inputs import ModelInputs
 from core.models.configs import config_to_dict
 from core.models.losses import VAELoss, run_warmup_steps
 from core.models.preprocessing import ClipPrep, FeaturePrep, MelPrep, prep_from_state
-from core.training import default_threads, empty_module, resolve_device, seeded_module, torch_threads, train
+from core.training import (TrainConfig, default_threads, empty_module, resolve_device, seeded_module, torch_threads,
+                           train)
 
 #: Rows per forward pass when encoding or decoding outside training.
 ENCODE_CHUNK = 512
@@ -229,20 +230,20 @@ class TorchModel(Model):
         resume_state = None
         if resume_from is not None:
             resume_state = dict(resume_from["train_state"], best_weights=resume_from["weights"])
-        t = self.training
         device = torch.device(self.training_device())
-        batch_size = t.batch_size
-        if device.type == "cuda" and self.cuda_batch_size:
-            batch_size = max(batch_size, int(self.cuda_batch_size))
-        self.history_ = train(
-            self.module_, self.loss(), data, epochs=self.epochs, batch_size=batch_size, lr=t.lr,
-            random_state=int(self.random_state), val_fraction=t.val_fraction, patience=t.patience,
-            device=device, callback=callback, stop=stop, save_state=save_state, resume_state=resume_state,
-            steps_per_epoch=t.steps_per_epoch, weight_decay=t.weight_decay, lr_warmup_steps=t.lr_warmup_steps,
-            lr_schedule=t.lr_schedule, clip_norm=t.clip_norm,
-        )
+        self.history_ = train(self.module_, self.loss(), data, self._loop_config(device),
+                              random_state=int(self.random_state), device=device, callback=callback, stop=stop,
+                              save_state=save_state, resume_state=resume_state)
         self._update_kl()
         return self
+
+    def _loop_config(self, device: torch.device) -> TrainConfig:
+        """The training config as the loop runs it on ``device``: the epochs filled in (the model's default
+        for None) and, on CUDA, the batch raised to ``cuda_batch_size``; every other field as given."""
+        batch_size = self.training.batch_size
+        if device.type == "cuda" and self.cuda_batch_size:
+            batch_size = max(batch_size, int(self.cuda_batch_size))
+        return replace(self.training, epochs=self.epochs, batch_size=batch_size)
 
     def _update_kl(self) -> None:
         history = getattr(self, "history_", [])

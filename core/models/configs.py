@@ -3,10 +3,11 @@
 * the MODEL config: the architecture and the preprocessing (one dataclass per model, e.g.
   :class:`ConvVAEConfig`); with the fitted weights it decides the latents, so it is what
   ``Model.fingerprint()`` (the latents cache key) hashes;
-* the TRAINING config: how the weights were learned (:class:`TrainConfig`, the loop;
+* the TRAINING config: how the weights were learned (:class:`TrainConfig`, the loop's, defined in
+  :mod:`core.training.config` and handed to the loop whole;
   :class:`VAETrainConfig` adds the β-VAE loss: β, KL warm-up, capacity schedule);
 * the MONITORING settings: what was reported during training (the callback's, e.g.
-  ``core.scoring.TrainingMonitor``); recorded in the checkpoint, never part of a model.
+  ``core.model_scores.TrainingMonitor``); recorded in the checkpoint, never part of a model.
 
 ``random_state`` and ``device`` are estimator parameters next to the two configs.
 """
@@ -20,31 +21,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.models.losses import LossSettings
+from core.training import TrainConfig
 
 
 # ------------------------------------------------------------------ training
-@dataclass(frozen=True)
-class TrainConfig:
-    """Settings of the training loop (:func:`core.training.train`).
-
-    ``epochs=None`` means the model's own default (the autoencoder: 120 on features, 30 on mel).
-    ``steps_per_epoch=None``: an epoch is one pass over the shuffled training rows (the feature
-    models); a number: an epoch is that many optimisation steps on random rows (the crop models,
-    which draw a new random crop of each track every step). The learning rate warms up linearly
-    over ``lr_warmup_steps`` and then stays (``lr_schedule="constant"``) or follows a cosine to 0
-    at the last step (``"cosine"``). ``clip_norm`` clips the gradient norm (None = off).
-    """
-
-    epochs: int | None = 120
-    batch_size: int = 32
-    lr: float = 1e-3
-    val_fraction: float = 0.1
-    patience: int | None = None
-    steps_per_epoch: int | None = None
-    weight_decay: float = 0.0
-    lr_warmup_steps: int = 0
-    lr_schedule: str = "constant"
-    clip_norm: float | None = None
+# TrainConfig is the training loop's own settings: it lives beside the loop (core.training.config),
+# which cannot import the models, and is re-exported here beside the configs that extend it.
 
 
 @dataclass(frozen=True)

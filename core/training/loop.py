@@ -1,8 +1,11 @@
 """One training loop for every torch model (Basic VAE, spectrogram VAE, β-VAE, autoencoders).
 
-Read :func:`train` top to bottom: split, optimiser, (resume), then for each epoch
-step through mini-batches, validate, report, keep the best weights, hand the state
-to ``save_state``, maybe stop early.
+Read :func:`_train` top to bottom: plan (split, batches), optimiser, (resume), then for each
+epoch step through mini-batches, validate, keep the best weights, hand the state to
+``save_state``, report, maybe stop early. Each step is a function below it, in that order.
+
+Its settings come as one object, a :class:`~core.training.config.TrainConfig` (a model's training
+config extends it): a new setting is a field there, read here where it is used.
 
 It knows nothing of the models. A module trained here follows a tiny protocol::
 
@@ -21,9 +24,9 @@ an object with ``len(data)`` rows and ``data.batch(idx, rng=..., device=...)``
 returning a dict of tensors; training batches get a numpy ``rng`` (e.g. to draw
 a random crop of each clip), evaluation batches ``rng=None`` (deterministic).
 
-Epochs: with ``steps_per_epoch=None`` an epoch is one pass over the shuffled
+Epochs: with ``config.steps_per_epoch=None`` an epoch is one pass over the shuffled
 training rows; with a number it is that many optimisation steps, each on
-``batch_size`` rows drawn at random. Every schedule is per STEP: β warm-up (in the
+``config.batch_size`` rows drawn at random. Every schedule is per STEP: β warm-up (in the
 loss), learning-rate warm-up then constant or cosine to 0 at the last step.
 The optimiser is AdamW (``weight_decay=0`` is Adam). The loss is divided by
 ``module.loss_elements`` before the gradient (Adam does not care; it makes
@@ -51,11 +54,13 @@ from __future__ import annotations
 import copy
 import math
 import threading
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
+from core.training.config import TrainConfig
 from core.training.device import default_threads, resolve_device, torch_threads
 
 #: Version of the ``train_state`` dict handed to ``save_state`` (and stored in checkpoints).
@@ -186,14 +191,11 @@ def evaluate(module, loss_fn, data: dict[str, torch.Tensor], idx: torch.Tensor, 
             torch.cat(mus) if mus else torch.zeros(0, 0))
 
 
-def train(module: torch.nn.Module, loss_fn, data: dict[str, torch.Tensor], *,
-          epochs: int, batch_size: int = 32, lr: float = 1e-3, random_state: int = 0, val_fraction: float = 0.1,
-          patience: int | None = None, device: str | torch.device | None = None, callback: Any = None,
+def train(module: torch.nn.Module, loss_fn, data: dict[str, torch.Tensor], config: TrainConfig, *,
+          random_state: int = 0, device: str | torch.device | None = None, callback: Any = None,
           stop: threading.Event | None = None, save_state: Callable[[dict], None] | None = None,
-          resume_state: dict | None = None, num_threads: int | None = None, steps_per_epoch: int | None = None,
-          weight_decay: float = 0.0, lr_warmup_steps: int = 0, lr_schedule: str = "constant",
-          clip_norm: float | None = None) -> list[dict]:
-    """Train ``module`` on ``data`` and return the history (one dict per epoch).
+          resume_state: dict | None = None, num_threads: int | None = None) -> list[dict]:
+    """Train ``module`` on ``data`` as ``config`` says and return the history (one dict per epoch).
 
     Parameters
     ----------
@@ -202,13 +204,12 @@ def train(module: torch.nn.Module, loss_fn, data: dict[str, torch.Tensor], *,
         and is back on the device it was on before.
     loss_fn : the loss callable (see the module docstring).
     data : dict of tensors with a common first dimension ``n``, or a batch source (module docstring).
-    epochs : total number of epochs (a resumed run counts the epochs already done).
-    steps_per_epoch : optimisation steps per epoch on randomly drawn rows (None: one pass over the rows).
-    weight_decay, lr_warmup_steps, lr_schedule, clip_norm : AdamW's decoupled weight decay; the
-        learning-rate warm-up (steps) and ``"constant"`` / ``"cosine"`` schedule; the gradient-norm clip
-        (None = off).
-    patience : stop when the validation loss has not improved for this many epochs (None = never).
-    device : where to train: "auto"/None (``resolve_device``), "cpu", "cuda"...
+    config : the :class:`~core.training.config.TrainConfig` (or a dataclass extending it, such as a
+        model's ``VAETrainConfig``; the loop reads only the loop's fields). ``config.epochs`` is the
+        total number of epochs (a resumed run counts the epochs already done) and must be a number.
+    random_state : seeds the split, the shuffling, the crops and the reparameterisation noise.
+    device : where to train: "auto"/None (``resolve_device``), "cpu", "cuda"... A model passes the
+        device it decided (``Model.training_device``), which ``resolve_device`` hands back unchanged.
     callback : object with optional ``on_batch(info)``, ``on_epoch(info)`` and
         ``on_validation(*, epoch, latents) -> dict[str, float]``, or a function called as
         ``on_epoch``. ``on_validation`` gets the 1-based epoch and the latent means of the
@@ -235,155 +236,255 @@ def train(module: torch.nn.Module, loss_fn, data: dict[str, torch.Tensor], *,
     ``recon``, ``kl``, ``kl_per_dim``. Epoch info passed to ``on_epoch``: the history
     record plus ``epochs`` and ``stopped_early``.
     """
+    if config.epochs is None:
+        raise ValueError("config.epochs is None: the caller decides the number of epochs (a model's default)")
     home = next(module.parameters()).device
     dev = resolve_device(device)
+    hooks = _Hooks(*callback_methods(callback), stop=stop, save_state=save_state)
     with torch_threads(num_threads or default_threads(module)):
         try:
             source = TensorBatches(data, dev) if isinstance(data, dict) else data
-            return _train(module, loss_fn, source, dev, epochs=epochs,
-                          batch_size=batch_size, lr=lr, random_state=random_state, val_fraction=val_fraction,
-                          patience=patience, callback=callback, stop=stop, save_state=save_state,
-                          resume_state=resume_state, steps_per_epoch=steps_per_epoch, weight_decay=weight_decay,
-                          lr_warmup_steps=lr_warmup_steps, lr_schedule=lr_schedule, clip_norm=clip_norm)
+            return _train(module, loss_fn, source, config, dev, random_state=random_state, hooks=hooks,
+                          resume_state=resume_state)
         finally:
             module.to(home)
 
 
-def _train(module, loss_fn, data, dev, *, epochs, batch_size, lr, random_state, val_fraction, patience,
-           callback, stop, save_state, resume_state, steps_per_epoch, weight_decay, lr_warmup_steps, lr_schedule,
-           clip_norm) -> list[dict]:
+def _train(module, loss_fn, data, config: TrainConfig, dev: torch.device, *, random_state: int, hooks: _Hooks,
+           resume_state: dict | None) -> list[dict]:
     module.to(dev)
-    n = len(data)
-    train_np, val_np = split_indices(n, val_fraction=val_fraction, random_state=random_state)
-    train_idx = torch.as_tensor(train_np, device=dev)
-    eval_idx = torch.as_tensor(evaluation_rows(val_np if len(val_np) else train_np, random_state=random_state),
-                               device=dev)
-    n_batches = int(steps_per_epoch) if steps_per_epoch else max(1, math.ceil(len(train_idx) / batch_size))
-    total_steps = n_batches * epochs
-    optimizer = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay, foreach=True)
-    per_element = float(getattr(module, "loss_elements", 1) or 1)
-    settled_step = int(getattr(loss_fn, "settled_step", 0))
-    on_batch, on_epoch, on_validation = callback_methods(callback)
+    plan = _plan(module, loss_fn, data, config, dev, random_state)
+    optimizer = torch.optim.AdamW(module.parameters(), lr=config.lr, weight_decay=config.weight_decay, foreach=True)
+    history, best = _start(module, optimizer, plan, resume_state)
 
-    # ---- start fresh, or continue a saved run exactly where it ended
-    history: list[dict] = []
-    best_val, best_epoch, bad_epochs = math.inf, 0, 0
-    best_weights = copy.deepcopy(module.state_dict())
-    if resume_state is not None:
-        if resume_state.get("n_samples") != n:
-            raise ValueError(f"the saved run was trained on {resume_state.get('n_samples')} samples, not {n}")
-        module.load_state_dict(resume_state["last_weights"])
-        optimizer.load_state_dict(resume_state["optimizer"])
-        history = list(resume_state["history"])
-        best_weights = {k: v.to(dev) for k, v in resume_state["best_weights"].items()}
-        best_val = float(resume_state["best_val"])
-        best_epoch, bad_epochs = int(resume_state["best_epoch"]), int(resume_state["bad_epochs"])
-
-    for epoch in range(len(history), epochs):
+    for epoch in range(len(history), config.epochs):
         # ---- one epoch of optimisation steps
-        module.train()
-        g = _epoch_generator(random_state, epoch, dev)
-        rng = _numpy_rng(random_state, epoch)
-        if steps_per_epoch:
-            order = train_idx[torch.randint(len(train_idx), (n_batches * batch_size,), generator=g, device=dev)]
-        else:
-            order = train_idx[torch.randperm(len(train_idx), generator=g, device=dev)]
-        sums = torch.zeros(3, device=dev)
-        per_dim, grad_norms, seen = None, [], 0
-        interrupted = diverged = None
-        for b in range(n_batches):
-            step = epoch * n_batches + b
-            idx = order[b * batch_size:(b + 1) * batch_size]
-            batch = data.batch(idx.cpu().numpy(), rng=rng, device=dev)
-            out = module(batch, generator=g)
-            terms = loss_terms(loss_fn, module, out, batch, epoch=epoch, step=step)
-            if not torch.isfinite(terms["loss"]):
-                diverged = f"diverged: the loss became {terms['loss'].item()} at step {step + 1} (epoch {epoch + 1})"
-                break
-            for group in optimizer.param_groups:
-                group["lr"] = lr * lr_factor(step, total_steps=total_steps, warmup_steps=lr_warmup_steps,
-                                             schedule=lr_schedule)
-            optimizer.zero_grad(set_to_none=True)
-            (terms["loss"] / per_element).backward()
-            if clip_norm:
-                grad_norms.append(torch.nn.utils.clip_grad_norm_(module.parameters(), clip_norm))
-            optimizer.step()
-            with torch.no_grad():
-                w = len(idx)
-                seen += w
-                sums += torch.stack([terms["loss"], terms["recon"], terms["kl"]]).detach() * w
-                pd = terms["kl_per_dim"].detach() * w
-                per_dim = pd if per_dim is None else per_dim + pd
-            if on_batch is not None:
-                on_batch({"epoch": epoch + 1, "batch": b + 1, "n_batches": n_batches,
-                          "loss": terms["loss"].item(), "recon": terms["recon"].item(),
-                          "kl": terms["kl"].item(), "kl_per_dim": terms["kl_per_dim"].detach().tolist()})
-            if stop is not None and stop.is_set():
-                interrupted = True
-                break
-        if diverged:
-            record = _diverged_record(epoch, diverged, loss_fn, lr, batch_size, epoch * n_batches + b)
+        totals = _optimise_epoch(module, loss_fn, data, optimizer, plan, epoch, hooks)
+        if totals.diverged:
+            record = _diverged_record(epoch, totals.diverged, loss_fn, config, totals.step)
             history.append(record)
-            if save_state is not None:
-                save_state(_state(epoch, epochs, n, random_state, optimizer, history, module, best_weights,
-                                  best_val, best_epoch, bad_epochs, finished=True))
-            if on_epoch is not None:
-                on_epoch({**record, "epochs": epochs, "stopped_early": True})
+            hooks.save(_state(plan, epoch, optimizer, history, module, best, finished=True))
+            hooks.epoch_done({**record, "epochs": config.epochs, "stopped_early": True})
             break
-        if interrupted:
+        if totals.interrupted:
             break
 
         # ---- validation (the training rows stand in when there is no validation split; at most EVAL_ROWS)
-        step_end = (epoch + 1) * n_batches
-        loss, recon, kl = (sums / max(seen, 1)).tolist()
-        record: dict[str, Any] = {
-            "epoch": epoch + 1, "loss": loss, "recon": recon, "kl": kl,
-            "kl_per_dim": [] if per_dim is None else (per_dim / max(seen, 1)).tolist(),
-            "beta": loss_fn.beta_at(epoch, step_end), "step": step_end, "batch_size": batch_size,
-            "beta_normalised": _beta_normalised(module, loss_fn.beta_at(epoch, step_end)),
-            "lr": lr * lr_factor(step_end - 1, total_steps=total_steps, warmup_steps=lr_warmup_steps,
-                                 schedule=lr_schedule),
-            "grad_norm": float(torch.stack(grad_norms).mean()) if grad_norms else None,
-        }
-        val, mu = evaluate(module, loss_fn, data, eval_idx, epoch=epoch, random_state=random_state)
-        record.update({"val_loss": val["loss"], "val_recon": val["recon"], "val_kl": val["kl"],
-                       "val_kl_per_dim": val["kl_per_dim"]})
-        capacity = loss_fn.capacity_at(epoch)
-        if capacity is not None:
-            record["capacity"] = capacity
-        record["active_units"] = active_units(val["kl_per_dim"])
-        record["warnings"] = _epoch_warnings(record, settled=epoch >= loss_fn.settled_epoch
-                                             and step_end >= settled_step)
-        metrics = on_validation(epoch=epoch + 1, latents=mu.numpy()) if on_validation is not None else None
-        record["metrics"] = dict(metrics or {})
+        record = _epoch_record(module, loss_fn, data, plan, epoch, totals, hooks)
 
         # ---- keep the best weights (only once β and the capacity have reached their final values)
-        settled = epoch >= loss_fn.settled_epoch and step_end >= settled_step
-        improved = settled and math.isfinite(record["val_loss"]) and record["val_loss"] < best_val
-        if not settled or improved:
-            best_weights = copy.deepcopy(module.state_dict())
-            best_epoch, bad_epochs = epoch + 1, 0
-            if improved:
-                best_val = record["val_loss"]
-        else:
-            bad_epochs += 1
-        record["best"] = best_epoch == epoch + 1
-        stop_early = patience is not None and bad_epochs >= patience
-        if stop_early or epoch + 1 >= epochs:
+        _keep_best(best, module, record, settled=plan.settled(loss_fn, epoch))
+        stop_early = config.patience is not None and best.bad_epochs >= config.patience
+        finished = stop_early or epoch + 1 >= config.epochs
+        if finished:
             record["warnings"] += _end_warnings(history + [record])
         history.append(record)
 
-        if save_state is not None:
-            save_state(_state(epoch, epochs, n, random_state, optimizer, history, module, best_weights, best_val,
-                              best_epoch, bad_epochs, finished=stop_early or epoch + 1 >= epochs))
-        if on_epoch is not None:
-            on_epoch({**record, "epochs": epochs, "stopped_early": stop_early})
-        if stop_early or (stop is not None and stop.is_set()):
+        hooks.save(_state(plan, epoch, optimizer, history, module, best, finished=finished))
+        hooks.epoch_done({**record, "epochs": config.epochs, "stopped_early": stop_early})
+        if stop_early or hooks.stopped():
             break
 
-    module.load_state_dict(best_weights)
+    module.load_state_dict(best.weights)
     module.eval()
     return history
+
+
+@dataclass(frozen=True)
+class _Hooks:
+    """What the caller hears and says during a run: the callback's methods, the stop event, ``save_state``."""
+
+    on_batch: Callable | None
+    on_epoch: Callable | None
+    on_validation: Callable | None
+    stop: threading.Event | None
+    save_state: Callable[[dict], None] | None
+
+    def stopped(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
+
+    def save(self, state: dict) -> None:
+        if self.save_state is not None:
+            self.save_state(state)
+
+    def epoch_done(self, info: dict) -> None:
+        if self.on_epoch is not None:
+            self.on_epoch(info)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a run does, fixed before its first step: its rows, its batches, its schedules."""
+
+    config: TrainConfig
+    dev: torch.device
+    random_state: int
+    n: int  # rows of the data (a resumed run must be given as many)
+    train_idx: torch.Tensor  # the training rows
+    eval_idx: torch.Tensor  # the rows every epoch's evaluation reads
+    n_batches: int  # optimisation steps per epoch
+    per_element: float  # the loss is divided by this before the gradient (the module's loss_elements)
+    settled_step: int  # the loss schedule's last warm-up step
+
+    @property
+    def total_steps(self) -> int:
+        return self.n_batches * self.config.epochs
+
+    def lr_at(self, step: int) -> float:
+        """The learning rate of optimisation ``step`` (warm-up, then constant or cosine)."""
+        c = self.config
+        return c.lr * lr_factor(step, total_steps=self.total_steps, warmup_steps=c.lr_warmup_steps,
+                                schedule=c.lr_schedule)
+
+    def settled(self, loss_fn, epoch: int) -> bool:
+        """Whether β and the capacity have reached their final values by the end of ``epoch``."""
+        return epoch >= loss_fn.settled_epoch and (epoch + 1) * self.n_batches >= self.settled_step
+
+
+def _plan(module, loss_fn, data, config: TrainConfig, dev: torch.device, random_state: int) -> _Plan:
+    n = len(data)
+    train_np, val_np = split_indices(n, val_fraction=config.val_fraction, random_state=random_state)
+    eval_np = evaluation_rows(val_np if len(val_np) else train_np, random_state=random_state)
+    n_batches = (int(config.steps_per_epoch) if config.steps_per_epoch
+                 else max(1, math.ceil(len(train_np) / config.batch_size)))
+    return _Plan(config=config, dev=dev, random_state=random_state, n=n,
+                 train_idx=torch.as_tensor(train_np, device=dev), eval_idx=torch.as_tensor(eval_np, device=dev),
+                 n_batches=n_batches, per_element=float(getattr(module, "loss_elements", 1) or 1),
+                 settled_step=int(getattr(loss_fn, "settled_step", 0)))
+
+
+@dataclass
+class _Best:
+    """The best weights so far and the early-stopping count (part of the saved state)."""
+
+    weights: dict
+    val: float = math.inf
+    epoch: int = 0
+    bad_epochs: int = 0
+
+
+def _start(module, optimizer, plan: _Plan, resume_state: dict | None) -> tuple[list[dict], _Best]:
+    """(history, best) of a fresh run, or of a saved run continued exactly where it ended."""
+    if resume_state is None:
+        return [], _Best(copy.deepcopy(module.state_dict()))
+    if resume_state.get("n_samples") != plan.n:
+        raise ValueError(f"the saved run was trained on {resume_state.get('n_samples')} samples, not {plan.n}")
+    module.load_state_dict(resume_state["last_weights"])
+    optimizer.load_state_dict(resume_state["optimizer"])
+    best = _Best(weights={k: v.to(plan.dev) for k, v in resume_state["best_weights"].items()},
+                 val=float(resume_state["best_val"]), epoch=int(resume_state["best_epoch"]),
+                 bad_epochs=int(resume_state["bad_epochs"]))
+    return list(resume_state["history"]), best
+
+
+@dataclass
+class _EpochTotals:
+    """One epoch's training terms summed over its batches (each weighted by its rows), and how it ended."""
+
+    sums: torch.Tensor  # loss, recon, kl
+    per_dim: torch.Tensor | None = None
+    grad_norms: list = field(default_factory=list)
+    seen: int = 0
+    step: int = 0  # the last optimisation step taken or tried
+    diverged: str | None = None  # why the epoch stopped at a non-finite loss
+    interrupted: bool = False  # the stop event ended it
+
+    @torch.no_grad()
+    def add(self, terms: dict[str, torch.Tensor], rows: int) -> None:
+        self.seen += rows
+        self.sums += torch.stack([terms["loss"], terms["recon"], terms["kl"]]).detach() * rows
+        pd = terms["kl_per_dim"].detach() * rows
+        self.per_dim = pd if self.per_dim is None else self.per_dim + pd
+
+
+def _optimise_epoch(module, loss_fn, data, optimizer, plan: _Plan, epoch: int, hooks: _Hooks) -> _EpochTotals:
+    """One epoch of optimisation steps; it ends early at a non-finite loss or when ``stop`` is set."""
+    batch_size, dev = plan.config.batch_size, plan.dev
+    module.train()
+    g = _epoch_generator(plan.random_state, epoch, dev)
+    rng = _numpy_rng(plan.random_state, epoch)
+    train_idx = plan.train_idx
+    if plan.config.steps_per_epoch:
+        order = train_idx[torch.randint(len(train_idx), (plan.n_batches * batch_size,), generator=g, device=dev)]
+    else:
+        order = train_idx[torch.randperm(len(train_idx), generator=g, device=dev)]
+    totals = _EpochTotals(torch.zeros(3, device=dev))
+    for b in range(plan.n_batches):
+        step = totals.step = epoch * plan.n_batches + b
+        idx = order[b * batch_size:(b + 1) * batch_size]
+        batch = data.batch(idx.cpu().numpy(), rng=rng, device=dev)
+        out = module(batch, generator=g)
+        terms = loss_terms(loss_fn, module, out, batch, epoch=epoch, step=step)
+        if not torch.isfinite(terms["loss"]):
+            totals.diverged = f"diverged: the loss became {terms['loss'].item()} at step {step + 1} (epoch {epoch + 1})"
+            break
+        grad_norm = _optimisation_step(module, optimizer, terms["loss"], plan, step)
+        if grad_norm is not None:
+            totals.grad_norms.append(grad_norm)
+        totals.add(terms, len(idx))
+        if hooks.on_batch is not None:
+            hooks.on_batch({"epoch": epoch + 1, "batch": b + 1, "n_batches": plan.n_batches,
+                            "loss": terms["loss"].item(), "recon": terms["recon"].item(),
+                            "kl": terms["kl"].item(), "kl_per_dim": terms["kl_per_dim"].detach().tolist()})
+        if hooks.stopped():
+            totals.interrupted = True
+            break
+    return totals
+
+
+def _optimisation_step(module, optimizer, loss: torch.Tensor, plan: _Plan, step: int) -> torch.Tensor | None:
+    """Set the scheduled learning rate, back-propagate the loss per data element, clip, step; returns the
+    gradient norm before clipping (None when ``clip_norm`` is off)."""
+    for group in optimizer.param_groups:
+        group["lr"] = plan.lr_at(step)
+    optimizer.zero_grad(set_to_none=True)
+    (loss / plan.per_element).backward()
+    grad_norm = None
+    if plan.config.clip_norm:
+        grad_norm = torch.nn.utils.clip_grad_norm_(module.parameters(), plan.config.clip_norm)
+    optimizer.step()
+    return grad_norm
+
+
+def _epoch_record(module, loss_fn, data, plan: _Plan, epoch: int, totals: _EpochTotals, hooks: _Hooks) -> dict:
+    """The history record of a completed epoch: its training terms, then the evaluation rows' terms,
+    active units, warnings and the ``on_validation`` metrics (``best`` is set by :func:`_keep_best`)."""
+    step_end = (epoch + 1) * plan.n_batches
+    seen = max(totals.seen, 1)
+    loss, recon, kl = (totals.sums / seen).tolist()
+    beta = loss_fn.beta_at(epoch, step_end)
+    record: dict[str, Any] = {
+        "epoch": epoch + 1, "loss": loss, "recon": recon, "kl": kl,
+        "kl_per_dim": [] if totals.per_dim is None else (totals.per_dim / seen).tolist(),
+        "beta": beta, "step": step_end, "batch_size": plan.config.batch_size,
+        "beta_normalised": _beta_normalised(module, beta), "lr": plan.lr_at(step_end - 1),
+        "grad_norm": float(torch.stack(totals.grad_norms).mean()) if totals.grad_norms else None,
+    }
+    val, mu = evaluate(module, loss_fn, data, plan.eval_idx, epoch=epoch, random_state=plan.random_state)
+    record.update({"val_loss": val["loss"], "val_recon": val["recon"], "val_kl": val["kl"],
+                   "val_kl_per_dim": val["kl_per_dim"]})
+    capacity = loss_fn.capacity_at(epoch)
+    if capacity is not None:
+        record["capacity"] = capacity
+    record["active_units"] = active_units(val["kl_per_dim"])
+    record["warnings"] = _epoch_warnings(record, settled=plan.settled(loss_fn, epoch))
+    metrics = hooks.on_validation(epoch=epoch + 1, latents=mu.numpy()) if hooks.on_validation is not None else None
+    record["metrics"] = dict(metrics or {})
+    return record
+
+
+def _keep_best(best: _Best, module, record: dict, *, settled: bool) -> None:
+    """Until the loss schedule has settled every epoch's weights are kept; after, only a lower finite
+    validation loss replaces them, and any other epoch counts towards ``patience``. Sets ``record["best"]``."""
+    improved = settled and math.isfinite(record["val_loss"]) and record["val_loss"] < best.val
+    if not settled or improved:
+        best.weights = copy.deepcopy(module.state_dict())
+        best.epoch, best.bad_epochs = record["epoch"], 0
+        if improved:
+            best.val = record["val_loss"]
+    else:
+        best.bad_epochs += 1
+    record["best"] = best.epoch == record["epoch"]
 
 
 def _beta_normalised(module, beta: float) -> float | None:
@@ -392,19 +493,19 @@ def _beta_normalised(module, beta: float) -> float | None:
     return float(beta) * d / n if n and d else None
 
 
-def _state(epoch, epochs, n, random_state, optimizer, history, module, best_weights, best_val, best_epoch,
-           bad_epochs, *, finished) -> dict:
-    return {"version": TRAIN_STATE_VERSION, "epoch": epoch + 1, "epochs": epochs, "n_samples": n,
-            "random_state": random_state, "optimizer": optimizer.state_dict(), "history": history,
-            "last_weights": module.state_dict(), "best_weights": best_weights, "best_val": best_val,
-            "best_epoch": best_epoch, "bad_epochs": bad_epochs, "finished": finished}
+def _state(plan: _Plan, epoch: int, optimizer, history: list[dict], module, best: _Best, *, finished: bool) -> dict:
+    """The ``train_state`` handed to ``save_state`` after ``epoch`` (0-based)."""
+    return {"version": TRAIN_STATE_VERSION, "epoch": epoch + 1, "epochs": plan.config.epochs, "n_samples": plan.n,
+            "random_state": plan.random_state, "optimizer": optimizer.state_dict(), "history": history,
+            "last_weights": module.state_dict(), "best_weights": best.weights, "best_val": best.val,
+            "best_epoch": best.epoch, "bad_epochs": best.bad_epochs, "finished": finished}
 
 
-def _diverged_record(epoch, message, loss_fn, lr, batch_size, step) -> dict:
+def _diverged_record(epoch: int, message: str, loss_fn, config: TrainConfig, step: int) -> dict:
     nan = float("nan")
     return {"epoch": epoch + 1, "loss": nan, "recon": nan, "kl": nan, "kl_per_dim": [], "val_loss": nan,
             "val_recon": nan, "val_kl": nan, "val_kl_per_dim": [], "beta": loss_fn.beta_at(epoch, step),
-            "step": step, "batch_size": batch_size, "lr": lr, "grad_norm": None, "active_units": 0,
+            "step": step, "batch_size": config.batch_size, "lr": config.lr, "grad_norm": None, "active_units": 0,
             "warnings": [message + "; training stopped, the best weights so far are kept"], "metrics": {},
             "best": False, "diverged": True}
 
