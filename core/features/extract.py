@@ -157,129 +157,178 @@ def extract(corpus: Corpus, *, kind: Literal["gtzan57", "mel"], params: MelParam
         tracks, ``skipped`` for the others (``corpus.skipped``, what the loader left
         out, is not repeated)
     """
+    params = _checked_params(kind, params, cache=cache, cluster=cluster, shared_cache=shared_cache)
+    if kind == "gtzan57" and corpus.features57 is not None:
+        return _precomputed(corpus, progress)
+    run = _Extraction(corpus, kind, params, _open_cache(cache), progress)
+    todo = run.read_cache()
+    if cluster is not None and todo:
+        run.compute_on_cluster(todo, cluster=cluster, shared_cache=shared_cache)
+        todo = []
+    run.compute_here(todo, n_jobs=max(1, int(n_jobs or os.cpu_count() or 1)))
+    return run.feature_set()
+
+
+def _checked_params(kind: str, params: MelParams | None, *, cache, cluster: str | None,
+                    shared_cache: bool) -> MelParams | None:
+    """The mel parameters ``kind`` uses (its defaults for None; None for gtzan57), or ValueError for
+    arguments that do not go together."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if shared_cache and (cluster is None or cache in (None, False)):
         raise ValueError("shared_cache needs a cluster and a cache")
     if kind == "mel":
-        params = params or MelParams()
-    elif kind == "mel_clip":
-        params = params or CLIP_PARAMS
-    else:
-        params = None
+        return params or MelParams()
+    if kind == "mel_clip":
+        return params or CLIP_PARAMS
+    return None
+
+
+def _precomputed(corpus: Corpus, progress: Progress | None) -> FeatureSet:
+    """The 57 features a corpus ships (``corpus.features57``), in corpus order."""
     ids = corpus.track_ids
+    X = corpus.features57.loc[ids, list(FEATURE_NAMES)].to_numpy(dtype=np.float64)
+    if progress:
+        progress(len(ids), len(ids), "precomputed features")
+    return FeatureSet(list(ids), X, [], kind="gtzan57", params=None)
 
-    if kind == "gtzan57" and corpus.features57 is not None:
-        X = corpus.features57.loc[ids, list(FEATURE_NAMES)].to_numpy(dtype=np.float64)
-        if progress:
-            progress(len(ids), len(ids), "precomputed features")
-        return FeatureSet(list(ids), X, [], kind, None)
 
+def _open_cache(cache: FeatureCache | None | bool) -> FeatureCache | None:
+    """``extract``'s ``cache`` argument as a cache or None: True is the default cache, False none."""
     if cache is True:
-        cache = FeatureCache()
-    elif cache is False:
-        cache = None
-    cparams = _cache_params(kind, params)
-    total = len(ids)
-    done = 0
-    results: dict[str, np.ndarray] = {}
-    reasons: dict[str, str] = {}
-    todo: list[str] = []
-    paths = corpus.tracks["path"].tolist()
-    uses = Counter(paths)
-    expected = (len(FEATURE_NAMES),) if kind == "gtzan57" else (params.n_mels, params.n_frames)
-    keep = kind != "mel_clip"  # whole clips stay in the cache only (flat memory)
+        return FeatureCache()
+    if cache is False:
+        return None
+    return cache
 
-    def usable(hit: np.ndarray | None) -> bool:
+
+class _Extraction:
+    """One run of :func:`extract` on the tracks that need audio: what is done, what failed and why.
+
+    Progress counts tracks, not files: a file that several tracks share ticks once for each. The
+    steps, in order: :meth:`read_cache`, then :meth:`compute_on_cluster` and/or :meth:`compute_here`
+    for the misses (each finished clip goes through :meth:`finish`), then :meth:`feature_set`.
+    """
+
+    def __init__(self, corpus: Corpus, kind: str, params: MelParams | None, cache: FeatureCache | None,
+                 progress: Progress | None):
+        self.corpus, self.kind, self.params, self.cache, self.progress = corpus, kind, params, cache, progress
+        self.cparams = _cache_params(kind, params)
+        self.paths = corpus.tracks["path"].tolist()
+        self.uses = Counter(self.paths)
+        self.total, self.done = len(corpus.track_ids), 0
+        self.results: dict[str, np.ndarray] = {}
+        self.reasons: dict[str, str] = {}
+        self.keep = kind != "mel_clip"  # whole clips stay in the cache only (flat memory)
+
+    def tick(self, message: str) -> None:
+        self.done += 1
+        if self.progress:
+            self.progress(self.done, self.total, message)
+
+    def usable(self, hit: np.ndarray | None) -> bool:
+        """Whether a cached array can be used as is (finite, of the shape this kind and these parameters give)."""
         if hit is None or not np.isfinite(hit).all():
             return False
-        return hit.shape[0] == params.n_mels and hit.ndim == 2 if kind == "mel_clip" else hit.shape == expected
+        if self.kind == "mel_clip":
+            return hit.shape[0] == self.params.n_mels and hit.ndim == 2
+        expected = (len(FEATURE_NAMES),) if self.kind == "gtzan57" else (self.params.n_mels, self.params.n_frames)
+        return hit.shape == expected
 
-    def tick(message: str) -> None:
-        nonlocal done
-        done += 1
-        if progress:
-            progress(done, total, message)
-
-    if progress:
-        progress(0, total, "")
-    for path in dict.fromkeys(p for p in paths if p):  # unique, in order
-        hit = None
-        if cache is not None:
-            try:
-                hit = cache.get(path, kind, cparams)
-            except OSError:
-                hit = None  # unreadable file: load_audio reports why
-        if usable(hit):
-            results[path] = hit if keep else True
-        else:
-            todo.append(path)
-    for _ in range(sum(1 for p in paths if p in results)):
-        tick("cached")
-    for p in paths:
-        if not p:
-            tick("no audio")
-
-    def finish(path: str, X: np.ndarray | None, reason: str | None, *, store: bool = True) -> None:
-        if X is None:
-            reasons[path] = reason or "unknown error"
-        else:
-            results[path] = X if keep else True
-            if cache is not None and store:
+    def read_cache(self) -> list[str]:
+        """Take every usable cache entry and tick its tracks and the tracks without audio; returns the
+        files left to compute (unique, in corpus order)."""
+        if self.progress:
+            self.progress(0, self.total, "")
+        todo = []
+        for path in dict.fromkeys(p for p in self.paths if p):  # unique, in order
+            hit = None
+            if self.cache is not None:
                 try:
-                    cache.put(path, kind, cparams, X)
+                    hit = self.cache.get(path, self.kind, self.cparams)
+                except OSError:
+                    hit = None  # unreadable file: load_audio reports why
+            if self.usable(hit):
+                self.results[path] = hit if self.keep else True
+            else:
+                todo.append(path)
+        for _ in range(sum(1 for p in self.paths if p in self.results)):
+            self.tick("cached")
+        for p in self.paths:
+            if not p:
+                self.tick("no audio")
+        return todo
+
+    def finish(self, path: str, X: np.ndarray | None, reason: str | None, *, store: bool = True) -> None:
+        """Record one computed file (its features, or why it failed), cache it, tick its tracks."""
+        if X is None:
+            self.reasons[path] = reason or "unknown error"
+        else:
+            self.results[path] = X if self.keep else True
+            if self.cache is not None and store:
+                try:
+                    self.cache.put(path, self.kind, self.cparams, X)
                 except (OSError, OutputError):
                     pass  # a full or read-only disk only costs the cache
-        for _ in range(uses[path]):
-            tick(os.path.basename(path))
+        for _ in range(self.uses[path]):
+            self.tick(os.path.basename(path))
 
-    if cluster is not None and todo:
-        root = cache.root if shared_cache else None
-        for path, X, reason in compute_on_cluster(todo, work=_work, kind=kind, params=cparams, cluster=cluster,
-                                                  cache_root=root):
-            finish(path, X, reason, store=not shared_cache)
-        todo = []
-    n_jobs = max(1, int(n_jobs or os.cpu_count() or 1))
-    use_pool = n_jobs > 1 and len(todo) > IN_PROCESS_MAX
-    if use_pool:
+    def compute_on_cluster(self, todo: list[str], *, cluster: str, shared_cache: bool) -> None:
+        """Compute ``todo`` on a Dask cluster; with ``shared_cache`` the workers write the cache entries."""
+        root = self.cache.root if shared_cache else None
+        for path, X, reason in compute_on_cluster(todo, work=_work, kind=self.kind, params=self.cparams,
+                                                  cluster=cluster, cache_root=root):
+            self.finish(path, X, reason, store=not shared_cache)
+
+    def compute_here(self, todo: list[str], *, n_jobs: int) -> None:
+        """Compute ``todo`` in this process, or, for more than :data:`IN_PROCESS_MAX` files and ``n_jobs``
+        > 1, in a pool of workers once this process has computed one file first."""
+        todo = list(todo)
+        use_pool = n_jobs > 1 and len(todo) > IN_PROCESS_MAX
+        if not use_pool:
+            for path in todo:
+                self.finish(*_work(path, self.kind, self.cparams))
+            return
         # Prime numba here first: librosa's kernels are compiled and written to numba's on-disk
         # cache by this process alone, so the workers load them instead of compiling and
         # writing the same cache entries at the same time (concurrent writers can leave an
         # index that points at another signature's code, which crashes a later process).
-        if progress:
-            progress(done, total, "loading the audio libraries (compiled on a machine's first run)")
+        if self.progress:
+            self.progress(self.done, self.total, "loading the audio libraries (compiled on a machine's first run)")
         while todo:
-            result = _work(todo.pop(0), kind, cparams)
-            finish(*result)
+            result = _work(todo.pop(0), self.kind, self.cparams)
+            self.finish(*result)
             if result[1] is not None:
                 break
-    if not use_pool:
-        for path in todo:
-            finish(*_work(path, kind, cparams))
-    elif todo:
+        if todo:
+            self._compute_in_pool(todo, n_jobs=n_jobs)
+
+    def _compute_in_pool(self, todo: list[str], *, n_jobs: int) -> None:
         with process_pool(max_workers=min(n_jobs, len(todo)), mp_context=_pool_context(),
                           initializer=_init_worker) as pool:
-            futures = {pool.submit(_work, path, kind, cparams): path for path in todo}
+            futures = {pool.submit(_work, path, self.kind, self.cparams): path for path in todo}
             for fut in as_completed(futures):
                 try:
-                    finish(*fut.result())
+                    self.finish(*fut.result())
                 except Exception as exc:  # a worker that died (e.g. killed for memory)
-                    finish(futures[fut], None, f"feature extraction failed ({type(exc).__name__}: {exc})")
+                    self.finish(futures[fut], None, f"feature extraction failed ({type(exc).__name__}: {exc})")
 
-    keep_ids, rows, skipped = [], [], []
-    for tid, path in zip(ids, paths):
-        if not path:
-            skipped.append(Skipped(tid, "no audio file for this track"))
-        elif path in results:
-            keep_ids.append(tid)
-            rows.append(results[path])
+    def feature_set(self) -> FeatureSet:
+        """The usable tracks' features in corpus order, and the others listed with their reason."""
+        keep_ids, rows, skipped = [], [], []
+        for tid, path in zip(self.corpus.track_ids, self.paths):
+            if not path:
+                skipped.append(Skipped(tid, "no audio file for this track"))
+            elif path in self.results:
+                keep_ids.append(tid)
+                rows.append(self.results[path])
+            else:
+                skipped.append(Skipped(path, self.reasons.get(path, "unknown error")))
+        if self.kind == "gtzan57":
+            X = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURE_NAMES))
+        elif self.kind == "mel_clip":
+            X = np.zeros(0, np.float32)
         else:
-            skipped.append(Skipped(path, reasons.get(path, "unknown error")))
-    if kind == "gtzan57":
-        X = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURE_NAMES))
-    elif kind == "mel_clip":
-        X = np.zeros(0, np.float32)
-    else:
-        X = (np.stack(rows).astype(np.float32, copy=False) if rows
-             else np.zeros((0, params.n_mels, params.n_frames), np.float32))
-    return FeatureSet(keep_ids, X, skipped, kind, params)
+            X = (np.stack(rows).astype(np.float32, copy=False) if rows
+                 else np.zeros((0, self.params.n_mels, self.params.n_frames), np.float32))
+        return FeatureSet(keep_ids, X, skipped, self.kind, self.params)
