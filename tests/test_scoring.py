@@ -99,7 +99,8 @@ def test_evaluate_scores_through_the_one_path(blobs, monkeypatch):
 
 
 def test_the_compare_pages_checkpoint_table_names_each_models_beta(tmp_path):
-    """Issue: the Compare page's β column said None for every checkpoint (β lives in the training config)."""
+    """The Compare page's checkpoint table gives each checkpoint's own β, read from its training config (where
+    β lives, not the model config), and names a file that does not load instead of scoring it."""
     from types import SimpleNamespace
 
     from core import checkpoint
