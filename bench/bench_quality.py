@@ -77,8 +77,9 @@ CORPORA = {"gtzan": ("gtzan", ROOT.parent / "shared" / "data" / "gtzan_mini"), "
 LABELS = ("genre", "language", "artist")
 #: Neighbours of the leave-one-out agreement.
 KNN = 5
-#: The largest k K-Means takes (a label with more classes is clustered with this k).
-MAX_K = int(CLUSTERERS["kmeans"].params["n_clusters"].max)
+#: The largest k the dashboard offers K-Means (a label with more classes is clustered with this k): the widget
+#: bound of n_clusters in core.params (K-Means itself takes up to its range's end).
+MAX_K = int(CLUSTERERS["kmeans"].params["n_clusters"].widget_range[1])
 #: Tasks whose models are benchmarked, in table order (a model in several tasks runs once).
 BENCH_TASKS = ("beyond", "easy", "medium", "hard", "fusion")
 METRICS = ("nmi_genre", "ari_genre", "knn_genre", "nmi_language", "ari_language", "knn_language", "nmi_artist",

@@ -25,6 +25,7 @@ above it in this list (`.importlinter` holds the contract and CI checks it):
 
 Utilities below everything: io (the one atomic writer), cache (the one on-disk array cache) and
 filehash (content hashes of files), progress (the one progress protocol), parallel (process pools),
+params (every setting a person can choose, declared once: type, range, default, widget bounds, help),
 distributed (Dask clients), config, errors.
 `core` never imports streamlit, plotly or ui.
 

@@ -71,7 +71,7 @@ def score_checkpoints(corpus: Corpus, entries: Iterable, *, progress: Progress |
             rows.append(row | {"note": exc.problem})
             continue
         part = default_part(model.latent_blocks())
-        row |= {"model": model.name, "latent": Z.shape[1], "part": part, "β": _setting(model, "beta"),
+        row |= {"model": model.name, "latent": Z.shape[1], "part": part, "β": model.get_params().get("beta"),
                 "trained": training_length(model),
                 "trained_on": checkpoint.data_summary(getattr(model, "training_data_", None), fingerprint=here)}
         scores = score_by_label(latent_part(model, Z, part), label_table(corpus, track_ids=ids))
@@ -98,15 +98,6 @@ def training_length(model) -> str:
         return f"{epochs} epoch{'' if epochs == 1 else 's'}"
     per_epoch = int(round(int(steps) / max(epochs, 1)))
     return f"{epochs} epoch{'' if epochs == 1 else 's'} × {per_epoch:,} steps"
-
-
-def _setting(model, name: str):
-    """A model parameter, whether the estimator, its training config (β) or its architecture config holds it
-    (None when none does)."""
-    for holder in (model, getattr(model, "training", None), getattr(model, "config", None)):
-        if holder is not None and hasattr(holder, name):
-            return getattr(holder, name)
-    return None
 
 
 class TrainingMonitor:

@@ -52,8 +52,8 @@ from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
 
 from core import config
-from core.clustering import Param
 from core.cache import FeatureCache
+from core.params import SPECS, Spec
 from core.progress import Progress
 
 __all__ = ["METHODS", "PROJECTION_PARAMS", "TSNE_EXACT_MAX", "project", "cache_key", "warm_up"]
@@ -63,22 +63,11 @@ _VERSION = 2
 #: Above this many points t-SNE uses approximate neighbours and (2-D) FFT gradients (see above).
 TSNE_EXACT_MAX = 10_000
 
-#: Exposed parameters of each method (the dashboard builds its controls from them).
-PROJECTION_PARAMS: dict[str, dict[str, Param]] = {
-    "pca": {},
-    "tsne": {
-        "perplexity": Param(30.0, 2.0, 100.0, 1.0, help="effective number of neighbours"),
-        "n_iter": Param(375, 50, 2000, 25, help="iterations after early exaggeration"),
-        "early_exaggeration_iter": Param(125, 0, 1000, 25, help="early-exaggeration iterations"),
-        "exaggeration": Param(1.0, 1.0, 4.0, 0.1, help="exaggeration of the main phase (>1 = tighter clusters)"),
-        "theta": Param(0.8, 0.1, 1.5, 0.1, help="Barnes-Hut accuracy: smaller = exacter and slower"),
-    },
-    "umap": {
-        "n_neighbors": Param(15, 2, 200, 1, help="local neighbourhood size"),
-        "min_dist": Param(0.1, 0.0, 0.99, 0.01, help="how tightly points may pack"),
-        "n_epochs": Param(200, 10, 1000, 10, help="layout optimisation epochs"),
-        "metric": Param("euclidean", choices=("euclidean", "manhattan", "cosine"), help="distance"),
-    },
+#: Exposed parameters of each method: their specs (type, range, default and help: :data:`core.params.SPECS`).
+PROJECTION_PARAMS: dict[str, dict[str, Spec]] = {
+    method: {name: SPECS[name] for name in names}
+    for method, names in {"pca": (), "tsne": ("perplexity", "n_iter", "early_exaggeration_iter", "exaggeration", "theta"),
+                          "umap": ("n_neighbors", "min_dist", "n_epochs", "metric")}.items()
 }
 METHODS = tuple(PROJECTION_PARAMS)
 
@@ -133,7 +122,7 @@ def project(
     unknown = set(params) - set(spec)
     if unknown:
         raise ValueError(f"{method} has no parameter(s) {sorted(unknown)}; it takes {sorted(spec)}")
-    values = {k: p.check(k, params.get(k, p.default)) for k, p in spec.items()}
+    values = {k: p.check(params.get(k, p.default), parameter=True) for k, p in spec.items()}
     Z = np.asarray(Z)
     if Z.ndim != 2:
         raise ValueError(f"latent matrix must be 2-D (n, d), got shape {Z.shape}")

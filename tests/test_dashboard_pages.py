@@ -281,6 +281,6 @@ def test_eps_at_the_bottom_of_its_slider_clusters_without_an_error(app_env):
     eps = at.slider(key="dbscan_eps")
     eps.set_value(eps.min).run()
     assert not at.exception, [e.value for e in at.exception]
-    assert at.slider(key="dbscan_eps").min >= CLUSTERERS["dbscan"].params["eps"].min
+    assert at.slider(key="dbscan_eps").min >= CLUSTERERS["dbscan"].params["eps"].low
     assert any(m.value.startswith("Every number below is of **DBSCAN, eps = ") for m in at.markdown), \
         [m.value for m in at.markdown]

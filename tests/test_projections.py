@@ -137,7 +137,7 @@ def test_warm_up_compiles_umap_once():
     assert project(Z, method="umap", cache=False, n_epochs=20).shape == (60, 2)
     for params in PROJECTION_PARAMS.values():
         for name, p in params.items():
-            assert p.check(name, p.default) == p.default
+            assert p.check(p.default) == p.default
 
 
 @pytest.mark.parametrize("n", [150, projections.TSNE_EXACT_MAX + 50])

@@ -110,7 +110,7 @@ def _restore(params: dict[str, str], notes: list[str]) -> None:
                     notes.append(f"{spec.label} has no parameter {code(pname)}; ignored")
                     continue
                 try:
-                    chosen[pname] = spec.params[pname].check(pname, _number(raw))
+                    chosen[pname] = spec.params[pname].check(_number(raw), parameter=True)
                 except ValueError as exc:
                     notes.append(f"{plain(exc)}; using the default")
             if value in ("kmeans", "agglomerative", "gmm") and not ({"n_clusters", "n_components"} & set(chosen)):

@@ -30,19 +30,22 @@ st.caption(spec.description)
 # --- parameters: one widget per exposed parameter --------------------------------------------
 params = {}
 if name == "dbscan":
-    min_samples = st.slider("min_samples", 2, 50, int(current_params.get("min_samples", 5)), key="dbscan_min_samples",
-                            help=spec.params["min_samples"].help)
+    samples = spec.params["min_samples"]  # the slider's bounds are the spec's (core.params)
+    min_samples = st.slider("min_samples", int(samples.widget_range[0]), int(samples.widget_range[1]),
+                            int(samples.clip(current_params.get("min_samples", samples.default), widget=True)),
+                            key="dbscan_min_samples", help=samples.help)
     kdist = clustering.k_distance(index, k=min_samples - 1)
     # The knee alone often starts at one cluster holding every point; the start is the scan's choice.
     choice = state.eps_choice(str(entry.path), entry.stamp, specs, part, min_samples)
     suggested = choice.eps
-    eps_range = spec.params["eps"]  # the slider spans the k-distances, within what DBSCAN accepts
-    top = round(eps_range.clip(clustering.eps_top(kdist)), 3)
+    eps_range = spec.params["eps"]  # the slider spans the k-distances, within the spec's bounds
+    low = eps_range.widget_range[0]
+    top = round(eps_range.clip(clustering.eps_top(kdist), widget=True), 3)
     eps_default = float(current_params.get("eps", suggested)) if current_name == "dbscan" else suggested
     if "dbscan_eps" in st.session_state and st.session_state["dbscan_eps"] > top:
         del st.session_state["dbscan_eps"]  # a value from larger latents: start again from the suggestion
-    eps = st.slider("eps", eps_range.min, max(top, eps_range.min + eps_range.step),
-                    round(eps_range.clip(min(eps_default, top)), 3), step=round(top / 200, 4) or eps_range.step,
+    eps = st.slider("eps", low, max(top, low + eps_range.step),
+                    round(eps_range.clip(min(eps_default, top), widget=True), 3), step=round(top / 200, 4) or eps_range.step,
                     key="dbscan_eps", format="%.3f", help=f"Suggested: {choice.why()}.")
     if not choice.found:
         st.warning(f"DBSCAN finds no density structure in these latents at min_samples {min_samples}: "
@@ -61,12 +64,13 @@ else:
         key = f"{name}_{pname}"
         if p.kind == "choice":
             params[pname] = col.selectbox(pname, list(p.choices), index=list(p.choices).index(value), key=key, help=p.help)
-        elif p.kind == "int":
-            hi = int(min(p.max, len(ids) - 1)) if pname in ("n_clusters", "n_components") else int(p.max)
-            params[pname] = col.number_input(pname, int(p.min), hi, int(value), int(p.step or 1), key=key, help=p.help)
-        else:
-            params[pname] = col.number_input(pname, float(p.min), float(p.max), float(value), float(p.step or 0.01),
-                                             key=key, help=p.help)
+        else:  # a number: the box's bounds are the spec's widget range (core.params)
+            lo, hi = p.widget_range
+            if pname in ("n_clusters", "n_components"):
+                hi = min(hi, len(ids) - 1)
+            cast = int if p.kind == "int" else float
+            params[pname] = col.number_input(pname, cast(lo), cast(hi), cast(min(max(value, lo), hi)),
+                                             cast(p.step or (1 if p.kind == "int" else 0.01)), key=key, help=p.help)
 state.set_clustering(name, params, context=context)
 
 # --- cluster + metrics (cached latents; never retrain or reproject here) -----------------------

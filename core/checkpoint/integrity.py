@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from core.ranges import check_settings
+from core.params import check_settings
 from core.training import TRAIN_STATE_VERSION
 
 
@@ -106,7 +106,7 @@ def _data_problem(record: Any) -> str | None:
 
 def structure_problem(ckpt: dict) -> str | None:
     """What is wrong with the structure of a loaded checkpoint dict, or None: the type of every field,
-    the settings' ranges (:mod:`core.ranges`), the history records and, when present, the training state."""
+    the settings' ranges (:mod:`core.params`), the history records and, when present, the training state."""
     for key in ("model_config", "feature_params"):
         if not isinstance(ckpt[key], dict):
             return f"{key} must be a dict, got {type(ckpt[key]).__name__}"

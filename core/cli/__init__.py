@@ -19,7 +19,7 @@ import sys
 from typing import Callable, NamedTuple
 
 from core.errors import SongscapeError
-from core.ranges import check, describe
+from core.params import SPECS, check, describe
 
 
 class Command(NamedTuple):
@@ -41,8 +41,25 @@ COMMANDS: dict[str, Command] = {
 }
 
 
+def setting(parser, name: str, *flags: str, many: bool = False, **kwargs) -> argparse.Action:
+    """Add the argument of setting ``name`` to ``parser`` (a parser or an argument group), as its spec in
+    :data:`core.params.SPECS` declares it: a choice takes the spec's choices, a number its type and range
+    (:func:`ranged`), and the help is the spec's; the default is the spec's unless ``kwargs`` gives one.
+
+    ``flags`` default to ``--name-with-dashes``; ``kwargs`` go to ``add_argument`` (``dest``, ``required``...).
+    """
+    spec = SPECS[name]
+    if spec.kind == "choice":
+        kwargs.setdefault("choices", spec.choices)
+    else:
+        kwargs.setdefault("type", ranged(name, many=many))
+    kwargs.setdefault("default", spec.default)
+    kwargs.setdefault("help", spec.help)
+    return parser.add_argument(*(flags or (f"--{name.replace('_', '-')}",)), **kwargs)
+
+
 def ranged(name: str, *, many: bool = False) -> Callable[[str], object]:
-    """An argparse ``type=`` that accepts a value inside the range of setting ``name`` (:mod:`core.ranges`).
+    """An argparse ``type=`` that accepts a value inside the range of setting ``name`` (:mod:`core.params`).
 
     argparse names the argument in its message: ``argument --batch-size: must be a whole number from 1
     to 1000000, got '0'`` (exit 2, no traceback). ``many=True`` takes a comma-separated list (a tuple).

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from core import config, demo
-from core.cli import ranged
+from core.cli import setting
 from core.corpus import load_demo
 from core.progress import tqdm_progress
 
@@ -24,11 +24,10 @@ def register(subparsers) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--out", type=Path, default=config.DEMO_DIR, help="output folder")
-    p.add_argument("--tracks", type=ranged("tracks"), default=demo.DEFAULT_TRACKS,
-                   help=f"number of tracks, dealt round robin over the {len(demo.STYLES)} classes")
-    p.add_argument("--seed", type=ranged("random_state"), default=demo.DEFAULT_SEED, help="random seed")
-    p.add_argument("--seconds", type=ranged("seconds"), default=demo.DEFAULT_SECONDS, help="length of each track in seconds")
-    p.add_argument("--workers", type=ranged("workers"), default=None, help="worker processes; None means one per core (at most 8)")
+    setting(p, "tracks", default=demo.DEFAULT_TRACKS)
+    setting(p, "random_state", "--seed", default=demo.DEFAULT_SEED)
+    setting(p, "seconds", default=demo.DEFAULT_SECONDS)
+    setting(p, "workers")
     p.set_defaults(func=run)
 
 

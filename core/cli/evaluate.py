@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from core.cli import ranged
+from core.cli import setting
 from core.errors import BadInputError
 from core.evaluate.tasks import BETAS, DEFAULT_TASKS, TASKS
 from core.io import atomic_write, check_target
+from core.params import describe
 from core.progress import tqdm_progress
 
 
@@ -32,14 +33,13 @@ def register(subparsers) -> None:
     p.add_argument("--data", action="append", required=True, metavar="SOURCE",
                    help="a source [KIND:]PATH[@LANG] or 'demo'; repeat to combine sources")
     p.add_argument("--out", type=Path, required=True, help="results CSV; the Markdown goes beside it (.md)")
-    p.add_argument("--seeds", type=ranged("seeds"), default=1, help="seeds per model and clustering")
-    p.add_argument("--epochs-scale", type=ranged("epochs_scale"), default=1.0,
-                   help="multiply every torch model's epochs (e.g. 0.05 for a quick check)")
+    setting(p, "seeds")
+    setting(p, "epochs_scale")
     p.add_argument("--tasks", default=",".join(DEFAULT_TASKS),
                    help=f"comma-separated tasks among {', '.join(TASKS)}")
-    p.add_argument("--k", default=None,
-                   help="comma-separated cluster counts for K-Means/Agglomerative/GMM "
-                        "(default: number of languages and number of genres)")
+    setting(p, "n_clusters", "--k", many=True, default=None,
+            help="comma-separated cluster counts for K-Means/Agglomerative/GMM, each "
+                 f"{describe('n_clusters')} (default: number of languages and number of genres)")
     p.add_argument("--labels", default=None,
                    help="comma-separated label columns for the external metrics (default: all label columns)")
     p.add_argument("--no-beta-sweep", action="store_true", help="skip the beta sweep")
@@ -57,10 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from core.evaluate.report import to_markdown
     from core.evaluate.run import beta_sweep, evaluate
 
-    try:
-        ks = None if args.k is None else [int(k) for k in _split(args.k)]
-    except ValueError:
-        raise BadInputError(None, f"--k must be comma-separated whole numbers, got {args.k!r}") from None
+    ks = None if args.k is None else list(args.k)
     out = Path(args.out)
     # every file this run writes is checked before the evaluation, which can take an hour
     for target in [out, out.with_suffix(".md")] + ([] if args.no_beta_sweep else [_sweep_path(out)]):
@@ -115,7 +112,7 @@ def _argv(args: argparse.Namespace) -> list[str]:
         parts += ["--epochs-scale", f"{args.epochs_scale:g}"]
     parts += ["--tasks", args.tasks]
     if args.k:
-        parts += ["--k", args.k]
+        parts += ["--k", ",".join(map(str, args.k))]
     if args.labels:
         parts += ["--labels", args.labels]
     if args.no_beta_sweep:

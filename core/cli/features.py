@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from core.audio import n_samples
-from core.cli import ranged
+from core.cli import setting
 from core.config import SAMPLE_RATE
 from core.corpus import FEATURE_NAMES, Corpus, load_sources
 from core.distributed import parse_cluster
@@ -36,7 +36,7 @@ def register(subparsers) -> None:
     p.add_argument("sources", nargs="+", metavar="SOURCE", help="[KIND:]PATH[@LANG] of a data set, folder or manifest")
     p.add_argument("--out", type=Path, required=True, metavar="FILE",
                    help="file to write: .parquet for Parquet, anything else (.csv) for CSV")
-    p.add_argument("--jobs", type=ranged("jobs"), default=None, help="worker processes (default: one per core)")
+    setting(p, "jobs")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the feature cache")
     p.add_argument("--cluster", default=None, metavar="local:N|tcp://HOST:PORT",
                    help="compute on Dask: local:N starts N worker processes here, tcp://HOST:PORT uses a running "

@@ -18,21 +18,19 @@ import sys
 import threading
 from pathlib import Path
 
-from core.cli import ranged
+from core.cli import setting
 from core.io import check_target, exclusive
+from core.params import SPECS
 
-#: The registry's names (``core.models.MODELS``; a test checks they agree), listed here so that
-#: ``--help`` does not import torch.
-MODEL_NAMES = ("ae", "basic", "beta", "conv", "pca", "pca_balanced", "raw", "tfidf")
+#: The registry's names (``core.models.MODELS``; a test checks they agree), read from the ``model`` setting's
+#: spec so that ``--help`` does not import torch.
+MODEL_NAMES = SPECS["model"].choices
 
-#: CLI flag -> model or training config field. A flag is only allowed for models that have the field.
-FLAG_FIELDS = {
-    "epochs": "epochs", "beta": "beta", "latent_dim": "latent_dim", "lr": "lr",
-    "batch_size": "batch_size", "modality": "modality", "inputs": "inputs", "patience": "patience",
-    "val_fraction": "val_fraction", "warmup_epochs": "warmup_epochs", "capacity": "capacity",
-    "capacity_epochs": "capacity_epochs", "width": "width", "steps_per_epoch": "steps_per_epoch",
-    "warmup_steps": "warmup_steps", "free_bits": "free_bits",
-}
+#: The model and training config fields offered as flags (``--latent-dim`` sets ``latent_dim``), in the
+#: order ``--help`` lists them. A flag is only allowed for models that have the field.
+MODEL_FLAGS = ("epochs", "beta", "latent_dim", "lr", "batch_size", "modality", "inputs", "patience", "val_fraction",
+               "warmup_epochs", "capacity", "capacity_epochs", "width", "steps_per_epoch", "warmup_steps",
+               "free_bits")
 
 #: Exit status of a run that diverged (non-finite loss or KL blow-up).
 EXIT_DIVERGED = 3
@@ -45,10 +43,7 @@ def register(subparsers) -> None:
                     "and save a checkpoint. Ctrl-C stops cleanly and keeps the checkpoint; "
                     "continue later with --resume.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--model", required=True, choices=MODEL_NAMES,
-                   help="basic: dense VAE on the 57 features; conv: ConvVAE on log-mel + lyrics; "
-                        "beta: conv with beta=4; ae / pca / raw: baselines (see --inputs); tfidf: lyrics TF-IDF "
-                        "alone; pca_balanced: PCA on mel + lyrics, blocks at equal variance")
+    setting(p, "model", required=True)
     p.add_argument("--data", required=True, action="append", metavar="SOURCE",
                    help="data source spec [KIND:]PATH[@LANG], e.g. 'demo', a GTZAN folder, a feature CSV, "
                         "'banglabeats:/data/bb@bng'; repeat to combine sources")
@@ -56,46 +51,28 @@ def register(subparsers) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue the unfinished run saved in --out (same data, checked by content; its "
                         "settings are kept, --epochs may raise the total)")
-    p.add_argument("--random-state", "--seed", dest="random_state", type=ranged("random_state"), default=0,
-                   help="random seed (split, shuffling, initialisation)")
+    setting(p, "random_state", "--random-state", "--seed", dest="random_state")
     p.add_argument("--device", default="auto",
                    help="auto (CUDA only for the models it speeds up), cpu, cuda, cuda:1...")
     g = p.add_argument_group("model and training settings (default: the model's own defaults)")
-    g.add_argument("--epochs", type=ranged("epochs"), help="total number of epochs")
-    g.add_argument("--beta", type=ranged("beta"), help="weight of the KL term (VAEs)")
-    g.add_argument("--latent-dim", type=ranged("latent_dim"), help="size of the latent space")
-    g.add_argument("--lr", type=ranged("lr"), help="Adam learning rate")
-    g.add_argument("--batch-size", type=ranged("batch_size"), help="mini-batch size")
-    g.add_argument("--modality", choices=("both", "audio", "lyrics"),
-                   help="conv/beta (and ae/pca on mel): which inputs feed the latent space")
-    g.add_argument("--inputs", choices=("features", "mel"), help="ae / pca / raw: 57 features or log-mel")
-    g.add_argument("--patience", type=ranged("patience"), help="early stopping after this many epochs without improvement")
-    g.add_argument("--val-fraction", type=ranged("val_fraction"), help="fraction of tracks held out for validation")
-    g.add_argument("--warmup-epochs", type=ranged("warmup_epochs"), help="KL warm-up: beta grows linearly over this many epochs")
-    g.add_argument("--capacity", type=ranged("capacity"), help="capacity schedule: target KL in nats (Burgess et al.)")
-    g.add_argument("--capacity-epochs", type=ranged("capacity_epochs"), help="epochs over which the capacity grows to --capacity")
-    g.add_argument("--width", type=ranged("width"), help="conv/beta (and ae on mel): channels of the 1-D conv layers")
-    g.add_argument("--steps-per-epoch", type=ranged("steps_per_epoch"), help="optimisation steps per epoch (conv/beta: random crops)")
-    g.add_argument("--warmup-steps", type=ranged("warmup_steps"), help="KL warm-up: beta grows linearly over this many steps (at most a third of the run)")
-    g.add_argument("--free-bits", type=ranged("free_bits"), help="nats of KL each latent dimension may use for free")
+    for name in MODEL_FLAGS:
+        setting(g, name, default=None)  # None: the model's own default
     m = p.add_argument_group("monitoring (recorded in the checkpoint; does not change the model)")
-    m.add_argument("--metrics-every", type=ranged("metrics_every"), default=0,
-                   help="cluster the validation latents every k epochs and record internal metrics (0 = never)")
-    m.add_argument("--n-clusters", type=ranged("n_clusters"), default=2, help="K-Means k for --metrics-every")
+    setting(m, "metrics_every")
+    setting(m, "n_clusters")  # K-Means k for --metrics-every
     p.set_defaults(func=run)
 
 
 def overrides(args, model_class) -> dict:
     """The model / training fields the flags set; SystemExit naming a flag the model does not have."""
-    fields = {f for cls in (model_class.config_class, model_class.training_class) if cls is not None
-              for f in cls.__dataclass_fields__}
+    fields = set(model_class().get_params())  # every setting of the model, config and training alike
     params = {}
-    for flag, field in FLAG_FIELDS.items():
-        value = getattr(args, flag, None)
+    for field in MODEL_FLAGS:
+        value = getattr(args, field, None)
         if value is None:
             continue
         if field not in fields:
-            raise SystemExit(f"error: --{flag.replace('_', '-')} does not apply to model '{args.model}'")
+            raise SystemExit(f"error: --{field.replace('_', '-')} does not apply to model '{args.model}'")
         params[field] = value
     return params
 

@@ -10,7 +10,8 @@ hdbscan        sklearn.cluster.HDBSCAN                               yes
 gmm            sklearn.mixture.GaussianMixture (hard labels)         no
 =============  ====================================================  ================
 
-* :mod:`~core.clustering.registry` -- ``CLUSTERERS``, ``Param``, ``cluster(name, Z, **params)``
+* :mod:`~core.clustering.registry` -- ``CLUSTERERS`` (each method's parameters: specs of :mod:`core.params`),
+  ``cluster(name, Z, **params)``
 * :mod:`~core.clustering.neighbours` -- ``NeighbourIndex``: the graph DBSCAN's sliders filter (the radius
   graph up to ``RADIUS_MAX`` = 20,000 points, the kNN graph above)
 * :mod:`~core.clustering.eps` -- the k-distance curve, its knee, the suggested eps, and ``choose_eps``: a
@@ -33,12 +34,11 @@ above 20,000 points every eps and min_samples move filters the cached kNN graph.
 
 from core.clustering.eps import NOISE_MAX, EpsChoice, choose_eps, eps_top, k_distance, knee, suggest_eps
 from core.clustering.neighbours import DENSE_MAX, KNN_GRAPH, RADIUS_MAX, NeighbourIndex
-from core.clustering.registry import (CLUSTERERS, FIT_MAX, FIT_WHY, PARAMS, Clusterer, ClusterResult, Param, cluster,
-                                     default_params, describe)
+from core.clustering.registry import CLUSTERERS, FIT_MAX, FIT_WHY, Clusterer, ClusterResult, cluster, describe
 
 __all__ = [
-    "Param", "Clusterer", "ClusterResult", "CLUSTERERS", "FIT_MAX", "FIT_WHY", "PARAMS", "NeighbourIndex", "DENSE_MAX",
+    "Clusterer", "ClusterResult", "CLUSTERERS", "FIT_MAX", "FIT_WHY", "NeighbourIndex", "DENSE_MAX",
     "KNN_GRAPH", "RADIUS_MAX",
-    "cluster", "default_params", "describe", "k_distance", "knee", "suggest_eps", "EpsChoice", "choose_eps", "eps_top",
+    "cluster", "describe", "k_distance", "knee", "suggest_eps", "EpsChoice", "choose_eps", "eps_top",
     "NOISE_MAX",
 ]

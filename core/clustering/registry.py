@@ -1,8 +1,10 @@
 """The clusterer registry: every method the dashboard offers, its parameters, and ``cluster()``.
 
 ``CLUSTERERS`` maps a method name to a :class:`Clusterer`: a display label, the
-parameters it exposes (each a :class:`Param` with default, type and range, from
-which the dashboard builds its sliders) and a builder for the estimator.
+parameters it exposes and a builder for the estimator. A parameter's type, range,
+help and widget bounds are its :class:`~core.params.Spec` (declared once in
+:data:`core.params.SPECS`); the registry says only which a method exposes and,
+where a method's default differs from the spec's, that default.
 DBSCAN has no builder: it runs on a :class:`~core.clustering.neighbours.NeighbourIndex`.
 """
 
@@ -16,9 +18,9 @@ from sklearn.cluster import HDBSCAN, AgglomerativeClustering, KMeans
 from sklearn.mixture import GaussianMixture
 
 from core.clustering.neighbours import NeighbourIndex, check_latents, dbscan_labels
+from core.params import SPECS, Spec
 
-__all__ = ["Param", "Clusterer", "ClusterResult", "CLUSTERERS", "PARAMS", "FIT_MAX", "FIT_WHY", "cluster",
-           "default_params", "describe"]
+__all__ = ["Clusterer", "ClusterResult", "CLUSTERERS", "FIT_MAX", "FIT_WHY", "cluster", "describe"]
 
 #: Methods that cannot scale to large collections are fitted on a seeded uniform sample of at most this
 #: many points. The Gaussian mixture then assigns every point its most likely component; the others
@@ -33,73 +35,31 @@ FIT_WHY: dict[str, str] = {"agglomerative": "all their pairwise distances in mem
                            "hdbscan": "minutes to hours", "gmm": "a minute or more per change"}
 
 
-# --------------------------------------------------------------------------- parameters
-@dataclass(frozen=True)
-class Param:
-    """One exposed parameter: its default, and either a numeric range or a list of choices.
-
-    ``kind`` is ``"int"``, ``"float"`` or ``"choice"`` (derived from the default and choices).
-    """
-
-    default: Any
-    min: float | None = None
-    max: float | None = None
-    step: float | None = None
-    choices: tuple = ()
-    help: str = ""
-
-    @property
-    def kind(self) -> str:
-        if self.choices:
-            return "choice"
-        if isinstance(self.default, bool):
-            return "bool"
-        return "int" if isinstance(self.default, int) else "float"
-
-    def clip(self, value: float) -> float:
-        """A number moved into this parameter's range (a data-derived start, e.g. DBSCAN's suggested eps)."""
-        lo = -np.inf if self.min is None else self.min
-        hi = np.inf if self.max is None else self.max
-        return float(min(max(value, lo), hi))
-
-    def check(self, name: str, value: Any) -> Any:
-        """Return ``value`` converted to this parameter's type; ValueError naming ``name`` if out of range."""
-        if self.kind == "choice":
-            if value not in self.choices:
-                raise ValueError(f"parameter {name}={value!r} is not one of {list(self.choices)}")
-            return value
-        if self.kind == "bool":
-            return bool(value)
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"parameter {name}={value!r} is not a number") from None
-        if not np.isfinite(number):
-            raise ValueError(f"parameter {name}={value!r} is not finite")
-        if self.kind == "int":
-            if number != int(number):
-                raise ValueError(f"parameter {name}={value!r} must be a whole number")
-            number = int(number)
-        if self.min is not None and number < self.min:
-            raise ValueError(f"parameter {name}={value!r} is below its minimum {self.min}")
-        if self.max is not None and number > self.max:
-            raise ValueError(f"parameter {name}={value!r} is above its maximum {self.max}")
-        return number
-
-
 @dataclass(frozen=True)
 class Clusterer:
     """A registry entry: display label, exposed parameters, estimator builder, and whether it marks noise.
 
-    ``build(random_state=..., **params)`` returns an sklearn estimator; DBSCAN has none
-    (it runs on a :class:`NeighbourIndex`).
+    ``exposes`` maps each parameter the method takes to this method's own default, or to None where the
+    spec's default (:data:`core.params.SPECS`) is the method's too. ``build(random_state=..., **params)``
+    returns an sklearn estimator; DBSCAN has none (it runs on a :class:`NeighbourIndex`).
     """
 
     label: str
-    params: dict[str, Param]
+    exposes: dict[str, Any]
     build: Callable[..., Any] | None
     has_noise: bool = False
     description: str = ""
+
+    @property
+    def params(self) -> dict[str, Spec]:
+        """The spec of every exposed parameter, with this method's default: read from :data:`core.params.SPECS`
+        each time, so the dashboard's widgets and :func:`cluster` follow the one declaration."""
+        return {name: SPECS[name] if own is None else SPECS[name].with_default(own)
+                for name, own in self.exposes.items()}
+
+    def default_params(self) -> dict[str, Any]:
+        """The default value of every exposed parameter."""
+        return {name: spec.default for name, spec in self.params.items()}
 
 
 @dataclass
@@ -121,16 +81,6 @@ class ClusterResult:
     params: dict[str, Any] = field(default_factory=dict)
     fitted_on: int | None = None
     assigned: str = ""
-
-    @property
-    def noise_mask(self) -> np.ndarray:
-        return self.labels < 0
-
-    def summary(self) -> str:
-        text = f"{self.name}: {self.n_clusters} cluster(s)"
-        if self.noise_fraction > 0:
-            text += f", {self.noise_fraction:.1%} noise"
-        return text
 
 
 # --------------------------------------------------------------------------- builders
@@ -159,75 +109,42 @@ def _gmm(*, random_state, n_components, covariance_type, n_init, max_iter):
     )
 
 
-_K = Param(2, 1, 50, 1, help="number of clusters")
-
-#: The one registry of clustering methods.
+#: The one registry of clustering methods: parameter -> this method's default (None: the spec's).
 CLUSTERERS: dict[str, Clusterer] = {
     "kmeans": Clusterer(
         "K-Means",
-        {
-            "n_clusters": _K,
-            "n_init": Param(10, 1, 50, 1, help="restarts; the best inertia is kept"),
-            "max_iter": Param(300, 10, 2000, 10, help="iterations per restart"),
-            "init": Param("k-means++", choices=("k-means++", "random"), help="initial centres"),
-        },
+        {"n_clusters": None, "n_init": 10, "max_iter": 300, "init": None},
         _kmeans,
         description="Lloyd's K-Means on the latent vectors.",
     ),
     "dbscan": Clusterer(
         "DBSCAN",
-        {
-            "eps": Param(0.5, 0.001, 20.0, 0.001, help="neighbourhood radius (see suggest_eps)"),
-            "min_samples": Param(5, 1, 200, 1, help="points within eps (itself included) to be a core point"),
-            "metric": Param("euclidean", choices=("euclidean", "manhattan", "cosine"), help="distance"),
-        },
+        {"eps": None, "min_samples": None, "metric": None},
         None,  # cluster() runs it on a NeighbourIndex (see neighbours.dbscan_labels)
         has_noise=True,
         description="Density-based; points in no dense region are noise (-1).",
     ),
     "agglomerative": Clusterer(
         "Agglomerative",
-        {
-            "n_clusters": _K,
-            "linkage": Param("ward", choices=("ward", "complete", "average", "single"), help="merge criterion"),
-            "metric": Param("euclidean", choices=("euclidean", "manhattan", "cosine"),
-                            help="distance (ward needs euclidean)"),
-        },
+        {"n_clusters": None, "linkage": None, "metric": None},
         _agglomerative,
         description="Bottom-up hierarchical clustering.",
     ),
     "hdbscan": Clusterer(
         "HDBSCAN",
-        {
-            "min_cluster_size": Param(15, 2, 1000, 1, help="smallest group that counts as a cluster"),
-            "min_samples": Param(5, 1, 200, 1, help="density smoothing; larger = more noise"),
-            "cluster_selection_epsilon": Param(0.0, 0.0, 20.0, 0.01, help="merge clusters closer than this"),
-            "cluster_selection_method": Param("eom", choices=("eom", "leaf"), help="excess of mass or leaves"),
-        },
+        {"min_cluster_size": None, "min_samples": None, "cluster_selection_epsilon": None,
+         "cluster_selection_method": None},
         _hdbscan,
         has_noise=True,
         description="Hierarchical density-based; noise (-1) allowed; no eps to tune.",
     ),
     "gmm": Clusterer(
         "Gaussian mixture",
-        {
-            "n_components": _K,
-            "covariance_type": Param("full", choices=("full", "tied", "diag", "spherical"), help="covariance shape"),
-            "n_init": Param(3, 1, 20, 1, help="restarts; the best likelihood is kept"),
-            "max_iter": Param(200, 10, 2000, 10, help="EM iterations"),
-        },
+        {"n_components": None, "covariance_type": None, "n_init": 3, "max_iter": 200},
         _gmm,
         description="Gaussian mixture fitted by EM; each point gets its most likely component.",
     ),
 }
-
-#: Parameters of every method, ``PARAMS[name][param] -> Param`` (a view of CLUSTERERS for slider building).
-PARAMS: dict[str, dict[str, Param]] = {name: c.params for name, c in CLUSTERERS.items()}
-
-
-def default_params(name: str) -> dict[str, Any]:
-    """The default value of every parameter of method ``name``."""
-    return {k: p.default for k, p in _entry(name).params.items()}
 
 
 #: The parameters that define a clustering to a reader, by method (the others, restarts and iterations, only
@@ -279,10 +196,11 @@ def cluster(
     Returns a :class:`ClusterResult` with labels shape=(n,) (``-1`` = noise).
     """
     entry = _entry(name)
-    unknown = set(params) - set(entry.params)
+    specs = entry.params
+    unknown = set(params) - set(specs)
     if unknown:
-        raise ValueError(f"{name} has no parameter(s) {sorted(unknown)}; it takes {sorted(entry.params)}")
-    values = {k: p.check(k, params.get(k, p.default)) for k, p in entry.params.items()}
+        raise ValueError(f"{name} has no parameter(s) {sorted(unknown)}; it takes {sorted(specs)}")
+    values = {k: p.check(params.get(k, p.default), parameter=True) for k, p in specs.items()}
     Z = check_latents(Z) if index is None else index.Z
     n = len(Z)
     for key in ("n_clusters", "n_components"):

@@ -13,7 +13,9 @@ pca_balanced  PCA on mel + lyrics with each block scaled to unit total variance
 
 Every model is an estimator with the parameters ``config`` (architecture, see
 :mod:`core.models.configs`), ``training`` (None for pca / raw), ``random_state`` and
-``device``; it has ``name``, ``needs`` (the :class:`~core.inputs.ModelInputs` fields it
+``device``; ``get_params()`` lists every setting of the two configs and the estimator in one
+flat dict, whose names are those of :data:`core.params.SPECS` (each setting's type, range and
+help). It has ``name``, ``label`` (its name for a person), ``needs`` (the :class:`~core.inputs.ModelInputs` fields it
 uses), ``fit(inputs, *, callback, stop) -> self``, ``encode(inputs) -> (n, d)`` and
 ``reconstruct(inputs) -> ModelInputs``; the torch models also ``decode(z)`` and the VAEs
 ``sample(n)``. Save and load them with :mod:`core.checkpoint`.
@@ -32,6 +34,7 @@ from core.models.baselines import AutoEncoder, BalancedPCAModel, PCAModel, RawMo
 from core.models.configs import split_params
 from core.models.conv import BetaVAE, ConvVAE
 from core.models.vae import BasicVAE
+from core.params import check_settings
 
 #: The registry: name -> model class.
 MODELS: dict[str, type[Model]] = {
@@ -50,6 +53,10 @@ def create(name: str, *, config: Any = None, training: Any = None, random_state:
            **params: Any) -> Model:
     """A new, unfitted model ``name``; ``params`` override fields of its model or training config.
 
+    Every number given (``params`` and ``random_state``) is checked against its range in
+    :data:`core.params.SPECS`: ValueError names the first out of range (``epochs must be a whole number
+    from 1 to 100000, got 0``). Choices (``modality``...) are checked by ``fit``, as every estimator's.
+
     >>> m = create("basic", latent_dim=8, beta=2.0, random_state=3)
     >>> (m.config.latent_dim, m.training.beta, m.random_state)
     (8, 2.0, 3)
@@ -60,6 +67,7 @@ def create(name: str, *, config: Any = None, training: Any = None, random_state:
         raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}") from None
     model_params, train_params = split_params(params, config_class=cls.config_class,
                                               training_class=cls.training_class, owner=name)
+    check_settings({**params, "random_state": random_state})
     config = (config or cls.config_class)
     config = config(**model_params) if isinstance(config, type) else _replace(config, model_params)
     if cls.training_class is not None:

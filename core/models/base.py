@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from dataclasses import replace
+from dataclasses import fields, replace
 from typing import Any, Callable, ClassVar
 
 import numpy as np
@@ -32,6 +32,7 @@ from core.inputs import ModelInputs
 from core.models.configs import config_to_dict
 from core.models.losses import VAELoss, run_warmup_steps
 from core.models.preprocessing import ClipPrep, FeaturePrep, MelPrep, prep_from_state
+from core.params import SPECS
 from core.training import (TrainConfig, default_threads, empty_module, resolve_device, seeded_module, torch_threads,
                            train)
 
@@ -43,11 +44,18 @@ class Model:
     """Base class: parameters, input checks, fingerprint."""
 
     name: ClassVar[str] = ""
+    #: The model's name for a person ("Basic VAE", "ConvVAE"...): what the dashboard lists.
+    label: ClassVar[str] = ""
     config_class: ClassVar[type]
     #: The training config dataclass (None: nothing is trained by gradient descent).
     training_class: ClassVar[type | None] = None
     #: This model's defaults for its training config (e.g. the ConvVAE trains 40 epochs).
     training_defaults: ClassVar[dict] = {}
+    #: Whether the model has a KL term (the VAEs) or not (autoencoder, baselines).
+    variational: ClassVar[bool] = False
+    #: A VAE on random crops of whole-clip log-mels (the ConvVAE and the Beta-VAE): its width, steps per epoch
+    #: and free bits shape it as much as its latent size, and its β is reported normalised (β·d/(F·T)).
+    spectrogram_vae: ClassVar[bool] = False
 
     def __init__(self, config: Any = None, training: Any = None, *, random_state: int = 0,
                  device: str = "auto"):
@@ -62,9 +70,17 @@ class Model:
         return f"{type(self).__name__}({self.config}, {self.training}, random_state={self.random_state})"
 
     def get_params(self) -> dict:
-        """The constructor parameters."""
-        return {"config": self.config, "training": self.training, "random_state": self.random_state,
-                "device": self.device}
+        """Every setting of the model in one flat dict, scikit-learn style: each field of its model config
+        and of its training config (none for a model without training), then ``random_state`` and ``device``.
+
+        A config field holds the value as stored (``epochs=None``: the model's own number, :attr:`epochs`).
+        The field names are those of ``core.models.create``'s keyword arguments and of :data:`core.params.SPECS`,
+        so a reader never has to know which config holds a setting."""
+        out = {}
+        for config in (self.config, self.training):
+            if config is not None:
+                out.update({f.name: getattr(config, f.name) for f in fields(config)})
+        return {**out, "random_state": self.random_state, "device": self.device}
 
     # ---------------------------------------------------------------- interface
     @property
@@ -95,10 +111,13 @@ class Model:
 
     def validate(self) -> None:
         """Raise ValueError naming a parameter whose value cannot work (called by ``fit``)."""
-        for name, allowed in (("inputs", ("features", "mel")), ("modality", ("both", "audio", "lyrics"))):
+        for name in ("inputs", "modality"):
             value = getattr(self.config, name, None)
-            if value is not None and value not in allowed:
-                raise ValueError(f"{type(self).__name__}: {name} must be one of {allowed}, got {value!r}")
+            if value is not None:
+                try:
+                    SPECS[name].check(value)
+                except ValueError as exc:
+                    raise ValueError(f"{type(self).__name__}: {exc}") from None
 
     # ------------------------------------------------------------ checkpointing
     def get_state(self) -> dict:
@@ -156,8 +175,7 @@ class TorchModel(Model):
     ``_network() -> nn.Module`` (from ``self.config`` and ``self.prep_``).
     """
 
-    #: Whether the model has a KL term (VAEs) or not (plain autoencoder).
-    variational: ClassVar[bool] = True
+    variational = True
     #: Whether ``device="auto"`` trains on CUDA (see the measurements in :mod:`core.training.device`).
     cuda_pays_off: ClassVar[bool] = False
     #: Epochs when ``training.epochs`` is None.

@@ -40,6 +40,7 @@ class AutoEncoder(TorchModel):
     """Plain autoencoder: ``create("ae", inputs="features" | "mel")``."""
 
     name = "ae"
+    label = "Autoencoder"
     config_class = AEConfig
     training_class = TrainConfig
     training_defaults = {"epochs": None}  # 120 on features, 40 on mel (the networks' own defaults)
@@ -103,6 +104,7 @@ class PCAModel(Model):
     """PCA on standardised features (the study's baseline) or on the flattened mel (+ lyrics)."""
 
     name = "pca"
+    label = "PCA"
     config_class = PCAConfig
 
     @property
@@ -183,6 +185,7 @@ class RawModel(Model):
     """The standardised inputs themselves (or, for mel, the per-band mean/std over time)."""
 
     name = "raw"
+    label = "Raw inputs"
     config_class = RawConfig
 
     @property
@@ -260,6 +263,7 @@ class TfidfModel(Model):
     """
 
     name = "tfidf"
+    label = "TF-IDF lyrics"
     config_class = TfidfConfig
 
     @property
@@ -320,6 +324,7 @@ class BalancedPCAModel(PCAModel):
     """
 
     name = "pca_balanced"
+    label = "PCA, balanced blocks"
     config_class = BalancedPCAConfig
 
     def validate(self) -> None:

@@ -354,6 +354,7 @@ class ConvVAE(TorchModel):
     """The spectrogram VAE: whole-clip crops, learned per-band σ, concatenated lyrics block."""
 
     name = "conv"
+    label = "ConvVAE"
     config_class = ConvVAEConfig
     training_class = VAETrainConfig
     #: The whole-clip recipe (ConvVAEConfig): 30 epochs × 100 steps = 3,000 steps of 64 random crops; AdamW (weight decay
@@ -369,6 +370,7 @@ class ConvVAE(TorchModel):
     #: less than the recipe; the page says so and shows both estimates.
     quick_training = {"epochs": 10, "steps_per_epoch": 30, "batch_size": 32, "width": 64}
     variational = True
+    spectrogram_vae = True
     cuda_pays_off = True  # CUDA is 5x (batch 32) to 17x (batch 256) faster (core.training.device)
     cuda_batch_size = 256
 
@@ -469,4 +471,5 @@ class BetaVAE(ConvVAE):
     """The ConvVAE trained with β = 4 (a loss setting): ``create("beta")``."""
 
     name = "beta"
+    label = "Beta-VAE"
     training_defaults = {**ConvVAE.training_defaults, "beta": 4.0}

@@ -73,6 +73,7 @@ class BasicVAE(TorchModel):
     """Dense VAE on the standardised 57-value vector (the study's Basic VAE)."""
 
     name = "basic"
+    label = "Basic VAE"
     config_class = BasicVAEConfig
     training_class = VAETrainConfig
     training_defaults = {"epochs": 120}
