@@ -20,7 +20,10 @@ above it in this list (`.importlinter` holds the contract and CI checks it):
     explore      decode, interpolate, traverse and listen (no presentation)
     projections  t-SNE, UMAP and PCA (cached)
     evaluate/    the study's tasks, their orchestration and the Markdown report
-    jobs         background training jobs; workspace: checkpoint and run files, prepare
+    workspace    the corpus the dashboard opens and where it may read (restricted loads)
+    shelf        the checkpoint shelf: ready-made checkpoints and saved runs, listed, named, deleted
+    jobs         background training and evaluation jobs
+    warmup       prepare and the background warm-up: the dashboard's first caches, made ahead
     cli/         `python -m core`: a command's module is imported only when that command runs
 
 Utilities below everything: io (the one atomic writer), cache (the one on-disk array cache) and

@@ -38,13 +38,19 @@ from core.models import MODELS, create
 from core.progress import Remaining, Stopped  # Stopped: raised inside a job's thread when Stop was pressed
 
 __all__ = ["Job", "TrainingJob", "EvaluationJob", "JobRegistry", "JobLimitError", "Stopped", "prepare_job",
-           "MAX_JOBS_PER_SESSION", "MAX_JOBS", "TrainingTime", "measure_training", "EvaluationTime",
+           "max_jobs_per_session", "max_jobs", "TrainingTime", "measure_training", "EvaluationTime",
            "estimate_evaluation"]
 
-#: Training jobs one dashboard session may run at once (env ``SONGSCAPE_MAX_JOBS_PER_SESSION``).
-MAX_JOBS_PER_SESSION = int(os.environ.get("SONGSCAPE_MAX_JOBS_PER_SESSION", "1"))
-#: Training jobs the whole server runs at once, every session together (env ``SONGSCAPE_MAX_JOBS``).
-MAX_JOBS = int(os.environ.get("SONGSCAPE_MAX_JOBS", "2"))
+def max_jobs_per_session() -> int:
+    """Training jobs one dashboard session may run at once (env ``SONGSCAPE_MAX_JOBS_PER_SESSION``, default 1).
+    Read at each call, so a setting made after import counts."""
+    return int(os.environ.get("SONGSCAPE_MAX_JOBS_PER_SESSION", "1"))
+
+
+def max_jobs() -> int:
+    """Training jobs the whole server runs at once, every session together (env ``SONGSCAPE_MAX_JOBS``,
+    default 2). Read at each call, so a setting made after import counts."""
+    return int(os.environ.get("SONGSCAPE_MAX_JOBS", "2"))
 
 
 class JobLimitError(BadInputError):
@@ -248,10 +254,13 @@ class JobRegistry:
 
     Jobs are kept by id with the session (``owner``) that started them. :meth:`add` refuses
     a training job beyond ``per_session`` running ones for that owner or ``total`` running
-    ones on the server, and a job that would write a checkpoint another running job writes.
+    ones on the server (defaults: :func:`max_jobs_per_session`, :func:`max_jobs`, read when the
+    registry is made), and a job that would write a checkpoint another running job writes.
     """
 
-    def __init__(self, *, per_session: int = MAX_JOBS_PER_SESSION, total: int = MAX_JOBS, keep: int = 50):
+    def __init__(self, *, per_session: int | None = None, total: int | None = None, keep: int = 50):
+        per_session = max_jobs_per_session() if per_session is None else per_session
+        total = max_jobs() if total is None else total
         self.per_session, self.total, self.keep = int(per_session), int(total), int(keep)
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()

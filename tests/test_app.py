@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import config, workspace
+from core import config
 from tests.helpers import tiny_demo
 
 pytestmark = pytest.mark.slow
@@ -22,7 +22,7 @@ TIMEOUT = 180
 def app_env(tmp_path_factory, monkeypatch_module):
     root = tmp_path_factory.mktemp("app")
     corpus_dir = tiny_demo(root / "demo")
-    monkeypatch_module.setattr(workspace, "DEFAULT_SPECS", (f"manifest:{corpus_dir / 'manifest.csv'}",))
+    monkeypatch_module.setenv("SONGSCAPE_CORPUS", f"manifest:{corpus_dir / 'manifest.csv'}")
     monkeypatch_module.setattr(config, "RUNS_DIR", root / "runs")
     monkeypatch_module.setattr(config, "DATA_DIR", root)
     if not list(config.CHECKPOINT_DIR.glob("*.pt")):
@@ -178,7 +178,7 @@ def test_feature_table_corpus_opens_with_basic_and_explains_conv(tmp_path, share
     small = pd.concat([table.head(30), table.tail(30)])  # both languages
     path = tmp_path / "features_small.csv"
     small.to_csv(path, index=False)
-    monkeypatch.setattr(workspace, "DEFAULT_SPECS", (f"features:{path}",))
+    monkeypatch.setenv("SONGSCAPE_CORPUS", f"features:{path}")
     monkeypatch.setattr(config, "RUNS_DIR", tmp_path / "runs")
 
     at = _app()

@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 
-from core import checkpoint, workspace
+from core import checkpoint, shelf, workspace
 from core.features.mel import CLIP_PARAMS, MelParams
 from core.reconstruction import corpus_reconstruction_measures
 from tests.test_app import _app, app_env, monkeypatch_module  # noqa: F401  (fixtures)
@@ -61,7 +61,7 @@ def test_latent_page_shows_the_core_reconstruction_measures_of_the_checkpoint(ap
     path = at.session_state[state.CHECKPOINT]
     model = checkpoint.load(path)
     assert model.name in ("conv", "beta"), path  # the app opens on the spectrogram VAE
-    q = corpus_reconstruction_measures(model, workspace.load_corpus(workspace.DEFAULT_SPECS))
+    q = corpus_reconstruction_measures(model, workspace.load_corpus(workspace.default_specs()))
     shown = {m.label: m.value for m in at.metric}
     assert shown["self-retrieval"] == f"{q['self_retrieval']:.1%}"
     assert shown["chance"] == f"{q['chance']:.1%}" and q["chance"] == pytest.approx(1 / q["n"])
@@ -78,7 +78,7 @@ def test_latent_page_shows_the_core_reconstruction_measures_of_the_checkpoint(ap
 
 @pytest.mark.slow
 def test_latent_page_says_a_feature_model_reconstructs_no_mel(app_env):
-    basic = next(str(e.path) for e in workspace.list_checkpoints() if e.name == "basic")
+    basic = next(str(e.path) for e in shelf.list_checkpoints() if e.name == "basic")
     at = _latent_page(basic)
     assert not [m for m in at.metric if m.label == "self-retrieval"]
     assert any("does not reconstruct a mel spectrogram" in c.value for c in at.caption), [c.value for c in at.caption]

@@ -12,7 +12,6 @@ import soundfile as sf
 from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
-from core import workspace
 from core.corpus.roots import ENV, is_local_address
 
 SR = 22050
@@ -28,7 +27,7 @@ def page_env(tmp_path, monkeypatch):
         sf.write(root / f"s{i}.wav", y.astype(np.float32), SR)
     pd.DataFrame({"path": [f"s{i}.wav" for i in range(3)]}).to_csv(root / "manifest.csv", index=False)
     (tmp_path / "roots" / "other").mkdir()
-    monkeypatch.setattr(workspace, "DEFAULT_SPECS", (f"manifest:{root / 'manifest.csv'}",))
+    monkeypatch.setenv("SONGSCAPE_CORPUS", f"manifest:{root / 'manifest.csv'}")
     monkeypatch.setenv(ENV, str(tmp_path / "roots"))
     # AppTest leaves the page script as __main__; spawned workers of later tests would re-run it
     monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])

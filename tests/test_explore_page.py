@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import config, embeddings, workspace
+from core import config, embeddings
 from tests.helpers import tiny_demo
 
 pytestmark = pytest.mark.slow
@@ -22,7 +22,7 @@ def app_env(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     root = tmp_path_factory.mktemp("explore")
     corpus_dir = tiny_demo(root / "demo", n_tracks=30)
-    mp.setattr(workspace, "DEFAULT_SPECS", (f"manifest:{corpus_dir / 'manifest.csv'}",))
+    mp.setenv("SONGSCAPE_CORPUS", f"manifest:{corpus_dir / 'manifest.csv'}")
     mp.setattr(config, "RUNS_DIR", root / "runs")
     mp.setattr(config, "DATA_DIR", root)
     yield root

@@ -1,4 +1,5 @@
-"""core.jobs: a training job hands pages a consistent snapshot of its epochs while its thread appends."""
+"""core.jobs: a training job hands pages a consistent snapshot of its epochs while its thread appends; the
+job limits are read from the environment when a registry is made."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import threading
 
 import pandas as pd
 
-from core.jobs import TrainingJob
+from core.jobs import JobRegistry, TrainingJob, max_jobs, max_jobs_per_session
 
 
 def test_pages_read_a_consistent_snapshot_while_epochs_are_appended():
@@ -79,3 +80,14 @@ def test_a_measured_training_time_scales_with_the_run(tmp_path):
     made_up = TrainingTime(setup=2.0, step=0.5, evaluation=1.0, batches=7)
     assert made_up.seconds(30, 100) == 2.0 + 3000 * 0.5 + 30 * 1.0
     assert made_up.seconds(4) == 2.0 + 4 * 7 * 0.5 + 4 * 1.0  # no steps per epoch: one pass of 7 batches
+
+
+def test_the_job_limits_are_read_when_a_registry_is_made_not_when_imported(monkeypatch):
+    monkeypatch.delenv("SONGSCAPE_MAX_JOBS", raising=False)
+    monkeypatch.delenv("SONGSCAPE_MAX_JOBS_PER_SESSION", raising=False)
+    assert (max_jobs_per_session(), max_jobs()) == (1, 2)
+    monkeypatch.setenv("SONGSCAPE_MAX_JOBS", "7")
+    monkeypatch.setenv("SONGSCAPE_MAX_JOBS_PER_SESSION", "3")
+    registry = JobRegistry()
+    assert (registry.per_session, registry.total) == (3, 7)
+    assert (JobRegistry(per_session=1, total=2).per_session, JobRegistry(total=2).total) == (1, 2)

@@ -14,7 +14,7 @@ from sklearn.cluster import DBSCAN
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
 from streamlit.testing.v1 import AppTest
 
-from core import checkpoint, config, latents, projections, synthetic, workspace
+from core import checkpoint, config, latents, projections, synthetic
 from core.clustering import NeighbourIndex, cluster, neighbours, suggest_eps
 from core.corpus.feature_table import read_feature_table
 from core.inputs import build_inputs
@@ -151,7 +151,7 @@ def test_explore_draws_a_sample_of_a_million_points_with_a_note():
 def test_explore_page_draws_the_sample_and_says_so(tmp_path, monkeypatch):
     """The page path of the degrade, with the limit lowered to 10 points of the tiny demo corpus."""
     corpus_dir = tiny_demo(tmp_path / "demo")
-    monkeypatch.setattr(workspace, "DEFAULT_SPECS", (f"manifest:{corpus_dir / 'manifest.csv'}",))
+    monkeypatch.setenv("SONGSCAPE_CORPUS", f"manifest:{corpus_dir / 'manifest.csv'}")
     monkeypatch.setattr(config, "RUNS_DIR", tmp_path / "runs")
     monkeypatch.setattr(config, "DATA_DIR", tmp_path)
     monkeypatch.setattr(scale, "SCATTER_MAX", 10)
@@ -337,7 +337,7 @@ def test_clusters_latent_and_data_pages_sample_and_say_so(tmp_path, monkeypatch)
     track boxes list a sample and take a typed id, the Data table lists a sample; each says so."""
     from core.clustering import registry
     corpus_dir = tiny_demo(tmp_path / "demo")
-    monkeypatch.setattr(workspace, "DEFAULT_SPECS", (f"manifest:{corpus_dir / 'manifest.csv'}",))
+    monkeypatch.setenv("SONGSCAPE_CORPUS", f"manifest:{corpus_dir / 'manifest.csv'}")
     monkeypatch.setattr(config, "RUNS_DIR", tmp_path / "runs")
     monkeypatch.setattr(config, "DATA_DIR", tmp_path)
     monkeypatch.setattr(scale, "SCATTER_MAX", 10)

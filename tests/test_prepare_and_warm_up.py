@@ -30,9 +30,9 @@ def test_prepare_progress_opens_a_bar_per_stage(capsys):
 def test_prepare_first_view_makes_what_explore_draws_first_and_the_warm_up_the_rest(tmp_path, monkeypatch, capsys):
     """scripts/start.sh runs `prepare --first-view`: the corpus, then only the checkpoint the dashboard
     opens with (its latents and t-SNE), the others being left to the dashboard's background warm-up
-    (core.workspace.warm_up), which makes every other shipped checkpoint's latents and t-SNE."""
+    (core.warmup.warm_up), which makes every other shipped checkpoint's latents and t-SNE."""
     import core.latents as latents
-    from core import checkpoint, workspace
+    from core import checkpoint, shelf, warmup, workspace
     from core.cli import main
     from core.latents import encode_corpus, latent_part
     from core.projections import project
@@ -40,14 +40,14 @@ def test_prepare_first_view_makes_what_explore_draws_first_and_the_warm_up_the_r
 
     demo = tiny_demo(tmp_path / "fv", n_tracks=12, seconds=3.0, seed=11)  # a corpus no other test encodes
     spec = f"manifest:{demo / 'manifest.csv'}"
-    monkeypatch.setattr(workspace, "DEFAULT_SPECS", (spec,))
+    monkeypatch.setenv("SONGSCAPE_CORPUS", spec)
     assert main(["prepare", "--data", spec, "--first-view", "--dashboard-next"]) == 0
     said = capsys.readouterr().out
     # start.sh starts the dashboard itself: the line says so, with the time each stage took
     assert "starting the dashboard" in said and "streamlit run" not in said, said
     assert "ready in " in said and "encode conv " in said, said
     corpus = workspace.load_corpus((spec,))
-    shipped = workspace.shipped_checkpoints(corpus)
+    shipped = shelf.shipped_checkpoints(corpus)
     assert shipped[0].name == "conv" and len(shipped) > 2  # the one Explore opens with comes first
 
     def cached(entry) -> bool:
@@ -70,10 +70,10 @@ def test_prepare_first_view_makes_what_explore_draws_first_and_the_warm_up_the_r
     assert cached(shipped[0])
     assert not any(cached(e) for e in shipped[1:])
     monkeypatch.undo()
-    monkeypatch.setattr(workspace, "DEFAULT_SPECS", (spec,))
-    monkeypatch.setattr(workspace, "warm_up_projections", lambda: None)  # UMAP's compilation: not under test
+    monkeypatch.setenv("SONGSCAPE_CORPUS", spec)
+    monkeypatch.setattr(warmup, "warm_up_projections", lambda: None)  # UMAP's compilation: not under test
     messages = []
-    workspace.warm_up((spec,), progress=lambda d, t, m="": messages.append(m))
+    warmup.warm_up((spec,), progress=lambda d, t, m="": messages.append(m))
     assert any(m.startswith("encode basic:") for m in messages) and messages[-1] == "UMAP: ready"
     assert not any(m.startswith("encode conv:") and m != "encode conv: cached" for m in messages)
     monkeypatch.setattr(latents, "build_inputs", no_work)
@@ -85,7 +85,7 @@ def test_the_sidebar_shows_the_background_warm_up_while_it_runs(app_env, monkeyp
     shows its progress while it runs (the page never waits for it)."""
     import threading
 
-    from core import workspace
+    from core import warmup, workspace
 
     release, calls = threading.Event(), []
 
@@ -95,21 +95,21 @@ def test_the_sidebar_shows_the_background_warm_up_while_it_runs(app_env, monkeyp
         release.wait(30)
 
     monkeypatch.delenv("SONGSCAPE_NO_WARMUP", raising=False)
-    monkeypatch.setattr(workspace, "warm_up", fake_warm_up)
+    monkeypatch.setattr(warmup, "warm_up", fake_warm_up)
     monkeypatch.setattr(state, "_WARM_UP", {})
     at = _page("explore")
     for _ in range(50):
         if calls:
             break
         threading.Event().wait(0.1)
-    assert calls == [workspace.DEFAULT_SPECS]
+    assert calls == [workspace.default_specs()]
     at.run()
     notes = [c.value for c in at.sidebar.caption]
     assert any("in the background: encode basic: eng_rock_0002.wav (3/12)" in n for n in notes), notes
     other = _page("explore")  # another session: the same warm-up, not a second one
-    assert calls == [workspace.DEFAULT_SPECS]
+    assert calls == [workspace.default_specs()]
     release.set()
-    state._WARM_UP[workspace.DEFAULT_SPECS].join(10)
+    state._WARM_UP[workspace.default_specs()].join(10)
     other.run()
     assert not any("in the background" in c.value for c in other.sidebar.caption)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from core import checkpoint, config, workspace
+from core import checkpoint, config, shelf
 from core.jobs import Job, JobLimitError, JobRegistry
 from core.models import MODELS
 from tests.test_app import _app, app_env, monkeypatch_module  # noqa: F401  (fixtures)
@@ -141,10 +141,10 @@ def test_typed_values_survive_a_model_change_untouched_ones_follow_the_model(app
     assert info["model"] == "conv" and info["epochs_trained"] == 6 and info["train_config"]["epochs"] == 6
     at.run()  # the run ended: the form is back, with what was typed and a name no run has taken
     assert at.selectbox(key="train_model").value == "conv"
-    assert at.text_input(key="train_name").value == workspace.next_run_name(job.save_to)
+    assert at.text_input(key="train_name").value == shelf.next_run_name(job.save_to)
     at.selectbox(key="train_model").set_value("basic").run()
     assert at.number_input(key="train_epochs").value == 6
-    assert at.text_input(key="train_name").value == workspace.next_run_name(job.save_to)
+    assert at.text_input(key="train_name").value == shelf.next_run_name(job.save_to)
     assert at.number_input(key="train_batch").value == 32  # untouched: the Basic VAE's default again
     at.selectbox(key="train_model").set_value("conv").run()
     assert at.number_input(key="train_steps").value == 2  # a conv-only field typed earlier, dropped and put back

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from core import embeddings, scoring, workspace
+from core import embeddings, scoring, shelf
 from core.clustering import NeighbourIndex
 from core.errors import BadInputError
 from core.projections import project
@@ -46,7 +46,7 @@ def model_source(entry) -> Source:
 
 def available() -> list[Source]:
     """Every checkpoint, then every embeddings file."""
-    out = [model_source(e) for e in workspace.list_checkpoints()]
+    out = [model_source(e) for e in shelf.list_checkpoints()]
     for path in embeddings.list_files():
         out.append(Source("file", path.name, str(path), path.stat().st_mtime))
     return out
@@ -58,7 +58,7 @@ def find(key: str) -> Source | None:
 
 
 def _entry(source: Source):
-    return next(e for e in workspace.list_checkpoints() if str(e.path) == source.path)
+    return next(e for e in shelf.list_checkpoints() if str(e.path) == source.path)
 
 
 # ----------------------------------------------------------------------------------- vectors

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import clustering, embeddings, workspace
+from core import clustering, embeddings, shelf, workspace
 from core.blocks import PARTS
 from core.errors import SongscapeError
 from ui import state
@@ -67,14 +67,14 @@ def _restore(params: dict[str, str], notes: list[str]) -> None:
                 st.session_state[state.SPECS] = list(specs)
             except SongscapeError as exc:
                 notes.append(f"corpus {code(value)} cannot be opened ({plain(exc)}); using "
-                             f"{code(';'.join(workspace.DEFAULT_SPECS))}")
+                             f"{code(';'.join(workspace.default_specs()))}")
             except (OSError, ValueError) as exc:
                 notes.append(f"corpus {code(value)} cannot be opened ({plain(exc)}); using the default corpus")
     corpus = state.current_corpus()
 
     value = params.get("model")
     if value:
-        entry = next((e for e in workspace.list_checkpoints() if e.name == value), None)
+        entry = next((e for e in shelf.list_checkpoints() if e.name == value), None)
         if entry is None:
             notes.append(f"there is no checkpoint {code(value)} here; using "
                          f"{code(state.current_checkpoint().name if state.current_checkpoint() else 'none')}")
@@ -137,7 +137,7 @@ def _restore(params: dict[str, str], notes: list[str]) -> None:
     if value:
         kind, _, name = value.partition(":")
         ok = (kind == "proj" and name in METHODS) or (
-            kind == "model" and any(e.name == name for e in workspace.list_checkpoints())) or (
+            kind == "model" and any(e.name == name for e in shelf.list_checkpoints())) or (
             kind == "file" and name in {p.name for p in embeddings.list_files()})
         if ok:
             st.session_state["explore_side"] = True
@@ -196,7 +196,7 @@ def view_of(*, specs, model: str | None, emb: str | None, method: str, dim: int,
             part: str | None = None, selection: list[str] | None = None) -> dict[str, object]:
     """The query parameters of a view (the corpus only when it is not the default one)."""
     view: dict[str, object] = {
-        "corpus": ";".join(specs) if tuple(specs) != tuple(workspace.DEFAULT_SPECS) else None,
+        "corpus": ";".join(specs) if tuple(specs) != tuple(workspace.default_specs()) else None,
         "model": model, "part": part, "emb": emb, "proj": method, "dim": dim, "colour": colour, "cl": cluster,
     }
     view |= {f"cl.{k_}": v for k_, v in params.items()}

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import checkpoint, explore, model_scores, scoring, workspace
+from core import checkpoint, explore, model_scores, scoring, shelf, warmup, workspace
 from core.clustering import CLUSTERERS, ClusterResult, EpsChoice, NeighbourIndex, choose_eps
 from core.errors import BadInputError
 from core import information
@@ -56,7 +56,7 @@ def corpus(specs: tuple[str, ...]):
 
 
 def current_specs() -> tuple[str, ...]:
-    return tuple(st.session_state.get(SPECS, workspace.DEFAULT_SPECS))
+    return tuple(st.session_state.get(SPECS, workspace.default_specs()))
 
 
 def current_corpus():
@@ -64,15 +64,15 @@ def current_corpus():
 
 
 # -------------------------------------------------------------- checkpoints
-def current_checkpoint() -> workspace.CheckpointEntry | None:
-    entries = workspace.list_checkpoints()
+def current_checkpoint() -> shelf.CheckpointEntry | None:
+    entries = shelf.list_checkpoints()
     if not entries:
         return None
     wanted = st.session_state.get(CHECKPOINT)
     for e in entries:
         if str(e.path) == wanted:
             return e
-    return workspace.first_checkpoint(entries, current_corpus())  # a feature table: the Basic VAE
+    return shelf.first_checkpoint(entries, current_corpus())  # a feature table: the Basic VAE
 
 
 def use_checkpoint(path: str) -> None:
@@ -177,7 +177,7 @@ def sidebar() -> None:
         specs = current_specs()
         st.caption("Corpus")
         st.markdown(" + ".join(f"`{s}`" for s in specs))
-        entries = workspace.list_checkpoints()
+        entries = shelf.list_checkpoints()
         if entries:
             paths = [str(e.path) for e in entries]
             current = current_checkpoint()
@@ -338,7 +338,7 @@ def latent_information(path: str, stamp: float, specs: tuple[str, ...]):
 @st.cache_data(show_spinner="Scoring the checkpoints…", max_entries=8)
 def checkpoint_scores(specs: tuple[str, ...], stamps: tuple[float, ...]) -> pd.DataFrame:
     """Every checkpoint scored on the corpus (``stamps``: their modification times, so a re-save re-scores)."""
-    return model_scores.score_checkpoints(corpus(specs), workspace.list_checkpoints())
+    return model_scores.score_checkpoints(corpus(specs), shelf.list_checkpoints())
 
 
 @st.cache_resource(show_spinner="Retraining the Basic VAE…", max_entries=32)
@@ -364,7 +364,7 @@ def decoded(path: str, stamp: float, z: tuple[float, ...]):
 
 
 class WarmUpJob(Job):
-    """The dashboard's background warm-up (:func:`core.workspace.warm_up`) as a job whose progress
+    """The dashboard's background warm-up (:func:`core.warmup.warm_up`) as a job whose progress
     the sidebar shows."""
 
     kind = "warm-up"
@@ -374,7 +374,7 @@ class WarmUpJob(Job):
         self.specs = specs
 
     def work(self) -> None:
-        workspace.warm_up(self.specs, progress=self.progress)
+        warmup.warm_up(self.specs, progress=self.progress)
         # on the terminal that started the dashboard too (and for bench/bench_first_run.py)
         print(f"songscape: background warm-up done in {self.elapsed:.1f} s (every shipped checkpoint's "
               "latents and t-SNE, UMAP compiled)", file=sys.stderr, flush=True)
@@ -390,7 +390,7 @@ def warm_up() -> None:
     latents and t-SNE for the default corpus, then compile UMAP so the first UMAP a user asks for takes
     about a second. A page that needs one of those latents first waits for them, with their progress,
     rather than computing them twice (``core.latents``). SONGSCAPE_NO_WARMUP=1 skips it all."""
-    specs = workspace.DEFAULT_SPECS
+    specs = workspace.default_specs()
     if os.environ.get("SONGSCAPE_NO_WARMUP") or current_specs() != specs:
         return
     with _WARM_UP_LOCK:
@@ -400,7 +400,7 @@ def warm_up() -> None:
 
 def warm_up_status() -> None:
     """The background warm-up's progress at the foot of the sidebar, while it runs (updated every 2 s)."""
-    job = _WARM_UP.get(workspace.DEFAULT_SPECS)
+    job = _WARM_UP.get(workspace.default_specs())
     if job is None or not job.running:
         if job is not None and job.status == "failed":
             st.sidebar.caption(f"Preparing the other checkpoints in the background failed: {job.error}")

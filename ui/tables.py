@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import checkpoint, scoring, workspace
+from core import checkpoint, scoring, shelf
 from ui.state import use_checkpoint
 
 NOISE_POLICY = ("noise is left out of every metric: the internal ones score the clusters, the external ones "
@@ -139,7 +139,7 @@ def report_table(report: dict, *, clustering: str | None = None) -> pd.DataFrame
 
 def checkpoint_manager() -> None:
     """List checkpoints with what they hold; load one, or delete one of yours."""
-    entries = workspace.list_checkpoints()
+    entries = shelf.list_checkpoints()
     if not entries:
         st.info("No checkpoints yet: train one on the **Train a model** tab.")
         return
@@ -160,5 +160,5 @@ def checkpoint_manager() -> None:
     c2.button("Load", key="manage_load", width="stretch", on_click=use_checkpoint, args=(str(chosen.path),))
     if c3.button("Delete", key="manage_delete", disabled=chosen.shipped, width="stretch",
                  help="Ready-made checkpoints cannot be deleted." if chosen.shipped else None):
-        workspace.delete_checkpoint(chosen.path)
+        shelf.delete_checkpoint(chosen.path)
         st.rerun()

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from core import checkpoint, clustering, workspace
+from core import checkpoint, clustering, shelf, workspace
 from core.jobs import TrainingJob, prepare_job
 from core.models import MODELS, create
 from core.progress import duration_words
@@ -144,7 +144,7 @@ def settings_table(settings: dict) -> pd.DataFrame:
 def start_training(model_name: str, values: dict) -> None:
     """Check the caps, choose a name no other run uses, build the inputs, start the job."""
     registry = jobs.registry()
-    path, renamed = workspace.free_run_path(values["name"], taken=registry.reserved_paths())
+    path, renamed = shelf.free_run_path(values["name"], taken=registry.reserved_paths())
     registry.check("train", owner=jobs.session_id(), save_to=path)
     knobs = {field: values[key] for key, (field, _) in CONV_KNOBS.items() if key in values}
     params = workspace.model_settings(
@@ -161,9 +161,9 @@ def start_training(model_name: str, values: dict) -> None:
         bar.empty()
     jobs.start(job, "job")
     # the form comes back with this run's values: a fresh name, so that Start does not reuse this one
-    form.show_next(name=workspace.next_run_name(path, taken=registry.reserved_paths()))
+    form.show_next(name=shelf.next_run_name(path, taken=registry.reserved_paths()))
     notes = []
-    if renamed and values["name"].strip().removesuffix(".pt").lower() in workspace.shipped_names():
+    if renamed and values["name"].strip().removesuffix(".pt").lower() in shelf.shipped_names():
         notes.append(f"**{values['name']}** is the name of a ready-made checkpoint: this run is saved as "
                      f"**{path.stem}**, so a link to either opens the right one.")
     elif renamed:
@@ -307,7 +307,7 @@ with train_tab:
 # --------------------------------------------------------------------------- β sweep
 with beta_tab:
     rows = []
-    for e in workspace.list_checkpoints():
+    for e in shelf.list_checkpoints():
         try:
             info = checkpoint.describe(e.path)
         except Exception:  # unreadable checkpoints are listed with their problem on the Checkpoints tab

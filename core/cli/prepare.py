@@ -55,11 +55,11 @@ def staged_progress(desc: str):
 
 def run(args: argparse.Namespace) -> int:
     # Imported when the command runs: `python -m core --help` must not load torch or pandas.
-    from core.workspace import DEFAULT_SPECS, prepare
+    from core.warmup import prepare
 
     started = time.monotonic()
     progress = staged_progress("prepare")
-    corpus = prepare(tuple(args.data) if args.data else DEFAULT_SPECS, progress=progress, first_view=args.first_view)
+    corpus = prepare(tuple(args.data) if args.data else None, progress=progress, first_view=args.first_view)
     what = "the dashboard's first view" if args.first_view else "every shipped checkpoint"
     took = f"{time.monotonic() - started:.0f} s" + (f" ({progress.breakdown()})" if progress.breakdown() else "")
     following = ("starting the dashboard" if args.dashboard_next
