@@ -8,10 +8,12 @@ put two maps side by side, export the vectors, and share the view as a link (``u
 from functools import partial
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from core import clustering, embeddings, explore
 from core.errors import BadInputError, SongscapeError
+from ui import explore_map
 from ui import explore_sources as sources
 from ui import explore_url as url
 from ui import explore_view as view
@@ -36,6 +38,14 @@ def _on_map_select(key: str) -> None:
     _focus(ids[0] if ids else None)
 
 
+def _on_map_rows(mapped: explore_map.MapBase, rows: np.ndarray, how: str) -> None:
+    """A click or a lasso on the WebGL map: its rows become the page's selection."""
+    ids_ = mapped.frame["track_id"].iloc[rows].tolist()
+    st.session_state[SELECTION] = ids_
+    st.session_state[PICKED] = []
+    _focus(ids_[0] if ids_ else None)
+
+
 def _focus(track_id: str | None) -> None:
     st.session_state[url.FOCUS] = track_id
     st.session_state["explore_listen"] = track_id or ""
@@ -55,14 +65,6 @@ def _clear() -> None:
     st.session_state["explore_search"] = ""
     st.session_state["explore_filter_values"] = []
     _focus(None)
-
-
-def _describe(name: str, params: dict, result) -> str:
-    spec = clustering.CLUSTERERS[name]
-    shown = ", ".join(f"{k} = {v:.3g}" if isinstance(v, float) else f"{k} = {v}" for k, v in params.items())
-    n = result.n_clusters
-    text = f"{spec.label}" + (f" ({shown})" if shown else "") + f" → {n} cluster{'s' if n != 1 else ''}"
-    return text + (f", {result.noise_fraction:.0%} noise" if result.noise_fraction else "")
 
 
 def _scores(report: dict, name: str, params: dict) -> str:
@@ -130,22 +132,37 @@ except BadInputError as exc:
     st.stop()
 
 name, params = state.clustering_choice(corpus)
+# 2-D above explore_map.MAP_ABOVE points: the WebGL map of every track; else (and in 3-D) a Plotly figure, which
+# above scale.SCATTER_MAX points draws a sample (NaN elsewhere)
+map_mode = explore_map.wanted(len(ids), dim)
+part = state.part_for(primary.path, primary.stamp) if primary.kind == "model" else None
+label_columns = [c for c in corpus.label_columns() if c != "cluster"]
 try:
-    rows = scale.scatter_rows(len(ids))  # above scale.SCATTER_MAX points the map draws a sample (NaN elsewhere)
-    points = sources.projection(primary, specs, method, dim) if rows is None else scale.sample_points(Z, rows, method, dim)
+    points, rows = explore_map.projected(primary, specs, Z, method, dim, every=map_mode)
     result, report = sources.clustered(primary, specs, name, params)
 except (ValueError, SongscapeError) as exc:
     st.error(f"{primary.label}: {exc}")
     st.stop()
-frame = frames.scatter_frame(ids, points, corpus.tracks, clusters=result.labels)
-present = set(ids)
+mapped, map_clusters = None, None
+if map_mode:
+    map_key = explore_map.key_of(primary, specs, method, dim, part)
+    drawn = points if rows is None else explore_map.every_point(map_key, Z, rows, points)
+    mapped = explore_map.base(map_key, ids, drawn, corpus.tracks, label_columns)
+    map_clusters, cluster_values = explore_map.cluster_column(result.labels)
+    frame = mapped.frame.assign(cluster=cluster_values)
+    position = mapped.position
+else:
+    frame = frames.scatter_frame(ids, points, corpus.tracks, clusters=result.labels)
+    position = pd.Index(frame["track_id"].to_numpy(dtype=object))
+present = position  # track id -> row of frame (and `in`)
 
 what = (f"model **{primary.name}** · {state.part_summary(primary.path, primary.stamp, Z.shape[1], specs)}"
         if primary.kind == "model" else f"embeddings **{primary.name}** · {Z.shape[1]} dimensions")
-st.caption(f"{len(ids)} tracks · {what} · clusters: {_describe(name, params, result)} · {_scores(report, name, params)}"
+st.caption(f"{len(ids)} tracks · {what} · clusters: {clustering.describe(name, params, result)} · {_scores(report, name, params)}"
            " · change the clustering on the **Clusters** page")
 if rows is not None:
-    st.info(scale.sample_note(len(ids)), icon=":material/scatter_plot:")
+    st.info(explore_map.placed_note(len(ids), len(rows), url.METHODS[method]) if map_mode
+            else scale.sample_note(len(ids)), icon=":material/scatter_plot:")
 if vectors_note:
     st.caption(f"Not every track matched: {vectors_note}.")
 
@@ -160,21 +177,22 @@ if st.session_state.get("explore_filter_col") not in filter_options:
 filter_col = s2.selectbox("Filter", filter_options, key="explore_filter_col")
 values: list[str] = []
 if filter_col != "(none)":
-    choices = sorted(frame[filter_col].astype(str).unique().tolist())
+    choices = explore_map.column_choices(frame[filter_col])
     st.session_state["explore_filter_values"] = [v for v in st.session_state.get("explore_filter_values", [])
                                                  if v in choices]
     values = s3.multiselect(f"{filter_col} is any of", choices, key="explore_filter_values")
 searchable = [c for c in frame.columns if c not in ("x", "y", "z")]
 mask = explore.search(frame, query, columns=searchable) if query.strip() else np.ones(len(frame), dtype=bool)
+searched = mask.copy() if query.strip() else None  # what the search alone keeps (the WebGL map fades the rest)
 if values:
-    mask &= frame[filter_col].astype(str).isin(values).to_numpy()
+    mask &= explore_map.column_isin(frame[filter_col], values)
 filtering = bool(query.strip()) or bool(values)
 matched = frame["track_id"][mask].tolist() if filtering else []
 
 # --- the rows the table lists ----------------------------------------------------------------------
 selected = [t for t in st.session_state[SELECTION] if t in present]
 if selected:
-    rows_frame = frame.set_index("track_id").loc[selected].reset_index()
+    rows_frame = frame.iloc[position.get_indexer(selected)].reset_index(drop=True)
     heading = f"{len(selected)} selected on the map"
 elif filtering:
     rows_frame = frame[mask]
@@ -218,6 +236,7 @@ neighbours = explore.nearest_tracks(index, ids, focus, k=k) if focus in present 
 
 # --- side by side ---------------------------------------------------------------------------------------
 side_frame, side_title, side_key = None, None, None
+side_map, side_clusters = None, None  # the second WebGL map, when map_mode
 with st.expander("Side by side: another projection or other vectors, with linked selection",
                  expanded=bool(st.session_state["explore_side"])):
     side_on = st.toggle("Show a second map", key="explore_side")
@@ -228,10 +247,17 @@ with st.expander("Side by side: another projection or other vectors, with linked
         if side_kind == "projection":
             side_method = b2.segmented_control("Its projection", list(url.METHODS), key="explore_side_proj",
                                                format_func=url.METHODS.get) or "pca"
-            side_points = sources.projection(primary, specs, side_method, dim)
-            side_frame = frames.scatter_frame(ids, side_points, corpus.tracks, clusters=result.labels)
             side_title = f"{url.METHODS[side_method]} of the same vectors"
             side_key = f"proj:{side_method}"
+            if map_mode:
+                s_key = explore_map.key_of(primary, specs, side_method, dim, part)
+                s_points, s_rows = explore_map.projected(primary, specs, Z, side_method, dim, every=True)
+                side_map = explore_map.base(s_key, ids, s_points if s_rows is None else explore_map.every_point(
+                    s_key, Z, s_rows, s_points), corpus.tracks, label_columns)
+                side_frame, side_clusters = side_map.frame, map_clusters
+            else:
+                side_points = sources.projection(primary, specs, side_method, dim)
+                side_frame = frames.scatter_frame(ids, side_points, corpus.tracks, clusters=result.labels)
         else:
             others = [s for s in sources.available() if s.key != primary.key]
             keys = [s.key for s in others]
@@ -245,11 +271,19 @@ with st.expander("Side by side: another projection or other vectors, with linked
                     o_ids, o_Z, o_note = sources.vectors(other, specs)
                     o_points = sources.projection(other, specs, method, dim)
                     o_result, o_report = sources.clustered(other, specs, name, params)
-                    side_frame = frames.scatter_frame(o_ids, o_points, corpus.tracks, clusters=o_result.labels)
+                    if map_mode:
+                        o_part = state.part_for(other.path, other.stamp) if other.kind == "model" else None
+                        o_key = explore_map.key_of(other, specs, method, dim, o_part)
+                        o_points, o_rows = explore_map.projected(other, specs, o_Z, method, dim, every=True)
+                        side_map = explore_map.base(o_key, o_ids, o_points if o_rows is None else explore_map.every_point(
+                            o_key, o_Z, o_rows, o_points), corpus.tracks, label_columns)
+                        side_frame, side_clusters = side_map.frame, explore_map.cluster_column(o_result.labels)[0]
+                    else:
+                        side_frame = frames.scatter_frame(o_ids, o_points, corpus.tracks, clusters=o_result.labels)
                     side_title = f"{other.label} ({url.METHODS[method]})"
                     side_key = other.key
                     st.caption(f"{other.label}: {len(o_ids)} tracks · {o_Z.shape[1]} dimensions · "
-                               f"{_describe(name, params, o_result)} · {_scores(o_report, name, params)}")
+                               f"{clustering.describe(name, params, o_result)} · {_scores(o_report, name, params)}")
                 except (ValueError, SongscapeError) as exc:
                     st.error(f"{other.label} cannot be shown: {exc}")
 
@@ -263,7 +297,13 @@ if dim == 3:
             "map.", icon=":material/3d_rotation:")
 
 
-def _draw(frame_, key: str, title: str | None, height: int) -> None:
+def _draw(frame_, key: str, title: str | None, height: int, mapped_=None, clusters_=None) -> None:
+    if mapped_ is not None:  # the WebGL map: every point, kept in the browser; a click or a lasso sends rows back
+        explore_map.draw(key, mapped_, clusters=clusters_, colour=colour, height=height, title=title,
+                         highlights={k: v for k, v in highlights.items() if k != "match"},
+                         filter=(filter_col, values) if values else None, match=searched,
+                         on_select=partial(_on_map_rows, mapped_))
+        return
     fig = view.explore_map(scale.drawn(frame_), color=colour, dim=dim, highlights=highlights, height=height, title=title)
     if dim == 2:
         st.plotly_chart(fig, key=key, on_select=partial(_on_map_select, key),
@@ -275,11 +315,11 @@ def _draw(frame_, key: str, title: str | None, height: int) -> None:
 if side_frame is not None:
     left, right = st.columns(2)
     with left:
-        _draw(frame, "explore_scatter", f"{primary.label} ({url.METHODS[method]})", 520)
+        _draw(frame, "explore_scatter", f"{primary.label} ({url.METHODS[method]})", 520, mapped, map_clusters)
     with right:
-        _draw(side_frame, "explore_scatter_b", side_title, 520)
+        _draw(side_frame, "explore_scatter_b", side_title, 520, side_map, side_clusters)
 else:
-    _draw(frame, "explore_scatter", None, 560)
+    _draw(frame, "explore_scatter", None, 560, mapped, map_clusters)
 
 # --- the link -----------------------------------------------------------------------------------------
 url.publish(url.view_of(
@@ -312,10 +352,10 @@ if picked:
 
 # --- listen ----------------------------------------------------------------------------------------------------
 st.subheader("Listen")
-meta = frame.set_index("track_id")[[c for c in ("genre", "language", "cluster") if c in frame]]
-named = [t for t in dict.fromkeys(listen_options + highlights["neighbour"]) if t]
+meta = frame[[c for c in ("genre", "language", "cluster") if c in frame]]
+named = [t for t in dict.fromkeys(listen_options + highlights["neighbour"]) if t in present]
 labels_of = {t: " · ".join([t] + [str(v) for v in row if str(v)])
-             for t, row in zip(named, meta.loc[named].itertuples(index=False))}
+             for t, row in zip(named, meta.iloc[position.get_indexer(named)].itertuples(index=False))}
 st.selectbox("Track", listen_options, key="explore_listen",
              format_func=lambda t: labels_of.get(t, t) if t else "— choose a track (or select some above) —",
              help="Any track of the table's current page, and the rows picked in it.")
@@ -326,8 +366,8 @@ if focus and listener is not None:
     st.markdown(f"**Tracks like this one**: the nearest in the latent space of {primary.label}")
     st.slider("How many neighbours", 1, 50, key="explore_k")
     if neighbours is not None and len(neighbours):
-        table = neighbours.drop(columns=["row"]).merge(
-            frame[["track_id"] + [c for c in ("genre", "language", "cluster") if c in frame]], on="track_id", how="left")
+        table = pd.concat([neighbours.drop(columns=["row"]).reset_index(drop=True), frame.iloc[neighbours["row"]][
+            [c for c in ("genre", "language", "cluster") if c in frame]].reset_index(drop=True)], axis=1)
         st.dataframe(table, hide_index=True, width="stretch", key="explore_nn_table",
                      column_config={"distance": st.column_config.NumberColumn(format="%.4f")})
         nn_ids = table["track_id"].tolist()
