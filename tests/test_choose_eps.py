@@ -1,11 +1,14 @@
 """DBSCAN's starting eps: a scan of the k-distance quantiles that finds clusters where the knee finds one,
-and says so when no eps finds any; metrics of one cluster are undefined, with the reason."""
+and says so when no eps finds any; the eps range a slider offers; metrics of one cluster are undefined, with
+the reason; a clustering in words."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from core.clustering import NOISE_MAX, NeighbourIndex, choose_eps, cluster, describe, suggest_eps
+from core import params
+from core.clustering import (NOISE_MAX, ClusterResult, NeighbourIndex, choose_eps, cluster, describe, eps_range,
+                             eps_top, k_distance, suggest_eps)
 from core.metrics import EXTERNAL, external
 
 
@@ -53,3 +56,23 @@ def test_a_clustering_is_named_by_what_defines_it():
     assert describe("gmm", {"n_components": 2}) == "Gaussian mixture, k = 2"
     assert describe("dbscan", {"eps": 1.0786, "min_samples": 5, "metric": "euclidean"}) == \
         "DBSCAN, eps = 1.08, min_samples = 5"
+    found = ClusterResult("dbscan", np.array([0, 0, 1, -1]), n_clusters=2, noise_fraction=0.25)
+    assert describe("dbscan", {"eps": 1.0786, "min_samples": 5}, found) == \
+        "DBSCAN, eps = 1.08, min_samples = 5 → 2 clusters, 25% noise"
+    one = ClusterResult("hdbscan", np.zeros(50, dtype=int), n_clusters=1, noise_fraction=0.0, fitted_on=20_000)
+    assert describe("hdbscan", {}, one) == "HDBSCAN → 1 cluster (fitted on a sample of 20,000 points)"
+
+
+def test_the_eps_range_spans_the_k_distances_within_the_spec_and_starts_at_the_suggestion():
+    index = NeighbourIndex(_blobs_and_a_halo())
+    kdist = k_distance(index, k=4)
+    choice = choose_eps(index, min_samples=5)
+    spec = params.SPECS["eps"]
+    span = eps_range(kdist, choice, spec)
+    assert span.low == spec.widget_range[0] and span.top == round(eps_top(kdist), 3) == span.high
+    assert span.step == round(span.top / 200, 4) and span.suggested == choice.eps
+    assert span.start() == round(choice.eps, 3)
+    assert span.start(0.123456) == 0.123 and span.start(span.top * 10) == span.top  # a kept eps, within range
+    assert span.start(0.0) == span.low
+    tiny = eps_range(kdist * 1e-6, choice, spec)  # k-distances below the spec's lowest eps: one step of room
+    assert tiny.top == tiny.low and tiny.high == tiny.low + spec.step

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from core import config
+from core import clustering, config
 from core.clustering import CLUSTERERS
 from tests.test_app import _app, app_env, monkeypatch_module  # noqa: F401  (fixtures)
 from ui import figures, jobs as ui_jobs, listen, state, tables
@@ -196,8 +196,8 @@ def test_clustering_is_described_in_words():
     class R:
         n_clusters, noise_fraction = 1, 0.25
 
-    text = state.describe_clustering("dbscan", {"eps": 0.51234, "min_samples": 5}, R())
-    assert text == "DBSCAN (eps 0.512, min_samples 5) → 1 cluster, 25% noise"
+    text = clustering.describe("dbscan", {"eps": 0.51234, "min_samples": 5}, R())
+    assert text == "DBSCAN, eps = 0.512, min_samples = 5 → 1 cluster, 25% noise"
     assert "{" not in text
 
 

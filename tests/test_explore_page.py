@@ -58,7 +58,7 @@ def test_a_link_restores_the_view_and_the_url_follows_the_page(app_env):
     assert at.segmented_control(key="explore_dim").value == 3
     assert at.selectbox(key="explore_colour").value == "genre"
     assert at.text_input(key="explore_search").value == "rock"
-    assert any("model **basic**" in c.value and "K-Means (n_clusters = 3) → 3 clusters" in c.value for c in at.caption)
+    assert any("model **basic**" in c.value and "K-Means, k = 3 → 3 clusters" in c.value for c in at.caption)
     # 3D: the page says plainly that clicking and lasso work in 2D only; highlights still show
     assert any("work in the **2D** view only" in i.value for i in at.info)
     traces = _traces(at)

@@ -291,21 +291,6 @@ def set_clustering(name: str, params: dict, *, context: str | None = None) -> No
     st.session_state[CLUSTERING] = {"name": name, "params": dict(params), "context": context}
 
 
-def describe_clustering(name: str, params: dict, result: ClusterResult | None = None) -> str:
-    """``"DBSCAN (eps 0.52, min_samples 5) → 3 clusters, 12% noise"``: a clustering in words."""
-    label = CLUSTERERS[name].label if name in CLUSTERERS else name
-    shown = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in params.items())
-    text = f"{label} ({shown})" if shown else label
-    if result is not None:
-        n = result.n_clusters
-        text += f" → {n} cluster{'' if n == 1 else 's'}"
-        if result.noise_fraction:
-            text += f", {result.noise_fraction:.0%} noise"
-        if getattr(result, "fitted_on", None):
-            text += f" (fitted on a sample of {result.fitted_on:,} points)"
-    return text
-
-
 def clustered(entry, specs: tuple[str, ...], name: str, params: dict) -> tuple[ClusterResult, dict]:
     """``core.scoring.cluster_and_score`` of the current latents: the clustering and its metrics against
     every label column (fast: cached latents and the shared neighbour index; never retrains or reprojects)."""

@@ -37,16 +37,11 @@ if name == "dbscan":
     kdist = clustering.k_distance(index, k=min_samples - 1)
     # The knee alone often starts at one cluster holding every point; the start is the scan's choice.
     choice = state.eps_choice(str(entry.path), entry.stamp, specs, part, min_samples)
-    suggested = choice.eps
-    eps_range = spec.params["eps"]  # the slider spans the k-distances, within the spec's bounds
-    low = eps_range.widget_range[0]
-    top = round(eps_range.clip(clustering.eps_top(kdist), widget=True), 3)
-    eps_default = float(current_params.get("eps", suggested)) if current_name == "dbscan" else suggested
-    if "dbscan_eps" in st.session_state and st.session_state["dbscan_eps"] > top:
+    span = clustering.eps_range(kdist, choice, spec.params["eps"])  # the k-distances', within the spec's bounds
+    if st.session_state.get("dbscan_eps", span.low) > span.top:
         del st.session_state["dbscan_eps"]  # a value from larger latents: start again from the suggestion
-    eps = st.slider("eps", low, max(top, low + eps_range.step),
-                    round(eps_range.clip(min(eps_default, top), widget=True), 3), step=round(top / 200, 4) or eps_range.step,
-                    key="dbscan_eps", format="%.3f", help=f"Suggested: {choice.why()}.")
+    eps = st.slider("eps", span.low, span.high, span.start(current_params.get("eps") if current_name == "dbscan" else None),
+                    step=span.step, key="dbscan_eps", format="%.3f", help=f"Suggested: {choice.why()}.")
     if not choice.found:
         st.warning(f"DBSCAN finds no density structure in these latents at min_samples {min_samples}: "
                    f"{choice.why()}. Try a smaller min_samples, or K-Means or the Gaussian mixture.",
@@ -80,9 +75,7 @@ result, report = state.clustered(entry, specs, name, params)
 elapsed_ms = (time.perf_counter() - t0) * 1000
 
 which = clustering.describe(name, params)
-st.markdown(f"Every number below is of **{which}** → {result.n_clusters} "
-            f"cluster{'' if result.n_clusters == 1 else 's'}" + (f", {result.noise_fraction:.0%} noise"
-                                                                 if result.noise_fraction else "") + ".")
+st.markdown(f"Every number below is of **{which}** → {clustering.describe_result(result)}.")
 m = st.columns(5)
 m[0].metric("clusters", result.n_clusters)
 m[1].metric("noise", f"{result.noise_fraction:.1%}")
@@ -114,7 +107,7 @@ with right:
 
 if name == "dbscan":
     with st.expander("k-distance plot (choosing eps)", expanded=False):
-        st.plotly_chart(figures.k_distance(kdist, k=min_samples - 1, suggested=suggested, eps=eps), key="kdist")
+        st.plotly_chart(figures.k_distance(kdist, k=min_samples - 1, suggested=span.suggested, eps=eps), key="kdist")
         st.caption(f"Suggested: {choice.why()}.")
 
 # --- purity heatmaps ----------------------------------------------------------------------------

@@ -11,11 +11,13 @@ gmm            sklearn.mixture.GaussianMixture (hard labels)         no
 =============  ====================================================  ================
 
 * :mod:`~core.clustering.registry` -- ``CLUSTERERS`` (each method's parameters: specs of :mod:`core.params`),
-  ``cluster(name, Z, **params)``
+  ``cluster(name, Z, **params)``, ``describe`` (a clustering and what it found, in words: the one wording every
+  page uses)
 * :mod:`~core.clustering.neighbours` -- ``NeighbourIndex``: the graph DBSCAN's sliders filter (the radius
   graph up to ``RADIUS_MAX`` = 20,000 points, the kNN graph above)
-* :mod:`~core.clustering.eps` -- the k-distance curve, its knee, the suggested eps, and ``choose_eps``: a
-  starting eps that gives clusters (a scan of the k-distance quantiles, without labels)
+* :mod:`~core.clustering.eps` -- the k-distance curve, its knee, the suggested eps, ``choose_eps``: a
+  starting eps that gives clusters (a scan of the k-distance quantiles, without labels), and ``eps_range``:
+  the eps a slider offers on some latents and where it starts
 
 Noise: DBSCAN and HDBSCAN label points that belong to no cluster ``-1``. A
 :class:`ClusterResult` reports ``n_clusters`` (noise not counted) and
@@ -32,13 +34,15 @@ a smaller eps than any asked before only filters the cached radius graph, and
 above 20,000 points every eps and min_samples move filters the cached kNN graph.
 """
 
-from core.clustering.eps import NOISE_MAX, EpsChoice, choose_eps, eps_top, k_distance, knee, suggest_eps
+from core.clustering.eps import (NOISE_MAX, EpsChoice, EpsRange, choose_eps, eps_range, eps_top, k_distance, knee,
+                                 suggest_eps)
 from core.clustering.neighbours import DENSE_MAX, KNN_GRAPH, RADIUS_MAX, NeighbourIndex
-from core.clustering.registry import CLUSTERERS, FIT_MAX, FIT_WHY, Clusterer, ClusterResult, cluster, describe
+from core.clustering.registry import (CLUSTERERS, FIT_MAX, FIT_WHY, Clusterer, ClusterResult, cluster, describe,
+                                     describe_result)
 
 __all__ = [
     "Clusterer", "ClusterResult", "CLUSTERERS", "FIT_MAX", "FIT_WHY", "NeighbourIndex", "DENSE_MAX",
     "KNN_GRAPH", "RADIUS_MAX",
-    "cluster", "describe", "k_distance", "knee", "suggest_eps", "EpsChoice", "choose_eps", "eps_top",
+    "cluster", "describe", "describe_result", "k_distance", "knee", "suggest_eps", "EpsChoice", "choose_eps", "eps_top", "EpsRange", "eps_range",
     "NOISE_MAX",
 ]

@@ -1,4 +1,4 @@
-"""Choosing DBSCAN's eps: the k-distance curve, its knee, and a starting eps that finds clusters."""
+"""Choosing DBSCAN's eps: the k-distance curve, its knee, a starting eps that finds clusters, and the eps range."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import numpy as np
 
 from core.clustering.neighbours import NeighbourIndex, dbscan_labels
 
-__all__ = ["k_distance", "knee", "suggest_eps", "EpsChoice", "choose_eps", "eps_top", "NOISE_MAX", "SCAN_QUANTILES"]
+__all__ = ["k_distance", "knee", "suggest_eps", "EpsChoice", "choose_eps", "eps_top", "EpsRange", "eps_range",
+           "NOISE_MAX", "SCAN_QUANTILES"]
 
 #: A starting eps may leave at most this share of the points as noise: beyond it, the "clusters" are a few
 #: dense specks and most of the map is grey. Fixed by reasoning about what a reader can use, not from labels.
@@ -130,3 +131,40 @@ def choose_eps(index: NeighbourIndex, *, min_samples: int) -> EpsChoice:
         return EpsChoice(at_knee, at_knee, False, n, noise, scanned, most)
     _, eps, n_clusters, noise = best
     return EpsChoice(eps, at_knee, True, n_clusters, noise, scanned, most)
+
+
+@dataclass(frozen=True)
+class EpsRange:
+    """The eps a slider offers on some latents (:func:`eps_range`): ``low`` to ``high`` in steps of ``step``.
+
+    ``top``: the largest useful eps (:func:`eps_top`), within the bounds; an eps kept from other latents above it
+    means nothing here. ``suggested``: the start :func:`choose_eps` chose.
+    """
+
+    low: float
+    high: float
+    step: float
+    top: float
+    suggested: float
+
+    def start(self, current: float | None = None) -> float:
+        """Where the slider starts: ``current`` (an eps chosen before; None: the suggestion), no higher than
+        ``top`` and no lower than ``low``, to three decimals."""
+        value = self.suggested if current is None else float(current)
+        return round(max(self.low, min(value, self.top)), 3)
+
+
+def eps_range(kdist: np.ndarray, choice: EpsChoice, bounds) -> EpsRange:
+    """The eps range over the k-distances ``kdist`` (:func:`k_distance`), with ``choice`` (:func:`choose_eps`)
+    as its suggestion.
+
+    bounds : the eps setting's spec (:class:`core.params.Spec`): the range never leaves its widget range
+        (``widget_range``, ``clip(..., widget=True)``), and its ``step`` is the finest step.
+
+    The range runs from the lowest eps the spec offers to :func:`eps_top` of the k-distances (at least one
+    step above the lowest), in 200 steps: finer steps than the data need would only make the slider jumpy.
+    """
+    low = float(bounds.widget_range[0])
+    top = round(bounds.clip(eps_top(kdist), widget=True), 3)
+    return EpsRange(low=low, high=max(top, low + bounds.step), step=round(top / 200, 4) or bounds.step, top=top,
+                    suggested=float(choice.eps))

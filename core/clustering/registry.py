@@ -153,8 +153,11 @@ _DEFINING = {"kmeans": ("n_clusters",), "agglomerative": ("n_clusters", "linkage
              "dbscan": ("eps", "min_samples"), "hdbscan": ("min_cluster_size", "min_samples")}
 
 
-def describe(name: str, params: dict[str, Any] | None = None) -> str:
-    """The clustering behind a metric in a few words: ``"K-Means, k = 8"``, ``"DBSCAN, eps = 1.08, min_samples = 5"``.
+def describe(name: str, params: dict[str, Any] | None = None, result: ClusterResult | None = None) -> str:
+    """A clustering in words, the one way every page names one: ``"K-Means, k = 8"``,
+    ``"DBSCAN, eps = 1.08, min_samples = 5"``; with its ``result``, what it found too:
+    ``"DBSCAN, eps = 1.08, min_samples = 5 → 3 clusters, 12% noise"`` (and, for a method fitted on a
+    sample, ``"(fitted on a sample of 20,000 points)"``: :func:`describe_result`).
 
     Metrics of the same latents differ with the clustering (NMI vs language at k = 2 and at k = 8 are other
     numbers): every page that shows one names its clustering with this.
@@ -167,7 +170,20 @@ def describe(name: str, params: dict[str, Any] | None = None) -> str:
             value = params[key]
             shown = f"{value:.3g}" if isinstance(value, float) else str(value)
             bits.append(f"{'k' if key in ('n_clusters', 'n_components') else key} = {shown}")
-    return ", ".join([entry.label if entry else name] + bits)
+    text = ", ".join([entry.label if entry else name] + bits)
+    return text if result is None else f"{text} → {describe_result(result)}"
+
+
+def describe_result(result: ClusterResult) -> str:
+    """What a clustering found, in words: ``"3 clusters, 12% noise"``, and for a method fitted on a sample
+    ``"(fitted on a sample of 20,000 points)"`` after it (:func:`describe` puts it after the clustering)."""
+    n = result.n_clusters
+    text = f"{n} cluster{'' if n == 1 else 's'}"
+    if result.noise_fraction:
+        text += f", {result.noise_fraction:.0%} noise"
+    if getattr(result, "fitted_on", None):
+        text += f" (fitted on a sample of {result.fitted_on:,} points)"
+    return text
 
 
 def _entry(name: str) -> Clusterer:
