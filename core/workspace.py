@@ -8,7 +8,6 @@ with is :mod:`core.warmup`'s; scores of checkpoints are :mod:`core.model_scores`
 from __future__ import annotations
 
 import os
-from dataclasses import fields
 from pathlib import Path
 
 from core import config
@@ -63,9 +62,7 @@ def allowed_roots() -> list[Path]:
 
 
 def model_settings(name: str, **values) -> dict:
-    """The subset of ``values`` that model ``name``'s config accepts (a form offers one set of fields)."""
-    cls = MODELS[name]
-    accepted = {f.name for f in fields(cls.config_class)} | {"random_state", "device"}
-    if cls.training_class is not None:
-        accepted |= {f.name for f in fields(cls.training_class)}
-    return {k: v for k, v in values.items() if k in accepted}
+    """The subset of ``values`` that model ``name`` takes: the keys of its ``get_params()`` (a form offers one
+    set of fields, each model takes some)."""
+    taken = MODELS[name]().get_params()
+    return {k: v for k, v in values.items() if k in taken}

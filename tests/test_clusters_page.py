@@ -4,9 +4,11 @@ named with its clustering."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from core import clustering
+from core import clustering, params
 from tests.test_app import _app, _texts, app_env, monkeypatch_module  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.slow
@@ -66,3 +68,22 @@ def test_eps_at_its_extremes_shows_undefined_metrics_with_their_reasons(app_env)
     assert _metrics(at)["clusters"] == "0"
     assert "every point is noise" in _texts(at)
 
+
+def test_the_parameter_widgets_take_their_bounds_and_help_from_the_one_spec(app_env, monkeypatch):
+    """Narrow the specs in core.params and the widgets follow: the number of clusters, DBSCAN's min_samples and
+    its eps (whose slider still ends at the k-distances of the data, but never past the spec)."""
+    specs = params.SPECS
+    for name, changes in {"n_clusters": {"widget_max": 4, "help": "k, from the spec"},
+                          "min_samples": {"widget_min": 3, "widget_max": 9},
+                          "eps": {"low": 0.002, "high": 0.05}}.items():
+        monkeypatch.setitem(specs, name, dataclasses.replace(specs[name], **changes))
+    at = _clusters()
+    k = at.number_input(key="kmeans_n_clusters")
+    assert (k.min, k.max, k.help) == (specs["n_clusters"].low, 4, "k, from the spec")
+    assert k.value <= 4  # the start (the number of genres) is brought inside the box
+    at.segmented_control(key="clusters_algorithm").set_value("dbscan").run()
+    assert not at.exception, [e.value for e in at.exception]
+    min_samples = at.slider(key="dbscan_min_samples")
+    assert (min_samples.min, min_samples.max) == (3, 9) and 3 <= min_samples.value <= 9
+    eps = at.slider(key="dbscan_eps")
+    assert eps.min == 0.002 and eps.max <= 0.05 and eps.min <= eps.value <= eps.max

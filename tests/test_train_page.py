@@ -6,12 +6,13 @@ tiny demo corpus (a few epochs); the registry is the dashboard's own (``ui.jobs.
 
 from __future__ import annotations
 
+import dataclasses
 
 import pytest
 
-from core import checkpoint, config, shelf
+from core import checkpoint, config, params, shelf
 from core.jobs import Job, JobLimitError, JobRegistry
-from core.models import MODELS
+from core.models import MODELS, create
 from tests.test_app import _app, app_env, monkeypatch_module  # noqa: F401  (fixtures)
 from ui import jobs as ui_jobs
 
@@ -59,7 +60,7 @@ def _my_job(at):
 def test_the_form_trains_the_typed_model_epochs_and_name(app_env):
     """ConvVAE, 2 epochs, "mine": the checkpoint is mine.pt with a conv model trained 2 epochs."""
     at = _train_page()
-    _start(at, "conv", epochs=2, steps=3, width=16, free_bits=0.5, name="mine")
+    _start(at, "conv", epochs=2, steps_per_epoch=3, width=16, free_bits=0.5, name="mine")
     job = _my_job(at)
     assert job.settings["model"] == "conv" and job.settings["epochs"] == 2
     # While it trains the page shows the run's own settings, not another model's defaults.
@@ -93,9 +94,9 @@ def test_a_model_change_shows_that_models_values_and_labels(app_env):
     # the model's own defaults (its config classes), not copies kept on the page
     conv = MODELS["conv"]
     config, training = conv.config_class(), conv.training_class(**conv.training_defaults)
-    for key, value in {"epochs": training.epochs, "batch": training.batch_size, "lr": training.lr,
-                       "latent": config.latent_dim, "beta": training.beta, "width": config.width,
-                       "steps": training.steps_per_epoch, "free_bits": training.free_bits}.items():
+    for key, value in {"epochs": training.epochs, "batch_size": training.batch_size, "lr": training.lr,
+                       "latent_dim": config.latent_dim, "beta": training.beta, "width": config.width,
+                       "steps_per_epoch": training.steps_per_epoch, "free_bits": training.free_bits}.items():
         assert at.number_input(key=f"train_{key}").value == value, key
     help_line = next(c.value for c in at.caption if c.value.startswith("ConvVAE:"))
     assert "4 conv layers" not in help_line and "128×128" not in help_line
@@ -127,9 +128,9 @@ def test_typed_values_survive_a_model_change_untouched_ones_follow_the_model(app
     config, training = conv.config_class(), conv.training_class(**conv.training_defaults)
     assert at.number_input(key="train_epochs").value == 6
     assert at.text_input(key="train_name").value == "mine"
-    assert at.number_input(key="train_batch").value == training.batch_size != 32  # untouched: the conv default
-    assert at.number_input(key="train_latent").value == config.latent_dim
-    at.number_input(key="train_steps").set_value(2)
+    assert at.number_input(key="train_batch_size").value == training.batch_size != 32  # untouched: conv's default
+    assert at.number_input(key="train_latent_dim").value == config.latent_dim
+    at.number_input(key="train_steps_per_epoch").set_value(2)
     at.number_input(key="train_width").set_value(16)
     next(b for b in at.button if b.label == "Start training").click().run()
     assert not at.exception and not at.error, [e.value for e in at.exception] + [e.value for e in at.error]
@@ -145,9 +146,9 @@ def test_typed_values_survive_a_model_change_untouched_ones_follow_the_model(app
     at.selectbox(key="train_model").set_value("basic").run()
     assert at.number_input(key="train_epochs").value == 6
     assert at.text_input(key="train_name").value == shelf.next_run_name(job.save_to)
-    assert at.number_input(key="train_batch").value == 32  # untouched: the Basic VAE's default again
+    assert at.number_input(key="train_batch_size").value == 32  # untouched: the Basic VAE's default again
     at.selectbox(key="train_model").set_value("conv").run()
-    assert at.number_input(key="train_steps").value == 2  # a conv-only field typed earlier, dropped and put back
+    assert at.number_input(key="train_steps_per_epoch").value == 2  # a conv-only field typed, dropped, put back
 
 
 def test_a_second_run_under_a_taken_name_gets_a_fresh_name(app_env):
@@ -280,9 +281,33 @@ def test_before_start_the_page_says_how_long_and_offers_a_quick_run(app_env):
     assert quick.label.startswith("Quick run: about"), quick.label
     quick.click().run()
     assert not at.exception, [e.value for e in at.exception]
-    values = {k: at.number_input(key=f"train_{k}").value for k in ("epochs", "steps", "batch", "width")}
-    preset = MODELS["conv"].quick_training
-    assert values == {"epochs": preset["epochs"], "steps": preset["steps_per_epoch"], "batch": preset["batch_size"],
-                      "width": preset["width"]}
+    preset = MODELS["conv"].quick_training  # its keys are the form's fields
+    assert {k: at.number_input(key=f"train_{k}").value for k in preset} == preset
     steps = preset["epochs"] * preset["steps_per_epoch"]
     assert any(f"over the first **{steps // 3:,}** of this run's {steps:,} steps" in c.value for c in at.caption)
+
+
+def test_the_forms_fields_are_the_config_fields_with_their_bounds_from_the_one_spec(app_env, monkeypatch):
+    """Each number box is keyed by the config field it sets, enabled only for a model that takes it, and takes
+    its bounds, label and help from core.params: narrow a spec and the box follows."""
+    specs = params.SPECS
+    monkeypatch.setitem(specs, "epochs", dataclasses.replace(specs["epochs"], widget_max=321))
+    monkeypatch.setitem(specs, "width", dataclasses.replace(specs["width"], widget_min=16, widget_max=256,
+                                                            label="channels, from the spec", help="from the spec"))
+    at = _train_page()
+    epochs = at.number_input(key="train_epochs")
+    assert (epochs.min, epochs.max, epochs.label) == (1, 321, specs["epochs"].title)
+    for name in ("basic", "conv", "ae", "pca"):
+        at.selectbox(key="train_model").set_value(name).run()
+        assert not at.exception, [e.value for e in at.exception]
+        settings = create(name).get_params()
+        boxes = {b.key.removeprefix("train_"): b for b in at.number_input if b.key and b.key.startswith("train_")}
+        assert boxes and set(boxes) <= set(specs), boxes.keys()
+        for field, box in boxes.items():
+            assert box.proto.disabled == (field not in settings), (name, field)
+            if field in settings and settings[field] is not None:
+                assert box.value == settings[field], (name, field)
+    assert "width" not in boxes  # the last model, PCA, has no width box
+    at.selectbox(key="train_model").set_value("conv").run()
+    width = at.number_input(key="train_width")
+    assert (width.min, width.max, width.label, width.help) == (16, 256, "channels, from the spec", "from the spec")

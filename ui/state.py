@@ -264,7 +264,7 @@ def clustering_stale() -> bool:
 
 def default_clustering_params(name: str, corpus) -> dict:
     """Starting parameters of clusterer ``name`` on the current latents (DBSCAN: ``core.clustering.choose_eps``)."""
-    params = {p: spec.default for p, spec in CLUSTERERS[name].params.items()}
+    params = CLUSTERERS[name].default_params()
     for key in ("n_clusters", "n_components"):
         if key in params:
             params[key] = default_k(corpus)
@@ -283,8 +283,10 @@ def eps_choice(path: str, stamp: float, specs: tuple[str, ...], part: str, min_s
 
 
 def default_k(corpus) -> int:
-    """Number of clusters to start from: the number of genres (at least 2)."""
-    return max(2, int(corpus.tracks["genre"].replace("", np.nan).nunique()))
+    """Number of clusters to start from: the number of genres, at least the fewest ``n_clusters`` takes
+    (its spec in ``core.params``)."""
+    fewest = CLUSTERERS["kmeans"].params["n_clusters"].low
+    return int(max(fewest, corpus.tracks["genre"].replace("", np.nan).nunique()))
 
 
 def set_clustering(name: str, params: dict, *, context: str | None = None) -> None:

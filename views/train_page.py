@@ -3,9 +3,10 @@
 import pandas as pd
 import streamlit as st
 
-from core import checkpoint, clustering, shelf, workspace
+from core import checkpoint, clustering, shelf
 from core.jobs import TrainingJob, prepare_job
 from core.models import MODELS, create
+from core.params import SPECS
 from core.progress import duration_words
 from core.model_scores import TrainingMonitor
 from ui import figures, frames, jobs, state, tables
@@ -15,26 +16,26 @@ st.title("Train")
 corpus = state.current_corpus()
 specs = state.current_specs()
 
-MODEL_LABELS = {"basic": "Basic VAE", "conv": "ConvVAE", "beta": "Beta-VAE", "ae": "Autoencoder", "pca": "PCA"}
-#: The new knobs of the spectrogram VAEs (form key -> (config field, label)).
-CONV_KNOBS = {"width": ("width", "width (channels)"), "steps": ("steps_per_epoch", "steps per epoch"),
-              "free_bits": ("free_bits", "free bits (nats / dim)")}
+#: The models the form offers, in the order it lists them (each shown by its ``label``).
+FORM_MODELS = ("basic", "conv", "beta", "ae", "pca")
+#: The form's number fields, keyed as the models' configs name them: their bounds, steps, labels and help are
+#: their specs in ``core.params``. A model that does not take a field shows it disabled.
+FIELDS = ("epochs", "beta", "latent_dim", "lr", "batch_size", "random_state")
+#: The fields the spectrogram VAEs add (``Model.spectrogram_vae``): what shapes them besides their latent size.
+SPECTROGRAM_FIELDS = ("width", "steps_per_epoch", "free_bits")
 
 
 def model_defaults(name: str) -> dict:
-    """The form's starting values for model ``name``: its own config classes' defaults (never copies).
-
-    ``MODELS[name].config_class()`` and ``training_class(**training_defaults)``, through ``create``."""
+    """The form's starting values for model ``name``: its own settings (``get_params()`` of a new model, that is
+    its config classes' defaults, never copies); a field the model does not take shows its box's lowest value."""
     model = create(name)
-    train = model.training
-    out = {"latent": int(model.config.latent_dim), "beta": float(getattr(train, "beta", 0.0)),
-           "epochs": int(model.default_epochs if train is not None and train.epochs is None else
-                         (train.epochs if train is not None else 1)),
-           "lr": float(train.lr) if train is not None else 1e-3,
-           "batch": int(train.batch_size) if train is not None else 32}
-    if name in ("conv", "beta"):
-        for key, (field, _) in CONV_KNOBS.items():
-            out[key] = getattr(model.config if hasattr(model.config, field) else train, field)
+    settings = model.get_params()
+    out = {}
+    for field in FIELDS + (SPECTROGRAM_FIELDS if model.spectrogram_vae else ()):
+        spec, value = SPECS[field], settings.get(field)
+        if field == "epochs" and field in settings and value is None:
+            value = model.epochs  # None: the model's own number (the autoencoder's follows its inputs)
+        out[field] = spec.type(spec.widget_range[0] if value is None else value)
     return out
 
 
@@ -51,19 +52,20 @@ def model_help(name: str) -> str:
     """One line on model ``name``, its sizes read from its config classes."""
     model = create(name)
     c = model.config
-    if name in ("conv", "beta"):
-        return (f"{MODEL_LABELS[name]}: 1-D convolutions (width {c.width}) over random {c.crop_frames}-frame crops of "
+    if model.spectrogram_vae:
+        parent = type(model).__mro__[1]  # the Beta-VAE is the ConvVAE with another β
+        network = f" (the {parent.label}'s network, β is a loss setting)." if parent in MODELS.values() else "."
+        return (f"{model.label}: 1-D convolutions (width {c.width}) over random {c.crop_frames}-frame crops of "
                 f"whole-clip log-mels (dB re. full scale, each band standardised), {c.crops_per_track} crops per "
                 f"track sharing a track latent of {c.latent_dim} beside a crop latent of {c.crop_latent_dim}; "
-                f"+ lyrics latent {c.lyrics_latent_dim}, concatenated; β = {model.training.beta:g}"
-                + (" (the ConvVAE's network, β is a loss setting)." if name == "beta" else "."))
-    if name == "basic":
-        return (f"Basic VAE: dense network 57 → {' → '.join(map(str, c.hidden))} → z = {c.latent_dim} on the "
+                f"+ lyrics latent {c.lyrics_latent_dim}, concatenated; β = {model.training.beta:g}" + network)
+    if model.training is None:
+        return f"{model.label} baseline on the standardised {c.inputs} (instant)."
+    if model.variational:
+        return (f"{model.label}: dense network 57 → {' → '.join(map(str, c.hidden))} → z = {c.latent_dim} on the "
                 "57-value GTZAN features (seconds).")
-    if name == "ae":
-        return (f"Plain autoencoder on the {c.inputs}: the Basic VAE's dense network "
-                f"({' → '.join(map(str, c.hidden))}) without the KL term.")
-    return f"PCA baseline on the standardised {c.inputs} (instant)."
+    return (f"Plain autoencoder on the {c.inputs}: the {MODELS['basic'].label}'s dense network "
+            f"({' → '.join(map(str, c.hidden))}) without the KL term.")
 
 
 def warm_up_line(name: str, epochs: int, steps: int) -> str:
@@ -78,34 +80,36 @@ def warm_up_line(name: str, epochs: int, steps: int) -> str:
             "steps warms up over its first third.")
 
 
-def time_estimate(name: str, epochs: int, latent: int, batch: int, knobs: dict) -> None:
-    """How long Start will take here, from a few steps timed on this machine now; a quick preset beside it."""
-    timed = {"latent_dim": latent, "batch_size": batch, **({"width": knobs["width"]} if "width" in knobs else {})}
+def time_estimate(name: str, values: dict) -> None:
+    """How long Start will take here, from a few steps timed on this machine now; a quick preset beside it.
+
+    ``values``: the form's fields (config field names). Only the settings that change a step's cost are timed."""
+    settings = create(name).get_params()
+
+    def timed(**chosen) -> tuple:
+        return tuple(sorted((k, v) for k, v in chosen.items() if k in settings))
+
     try:
-        measured = jobs.training_time(specs, name, tuple(sorted(workspace.model_settings(name, **timed).items())))
+        measured = jobs.training_time(specs, name, timed(latent_dim=values["latent_dim"],
+                                                         batch_size=values["batch_size"],
+                                                         **({"width": values["width"]} if "width" in values else {})))
     except Exception as exc:  # the estimate is a help: a corpus this model cannot train on is said at Start
         st.caption(f"No time estimate: {exc}")
         return
-    steps = knobs.get("steps")
+    epochs, steps = values["epochs"], values.get("steps_per_epoch")
     seconds = measured.seconds(epochs, steps)
     n_steps = epochs * (steps or measured.batches)
     st.markdown(f"⏱ On this machine this run takes **about {duration_words(seconds)}**: {n_steps:,} steps of "
                 f"{measured.step:.2g} s each, timed just now (the machine's load included).")
     quick = getattr(MODELS[name], "quick_training", None)
     if quick and seconds > 5 * 60:
-        q = jobs.training_time(specs, name, tuple(sorted(workspace.model_settings(
-            name, latent_dim=latent, batch_size=quick["batch_size"], width=quick["width"]).items())))
+        q = jobs.training_time(specs, name, timed(latent_dim=values["latent_dim"], batch_size=quick["batch_size"],
+                                                  width=quick["width"]))
         st.button(f"Quick run: about {duration_words(q.seconds(quick['epochs'], quick['steps_per_epoch']))}",
-                  key="train_quick", on_click=form.preset,
-                  kwargs={"epochs": quick["epochs"], "steps": quick["steps_per_epoch"], "batch": quick["batch_size"],
-                          "width": quick["width"]},
+                  key="train_quick", on_click=form.preset, kwargs=dict(quick),  # its keys are the form's fields
                   help=f"{quick['epochs']} epochs × {quick['steps_per_epoch']} steps of {quick['batch_size']} crops "
                        f"at width {quick['width']}: for a small machine. It learns less than the defaults.")
 
-
-SETTING_NAMES = {"model": "model", "epochs": "epochs", "beta": "β", "latent_dim": "latent size", "lr": "learning rate",
-                 "batch_size": "batch size", "seed": "seed", "random_state": "random state", "width": "width",
-                 "steps_per_epoch": "steps per epoch", "free_bits": "free bits"}
 
 # A key keeps the open tab across reruns: choosing a model (a rerun) must not jump back to the first tab.
 live_tab, train_tab, beta_tab, manage_tab = st.tabs(
@@ -117,7 +121,9 @@ with live_tab:
     c1, c2, c3 = st.columns(3)
     beta = c1.select_slider("β", [0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0], value=1.0, key="live_beta")
     latent = c2.select_slider("latent size", [2, 4, 8, 16], value=2, key="live_latent")
-    seed = c3.number_input("seed", 0, 10_000, 0, key="live_seed")
+    seeds = SPECS["random_state"]
+    seed = c3.number_input(seeds.title, int(seeds.widget_range[0]), int(seeds.widget_range[1]), seeds.default,
+                           key="live_seed", help=seeds.help)
 
     try:
         model, ids, Z, report = state.live_basic_vae(specs, float(beta), int(latent), int(seed))
@@ -136,7 +142,7 @@ with live_tab:
 
 # --------------------------------------------------------------------------- train
 def settings_table(settings: dict) -> pd.DataFrame:
-    rows = [{"setting": SETTING_NAMES.get(k, k), "value": MODEL_LABELS.get(v, v) if k == "model" else v}
+    rows = [{"setting": SPECS[k].title if k in SPECS else k, "value": MODELS[v].label if k == "model" else v}
             for k, v in settings.items() if k not in ("random_state", "device")]
     return pd.DataFrame(rows).astype({"value": str})
 
@@ -146,12 +152,10 @@ def start_training(model_name: str, values: dict) -> None:
     registry = jobs.registry()
     path, renamed = shelf.free_run_path(values["name"], taken=registry.reserved_paths())
     registry.check("train", owner=jobs.session_id(), save_to=path)
-    knobs = {field: values[key] for key, (field, _) in CONV_KNOBS.items() if key in values}
-    params = workspace.model_settings(
-        model_name, epochs=values["epochs"], lr=values["lr"], batch_size=values["batch"], seed=values["seed"],
-        latent_dim=values["latent"], beta=values["beta"], random_state=values["seed"], **knobs)
+    settings = create(model_name).get_params()
+    params = {k: v for k, v in values.items() if k in settings}  # the form's fields this model takes
     monitor = TrainingMonitor(n_clusters=state.default_k(corpus), every=max(1, values["epochs"] // 20),
-                              random_state=values["seed"])
+                              random_state=values["random_state"])
     bar = st.progress(0.0, text="Extracting features…")
     try:
         job, skipped = prepare_job(
@@ -181,56 +185,57 @@ with train_tab:
         st.markdown(f"Training **{job.name}** with these settings (the form returns when it ends):")
         st.dataframe(settings_table(job.settings), hide_index=True, width=360)
     else:
-        form.show_model(list(MODEL_LABELS), "basic")
-        model_name = st.selectbox("Model", list(MODEL_LABELS), format_func=MODEL_LABELS.get, key=form.MODEL,
+        form.show_model(FORM_MODELS, "basic")
+        model_name = st.selectbox("Model", FORM_MODELS, format_func=lambda n: MODELS[n].label, key=form.MODEL,
                                   help="The values you typed stay when you change the model; the others show "
                                        "that model's defaults.")
         st.caption(model_help(model_name))
-        spectrogram_vae = model_name in ("conv", "beta")
+        spectrogram_vae = MODELS[model_name].spectrogram_vae
+        settings = create(model_name).get_params()
         # One key per field, whatever the model: what the user typed survives a model change (ui.train_form).
-        defaults = {**model_defaults(model_name), "seed": 0, "name": f"{model_name}-run"}
+        defaults = {**model_defaults(model_name), "name": f"{model_name}-run"}
         form.show(model_name, defaults)
 
-        def field(widget, label: str, name: str, *args, **kwargs):
-            return widget(label, *args, key=form.key(name), on_change=form.touch, args=(name,), **kwargs)
+        def field(col, name: str, *, label: str | None = None, help: str | None = None):
+            """The number box of setting ``name``, keyed by it: bounds, step, format and help from its spec,
+            disabled when this model does not take it."""
+            spec = SPECS[name]
+            low, high = spec.widget_range
+            extra = {} if spec.step is None else {"step": spec.type(spec.step)}
+            if spec.format:
+                extra["format"] = spec.format
+            value = col.number_input(label or spec.title, spec.type(low), spec.type(high), key=form.key(name),
+                                     on_change=form.touch, args=(name,), disabled=name not in settings,
+                                     help=help or spec.help, **extra)
+            return spec.type(value)
 
+        values = {}
         with st.container(border=True):
             c1, c2, c3 = st.columns(3)
-            epochs = field(c1.number_input, "epochs", "epochs", 1, 1000, disabled=model_name == "pca")
-            beta = field(c2.number_input, "β (KL weight)", "beta", 0.0, 64.0, step=0.5,
-                         disabled=model_name in ("ae", "pca"),
-                         help="β normalised = β·d/(F·T) is shown under the form" if spectrogram_vae else None)
-            latent = field(c3.number_input, "audio latent size" if spectrogram_vae else "latent size", "latent", 2, 128,
-                           help="the audio block z_a; the lyrics block is added to it" if spectrogram_vae else None)
-            c4, c5, c6 = st.columns(3)
-            lr = field(c4.number_input, "learning rate", "lr", 1e-5, 1e-1, format="%.5f")
-            batch = field(c5.number_input, "batch size", "batch", 4, 1024)
-            seed = field(c6.number_input, "seed", "seed", 0, 10_000)
-            knobs = {}
+            values["epochs"] = field(c1, "epochs")
+            values["beta"] = field(c2, "beta", help=f"{SPECS['beta'].help}; β normalised = β·d/(F·T) is shown under "
+                                                    "the form" if spectrogram_vae else None)
+            values["latent_dim"] = field(c3, "latent_dim", label="audio latent size" if spectrogram_vae else None,
+                                         help="the audio block z_a; the lyrics block is added to it"
+                                         if spectrogram_vae else None)
+            for col, setting in zip(st.columns(3), ("lr", "batch_size", "random_state")):
+                values[setting] = field(col, setting)
             if spectrogram_vae:
-                c7, c8, c9 = st.columns(3)
-                knobs["width"] = int(field(c7.number_input, CONV_KNOBS["width"][1], "width", 8, 512, step=8,
-                                           help="channels of every convolution (divisible by 8)"))
-                knobs["steps"] = int(field(c8.number_input, CONV_KNOBS["steps"][1], "steps", 1, 10_000,
-                                           help="an epoch is this many steps, each on new random crops"))
-                knobs["free_bits"] = float(field(c9.number_input, CONV_KNOBS["free_bits"][1], "free_bits", 0.0, 10.0,
-                                                 step=0.05, format="%.2f",
-                                                 help="each latent dimension's KL counts at least this much"))
-            name = field(st.text_input, "Save as", "name",
-                         help="Saved under data/runs/NAME.pt when training ends or is stopped. "
-                              "A name in use gets a number added: a run never overwrites another.")
+                for col, setting in zip(st.columns(3), SPECTROGRAM_FIELDS):
+                    values[setting] = field(col, setting)
+            run_name = st.text_input("Save as", key=form.key("name"), on_change=form.touch, args=("name",),
+                                     help="Saved under data/runs/NAME.pt when training ends or is stopped. "
+                                          "A name in use gets a number added: a run never overwrites another.")
             start = st.button("Start training", type="primary", key="train_start")
         if spectrogram_vae:
-            st.caption(beta_normalised_line(model_name, float(beta), int(latent)))
-            st.caption(warm_up_line(model_name, int(epochs), knobs["steps"]))
-        if model_name != "pca":
-            time_estimate(model_name, int(epochs), int(latent), int(batch), knobs)
+            st.caption(beta_normalised_line(model_name, values["beta"], values["latent_dim"]))
+            st.caption(warm_up_line(model_name, values["epochs"], values["steps_per_epoch"]))
+        if "epochs" in settings:  # trained by gradient descent: it takes time
+            time_estimate(model_name, values)
         form.remember(defaults)
         if start:
             try:
-                start_training(model_name, {"beta": float(beta), "latent": int(latent), "epochs": int(epochs),
-                                            "lr": float(lr), "batch": int(batch), "seed": int(seed), "name": name,
-                                            **knobs})
+                start_training(model_name, {**values, "name": run_name})
             except Exception as exc:  # a bad name, a cap, a corpus without the inputs: said, not raised
                 st.error(str(exc))
             else:
@@ -312,7 +317,7 @@ with beta_tab:
             info = checkpoint.describe(e.path)
         except Exception:  # unreadable checkpoints are listed with their problem on the Checkpoints tab
             continue
-        if info.get("model") in ("conv", "beta"):
+        if getattr(MODELS.get(info.get("model")), "spectrogram_vae", False):
             rows.append({"checkpoint": e.name, "β": (info["train_config"] or {}).get("beta"),
                          "β normalised": info.get("beta_normalised"), "path": str(e.path)})
     if not rows:
