@@ -1,4 +1,4 @@
-"""Large collections in the dashboard: the Explore scatter above SCATTER_MAX points, and the Dask setting.
+"""Large collections in the pages: how many points, options and rows each draws, and the notes that say so.
 
 * :func:`scatter_rows` / :func:`sample_points` / :func:`drawn` -- above :data:`SCATTER_MAX` points
   (a million generated latents, say) the Explore page projects and draws a seeded uniform
@@ -16,9 +16,8 @@
 * :func:`fit_note` -- what the Clusters page says when a method was fitted on a sample
   (``core.clustering.FIT_MAX``: Agglomerative above 10,000 points, HDBSCAN above 20,000, the
   Gaussian mixture above 100,000).
-* :func:`cluster_setting` / :func:`encode_button` -- the Data page's Dask cluster
-  (``local:N`` or ``tcp://HOST:PORT``, :mod:`core.distributed`) for extraction and
-  encoding, with progress over the whole cluster.
+
+The Data page's Dask cluster (extraction and encoding spread over many machines) is :mod:`ui.distributed`'s.
 """
 
 from __future__ import annotations
@@ -28,14 +27,11 @@ import pandas as pd
 import streamlit as st
 
 from core.clustering import CLUSTERERS, FIT_WHY
-from core.distributed import parse_cluster
-from core.errors import BadInputError
-from core.latents import encode_corpus
 from core.projections import project
-from ui import state, tables
+from ui import tables
 
 __all__ = ["SCATTER_MAX", "CHOICES_MAX", "TABLE_MAX", "HEATMAP_ROWS", "scatter_rows", "sample_note", "sample_points", "drawn",
-           "track_choices", "chosen_track", "table_rows", "fit_note", "cluster_setting", "encode_button"]
+           "track_choices", "chosen_track", "table_rows", "fit_note"]
 
 #: Most points the Explore scatter draws (100,000 WebGL points render in under a second).
 SCATTER_MAX = 100_000
@@ -45,7 +41,6 @@ CHOICES_MAX = 5_000
 TABLE_MAX = 10_000
 #: Most clusters the Clusters page's heatmaps show (the largest); the others are summed in one row.
 HEATMAP_ROWS = 30
-CLUSTER = "dask_cluster"
 
 
 def scatter_rows(n: int, *, limit: int | None = None) -> np.ndarray | None:
@@ -129,43 +124,3 @@ def fit_note(result, n: int) -> str:
     why = FIT_WHY.get(result.name, "too long")
     return (f"{CLUSTERERS[result.name].label} was fitted on a fixed uniform random sample of {result.fitted_on:,} of "
             f"the {n:,} tracks: on all of them it would take {why}. {rest}; the metrics use every track.")
-
-
-def cluster_setting() -> str | None:
-    """A text box for the Dask cluster of extraction and encoding; the valid value, or None (this machine)."""
-    text = st.text_input(
-        "Dask cluster (optional)", st.session_state.get(CLUSTER, ""), key="dask_cluster_text",
-        placeholder="local:2  or  tcp://10.0.0.5:8786",
-        help="Empty: this machine's process pool. local:N starts N Dask workers here; tcp://HOST:PORT sends the "
-             "work to a running `dask scheduler` whose workers see the audio at the same paths.").strip()
-    if not text:
-        st.session_state[CLUSTER] = ""
-        return None
-    try:
-        parse_cluster(text)
-    except BadInputError as exc:
-        st.error(str(exc))
-        return None
-    st.session_state[CLUSTER] = text
-    return text
-
-
-def encode_button(corpus, entry, cluster: str | None) -> None:
-    """A button that encodes the corpus with the checkpoint in use (on ``cluster`` when set), with progress.
-
-    The latents land in the on-disk cache that every page reads, so the Explore and
-    Clusters pages then open without encoding.
-    """
-    if entry is None or not st.button(f"Encode the corpus with **{entry.name}**"
-                                      + (f" on `{cluster}`" if cluster else "")):
-        return
-    bar = st.progress(0.0, text="encoding")
-    try:
-        ids, Z = encode_corpus(state.model(str(entry.path), entry.stamp), corpus, cluster=cluster,
-                               progress=lambda d, t, m="": bar.progress(min(1.0, d / max(t, 1)),
-                                                                        text=f"encoding {d:,}/{t:,} {m}"))
-    except BadInputError as exc:
-        bar.empty()
-        st.error(str(exc))
-        return
-    bar.progress(1.0, text=f"encoded {len(ids):,} of {len(corpus):,} tracks ({Z.shape[1]}-d latents)")

@@ -15,7 +15,7 @@ from core.errors import BadInputError, SongscapeError
 from core.features.extract import extract
 from core.features.mel import CLIP_PARAMS, MelParams, clip_log_mel, log_mel
 from core.lyrics import in_bengali_script
-from ui import figures, markdown, scale, state, tables
+from ui import distributed, figures, markdown, scale, state, tables
 from ui.listen import play
 
 st.title("Data")
@@ -82,7 +82,7 @@ if corpus.skipped:
 # --- features -------------------------------------------------------------------------------------
 with st.container(border=True):
     st.markdown("**Features** — cached on disk by file content; a second run is near-instant.")
-    cluster = scale.cluster_setting()
+    cluster = distributed.cluster_setting()
     if st.button("Extract features (57-value vector and log-mel)", disabled=not corpus.has_audio and corpus.features57 is not None):
         for kind_ in ("gtzan57", "mel"):
             if kind_ == "mel" and not corpus.has_audio:
@@ -98,7 +98,7 @@ with st.container(border=True):
             bar.progress(1.0, text=f"{kind_}: {len(fs.track_ids)} tracks, {len(fs.skipped)} skipped")
             for s in fs.skipped:
                 st.caption(f"skipped {s}")
-    scale.encode_button(corpus, state.current_checkpoint(), cluster)
+    distributed.encode_button(corpus, state.current_checkpoint(), cluster)
     if not corpus.has_audio:
         st.caption("This corpus is a feature table: it has no audio, so only the Basic VAE, PCA, the autoencoder "
                    "and the raw features apply.")
