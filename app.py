@@ -2,6 +2,17 @@
 
 
 def main() -> None:
+    import os
+
+    from core import config
+
+    # numba reads its cache folder from the environment when it loads (librosa, UMAP and the neighbour graph
+    # compile kernels into it), so it is set here, before anything imports numba, and not by the library:
+    # compiled kernels then outlive the server (and its worker processes inherit the setting), unless the
+    # operator chose a folder (scripts/_env.sh sets the same one).
+    if "NUMBA_CACHE_DIR" not in os.environ and (folder := config.numba_cache_dir()) is not None:
+        os.environ["NUMBA_CACHE_DIR"] = str(folder)
+
     import streamlit as st
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 

@@ -23,6 +23,22 @@ CHECKPOINT_DIR = ROOT / "checkpoints" if IN_CHECKOUT else DATA_DIR / "checkpoint
 #: Checkpoints saved from the dashboard.
 RUNS_DIR = DATA_DIR / "runs"
 
+def numba_cache_dir() -> Path | None:
+    """Where numba should keep the kernels it compiles: ``DATA_DIR / "cache" / "numba"``, created; None when it
+    cannot be created (a read-only disk: numba then keeps its own default).
+
+    numba reads the folder from the environment (``NUMBA_CACHE_DIR``), so only a program's entry point hands it
+    over (app.py, ``python -m core``; scripts/_env.sh for the scripts), before numba loads: the library never
+    changes the process environment.
+    """
+    folder = DATA_DIR / "cache" / "numba"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return folder
+
+
 #: Sample rate of every clip inside the pipeline (GTZAN's rate).
 SAMPLE_RATE = 22050
 

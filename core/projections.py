@@ -15,9 +15,11 @@ Speed on 2,617 points (see BENCHMARKS.md, "Clustering and projections"):
   low-dimensional latents) and handed to ``umap.UMAP(precomputed_knn=...)``,
   which skips pynndescent and its numba compilation; the layout runs
   ``n_epochs=200`` (UMAP's own default for large data; it uses 500 below 10,000
-  points). Part of numba's compiled code is cached in ``NUMBA_CACHE_DIR``
-  (default ``data/cache/numba``), but UMAP's layout functions are not cacheable:
-  a process's first UMAP compiles them (10-25 s here); :func:`warm_up` does it
+  points). Part of numba's compiled code is cached in ``NUMBA_CACHE_DIR`` (the
+  entry points, app.py and ``python -m core``, point it at ``data/cache/numba``
+  before numba loads, :func:`core.config.numba_cache_dir`; this module leaves the
+  environment alone), but UMAP's layout functions are not cacheable: a process's
+  first UMAP compiles them (10-25 s here); :func:`warm_up` does it
   ahead of time, in a background thread of the dashboard for instance.
 * **t-SNE** — openTSNE with exact neighbours, Barnes–Hut gradients with
   ``theta=0.8`` (at this size faster than both FFT and theta 0.5, with the same
@@ -41,7 +43,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import warnings
 from typing import Any
@@ -51,7 +52,6 @@ from openTSNE import TSNE, affinity, nearest_neighbors
 from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
 
-from core import config
 from core.cache import FeatureCache
 from core.params import SPECS, Spec
 from core.progress import Progress
@@ -70,17 +70,6 @@ PROJECTION_PARAMS: dict[str, dict[str, Spec]] = {
                           "umap": ("n_neighbors", "min_dist", "n_epochs", "metric")}.items()
 }
 METHODS = tuple(PROJECTION_PARAMS)
-
-
-def _numba_cache() -> None:
-    """Point numba's on-disk cache at data/cache/numba unless the caller chose a folder."""
-    if "NUMBA_CACHE_DIR" not in os.environ:
-        folder = config.DATA_DIR / "cache" / "numba"
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            os.environ["NUMBA_CACHE_DIR"] = str(folder)
-        except OSError:
-            pass
 
 
 def cache_key(Z: np.ndarray, *, method: str, dim: int, random_state: int, params: dict[str, Any]) -> str:
@@ -213,14 +202,13 @@ class _TqdmSink:
 
 
 def _umap(X, *, dim, random_state, progress, n_neighbors, min_dist, n_epochs, metric):
-    _numba_cache()
     progress(0, n_epochs, "UMAP: neighbours")
     k = int(min(n_neighbors, len(X) - 1))
     idx, dist = _exact_knn(X, k=k, metric=metric)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        # Imported on first use: importing umap loads numba (seconds), which pages that never
-        # ask for UMAP should not pay, and NUMBA_CACHE_DIR must be set (above) before it loads.
+        # Imported on first use: importing umap compiles and loads numba code (seconds), which pages
+        # that never ask for UMAP should not pay.
         import umap
 
         model = umap.UMAP(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
 from sklearn.neighbors import KNeighborsClassifier
 
 import core.projections as projections
+from core import config
 from core.projections import PROJECTION_PARAMS, cache_key, project
 
 
@@ -131,10 +134,12 @@ def test_bad_arguments_are_named():
 
 
 @pytest.mark.slow
-def test_warm_up_compiles_umap_once():
+def test_warm_up_compiles_umap_once(monkeypatch):
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
     projections.warm_up()  # must not raise; later calls in the process are then fast
     Z = np.random.default_rng(0).normal(size=(60, 3))
     assert project(Z, method="umap", cache=False, n_epochs=20).shape == (60, 2)
+    assert "NUMBA_CACHE_DIR" not in os.environ  # the entry points set numba's cache folder, never the library
     for params in PROJECTION_PARAMS.values():
         for name, p in params.items():
             assert p.check(p.default) == p.default
@@ -152,8 +157,33 @@ def test_tsne_never_imports_pynndescent(n):
             f"Y = project(np.random.default_rng(0).normal(size=({n}, 4)), method='tsne', cache=False, "
             "n_iter=50, early_exaggeration_iter=0); "
             "print(Y.shape, 'pynndescent' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=projections.config.ROOT,
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=config.ROOT,
                          timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split()[-1] == "False", out.stdout
     assert f"({n}, 2)" in out.stdout
+
+
+def test_numba_cache_dir_is_made_under_the_data_folder_or_left_to_numba(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "DATA_DIR", tmp_path / "data")
+    assert config.numba_cache_dir() == tmp_path / "data" / "cache" / "numba" and config.numba_cache_dir().is_dir()
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setattr(config, "DATA_DIR", tmp_path / "file")
+    assert config.numba_cache_dir() is None  # cannot be made: numba keeps its own default
+
+
+def test_the_command_line_entry_point_points_numba_at_the_data_folder(tmp_path):
+    """`python -m core` sets NUMBA_CACHE_DIR before numba loads (the library does not), unless it is set."""
+    import subprocess
+    import sys
+
+    code = ("import os, runpy, sys\nsys.argv = ['core', '--help']\ntry:\n    runpy.run_module('core', run_name='__main__')\n"
+            "except SystemExit:\n    pass\nprint('NUMBA_CACHE_DIR=' + os.environ.get('NUMBA_CACHE_DIR', ''))")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"} | {"SONGSCAPE_DATA": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=config.ROOT, env=env,
+                         timeout=120)
+    assert f"NUMBA_CACHE_DIR={tmp_path / 'cache' / 'numba'}" in out.stdout, out.stdout + out.stderr[-1000:]
+    env["NUMBA_CACHE_DIR"] = str(tmp_path / "mine")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=config.ROOT, env=env,
+                         timeout=120)
+    assert f"NUMBA_CACHE_DIR={tmp_path / 'mine'}" in out.stdout, out.stdout + out.stderr[-1000:]
