@@ -16,7 +16,7 @@ def main() -> None:
     import streamlit as st
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-    from ui import explore_url, state
+    from ui import explore_url, sidebar, warmup_job
 
     st.set_page_config(page_title="Songscape", page_icon="🎵", layout="wide")
 
@@ -49,12 +49,12 @@ def main() -> None:
 
     page = st.navigation(pages)
     explore_url.restore()  # a shared link's view, before the sidebar's widgets are drawn
-    state.sidebar()
+    sidebar.sidebar()
     try:
         page.run()
     finally:  # after the page (also one that stopped early): its first view is drawn before the warm-up starts
-        state.warm_up()
-        state.warm_up_status()
+        warmup_job.warm_up()
+        warmup_job.warm_up_status()
 
 
 # Streamlit runs this file as "__main__" and leaves it installed as sys.modules["__main__"]. A worker

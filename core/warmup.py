@@ -60,7 +60,7 @@ def prepare(specs: tuple[str, ...] | None = None, *, methods: tuple[str, ...] = 
 
 
 def warm_up(specs: tuple[str, ...] | None = None, *, progress=None) -> None:
-    """What the dashboard prepares in the background when it starts (``ui.warmup.warm_up``): every
+    """What the dashboard prepares in the background when it starts (``ui.warmup_job.warm_up``): every
     shipped checkpoint's latents and t-SNE for ``specs`` (those ``prepare --first-view`` left out;
     cached ones cost a file read), then UMAP's compilation (:func:`core.projections.warm_up`)."""
     report = progress or null_progress

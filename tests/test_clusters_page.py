@@ -34,10 +34,10 @@ def test_dbscan_starts_at_the_scanned_eps_and_names_its_clustering(app_env):
     eps = at.slider(key="dbscan_eps")
     min_samples = at.slider(key="dbscan_min_samples").value
     # the page's start is core's choice on the same latents (the index the page caches)
-    from ui import state
+    from ui import caches, state
     entry = state.current_checkpoint()
     path = str(entry.path)
-    choice = clustering.choose_eps(state.neighbour_index(path, entry.stamp, state.current_specs(),
+    choice = clustering.choose_eps(caches.neighbour_index(path, entry.stamp, state.current_specs(),
                                                          state.part_for(path, entry.stamp)), min_samples=min_samples)
     assert eps.value == pytest.approx(round(choice.eps, 3), abs=1e-3)
     text = _texts(at)

@@ -21,7 +21,7 @@ import soundfile as sf
 from core import clustering, config
 from core.clustering import CLUSTERERS
 from tests.test_app import _app, app_env, monkeypatch_module  # noqa: F401  (fixtures)
-from ui import figures, jobs as ui_jobs, listen, state, tables
+from ui import caches, figures, jobs as ui_jobs, listen, state, tables
 
 pytestmark = pytest.mark.slow
 
@@ -125,7 +125,7 @@ def _write_results(fingerprint: str) -> None:
 
 def test_compare_bars_and_sweep_keep_each_k_apart(app_env):
     at = _page("compare")
-    _write_results(state.corpus(state.current_specs()).fingerprint())
+    _write_results(caches.corpus(state.current_specs()).fingerprint())
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     bars = _spec(_chart(at, "compare_bars"))

@@ -9,7 +9,7 @@ import pytest
 from core import config
 from tests.test_app import app_env, monkeypatch_module  # noqa: F401  (fixtures)
 from tests.test_dashboard_pages import _page
-from ui import state
+from ui import warmup_job
 
 pytestmark = pytest.mark.slow
 
@@ -96,7 +96,7 @@ def test_the_sidebar_shows_the_background_warm_up_while_it_runs(app_env, monkeyp
 
     monkeypatch.delenv("SONGSCAPE_NO_WARMUP", raising=False)
     monkeypatch.setattr(warmup, "warm_up", fake_warm_up)
-    monkeypatch.setattr(state, "_WARM_UP", {})
+    monkeypatch.setattr(warmup_job, "_WARM_UP", {})
     at = _page("explore")
     for _ in range(50):
         if calls:
@@ -109,7 +109,7 @@ def test_the_sidebar_shows_the_background_warm_up_while_it_runs(app_env, monkeyp
     other = _page("explore")  # another session: the same warm-up, not a second one
     assert calls == [workspace.default_specs()]
     release.set()
-    state._WARM_UP[workspace.default_specs()].join(10)
+    warmup_job._WARM_UP[workspace.default_specs()].join(10)
     other.run()
     assert not any("in the background" in c.value for c in other.sidebar.caption)
 
@@ -123,7 +123,7 @@ def test_a_worker_that_re_imports_the_dashboard_script_runs_nothing():
     import sys
 
     code = ("import runpy, sys, threading; runpy.run_path('app.py', run_name='__mp_main__'); "
-            "print(sorted(m for m in ('streamlit', 'ui.state', 'torch') if m in sys.modules), threading.active_count())")
+            "print(sorted(m for m in ('streamlit', 'ui.state', 'ui.warmup_job', 'torch') if m in sys.modules), threading.active_count())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=config.ROOT, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["[]", "1"], out.stdout + out.stderr[-500:]

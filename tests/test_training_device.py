@@ -46,9 +46,9 @@ def _fit_device(model, monkeypatch) -> str:
 
 
 def _sidebar():
-    from ui import state
+    from ui import sidebar
 
-    state.sidebar()
+    sidebar.sidebar()
 
 
 def _sidebar_device(path) -> str | None:

@@ -12,7 +12,7 @@ import streamlit as st
 from core.distributed import parse_cluster
 from core.errors import BadInputError
 from core.latents import encode_corpus
-from ui import state
+from ui import caches
 
 __all__ = ["cluster_setting", "encode_button"]
 
@@ -49,7 +49,7 @@ def encode_button(corpus, entry, cluster: str | None) -> None:
         return
     bar = st.progress(0.0, text="encoding")
     try:
-        ids, Z = encode_corpus(state.model(str(entry.path), entry.stamp), corpus, cluster=cluster,
+        ids, Z = encode_corpus(caches.model(str(entry.path), entry.stamp), corpus, cluster=cluster,
                                progress=lambda d, t, m="": bar.progress(min(1.0, d / max(t, 1)),
                                                                         text=f"encoding {d:,}/{t:,} {m}"))
     except BadInputError as exc:

@@ -4,24 +4,21 @@ A *source* is a short string: ``"model:<checkpoint name>"`` or ``"file:<embeddin
 (a file in ``core.embeddings.folder()``). Both kinds are explored, clustered and scored the same
 way: the projection is ``core.projections.project``, the clustering and its metrics
 ``core.scoring.cluster_and_score`` with a shared ``NeighbourIndex``, nearest neighbours one
-query of that index. Checkpoint sources go through ``ui.state``'s caches; file sources have
-their own, keyed by the file's modification time.
+query of that index. Both go through the same caches (:mod:`ui.caches`, keyed by the file's path and
+modification time and, for a checkpoint, the latent part in use).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-import streamlit as st
 
-from core import embeddings, scoring, shelf
+from core import embeddings, shelf
 from core.clustering import NeighbourIndex
 from core.errors import BadInputError
-from core.projections import project
-from ui import state
+from ui import caches, state
 
 
 @dataclass(frozen=True)
@@ -57,65 +54,36 @@ def find(key: str) -> Source | None:
     return next((s for s in available() if s.key == key), None)
 
 
-def _entry(source: Source):
-    return next(e for e in shelf.list_checkpoints() if str(e.path) == source.path)
+def _part(source: Source) -> str:
+    """The latent part in use for a checkpoint (the sidebar's); a file's vectors have no parts."""
+    return state.part_for(source.path, source.stamp) if source.kind == "model" else "all"
 
 
 # ----------------------------------------------------------------------------------- vectors
 def vectors(source: Source, specs: tuple[str, ...]) -> tuple[list[str], np.ndarray, str]:
     """``(track ids, Z (n, d), note)`` of ``source`` on the corpus; BadInputError says why there are none."""
     if source.kind == "model":
-        ids, Z = state.latents(source.path, source.stamp, specs, state.part_for(source.path, source.stamp))
+        ids, Z = caches.latents(source.path, source.stamp, specs, _part(source))
         if len(ids) < 5:
-            corpus = state.corpus(specs)
+            corpus = caches.corpus(specs)
             why = ("this corpus has no audio (a feature table), and this model needs spectrograms"
                    if not corpus.has_audio else "its tracks could not be turned into this model's inputs")
             raise BadInputError(None, f"the **{source.name}** checkpoint encodes only {len(ids)} of {len(corpus)} "
                                       f"tracks: {why}")
         return ids, Z, ""
-    return _file_vectors(source.path, source.stamp, specs)
-
-
-@st.cache_data(show_spinner="Reading the embeddings…", max_entries=8)
-def _file_vectors(path: str, stamp: float, specs: tuple[str, ...]) -> tuple[list[str], np.ndarray, str]:
-    aligned = embeddings.align(embeddings.load_embeddings(path), state.corpus(specs).track_ids)
-    return aligned.ids, aligned.vectors, aligned.note(Path(path).name)
+    return caches.file_vectors(source.path, source.stamp, specs)
 
 
 def index(source: Source, specs: tuple[str, ...]) -> NeighbourIndex:
     """The shared neighbour index of the source's vectors (DBSCAN, silhouette, nearest neighbours)."""
-    if source.kind == "model":
-        return state.neighbour_index(source.path, source.stamp, specs, state.part_for(source.path, source.stamp))
-    return _file_index(source.path, source.stamp, specs)
-
-
-@st.cache_resource(show_spinner=False, max_entries=4)
-def _file_index(path: str, stamp: float, specs: tuple[str, ...]) -> NeighbourIndex:
-    return NeighbourIndex(_file_vectors(path, stamp, specs)[1])
+    return caches.neighbour_index(source.path, source.stamp, specs, _part(source), source.kind)
 
 
 def projection(source: Source, specs: tuple[str, ...], method: str, dim: int) -> np.ndarray:
-    if source.kind == "model":
-        return state.projection(source.path, source.stamp, specs, method, dim,
-                                state.part_for(source.path, source.stamp))
-    return _file_projection(source.path, source.stamp, specs, method, dim)
-
-
-@st.cache_data(show_spinner="Projecting the embeddings…", max_entries=16)
-def _file_projection(path: str, stamp: float, specs: tuple[str, ...], method: str, dim: int) -> np.ndarray:
-    return project(_file_vectors(path, stamp, specs)[1], method=method, dim=dim, random_state=0)
+    return caches.projection(source.path, source.stamp, specs, method, dim, _part(source), source.kind)
 
 
 def clustered(source: Source, specs: tuple[str, ...], name: str, params: dict):
     """``(ClusterResult, report)`` of ``core.scoring.cluster_and_score`` on the source's vectors."""
-    if source.kind == "model":
-        return state.clustered(_entry(source), specs, name, params)
-    return _file_clustered(source.path, source.stamp, specs, name, json.dumps(params, sort_keys=True))
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def _file_clustered(path: str, stamp: float, specs: tuple[str, ...], name: str, params_json: str):
-    ids, Z, _ = _file_vectors(path, stamp, specs)
-    return scoring.cluster_and_score(Z, clusterer=name, params=json.loads(params_json),
-                                     labels=state.labels(specs, ids), index=_file_index(path, stamp, specs),
-                                     random_state=0)
+    return caches.clustered(source.path, source.stamp, specs, name, json.dumps(params, sort_keys=True),
+                            _part(source), source.kind)

@@ -31,7 +31,7 @@ import streamlit as st
 from core import clustering, embeddings, shelf, workspace
 from core.blocks import PARTS
 from core.errors import SongscapeError
-from ui import state
+from ui import caches, state
 from ui.markdown import code, plain
 
 DONE = "_explore_url_restored"
@@ -63,7 +63,7 @@ def _restore(params: dict[str, str], notes: list[str]) -> None:
         specs = tuple(s.strip() for s in value.split(";") if s.strip())
         if specs != state.current_specs():
             try:
-                state.corpus(specs)
+                caches.corpus(specs)
                 st.session_state[state.SPECS] = list(specs)
             except SongscapeError as exc:
                 notes.append(f"corpus {code(value)} cannot be opened ({plain(exc)}); using "
@@ -87,7 +87,7 @@ def _restore(params: dict[str, str], notes: list[str]) -> None:
         else:
             notes.append(f"there is no embeddings file {code(value)} in {code(embeddings.folder())}; showing the model")
 
-    # the part is checked against the checkpoint's own parts when the sidebar draws (ui.state.part_choice)
+    # the part is checked against the checkpoint's own parts when the sidebar draws (ui.sidebar.part_choice)
     _choice(params, "part", list(PARTS), state.PART, notes, "a latent part")
     _choice(params, "proj", list(METHODS), "explore_method", notes, "a projection")
     _choice(params, "dim", ["2", "3"], "explore_dim", notes, "a number of dimensions", convert=int)

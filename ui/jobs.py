@@ -12,7 +12,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core.jobs import EvaluationTime, Job, JobRegistry, TrainingTime, estimate_evaluation, measure_training
 from core.progress import duration_words
-from ui.state import corpus
+from ui.caches import corpus
 
 STATUS = {"running": "running", "done": "finished", "stopped": "stopped", "failed": "failed", "idle": "waiting"}
 

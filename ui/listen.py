@@ -12,12 +12,12 @@ import streamlit as st
 from core.explore import listen
 from core.corpus import FEATURE_NAMES
 from core.latents import mel_params_of
-from ui import figures, state
+from ui import caches, figures
 
 
 @st.cache_data(show_spinner="Reconstructing…", max_entries=64)
 def _listening(path: str, stamp: float, specs: tuple[str, ...], track_id: str):
-    return listen(state.model(path, stamp), state.corpus(specs), track_id)
+    return listen(caches.model(path, stamp), caches.corpus(specs), track_id)
 
 
 def wav_bytes(y: np.ndarray, sr: int) -> bytes:
@@ -51,7 +51,7 @@ def track_panel(track_id: str, *, entry, specs: tuple[str, ...], key: str) -> No
         if result.audio_reconstruction is not None:
             play(result.audio_reconstruction, result.sr)
     if result.mel is not None:
-        params = mel_params_of(state.model(str(entry.path), entry.stamp))  # peak or full-scale dB
+        params = mel_params_of(caches.model(str(entry.path), entry.stamp))  # peak or full-scale dB
         st.plotly_chart(figures.spectrogram_pair(result.mel, result.mel_reconstruction, params=params),
                         key=f"{key}-mel", theme=None)
     if result.features is not None:

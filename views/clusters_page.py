@@ -5,7 +5,7 @@ import time
 import streamlit as st
 
 from core import clustering, explore, metrics
-from ui import figures, frames, scale, state, tables
+from ui import caches, figures, frames, scale, state, tables
 from ui.listen import track_panel
 
 st.title("Clusters")
@@ -13,7 +13,7 @@ corpus, entry = state.active()
 specs = state.current_specs()
 ids, Z = state.encoded(entry, specs)
 part = state.part_for(str(entry.path), entry.stamp)
-index = state.neighbour_index(str(entry.path), entry.stamp, specs, part)
+index = caches.neighbour_index(str(entry.path), entry.stamp, specs, part)
 st.caption(f"Clustering model **{entry.name}** · {state.part_summary(str(entry.path), entry.stamp, Z.shape[1], specs)}")
 
 if state.clustering_stale():  # tuned for another checkpoint or corpus: the widgets start again from defaults
@@ -36,7 +36,7 @@ if name == "dbscan":
                             key="dbscan_min_samples", help=samples.help)
     kdist = clustering.k_distance(index, k=min_samples - 1)
     # The knee alone often starts at one cluster holding every point; the start is the scan's choice.
-    choice = state.eps_choice(str(entry.path), entry.stamp, specs, part, min_samples)
+    choice = caches.eps_choice(str(entry.path), entry.stamp, specs, part, min_samples)
     span = clustering.eps_range(kdist, choice, spec.params["eps"])  # the k-distances', within the spec's bounds
     if st.session_state.get("dbscan_eps", span.low) > span.top:
         del st.session_state["dbscan_eps"]  # a value from larger latents: start again from the suggestion
@@ -70,7 +70,7 @@ state.set_clustering(name, params, context=context)
 
 # --- cluster + metrics (cached latents; never retrain or reproject here) -----------------------
 t0 = time.perf_counter()
-truth = state.labels(specs, ids)
+truth = caches.labels(specs, ids)
 result, report = state.clustered(entry, specs, name, params)
 elapsed_ms = (time.perf_counter() - t0) * 1000
 
@@ -95,7 +95,7 @@ left, right = st.columns([3, 2])
 with left:
     method = st.session_state.get("explore_method") or "tsne"
     rows = scale.scatter_rows(len(ids))  # above scale.SCATTER_MAX points, the Explore page's sample (NaN elsewhere)
-    points = (state.projection(str(entry.path), entry.stamp, specs, method, 2, part) if rows is None
+    points = (caches.projection(str(entry.path), entry.stamp, specs, method, 2, part) if rows is None
               else scale.sample_points(Z, rows, method, 2))
     frame = frames.scatter_frame(ids, points, corpus.tracks, clusters=result.labels)
     if rows is not None:

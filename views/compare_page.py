@@ -6,7 +6,7 @@ import streamlit as st
 from core import config, shelf
 from core.jobs import EvaluationJob
 from core.progress import duration_words
-from ui import figures, jobs, state, tables
+from ui import caches, figures, jobs, state, tables
 
 st.title("Compare models")
 corpus = state.current_corpus()
@@ -26,7 +26,7 @@ st.caption("K-Means on each checkpoint's latent means, k = the number of classes
            "what the checkpoint recorded: *this corpus* when its training corpus has this corpus's fingerprint, "
            "*other data* when not (its scores here are a transfer), *not recorded* for files saved before "
            "checkpoints recorded their data.")
-scores = state.checkpoint_scores(specs, tuple(e.stamp for e in shelf.list_checkpoints()))
+scores = caches.checkpoint_scores(specs, tuple(e.stamp for e in shelf.list_checkpoints()))
 if scores.empty:
     st.info("No checkpoints yet: train one on the **Train** page.")
 else:

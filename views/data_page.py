@@ -15,7 +15,7 @@ from core.errors import BadInputError, SongscapeError
 from core.features.extract import extract
 from core.features.mel import CLIP_PARAMS, MelParams, clip_log_mel, log_mel
 from core.lyrics import in_bengali_script
-from ui import distributed, figures, markdown, scale, state, tables
+from ui import caches, distributed, figures, markdown, scale, state, tables
 from ui.listen import play
 
 st.title("Data")
@@ -48,7 +48,7 @@ with st.container(border=True):
         if st.button("Load these sources", type="primary"):
             new = tuple(line.strip() for line in text.splitlines() if line.strip())
             try:
-                state.corpus(new)
+                caches.corpus(new)
             except Exception as exc:
                 st.error(f"Could not load: {exc}")
             else:

@@ -17,7 +17,7 @@ from ui import explore_map
 from ui import explore_sources as sources
 from ui import explore_url as url
 from ui import explore_view as view
-from ui import frames, markdown, scale, state, tables
+from ui import caches, frames, markdown, scale, state, tables
 from ui.listen import track_panel
 
 SELECTION = url.SELECTION          # track ids selected on a map (click, box, lasso); kept in the link
@@ -389,7 +389,7 @@ with st.expander("Export the vectors, the projection and the clusters"):
 
     def _table():
         return embeddings.vector_table(ids, vectors=Z, points=points, clusters=result.labels,
-                                       labels=state.labels(specs, ids))
+                                       labels=caches.labels(specs, ids))
 
     e1, e2, e3 = st.columns(3)
     e1.download_button("Vectors + projection + clusters (CSV)", lambda: embeddings.table_bytes(_table(), "csv"),

@@ -11,7 +11,7 @@ from core.corpus import FEATURE_NAMES
 from core.errors import BadInputError
 from core.latents import mel_params_of
 from core.reconstruction import reconstructs_mel
-from ui import figures, scale, state
+from ui import caches, figures, scale, state
 from ui.listen import play
 
 st.title("Latent space")
@@ -34,7 +34,7 @@ else:
 def what_each_dimension_knows() -> None:
     """Mutual information between every latent dimension and every label column, and the gap per label."""
     st.subheader("Which dimensions know what")
-    table, gaps, by_block = state.latent_information(str(entry.path), entry.stamp, specs)
+    table, gaps, by_block = caches.latent_information(str(entry.path), entry.stamp, specs)
     if table.empty:
         st.caption("This corpus has no label column with two classes or more, so there is nothing to measure "
                    "the dimensions against.")
@@ -60,7 +60,7 @@ def reconstruction_quality() -> None:
                    f"{', '.join(sorted(model.needs))}), so there is no spectrogram reconstruction to measure.")
         return
     try:
-        q = state.reconstruction_quality(str(entry.path), entry.stamp, specs)
+        q = caches.reconstruction_quality(str(entry.path), entry.stamp, specs)
     except BadInputError as exc:
         st.caption(f"Reconstruction quality cannot be measured on this corpus: {exc}")
         return
@@ -95,7 +95,7 @@ if not hasattr(model, "decode"):
 
 
 def show(z: np.ndarray, key: str) -> None:
-    decoded, audio = state.decoded(str(entry.path), entry.stamp, tuple(float(v) for v in z))
+    decoded, audio = caches.decoded(str(entry.path), entry.stamp, tuple(float(v) for v in z))
     if audio is not None:
         st.plotly_chart(figures.spectrogram(decoded, title="decoded log-mel", params=mel_params_of(model)),
                         key=f"{key}_mel", theme=None)

@@ -9,7 +9,7 @@ from core.models import MODELS, create
 from core.params import SPECS
 from core.progress import duration_words
 from core.model_scores import TrainingMonitor
-from ui import figures, frames, jobs, state, tables
+from ui import caches, figures, frames, jobs, state, tables
 from ui import train_form as form
 
 st.title("Train")
@@ -126,7 +126,7 @@ with live_tab:
                            key="live_seed", help=seeds.help)
 
     try:
-        model, ids, Z, report = state.live_basic_vae(specs, float(beta), int(latent), int(seed))
+        model, ids, Z, report = caches.live_basic_vae(specs, float(beta), int(latent), int(seed))
     except Exception as exc:  # shown, not raised: the rest of the page stays usable
         st.error(f"Could not train the Basic VAE on this corpus: {exc}")
     else:

@@ -1,0 +1,158 @@
+"""The dashboard's shared caches: corpus, models, latents, projections, neighbour indexes, clusterings, scores.
+
+``st.cache_resource`` holds shared objects (the corpus, models, neighbour indexes, the live Basic VAE);
+``st.cache_data`` holds arrays and tables (latents, projections, clusterings, scores). Keys are plain
+strings and numbers: the corpus specs, and a checkpoint's or an embeddings file's path plus its
+modification time, so a re-saved file is read again. A projection, a neighbour index or a clustering is of
+a checkpoint's latent part (``kind="model"``) or of an embeddings file's vectors (``kind="file"``): one
+cache of each, whatever the source (:func:`vectors`). Which corpus, checkpoint and part are in use is
+:mod:`ui.state`'s.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core import checkpoint, embeddings, explore, information, model_scores, scoring, shelf, workspace
+from core.blocks import column_names
+from core.clustering import EpsChoice, NeighbourIndex, choose_eps
+from core.latents import encode_corpus, latent_part
+from core.projections import project
+from core.reconstruction import corpus_reconstruction_measures
+
+
+@contextlib.contextmanager
+def _progress_bar(text: str):
+    """A progress bar for the block: yields the ``progress(done, total, message)`` callback, removed after."""
+    bar = st.progress(0.0, text=text)
+
+    def update(done: int, total: int, message: str = "") -> None:
+        bar.progress(min(1.0, done / max(total, 1)), text=f"{text} {done}/{total} {message}".strip())
+
+    try:
+        yield update
+    finally:
+        bar.empty()
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def corpus(specs: tuple[str, ...]):
+    with _progress_bar("Preparing the corpus…") as update:
+        return workspace.load_corpus(specs, progress=update)
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=8)
+def model(path: str, stamp: float):
+    return checkpoint.load(path)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def encoded_latents(path: str, stamp: float, specs: tuple[str, ...]) -> tuple[list[str], np.ndarray]:
+    """Every latent dimension as the model encodes it (what decoding and the Latent page read)."""
+    with _progress_bar("Encoding the corpus…") as update:
+        return encode_corpus(model(path, stamp), corpus(specs), progress=update)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def latents(path: str, stamp: float, specs: tuple[str, ...], part: str) -> tuple[list[str], np.ndarray]:
+    """The latent ``part`` (``core.blocks``) that clusterings, projections and neighbours see."""
+    ids, Z = encoded_latents(path, stamp, specs)
+    return ids, latent_part(model(path, stamp), Z, part)
+
+
+@st.cache_data(show_spinner="Reading the embeddings…", max_entries=8)
+def file_vectors(path: str, stamp: float, specs: tuple[str, ...]) -> tuple[list[str], np.ndarray, str]:
+    """``(track ids, vectors, note)`` of an embeddings file aligned to the corpus (``core.embeddings.align``)."""
+    aligned = embeddings.align(embeddings.load_embeddings(path), corpus(specs).track_ids)
+    return aligned.ids, aligned.vectors, aligned.note(Path(path).name)
+
+
+def vectors(path: str, stamp: float, specs: tuple[str, ...], part: str,
+            kind: str = "model") -> tuple[list[str], np.ndarray]:
+    """The rows a projection, a neighbour index or a clustering works on: the latent ``part`` of a checkpoint
+    (``kind="model"``, :func:`latents`) or the vectors of an embeddings file (``kind="file"``: ``part`` unused)."""
+    if kind == "file":
+        ids, Z, _ = file_vectors(path, stamp, specs)
+        return ids, Z
+    return latents(path, stamp, specs, part)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def projection(path: str, stamp: float, specs: tuple[str, ...], method: str, dim: int, part: str,
+               kind: str = "model") -> np.ndarray:
+    """``core.projections.project`` of the source's vectors (:func:`vectors`) to ``dim`` dimensions."""
+    _, Z = vectors(path, stamp, specs, part, kind)
+    with _progress_bar(f"Projecting with {method}…") as update:
+        return project(Z, method=method, dim=dim, random_state=0, progress=update)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def neighbour_index(path: str, stamp: float, specs: tuple[str, ...], part: str, kind: str = "model"):
+    """Precomputed neighbour structure for fast DBSCAN/metrics on slider moves (shared by all sessions)."""
+    _, Z = vectors(path, stamp, specs, part, kind)
+    return NeighbourIndex(Z)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def eps_choice(path: str, stamp: float, specs: tuple[str, ...], part: str, min_samples: int) -> EpsChoice:
+    """``core.clustering.choose_eps`` of the current latents (a scan of DBSCAN runs: kept across reruns)."""
+    return choose_eps(neighbour_index(path, stamp, specs, part), min_samples=min_samples)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def clustered(path: str, stamp: float, specs: tuple[str, ...], name: str, params_json: str, part: str,
+              kind: str = "model"):
+    """``(ClusterResult, report)`` of ``core.scoring.cluster_and_score`` on the source's vectors (:func:`vectors`):
+    the clustering and its metrics against every label column, with the shared neighbour index."""
+    ids, Z = vectors(path, stamp, specs, part, kind)
+    return scoring.cluster_and_score(Z, clusterer=name, params=json.loads(params_json), labels=labels(specs, ids),
+                                     index=neighbour_index(path, stamp, specs, part, kind),
+                                     random_state=0)
+
+
+def labels(specs: tuple[str, ...], ids: list[str]) -> pd.DataFrame:
+    """The corpus's label columns, one row per latent row (``core.scoring.label_table``)."""
+    return scoring.label_table(corpus(specs), track_ids=ids)
+
+
+@st.cache_data(show_spinner="Measuring what each latent dimension knows…", max_entries=16)
+def latent_information(path: str, stamp: float, specs: tuple[str, ...]):
+    """``(per-dimension table, MIG per label, per-block table)`` of ``core.information`` on the whole latent."""
+    ids, Z = encoded_latents(path, stamp, specs)
+    found = model(path, stamp).latent_blocks()
+    table = information.dimension_information(Z, labels(specs, ids), names=column_names(found, "all"))
+    return table, information.mig(table), information.block_information(table, found)
+
+
+@st.cache_data(show_spinner="Scoring the checkpoints…", max_entries=8)
+def checkpoint_scores(specs: tuple[str, ...], stamps: tuple[float, ...]) -> pd.DataFrame:
+    """Every checkpoint scored on the corpus (``stamps``: their modification times, so a re-save re-scores)."""
+    return model_scores.score_checkpoints(corpus(specs), shelf.list_checkpoints())
+
+
+@st.cache_resource(show_spinner="Retraining the Basic VAE…", max_entries=32)
+def live_basic_vae(specs: tuple[str, ...], beta: float, latent: int, seed: int):
+    """The Basic VAE trained with ``beta`` and ``latent`` dimensions, and its scores (the live β slider)."""
+    params = workspace.model_settings("basic", beta=beta, latent_dim=latent, seed=seed, random_state=seed)
+    return model_scores.fit_and_score(corpus(specs), "basic", params=params, random_state=seed)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def reconstruction_quality(path: str, stamp: float, specs: tuple[str, ...]) -> dict[str, float]:
+    """``core.reconstruction.corpus_reconstruction_measures`` of the checkpoint on the corpus: self-retrieval,
+    chance, the onset-envelope correlation, the frame-to-frame change and the RMS dB distances (raises
+    ``BadInputError`` for a model that reconstructs no mel)."""
+    with _progress_bar("Measuring the reconstructions…") as update:
+        return corpus_reconstruction_measures(model(path, stamp), corpus(specs), progress=update)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def decoded(path: str, stamp: float, z: tuple[float, ...]):
+    """Decoded log-mel and its audio (mel models), or the decoded 57 features."""
+    return explore.decode_point(model(path, stamp), np.asarray(z))
