@@ -229,7 +229,7 @@ def test_each_epoch_evaluates_a_fixed_sample_of_at_most_eval_rows(monkeypatch):
 
     from core.models.losses import VAELoss
     from core.models.vae import MLPVAE
-    from core.training import init_parameters, loop, train
+    from core.training import TrainConfig, init_parameters, loop, train
 
     class Source:  # a batch source that records the rows the evaluation asks for
         def __init__(self, x):
@@ -253,7 +253,7 @@ def test_each_epoch_evaluates_a_fixed_sample_of_at_most_eval_rows(monkeypatch):
     monkeypatch.setattr(loop, "EVAL_ROWS", 40)
     source, monitor = Source(torch.randn(300, 6, generator=torch.Generator().manual_seed(0))), Monitor()
     module = init_parameters(MLPVAE(6, (8,), 2), generator=torch.Generator().manual_seed(0))
-    train(module, VAELoss(), source, epochs=3, batch_size=32, val_fraction=0.0, steps_per_epoch=2,
+    train(module, VAELoss(), source, TrainConfig(epochs=3, batch_size=32, val_fraction=0.0, steps_per_epoch=2),
           callback=monitor, random_state=3)
     assert monitor.shapes == [(40, 2)] * 3
     assert len(source.eval_rows) == 3 and all(np.array_equal(r, source.eval_rows[0]) for r in source.eval_rows)
