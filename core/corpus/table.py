@@ -123,7 +123,13 @@ class Corpus:
         return bool((self.tracks["lyrics"].str.strip() != "").any())
 
     def label_columns(self) -> list[str]:
-        """Columns usable as ground truth for external metrics: genre, language, then extras."""
+        """Columns usable as ground truth for external metrics: genre, language, then extras.
+
+        Found once per table and remembered (a page asks several times per run, and counting the distinct
+        values of every text column of a million tracks takes about a second)."""
+        known = self.__dict__.get("_label_columns")
+        if known is not None and known[0] is self.tracks:
+            return list(known[1])
         cols = [c for c in ("genre", "language") if (self.tracks[c] != "").any()]
         for c in self.tracks.columns:
             if c in REQUIRED_COLUMNS:
@@ -135,7 +141,8 @@ class Corpus:
             # a label groups tracks: few distinct values (a quadrant, a source), not a number per track
             if 1 < distinct <= min(50, len(values) // 2):
                 cols.append(c)
-        return cols
+        self.__dict__["_label_columns"] = (self.tracks, cols)
+        return list(cols)
 
     def counts(self) -> pd.DataFrame:
         """Track counts by language and genre (a tidy table)."""
