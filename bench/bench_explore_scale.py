@@ -47,6 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT.parent / "shared" / "data" / "features" / "gtzan_banglabeats_30s.csv"
 IDLE = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
 VIEW = "globalThis.__songscapePointMap && globalThis.__songscapePointMap.views.get('explore_scatter')"
+CLUSTERS_VIEW = "globalThis.__songscapePointMap && globalThis.__songscapePointMap.views.get('clusters_scatter')"
 LASSO_TARGET = 10_000
 STEP_TIMEOUT_MS = int(os.environ.get("BENCH_STEP_TIMEOUT_S", "900")) * 1000
 
@@ -325,6 +326,50 @@ def steps_of(page, variant, n: int, steps: set[str], wire: Wire, out: dict, scre
                 out[f"{step}_idle_s"] = round(time.perf_counter() - t, 2)
                 out[step] = wire.since(mark)
                 print(f"  {variant.name} {n:,} colour -> {colour}: {out[f'{step}_s']} s", flush=True)
+            if "eps" in steps:
+                eps_move(page, variant, n, wire, out, screens)
+
+
+def eps_move(page, variant, n: int, wire: Wire, out: dict, screens: Path) -> None:
+    """The Clusters page: DBSCAN chosen (its neighbour graph built, not timed), then one step of the eps slider
+    (the keyboard's right arrow) until the map shows the new clusters and the run has ended."""
+    page.get_by_role("link", name="Clusters").first.click()
+    page.wait_for_url("**/clusters**")
+    if variant is NewMap:
+        page.wait_for_function(f"() => ({CLUSTERS_VIEW}) && ({CLUSTERS_VIEW}).el.dataset.state === 'ready'")
+    else:
+        page.wait_for_function(HAS_POINTS)
+    _idle(page)
+    t = time.perf_counter()
+    page.get_by_text("DBSCAN", exact=True).first.click()
+    page.wait_for_timeout(500)
+    page.get_by_role("slider").filter(has_text="").last.wait_for()
+    page.get_by_text("eps", exact=True).first.wait_for()
+    _idle(page)
+    out["dbscan_first_s"] = round(time.perf_counter() - t, 2)
+    slider = page.get_by_role("slider", name="eps")
+    before = page.evaluate(f"() => {{ const m = {CLUSTERS_VIEW}; return m ? [m.el.dataset.colourPart, "
+                           "performance.now()] : [null, 0]; }")
+    slider.focus()
+    page.evaluate("() => { const g = document.querySelector('.js-plotly-plot'); window.__epsBefore = g && g._fullData; }")
+    mark = wire.mark()
+    t = time.perf_counter()
+    page.keyboard.press("ArrowRight")
+    if variant is NewMap:
+        page.wait_for_function(f"([p, at]) => {{ const m = {CLUSTERS_VIEW}; return m.el.dataset.colourPart !== p "
+                               "&& Number(m.el.dataset.readyAt) > at; }", arg=before)
+        out["eps_map_s"] = round(time.perf_counter() - t, 2)
+    else:
+        page.wait_for_function("() => { const g = document.querySelector('.js-plotly-plot'); "
+                               "return g && g._fullData && g._fullData !== window.__epsBefore; }")
+    _idle(page)
+    out["eps_s"] = round(time.perf_counter() - t, 2)
+    out["eps"] = wire.since(mark)
+    out["eps_cluster_ms"] = int(re.search(r"computed in (\d+) ms",
+                                          page.get_by_text(re.compile(r"^computed in \d+ ms")).first.inner_text()).group(1))
+    print(f"  {variant.name} {n:,} eps move -> map {out.get('eps_map_s')} s, run ended {out['eps_s']} s "
+          f"(clustering {out['eps_cluster_ms']} ms)", flush=True)
+    page.screenshot(path=str(screens / f"clusters_{n}_{variant.name}_eps.png"), full_page=True)
 
 
 def main() -> int:
@@ -332,7 +377,7 @@ def main() -> int:
     ap.add_argument("--sizes", default="10000,100000,1000000")
     ap.add_argument("--old-max", type=int, default=100_000, help="the Plotly page is measured up to this size")
     ap.add_argument("--proj", default="pca", choices=("pca", "tsne", "umap"))
-    ap.add_argument("--steps", default="first,click,lasso,colour")
+    ap.add_argument("--steps", default="first,click,lasso,colour,eps")
     ap.add_argument("--variants", default="old,new")
     ap.add_argument("--screens", type=Path, default=Path("/work/screens/explore_map"))
     ap.add_argument("--json", type=Path, default=None, help="append each result as a JSON line here")

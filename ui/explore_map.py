@@ -118,6 +118,7 @@ def _every_point(key: str, _Z: np.ndarray, _rows: np.ndarray, _sampled: np.ndarr
 
 def placed_note(n: int, m: int, method: str) -> str:
     """What the page says when ``n - m`` of the ``n`` points are placed beside their nearest of ``m`` sampled."""
+    method = {"tsne": "t-SNE", "umap": "UMAP", "pca": "PCA"}.get(method, method)
     return (f"{method} of {n:,} tracks would take hours here: it lays out a fixed uniform random sample of {m:,} "
             f"(seed 0), and each of the other {n - m:,} tracks is drawn beside its nearest sampled track in the "
             "latent space. Every track is on the map; clusters, metrics, search, the table and exports use all of "

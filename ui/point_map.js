@@ -420,6 +420,7 @@ class PointMap {
     this.keepAll = !keep || kept === shown;
     this.baseView = null; // the base picture is out of date
     this.el.dataset.colour = s.colour;
+    this.el.dataset.colourPart = col ? col.part : "";
     this.el.dataset.shown = String(shown);
     this.el.dataset.kept = String(this.kept);
   }

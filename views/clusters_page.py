@@ -5,7 +5,8 @@ import time
 import streamlit as st
 
 from core import clustering, explore, metrics
-from ui import caches, figures, frames, scale, state, tables
+from ui import caches, explore_map, figures, frames, scale, state, tables
+from ui import explore_sources as sources
 from ui.listen import track_panel
 
 st.title("Clusters")
@@ -91,17 +92,37 @@ st.caption(f"computed in {elapsed_ms:.0f} ms" + (f" · noise points: {tables.NOI
 if result.fitted_on:
     st.info(scale.fit_note(result, len(ids)), icon=":material/grain:")
 
+
+
+def _on_map_rows(mapped: explore_map.MapBase, rows, how: str) -> None:
+    st.session_state["clusters_map_selection"] = mapped.frame["track_id"].iloc[rows].tolist()
+
+
 left, right = st.columns([3, 2])
 with left:
     method = st.session_state.get("explore_method") or "tsne"
-    rows = scale.scatter_rows(len(ids))  # above scale.SCATTER_MAX points, the Explore page's sample (NaN elsewhere)
-    points = (caches.projection(str(entry.path), entry.stamp, specs, method, 2, part) if rows is None
-              else scale.sample_points(Z, rows, method, 2))
-    frame = frames.scatter_frame(ids, points, corpus.tracks, clusters=result.labels)
-    if rows is not None:
-        st.info(scale.sample_note(len(ids)), icon=":material/scatter_plot:")
-    event = st.plotly_chart(figures.latent_scatter(scale.drawn(frame), color="cluster", height=460),
-                            key="clusters_scatter", on_select="rerun", selection_mode=("points", "box", "lasso"))
+    event = None
+    if explore_map.wanted(len(ids), 2):  # Explore's WebGL map of every track: a new clustering sends its codes only
+        source = sources.model_source(entry)
+        points, rows = explore_map.projected(source, specs, Z, method, 2, every=True)
+        map_key = explore_map.key_of(source, specs, method, 2, part)
+        mapped = explore_map.base(map_key, ids, points if rows is None else explore_map.every_point(
+            map_key, Z, rows, points), corpus.tracks, corpus.label_columns())
+        map_clusters, cluster_values = explore_map.cluster_column(result.labels)
+        frame = mapped.frame.assign(cluster=cluster_values)
+        if rows is not None:
+            st.info(explore_map.placed_note(len(ids), len(rows), method), icon=":material/scatter_plot:")
+        explore_map.draw("clusters_scatter", mapped, clusters=map_clusters, colour="cluster", highlights={},
+                         height=460, on_select=lambda rows_, how: _on_map_rows(mapped, rows_, how))
+    else:
+        rows = scale.scatter_rows(len(ids))  # above scale.SCATTER_MAX points, the Explore page's sample (NaN elsewhere)
+        points = (caches.projection(str(entry.path), entry.stamp, specs, method, 2, part) if rows is None
+                  else scale.sample_points(Z, rows, method, 2))
+        frame = frames.scatter_frame(ids, points, corpus.tracks, clusters=result.labels)
+        if rows is not None:
+            st.info(scale.sample_note(len(ids)), icon=":material/scatter_plot:")
+        event = st.plotly_chart(figures.latent_scatter(scale.drawn(frame), color="cluster", height=460),
+                                key="clusters_scatter", on_select="rerun", selection_mode=("points", "box", "lasso"))
 with right:
     st.dataframe(tables.report_table(report, clustering=which), width="stretch", hide_index=True, height=420)
 
@@ -156,7 +177,7 @@ else:
         with st.container(border=True):
             track_panel(ids[j], entry=entry, specs=specs, key=f"members-{i}")
 
-selected = frames.selected_track_ids(event)
+selected = frames.selected_track_ids(event) if event is not None else st.session_state.get("clusters_map_selection", [])
 if selected:
     st.caption(f"{len(selected)} selected on the scatter: " + ", ".join(selected[:10]))
 
