@@ -183,3 +183,24 @@ def test_a_filter_fades_the_other_points(server, page, shots):
     page.wait_for_function(f"(n) => ({VIEW}).el.dataset.kept === String(n)", arg=matches)
     assert 0 < matches < N_TRACKS and _map(page)["shown"] == str(N_TRACKS)
     shots(page, "filter")
+
+
+def test_two_maps_side_by_side_mark_the_same_selection_and_3d_stays_plotly(server, page, shots):
+    side = "globalThis.__songscapePointMap.views.get('explore_scatter_b')"
+    _open_map(page, f"{server}&side=proj:tsne")
+    page.wait_for_function(f"() => {side} && {side}.el.dataset.state === 'ready'")
+    x, y = _screen(page, 11)
+    page.mouse.click(x, y)
+    page.get_by_text("1 selected on the map").wait_for()
+    settle(page)
+    marks = page.evaluate(f"() => [({VIEW}).el.dataset.nSelected, {side}.el.dataset.nSelected, "
+                          f"{side}.el.dataset.nFocus]")
+    assert marks == ["1", "1", "1"], marks
+    assert "sel=map-" in page.url and "side=proj" in page.url
+    shots(page, "side-by-side")
+    # the 3-D view is Plotly's, at any size
+    page.goto(f"{server}&dim=3")
+    page.wait_for_function("() => document.querySelector('.js-plotly-plot')", timeout=240_000)
+    settle(page)
+    assert page.evaluate(f"() => !({VIEW})")
+    assert page.get_by_text("work in the 2D view only").count() == 1

@@ -138,12 +138,13 @@ def draw(key: str, mapped: MapBase, *, clusters: pm.Column | None, colour: str,
          match: np.ndarray | None = None, height: int = 560, title: str | None = None,
          on_select: Callable[[np.ndarray, str], None] | None = None) -> dict:
     """Draw ``mapped`` as map ``key``: coloured by ``colour``; ``highlights`` kind -> track ids;
-    ``filter`` fades the points whose value of a column is not listed; ``match`` (bool, per row) fades
-    those a search leaves out; ``on_select(rows, how)`` gets the rows a click or a lasso selects."""
+    ``filter`` fades the points whose value of a column is not listed; ``match`` (bool per row, or row
+    numbers) fades those a search leaves out; ``on_select(rows, how)`` gets the rows a click or a lasso selects."""
     columns = list(mapped.columns) + ([clusters] if clusters is not None else [])
     marks = {kind: pm.rows_part(rows_of(mapped, ids)) for kind, ids in highlights.items() if ids}
     return pm.draw(key, xy=mapped.xy, ids=mapped.ids, columns=columns, colour=colour, n=len(mapped.frame),
-                   filter=filter, match=pm.rows_part(np.flatnonzero(match)) if match is not None else None,
+                   filter=filter, match=None if match is None else pm.rows_part(
+                       np.flatnonzero(match) if np.asarray(match).dtype == bool else match),
                    highlights=marks, height=height, title=title, tooltip=TOOLTIP, on_select=on_select)
 
 

@@ -301,7 +301,9 @@ def _draw(frame_, key: str, title: str | None, height: int, mapped_=None, cluste
     if mapped_ is not None:  # the WebGL map: every point, kept in the browser; a click or a lasso sends rows back
         explore_map.draw(key, mapped_, clusters=clusters_, colour=colour, height=height, title=title,
                          highlights={k: v for k, v in highlights.items() if k != "match"},
-                         filter=(filter_col, values) if values else None, match=searched,
+                         filter=(filter_col, values) if values else None,
+                         match=searched if searched is None or mapped_ is mapped else explore_map.rows_of(
+                             mapped_, frame["track_id"].to_numpy()[searched]),
                          on_select=partial(_on_map_rows, mapped_))
         return
     fig = view.explore_map(scale.drawn(frame_), color=colour, dim=dim, highlights=highlights, height=height, title=title)
