@@ -168,6 +168,11 @@ def test_the_colour_and_the_legend_change_in_the_browser(server, page, shots):
     legend.first.click()
     page.wait_for_function(f"(n) => ({VIEW}).el.dataset.shown === String(n)", arg=N_TRACKS - hidden)
     shots(page, "colour")
+    # a page that lost the parts it was sent (dropped from its store) asks for them again and gets them
+    page.evaluate("() => { globalThis.__songscapePointMap.parts.clear(); globalThis.__songscapePointMap.bytes = 0; }")
+    _choose(page, "Colour by", "cluster")
+    page.wait_for_function(f"() => ({VIEW}).el.dataset.colour === 'cluster' && ({VIEW}).el.dataset.state === 'ready'")
+    assert int(_map(page)["receivedBytes"]) > 0
 
 
 def test_a_filter_fades_the_other_points(server, page, shots):
