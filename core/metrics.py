@@ -31,6 +31,13 @@ silhouette of the clustered points of one seeded sample: ``sample_size`` rows
 out. The sample does not depend on the clustering, so an eps slider compares its
 moves on the same points, and a :class:`core.clustering.NeighbourIndex` keeps
 that sample's distance matrix (one matrix product per move).
+
+Speed at a million points: Calinski–Harabasz and Davies–Bouldin are computed here from per-cluster sums
+(one pass over the points, whatever the number of clusters; scikit-learn's loop over clusters took seconds
+with the thousands of clusters DBSCAN finds there), and the external metrics from one cluster × class
+count table (scikit-learn's functions each sort every label again). Both give scikit-learn's values (the
+tests compare them). A label column given as a pandas categorical is read by its codes, so a page that keeps
+its labels as categories (``ui.caches``) never hashes a million strings per move.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
+import numba
 import numpy as np
 import pandas as pd
 from scipy import sparse
@@ -47,7 +55,7 @@ from sklearn.neighbors import NearestNeighbors
 __all__ = [
     "MetricValue", "INTERNAL", "EXTERNAL", "SILHOUETTE_FULL_MAX",
     "internal", "silhouette_from_distances", "silhouette_rows", "external", "purity", "contingency",
-    "normalise_contingency", "coverage", "report", "neighbour_agreement", "known_labels",
+    "normalise_contingency", "coverage", "report", "neighbour_agreement", "known_labels", "truth_codes",
 ]
 
 #: Internal metric names, in table order.
@@ -88,7 +96,73 @@ def _labels(labels: np.ndarray) -> np.ndarray:
     labels = np.asarray(labels)
     if labels.ndim != 1:
         raise ValueError(f"labels must be 1-D (n,), got shape {labels.shape}")
-    return labels.astype(np.int64)
+    return labels.astype(np.int64, copy=False)
+
+
+def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(distinct values ascending, code of each value)`` of non-negative integers, as ``np.unique(values,
+    return_inverse=True)`` gives them; by counting when the values are small (cluster ids), without a sort."""
+    if len(values) and values.max() <= 4 * len(values) + 1024:
+        present = np.bincount(values) > 0
+        ids = np.flatnonzero(present)
+        lut = np.cumsum(present) - 1
+        return ids, lut[values]
+    return np.unique(values, return_inverse=True)
+
+
+def _calinski_harabasz(X: np.ndarray, codes: np.ndarray, k: int) -> float:
+    """scikit-learn's ``calinski_harabasz_score`` from per-cluster sums: clusters ``codes`` in 0..k-1."""
+    n = len(X)
+    counts = np.bincount(codes, minlength=k).astype(np.float64)
+    centres = np.column_stack([np.bincount(codes, weights=X[:, j], minlength=k) for j in range(X.shape[1])])
+    centres /= counts[:, None]
+    mean = X.mean(axis=0)
+    extra = float((counts * ((centres - mean) ** 2).sum(axis=1)).sum())
+    intra = float(((X - centres[codes]) ** 2).sum())
+    return 1.0 if intra == 0.0 else extra * (n - k) / (intra * (k - 1.0))
+
+
+def _davies_bouldin(X: np.ndarray, codes: np.ndarray, k: int) -> float:
+    """scikit-learn's ``davies_bouldin_score`` from per-cluster sums: clusters ``codes`` in 0..k-1. The k x k
+    centre distances are computed in one compiled pass (:func:`_worst_ratios`), never held: 5,000 clusters
+    would need 200 MB for them."""
+    counts = np.bincount(codes, minlength=k).astype(np.float64)
+    centres = np.column_stack([np.bincount(codes, weights=X[:, j], minlength=k) for j in range(X.shape[1])])
+    centres /= counts[:, None]
+    spread = np.bincount(codes, weights=np.linalg.norm(X - centres[codes], axis=1), minlength=k) / counts
+    if np.allclose(spread, 0):
+        return 0.0
+    worst, apart = _worst_ratios(np.ascontiguousarray(centres), spread)
+    if apart <= 1e-8:  # every centre in one place (scikit-learn's allclose(centre distances, 0))
+        return 0.0
+    return float(worst.mean())
+
+
+@numba.njit(cache=True)
+def _worst_ratios(centres, spread):  # pragma: no cover (compiled)
+    """For each cluster i, max over the others j of (spread_i + spread_j) / |centre_i - centre_j| (centres in
+    one place are skipped, as scikit-learn's infinite distance makes them), and the largest centre distance."""
+    k, d = centres.shape
+    worst = np.zeros(k)
+    apart = 0.0
+    for i in range(k):
+        best = 0.0
+        for j in range(k):
+            if i == j:
+                continue
+            total = 0.0
+            for t in range(d):
+                diff = centres[i, t] - centres[j, t]
+                total += diff * diff
+            dist = np.sqrt(total)
+            if dist > apart:
+                apart = dist
+            if dist > 0.0:
+                ratio = (spread[i] + spread[j]) / dist
+                if ratio > best:
+                    best = ratio
+        worst[i] = best
+    return worst, apart
 
 
 # --------------------------------------------------------------------------- internal
@@ -120,7 +194,8 @@ def internal(
     if not keep.any():
         return _undefined("every point is noise", INTERNAL)
     Zk, lk = Z[keep], labels[keep]
-    n_clusters = len(np.unique(lk))
+    _, codes = _codes(lk)
+    n_clusters = int(codes.max()) + 1
     if n_clusters < 2:
         return _undefined("only one cluster (besides noise)", INTERNAL)
     if not np.isfinite(Zk).all():
@@ -152,8 +227,8 @@ def internal(
     if spread == 0:
         out["calinski_harabasz"] = MetricValue(None, "all points are identical")
     else:
-        out["calinski_harabasz"] = MetricValue(float(skm.calinski_harabasz_score(Zk, lk)))
-    out["davies_bouldin"] = MetricValue(float(skm.davies_bouldin_score(Zk, lk)))
+        out["calinski_harabasz"] = MetricValue(_calinski_harabasz(Zk, codes, n_clusters))
+    out["davies_bouldin"] = MetricValue(_davies_bouldin(Zk, codes, n_clusters))
     return out
 
 
@@ -215,11 +290,21 @@ def contingency(labels: np.ndarray, truth: Iterable, *, normalize: str | None = 
         drawable.
     """
     labels = _labels(labels)
-    truth = np.asarray(list(truth), dtype=object)
-    if len(truth) != len(labels):
-        raise ValueError(f"{len(labels)} labels but {len(truth)} truth values")
-    keep = known_labels(truth)
-    table = pd.crosstab(pd.Series(labels[keep], name="cluster"), pd.Series(truth[keep].astype(str), name="class"))
+    codes, uniques = truth_codes(truth)
+    if len(codes) != len(labels):
+        raise ValueError(f"{len(labels)} labels but {len(codes)} truth values")
+    # counted on integer codes (a pandas crosstab of a million strings took 0.6 s); classes are named as text
+    names = np.array([str(u) for u in uniques], dtype=object)
+    keep = codes >= 0
+    keep[keep] = np.array([name.strip() != "" for name in names], dtype=bool)[codes[keep]]
+    class_names, class_of = np.unique(names, return_inverse=True) if len(names) else (names, np.zeros(0, np.int64))
+    tc = np.asarray(class_of, dtype=np.int64).reshape(-1)[codes[keep]]
+    cluster_ids, lc = _codes(labels[keep] + 1)  # noise (-1) counts as 0 here
+    counts = np.bincount(lc * len(class_names) + tc, minlength=len(cluster_ids) * len(class_names)).reshape(
+        len(cluster_ids), len(class_names))
+    seen = counts.sum(axis=0) > 0
+    table = pd.DataFrame(counts[:, seen], index=pd.Index(cluster_ids - 1, name="cluster"),
+                         columns=pd.Index(class_names[seen].tolist(), name="class"))
     clusters = [int(r) for r in table.index if r >= 0]
     rows = [table.loc[clusters]] if clusters else []
     if max_rows is not None and len(clusters) > max_rows:
@@ -261,9 +346,7 @@ def external(labels: np.ndarray, truth: Iterable) -> dict[str, MetricValue]:
     Returns ``{name: MetricValue}`` for the names in :data:`EXTERNAL`.
     """
     labels = _labels(labels)
-    # Integer codes, by hashing (pd.factorize): sklearn's metrics sort their inputs, and sorting
-    # 100,000 strings costs ~50 ms each time; "unknown" is then tested once per class, not per track.
-    codes, uniques = pd.factorize(pd.Series(truth, dtype=object))  # missing -> -1
+    codes, uniques = truth_codes(truth)
     if len(codes) != len(labels):
         raise ValueError(f"{len(labels)} labels but {len(codes)} truth values")
     blank = np.array([str(u).strip() == "" for u in uniques], dtype=bool)
@@ -277,24 +360,65 @@ def external(labels: np.ndarray, truth: Iterable) -> dict[str, MetricValue]:
     lk = labels[keep]
     if len(lk) < 2:
         return _undefined("fewer than 2 clustered points have a known label", EXTERNAL)
-    classes, tc = np.unique(codes[keep], return_inverse=True)
+    classes, tc = _codes(codes[keep])
     if len(classes) < 2:
         return _undefined(f"only one class ({str(uniques[classes[0]])!r}) among the clustered labelled points",
                           EXTERNAL)
-    clusters, lc = np.unique(lk, return_inverse=True)
+    clusters, lc = _codes(lk)
     if len(clusters) < 2:
         # One cluster says nothing about the labels, yet completeness reads 1 and purity the largest class's
         # share: numbers that look like findings.
         return _undefined("only one cluster (besides noise): it cannot separate any labels", EXTERNAL)
-    counts = np.bincount(lc * len(classes) + tc, minlength=len(clusters) * len(classes))
-    h, c, _ = skm.homogeneity_completeness_v_measure(tc, lc)
-    return {
-        "ari": MetricValue(float(skm.adjusted_rand_score(tc, lc))),
-        "nmi": MetricValue(float(skm.normalized_mutual_info_score(tc, lc))),
-        "purity": MetricValue(float(counts.reshape(len(clusters), len(classes)).max(axis=1).sum() / len(lk))),
-        "homogeneity": MetricValue(float(h)),
-        "completeness": MetricValue(float(c)),
-    }
+    table = np.bincount(lc * len(classes) + tc, minlength=len(clusters) * len(classes)).reshape(
+        len(clusters), len(classes))
+    return {name: MetricValue(value) for name, value in _from_counts(table).items()}
+
+
+def truth_codes(truth) -> tuple[np.ndarray, np.ndarray]:
+    """``(codes (n,), the distinct values)`` of a label column, -1 where missing: a pandas categorical (a
+    Series of category dtype or a Categorical) by its own codes, anything else by hashing (pd.factorize;
+    sklearn's metrics sort their inputs, and sorting 100,000 strings costs ~50 ms each time)."""
+    if isinstance(truth, pd.Series) and isinstance(truth.dtype, pd.CategoricalDtype):
+        truth = truth.array
+    if isinstance(truth, pd.Categorical):
+        return np.asarray(truth.codes, dtype=np.int64), np.asarray(truth.categories, dtype=object)
+    codes, uniques = pd.factorize(pd.Series(truth, dtype=object))  # missing -> -1
+    return codes.astype(np.int64, copy=False), np.asarray(uniques, dtype=object)
+
+
+def _entropy_of(counts: np.ndarray) -> float:
+    """Plug-in entropy (nats) of a distribution given by counts (logs of counts, as scikit-learn takes them,
+    so a perfect match reads exactly 1)."""
+    counts = counts[counts > 0]
+    total = counts.sum()
+    return float(-((counts / total) * (np.log(counts) - np.log(total))).sum())
+
+
+def _from_counts(table: np.ndarray) -> dict[str, float]:
+    """ARI, NMI (arithmetic mean of the entropies), purity, homogeneity and completeness from a cluster x class
+    count table with at least 2 clusters and 2 classes: scikit-learn's definitions, from the counts alone."""
+    table = np.asarray(table, dtype=np.float64)
+    n = table.sum()
+    rows, cols = table.sum(axis=1), table.sum(axis=0)
+    # adjusted Rand index: pairs together in both, against what independent partitions would give
+    def pairs(x: np.ndarray) -> float:
+        return float((x * (x - 1)).sum() / 2)
+
+    both, in_rows, in_cols, total = pairs(table), pairs(rows), pairs(cols), n * (n - 1) / 2
+    expected = in_rows * in_cols / total if total else 0.0
+    top = (in_rows + in_cols) / 2
+    ari = 1.0 if top == expected else (both - expected) / (top - expected)
+    # mutual information and entropies, in nats
+    i, j = np.nonzero(table)
+    nij = table[i, j]
+    share = nij / n
+    terms = share * (np.log(nij) - np.log(n)) + share * (2 * np.log(n) - np.log(rows[i] * cols[j]))
+    terms[np.abs(terms) < np.finfo(np.float64).eps] = 0.0
+    mi = float(max(terms.sum(), 0.0))
+    h_class, h_cluster = _entropy_of(cols), _entropy_of(rows)
+    nmi = 0.0 if mi == 0 else mi / ((h_class + h_cluster) / 2)
+    return {"ari": float(ari), "nmi": float(nmi), "purity": float(table.max(axis=1).sum() / n),
+            "homogeneity": mi / h_class if h_class else 1.0, "completeness": mi / h_cluster if h_cluster else 1.0}
 
 
 def coverage(labels: np.ndarray) -> float:
@@ -381,7 +505,7 @@ def report(
             raise ValueError(f"{len(labels)} labels but the truth table has {len(truth)} rows")
         cols = list(truth.columns) if label_columns is None else list(label_columns)
         for col in cols:
-            for key, mv in external(labels, truth[col].to_numpy()).items():
+            for key, mv in external(labels, truth[col]).items():
                 put(f"{key}_{col}", mv)
     row["notes"] = "; ".join(_dedupe(notes))
     return row

@@ -153,6 +153,11 @@ _SPECS = (
     Spec("channels", int, 1, 4096, help="channels of the convolution layers"),
     Spec("crop_frames", int, 8, 100_000, help="log-mel frames of each random crop"),
     Spec("eval_hop", int, 1, 100_000, help="frames between the crops whose posteriors encode a track"),
+    Spec("temporal_dim", int, 0, 64, label="temporal latent channels",
+         help="conv/beta: channels of the temporal latent, a sequence that carries when things happen in a crop "
+              "(0 = none, the default; 4 = the measured design)"),
+    Spec("temporal_hop", int, 1, 8, label="temporal latent hop (frames)",
+         help="conv/beta: frames per step of the temporal latent (1, 2, 4 or 8)"),
     Spec("modality", str, choices=("both", "audio", "lyrics"),
          help="conv/beta (and ae/pca on mel): which inputs feed the latent space"),
     Spec("inputs", str, choices=("features", "mel"), help="ae / pca / raw: 57 features or log-mel"),
@@ -227,6 +232,11 @@ _SPECS = (
     Spec("n_neighbors", int, 2, 200, default=15, step=1, help="local neighbourhood size"),
     Spec("min_dist", float, 0.0, 0.99, default=0.1, step=0.01, help="how tightly points may pack"),
     Spec("n_epochs", int, 10, 1000, default=200, step=10, help="layout optimisation epochs"),
+    Spec("layout_sample", int, 100, 10_000_000, default=20_000, step=1000, widget_min=1000, widget_max=100_000,
+         label="layout sample",
+         help="t-SNE and UMAP lay out at most this many points, a seeded uniform sample; each other point is "
+              "placed at the inverse-square-distance weighted mean of the layout positions of its 5 nearest "
+              "sampled points (core.projections.place)"),
 )
 
 #: Every setting by name.

@@ -33,7 +33,21 @@ Speed on 2,617 points (see BENCHMARKS.md, "Clustering and projections"):
   core; progress is reported and the result cached, so that is paid once per latent matrix.
   UMAP keeps exact scikit-learn neighbours (a k-d tree: seconds at 100,000 points in 8-D).
 * **PCA** — scikit-learn; a latent with fewer dimensions than ``dim`` is padded
-  with zero columns.
+  with zero columns. PCA always fits every point (seconds at a million).
+* **A sample laid out, the rest placed** — above ``layout_sample`` points (a setting,
+  :data:`core.params.SPECS`, default 20,000) t-SNE and UMAP lay out a seeded uniform sample of that many
+  points (``random_state`` draws it: :func:`layout_rows`) and :func:`place` puts every other point at the
+  weighted mean of the layout positions of its :data:`PLACE_NEIGHBOURS` (5) nearest sampled points in the
+  latent space (same metric as the layout; weights 1 / distance², so a point on top of a sampled point lands
+  on it). Fitting every point took 154-419 s (t-SNE) and 135 s (UMAP) at 100,000 points here, hours at a
+  million. The fitted models' own ``transform`` (openTSNE's ``TSNEEmbedding.transform``, ``UMAP.transform``)
+  was measured instead and is too slow for a million points on this machine: about 240 s and 350 s per
+  million points after a 10,000-point fit (UMAP's also needs its pynndescent index, minutes of numba
+  compilation), while the placement takes seconds (2-D latents) to a minute (8-D). Measured against
+  openTSNE's transform on 20,000 placed points (BENCHMARKS.md, "Projections at a million points"): the
+  two placements are a few per cent of the map's radius apart (median) and equally trustworthy. Points
+  placed this way sit inside the layout's islands and between them where their neighbours disagree; the
+  layout is not refined around them.
 
 Progress: ``progress(done, total, message)`` is called while UMAP's epochs and
 t-SNE's iterations run.
@@ -56,18 +70,26 @@ from core.cache import FeatureCache
 from core.params import SPECS, Spec
 from core.progress import Progress
 
-__all__ = ["METHODS", "PROJECTION_PARAMS", "TSNE_EXACT_MAX", "project", "cache_key", "warm_up"]
+__all__ = ["METHODS", "PROJECTION_PARAMS", "TSNE_EXACT_MAX", "PLACE_NEIGHBOURS", "project", "cache_key", "warm_up",
+           "layout_rows", "place"]
 
 #: Bump when the algorithms or their defaults change, so old cache entries are not reused.
 _VERSION = 2
 #: Above this many points t-SNE uses approximate neighbours and (2-D) FFT gradients (see above).
 TSNE_EXACT_MAX = 10_000
+#: How many nearest sampled points :func:`place` averages (5 was as close to openTSNE's transform as 10, and
+#: closer than 1: BENCHMARKS.md).
+PLACE_NEIGHBOURS = 5
+#: Share of a sampled projection's progress bar that the layout takes (the placement takes the rest).
+_LAYOUT_SHARE = 0.7
 
 #: Exposed parameters of each method: their specs (type, range, default and help: :data:`core.params.SPECS`).
 PROJECTION_PARAMS: dict[str, dict[str, Spec]] = {
     method: {name: SPECS[name] for name in names}
-    for method, names in {"pca": (), "tsne": ("perplexity", "n_iter", "early_exaggeration_iter", "exaggeration", "theta"),
-                          "umap": ("n_neighbors", "min_dist", "n_epochs", "metric")}.items()
+    for method, names in {"pca": (),
+                          "tsne": ("perplexity", "n_iter", "early_exaggeration_iter", "exaggeration", "theta",
+                                   "layout_sample"),
+                          "umap": ("n_neighbors", "min_dist", "n_epochs", "metric", "layout_sample")}.items()
 }
 METHODS = tuple(PROJECTION_PARAMS)
 
@@ -123,20 +145,34 @@ def project(
 
     report = progress or (lambda done, total, message="": None)
     computed = []
+    sample = values.pop("layout_sample", None)
+    sampled = sample is not None and len(Z) > sample
+    name = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}[method]
 
     def compute(report) -> dict[str, np.ndarray]:
         computed.append(True)
-        X = Z.astype(np.float64)
         if method == "pca":
-            out = _pca(X, dim=dim, random_state=random_state)
-        elif method == "tsne":
-            out = _tsne(X, dim=dim, random_state=random_state, progress=report, **values)
-        else:
-            out = _umap(X, dim=dim, random_state=random_state, progress=report, **values)
+            out = _pca(Z.astype(np.float64), dim=dim, random_state=random_state)
+        elif not sampled:
+            out = _layout(method, Z.astype(np.float64), dim=dim, random_state=random_state, progress=report,
+                          values=values)
+        else:  # lay out a seeded sample, then place every other point beside its nearest sampled points
+            rows = layout_rows(len(Z), sample, random_state=random_state)
+            steps = 1000
+            layout = _layout(method, Z[rows].astype(np.float64), dim=dim, random_state=random_state, values=values,
+                             progress=lambda d, t, m="": report(int(steps * _LAYOUT_SHARE * d / max(t, 1)), steps,
+                                                                f"{name} of a {sample:,}-point sample: {m}".rstrip(": ")))
+            share = steps * _LAYOUT_SHARE
+            out = place(Z, rows, layout, metric=values.get("metric", "euclidean"),
+                        progress=lambda d, t, m="": report(min(steps - 1, int(share + (steps - share) * d / max(t, 1))),
+                                                           steps, m))
         return {"value": np.ascontiguousarray(out, dtype=np.float32)}
 
     if cache:  # computed once per process: a second session asking meanwhile waits, shown the progress
-        key = cache_key(Z, method=method, dim=dim, random_state=random_state, params=values)
+        # The sample size enters the key only where it changes the result (more points than it), so the
+        # projections of smaller latents cached before it existed are still found.
+        key = cache_key(Z, method=method, dim=dim, random_state=random_state,
+                        params=values | ({"layout_sample": sample} if sampled else {}))
 
         def fits(hit: dict) -> bool:
             return getattr(hit.get("value"), "shape", None) == (len(Z), dim)
@@ -146,6 +182,53 @@ def project(
         out = compute(report)["value"]
     report(1, 1, f"{method} done" if computed else f"{method} (cached)")
     return out.astype(np.float32, copy=False)
+
+
+def layout_rows(n: int, size: int, *, random_state: int = 0) -> np.ndarray:
+    """The rows a sampled projection lays out: ``size`` of ``n`` drawn uniformly without replacement with
+    ``random_state``, sorted (all of them when ``n <= size``). Returns np.ndarray, shape=(min(n, size),), int64."""
+    if n <= size:
+        return np.arange(n, dtype=np.int64)
+    return np.sort(np.random.default_rng(random_state).choice(n, size=int(size), replace=False)).astype(np.int64)
+
+
+def place(Z: np.ndarray, rows: np.ndarray, layout: np.ndarray, *, neighbours: int = PLACE_NEIGHBOURS,
+          metric: str = "euclidean", progress: Progress | None = None, chunk: int = 50_000) -> np.ndarray:
+    """Every row of ``Z`` placed in a layout of the rows ``rows`` only.
+
+    Z : (n, d) latents; rows : (m,) distinct rows of Z that were laid out; layout : (m, dim) their positions.
+
+    A row of ``rows`` keeps its position. Every other row goes to the weighted mean of the positions of
+    its ``neighbours`` nearest rows of ``rows`` (nearest in ``Z``'s space, with ``metric``), each weighted by
+    1 / distance² (a point at distance 0 from a sampled point lands on it). The mean moves continuously with
+    the point, so placed points do not pile up on the sampled ones. One neighbour search over the sample
+    (scikit-learn), queried in chunks of ``chunk`` rows; ``progress(done, total, message)`` after each.
+
+    Returns np.ndarray, shape=(n, dim), float32.
+    """
+    Z = np.asarray(Z)
+    rows = np.asarray(rows, dtype=np.int64)
+    layout = np.asarray(layout, dtype=np.float64)
+    if layout.ndim != 2 or len(layout) != len(rows):
+        raise ValueError(f"layout must be (len(rows), dim) = ({len(rows)}, dim), got {layout.shape}")
+    if len(rows) == 0:
+        raise ValueError("place needs at least one laid-out row")
+    report = progress or (lambda done, total, message="": None)
+    out = np.empty((len(Z), layout.shape[1]), dtype=np.float32)
+    out[rows] = layout
+    others = np.ones(len(Z), dtype=bool)
+    others[rows] = False
+    others = np.flatnonzero(others)
+    k = int(min(neighbours, len(rows)))
+    search = NearestNeighbors(n_neighbors=k, metric=metric).fit(Z[rows])
+    total = len(others)
+    for start in range(0, total, chunk):
+        part = others[start:start + chunk]
+        dist, idx = search.kneighbors(Z[part])
+        weight = 1.0 / np.maximum(dist, 1e-12) ** 2
+        out[part] = np.einsum("pk,pkj->pj", weight, layout[idx]) / weight.sum(axis=1, keepdims=True)
+        report(min(start + len(part), total), total, f"placing the other {total:,} points")
+    return out
 
 
 def warm_up() -> None:
@@ -162,6 +245,13 @@ def warm_up() -> None:
 
 
 # --------------------------------------------------------------------------- methods
+def _layout(method: str, X: np.ndarray, *, dim: int, random_state: int, progress: Progress,
+            values: dict[str, Any]) -> np.ndarray:
+    """t-SNE or UMAP of every row of ``X`` (float64)."""
+    run = _tsne if method == "tsne" else _umap
+    return run(X, dim=dim, random_state=random_state, progress=progress, **values)
+
+
 def _pca(X: np.ndarray, *, dim: int, random_state: int) -> np.ndarray:
     k = min(dim, X.shape[1], len(X))
     Y = PCA(n_components=k, random_state=random_state).fit_transform(X)

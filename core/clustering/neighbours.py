@@ -20,6 +20,11 @@ Which graph depends on the size:
   nearly always are through the core points between them (BENCHMARKS.md reports
   the agreement with sklearn at 100,000 points).
 
+:meth:`NeighbourIndex.sample` keeps a seeded uniform sample of the rows with its own index and, found
+once, the nearest sampled row of every row (:class:`IndexSample`): the methods fitted on a sample of a
+large collection (``core.clustering.FIT_MAX``, DBSCAN above 100,000 points among them) label every
+other point from it with one gather, so a slider move never searches neighbours of a million points.
+
 :meth:`NeighbourIndex.distances_among` keeps the distance matrix of one sample of
 rows, so the sampled silhouette of :mod:`core.metrics` costs one matrix product
 per move instead of a fresh (sample x sample) distance computation.
@@ -40,7 +45,8 @@ from scipy import sparse
 from sklearn.metrics import pairwise_distances
 from sklearn.neighbors import NearestNeighbors
 
-__all__ = ["DENSE_MAX", "KNN_GRAPH", "RADIUS_MAX", "NeighbourIndex", "check_latents", "dbscan_labels", "filter_graph"]
+__all__ = ["DENSE_MAX", "KNN_GRAPH", "RADIUS_MAX", "NeighbourIndex", "IndexSample", "check_latents", "dbscan_labels",
+           "filter_graph", "sample_rows"]
 
 #: Largest n for which NeighbourIndex keeps the dense (n, n) distance matrix (4,000 points: 128 MB).
 DENSE_MAX = 4000
@@ -60,6 +66,56 @@ def check_latents(Z: np.ndarray) -> np.ndarray:
     if not np.isfinite(Z).all():
         raise ValueError(f"latent matrix has {int((~np.isfinite(Z)).sum())} non-finite values")
     return Z
+
+
+def sample_rows(n: int, size: int, *, random_state: int = 0) -> np.ndarray:
+    """The rows of a seeded uniform sample: ``size`` of ``n`` drawn without replacement with ``random_state``,
+    sorted, shape=(size,) int64 (every row when ``size >= n``). The one draw of every sampled fit."""
+    if size >= n:
+        return np.arange(n, dtype=np.int64)
+    return np.sort(np.random.default_rng(random_state).choice(n, size=int(size), replace=False)).astype(np.int64)
+
+
+class IndexSample:
+    """A seeded uniform sample of the rows of a :class:`NeighbourIndex` (:meth:`NeighbourIndex.sample`).
+
+    ``rows`` : (m,) sorted rows of the parent; ``index`` : the NeighbourIndex of ``parent.Z[rows]`` (same metric).
+    :meth:`nearest` : the nearest sampled row of every parent row, searched once.
+    """
+
+    def __init__(self, parent: "NeighbourIndex", rows: np.ndarray):
+        self.rows = rows
+        self.index = NeighbourIndex(parent.Z[rows], metric=parent.metric)
+        self._parent = parent
+        self._nearest: np.ndarray | None = None
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def nearest(self) -> np.ndarray:
+        """For every row of the parent, the position in ``rows`` of its nearest sampled row (a sampled row is its
+        own): shape=(n,), int64. One 1-neighbour search of the sample per row not in it, in chunks, done once
+        (a million 8-D rows against 100,000: about a minute on this machine) and kept."""
+        with self._lock:
+            if self._nearest is None:
+                Z, n = self._parent.Z, len(self._parent)
+                out = np.empty(n, dtype=np.int64)
+                out[self.rows] = np.arange(len(self.rows))
+                others = np.ones(n, dtype=bool)
+                others[self.rows] = False
+                others = np.flatnonzero(others)
+                search = self.index._nn
+                for start in range(0, len(others), 100_000):  # chunks bound the query's memory
+                    part = others[start:start + 100_000]
+                    out[part] = search.kneighbors(Z[part], n_neighbors=1, return_distance=False)[:, 0]
+                self._nearest = out
+            return self._nearest
+
+    def labels(self, sample_labels: np.ndarray) -> np.ndarray:
+        """Labels of the sampled rows (shape=(m,)) spread to every parent row: each takes its nearest sampled
+        row's label (noise included). Returns shape=(n,)."""
+        return np.asarray(sample_labels)[self.nearest()]
 
 
 class NeighbourIndex:
@@ -86,6 +142,7 @@ class NeighbourIndex:
         self._knn: tuple[np.ndarray, np.ndarray] | None = None  # (dist, idx), shape=(n, k) each
         self._dense: np.ndarray | None = None
         self._sample: tuple[bytes, np.ndarray] | None = None
+        self._samples: dict[tuple[int, int], IndexSample] = {}
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -123,6 +180,15 @@ class NeighbourIndex:
         indptr, indices, data = self.rows(eps, min_samples)
         n = len(self.Z)
         return filter_graph(sparse.csr_matrix((data, indices, indptr), shape=(n, n)), eps)
+
+    def sample(self, size: int, *, random_state: int = 0) -> IndexSample:
+        """The seeded uniform sample of ``size`` rows (:func:`sample_rows`), with its own index; kept, so every
+        call with the same size and seed returns the same object (and its nearest rows, once searched)."""
+        key = (int(size), int(random_state))
+        with self._lock:
+            if key not in self._samples:
+                self._samples[key] = IndexSample(self, sample_rows(len(self.Z), key[0], random_state=key[1]))
+            return self._samples[key]
 
     def distances_among(self, rows: np.ndarray) -> np.ndarray:
         """Euclidean distances among ``Z[rows]``, shape=(m, m); the last sample's matrix is kept.

@@ -17,22 +17,25 @@ import numpy as np
 from sklearn.cluster import HDBSCAN, AgglomerativeClustering, KMeans
 from sklearn.mixture import GaussianMixture
 
-from core.clustering.neighbours import NeighbourIndex, check_latents, dbscan_labels
+from core.clustering.neighbours import IndexSample, NeighbourIndex, check_latents, dbscan_labels, sample_rows
 from core.params import SPECS, Spec
 
-__all__ = ["Clusterer", "ClusterResult", "CLUSTERERS", "FIT_MAX", "FIT_WHY", "cluster", "describe"]
+__all__ = ["Clusterer", "ClusterResult", "CLUSTERERS", "FIT_MAX", "FIT_WHY", "cluster", "describe", "dbscan_sample"]
 
 #: Methods that cannot scale to large collections are fitted on a seeded uniform sample of at most this
 #: many points. The Gaussian mixture then assigns every point its most likely component; the others
-#: give every other point the label of its nearest sampled point (HDBSCAN's noise included).
+#: give every other point the label of its nearest sampled point (HDBSCAN's and DBSCAN's noise included).
 #: Agglomerative clustering holds all n(n-1)/2 distances (100,000 points: 40 GB; 10,000: 400 MB);
 #: HDBSCAN's tree takes minutes above a few tens of thousands of points on this machine; EM on a
-#: million points takes 40 s of CPU with the default 3 restarts (more with more). K-Means (11 s of
-#: CPU at a million points) and DBSCAN (on its neighbour graph) use every point.
-FIT_MAX: dict[str, int] = {"agglomerative": 10_000, "hdbscan": 20_000, "gmm": 100_000}
+#: million points takes 40 s of CPU with the default 3 restarts (more with more). DBSCAN's neighbour
+#: graph (32 neighbours of every point) took 16 s at 100,000 8-D points but 24 min at a million on this
+#: shared machine; on a sample of 100,000 an eps move is a pass over the sample's graph and one gather
+#: (BENCHMARKS.md). K-Means (11 s of CPU at a million points) uses every point.
+FIT_MAX: dict[str, int] = {"agglomerative": 10_000, "hdbscan": 20_000, "gmm": 100_000, "dbscan": 100_000}
 #: Why each of them is not fitted on every point (what the dashboard tells its user).
 FIT_WHY: dict[str, str] = {"agglomerative": "all their pairwise distances in memory",
-                           "hdbscan": "minutes to hours", "gmm": "a minute or more per change"}
+                           "hdbscan": "minutes to hours", "gmm": "a minute or more per change",
+                           "dbscan": "many minutes to build its neighbour graph"}
 
 
 @dataclass(frozen=True)
@@ -227,22 +230,30 @@ def cluster(
 
     fitted_on = FIT_MAX.get(name) if n > FIT_MAX.get(name, n) else None
     assigned = ""
+    metric = values.get("metric", "euclidean")
     if name == "dbscan":
-        if index is None or index.metric != values["metric"]:
-            index = NeighbourIndex(Z, metric=values["metric"])
-        labels = dbscan_labels(index, eps=values["eps"], min_samples=values["min_samples"])
+        if index is None or index.metric != metric:
+            index = NeighbourIndex(Z, metric=metric)
+        if fitted_on is None:
+            labels = dbscan_labels(index, eps=values["eps"], min_samples=values["min_samples"])
+        else:
+            kept = index.sample(fitted_on, random_state=random_state)
+            labels = kept.labels(dbscan_labels(kept.index, eps=values["eps"], min_samples=values["min_samples"]))
+            assigned = "nearest"
     else:
         estimator = entry.build(random_state=random_state, **values)
         if fitted_on is None:
             labels = estimator.fit_predict(Z)
         else:
-            rows = np.sort(np.random.default_rng(random_state).choice(n, size=fitted_on, replace=False))
+            rows = sample_rows(n, fitted_on, random_state=random_state)
             sampled = estimator.fit_predict(Z[rows])
             assigned = "model" if hasattr(estimator, "predict") else "nearest"
             if assigned == "model":  # a model of the whole space (the mixture): its own assignment
                 labels = estimator.predict(Z)
+            elif index is not None and index.metric == metric:  # the index keeps each row's nearest sampled row
+                labels = index.sample(fitted_on, random_state=random_state).labels(sampled)
             else:
-                labels = nearest_sampled_labels(Z, Z[rows], sampled, metric=values.get("metric", "euclidean"))
+                labels = nearest_sampled_labels(Z, Z[rows], sampled, metric=metric)
     labels = _relabel(np.asarray(labels))
     return ClusterResult(
         name=name,
@@ -253,6 +264,16 @@ def cluster(
         fitted_on=fitted_on,
         assigned=assigned,
     )
+
+
+def dbscan_sample(index: NeighbourIndex, *, random_state: int = 0) -> IndexSample | None:
+    """The sample DBSCAN runs on for the latents of ``index``: None up to ``FIT_MAX["dbscan"]`` points (it runs on
+    every point), else the index's seeded sample of that many (the one :func:`cluster` uses with the same
+    ``random_state``). Its k-distances are the ones that choose eps (``k_distance(sample.index, k=...)``)."""
+    size = FIT_MAX.get("dbscan")
+    if size is None or len(index) <= size:
+        return None
+    return index.sample(size, random_state=random_state)
 
 
 def nearest_sampled_labels(Z: np.ndarray, sample: np.ndarray, sample_labels: np.ndarray, *,
