@@ -1,7 +1,8 @@
 """Which part of a latent vector to cluster: a model's named latent blocks and label-free views of them.
 
 A multimodal model's latent is a concatenation of blocks, one or more per modality: the
-spectrogram VAE's is ``[audio (track level), crop (audio, one excerpt), lyrics]``. Clustering the raw
+spectrogram VAE's is ``[audio (track level), crop (audio, one excerpt), temporal (how much each channel of
+its latent sequence moves), lyrics]``. Clustering the raw
 concatenation lets the block with the most variance decide: on the demo corpus K-Means on the
 ConvVAE's 56 dimensions found no language at all (NMI 0.007), while its 16 lyrics dimensions alone
 separate it (0.498), because the 40 audio dimensions carry most of the distance.
@@ -44,7 +45,7 @@ class LatentBlock:
     """Dimensions ``start:stop`` of a latent vector, from one modality.
 
     track_level : False for a block that describes one excerpt rather than the track (the
-        ConvVAE's crop block): it is left out of the balanced and single-modality parts.
+        ConvVAE's crop and temporal blocks): it is left out of the balanced and single-modality parts.
     """
 
     name: str

@@ -67,6 +67,8 @@ def mel_inputs(n: int = 24, *, size: int = 32, seed: int = 0, lyrics: bool = Tru
 def small(name: str, **extra):
     """A model with tiny, fast settings."""
     if name in ("conv", "beta"):
+        # the design without a temporal latent unless asked (tests/test_temporal_latent.py has its own)
+        extra = {"temporal_dim": 0, **extra}
         return create(name, width=8, latent_dim=3, crop_latent_dim=1, crops_per_track=2, lyrics_latent_dim=2,
                       crop_frames=16, epochs=3, steps_per_epoch=4, batch_size=8, lyrics_hidden=8, warmup_steps=4,
                       lr_warmup_steps=2, patience=None, **extra)

@@ -57,8 +57,10 @@ def model_help(name: str) -> str:
         network = f" (the {parent.label}'s network, β is a loss setting)." if parent in MODELS.values() else "."
         return (f"{model.label}: 1-D convolutions (width {c.width}) over random {c.crop_frames}-frame crops of "
                 f"whole-clip log-mels (dB re. full scale, each band standardised), {c.crops_per_track} crops per "
-                f"track sharing a track latent of {c.latent_dim} beside a crop latent of {c.crop_latent_dim}; "
-                f"+ lyrics latent {c.lyrics_latent_dim}, concatenated; β = {model.training.beta:g}" + network)
+                f"track sharing a track latent of {c.latent_dim} beside a crop latent of {c.crop_latent_dim}"
+                + (f" and a temporal latent of {c.temporal_dim} channels every {c.temporal_hop} frames"
+                   if c.temporal_dim else "")
+                + f"; + lyrics latent {c.lyrics_latent_dim}, concatenated; β = {model.training.beta:g}" + network)
     if model.training is None:
         return f"{model.label} baseline on the standardised {c.inputs} (instant)."
     if model.variational:

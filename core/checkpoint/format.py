@@ -336,7 +336,8 @@ def _vae_summary(ckpt: dict) -> dict:
     if "beta" in tc:
         out["beta"] = tc["beta"]
         if fp.get("kind") == "clips" and fp.get("band_mean") is not None:
-            d = int(mc.get("latent_dim", 0)) + int(mc.get("crop_latent_dim", 0))  # the audio block: track + crop
+            # the audio block: track + crop + temporal channels
+            d = int(mc.get("latent_dim", 0)) + int(mc.get("crop_latent_dim", 0)) + int(mc.get("temporal_dim", 0))
             out["beta_normalised"] = normalised_beta(tc["beta"], latent_dim=d,
                                                      n_elements=len(fp["band_mean"]) * int(fp.get("crop", 128)))
     return out

@@ -12,6 +12,7 @@ random position of every clip at every step. ``F`` = 128 mel bands, ``C`` = ``wi
                      2 × [Conv1d(C→C, k3) + GroupNorm + GELU]
                      pooling over time: [mean_t, std_t] (B, 2C)              time-invariant
                      Linear(2C → 2·d_a) → q(z_a | x) = N(mu_a, var_a),  z_a = [z_track (d_t), z_crop (d_c)]
+                   (+ temporal head on the time axis before pooling → q(z_seq | x), (B, c, T/h); see below)
     AudioDecoder   z_a → static envelope Linear(d_a → F), broadcast over time
                        + Linear(d_a → C·T/8) → 3 × [upsample ×2 + Conv1d + GroupNorm + GELU] → Conv1d(C→F, k1)
                    = mean of the standardised crop (B, F, T)
@@ -27,6 +28,20 @@ instrumentation, texture) and z_crop what changes along it; the track block's KL
 track (1/K per crop). This is the factorised-hierarchical idea (a sequence-level and a
 segment-level latent) applied to crops of a clip; on gtzan_mini it raised NMI against genre by
 about 0.05 over one latent per crop (RESULTS.md). ``crop_latent_dim=0`` gives one latent per crop.
+
+Temporal latent (``temporal_dim`` = c channels, ``temporal_hop`` = h frames; an option, off by default,
+c = 4 and h = 4 measured): the static
+latents above describe a crop without time, so their reconstructions held its average spectrum still (onset-
+envelope correlation .003 with the original's on the demo). A sequence z_seq (B, c, T/h) is read off the
+encoder's time axis before pooling (after log2(h) halvings, one more GroupNorm block and a 1x1 head to mean and
+log-variance per element) and, centred over time (its level over the crop is the static latents' part), added
+through a k3 convolution into the decoder's upsampling path where it runs at T/h. Its KL counts per element
+(free bits per element, like every other dimension) and is reported summed over time per channel, so
+``kl_per_dim`` has one entry per dimension of the track embedding. It is not a property of the track: the
+embedding keeps one value per channel, the std over time of its posterior mean averaged over the clip's crops
+(block ``temporal``, left out of the clustered parts like ``crop``), and a point of the embedding decodes with
+the sequence held still. ``temporal_dim=0`` (the default) is the design without it, and what a checkpoint
+written before the setting existed holds.
 
 Fusion: CONCATENATED per-modality latents, z = [z_a, z_l], each block with its own KL. A track
 without lyrics has the prior as its lyrics posterior (mu_l = 0, var_l = 1: no KL, no lyrics
@@ -83,23 +98,41 @@ def _block(c_in: int, c_out: int, *, k: int = 3, stride: int = 1, groups: int = 
 
 
 class AudioEncoder(nn.Module):
-    """(B, F, T) standardised crop -> (B, heads) posterior parameters; time-invariant (mean+std pooling)."""
+    """(B, F, T) standardised crop -> (B, heads) posterior parameters; time-invariant (mean+std pooling).
 
-    def __init__(self, *, n_mels: int, width: int, out_dim: int, n_down: int = 3):
+    With ``temporal_dim`` = c > 0 it also returns the parameters of a temporal latent sequence,
+    (B, 2c, T / ``temporal_hop``), read off the time axis before pooling (after log2(hop) halvings)."""
+
+    def __init__(self, *, n_mels: int, width: int, out_dim: int, n_down: int = 3, temporal_dim: int = 0,
+                 temporal_hop: int = 8):
         super().__init__()
         layers = [_block(n_mels, width)] + [_block(width, width, k=4, stride=2) for _ in range(n_down)]
         self.body = nn.Sequential(*layers, _block(width, width), _block(width, width))
         self.head = nn.Linear(2 * width, out_dim)
+        #: layers of ``body`` run before the temporal head reads the time axis (all of them at the coarsest rate)
+        self.tap = len(self.body) if temporal_hop >= 2 ** n_down else 1 + int(round(np.log2(temporal_hop)))
+        if temporal_dim:
+            self.temporal = nn.Sequential(_block(width, width), nn.Conv1d(width, 2 * temporal_dim, 1))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.body(x)                                                  # (B, C, T/8)
-        return self.head(torch.cat([h.mean(-1), h.std(-1, unbiased=False)], -1))
+    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        if not hasattr(self, "temporal"):
+            h = self.body(x)                                              # (B, C, T/8)
+            return self.head(torch.cat([h.mean(-1), h.std(-1, unbiased=False)], -1))
+        h = self.body[:self.tap](x)
+        seq = self.temporal(h)                                            # (B, 2c, T/hop)
+        h = self.body[self.tap:](h)
+        return self.head(torch.cat([h.mean(-1), h.std(-1, unbiased=False)], -1)), seq
 
 
 class AudioDecoder(nn.Module):
-    """z_a (B, d_a) -> (B, F, T): a static spectral envelope plus an upsampled time-varying part."""
+    """z_a (B, d_a) -> (B, F, T): a static spectral envelope plus an upsampled time-varying part.
 
-    def __init__(self, *, n_mels: int, n_frames: int, width: int, latent_dim: int, n_up: int = 3):
+    With a temporal latent (``temporal_dim`` = c > 0), ``seq`` (B, c, T/hop) is centred over time (its
+    level over the crop is the static latents' business) and added into the upsampling path at its rate,
+    so that when things happen in the crop does not have to pass through the static latents."""
+
+    def __init__(self, *, n_mels: int, n_frames: int, width: int, latent_dim: int, n_up: int = 3,
+                 temporal_dim: int = 0, temporal_hop: int = 8):
         super().__init__()
         if n_frames % (2 ** n_up):
             raise BadInputError(None, f"crop_frames={n_frames} must be divisible by {2 ** n_up}")
@@ -108,11 +141,25 @@ class AudioDecoder(nn.Module):
         self.seed = nn.Linear(latent_dim, width * self.t0)
         self.up = nn.ModuleList([_block(width, width) for _ in range(n_up)])
         self.out = nn.Conv1d(width, n_mels, 1)
+        #: upsamplings done before the temporal latent joins (0: at the coarsest rate)
+        self.join = n_up - min(n_up, int(round(np.log2(temporal_hop))))
+        if temporal_dim:
+            self.temporal = nn.Conv1d(temporal_dim, width, 3, padding=1)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, seq: torch.Tensor | None = None) -> torch.Tensor:
         h = F.gelu(self.seed(z)).view(-1, self.width, self.t0)
-        for block in self.up:
+        if hasattr(self, "temporal"):
+            if seq is None:  # a sequence held still (a point of the track embedding)
+                seq = z.new_zeros(len(z), self.temporal.in_channels, self.t0 * 2 ** self.join)
+            seq = self.temporal(seq - seq.mean(-1, keepdim=True))
+        else:
+            seq = None
+        for i, block in enumerate(self.up):
+            if seq is not None and i == self.join:
+                h = h + seq
             h = block(F.interpolate(h, scale_factor=2.0, mode="nearest"))
+        if seq is not None and self.join >= len(self.up):
+            h = h + seq
         return self.static(z)[:, :, None] + self.out(h)
 
 
@@ -144,7 +191,8 @@ class ConvVAEModule(nn.Module):
 
     def __init__(self, *, n_mels: int, crop_frames: int, width: int, latent_dim: int, lyrics_dim: int,
                  lyrics_latent_dim: int, lyrics_hidden: int = 128, modality: str = "both",
-                 lyrics_weight: float = 1.0, variational: bool = True, crop_latent_dim: int = 0):
+                 lyrics_weight: float = 1.0, variational: bool = True, crop_latent_dim: int = 0,
+                 temporal_dim: int = 0, temporal_hop: int = 4):
         super().__init__()
         if modality not in MODALITIES:
             raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}")
@@ -153,8 +201,22 @@ class ConvVAEModule(nn.Module):
         self.use_lyrics = modality in ("both", "lyrics") and lyrics_dim > 0
         heads = 2 if variational else 1
         #: the track block (shared by the crops of one track in a grouped batch) and the per-crop block
-        self.d_track = latent_dim if self.use_audio and variational and crop_latent_dim > 0 else 0
-        self.d_a = latent_dim + (crop_latent_dim if self.d_track else 0) if self.use_audio else 0
+        self.d_track = latent_dim if self.use_audio and variational and (crop_latent_dim > 0 or temporal_dim > 0) else 0
+        self.d_crop = crop_latent_dim if self.d_track else 0
+        #: the temporal latent: d_temp channels at one step every ``temporal_hop`` frames (t_steps per crop)
+        self.d_temp = temporal_dim if self.d_track else 0
+        self.temporal_hop = int(temporal_hop)
+        if self.d_temp and (temporal_hop < 1 or temporal_hop > 8 or temporal_hop & (temporal_hop - 1)
+                            or crop_frames % temporal_hop):
+            raise BadInputError(None, f"temporal_hop={temporal_hop} must be 1, 2, 4 or 8 and divide "
+                                      f"crop_frames={crop_frames}")
+        self.t_steps = crop_frames // self.temporal_hop if self.d_temp else 0
+        #: the static audio latents and the audio block of the TRACK EMBEDDING: [track, crop, temporal summary]
+        self.d_static = latent_dim + self.d_crop if self.use_audio else 0
+        self.d_a = self.d_static + self.d_temp
+        #: the audio posterior of ONE CROP as training and the excerpt's decoding see it: the temporal latent
+        #: is d_temp x t_steps values, channel-major
+        self.d_a_seq = self.d_static + self.d_temp * self.t_steps
         self.d_l = lyrics_latent_dim if self.use_lyrics else 0
         self.latent_dim = self.d_a + self.d_l
         mel_elements = n_mels * crop_frames if n_mels > 0 else 128 * crop_frames
@@ -164,9 +226,11 @@ class ConvVAEModule(nn.Module):
         #: the d of the normalised β, β·d/(F·T): the audio block (the lyrics block without audio)
         self.beta_dims = self.d_a or self.d_l
         if self.use_audio:
-            self.audio_encoder = AudioEncoder(n_mels=n_mels, width=width, out_dim=heads * self.d_a)
+            self.audio_encoder = AudioEncoder(n_mels=n_mels, width=width, out_dim=heads * self.d_static,
+                                              temporal_dim=self.d_temp, temporal_hop=self.temporal_hop)
             self.audio_decoder = AudioDecoder(n_mels=n_mels, n_frames=crop_frames, width=width,
-                                              latent_dim=self.d_a)
+                                              latent_dim=self.d_static, temporal_dim=self.d_temp,
+                                              temporal_hop=self.temporal_hop)
             self.mel_scale = LogScale((n_mels,), 0.0)              # σ per mel band, standardised units
         if self.use_lyrics:
             self.lyrics_encoder = _mlp(lyrics_dim, lyrics_hidden, heads * lyrics_latent_dim)
@@ -181,8 +245,22 @@ class ConvVAEModule(nn.Module):
         return h[:, :d], h[:, d:].clamp(*LOGVAR_RANGE)
 
     def audio_posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(mu_a, logvar_a), each (B, d_a)."""
-        return self._split(self.audio_encoder(x), self.d_a)
+        """(mu_a, logvar_a), each (B, d_a_seq): the static latents, then the temporal sequence flattened."""
+        if not self.d_temp:
+            return self._split(self.audio_encoder(x), self.d_a)
+        static, seq = self.audio_encoder(x)
+        mu, logvar = self._split(static, self.d_static)
+        c = self.d_temp
+        return (torch.cat([mu, seq[:, :c].flatten(1)], 1),
+                torch.cat([logvar, seq[:, c:].flatten(1).clamp(*LOGVAR_RANGE)], 1))
+
+    def kl_groups(self) -> torch.Tensor:
+        """(d_a_seq + d_l,) the dimension of the track embedding each posterior value's KL is reported under:
+        itself, except the temporal sequence, whose KL sums over time into its channel."""
+        static = torch.arange(self.d_static)
+        seq = self.d_static + torch.arange(self.d_temp).repeat_interleave(self.t_steps)
+        lyrics = self.d_a + torch.arange(self.d_l)
+        return torch.cat([static, seq, lyrics])
 
     def lyrics_posterior(self, lyr: torch.Tensor, lmask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(mu_l, logvar_l), each (B, d_l); rows without lyrics get the prior (0, 0), their row never read."""
@@ -208,11 +286,18 @@ class ConvVAEModule(nn.Module):
         return self.posterior(batch)[0]
 
     def decode(self, z: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Decode ``z``: a posterior of crops, (B, d_a_seq + d_l), or a point of the track embedding,
+        (B, latent_dim), whose temporal block (a summary) decodes as a sequence held still."""
         out = {}
+        width = self.d_a_seq if z.shape[1] == self.d_a_seq + self.d_l else self.d_a
         if self.use_audio:
-            out["x_hat"] = self.audio_decoder(z[:, :self.d_a])
+            seq = None
+            if self.d_temp and width == self.d_a_seq:
+                seq = z[:, self.d_static:self.d_a_seq].reshape(-1, self.d_temp, self.t_steps)
+            out["x_hat"] = self.audio_decoder(z[:, :self.d_static], seq) if self.d_temp else \
+                self.audio_decoder(z[:, :self.d_a])
         if self.use_lyrics:
-            out["lyr_hat"] = self.lyrics_decoder(z[:, self.d_a:])
+            out["lyr_hat"] = self.lyrics_decoder(z[:, width:])
         return out
 
     def forward(self, batch: dict, *, generator: torch.Generator | None = None) -> dict:
@@ -234,6 +319,8 @@ class ConvVAEModule(nn.Module):
             weight = torch.ones(mu.shape[1], device=mu.device, dtype=mu.dtype)
             weight[:dt] = 1.0 / K
             out["kl_weight"] = weight
+            if self.d_temp:
+                out["kl_groups"] = self.kl_groups().to(mu.device)
         z = mu + eps * torch.exp(0.5 * logvar) if (self.training or generator is not None) else mu
         return {"mu": mu, "logvar": logvar, **out, **self.decode(z)}
 
@@ -267,6 +354,7 @@ def conv_network(config, prep: ClipPrep, *, variational: bool) -> ConvVAEModule:
     """The network of ``config`` on ``prep``'s bands and vocabulary."""
     return ConvVAEModule(n_mels=prep.n_mels, crop_frames=config.crop_frames, width=config.width,
                          latent_dim=config.latent_dim, crop_latent_dim=config.crop_latent_dim,
+                         temporal_dim=config.temporal_dim, temporal_hop=config.temporal_hop,
                          lyrics_dim=prep.lyrics_dim,
                          lyrics_latent_dim=config.lyrics_latent_dim, lyrics_hidden=config.lyrics_hidden,
                          modality=config.modality, lyrics_weight=config.lyrics_weight, variational=variational)
@@ -315,7 +403,14 @@ def encode_clips(module: ConvVAEModule, prep: ClipPrep, inputs: ModelInputs, *, 
                 mus.append(mu)
                 lvs.append(lv)
             mu = torch.cat(mus)
-            Z[i] = (mu.mean(0) if lvs[0] is None else product_of_posteriors(mu, torch.cat(lvs))).cpu().numpy()
+            ds = module.d_static
+            Z[i, :ds] = (mu[:, :ds].mean(0) if lvs[0] is None
+                         else product_of_posteriors(mu[:, :ds], torch.cat(lvs)[:, :ds])).cpu().numpy()
+            if module.d_temp:
+                # the temporal latent is not a property of the track: its block says how much each channel
+                # moves (std over time of the posterior mean, averaged over the crops)
+                seq = mu[:, ds:].reshape(len(mu), module.d_temp, module.t_steps)
+                Z[i, ds:] = seq.std(-1, unbiased=False).mean(0).cpu().numpy()
         blocks.append(Z)
     if module.use_lyrics:
         parts = []
@@ -383,7 +478,7 @@ class ConvVAE(TorchModel):
         if self.is_fitted():
             return int(self.module_.latent_dim)
         c = self.config
-        audio = c.latent_dim + (c.crop_latent_dim if self.variational else 0)
+        audio = c.latent_dim + (c.crop_latent_dim + c.temporal_dim if self.variational else 0)
         return (audio if c.modality != "lyrics" else 0) + (c.lyrics_latent_dim if c.modality != "audio" else 0)
 
     @property
@@ -393,18 +488,25 @@ class ConvVAE(TorchModel):
         return frozenset({"lyrics"}) if self.modality == "both" else frozenset()
 
     def latent_blocks(self) -> tuple[LatentBlock, ...]:
-        """``audio`` (the track block), ``crop`` (audio of one excerpt: not track-level) and ``lyrics``, as present."""
+        """``audio`` (the track block), ``crop`` (audio of one excerpt: not track-level), ``temporal`` (how much
+        each channel of the temporal latent moves: not track-level either) and ``lyrics``, as present."""
         if self.is_fitted():
             m = self.module_
-            d_track, d_audio, d_lyrics = m.d_track, m.d_a, m.d_l
+            d_track, d_audio, d_lyrics, d_temp = m.d_track, m.d_a, m.d_l, m.d_temp
         else:
             c = self.config
             d_audio = self.latent_dim - (c.lyrics_latent_dim if c.modality != "audio" else 0)
-            d_track = c.latent_dim if d_audio and self.variational and c.crop_latent_dim > 0 else 0
+            grouped = c.crop_latent_dim > 0 or c.temporal_dim > 0
+            d_track = c.latent_dim if d_audio and self.variational and grouped else 0
+            d_temp = c.temporal_dim if d_track else 0
             d_lyrics = self.latent_dim - d_audio
         blocks = []
         if d_track:
-            blocks += [LatentBlock("audio", "audio", 0, d_track), LatentBlock("crop", "audio", d_track, d_audio, False)]
+            blocks.append(LatentBlock("audio", "audio", 0, d_track))
+            if d_audio - d_temp > d_track:
+                blocks.append(LatentBlock("crop", "audio", d_track, d_audio - d_temp, False))
+            if d_temp:
+                blocks.append(LatentBlock("temporal", "audio", d_audio - d_temp, d_audio, False))
         elif d_audio:
             blocks.append(LatentBlock("audio", "audio", 0, d_audio))
         if d_lyrics:
@@ -421,7 +523,8 @@ class ConvVAE(TorchModel):
         if self.training is None or self.config.modality == "lyrics":
             return None
         n_mels = self.prep_.n_mels if self.is_fitted() else 128
-        return normalised_beta(self.training.beta, latent_dim=self.config.latent_dim + self.config.crop_latent_dim,
+        return normalised_beta(self.training.beta, latent_dim=self.config.latent_dim + self.config.crop_latent_dim
+                               + self.config.temporal_dim,
                                n_elements=n_mels * self.config.crop_frames)
 
     def _fit_preprocessing(self, inputs: ModelInputs) -> ClipPrep:
@@ -433,15 +536,19 @@ class ConvVAE(TorchModel):
     def validate(self) -> None:
         super().validate()
         c = self.config
-        if c.crop_latent_dim < 0 or c.crops_per_track < 1:
-            raise ValueError(f"{type(self).__name__}: crop_latent_dim must be >= 0 and crops_per_track >= 1, "
-                             f"got {c.crop_latent_dim} and {c.crops_per_track}")
+        if c.crop_latent_dim < 0 or c.crops_per_track < 1 or c.temporal_dim < 0:
+            raise ValueError(f"{type(self).__name__}: crop_latent_dim and temporal_dim must be >= 0 and "
+                             f"crops_per_track >= 1, got {c.crop_latent_dim}, {c.temporal_dim} and {c.crops_per_track}")
+        if c.temporal_dim and (c.temporal_hop not in (1, 2, 4, 8) or c.crop_frames % c.temporal_hop):
+            raise ValueError(f"{type(self).__name__}: temporal_hop must be 1, 2, 4 or 8 and divide crop_frames "
+                             f"({c.crop_frames}), got {c.temporal_hop}")
         if self.training is not None and self.training.batch_size % c.crops_per_track:
             raise ValueError(f"{type(self).__name__}: batch_size ({self.training.batch_size}) must be a multiple "
                              f"of crops_per_track ({c.crops_per_track})")
 
     def _training_data(self, inputs: ModelInputs):
-        group = self.config.crops_per_track if self.variational and self.config.crop_latent_dim > 0 else 1
+        grouped = self.config.crop_latent_dim > 0 or self.config.temporal_dim > 0
+        group = self.config.crops_per_track if self.variational and grouped else 1
         return self.prep_.training_data(inputs, group=group)
 
     def encode(self, inputs: ModelInputs) -> np.ndarray:

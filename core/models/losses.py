@@ -170,7 +170,8 @@ class VAELoss(LossSettings):
 
     def __call__(self, recon: torch.Tensor, mu: torch.Tensor | None, logvar: torch.Tensor | None,
                  *, epoch: int = 10**9, step: int | None = None,
-                 dim_weight: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                 dim_weight: torch.Tensor | None = None,
+                 dim_groups: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Combine per-sample reconstruction errors with the KL of the posterior.
 
         Parameters
@@ -182,6 +183,9 @@ class VAELoss(LossSettings):
         dim_weight : (d,) weight of each dimension's KL in the loss (None = 1): a latent block that is
             ONE draw shared by K rows (a track latent over K crops) counts 1/K per row. The reported
             ``kl`` / ``kl_per_dim`` stay unweighted (nats of each row's posterior).
+        dim_groups : (d,) long, the dimension each posterior value is REPORTED under (None: itself): a latent
+            sequence counts each element in the loss (free bits per element) and reports its KL summed over
+            time per channel, so ``kl_per_dim`` has ``dim_groups.max() + 1`` entries.
         """
         recon_mean = recon.mean()
         if mu is None or logvar is None:
@@ -197,4 +201,6 @@ class VAELoss(LossSettings):
             loss = recon_mean + beta * (counted * weight).sum()
         else:
             loss = recon_mean + beta * ((per_dim * weight).sum() - cap).abs()
+        if dim_groups is not None:
+            per_dim = per_dim.new_zeros(int(dim_groups.max()) + 1).index_add_(0, dim_groups, per_dim)
         return {"loss": loss, "recon": recon_mean, "kl": kl, "kl_per_dim": per_dim}

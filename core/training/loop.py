@@ -153,9 +153,12 @@ def callback_methods(callback: Any) -> tuple[Callable | None, Callable | None, C
 
 def loss_terms(loss_fn, module, out: dict, batch: dict, **schedule) -> dict[str, torch.Tensor]:
     """The loss of one forward pass: the module's reconstruction error and its posterior's KL
-    (weighted per dimension where the module says so, ``out["kl_weight"]``)."""
+    (weighted per dimension where the module says so, ``out["kl_weight"]``, and reported per the dimensions
+    of ``out["kl_groups"]`` where the posterior holds a sequence)."""
     if "kl_weight" in out:
         schedule["dim_weight"] = out["kl_weight"]
+    if "kl_groups" in out:
+        schedule["dim_groups"] = out["kl_groups"]
     return loss_fn(module.reconstruction_error(out, batch), out["mu"], out.get("logvar"), **schedule)
 
 
