@@ -37,7 +37,7 @@ from core.errors import BadInputError
 from core.inputs import ModelInputs, build_inputs
 from core.latents import input_params
 
-__all__ = ["MEASURES", "RHYTHM_MEASURES", "reconstruction_measures", "model_reconstruction_measures",
+__all__ = ["MEASURES", "RHYTHM_MEASURES", "MAX_TRACKS", "reconstruction_measures", "model_reconstruction_measures",
            "reconstructs_mel", "corpus_reconstruction_measures", "onset_envelope", "onset_envelope_correlation",
            "frame_change_db", "frame_change_ratio", "rhythm_measures"]
 
@@ -45,6 +45,8 @@ __all__ = ["MEASURES", "RHYTHM_MEASURES", "reconstruction_measures", "model_reco
 MEASURES = ("self_retrieval", "chance", "dist_recon_db", "dist_corpus_mean_db")
 #: The keys :func:`rhythm_measures` returns.
 RHYTHM_MEASURES = ("onset_r", "frame_change_ratio", "frame_change_db", "frame_change_original_db")
+#: Most tracks :func:`corpus_reconstruction_measures` measures; a seeded sample of this many above.
+MAX_TRACKS = 2_000
 
 
 def reconstruction_measures(original: np.ndarray, reconstruction: np.ndarray) -> dict[str, float]:
@@ -224,11 +226,22 @@ def model_reconstruction_measures(model: Any, inputs: ModelInputs) -> dict[str, 
     return {**reconstruction_measures(original, out.mel), **rhythm_measures(original=original, reconstruction=out.mel)}
 
 
-def corpus_reconstruction_measures(model: Any, corpus, *, progress=None) -> dict[str, float]:
+def corpus_reconstruction_measures(model: Any, corpus, *, progress=None, max_tracks: int | None = MAX_TRACKS,
+                                   random_state: int = 0) -> dict[str, float]:
     """:func:`model_reconstruction_measures` on every usable track of ``corpus`` (the inputs the model was
-    trained with: :func:`core.latents.input_params`); ``n`` adds the number of tracks measured."""
+    trained with: :func:`core.latents.input_params`); ``n`` adds the number of tracks measured and ``of`` the
+    number of tracks in the corpus.
+
+    max_tracks : above this many tracks, a seeded uniform sample of that many (``random_state``) is measured:
+        self-retrieval compares every reconstruction with every spectrogram (n² distances of 16,384 values),
+        and a million tracks would need their inputs built and reconstructed. None: every track.
+    """
     if not reconstructs_mel(model):
         raise BadInputError(f"model {getattr(model, 'name', type(model).__name__)!r}",
                             "reconstructs no mel spectrogram (it does not model the audio)")
+    total = len(corpus.tracks)
+    if max_tracks is not None and total > max_tracks:
+        rows = np.sort(np.random.default_rng(random_state).choice(total, size=int(max_tracks), replace=False))
+        corpus = corpus.subset(corpus.tracks["track_id"].to_numpy()[rows].tolist())
     inputs, _ = build_inputs(corpus, needs=model.needs, progress=progress, **input_params(model))
-    return {**model_reconstruction_measures(model, inputs), "n": len(inputs)}
+    return {**model_reconstruction_measures(model, inputs), "n": len(inputs), "of": total}

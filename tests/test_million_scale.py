@@ -5,6 +5,9 @@ monkeypatch; the million-point timings are bench/bench_pages_scale.py's (no timi
 
 from __future__ import annotations
 
+import base64
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -250,3 +253,88 @@ def test_nearest_tracks_finds_the_row_of_a_track_id_through_an_index_of_ids():
     np.testing.assert_array_equal(by_index["row"], brute)
     with pytest.raises(Exception, match="no latent vector"):
         explore.nearest_tracks(index, pd.Index(ids), "nope")
+
+
+# ------------------------------------------------------------------------------------------- the pages
+def test_a_cluster_box_lists_the_largest_clusters_and_noise_and_says_so(monkeypatch):
+    from ui import scale
+    labels = np.array([0] * 3 + [1] * 9 + [2] * 5 + [3] + [-1] * 2)
+    assert scale.cluster_choices(labels) == ([0, 1, 2, 3, -1], "")
+    monkeypatch.setattr(scale, "CLUSTER_CHOICES_MAX", 2)
+    choices, note = scale.cluster_choices(labels)
+    assert choices == [1, 2, -1] and "The 2 largest of the 4 clusters" in note
+    assert scale.cluster_choices(np.full(4, -1)) == ([-1], "")
+
+
+def test_a_map_of_a_sampled_layout_says_how_the_others_were_placed():
+    from ui import scale
+    size = SPECS["layout_sample"].default
+    assert scale.layout_note(size, "tsne") == "" and scale.layout_note(10 * size, "pca") == ""
+    note = scale.layout_note(10 * size, "umap")
+    assert note.startswith(f"UMAP laid out a fixed uniform random sample of {size:,} of the {10 * size:,} tracks")
+    assert "5 nearest sampled tracks" in note
+
+
+@pytest.fixture()
+def demo_app(tmp_path, monkeypatch):
+    """The dashboard on the tiny demo corpus (24 tracks)."""
+    from core import config
+    from tests.helpers import tiny_demo
+    corpus_dir = tiny_demo(tmp_path / "demo")
+    monkeypatch.setenv("SONGSCAPE_CORPUS", f"manifest:{corpus_dir / 'manifest.csv'}")
+    monkeypatch.setenv("SONGSCAPE_NO_WARMUP", "1")
+    monkeypatch.setattr(config, "RUNS_DIR", tmp_path / "runs")
+    monkeypatch.setattr(config, "DATA_DIR", tmp_path)
+
+    def start(page: str):
+        from streamlit.testing.v1 import AppTest
+        at = AppTest.from_file("../app.py", default_timeout=240)
+        at.run()
+        at.switch_page(f"views/{page}_page.py").run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+    return start
+
+
+def _array(values) -> np.ndarray:
+    """A Plotly figure's array as the browser gets it: a list, or base64 bytes of a dtype."""
+    if isinstance(values, dict):
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=np.dtype(values["dtype"]))
+    return np.asarray(values)
+
+
+@pytest.mark.slow
+def test_dbscan_above_its_limit_is_fitted_on_a_sample_whose_k_distances_the_plot_shows(demo_app, monkeypatch):
+    """The Clusters page with DBSCAN's limit lowered to 12 of the demo's 24 tracks: the k-distance plot is of
+    the sample and its caption says so, the page notes the sampled fit, an eps move relabels every track, and
+    the heatmap and the listening box follow."""
+    from ui import scale
+    monkeypatch.setitem(registry.FIT_MAX, "dbscan", 12)
+    monkeypatch.setattr(scale, "CLUSTER_CHOICES_MAX", 1)
+    at = demo_app("clusters")
+    at.segmented_control(key="clusters_algorithm").set_value("dbscan").run()
+    assert not at.exception, [e.value for e in at.exception]
+    kdist = next(c for c in at.get("plotly_chart") if c.proto.id and "kdist" in c.proto.id)
+    assert len(_array(json.loads(kdist.proto.spec)["data"][0]["x"])) == 12  # the sample's k-distances
+    captions = [c.value for c in at.caption]
+    assert any(c.startswith("The k-distances of the fixed uniform random sample of 12 of the 24 tracks") for c in captions)
+    assert any("DBSCAN was fitted on a fixed uniform random sample of 12 of the 24" in i.value for i in at.info)
+    eps = at.slider(key="dbscan_eps")
+    at.slider(key="dbscan_eps").set_value(round((eps.min + eps.max) / 2, 3)).run()  # one eps move
+    assert not at.exception, [e.value for e in at.exception]
+    clusters = int(next(m.value for m in at.metric if m.label == "clusters"))
+    listed = at.selectbox(key="listen_cluster").options
+    assert len([o for o in listed if o != "noise"]) == min(1, clusters)
+    if clusters > 1:
+        assert any(c.startswith(f"The 1 largest of the {clusters} clusters") for c in captions + [c.value for c in at.caption])
+
+
+@pytest.mark.slow
+def test_the_latent_page_says_which_figures_are_of_a_sample(demo_app, monkeypatch):
+    from core import information
+    monkeypatch.setattr(information, "MAX_ROWS", 10)
+    at = demo_app("latent")
+    assert any("Estimated on a fixed uniform random sample of 10 of the 24 tracks" in c.value for c in at.caption)
+    box = at.selectbox(key="trav_track")
+    at.selectbox(key="interp_b").set_value(box.options[-1]).run()  # a track's row found through the id index
+    assert not at.exception, [e.value for e in at.exception]

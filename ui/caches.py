@@ -21,7 +21,7 @@ import streamlit as st
 
 from core import checkpoint, embeddings, explore, information, model_scores, scoring, shelf, workspace
 from core.blocks import column_names
-from core.clustering import EpsChoice, NeighbourIndex, choose_eps
+from core.clustering import EpsChoice, NeighbourIndex, choose_eps, dbscan_sample
 from core.latents import encode_corpus, latent_part
 from core.projections import project
 from core.reconstruction import corpus_reconstruction_measures
@@ -99,10 +99,19 @@ def neighbour_index(path: str, stamp: float, specs: tuple[str, ...], part: str, 
     return NeighbourIndex(Z)
 
 
+def dbscan_index(path: str, stamp: float, specs: tuple[str, ...], part: str, kind: str = "model") -> NeighbourIndex:
+    """The index DBSCAN runs on: the shared one, or above ``core.clustering.FIT_MAX["dbscan"]`` points its kept
+    seeded sample's (``core.clustering.dbscan_sample``; its k-distances choose eps)."""
+    index = neighbour_index(path, stamp, specs, part, kind)
+    sample = dbscan_sample(index)
+    return index if sample is None else sample.index
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def eps_choice(path: str, stamp: float, specs: tuple[str, ...], part: str, min_samples: int) -> EpsChoice:
-    """``core.clustering.choose_eps`` of the current latents (a scan of DBSCAN runs: kept across reruns)."""
-    return choose_eps(neighbour_index(path, stamp, specs, part), min_samples=min_samples)
+    """``core.clustering.choose_eps`` of the current latents (a scan of DBSCAN runs: kept across reruns), on the
+    points DBSCAN runs on (:func:`dbscan_index`)."""
+    return choose_eps(dbscan_index(path, stamp, specs, part), min_samples=min_samples)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -110,8 +119,9 @@ def clustered(path: str, stamp: float, specs: tuple[str, ...], name: str, params
               kind: str = "model"):
     """``(ClusterResult, report)`` of ``core.scoring.cluster_and_score`` on the source's vectors (:func:`vectors`):
     the clustering and its metrics against every label column, with the shared neighbour index."""
-    ids, Z = vectors(path, stamp, specs, part, kind)
-    return scoring.cluster_and_score(Z, clusterer=name, params=json.loads(params_json), labels=labels(specs, ids),
+    _, Z = vectors(path, stamp, specs, part, kind)
+    return scoring.cluster_and_score(Z, clusterer=name, params=json.loads(params_json),
+                                     labels=source_labels(path, stamp, specs, part, kind),
                                      index=neighbour_index(path, stamp, specs, part, kind),
                                      random_state=0)
 
@@ -119,6 +129,31 @@ def clustered(path: str, stamp: float, specs: tuple[str, ...], name: str, params
 def labels(specs: tuple[str, ...], ids: list[str]) -> pd.DataFrame:
     """The corpus's label columns, one row per latent row (``core.scoring.label_table``)."""
     return scoring.label_table(corpus(specs), track_ids=ids)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def source_labels(path: str, stamp: float, specs: tuple[str, ...], part: str, kind: str = "model") -> pd.DataFrame:
+    """:func:`labels` of the source's rows (:func:`vectors`), each column a pandas categorical: made once per
+    source, where :func:`labels` looks a million track ids up on every call, and the metrics read its codes
+    (``core.metrics.truth_codes``) instead of hashing a million strings on every eps move."""
+    ids, _ = vectors(path, stamp, specs, part, kind)
+    return labels(specs, ids).astype("category")
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def track_rows(path: str, stamp: float, specs: tuple[str, ...], part: str, kind: str = "model") -> pd.Index:
+    """The track id of every row of the source (:func:`vectors`) as a ``pd.Index``: a track's row by hashing
+    (``get_loc``, ``in``), built once and shared (never changed by a page)."""
+    ids, _ = vectors(path, stamp, specs, part, kind)
+    return pd.Index(ids, dtype=object)
+
+
+@st.cache_resource(show_spinner="Preparing the search…", max_entries=8)
+def track_search(key: str, _table: pd.DataFrame, columns: tuple[str, ...]) -> explore.TrackSearch:
+    """A ``core.explore.TrackSearch`` of ``_table`` over ``columns``, kept per ``key`` (which must change whenever
+    the table does: its source, corpus, projection and clustering), so a keystroke in a search box runs the
+    query alone (tens of milliseconds at a million tracks) and not a lower-casing of every row."""
+    return explore.TrackSearch(_table, columns=list(columns))
 
 
 @st.cache_data(show_spinner="Measuring what each latent dimension knows…", max_entries=16)

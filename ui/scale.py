@@ -1,11 +1,15 @@
 """Large collections in the pages: how many points, options and rows each draws, and the notes that say so.
 
 * :func:`scatter_rows` / :func:`sample_points` / :func:`drawn` -- above :data:`SCATTER_MAX` points
-  (a million generated latents, say) the Explore page projects and draws a seeded uniform
-  sample of SCATTER_MAX points, and says so (:func:`sample_note`): t-SNE of a million
-  points would take hours here, and a million WebGL markers (about 100 MB of JSON) would
-  stall the browser. Clustering, search, the table and exports still list every track
-  (exported coordinates are empty outside the sample).
+  (a million generated latents, say) a Plotly scatter draws a seeded uniform sample of SCATTER_MAX
+  points, and says so (:func:`sample_note`): a million Plotly markers (about 100 MB of JSON) would
+  stall the browser. The 2-D maps of more than ``ui.explore_map.MAP_ABOVE`` points are the WebGL
+  map instead, which draws every point. Clustering, search, the table and exports still list every
+  track.
+* :func:`layout_note` -- what a map says when its t-SNE or UMAP was laid out on a sample and the other
+  points placed (``core.projections``: above the ``layout_sample`` setting, 20,000 points).
+* :func:`cluster_choices` -- the clusters a box offers: the :data:`CLUSTER_CHOICES_MAX` largest (DBSCAN
+  at a million points finds thousands).
 * :func:`track_choices` / :func:`chosen_track` / :func:`table_rows` -- the track boxes of the Latent and Data
   pages list every track up to :data:`CHOICES_MAX`, above that a fixed sample (any track id can still be
   typed in), and the Data page's track table lists at most :data:`TABLE_MAX` rows: each option and row
@@ -27,11 +31,12 @@ import pandas as pd
 import streamlit as st
 
 from core.clustering import CLUSTERERS, FIT_WHY
-from core.projections import project
+from core.projections import PROJECTION_PARAMS, project
 from ui import tables
 
-__all__ = ["SCATTER_MAX", "CHOICES_MAX", "TABLE_MAX", "HEATMAP_ROWS", "scatter_rows", "sample_note", "sample_points", "drawn",
-           "track_choices", "chosen_track", "table_rows", "fit_note"]
+__all__ = ["SCATTER_MAX", "CHOICES_MAX", "TABLE_MAX", "HEATMAP_ROWS", "CLUSTER_CHOICES_MAX", "scatter_rows",
+           "sample_note", "sample_points", "drawn", "track_choices", "chosen_track", "table_rows", "fit_note",
+           "layout_note", "cluster_choices"]
 
 #: Most points the Explore scatter draws (100,000 WebGL points render in under a second).
 SCATTER_MAX = 100_000
@@ -41,6 +46,8 @@ CHOICES_MAX = 5_000
 TABLE_MAX = 10_000
 #: Most clusters the Clusters page's heatmaps show (the largest); the others are summed in one row.
 HEATMAP_ROWS = 30
+#: Most clusters a cluster box lists (the largest; noise too when there is any).
+CLUSTER_CHOICES_MAX = 100
 
 
 def scatter_rows(n: int, *, limit: int | None = None) -> np.ndarray | None:
@@ -124,3 +131,29 @@ def fit_note(result, n: int) -> str:
     why = FIT_WHY.get(result.name, "too long")
     return (f"{CLUSTERERS[result.name].label} was fitted on a fixed uniform random sample of {result.fitted_on:,} of "
             f"the {n:,} tracks: on all of them it would take {why}. {rest}; the metrics use every track.")
+
+
+def layout_note(n: int, method: str) -> str:
+    """What a map of ``n`` points says when its ``method`` projection (``"tsne"``, ``"umap"``) was laid out on a
+    sample (``core.projections``: more points than the ``layout_sample`` setting); empty otherwise."""
+    spec = PROJECTION_PARAMS.get(method, {}).get("layout_sample")
+    if spec is None or n <= spec.default:
+        return ""
+    name = {"tsne": "t-SNE", "umap": "UMAP"}.get(method, method)
+    return (f"{name} laid out a fixed uniform random sample of {spec.default:,} of the {n:,} tracks (seed 0); each "
+            f"of the other {n - spec.default:,} is placed at the distance-weighted mean of the positions of its 5 "
+            "nearest sampled tracks in the latent space. Every track is on the map.")
+
+
+def cluster_choices(labels: np.ndarray) -> tuple[list[int], str]:
+    """``(clusters a box lists, note)``: every cluster (noise last) up to :data:`CLUSTER_CHOICES_MAX`, else the
+    largest that many (most tracks first) and noise, with a note that says so. One count over the labels."""
+    labels = np.asarray(labels)
+    counts = np.bincount(labels[labels >= 0]) if (labels >= 0).any() else np.zeros(0, dtype=np.int64)
+    present = np.flatnonzero(counts)
+    noise = [-1] if (labels < 0).any() else []
+    if len(present) <= CLUSTER_CHOICES_MAX:
+        return [int(c) for c in present] + noise, ""
+    largest = present[np.argsort(-counts[present], kind="stable")[:CLUSTER_CHOICES_MAX]]
+    note = f"The {CLUSTER_CHOICES_MAX} largest of the {len(present):,} clusters are listed, largest first."
+    return [int(c) for c in largest] + noise, note

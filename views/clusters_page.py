@@ -35,7 +35,9 @@ if name == "dbscan":
     min_samples = st.slider("min_samples", int(samples.widget_range[0]), int(samples.widget_range[1]),
                             int(samples.clip(current_params.get("min_samples", samples.default), widget=True)),
                             key="dbscan_min_samples", help=samples.help)
-    kdist = clustering.k_distance(index, k=min_samples - 1)
+    # above FIT_MAX["dbscan"] points DBSCAN is fitted on a seeded sample: its k-distances choose eps
+    space = caches.dbscan_index(str(entry.path), entry.stamp, specs, part)
+    kdist = clustering.k_distance(space, k=min_samples - 1)
     # The knee alone often starts at one cluster holding every point; the start is the scan's choice.
     choice = caches.eps_choice(str(entry.path), entry.stamp, specs, part, min_samples)
     span = clustering.eps_range(kdist, choice, spec.params["eps"])  # the k-distances', within the spec's bounds
@@ -71,7 +73,7 @@ state.set_clustering(name, params, context=context)
 
 # --- cluster + metrics (cached latents; never retrain or reproject here) -----------------------
 t0 = time.perf_counter()
-truth = caches.labels(specs, ids)
+truth = caches.source_labels(str(entry.path), entry.stamp, specs, part)  # categorical: counted by their codes
 result, report = state.clustered(entry, specs, name, params)
 elapsed_ms = (time.perf_counter() - t0) * 1000
 
@@ -112,6 +114,8 @@ with left:
         frame = mapped.frame.assign(cluster=cluster_values)
         if rows is not None:
             st.info(explore_map.placed_note(len(ids), len(rows), method), icon=":material/scatter_plot:")
+        elif scale.layout_note(len(ids), method):  # t-SNE or UMAP of a sample, the rest placed (core.projections)
+            st.caption(scale.layout_note(len(ids), method))
         explore_map.draw("clusters_scatter", mapped, clusters=map_clusters, colour="cluster", highlights={},
                          height=460, on_select=lambda rows_, how: _on_map_rows(mapped, rows_, how))
     else:
@@ -129,7 +133,12 @@ with right:
 if name == "dbscan":
     with st.expander("k-distance plot (choosing eps)", expanded=False):
         st.plotly_chart(figures.k_distance(kdist, k=min_samples - 1, suggested=span.suggested, eps=eps), key="kdist")
-        st.caption(f"Suggested: {choice.why()}.")
+        if len(space) < len(ids):
+            st.caption(f"The k-distances of the fixed uniform random sample of {len(space):,} of the {len(ids):,} "
+                       f"tracks (seed 0) that DBSCAN is fitted on: each sampled track's distance to its "
+                       f"{min_samples - 1}th nearest sampled track. Suggested: {choice.why()}.")
+        else:
+            st.caption(f"The k-distances of all {len(ids):,} tracks. Suggested: {choice.why()}.")
 
 # --- purity heatmaps ----------------------------------------------------------------------------
 st.subheader("Clusters against labels")
@@ -154,10 +163,12 @@ if label:
 
 # --- listen to members ----------------------------------------------------------------------------
 st.subheader("Listen to a cluster")
-clusters_present = sorted(set(result.labels.tolist()))
+clusters_present, clusters_note = scale.cluster_choices(result.labels)  # at most the largest hundred, and noise
 if not clusters_present:
     st.info("No clusters to listen to.")
 else:
+    if clusters_note:
+        st.caption(clusters_note)
     c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
     # Another eps or k changes the set of clusters: a remembered choice that is gone (e.g. "noise")
     # falls back to the first real cluster instead of leaving the box on a value it does not offer.

@@ -9,6 +9,7 @@ from core.blocks import column_names
 from core.config import SAMPLE_RATE
 from core.corpus import FEATURE_NAMES
 from core.errors import BadInputError
+from core.information import MAX_ROWS as INFORMATION_ROWS
 from core.latents import mel_params_of
 from core.reconstruction import reconstructs_mel
 from ui import caches, figures, scale, state
@@ -44,11 +45,14 @@ def what_each_dimension_knows() -> None:
     if len(by_block) > 1:
         summary = summary.join(by_block.T.add_prefix("best in "))
     st.dataframe(summary.style.format(precision=3), key="latent_information_table")
+    sampled = (f" Estimated on a fixed uniform random sample of {INFORMATION_ROWS:,} of the {len(ids):,} tracks "
+               "(seed 0): the estimator's cost grows with the tracks, its precision hardly." if len(ids) > INFORMATION_ROWS
+               else "")
     st.caption("Each cell: the share of a label's entropy that one dimension alone carries, I(z; label) / H(label), "
                "estimated with nearest neighbours (values under about 0.03 are noise at a few hundred tracks). "
                "The gap (MIG) is high when one dimension holds a label alone, a factorised code; near 0 when the "
                "label is spread over many dimensions or held by none. Labels are used only for this measure, "
-               "never in training.")
+               "never in training." + sampled)
 
 
 def reconstruction_quality() -> None:
@@ -79,7 +83,9 @@ def reconstruction_quality() -> None:
     c[1].metric("track → reconstruction", f"{q['dist_recon_db']:.2f} dB", help="RMS difference, mean over tracks")
     c[2].metric("track → corpus mean", f"{q['dist_corpus_mean_db']:.2f} dB",
                 help="RMS difference between each track and the corpus-mean spectrogram")
-    st.caption(f"On the {q['n']} tracks of this corpus: a reconstruction that is no nearer to its track than the "
+    measured = (f"On a fixed uniform random sample of {q['n']:,} of the {q['of']:,} tracks of this corpus (seed 0)"
+                if q.get("of", q["n"]) > q["n"] else f"On the {q['n']} tracks of this corpus")
+    st.caption(f"{measured}: a reconstruction that is no nearer to its track than the "
                "corpus-mean spectrogram, or self-retrieval near chance, means the model gives every track the "
                "same smooth envelope. Self-retrieval and the distances read the timbre; the onset correlation "
                "and the frame-to-frame change read time: near 0, the reconstruction keeps no rhythm or notes. "
@@ -106,7 +112,7 @@ def show(z: np.ndarray, key: str) -> None:
 
 by_label, choices_note = scale.track_choices(corpus.tracks, ids)  # label -> track id (a sample above CHOICES_MAX)
 labels = list(by_label)
-position = {t: i for i, t in enumerate(ids)}
+position = caches.track_rows(str(entry.path), entry.stamp, specs, "all")  # track id -> row, hashed once
 if choices_note:
     st.info(choices_note, icon=":material/grain:")
 
@@ -129,7 +135,7 @@ with traverse_tab:
     order = np.argsort(-np.asarray(kl)) if kl is not None and len(kl) else np.arange(Z.shape[1])
     dim = c2.selectbox("Dimension", [int(d) for d in order], format_func=lambda d: f"z{d}", key="trav_dim",
                        help="Sorted by KL: the most informative dimension first.")
-    z0 = Z[position[start]]
+    z0 = Z[position.get_loc(start)]
     lo, hi = float(Z[:, dim].min()), float(Z[:, dim].max())
     pad = 0.5 * (hi - lo + 1e-6)
     value = st.slider(f"z{dim}", round(lo - pad, 2), round(hi + pad, 2), round(float(z0[dim]), 2), key="trav_value",
@@ -141,5 +147,5 @@ with interpolate_tab:
     a = track_box(c1, "Track A", key="interp_a")
     b = track_box(c2, "Track B", key="interp_b", index=min(len(labels) - 1, len(labels) // 2))
     t = st.slider("A → B", 0.0, 1.0, 0.5, 0.1, key="interp_t")
-    path = explore.interpolate(Z[position[a]], Z[position[b]], steps=11)
+    path = explore.interpolate(Z[position.get_loc(a)], Z[position.get_loc(b)], steps=11)
     show(path[int(round(t * 10))], "interp")
