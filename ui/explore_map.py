@@ -12,10 +12,10 @@ the same objects, never copied; nothing here or on the page changes them):
   column). Built once per projection; a million tracks take a few seconds.
 * :func:`cluster_column` -- the cluster of every row, as a map column and as a categorical frame column:
   a new clustering (an eps move) sends only its codes (1-2 bytes per track), not the coordinates.
-* :func:`every_point` -- every track's place when the projection is of a sample (t-SNE and UMAP above
-  ``ui.scale.SCATTER_MAX`` points: hours on all of them): each other track is drawn at its nearest sampled
-  track in the latent space (``core.clustering.registry.nearest_sampled_labels``), with a small seeded
-  jitter so that the density shows. PCA projects every track.
+* :func:`projected` -- every track's place: the WebGL map asks ``core.projections.project`` for all of them
+  (PCA fits every point; t-SNE and UMAP above ``layout_sample`` points lay out a seeded sample and place
+  every other point beside its nearest sampled points, :func:`placed_note`), the Plotly map above
+  ``ui.scale.SCATTER_MAX`` points for a sample.
 """
 
 from __future__ import annotations
@@ -30,12 +30,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.clustering.registry import nearest_sampled_labels
+from core.projections import PLACE_NEIGHBOURS, PROJECTION_PARAMS
 from ui import explore_sources as sources
 from ui import frames, scale
 from ui import point_map as pm
 
-__all__ = ["MAP_ABOVE", "MapBase", "wanted", "base", "cluster_column", "every_point", "placed_note", "rows_of",
+__all__ = ["MAP_ABOVE", "MapBase", "wanted", "base", "cluster_column", "placed_note", "rows_of",
            "draw", "projected", "key_of", "column_choices", "column_isin"]
 
 #: 2-D maps of more points than this are drawn by the WebGL map; fewer, and 3-D, by Plotly.
@@ -96,33 +96,17 @@ def _cluster_column(digest: str, _labels: np.ndarray) -> tuple[pm.Column, pd.Cat
     return pm.category_column("cluster", codes, names), pd.Categorical.from_codes(codes, categories=names)
 
 
-def every_point(key: str, Z: np.ndarray, rows: np.ndarray, sampled: np.ndarray) -> np.ndarray:
-    """Coordinates of every row of ``Z`` (n, 2) from a projection ``sampled`` of the rows ``rows`` only
-    (NaN elsewhere, ``ui.scale.sample_points``): a sampled row keeps its place, any other is put at its
-    nearest sampled row (in ``Z``'s space) plus a seeded jitter of a fraction of the sample's spacing."""
-    return _every_point(key, Z, np.asarray(rows), sampled)
-
-
-@st.cache_resource(show_spinner="Placing every track beside its nearest sampled track…", max_entries=4)
-def _every_point(key: str, _Z: np.ndarray, _rows: np.ndarray, _sampled: np.ndarray) -> np.ndarray:
-    nearest = nearest_sampled_labels(_Z, _Z[_rows], _rows)
-    out = np.asarray(_sampled, dtype=np.float32)[nearest, :2].copy()
-    others = np.ones(len(_Z), dtype=bool)
-    others[_rows] = False
-    spread = np.nanmax(_sampled[_rows, :2], axis=0) - np.nanmin(_sampled[_rows, :2], axis=0)
-    scale = 0.3 * spread / np.sqrt(max(len(_rows), 1))
-    jitter = np.random.default_rng(0).standard_normal((int(others.sum()), 2)).astype(np.float32) * scale
-    out[others] += jitter.astype(np.float32)
-    return out
-
-
-def placed_note(n: int, m: int, method: str) -> str:
-    """What the page says when ``n - m`` of the ``n`` points are placed beside their nearest of ``m`` sampled."""
-    method = {"tsne": "t-SNE", "umap": "UMAP", "pca": "PCA"}.get(method, method)
-    return (f"{method} of {n:,} tracks would take hours here: it lays out a fixed uniform random sample of {m:,} "
-            f"(seed 0), and each of the other {n - m:,} tracks is drawn beside its nearest sampled track in the "
-            "latent space. Every track is on the map; clusters, metrics, search, the table and exports use all of "
-            "them (exported coordinates only for the sample). PCA places every track exactly.")
+def placed_note(n: int, method: str) -> str:
+    """What the WebGL map says when ``method`` laid out a sample of the ``n`` tracks and placed the others
+    (``core.projections``); empty when it fitted every track (PCA, or few enough tracks)."""
+    spec = PROJECTION_PARAMS.get(method, {}).get("layout_sample")
+    if spec is None or n <= spec.default:
+        return ""
+    name = {"tsne": "t-SNE", "umap": "UMAP"}.get(method, method)
+    return (f"{name} lays out a fixed uniform random sample of {spec.default:,} of the {n:,} tracks (seed 0) and "
+            f"places each of the other {n - spec.default:,} beside its {PLACE_NEIGHBOURS} nearest sampled tracks in "
+            "the latent space: every track is on the map, in about the place a layout of all of them would give "
+            "it (hours here). PCA places every track exactly.")
 
 
 def rows_of(mapped: MapBase, track_ids: Sequence[str]) -> np.ndarray:
@@ -150,12 +134,10 @@ def draw(key: str, mapped: MapBase, *, clusters: pm.Column | None, colour: str,
 
 def projected(source, specs: tuple[str, ...], Z: np.ndarray, method: str, dim: int, *,
               every: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """``(points, rows)``: the projection of every row of ``Z`` (rows None), or above ``ui.scale.SCATTER_MAX``
-    rows of a fixed sample ``rows`` only (NaN elsewhere). With ``every`` (the WebGL map), PCA projects every
-    row at any size (seconds at a million)."""
-    rows = scale.scatter_rows(len(Z))
-    if rows is not None and every and method == "pca":
-        rows = None
+    """``(points, rows)``: with ``every`` (the WebGL map), the projection of every row of ``Z`` (rows None;
+    ``core.projections.project`` places the rows its layout's sample leaves out); without, above
+    ``ui.scale.SCATTER_MAX`` rows (the Plotly map), that of a fixed sample ``rows`` only (NaN elsewhere)."""
+    rows = None if every else scale.scatter_rows(len(Z))
     if rows is None:
         return sources.projection(source, specs, method, dim), None
     return scale.sample_points(Z, rows, method, dim), rows

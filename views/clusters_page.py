@@ -106,14 +106,13 @@ with left:
     event = None
     if explore_map.wanted(len(ids), 2):  # Explore's WebGL map of every track: a new clustering sends its codes only
         source = sources.model_source(entry)
-        points, rows = explore_map.projected(source, specs, Z, method, 2, every=True)
+        points, _ = explore_map.projected(source, specs, Z, method, 2, every=True)
         map_key = explore_map.key_of(source, specs, method, 2, part)
-        mapped = explore_map.base(map_key, ids, points if rows is None else explore_map.every_point(
-            map_key, Z, rows, points), corpus.tracks, corpus.label_columns())
+        mapped = explore_map.base(map_key, ids, points, corpus.tracks, corpus.label_columns())
         map_clusters, cluster_values = explore_map.cluster_column(result.labels)
         frame = mapped.frame.assign(cluster=cluster_values)
-        if rows is not None:
-            st.info(explore_map.placed_note(len(ids), len(rows), method), icon=":material/scatter_plot:")
+        if explore_map.placed_note(len(ids), method):
+            st.caption(explore_map.placed_note(len(ids), method))
         elif scale.layout_note(len(ids), method):  # t-SNE or UMAP of a sample, the rest placed (core.projections)
             st.caption(scale.layout_note(len(ids), method))
         explore_map.draw("clusters_scatter", mapped, clusters=map_clusters, colour="cluster", highlights={},

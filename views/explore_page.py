@@ -146,8 +146,7 @@ except (ValueError, SongscapeError) as exc:
 mapped, map_clusters = None, None
 if map_mode:
     map_key = explore_map.key_of(primary, specs, method, dim, part)
-    drawn = points if rows is None else explore_map.every_point(map_key, Z, rows, points)
-    mapped = explore_map.base(map_key, ids, drawn, corpus.tracks, label_columns)
+    mapped = explore_map.base(map_key, ids, points, corpus.tracks, label_columns)
     map_clusters, cluster_values = explore_map.cluster_column(result.labels)
     frame = mapped.frame.assign(cluster=cluster_values)
     position = mapped.position
@@ -161,8 +160,9 @@ what = (f"model **{primary.name}** · {state.part_summary(primary.path, primary.
 st.caption(f"{len(ids)} tracks · {what} · clusters: {clustering.describe(name, params, result)} · {_scores(report, name, params)}"
            " · change the clustering on the **Clusters** page")
 if rows is not None:
-    st.info(explore_map.placed_note(len(ids), len(rows), url.METHODS[method]) if map_mode
-            else scale.sample_note(len(ids)), icon=":material/scatter_plot:")
+    st.info(scale.sample_note(len(ids)), icon=":material/scatter_plot:")
+elif map_mode and explore_map.placed_note(len(ids), method):
+    st.caption(explore_map.placed_note(len(ids), method))
 if vectors_note:
     st.caption(f"Not every track matched: {vectors_note}.")
 
@@ -251,9 +251,8 @@ with st.expander("Side by side: another projection or other vectors, with linked
             side_key = f"proj:{side_method}"
             if map_mode:
                 s_key = explore_map.key_of(primary, specs, side_method, dim, part)
-                s_points, s_rows = explore_map.projected(primary, specs, Z, side_method, dim, every=True)
-                side_map = explore_map.base(s_key, ids, s_points if s_rows is None else explore_map.every_point(
-                    s_key, Z, s_rows, s_points), corpus.tracks, label_columns)
+                s_points, _ = explore_map.projected(primary, specs, Z, side_method, dim, every=True)
+                side_map = explore_map.base(s_key, ids, s_points, corpus.tracks, label_columns)
                 side_frame, side_clusters = side_map.frame, map_clusters
             else:
                 side_points = sources.projection(primary, specs, side_method, dim)
@@ -274,9 +273,7 @@ with st.expander("Side by side: another projection or other vectors, with linked
                     if map_mode:
                         o_part = state.part_for(other.path, other.stamp) if other.kind == "model" else None
                         o_key = explore_map.key_of(other, specs, method, dim, o_part)
-                        o_points, o_rows = explore_map.projected(other, specs, o_Z, method, dim, every=True)
-                        side_map = explore_map.base(o_key, o_ids, o_points if o_rows is None else explore_map.every_point(
-                            o_key, o_Z, o_rows, o_points), corpus.tracks, label_columns)
+                        side_map = explore_map.base(o_key, o_ids, o_points, corpus.tracks, label_columns)
                         side_frame, side_clusters = side_map.frame, explore_map.cluster_column(o_result.labels)[0]
                     else:
                         side_frame = frames.scatter_frame(o_ids, o_points, corpus.tracks, clusters=o_result.labels)

@@ -1,0 +1,109 @@
+"""What the Explore page's WebGL map sends (ui.point_map, ui.explore_map), in Streamlit's AppTest: every array
+once per session as a hashed binary part, then names only; a colour change or a new clustering sends no
+coordinates; the parts decode to the numbers the page holds. Drawing and picking need a browser
+(tests/test_browser_map.py)."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import config
+from tests.helpers import tiny_demo
+from ui import explore_map
+from ui import point_map as pm
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def app_env(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    root = tmp_path_factory.mktemp("explore_map")
+    corpus_dir = tiny_demo(root / "demo", n_tracks=30)
+    mp.setenv("SONGSCAPE_CORPUS", f"manifest:{corpus_dir / 'manifest.csv'}")
+    mp.setenv("SONGSCAPE_NO_WARMUP", "1")
+    mp.setattr(config, "RUNS_DIR", root / "runs")
+    mp.setattr(config, "DATA_DIR", root)
+    mp.setattr(explore_map, "MAP_ABOVE", 0)  # the map at any size
+    yield root
+    mp.undo()
+
+
+def _sent(at) -> dict:
+    """The map's data of the last run (the component's JSON)."""
+    maps = at.get("bidi_component")
+    assert len(maps) == 1, [m.proto.component_name for m in maps]
+    return json.loads(maps[0].proto.json)
+
+
+def _decode(spec: dict):
+    raw = base64.b64decode(spec["b64"])
+    if spec["gzip"]:
+        raw = gzip.decompress(raw)
+    if spec["dtype"] == "text":
+        return raw.decode("utf-8").split("\n")
+    return np.frombuffer(raw, dtype={"f32": "<f4", "u8": "u1", "u16": "<u2", "u32": "<u4"}[spec["dtype"]])
+
+
+def test_the_map_sends_each_array_once_and_then_only_its_name(app_env):
+    at = AppTest.from_file("../app.py", default_timeout=240)
+    at.query_params["proj"] = "pca"
+    at.query_params["colour"] = "genre"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.get("plotly_chart")  # the map replaces the Plotly scatter
+    first = _sent(at)
+    ids = at.session_state["explore_table_ids"]
+    assert first["n"] == 30 and first["colour"] == "genre"
+    blobs = first["blobs"]
+    assert {first["xy"], first["ids"]} <= set(blobs)
+    xy = _decode(blobs[first["xy"]]).reshape(-1, 2)
+    assert xy.shape == (30, 2) and np.isfinite(xy).all()
+    assert _decode(blobs[first["ids"]])[:len(ids)] == ids  # the table's first page lists the first rows
+    genre = next(c for c in first["columns"] if c["name"] == "genre")
+    codes = _decode(blobs[genre["part"]])
+    assert len(codes) == 30 and set(codes) <= set(range(len(genre["names"])))
+    # a rerun names the parts and sends none again
+    at.run()
+    again = _sent(at)
+    assert again["blobs"] == {} and again["xy"] == first["xy"]
+    # a colour change: no part at all (every column went with the first run)
+    at.selectbox(key="explore_colour").set_value("language").run()
+    coloured = _sent(at)
+    assert coloured["colour"] == "language" and coloured["blobs"] == {}
+    # another clustering: its codes only, never the coordinates
+    at.session_state["clustering"] = {"name": "kmeans", "params": {"n_clusters": 3}, "context": None}
+    at.run()
+    clustered = _sent(at)
+    cluster = next(c for c in clustered["columns"] if c["name"] == "cluster")
+    assert list(clustered["blobs"]) == [cluster["part"]] and len(cluster["names"]) == 3
+
+
+def test_parts_are_compact_binary_named_by_their_content():
+    xy = np.arange(10, dtype=np.float32).reshape(5, 2)
+    part = pm.array_part(xy, "f32")
+    assert len(part.data) == 40 and part.length == 10 and len(part.hash) == 32
+    assert pm.array_part(xy.copy(), "f32").hash == part.hash  # the same numbers, the same name
+    assert pm.array_part(xy + 1, "f32").hash != part.hash
+    assert pm.array_part(xy, "u8").hash != part.hash  # another type is another part
+    assert np.frombuffer(pm.rows_part([3, 1, 2]).data, dtype="<u4").tolist() == [3, 1, 2]
+    text = pm.text_part(["a", "b\nc"])
+    assert gzip.decompress(text.data).decode() == "a\nb c" and text.length == 2
+
+
+def test_columns_are_categories_or_a_ramp():
+    cat = pm.column_of("genre", ["pop", "rock", "pop", ""])
+    assert cat.kind == "cat" and cat.names == ("", "pop", "rock")
+    assert list(np.frombuffer(cat.part.data, dtype="u1")) == [1, 2, 1, 0]
+    num = pm.column_of("tempo", np.linspace(60, 180, 100))
+    assert num.kind == "num" and (num.low, num.high) == (60.0, 180.0)
+    noise = pm.category_column("cluster", np.array([0, 1, 0]), ["noise", "c0"])
+    assert noise.colours[0] == pm.NOISE_COLOUR and noise.colours[1] == pm.PALETTE[0]
+    assert explore_map.placed_note(10_000, "tsne") == "" and explore_map.placed_note(10**6, "pca") == ""
+    assert "20,000 of the 1,000,000" in explore_map.placed_note(10**6, "tsne")
