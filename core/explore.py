@@ -217,16 +217,16 @@ def listen(model, corpus, track_id: str, *, render_audio: bool = True) -> Listen
     """
     out = Listening()
     out.sr = SAMPLE_RATE
-    row = corpus.tracks.loc[corpus.tracks["track_id"] == track_id]
-    if row.empty:
-        raise BadInputError(track_id, "no such track in the corpus")
-    path = row["path"].iloc[0]
+    try:
+        one = corpus.subset([track_id])  # the track's row by the corpus's id index, not a scan of every id
+    except KeyError:
+        raise BadInputError(track_id, "no such track in the corpus") from None
+    path = one.tracks["path"].iloc[0]
     if path:
         try:
             out.audio = load_audio(path, sr=SAMPLE_RATE)
         except BadInputError as exc:
             out.note = str(exc)
-    one = corpus.subset([track_id])
     inputs, skipped = build_inputs(one, needs=set(model.needs), **input_params(model))
     if len(inputs) == 0:
         out.note = "; ".join(str(s) for s in skipped) or "no features for this track"

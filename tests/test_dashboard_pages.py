@@ -93,9 +93,10 @@ def test_heatmap_keeps_the_noise_row_names_clusters_and_titles_axes():
     assert list(fig.data[0].y) == ["c0", "c1", "noise"]  # was 0, 1 and a vanished noise row
     assert fig.layout.yaxis.type == "category" and fig.layout.xaxis.type == "category"
     assert fig.layout.yaxis.title.text == "cluster" and fig.layout.xaxis.title.text == "language"
-    notes = {(a.x, a.y): a for a in fig.layout.annotations}
-    assert notes[("eng", "c0")].text == "0.90" and notes[("eng", "c0")].font.color == "white"  # dark cell
-    assert notes[("bng", "c0")].font.color != "white"  # pale cell: dark text
+    notes = {(x, y): (t, trace.textfont.color) for trace in fig.data[1:]  # the numbers: text traces over the cells
+             for x, y, t in zip(trace.x, trace.y, trace.text)}
+    assert notes[("eng", "c0")] == ("0.90", "white")  # dark cell
+    assert notes[("bng", "c0")][1] != "white"  # pale cell: dark text
 
 
 def test_clusters_heatmap_shows_the_noise_row(app_env):

@@ -59,11 +59,16 @@ def encoded_latents(path: str, stamp: float, specs: tuple[str, ...]) -> tuple[li
         return encode_corpus(model(path, stamp), corpus(specs), progress=update)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@st.cache_resource(show_spinner=False, max_entries=32)
 def latents(path: str, stamp: float, specs: tuple[str, ...], part: str) -> tuple[list[str], np.ndarray]:
-    """The latent ``part`` (``core.blocks``) that clusterings, projections and neighbours see."""
+    """The latent ``part`` (``core.blocks``) that clusterings, projections and neighbours see.
+
+    Shared, not copied: every page asks on every rerun, and copying a million track ids out of a
+    ``st.cache_data`` cache took about 0.1 s each time. Z is read-only; no page changes the ids."""
     ids, Z = encoded_latents(path, stamp, specs)
-    return ids, latent_part(model(path, stamp), Z, part)
+    Z = np.array(latent_part(model(path, stamp), Z, part))  # its own copy, then frozen
+    Z.setflags(write=False)
+    return ids, Z
 
 
 @st.cache_data(show_spinner="Reading the embeddings…", max_entries=8)

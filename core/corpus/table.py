@@ -30,6 +30,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Iterable
 
+import numpy as np
 import pandas as pd
 
 from core.corpus.columns import REQUIRED_COLUMNS
@@ -152,11 +153,25 @@ class Corpus:
             .sort_values(["language", "genre"]).reset_index(drop=True)
         )
 
+    def rows_of(self, track_ids: Iterable[str]) -> np.ndarray:
+        """The row of each of ``track_ids`` in ``tracks`` (KeyError naming the first unknown one).
+
+        The id -> row index is built once per table and remembered: a page that shows three tracks of a
+        million asked ``set_index`` for a fresh one each time (0.1 s apiece)."""
+        known = self.__dict__.get("_rows")
+        if known is None or known[0] is not self.tracks:
+            known = (self.tracks, pd.Index(self.tracks["track_id"].to_numpy(dtype=object)))
+            self.__dict__["_rows"] = known
+        ids = list(track_ids)
+        rows = known[1].get_indexer(ids)
+        if (rows < 0).any():
+            raise KeyError(f"no track {ids[int(np.flatnonzero(rows < 0)[0])]!r} in corpus '{self.name}'")
+        return rows
+
     def subset(self, track_ids: Iterable[str]) -> "Corpus":
         """The corpus restricted to ``track_ids`` (in that order)."""
         ids = list(track_ids)
-        index = self.tracks.set_index("track_id")
-        tracks = index.loc[ids].reset_index()
+        tracks = self.tracks.iloc[self.rows_of(ids)].reset_index(drop=True)
         feats = None if self.features57 is None else self.features57.loc[ids]
         return Corpus(tracks, feats, list(self.skipped), self.name, self.sources)
 
