@@ -153,6 +153,16 @@ def track_rows(path: str, stamp: float, specs: tuple[str, ...], part: str, kind:
     return pd.Index(ids, dtype=object)
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def track_choices(path: str, stamp: float, specs: tuple[str, ...], part: str) -> tuple[dict[str, str], str]:
+    """``ui.scale.track_choices`` of the corpus over the checkpoint's rows: the same fixed sample every run, so
+    made once (at a million tracks it reads the whole table)."""
+    from ui import scale  # imported when asked: ui.scale's imports come back to this module
+
+    ids, _ = vectors(path, stamp, specs, part)
+    return scale.track_choices(corpus(specs).tracks, ids)
+
+
 @st.cache_resource(show_spinner="Preparing the search…", max_entries=8)
 def track_search(key: str, _table: pd.DataFrame, columns: tuple[str, ...]) -> explore.TrackSearch:
     """A ``core.explore.TrackSearch`` of ``_table`` over ``columns``, kept per ``key`` (which must change whenever

