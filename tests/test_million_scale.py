@@ -338,3 +338,16 @@ def test_the_latent_page_says_which_figures_are_of_a_sample(demo_app, monkeypatc
     box = at.selectbox(key="trav_track")
     at.selectbox(key="interp_b").set_value(box.options[-1]).run()  # a track's row found through the id index
     assert not at.exception, [e.value for e in at.exception]
+
+
+def test_a_corpus_finds_its_tracks_rows_by_an_id_index_kept_with_its_table():
+    from core.corpus import Corpus
+    tracks = pd.DataFrame({"track_id": [f"t{i}" for i in range(6)], "genre": list("abcabc"), "language": "eng",
+                           "path": "", "lyrics": ""})
+    corpus = Corpus(tracks, None, [], "six", ())
+    np.testing.assert_array_equal(corpus.rows_of(["t4", "t0"]), [4, 0])
+    assert corpus.subset(["t4", "t0"]).track_ids == ["t4", "t0"]
+    with pytest.raises(KeyError, match="no track 'nope'"):
+        corpus.subset(["t1", "nope"])
+    corpus.tracks = corpus.tracks.iloc[::-1].reset_index(drop=True)  # another table: another index
+    np.testing.assert_array_equal(corpus.rows_of(["t4"]), [1])
