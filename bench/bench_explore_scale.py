@@ -4,12 +4,15 @@ WebGL map (new), in one run.
     .venv/bin/python -m bench.bench_explore_scale [--sizes 10000,100000,1000000] [--old-max 100000]
         [--proj pca] [--steps first,click,lasso,colour,eps] [--screens DIR] [--json FILE]
 
+    BENCH_STEP_TIMEOUT_S (default 900) bounds each wait in the browser.
+
 For each size N:
 
 1. A generated 57-feature table of N tracks (jittered rows of the study's table,
    ``core.synthetic.feature_table``) under data/scale/, unless it is there; the caches warmed as
    ``python -m core prepare`` would: the corpus, the shipped Basic VAE's latents, the projection (``--proj``,
-   PCA by default: it maps every track at any size; t-SNE of a million takes hours) into the disk cache.
+   PCA by default: it fits every track at any size in seconds; t-SNE and UMAP lay out a sample and place the
+   rest, minutes) into the disk cache.
 2. For each page variant -- ``old``: the Plotly scatter (``SONGSCAPE_MAP_ABOVE`` above N; above 100,000
    points it draws a 100,000-point sample), only up to ``--old-max`` tracks; ``new``: the WebGL map
    (``SONGSCAPE_MAP_ABOVE=0``) -- a fresh ``streamlit run`` with ``SONGSCAPE_CORPUS=features:<table>``, opened
@@ -21,9 +24,10 @@ For each size N:
    * lasso 10,000: a square lasso sized to hold about 10,000 points, from the mouse release until the table
      heading says how many are selected and the table lists them;
    * colour: "Colour by" genre -> cluster, until the map is drawn in the new colours;
-   * eps: on Explore, with the colour "cluster", DBSCAN's eps moved on the Clusters page is what a new
-     clustering looks like here: the bench switches the clustering (K-Means k -> k+1 from the link) and times
-     the recolouring only where the Clusters page is not measured (see BENCHMARKS.md);
+   * eps: on the Clusters page (its map is the same WebGL map above the threshold), DBSCAN chosen (its
+     neighbour graph and eps choice, not timed), then one step of the eps slider (the right arrow key): until
+     the map shows the new clusters, and until the run has ended (the page's "computed in" caption gives
+     the clustering's own time);
 
    with the bytes the websocket carried each way per step, the server's peak RSS (VmHWM of the
    ``streamlit run`` process) and the WebGL renderer string (``WEBGL_debug_renderer_info``).
