@@ -23,7 +23,8 @@ For each size N:
    * click -> panel: a click on a point until its listening panel shows (track id, the reconstruction);
    * lasso 10,000: a square lasso sized to hold about 10,000 points, from the mouse release until the table
      heading says how many are selected and the table lists them;
-   * colour: "Colour by" genre -> cluster, until the map is drawn in the new colours;
+   * colour: "Colour by" genre -> cluster (and back), until the map is drawn in the new colours; on the new map
+     also its own menu (the legend's title) -> language, which recolours before the page's rerun;
    * eps: on the Clusters page (its map is the same WebGL map above the threshold), DBSCAN chosen (its
      neighbour graph and eps choice, not timed), then one step of the eps slider (the right arrow key): until
      the map shows the new clusters, and until the run has ended (the page's "computed in" caption gives
@@ -330,6 +331,20 @@ def steps_of(page, variant, n: int, steps: set[str], wire: Wire, out: dict, scre
                 out[f"{step}_idle_s"] = round(time.perf_counter() - t, 2)
                 out[step] = wire.since(mark)
                 print(f"  {variant.name} {n:,} colour -> {colour}: {out[f'{step}_s']} s", flush=True)
+            if "colour" in steps and variant is NewMap:
+                # the map's own colour menu (its legend's title): no round trip before the map shows it
+                mark = wire.mark()
+                t = time.perf_counter()
+                page.locator(".st-key-explore_scatter select.pm-legend-title").select_option("language")
+                page.wait_for_function(f"() => ({VIEW}).el.dataset.colour === 'language'")
+                out["colour_legend_s"] = round(time.perf_counter() - t, 2)
+                out["colour_legend_js_ms"] = float(NewMap.info(page).get("colourMs", "nan"))
+                _idle(page)
+                out["colour_legend_idle_s"] = round(time.perf_counter() - t, 2)
+                out["colour_legend"] = wire.since(mark)
+                print(f"  {variant.name} {n:,} colour -> language in the map's legend: {out['colour_legend_s']} s "
+                      f"({out['colour_legend_js_ms']} ms in the page's script), run ended "
+                      f"{out['colour_legend_idle_s']} s", flush=True)
             if "eps" in steps:
                 eps_move(page, variant, n, wire, out, screens)
 

@@ -168,6 +168,13 @@ def test_the_colour_and_the_legend_change_in_the_browser(server, page, shots):
     legend.first.click()
     page.wait_for_function(f"(n) => ({VIEW}).el.dataset.shown === String(n)", arg=N_TRACKS - hidden)
     shots(page, "colour")
+    # the legend's title chooses the colour: the map recolours at once, and the page and the link follow
+    page.locator(f".st-key-{MAP} select.pm-legend-title").select_option("language")
+    assert _map(page)["colour"] == "language"
+    page.wait_for_function("() => location.search.includes('colour=language')")
+    settle(page)
+    # the link is written from the page's "Colour by" box on each run: it says language
+    assert page.evaluate("() => new URLSearchParams(location.search).get('colour')") == "language"
     # a page that lost the parts it was sent (dropped from its store) asks for them again and gets them
     page.evaluate("() => { globalThis.__songscapePointMap.parts.clear(); globalThis.__songscapePointMap.bytes = 0; }")
     _choose(page, "Colour by", "cluster")

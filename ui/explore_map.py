@@ -120,16 +120,19 @@ def rows_of(mapped: MapBase, track_ids: Sequence[str]) -> np.ndarray:
 def draw(key: str, mapped: MapBase, *, clusters: pm.Column | None, colour: str,
          highlights: dict[str, Sequence[str]], filter: tuple[str, Sequence[str]] | None = None,
          match: np.ndarray | None = None, height: int = 560, title: str | None = None,
-         on_select: Callable[[np.ndarray, str], None] | None = None) -> dict:
+         on_select: Callable[[np.ndarray, str], None] | None = None,
+         on_colour: Callable[[str], None] | None = None) -> dict:
     """Draw ``mapped`` as map ``key``: coloured by ``colour``; ``highlights`` kind -> track ids;
     ``filter`` fades the points whose value of a column is not listed; ``match`` (bool per row, or row
-    numbers) fades those a search leaves out; ``on_select(rows, how)`` gets the rows a click or a lasso selects."""
+    numbers) fades those a search leaves out; ``on_select(rows, how)`` gets the rows a click or a lasso selects,
+    ``on_colour(column)`` the column chosen in the map's legend (the map has recoloured itself already)."""
     columns = list(mapped.columns) + ([clusters] if clusters is not None else [])
     marks = {kind: pm.rows_part(rows_of(mapped, ids)) for kind, ids in highlights.items() if ids}
     return pm.draw(key, xy=mapped.xy, ids=mapped.ids, columns=columns, colour=colour, n=len(mapped.frame),
                    filter=filter, match=None if match is None else pm.rows_part(
                        np.flatnonzero(match) if np.asarray(match).dtype == bool else match),
-                   highlights=marks, height=height, title=title, tooltip=TOOLTIP, on_select=on_select)
+                   highlights=marks, height=height, title=title, tooltip=TOOLTIP, on_select=on_select,
+                   on_colour=on_colour)
 
 
 def projected(source, specs: tuple[str, ...], Z: np.ndarray, method: str, dim: int, *,

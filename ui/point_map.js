@@ -865,9 +865,17 @@ class PointMap {
     this.legendKey = key;
     this.legend.replaceChildren();
     if (!col) return;
-    const head = document.createElement("div");
+    // the legend's title chooses the colour: at once here, and the page follows (the "colour" trigger)
+    const head = document.createElement("select");
     head.className = "pm-legend-title";
-    head.textContent = s.colour;
+    head.title = "Colour by";
+    for (const c of s.columns || []) {
+      const option = document.createElement("option");
+      option.value = option.textContent = c.name;
+      option.selected = c.name === s.colour;
+      head.append(option);
+    }
+    head.addEventListener("change", () => this.setColour(head.value));
     this.legend.append(head);
     if (col.kind === "num") {
       const bar = document.createElement("div");
@@ -911,6 +919,16 @@ class PointMap {
       all.addEventListener("click", () => { this.hidden.delete(s.colour); this.refresh(); });
       this.legend.append(all);
     }
+  }
+
+  setColour(name) {
+    if (!this.columns[name] || name === this.spec.colour) return;
+    const t0 = performance.now();
+    this.spec = { ...this.spec, colour: name };
+    this.refresh();
+    this.draw(); // now, not at the next frame: the user is waiting for it
+    this.el.dataset.colourMs = (performance.now() - t0).toFixed(1);
+    this.setTriggerValue("colour", name);
   }
 
   toggle(code) {

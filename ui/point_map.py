@@ -184,10 +184,18 @@ def _on_selection(key: str, on_select: Callable[[np.ndarray, str], None] | None,
     on_select(rows, str(payload.get("how") or ""))
 
 
+def _on_colour(key: str, on_colour: Callable[[str], None] | None) -> None:
+    value = st.session_state.get(key) or {}
+    name = value.get("colour") if hasattr(value, "get") else None
+    if name and on_colour is not None:
+        on_colour(str(name))
+
+
 def draw(key: str, *, xy: Part, ids: Part, columns: Sequence[Column], colour: str, n: int,
          filter: tuple[str, Sequence[str]] | None = None, match: Part | None = None,
          highlights: dict[str, Part] | None = None, height: int = 560, title: str | None = None,
-         tooltip: Sequence[str] = (), on_select: Callable[[np.ndarray, str], None] | None = None) -> dict:
+         tooltip: Sequence[str] = (), on_select: Callable[[np.ndarray, str], None] | None = None,
+         on_colour: Callable[[str], None] | None = None) -> dict:
     """Draw the map ``key`` of ``n`` points.
 
     xy : float32 (x, y) pairs (:func:`array_part` of an (n, 2) array; NaN: not drawn).
@@ -198,6 +206,7 @@ def draw(key: str, *, xy: Part, ids: Part, columns: Sequence[Column], colour: st
     highlights : ``selected`` / ``neighbour`` / ``picked`` / ``focus`` -> rows (:func:`rows_part`).
     on_select : called, in the callback of the rerun a click or a lasso starts, with the selected rows
         (int64) and ``"click"`` or ``"lasso"``.
+    on_colour : called with the column chosen in the legend's title (the map recolours at once by itself).
 
     Returns what was sent: ``{"bytes": size of the component's JSON, "parts": parts sent}``.
     """
@@ -220,6 +229,7 @@ def draw(key: str, *, xy: Part, ids: Part, columns: Sequence[Column], colour: st
     st.session_state[_LAYOUT + key] = xy.hash
     _COMPONENT(key=key, data=data, height="content",
                on_selection_change=lambda: _on_selection(key, on_select, n),
+               on_colour_change=lambda: _on_colour(key, on_colour),
                on_missing_change=lambda: _on_missing(key))
     sent.update(blobs)
     size = len(json.dumps({k: v for k, v in data.items() if k != "blobs"}))

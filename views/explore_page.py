@@ -46,6 +46,12 @@ def _on_map_rows(mapped: explore_map.MapBase, rows: np.ndarray, how: str) -> Non
     _focus(ids_[0] if ids_ else None)
 
 
+def _on_map_colour(column: str) -> None:
+    """A colour chosen in the WebGL map's legend (the map shows it already): the page and the link follow."""
+    st.session_state["explore_colour"] = column
+    st.session_state[COLOUR_KEPT] = column
+
+
 def _focus(track_id: str | None) -> None:
     st.session_state[url.FOCUS] = track_id
     st.session_state["explore_listen"] = track_id or ""
@@ -301,7 +307,7 @@ def _draw(frame_, key: str, title: str | None, height: int, mapped_=None, cluste
                          filter=(filter_col, values) if values else None,
                          match=searched if searched is None or mapped_ is mapped else explore_map.rows_of(
                              mapped_, frame["track_id"].to_numpy()[searched]),
-                         on_select=partial(_on_map_rows, mapped_))
+                         on_select=partial(_on_map_rows, mapped_), on_colour=_on_map_colour)
         return
     fig = view.explore_map(scale.drawn(frame_), color=colour, dim=dim, highlights=highlights, height=height, title=title)
     if dim == 2:
