@@ -66,7 +66,7 @@ def base(key: str, ids: list[str], points: np.ndarray, tracks: pd.DataFrame, lab
     return _base(key, ids, points, tracks, tuple(labels))
 
 
-@st.cache_resource(show_spinner="Preparing the map…", max_entries=6)
+@st.cache_resource(show_spinner="Preparing the map…", max_entries=4)  # ~150 MB each at a million tracks
 def _base(key: str, _ids: list[str], _points: np.ndarray, _tracks: pd.DataFrame, labels: tuple[str, ...]) -> MapBase:
     frame = frames.scatter_frame(_ids, _points, _tracks)
     columns = []
