@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from core import checkpoint
 from tests.browser_support import settle, wait_for_scatter
@@ -313,8 +314,15 @@ def test_latent_page_reconstruction_quality_and_train_page_conv_defaults(server,
     _no_exception(page)
     page.screenshot(path=str(shots / "latent_reconstruction_quality.png"), full_page=True)
     page.goto(f"{url}/train")
-    page.get_by_role("tab", name="Train a model").click()
+    page.locator("h1").first.wait_for()
     model = page.locator('[data-testid="stMain"] [data-testid="stSelectbox"]').first
+    for _ in range(3):  # a click that lands while the page's first run is still drawing can be undone by it
+        page.get_by_role("tab", name="Train a model").click()
+        try:
+            model.wait_for(state="visible", timeout=30_000)
+            break
+        except PlaywrightTimeoutError:
+            continue
     model.click()
     page.get_by_role("option", name="ConvVAE", exact=True).click()
     page.get_by_text("steps per epoch").wait_for()
