@@ -266,15 +266,6 @@ def test_a_cluster_box_lists_the_largest_clusters_and_noise_and_says_so(monkeypa
     assert scale.cluster_choices(np.full(4, -1)) == ([-1], "")
 
 
-def test_a_map_of_a_sampled_layout_says_how_the_others_were_placed():
-    from ui import scale
-    size = SPECS["layout_sample"].default
-    assert scale.layout_note(size, "tsne") == "" and scale.layout_note(10 * size, "pca") == ""
-    note = scale.layout_note(10 * size, "umap")
-    assert note.startswith(f"UMAP laid out a fixed uniform random sample of {size:,} of the {10 * size:,} tracks")
-    assert "5 nearest sampled tracks" in note
-
-
 @pytest.fixture()
 def demo_app(tmp_path, monkeypatch):
     """The dashboard on the tiny demo corpus (24 tracks)."""

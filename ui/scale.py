@@ -6,8 +6,6 @@
   stall the browser. The 2-D maps of more than ``ui.explore_map.MAP_ABOVE`` points are the WebGL
   map instead, which draws every point. Clustering, search, the table and exports still list every
   track.
-* :func:`layout_note` -- what a map says when its t-SNE or UMAP was laid out on a sample and the other
-  points placed (``core.projections``: above the ``layout_sample`` setting, 20,000 points).
 * :func:`cluster_choices` -- the clusters a box offers: the :data:`CLUSTER_CHOICES_MAX` largest (DBSCAN
   at a million points finds thousands).
 * :func:`track_choices` / :func:`chosen_track` / :func:`table_rows` -- the track boxes of the Latent and Data
@@ -31,12 +29,12 @@ import pandas as pd
 import streamlit as st
 
 from core.clustering import CLUSTERERS, FIT_WHY
-from core.projections import PROJECTION_PARAMS, project
+from core.projections import project
 from ui import tables
 
 __all__ = ["SCATTER_MAX", "CHOICES_MAX", "TABLE_MAX", "HEATMAP_ROWS", "CLUSTER_CHOICES_MAX", "scatter_rows",
            "sample_note", "sample_points", "drawn", "track_choices", "chosen_track", "table_rows", "fit_note",
-           "layout_note", "cluster_choices"]
+           "cluster_choices"]
 
 #: Most points the Explore scatter draws (100,000 WebGL points render in under a second).
 SCATTER_MAX = 100_000
@@ -131,18 +129,6 @@ def fit_note(result, n: int) -> str:
     why = FIT_WHY.get(result.name, "too long")
     return (f"{CLUSTERERS[result.name].label} was fitted on a fixed uniform random sample of {result.fitted_on:,} of "
             f"the {n:,} tracks: on all of them it would take {why}. {rest}; the metrics use every track.")
-
-
-def layout_note(n: int, method: str) -> str:
-    """What a map of ``n`` points says when its ``method`` projection (``"tsne"``, ``"umap"``) was laid out on a
-    sample (``core.projections``: more points than the ``layout_sample`` setting); empty otherwise."""
-    spec = PROJECTION_PARAMS.get(method, {}).get("layout_sample")
-    if spec is None or n <= spec.default:
-        return ""
-    name = {"tsne": "t-SNE", "umap": "UMAP"}.get(method, method)
-    return (f"{name} laid out a fixed uniform random sample of {spec.default:,} of the {n:,} tracks (seed 0); each "
-            f"of the other {n - spec.default:,} is placed at the distance-weighted mean of the positions of its 5 "
-            "nearest sampled tracks in the latent space. Every track is on the map.")
 
 
 def cluster_choices(labels: np.ndarray) -> tuple[list[int], str]:

@@ -113,8 +113,6 @@ with left:
         frame = mapped.frame.assign(cluster=cluster_values)
         if explore_map.placed_note(len(ids), method):
             st.caption(explore_map.placed_note(len(ids), method))
-        elif scale.layout_note(len(ids), method):  # t-SNE or UMAP of a sample, the rest placed (core.projections)
-            st.caption(scale.layout_note(len(ids), method))
         explore_map.draw("clusters_scatter", mapped, clusters=map_clusters, colour="cluster", highlights={},
                          height=460, on_select=lambda rows_, how: _on_map_rows(mapped, rows_, how))
     else:
