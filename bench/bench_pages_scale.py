@@ -22,6 +22,9 @@ Each step runs in a FRESH process (in-memory caches empty, disk caches warm), pe
   ``core.explore.TrackSearch``; reference: the search that lower-cased every column per call) and
   "tracks like this one" (a track's row through a ``pd.Index`` and one tree query; reference: a scan
   of the id list).
+* ``latents8`` -- the projections, DBSCAN's sample and three eps moves on 8-D generated latents
+  (``core.synthetic.latents``, 18 Gaussians): the Basic VAE's latents are 2-D, the cheapest case for
+  neighbour searches.
 * ``placement`` -- how close the placement is to openTSNE's own ``TSNEEmbedding.transform``: a t-SNE
   of a 20,000-point sample of the latents, then 20,000 other points placed both ways (time of each,
   median distance between the two placements, trustworthiness of each).
@@ -57,9 +60,9 @@ from bench.browser_bench import CHROMIUM, FLAGS, HAS_POINTS, start_dashboard, st
 ROOT = Path(__file__).resolve().parent.parent
 
 TEMPLATE = ROOT.parent / "shared" / "data" / "features" / "gtzan_banglabeats_30s.csv"
-STEPS = ("core", "placement", "explore", "clusters", "dbscan", "hdbscan", "agglomerative", "gmm", "latent", "compare",
+STEPS = ("core", "placement", "latents8", "explore", "clusters", "dbscan", "hdbscan", "agglomerative", "gmm", "latent", "compare",
          "data")
-PAGE_STEPS = STEPS[2:]
+PAGE_STEPS = STEPS[3:]
 
 
 def table_path(n: int) -> Path:
@@ -254,6 +257,35 @@ def core_step(n: int, reference_max: int) -> None:
             ratio=round(t_near_old / t_near, 1))
 
 
+def latents8_step(n: int) -> None:
+    """The core step's projections, DBSCAN sample and eps moves on 8-D generated latents (a mixture of 18
+    Gaussians, ``core.synthetic.latents``): the Basic VAE's latents are 2-D, where neighbour searches are
+    cheapest; no references (a kNN graph of every point took 24 min at a million 8-D points here)."""
+    from core import synthetic
+    from core.clustering import NeighbourIndex, choose_eps, dbscan_sample, k_distance
+    from core.projections import project
+    from core.scoring import cluster_and_score
+    warnings.simplefilter("ignore")
+    Z, component = synthetic.latents(n, 8, random_state=0)
+    truth = pd.DataFrame({"genre": pd.Categorical(np.asarray([f"g{i}" for i in range(18)])[component])})
+    project(Z[:200], method="umap", cache=False)
+    for method in ("umap", "tsne"):
+        _, t = _timed(lambda: project(Z, method=method, cache=False))
+        _result(what=f"{method} of every point (8-D)", n=n, s=round(t, 1))
+    index, t_index = _timed(lambda: NeighbourIndex(Z))
+    sample, t_sample = _timed(lambda: dbscan_sample(index))
+    space = index if sample is None else sample.index
+    _, t_kdist = _timed(lambda: k_distance(space, k=4))
+    t_nearest = _timed(lambda: sample.nearest())[1] if sample is not None else 0.0
+    choice, t_choice = _timed(lambda: choose_eps(space, min_samples=5))
+    cluster_and_score(Z, clusterer="dbscan", params={"eps": choice.eps, "min_samples": 5}, labels=truth, index=index)
+    times = [_timed(lambda: cluster_and_score(Z, clusterer="dbscan", params={"eps": choice.eps * f, "min_samples": 5},
+                                              labels=truth, index=index))[1] for f in (0.8, 1.2, 0.6)]
+    _result(what="index, sample, k-distances, nearest sampled, eps choice, eps moves (8-D)", n=n,
+            index_s=round(t_index, 2), sample_s=round(t_sample, 2), kdist_s=round(t_kdist, 2),
+            nearest_s=round(t_nearest, 1), choose_eps_s=round(t_choice, 2), moves_s=[round(t, 3) for t in times])
+
+
 def placement_step(n: int) -> None:
     """The placement against openTSNE's transform (module docstring)."""
     from openTSNE import TSNE
@@ -419,6 +451,8 @@ def main() -> int:
             core_step(sizes[0], args.reference_max)
         elif args.child == "placement":
             placement_step(sizes[0])
+        elif args.child == "latents8":
+            latents8_step(sizes[0])
         else:
             child(args.child, args.timeout)
         return 0
