@@ -41,13 +41,14 @@ Speed on 2,617 points (see BENCHMARKS.md, "Clustering and projections"):
   latent space (same metric as the layout; weights 1 / distance², so a point on top of a sampled point lands
   on it). Fitting every point took 154-419 s (t-SNE) and 135 s (UMAP) at 100,000 points here, hours at a
   million. The fitted models' own ``transform`` (openTSNE's ``TSNEEmbedding.transform``, ``UMAP.transform``)
-  was measured instead and is too slow for a million points on this machine: about 240 s and 350 s per
-  million points after a 10,000-point fit (UMAP's also needs its pynndescent index, minutes of numba
+  was measured instead and is too slow for a million points on this machine: about 300-470 s and 350 s per
+  million points after a 5,000-20,000-point fit (UMAP's also needs its pynndescent index, minutes of numba
   compilation), while the placement takes seconds (2-D latents) to a minute (8-D). Measured against
-  openTSNE's transform on 20,000 placed points (BENCHMARKS.md, "Projections at a million points"): the
-  two placements are a few per cent of the map's radius apart (median) and equally trustworthy. Points
-  placed this way sit inside the layout's islands and between them where their neighbours disagree; the
-  layout is not refined around them.
+  openTSNE's transform on 20,000 placed points (BENCHMARKS.md, "The Clusters and Latent pages at a million
+  tracks"): the two placements are 0.15% of the map's radius apart (median; 3% on 8-D latents) and as
+  trustworthy (trustworthiness 0.9996 both; 0.982 against 0.987 on 8-D). Points placed this way sit inside
+  the layout's islands, and between them where their neighbours disagree; the layout is not refined around
+  them.
 
 Progress: ``progress(done, total, message)`` is called while UMAP's epochs and
 t-SNE's iterations run.
