@@ -108,6 +108,22 @@ def _timed(fn, repeat: int = 1):
         best = min(best, time.perf_counter() - t)
     return out, best
 
+def _dbscan_start(Z):
+    """DBSCAN's once-per-latents work, timed: the neighbour index, its sample above 100,000 points, the sample's
+    k-distances, the nearest sampled point of every other one and the eps choice."""
+    from core.clustering import NeighbourIndex, choose_eps, dbscan_sample, k_distance
+
+    index, t_index = _timed(lambda: NeighbourIndex(Z))
+    sample, t_sample = _timed(lambda: dbscan_sample(index))
+    space = index if sample is None else sample.index
+    kdist, t_kdist = _timed(lambda: k_distance(space, k=4))
+    t_nearest = _timed(lambda: sample.nearest())[1] if sample is not None else 0.0
+    choice, t_choice = _timed(lambda: choose_eps(space, min_samples=5))
+    times = dict(index_s=round(t_index, 2), sample_s=round(t_sample, 2), kdist_s=round(t_kdist, 2),
+                 nearest_s=round(t_nearest, 2), choose_eps_s=round(t_choice, 2))
+    return index, space, kdist, choice, times
+
+
 
 def _old_search(tracks: pd.DataFrame, query: str, columns) -> np.ndarray:
     """The search before the prepared index (kept here as the reference): every column lower-cased on every
@@ -160,7 +176,7 @@ def _result(**values) -> None:
 def core_step(n: int, reference_max: int) -> None:
     """What the pages compute at n tracks, each against the code path before this work (module docstring)."""
     from core import explore, metrics
-    from core.clustering import NeighbourIndex, choose_eps, cluster, dbscan_sample, k_distance, registry
+    from core.clustering import cluster, k_distance, registry
     from core.projections import project
     from core.scoring import cluster_and_score, label_table
     from ui import frames
@@ -177,15 +193,9 @@ def core_step(n: int, reference_max: int) -> None:
         _result(what=f"{method} of every track", n=n, s=round(t_new, 1), reference_s=None if ref is None else
                 round(ref, 1), reference="a fit of every point", ratio=None if ref is None else round(ref / t_new, 1))
     # --- the neighbour index, DBSCAN's sample and the k-distance plot
-    index, t_index = _timed(lambda: NeighbourIndex(Z))
-    sample, t_sample = _timed(lambda: dbscan_sample(index))
-    space = index if sample is None else sample.index
-    kdist, t_kdist = _timed(lambda: k_distance(space, k=4))
-    t_nearest = _timed(lambda: sample.nearest())[1] if sample is not None else 0.0
-    choice, t_choice = _timed(lambda: choose_eps(space, min_samples=5))
+    index, space, kdist, choice, start = _dbscan_start(Z)
     _result(what="index, sample, k-distances, nearest sampled, eps choice (once per latents)", n=n,
-            index_s=round(t_index, 2), sample_s=round(t_sample, 2), kdist_s=round(t_kdist, 2),
-            kdist_points=len(kdist), nearest_s=round(t_nearest, 2), choose_eps_s=round(t_choice, 2))
+            kdist_points=len(kdist), **start)
     _, t_plot = _timed(lambda: k_distance(space, k=4), repeat=3)
     _result(what="k-distance plot per rerun (sort of the kept distances)", n=n, s=round(t_plot, 3),
             points=len(kdist))
@@ -262,7 +272,6 @@ def latents8_step(n: int) -> None:
     Gaussians, ``core.synthetic.latents``): the Basic VAE's latents are 2-D, where neighbour searches are
     cheapest; no references (a kNN graph of every point took 24 min at a million 8-D points here)."""
     from core import synthetic
-    from core.clustering import NeighbourIndex, choose_eps, dbscan_sample, k_distance
     from core.projections import project
     from core.scoring import cluster_and_score
     warnings.simplefilter("ignore")
@@ -272,18 +281,12 @@ def latents8_step(n: int) -> None:
     for method in ("umap", "tsne"):
         _, t = _timed(lambda: project(Z, method=method, cache=False))
         _result(what=f"{method} of every point (8-D)", n=n, s=round(t, 1))
-    index, t_index = _timed(lambda: NeighbourIndex(Z))
-    sample, t_sample = _timed(lambda: dbscan_sample(index))
-    space = index if sample is None else sample.index
-    _, t_kdist = _timed(lambda: k_distance(space, k=4))
-    t_nearest = _timed(lambda: sample.nearest())[1] if sample is not None else 0.0
-    choice, t_choice = _timed(lambda: choose_eps(space, min_samples=5))
+    index, space, kdist, choice, start = _dbscan_start(Z)
     cluster_and_score(Z, clusterer="dbscan", params={"eps": choice.eps, "min_samples": 5}, labels=truth, index=index)
     times = [_timed(lambda: cluster_and_score(Z, clusterer="dbscan", params={"eps": choice.eps * f, "min_samples": 5},
                                               labels=truth, index=index))[1] for f in (0.8, 1.2, 0.6)]
     _result(what="index, sample, k-distances, nearest sampled, eps choice, eps moves (8-D)", n=n,
-            index_s=round(t_index, 2), sample_s=round(t_sample, 2), kdist_s=round(t_kdist, 2),
-            nearest_s=round(t_nearest, 1), choose_eps_s=round(t_choice, 2), moves_s=[round(t, 3) for t in times])
+            moves_s=[round(t, 3) for t in times], **start)
 
 
 def placement_step(n: int) -> None:

@@ -108,3 +108,20 @@ def test_columns_are_categories_or_a_ramp():
     assert noise.colours[0] == pm.NOISE_COLOUR and noise.colours[1] == pm.PALETTE[0]
     assert explore_map.placed_note(10_000, "tsne") == "" and explore_map.placed_note(10**6, "pca") == ""
     assert "20,000 of the 1,000,000" in explore_map.placed_note(10**6, "tsne")
+
+
+
+
+def test_search_on_the_map_follows_the_clustering(app_env):
+    """The map keeps its search index per map and clustering: after a new clustering, cluster:c0 names its tracks."""
+    at = AppTest.from_file("../app.py", default_timeout=240)
+    at.query_params["model"] = "basic"
+    at.query_params["proj"] = "pca"
+    at.run()
+    found = {}
+    for k in (3, 2):
+        at.session_state["clustering"] = {"name": "kmeans", "params": {"n_clusters": k}, "context": None}
+        at.text_input(key="explore_search").set_value("cluster:c0").run()
+        assert not at.exception, [e.value for e in at.exception]
+        found[k] = list(at.session_state["explore_table_ids"])
+    assert found[3] and found[2] and found[3] != found[2]

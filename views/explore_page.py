@@ -5,6 +5,7 @@ any of them next to the model's reconstruction, list the tracks nearest one in l
 put two maps side by side, export the vectors, and share the view as a link (``ui.explore_url``).
 """
 
+import json
 from functools import partial
 
 import numpy as np
@@ -188,7 +189,13 @@ if filter_col != "(none)":
                                                  if v in choices]
     values = s3.multiselect(f"{filter_col} is any of", choices, key="explore_filter_values")
 searchable = [c for c in frame.columns if c not in ("x", "y", "z")]
-mask = explore.search(frame, query, columns=searchable) if query.strip() else np.ones(len(frame), dtype=bool)
+if not query.strip():
+    mask = np.ones(len(frame), dtype=bool)
+elif map_mode:  # a million rows: the search index is kept per map and clustering, so a keystroke runs the query alone
+    search_key = f"{map_key}|{name}|{json.dumps(params, sort_keys=True, default=str)}"
+    mask = caches.track_search(search_key, frame, tuple(searchable)).match(query)
+else:
+    mask = explore.search(frame, query, columns=searchable)
 searched = mask.copy() if query.strip() else None  # what the search alone keeps (the WebGL map fades the rest)
 if values:
     mask &= explore_map.column_isin(frame[filter_col], values)
