@@ -33,7 +33,8 @@ from core import metrics
 from core.clustering import DENSE_MAX, ClusterResult, NeighbourIndex, cluster, describe
 from core.errors import BadInputError
 
-__all__ = ["SILHOUETTE_EXACT_MAX", "label_table", "cluster_and_score", "score", "score_by_label", "by_label_clustering"]
+__all__ = ["SILHOUETTE_EXACT_MAX", "label_table", "cluster_and_score", "clustering", "score_clustering", "score",
+           "score_by_label", "by_label_clustering"]
 
 #: Exact silhouette up to this many points (the NeighbourIndex's dense distance matrix makes it
 #: fast); above it, the silhouette of a seeded sample of this many points.
@@ -70,14 +71,28 @@ def cluster_and_score(Z: np.ndarray, *, clusterer: str, params: dict[str, Any] |
     labels : DataFrame with n rows, the label columns to score against (:func:`label_table`).
     index : a NeighbourIndex of ``Z``: DBSCAN and the silhouette reuse its neighbours and distances.
 
-    Returns ``(ClusterResult, report)``; ``report`` is :func:`core.metrics.report`'s flat dict.
+    Returns ``(ClusterResult, report)``; ``report`` is :func:`core.metrics.report`'s flat dict. Its two
+    steps, :func:`clustering` and :func:`score_clustering`, are apart for a page that shows the clusters
+    before their metrics are computed.
     """
-    result = cluster(clusterer, Z if index is None else index.Z, index=index, random_state=random_state,
-                     **(params or {}))
+    result = clustering(Z, clusterer=clusterer, params=params, random_state=random_state, index=index)
+    return result, score_clustering(Z, result, labels=labels, random_state=random_state, index=index)
+
+
+def clustering(Z: np.ndarray, *, clusterer: str, params: dict[str, Any] | None = None, random_state: int = 0,
+               index: NeighbourIndex | None = None) -> ClusterResult:
+    """The first step of :func:`cluster_and_score`: the clustering of ``Z`` alone."""
+    return cluster(clusterer, Z if index is None else index.Z, index=index, random_state=random_state,
+                   **(params or {}))
+
+
+def score_clustering(Z: np.ndarray, result: ClusterResult, *, labels: pd.DataFrame | None = None,
+                     random_state: int = 0, index: NeighbourIndex | None = None) -> dict[str, Any]:
+    """The second step of :func:`cluster_and_score`: the metrics of ``result`` (a :func:`clustering` of the
+    same ``Z``, ``random_state`` and ``index``)."""
     sample = SILHOUETTE_EXACT_MAX if len(result.labels) > SILHOUETTE_EXACT_MAX else None
-    row = metrics.report(Z if index is None else index.Z, result.labels, labels, sample_size=sample,
-                         random_state=random_state, index=index)
-    return result, row
+    return metrics.report(Z if index is None else index.Z, result.labels, labels, sample_size=sample,
+                          random_state=random_state, index=index)
 
 
 def score(Z: np.ndarray, *, clusterer: str, params: dict[str, Any] | None = None,

@@ -18,6 +18,9 @@ from core.errors import BadInputError
 
 #: Shipped checkpoint the dashboard opens with: the ConvVAE can be listened to.
 DEFAULT_CHECKPOINT = "conv.pt"
+#: Shipped spectrogram VAE trained on real recordings (checkpoints/README.md): a collection of one's own
+#: can be encoded with it at once, before (or instead of) training a model on it.
+REAL_MUSIC_CHECKPOINT = "real.pt"
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,11 @@ def first_checkpoint(entries: list[CheckpointEntry], corpus: Corpus) -> Checkpoi
     if not corpus.has_audio:
         return next((e for e in entries if e.name == "basic"), entries[0])
     return entries[0]
+
+
+def real_music_checkpoint(entries: list[CheckpointEntry]) -> CheckpointEntry | None:
+    """The shipped real-music checkpoint among ``entries`` (:data:`REAL_MUSIC_CHECKPOINT`), or None."""
+    return next((e for e in entries if e.shipped and e.path.name == REAL_MUSIC_CHECKPOINT), None)
 
 
 def shipped_checkpoints(corpus: Corpus) -> list[CheckpointEntry]:

@@ -47,6 +47,10 @@ def _chart(at, key: str):
     raise AssertionError(f"no chart {key!r} among {[c.proto.id for c in _charts(at)]}")
 
 
+def _charts_named(at, key: str) -> list:
+    return [c for c in _charts(at) if key in c.proto.id]
+
+
 def _spec(chart) -> dict:
     return json.loads(chart.proto.spec)
 
@@ -102,9 +106,12 @@ def test_heatmap_keeps_the_noise_row_names_clusters_and_titles_axes():
 def test_clusters_heatmap_shows_the_noise_row(app_env):
     at = _page("clusters")
     at.segmented_control(key="clusters_algorithm").set_value("dbscan").run()
+    assert not _charts_named(at, "heat_counts")  # a tab not chosen is not built
+    at.session_state["clusters_heat_view"] = "counts"  # the counts tab chosen
     eps = at.slider(key="dbscan_eps")
     eps.set_value(round(eps.max * 0.15, 3)).run()
     assert not at.exception, [e.value for e in at.exception]
+    assert not _charts_named(at, "heat_cluster")  # ... and the one chosen before is gone
     noise = float(next(m.value for m in at.metric if m.label == "noise").rstrip("%"))
     rows = _spec(_chart(at, "heat_counts"))["data"][0]["y"]
     assert ("noise" in rows) == (noise > 0), (noise, rows)

@@ -110,6 +110,23 @@ def test_columns_are_categories_or_a_ramp():
     assert "20,000 of the 1,000,000" in explore_map.placed_note(10**6, "tsne")
 
 
+@pytest.mark.parametrize("labels", [
+    np.random.default_rng(0).integers(-1, 300, 5_000),   # DBSCAN: noise and hundreds of clusters
+    np.array([3, 3, 7, 7, 0]),                           # gaps: 1, 2 and 4..6 absent
+    np.array([2, 0, 1]),                                 # no noise
+    np.array([-1, -1]),                                  # every point noise
+    np.array([10**9, 5, -1]),                            # too large to count: sorted instead
+])
+def test_the_cluster_column_codes_each_clustering_as_numpy_unique_does(labels):
+    """The codes an eps move sends are counted, not sorted; they must be the sorted distinct labels' codes."""
+    column, categories = explore_map.cluster_column(labels)
+    values, codes = np.unique(labels, return_inverse=True)
+    sent = np.frombuffer(column.part.data, dtype={"u8": "u1", "u16": "<u2", "u32": "<u4"}[column.part.dtype])
+    assert sent.tolist() == codes.ravel().tolist()
+    assert list(column.names) == [("noise" if v == -1 else f"c{v}") for v in values]
+    assert list(categories.astype(str)) == [column.names[c] for c in codes.ravel()]
+
+
 
 
 def test_search_on_the_map_follows_the_clustering(app_env):

@@ -305,6 +305,9 @@ def test_dbscan_above_its_limit_is_fitted_on_a_sample_whose_k_distances_the_plot
     at = demo_app("clusters")
     at.segmented_control(key="clusters_algorithm").set_value("dbscan").run()
     assert not at.exception, [e.value for e in at.exception]
+    assert not any("kdist" in c.proto.id for c in at.get("plotly_chart"))  # built only when its expander opens
+    at.session_state["clusters_kdist_open"] = True
+    at.run()
     kdist = next(c for c in at.get("plotly_chart") if c.proto.id and "kdist" in c.proto.id)
     assert len(_array(json.loads(kdist.proto.spec)["data"][0]["x"])) == 12  # the sample's k-distances
     captions = [c.value for c in at.caption]

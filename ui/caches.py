@@ -120,15 +120,31 @@ def eps_choice(path: str, stamp: float, specs: tuple[str, ...], part: str, min_s
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
+def clustering(path: str, stamp: float, specs: tuple[str, ...], name: str, params_json: str, part: str,
+               kind: str = "model"):
+    """The ``ClusterResult`` of ``core.scoring.clustering`` on the source's vectors (:func:`vectors`), with the
+    shared neighbour index: the first step of :func:`clustered`."""
+    _, Z = vectors(path, stamp, specs, part, kind)
+    return scoring.clustering(Z, clusterer=name, params=json.loads(params_json),
+                              index=neighbour_index(path, stamp, specs, part, kind), random_state=0)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def clustering_report(path: str, stamp: float, specs: tuple[str, ...], name: str, params_json: str, part: str,
+                      kind: str = "model") -> dict:
+    """The metrics of :func:`clustering` (``core.scoring.score_clustering``) against every label column."""
+    _, Z = vectors(path, stamp, specs, part, kind)
+    return scoring.score_clustering(Z, clustering(path, stamp, specs, name, params_json, part, kind),
+                                    labels=source_labels(path, stamp, specs, part, kind),
+                                    index=neighbour_index(path, stamp, specs, part, kind), random_state=0)
+
+
 def clustered(path: str, stamp: float, specs: tuple[str, ...], name: str, params_json: str, part: str,
               kind: str = "model"):
     """``(ClusterResult, report)`` of ``core.scoring.cluster_and_score`` on the source's vectors (:func:`vectors`):
     the clustering and its metrics against every label column, with the shared neighbour index."""
-    _, Z = vectors(path, stamp, specs, part, kind)
-    return scoring.cluster_and_score(Z, clusterer=name, params=json.loads(params_json),
-                                     labels=source_labels(path, stamp, specs, part, kind),
-                                     index=neighbour_index(path, stamp, specs, part, kind),
-                                     random_state=0)
+    return (clustering(path, stamp, specs, name, params_json, part, kind),
+            clustering_report(path, stamp, specs, name, params_json, part, kind))
 
 
 def labels(specs: tuple[str, ...], ids: list[str]) -> pd.DataFrame:

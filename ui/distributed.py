@@ -14,7 +14,7 @@ from core.errors import BadInputError
 from core.latents import encode_corpus
 from ui import caches
 
-__all__ = ["cluster_setting", "encode_button"]
+__all__ = ["cluster_setting", "encode_button", "encode_with_progress"]
 
 CLUSTER = "dask_cluster"
 
@@ -47,6 +47,12 @@ def encode_button(corpus, entry, cluster: str | None) -> None:
     if entry is None or not st.button(f"Encode the corpus with **{entry.name}**"
                                       + (f" on `{cluster}`" if cluster else "")):
         return
+    encode_with_progress(corpus, entry, cluster)
+
+
+def encode_with_progress(corpus, entry, cluster: str | None = None) -> str | None:
+    """Encode ``corpus`` with checkpoint ``entry`` (on ``cluster`` when set) under a progress bar; what was
+    encoded, in words, or None when a bad input stopped it (said in an error box)."""
     bar = st.progress(0.0, text="encoding")
     try:
         ids, Z = encode_corpus(caches.model(str(entry.path), entry.stamp), corpus, cluster=cluster,
@@ -55,5 +61,7 @@ def encode_button(corpus, entry, cluster: str | None) -> None:
     except BadInputError as exc:
         bar.empty()
         st.error(str(exc))
-        return
-    bar.progress(1.0, text=f"encoded {len(ids):,} of {len(corpus):,} tracks ({Z.shape[1]}-d latents)")
+        return None
+    done = f"encoded {len(ids):,} of {len(corpus):,} tracks with {entry.name} ({Z.shape[1]}-d latents)"
+    bar.progress(1.0, text=done)
+    return done

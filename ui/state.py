@@ -166,6 +166,18 @@ def set_clustering(name: str, params: dict, *, context: str | None = None) -> No
 def clustered(entry, specs: tuple[str, ...], name: str, params: dict) -> tuple[ClusterResult, dict]:
     """``core.scoring.cluster_and_score`` of the current latents: the clustering and its metrics against
     every label column (fast: cached latents and the shared neighbour index; never retrains or reprojects)."""
+    return clustering(entry, specs, name, params), clustering_report(entry, specs, name, params)
+
+
+def clustering(entry, specs: tuple[str, ...], name: str, params: dict) -> ClusterResult:
+    """The clustering of :func:`clustered` alone (its first step)."""
     path = str(entry.path)
-    return caches.clustered(path, entry.stamp, specs, name, json.dumps(params, sort_keys=True),
-                            part_for(path, entry.stamp))
+    return caches.clustering(path, entry.stamp, specs, name, json.dumps(params, sort_keys=True),
+                             part_for(path, entry.stamp))
+
+
+def clustering_report(entry, specs: tuple[str, ...], name: str, params: dict) -> dict:
+    """The metrics of :func:`clustering` (the second step of :func:`clustered`)."""
+    path = str(entry.path)
+    return caches.clustering_report(path, entry.stamp, specs, name, json.dumps(params, sort_keys=True),
+                                    part_for(path, entry.stamp))

@@ -1,6 +1,7 @@
 """Clusters: choose the algorithm and its parameters; scatter and metrics follow every slider move."""
 
 import time
+from functools import partial
 
 import streamlit as st
 
@@ -71,29 +72,14 @@ else:
                                              cast(p.step or (1 if p.kind == "int" else 0.01)), key=key, help=p.help)
 state.set_clustering(name, params, context=context)
 
-# --- cluster + metrics (cached latents; never retrain or reproject here) -----------------------
+# --- cluster, map, metrics (cached latents; never retrain or reproject here) ------------------------
+# The map is sent as soon as the clusters are known; the metrics follow into the box above it.
 t0 = time.perf_counter()
 truth = caches.source_labels(str(entry.path), entry.stamp, specs, part)  # categorical: counted by their codes
-result, report = state.clustered(entry, specs, name, params)
-elapsed_ms = (time.perf_counter() - t0) * 1000
-
+result = state.clustering(entry, specs, name, params)
+cluster_ms = (time.perf_counter() - t0) * 1000
 which = clustering.describe(name, params)
-st.markdown(f"Every number below is of **{which}** → {clustering.describe_result(result)}.")
-m = st.columns(5)
-m[0].metric("clusters", result.n_clusters)
-m[1].metric("noise", f"{result.noise_fraction:.1%}")
-for col, key in zip(m[2:], ("silhouette", "nmi_genre", "nmi_language")):
-    col.metric(tables.nice(key).replace(" ↑", ""), tables.format_value(report.get(key)), help=which)
-if result.n_clusters < 2:  # every metric is undefined, for one reason: say it once, not per label column
-    st.caption(f"n/a: {'every point is noise' if result.n_clusters == 0 else 'only one cluster (besides noise)'}"
-               " — the internal metrics compare clusters and the external ones need two to separate any labels.")
-elif report.get("notes"):
-    st.caption(f"undefined (n/a): {report['notes']}")
-# Only DBSCAN and HDBSCAN mark noise: under the others the note would describe points that do not exist.
-st.caption(f"computed in {elapsed_ms:.0f} ms" + (f" · noise points: {tables.NOISE_POLICY}" if spec.has_noise else ""))
-if result.fitted_on:
-    st.info(scale.fit_note(result, len(ids)), icon=":material/grain:")
-
+summary = st.container()
 
 
 def _on_map_rows(mapped: explore_map.MapBase, rows, how: str) -> None:
@@ -110,11 +96,11 @@ with left:
         map_key = explore_map.key_of(source, specs, method, 2, part)
         mapped = explore_map.base(map_key, ids, points, corpus.tracks, corpus.label_columns())
         map_clusters, cluster_values = explore_map.cluster_column(result.labels)
-        frame = mapped.frame.assign(cluster=cluster_values)
         if explore_map.placed_note(len(ids), method):
             st.caption(explore_map.placed_note(len(ids), method))
         explore_map.draw("clusters_scatter", mapped, clusters=map_clusters, colour="cluster", highlights={},
                          height=460, on_select=lambda rows_, how: _on_map_rows(mapped, rows_, how))
+        export_frame = partial(mapped.frame.assign, cluster=cluster_values)  # a million rows: made on click
     else:
         rows = scale.scatter_rows(len(ids))  # above scale.SCATTER_MAX points, the Explore page's sample (NaN elsewhere)
         points = (caches.projection(str(entry.path), entry.stamp, specs, method, 2, part) if rows is None
@@ -124,18 +110,43 @@ with left:
             st.info(scale.sample_note(len(ids)), icon=":material/scatter_plot:")
         event = st.plotly_chart(figures.latent_scatter(scale.drawn(frame), color="cluster", height=460),
                                 key="clusters_scatter", on_select="rerun", selection_mode=("points", "box", "lasso"))
+        export_frame = frame.copy
+
+t1 = time.perf_counter()
+report = state.clustering_report(entry, specs, name, params)
+elapsed_ms = cluster_ms + (time.perf_counter() - t1) * 1000
+with summary:
+    st.markdown(f"Every number below is of **{which}** → {clustering.describe_result(result)}.")
+    m = st.columns(5)
+    m[0].metric("clusters", result.n_clusters)
+    m[1].metric("noise", f"{result.noise_fraction:.1%}")
+    for col, key in zip(m[2:], ("silhouette", "nmi_genre", "nmi_language")):
+        col.metric(tables.nice(key).replace(" ↑", ""), tables.format_value(report.get(key)), help=which)
+    if result.n_clusters < 2:  # every metric is undefined, for one reason: say it once, not per label column
+        st.caption(f"n/a: {'every point is noise' if result.n_clusters == 0 else 'only one cluster (besides noise)'}"
+                   " — the internal metrics compare clusters and the external ones need two to separate any labels.")
+    elif report.get("notes"):
+        st.caption(f"undefined (n/a): {report['notes']}")
+    # Only DBSCAN and HDBSCAN mark noise: under the others the note would describe points that do not exist.
+    st.caption(f"computed in {elapsed_ms:.0f} ms" + (f" · noise points: {tables.NOISE_POLICY}" if spec.has_noise else ""))
+    if result.fitted_on:
+        st.info(scale.fit_note(result, len(ids)), icon=":material/grain:")
 with right:
     st.dataframe(tables.report_table(report, clustering=which), width="stretch", hide_index=True, height=420)
 
+# Figures below the map are built only while shown (an expander that is open, the tab that is chosen):
+# an eps move then sends the map and the metrics, not four Plotly figures as well.
 if name == "dbscan":
-    with st.expander("k-distance plot (choosing eps)", expanded=False):
-        st.plotly_chart(figures.k_distance(kdist, k=min_samples - 1, suggested=span.suggested, eps=eps), key="kdist")
+    kdist_box = st.expander("k-distance plot (choosing eps)", key="clusters_kdist_open", on_change="rerun")
+    if kdist_box.open:
+        kdist_box.plotly_chart(figures.k_distance(kdist, k=min_samples - 1, suggested=span.suggested, eps=eps),
+                               key="kdist")
         if len(space) < len(ids):
-            st.caption(f"The k-distances of the fixed uniform random sample of {len(space):,} of the {len(ids):,} "
-                       f"tracks (seed 0) that DBSCAN is fitted on: each sampled track's distance to its "
-                       f"{min_samples - 1}th nearest sampled track. Suggested: {choice.why()}.")
+            kdist_box.caption(f"The k-distances of the fixed uniform random sample of {len(space):,} of the "
+                              f"{len(ids):,} tracks (seed 0) that DBSCAN is fitted on: each sampled track's distance "
+                              f"to its {min_samples - 1}th nearest sampled track. Suggested: {choice.why()}.")
         else:
-            st.caption(f"The k-distances of all {len(ids):,} tracks. Suggested: {choice.why()}.")
+            kdist_box.caption(f"The k-distances of all {len(ids):,} tracks. Suggested: {choice.why()}.")
 
 # --- purity heatmaps ----------------------------------------------------------------------------
 st.subheader("Clusters against labels")
@@ -144,19 +155,23 @@ label = st.segmented_control("Label", corpus.label_columns(), default="genre" if
 if label:
     shown = scale.HEATMAP_ROWS  # thousands of DBSCAN clusters at a million points: the largest, the rest summed
     table = metrics.contingency(result.labels, truth[label], max_rows=shown)
-    by_cluster = metrics.normalise_contingency(table, "cluster")
-    by_class = metrics.normalise_contingency(table, "class")
     if metrics.OTHER_NAME in table.index:
         st.caption(f"The {shown} largest of the {result.n_clusters:,} clusters; the row “{metrics.OTHER_NAME}” "
                    f"sums the other {result.n_clusters - shown:,}.")
-    tabs = st.tabs(["share of each cluster", "share of each class", "counts"])
     axes = dict(x_title=label, y_title="cluster")
-    tabs[0].plotly_chart(figures.heatmap(by_cluster, title=f"cluster × {label}: rows sum to 1 (purity)", **axes),
-                         key="heat_cluster", theme=None)
-    tabs[1].plotly_chart(figures.heatmap(by_class, title=f"cluster × {label}: columns sum to 1", **axes),
-                         key="heat_class", theme=None)
-    tabs[2].plotly_chart(figures.heatmap(table, title=f"cluster × {label}: track counts", fmt="d", **axes),
-                         key="heat_counts", theme=None)
+    share_of_cluster, share_of_class, counts = st.tabs(["share of each cluster", "share of each class", "counts"],
+                                                       key="clusters_heat_view", on_change="rerun")
+    if share_of_cluster.open:
+        share_of_cluster.plotly_chart(figures.heatmap(metrics.normalise_contingency(table, "cluster"), **axes,
+                                                      title=f"cluster × {label}: rows sum to 1 (purity)"),
+                                      key="heat_cluster", theme=None)
+    if share_of_class.open:
+        share_of_class.plotly_chart(figures.heatmap(metrics.normalise_contingency(table, "class"), **axes,
+                                                    title=f"cluster × {label}: columns sum to 1"),
+                                    key="heat_class", theme=None)
+    if counts.open:
+        counts.plotly_chart(figures.heatmap(table, title=f"cluster × {label}: track counts", fmt="d", **axes),
+                            key="heat_counts", theme=None)
 
 # --- listen to members ----------------------------------------------------------------------------
 st.subheader("Listen to a cluster")
@@ -189,5 +204,5 @@ selected = frames.selected_track_ids(event) if event is not None else st.session
 if selected:
     st.caption(f"{len(selected)} selected on the scatter: " + ", ".join(selected[:10]))
 
-st.download_button("Export cluster assignments (CSV)", lambda: frames.assignments_csv(frame),  # made on click
+st.download_button("Export cluster assignments (CSV)", lambda: frames.assignments_csv(export_frame()),  # made on click
                    f"clusters_{entry.name}_{name}.csv", "text/csv", type="primary", on_click="ignore")

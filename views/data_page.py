@@ -15,7 +15,7 @@ from core.errors import BadInputError, SongscapeError
 from core.features.extract import extract
 from core.features.mel import CLIP_PARAMS, MelParams, clip_log_mel, log_mel
 from core.lyrics import in_bengali_script
-from ui import caches, distributed, figures, markdown, scale, state, tables
+from ui import caches, distributed, figures, markdown, real_music, scale, state, tables
 from ui.listen import play
 
 st.title("Data")
@@ -78,6 +78,8 @@ if corpus.skipped:
     with st.expander(f"{len(corpus.skipped)} skipped files and why", expanded=False):
         st.dataframe(pd.DataFrame([{"file": s.path, "reason": s.reason} for s in corpus.skipped]),
                      hide_index=True, width="stretch")
+
+real_music.offer(corpus, key="data")  # a collection of one's own: the real-music model, no training
 
 # --- features -------------------------------------------------------------------------------------
 with st.container(border=True):

@@ -18,7 +18,7 @@ from ui import explore_map
 from ui import explore_sources as sources
 from ui import explore_url as url
 from ui import explore_view as view
-from ui import caches, frames, markdown, scale, state, tables
+from ui import caches, frames, markdown, real_music, scale, state, tables
 from ui.listen import track_panel
 
 SELECTION = url.SELECTION          # track ids selected on a map (click, box, lasso); kept in the link
@@ -94,6 +94,7 @@ for note in url.notes():
     st.warning(f"From the link: {note}.", icon=":material/link:")
 corpus, entry = state.active()
 specs = state.current_specs()
+real_music.offer(corpus, key="explore")  # a collection of one's own: the real-music model, no training
 
 # --- what to look at -------------------------------------------------------------------------------
 files = [p.name for p in embeddings.list_files()]
