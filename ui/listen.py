@@ -58,7 +58,9 @@ def track_panel(track_id: str, *, entry, specs: tuple[str, ...], key: str) -> No
         table = pd.DataFrame({"original": result.features, "reconstruction": result.features_reconstruction},
                              index=FEATURE_NAMES)
         table["relative error"] = np.abs(table["reconstruction"] - table["original"]) / (np.abs(table["original"]) + 1e-9)
-        with st.expander("57-value features: original vs reconstruction"):
-            st.dataframe(table, width="stretch")
+        # built only while open: a page of panels (a cluster's members) re-sends none of these tables on a rerun
+        box = st.expander("57-value features: original vs reconstruction", key=f"{key}-features-open", on_change="rerun")
+        if box.open:
+            box.dataframe(table, width="stretch")
     if result.note:
         st.caption(result.note)
