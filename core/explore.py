@@ -22,7 +22,7 @@ from core.features.mel import mel_to_audio
 from core.inputs import build_inputs
 from core.latents import input_params, mel_params_of
 
-__all__ = ["cluster_members", "interpolate", "traverse", "Listening", "listen", "decode_point", "search",
+__all__ = ["cluster_members", "colour_choices", "interpolate", "traverse", "Listening", "listen", "decode_point", "search",
            "TrackSearch", "nearest_tracks"]
 
 
@@ -54,6 +54,13 @@ def cluster_members(
     centre = Z[members].mean(axis=0)
     order = np.argsort(np.linalg.norm(Z[members] - centre, axis=1), kind="stable")
     return members[order[:n]]
+
+
+def colour_choices(corpus) -> list[str]:
+    """What a map of ``corpus`` can be coloured by: the clustering, the label columns (genre and language first)
+    and the columns of a number per track (:meth:`core.corpus.Corpus.measure_columns`, coloured on a ramp)."""
+    return (["cluster", "language", "genre"] + [c for c in corpus.label_columns() if c not in ("genre", "language")]
+            + corpus.measure_columns())
 
 
 def varying_colour(tracks: pd.DataFrame, candidates: Sequence[str]) -> str:

@@ -39,6 +39,7 @@ def test_a_collection_is_encoded_with_the_real_music_model_without_training(serv
     button.wait_for()
     settle(page)
     assert page.get_by_role("link", name="train a model on this collection").count() == 1
+    button.scroll_into_view_if_needed()
     page.screenshot(path=str(shots / "real_music_offer.png"), full_page=True)
     # the progress bar's text, seen while the clips are read and encoded
     page.evaluate("""() => { window.__progress = []; new MutationObserver(() => {

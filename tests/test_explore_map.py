@@ -142,3 +142,31 @@ def test_search_on_the_map_follows_the_clustering(app_env):
         assert not at.exception, [e.value for e in at.exception]
         found[k] = list(at.session_state["explore_table_ids"])
     assert found[3] and found[2] and found[3] != found[2]
+
+
+def test_a_number_per_track_colours_the_map_on_a_ramp(app_env, monkeypatch):
+    """A column of numbers (a year) is offered in Colour by and in a link, and colours both maps on a ramp:
+    the WebGL map gets a numeric column with its range, the Plotly map of a small corpus a colour scale."""
+    import pandas as pd
+
+    from tests.helpers import tiny_demo
+
+    folder = tiny_demo(app_env / "years", n_tracks=30)
+    manifest = pd.read_csv(folder / "manifest.csv")
+    years = 1960 + np.arange(len(manifest)) * 2
+    manifest.assign(year=years).to_csv(folder / "manifest_years.csv", index=False)
+    monkeypatch.setenv("SONGSCAPE_CORPUS", f"manifest:{folder / 'manifest_years.csv'}")
+    at = AppTest.from_file("../app.py", default_timeout=240)
+    at.query_params.update({"model": "basic", "proj": "pca", "colour": "year"})
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "year" in at.selectbox(key="explore_colour").options and at.selectbox(key="explore_colour").value == "year"
+    sent = _sent(at)
+    year = next(c for c in sent["columns"] if c["name"] == "year")
+    assert sent["colour"] == "year" and year["kind"] == "num"
+    assert (year["min"], year["max"]) == (1960.0, float(years.max()))
+    # the same corpus under the Plotly map (the WebGL one only above 1,000 points here)
+    monkeypatch.setattr(explore_map, "MAP_ABOVE", 1000)
+    at.run()
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert "coloraxis" in figure["layout"] and figure["layout"]["coloraxis"]["colorbar"]["title"]["text"] == "year"

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import clustering, embeddings, shelf, workspace
+from core import clustering, embeddings, explore, shelf, workspace
 from core.blocks import PARTS
 from core.errors import SongscapeError
 from ui import caches, state
@@ -91,7 +91,7 @@ def _restore(params: dict[str, str], notes: list[str]) -> None:
     _choice(params, "part", list(PARTS), state.PART, notes, "a latent part")
     _choice(params, "proj", list(METHODS), "explore_method", notes, "a projection")
     _choice(params, "dim", ["2", "3"], "explore_dim", notes, "a number of dimensions", convert=int)
-    colours = ["cluster", "language", "genre"] + [c for c in corpus.label_columns() if c not in ("genre", "language")]
+    colours = explore.colour_choices(corpus)
     _choice(params, "colour", colours, "explore_colour", notes, "a colour of this corpus")
 
     value = params.get("cl")

@@ -19,12 +19,17 @@ def latent_scatter(frame: pd.DataFrame, *, color: str, dim: int = 2, height: int
     """WebGL scatter of projected latents. Every point carries its track id in ``customdata``."""
     hover = [c for c in ("genre", "language", "cluster") if c in frame.columns and c != color]
     frame = frame.copy()
-    frame[color] = frame[color].astype(str)
     hover_data = {c: True for c in hover} | {c: False for c in ("x", "y", "z") if c in frame.columns}
-    kwargs = dict(color=color, custom_data=["track_id"], hover_name="track_id", hover_data=hover_data,
-                  color_discrete_sequence=PALETTE, category_orders={color: sorted(frame[color].unique())})
-    if "noise" in set(frame[color]):
-        kwargs["color_discrete_map"] = {"noise": "#c8c8c8"}
+    kwargs = dict(color=color, custom_data=["track_id"], hover_name="track_id", hover_data=hover_data)
+    measured = (color != "cluster" and pd.api.types.is_numeric_dtype(frame[color])
+                and not pd.api.types.is_bool_dtype(frame[color]))
+    if measured:  # a number per track (a year, a length): a colour ramp, as the WebGL map draws it
+        kwargs["color_continuous_scale"] = "Viridis"
+    else:
+        frame[color] = frame[color].astype(str)
+        kwargs |= dict(color_discrete_sequence=PALETTE, category_orders={color: sorted(frame[color].unique())})
+        if "noise" in set(frame[color]):
+            kwargs["color_discrete_map"] = {"noise": "#c8c8c8"}
     if dim == 3:
         fig = px.scatter_3d(frame, x="x", y="y", z="z", **kwargs)
         fig.update_traces(marker=dict(size=3))

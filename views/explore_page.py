@@ -103,7 +103,7 @@ if st.session_state.get(NEXT_VECTORS):
     st.session_state["explore_vectors"] = st.session_state.pop(NEXT_VECTORS)
 if st.session_state.get("explore_vectors") not in vector_options:
     st.session_state["explore_vectors"] = "model"
-colour_options = ["cluster", "language", "genre"] + [c for c in corpus.label_columns() if c not in ("genre", "language")]
+colour_options = explore.colour_choices(corpus)  # labels, and numbers (a year, a length) on a ramp
 # The colour box forgets its value on another page; the user's choice is kept aside (COLOUR_KEPT) and put
 # back, and a first visit colours by a column that varies on this corpus.
 first_colour = explore.varying_colour(corpus.tracks, ["language", "genre"])
@@ -144,7 +144,7 @@ name, params = state.clustering_choice(corpus)
 # above scale.SCATTER_MAX points draws a sample (NaN elsewhere)
 map_mode = explore_map.wanted(len(ids), dim)
 part = state.part_for(primary.path, primary.stamp) if primary.kind == "model" else None
-label_columns = [c for c in corpus.label_columns() if c != "cluster"]
+label_columns = [c for c in corpus.label_columns() if c != "cluster"] + corpus.measure_columns()
 try:
     points, rows = explore_map.projected(primary, specs, Z, method, dim, every=map_mode)
     result, report = sources.clustered(primary, specs, name, params)

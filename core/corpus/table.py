@@ -145,6 +145,13 @@ class Corpus:
         self.__dict__["_label_columns"] = (self.tracks, cols)
         return list(cols)
 
+    def measure_columns(self) -> list[str]:
+        """Columns holding a measurement per track (numbers: a year, a length, a tempo), which a map colours on a
+        ramp; never a label, as nothing groups by them."""
+        return [c for c in self.tracks.columns if c not in REQUIRED_COLUMNS
+                and pd.api.types.is_numeric_dtype(self.tracks[c]) and not pd.api.types.is_bool_dtype(self.tracks[c])
+                and self.tracks[c].nunique(dropna=True) > 1]
+
     def counts(self) -> pd.DataFrame:
         """Track counts by language and genre (a tidy table)."""
         return (
