@@ -49,5 +49,7 @@ def offer(corpus, *, key: str) -> None:
         # the callback makes it the model in use before the sidebar draws its box; the next run encodes
         left.button(f"Encode this collection with {real.name}", key=f"{key}_real_music", type="primary",
                     on_click=_ask, args=(str(real.path),), icon=":material/bolt:")
-        right.page_link("views/train_page.py", label="…or train a model on this collection",
-                        icon=":material/model_training:")
+        # a button, not st.page_link: it names the page only when clicked, so the page also runs on its own
+        if right.button("…or train a model on this collection", key=f"{key}_real_music_train", type="tertiary",
+                        icon=":material/model_training:"):
+            st.switch_page("views/train_page.py")
