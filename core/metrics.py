@@ -56,6 +56,7 @@ __all__ = [
     "MetricValue", "INTERNAL", "EXTERNAL", "SILHOUETTE_FULL_MAX",
     "internal", "silhouette_from_distances", "silhouette_rows", "external", "purity", "contingency",
     "normalise_contingency", "coverage", "report", "neighbour_agreement", "known_labels", "truth_codes",
+    "distinct_codes",
 ]
 
 #: Internal metric names, in table order.
@@ -99,7 +100,7 @@ def _labels(labels: np.ndarray) -> np.ndarray:
     return labels.astype(np.int64, copy=False)
 
 
-def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def distinct_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(distinct values ascending, code of each value)`` of non-negative integers, as ``np.unique(values,
     return_inverse=True)`` gives them; by counting when the values are small (cluster ids), without a sort."""
     if len(values) and values.max() <= 4 * len(values) + 1024:
@@ -194,7 +195,7 @@ def internal(
     if not keep.any():
         return _undefined("every point is noise", INTERNAL)
     Zk, lk = Z[keep], labels[keep]
-    _, codes = _codes(lk)
+    _, codes = distinct_codes(lk)
     n_clusters = int(codes.max()) + 1
     if n_clusters < 2:
         return _undefined("only one cluster (besides noise)", INTERNAL)
@@ -299,7 +300,7 @@ def contingency(labels: np.ndarray, truth: Iterable, *, normalize: str | None = 
     keep[keep] = np.array([name.strip() != "" for name in names], dtype=bool)[codes[keep]]
     class_names, class_of = np.unique(names, return_inverse=True) if len(names) else (names, np.zeros(0, np.int64))
     tc = np.asarray(class_of, dtype=np.int64).reshape(-1)[codes[keep]]
-    cluster_ids, lc = _codes(labels[keep] + 1)  # noise (-1) counts as 0 here
+    cluster_ids, lc = distinct_codes(labels[keep] + 1)  # noise (-1) counts as 0 here
     counts = np.bincount(lc * len(class_names) + tc, minlength=len(cluster_ids) * len(class_names)).reshape(
         len(cluster_ids), len(class_names))
     seen = counts.sum(axis=0) > 0
@@ -360,11 +361,11 @@ def external(labels: np.ndarray, truth: Iterable) -> dict[str, MetricValue]:
     lk = labels[keep]
     if len(lk) < 2:
         return _undefined("fewer than 2 clustered points have a known label", EXTERNAL)
-    classes, tc = _codes(codes[keep])
+    classes, tc = distinct_codes(codes[keep])
     if len(classes) < 2:
         return _undefined(f"only one class ({str(uniques[classes[0]])!r}) among the clustered labelled points",
                           EXTERNAL)
-    clusters, lc = _codes(lk)
+    clusters, lc = distinct_codes(lk)
     if len(clusters) < 2:
         # One cluster says nothing about the labels, yet completeness reads 1 and purity the largest class's
         # share: numbers that look like findings.
@@ -498,7 +499,7 @@ def report(
 
     for key, mv in internal(Z, labels, sample_size=sample_size, random_state=random_state, index=index).items():
         put(key, mv)
-    row["n_clusters"] = len(_codes(labels[labels >= 0])[0])  # counted, not sorted (a million labels)
+    row["n_clusters"] = len(distinct_codes(labels[labels >= 0])[0])  # counted, not sorted (a million labels)
     row["coverage"] = coverage(labels)
     if truth is not None:
         if len(truth) != len(labels):

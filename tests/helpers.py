@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
+
+import pytest
 
 
 def tiny_demo(out_dir: Path, *, n_tracks: int = 24, seconds: float = 4.0, seed: int = 3) -> Path:
@@ -14,6 +17,23 @@ def tiny_demo(out_dir: Path, *, n_tracks: int = 24, seconds: float = 4.0, seed: 
     if not (out_dir / "manifest.csv").exists():
         generate(out_dir, n_tracks=n_tracks, seed=seed, duration=seconds)
     return out_dir
+
+
+@contextlib.contextmanager
+def tiny_demo_app(root: Path, *, n_tracks: int = 30) -> Iterator[pytest.MonkeyPatch]:
+    """The dashboard's environment for an AppTest module: a :func:`tiny_demo` of ``n_tracks`` under ``root`` as its
+    corpus, its runs and data under ``root``. Yields the MonkeyPatch (for a module's own settings), undone after."""
+    from core import config
+
+    mp = pytest.MonkeyPatch()
+    corpus_dir = tiny_demo(root / "demo", n_tracks=n_tracks)
+    mp.setenv("SONGSCAPE_CORPUS", f"manifest:{corpus_dir / 'manifest.csv'}")
+    mp.setattr(config, "RUNS_DIR", root / "runs")
+    mp.setattr(config, "DATA_DIR", root)
+    try:
+        yield mp
+    finally:
+        mp.undo()
 
 
 def race_two_callers(monkeypatch, module, name: str, call: Callable[[Callable], Any], *,

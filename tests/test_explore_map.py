@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import config
-from tests.helpers import tiny_demo
+from tests.helpers import tiny_demo, tiny_demo_app
 from ui import explore_map
 from ui import point_map as pm
 
@@ -23,16 +22,11 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def app_env(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
     root = tmp_path_factory.mktemp("explore_map")
-    corpus_dir = tiny_demo(root / "demo", n_tracks=30)
-    mp.setenv("SONGSCAPE_CORPUS", f"manifest:{corpus_dir / 'manifest.csv'}")
-    mp.setenv("SONGSCAPE_NO_WARMUP", "1")
-    mp.setattr(config, "RUNS_DIR", root / "runs")
-    mp.setattr(config, "DATA_DIR", root)
-    mp.setattr(explore_map, "MAP_ABOVE", 0)  # the map at any size
-    yield root
-    mp.undo()
+    with tiny_demo_app(root) as mp:
+        mp.setenv("SONGSCAPE_NO_WARMUP", "1")
+        mp.setattr(explore_map, "MAP_ABOVE", 0)  # the map at any size
+        yield root
 
 
 def _sent(at) -> dict:
@@ -149,7 +143,6 @@ def test_a_number_per_track_colours_the_map_on_a_ramp(app_env, monkeypatch):
     the WebGL map gets a numeric column with its range, the Plotly map of a small corpus a colour scale."""
     import pandas as pd
 
-    from tests.helpers import tiny_demo
 
     folder = tiny_demo(app_env / "years", n_tracks=30)
     manifest = pd.read_csv(folder / "manifest.csv")

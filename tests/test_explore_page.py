@@ -11,22 +11,17 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import config, embeddings
-from tests.helpers import tiny_demo
+from core import embeddings
+from tests.helpers import tiny_demo_app
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def app_env(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
     root = tmp_path_factory.mktemp("explore")
-    corpus_dir = tiny_demo(root / "demo", n_tracks=30)
-    mp.setenv("SONGSCAPE_CORPUS", f"manifest:{corpus_dir / 'manifest.csv'}")
-    mp.setattr(config, "RUNS_DIR", root / "runs")
-    mp.setattr(config, "DATA_DIR", root)
-    yield root
-    mp.undo()
+    with tiny_demo_app(root):
+        yield root
 
 
 def _app(**query) -> AppTest:
