@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import threading
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import numpy as np
 import pytest
 
 
@@ -143,3 +145,10 @@ def fma_folder(root: Path, tracks: dict | None = None, *, sr: int = 22050) -> Pa
     (meta / "genres.csv").write_text("genre_id,#tracks,parent,title,top_level\n12,5,0,Rock,12\n"
                                      "17,3,0,Folk,17\n21,1,0,Hip-Hop,21\n25,1,12,Punk,12\n")
     return root
+
+
+def plotly_values(data) -> list:
+    """A plotly JSON array as a list: plotly sends a list, or (plotly 6) a typed array ``{"dtype", "bdata"}``."""
+    if isinstance(data, dict) and "bdata" in data:
+        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=np.dtype(data["dtype"])).tolist()
+    return list(data)

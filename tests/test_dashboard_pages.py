@@ -8,7 +8,6 @@ ways) in test_browser_pages.py.
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import re
@@ -20,6 +19,7 @@ import soundfile as sf
 
 from core import clustering, config
 from core.clustering import CLUSTERERS
+from tests.helpers import plotly_values
 from tests.test_app import _app, app_env, monkeypatch_module  # noqa: F401  (fixtures)
 from ui import caches, figures, jobs as ui_jobs, listen, state, tables
 
@@ -53,13 +53,6 @@ def _charts_named(at, key: str) -> list:
 
 def _spec(chart) -> dict:
     return json.loads(chart.proto.spec)
-
-
-def _values(data) -> list:
-    """A plotly JSON array: a list, or plotly 6's typed array ``{"dtype", "bdata"}``."""
-    if isinstance(data, dict) and "bdata" in data:
-        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=np.dtype(data["dtype"])).tolist()
-    return list(data)
 
 
 # ------------------------------------------------------------------ Data page: play a track
@@ -139,12 +132,12 @@ def test_compare_bars_and_sweep_keep_each_k_apart(app_env):
     bars = _spec(_chart(at, "compare_bars"))
     for trace in bars["data"]:
         assert len(trace["x"]) == len(set(trace["x"])), f"{trace['name']}: bars stacked into one"
-        assert max(_values(trace["y"])) <= 1.0
+        assert max(plotly_values(trace["y"])) <= 1.0
     assert len(bars["data"]) == 4  # two models x two k
     sweep = _spec(_chart(at, "sweep_silhouette"))
     assert len(sweep["data"]) == 2  # one line per k
     for trace in sweep["data"]:
-        x = _values(trace["x"])
+        x = plotly_values(trace["x"])
         assert x == sorted(x) and len(set(x)) == len(x)
     assert sweep["layout"]["xaxis"]["ticktext"] == ["0.5", "1", "4", "16"]
     # 19: the results table shows a few readable columns, all of them on demand

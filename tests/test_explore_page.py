@@ -12,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import embeddings
-from tests.helpers import tiny_demo_app
+from tests.helpers import plotly_values, tiny_demo_app
 
 pytestmark = pytest.mark.slow
 
@@ -248,3 +248,24 @@ def test_the_colour_chosen_survives_another_page_and_a_corpus_without_languages_
     other = _app(corpus=f"manifest:{path}")
     _ok(other)
     assert other.selectbox(key="explore_colour").value == "genre"
+
+
+def _points(at) -> set[tuple[float, float]]:
+    return {(round(x, 4), round(y, 4)) for t in _traces(at).values()
+            for x, y in zip(plotly_values(t["x"]), plotly_values(t["y"]))}
+
+
+def test_the_projection_chosen_on_explore_lays_out_the_clusters_map_and_is_there_on_return(app_env):
+    at = _app()
+    at.segmented_control(key="explore_method").set_value("pca").run()
+    _ok(at)
+    on_explore = _points(at)
+    at.query_params.clear()  # as a browser does when the user changes page: the view's URL stays behind
+    at.switch_page("views/clusters_page.py").run()
+    at.run()  # a second run on the page (any widget moved): Streamlit has dropped Explore's widgets by now
+    _ok(at)
+    assert _points(at) == on_explore  # the same PCA layout, not the t-SNE of a first visit
+    at.switch_page("views/explore_page.py").run()
+    _ok(at)
+    assert at.segmented_control(key="explore_method").value == "pca"
+    assert _points(at) == on_explore

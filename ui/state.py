@@ -27,6 +27,11 @@ PART = "latent_part"
 #: Short names of the latent parts in the sidebar (PARTS holds what each means).
 PART_LABELS = {"balanced": "audio + lyrics, balanced", "audio": "audio only", "lyrics": "lyrics only",
                "all": "all dimensions as encoded"}
+#: The projection chosen last on Explore. Its widget's own key is dropped when the user leaves the page, so
+#: the choice is kept here too: Explore puts it back, and the Clusters page lays its map out the same way.
+PROJECTION = "projection_kept"
+#: The projection before the user has chosen one.
+DEFAULT_PROJECTION = "tsne"
 
 
 def current_specs() -> tuple[str, ...]:
@@ -35,6 +40,15 @@ def current_specs() -> tuple[str, ...]:
 
 def current_corpus():
     return corpus(current_specs())
+
+
+def projection() -> str:
+    """The projection the user chose last on Explore (:data:`DEFAULT_PROJECTION` before any choice)."""
+    return st.session_state.get(PROJECTION) or DEFAULT_PROJECTION
+
+
+def keep_projection(method: str) -> None:
+    st.session_state[PROJECTION] = method
 
 
 def current_checkpoint() -> shelf.CheckpointEntry | None:

@@ -88,7 +88,7 @@ def _on_map_rows(mapped: explore_map.MapBase, rows, how: str) -> None:
 
 left, right = st.columns([3, 2])
 with left:
-    method = st.session_state.get("explore_method") or "tsne"
+    method = state.projection()  # laid out as on Explore, whichever page the user came from
     event = None
     if explore_map.wanted(len(ids), 2):  # Explore's WebGL map of every track: a new clustering sends its codes only
         source = sources.model_source(entry)

@@ -104,11 +104,12 @@ if st.session_state.get(NEXT_VECTORS):
 if st.session_state.get("explore_vectors") not in vector_options:
     st.session_state["explore_vectors"] = "model"
 colour_options = explore.colour_choices(corpus)  # labels, and numbers (a year, a length) on a ramp
-# The colour box forgets its value on another page; the user's choice is kept aside (COLOUR_KEPT) and put
-# back, and a first visit colours by a column that varies on this corpus.
+# The colour box and the projection forget their values on another page; the user's choices are kept aside
+# (COLOUR_KEPT, state.PROJECTION) and put back, and a first visit colours by a column that varies on this corpus.
 first_colour = explore.varying_colour(corpus.tracks, ["language", "genre"])
 st.session_state.setdefault("explore_colour", st.session_state.get(COLOUR_KEPT, first_colour))
-for key, default in (("explore_method", "tsne"), ("explore_dim", 2), ("explore_colour", first_colour),
+st.session_state.setdefault("explore_method", state.projection())
+for key, default in (("explore_dim", 2), ("explore_colour", first_colour),
                      ("explore_search", ""), ("explore_k", 10), ("explore_page_size", 25), ("explore_page_no", 1),
                      ("explore_side", False), ("explore_side_kind", "projection"), ("explore_side_proj", "pca")):
     st.session_state.setdefault(key, default)
@@ -123,7 +124,8 @@ vectors_choice = c0.selectbox(
     format_func=lambda o: f"model: {entry.name} (sidebar)" if o == "model" else f"embeddings: {o[5:]}",
     help="A checkpoint's latents (choose it in the sidebar), or an embeddings file of yours (below).")
 method = c1.segmented_control("Projection", list(url.METHODS), key="explore_method",
-                              format_func=url.METHODS.get) or "tsne"
+                              format_func=url.METHODS.get) or state.DEFAULT_PROJECTION
+state.keep_projection(method)
 dim = c2.segmented_control("Dimensions", [2, 3], key="explore_dim") or 2
 colour = c3.selectbox("Colour by", colour_options, key="explore_colour")
 st.session_state[COLOUR_KEPT] = colour
