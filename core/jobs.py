@@ -35,7 +35,7 @@ from core.evaluate import BETAS, DEFAULT_TASKS, beta_sweep, evaluate, planned_mo
 from core.inputs import build_inputs
 from core.io import atomic_write
 from core.models import MODELS, create
-from core.progress import Remaining, Stopped  # Stopped: raised inside a job's thread when Stop was pressed
+from core.progress import Remaining, Stopped, planned_left  # Stopped: raised inside a job's thread when Stop was pressed
 
 __all__ = ["Job", "TrainingJob", "EvaluationJob", "JobRegistry", "JobLimitError", "Stopped", "prepare_job",
            "max_jobs_per_session", "max_jobs", "TrainingTime", "measure_training", "EvaluationTime",
@@ -215,12 +215,16 @@ class EvaluationJob(Job):
     """The study's tasks (:func:`core.evaluate.evaluate`) and, with audio, the β sweep, written as CSVs.
 
     ``results_path`` receives the results table, ``sweep_path`` the β sweep (when the corpus has audio).
+    ``estimate``: :func:`estimate_evaluation` of this run; with it the job says how long it has left
+    (:attr:`seconds_left`), each finished model weighed by its estimated share of the training, and the
+    speed seen so far (baselines and clustering included, which the estimate leaves out) applied to the rest.
     """
 
     kind = "evaluate"
 
     def __init__(self, corpus, *, results_path: str | Path, sweep_path: str | Path | None = None,
                  seeds: int = 1, epochs_scale: float = 1.0, name: str = "evaluation",
+                 estimate: "EvaluationTime | None" = None,
                  run_evaluate: Callable = evaluate, run_sweep: Callable = beta_sweep):
         super().__init__(name=name)
         self.corpus = corpus
@@ -228,7 +232,33 @@ class EvaluationJob(Job):
         self.sweep_path = None if sweep_path is None else Path(sweep_path)
         self.seeds, self.epochs_scale = int(seeds), float(epochs_scale)
         self.stage = ""
+        self.estimate = estimate
+        # seconds one run of each (task, model label) trains, by the estimate; baselines without training are absent
+        self._run_seconds = {(task, label): seconds / runs for task, label, runs, seconds in
+                             (estimate.parts if estimate else ()) if runs}
+        self._planned_done, self._spent_at_done = 0.0, 0.0
         self._evaluate, self._sweep = run_evaluate, run_sweep
+
+    def progress(self, done: int, total: int, message: str = "") -> None:
+        if done > self.done and message != "done":  # one model's run has ended: the report names it
+            self._planned_done += self._run_seconds.get(self._run_of(message), 0.0)
+            self._spent_at_done = self.elapsed
+        super().progress(done, total, message)
+
+    def _run_of(self, message: str) -> tuple[str, str]:
+        """(task, model label) of a progress report: ``"easy: Basic VAE seed 0"``, or ``"β=4 seed 0"`` in the sweep."""
+        if self.stage == "β sweep":
+            return next((key for key in self._run_seconds if key[0] == "beta_sweep"), ("beta_sweep", ""))
+        task, _, label = message.rpartition(" seed ")[0].partition(": ")
+        return task, label
+
+    @property
+    def seconds_left(self) -> float | None:
+        """Estimated seconds until the evaluation ends, or None (no estimate given, not running, or overrun)."""
+        if not self.running or self.estimate is None or self.estimate.seconds <= 0:
+            return None
+        return planned_left(planned=self.estimate.seconds, planned_done=self._planned_done,
+                            spent_at_done=self._spent_at_done, spent=self.elapsed)
 
     def work(self) -> None:
         self.stage = "tasks"

@@ -63,6 +63,28 @@ class Remaining:
         return None
 
 
+def planned_left(*, planned: float, planned_done: float, spent_at_done: float, spent: float) -> float | None:
+    """Seconds left of work whose parts were estimated beforehand, the estimate corrected by the speed seen so far.
+
+    planned : the estimate of the whole work, in seconds.
+    planned_done : the estimate of the parts finished so far.
+    spent_at_done : real seconds spent when the last of those parts finished.
+    spent : real seconds spent now.
+
+    The parts differ in cost (a PCA fit takes a second, a ConvVAE fit minutes), so a count of parts done
+    says little; their estimates weigh them. Until a part with an estimate has finished the estimate alone
+    counts down. None when the work has outrun its estimate: no honest figure is left to show.
+    """
+    rest = planned - planned_done
+    if rest <= 0:
+        return None
+    if planned_done > 0:
+        left = rest * spent_at_done / planned_done - (spent - spent_at_done)
+    else:
+        left = planned - spent
+    return left if left > 0 else None
+
+
 def duration_words(seconds: float) -> str:
     """``"40 s"``, ``"3 min"``, ``"1 h 20 min"``: a duration rounded to what a person plans with."""
     if seconds < 90:

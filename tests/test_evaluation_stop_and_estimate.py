@@ -4,13 +4,14 @@ from step times measured on this machine."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
 from core.corpus import load_demo
 from core.evaluate import ModelSpec, Task, evaluate
 from core.evaluate import run as run_module
-from core.jobs import EvaluationJob, TrainingTime, estimate_evaluation
+from core.jobs import EvaluationJob, EvaluationTime, TrainingTime, estimate_evaluation
 from core.progress import Stopped
 from tests.helpers import tiny_demo
 
@@ -65,3 +66,31 @@ def test_the_estimate_scales_measured_steps_by_each_models_run(corpus):
     sweep = next(p for p in short.parts if p[0] == "beta_sweep")
     assert sweep[2] == 5  # one run per β
     assert longer.seconds > 6 * short.seconds  # twice the seeds, four times the epochs
+
+
+def test_the_evaluation_job_says_how_long_is_left_weighing_each_model_by_its_estimate(corpus, tmp_path):
+    estimate = EvaluationTime(seconds=100.0, parts=(("medium", "ConvVAE", 2, 80.0), ("easy", "Basic VAE", 1, 20.0)),
+                              untimed=("PCA",))
+    job = EvaluationJob(corpus, results_path=tmp_path / "r.csv", estimate=estimate)
+    assert job.seconds_left is None  # not running yet
+    job.status = "running"
+
+    def at(seconds):  # the job's clock: seconds since it started
+        job.started_at = time.time() - seconds
+
+    at(0)
+    job.progress(0, 4, "easy: Basic VAE seed 0")
+    assert job.seconds_left == pytest.approx(100, abs=1)  # the estimate alone
+    at(40)
+    job.progress(1, 4, "easy: Basic VAE seed 0")  # 20 s by the estimate took 40: the rest will take twice its own
+    assert job.seconds_left == pytest.approx(2 * 80, abs=1)
+    at(41)
+    # a baseline has no training in the estimate; its second counts into the speed, as will the next ones'
+    job.progress(2, 4, "easy: PCA seed 0")
+    assert job.seconds_left == pytest.approx(80 * 41 / 20, abs=1)
+    at(100)
+    job.progress(3, 4, "medium: ConvVAE seed 0")  # 60 s of the estimate done in 100: its last 40 take 67
+    assert job.seconds_left == pytest.approx(40 * 100 / 60, abs=1)
+    job.status = "done"
+    assert job.seconds_left is None
+    assert EvaluationJob(corpus, results_path=tmp_path / "r.csv").seconds_left is None  # no estimate, no figure

@@ -3,8 +3,10 @@ a model load) would otherwise be spread over every remaining step."""
 
 from __future__ import annotations
 
+import pytest
+
 from core import progress
-from core.progress import Remaining, duration_words, tqdm_progress
+from core.progress import Remaining, duration_words, planned_left, tqdm_progress
 
 
 class Clock:
@@ -87,3 +89,15 @@ def test_the_terminal_bar_shows_the_measured_time_left(capsys, monkeypatch):
     err = capsys.readouterr().err
     assert "about 48 s left" in err, err
     assert "<" not in err, err  # tqdm's own "elapsed<left", which counts the first step, is not shown
+
+
+def test_time_left_of_planned_work_follows_the_speed_seen_so_far():
+    # nothing with an estimate finished yet: the estimate counts down, and says nothing once overrun
+    assert planned_left(planned=100, planned_done=0, spent_at_done=0, spent=30) == pytest.approx(70)
+    assert planned_left(planned=100, planned_done=0, spent_at_done=0, spent=130) is None
+    # a fifth of the plan took 40 s instead of 20: the rest takes twice its estimate, counted down since
+    assert planned_left(planned=100, planned_done=20, spent_at_done=40, spent=40) == pytest.approx(160)
+    assert planned_left(planned=100, planned_done=20, spent_at_done=40, spent=100) == pytest.approx(100)
+    # faster than planned: less than the estimate's rest
+    assert planned_left(planned=100, planned_done=50, spent_at_done=25, spent=25) == pytest.approx(25)
+    assert planned_left(planned=100, planned_done=100, spent_at_done=90, spent=90) is None

@@ -75,7 +75,7 @@ if c3.button("Run the evaluation", type="primary", key="compare_run", disabled=r
              help="Runs in the background: keep using the dashboard; Stop ends it."):
     try:
         job = jobs.start(EvaluationJob(corpus, results_path=results_path, sweep_path=sweep_path, seeds=int(seeds),
-                                       epochs_scale=float(scale), name=job_name), "evaluation")
+                                       epochs_scale=float(scale), name=job_name, estimate=estimate), "evaluation")
     except Exception as exc:  # a cap: said, not raised
         st.error(str(exc))
     else:
