@@ -253,6 +253,14 @@ class EvaluationJob(Job):
         return task, label
 
     @property
+    def planned_fraction(self) -> float | None:
+        """How far the evaluation is by its estimate (the β sweep included), or None without an estimate.
+        A count of models says little: a PCA fit and a ConvVAE fit would weigh the same."""
+        if self.estimate is None or self.estimate.seconds <= 0:
+            return None
+        return 1.0 if self.status == "done" else min(1.0, self._planned_done / self.estimate.seconds)
+
+    @property
     def seconds_left(self) -> float | None:
         """Estimated seconds until the evaluation ends, or None (no estimate given, not running, or overrun)."""
         if not self.running or self.estimate is None or self.estimate.seconds <= 0:

@@ -91,6 +91,8 @@ def test_the_evaluation_job_says_how_long_is_left_weighing_each_model_by_its_est
     at(100)
     job.progress(3, 4, "medium: ConvVAE seed 0")  # 60 s of the estimate done in 100: its last 40 take 67
     assert job.seconds_left == pytest.approx(40 * 100 / 60, abs=1)
+    assert job.planned_fraction == pytest.approx(60 / 100)  # by the estimate: three models of four, but 60 s of 100
     job.status = "done"
-    assert job.seconds_left is None
-    assert EvaluationJob(corpus, results_path=tmp_path / "r.csv").seconds_left is None  # no estimate, no figure
+    assert job.seconds_left is None and job.planned_fraction == 1.0
+    unplanned = EvaluationJob(corpus, results_path=tmp_path / "r.csv")
+    assert unplanned.seconds_left is None and unplanned.planned_fraction is None  # no estimate, no figure

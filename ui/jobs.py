@@ -69,10 +69,14 @@ def status_line(job: Job, *, unit: str = "") -> str:
 
 
 def fraction(job: Job) -> float:
-    """How far ``job`` is: by optimisation step where it counts them (a training run), else by its count."""
+    """How far ``job`` is: by optimisation step where it counts them (a training run), by its estimate where it
+    has one (an evaluation), else by its count."""
     steps = getattr(job, "steps_total", 0)
     if steps and job.running:
         return min(1.0, job.steps_done / steps)
+    planned = getattr(job, "planned_fraction", None)
+    if planned is not None:
+        return planned
     return min(1.0, job.done / job.total) if job.total else 0.0
 
 
