@@ -62,7 +62,7 @@ from core.evaluate.run import _adapt, _needs, fit_latents, task_support
 from core.evaluate.tasks import UMAP_BASELINE
 from core.inputs import build_inputs
 from core.io import atomic_write
-from core.latents import encode_corpus, input_params, latent_part
+from core.latents import encode_corpus, input_params, latent_part, with_collection_levels
 from core.metrics import neighbour_agreement
 from core.reconstruction import model_reconstruction_measures
 from core.clustering import CLUSTERERS
@@ -138,7 +138,7 @@ def specs_for(corpus) -> list:
 
 
 def run_corpus(name: str, source: str, *, seeds: int, epochs_scale: float, only: set[str] | None,
-               checkpoints: list[str] = ()) -> list[dict]:
+               checkpoints: list[str] = (), collection_levels: bool = False) -> list[dict]:
     corpus = load_sources([source])
     specs = [s for s in specs_for(corpus) if not only or s.label in only]
     needs = set().union(*(_needs(s) for s in specs))
@@ -153,15 +153,22 @@ def run_corpus(name: str, source: str, *, seeds: int, epochs_scale: float, only:
             base = {"corpus": name, "model": spec.model, "seed": seed, "n_tracks": len(inputs),
                     "fit_s": time.perf_counter() - t}
             rows += part_rows(spec.label, model, Z, inputs, truth, base)
-    for label, paths in checkpoint_groups(checkpoints).items():
+    groups = checkpoint_groups(checkpoints)
+    for label, paths in [(f"{lb} (collection levels)", ps) for lb, ps in groups.items() if collection_levels] + list(
+            groups.items()):
         # saved models, encoded as they are: the files of one label are its seeds (one file: K-Means's seeds)
         runs = list(enumerate(paths)) if len(paths) > 1 else [(seed, paths[0]) for seed in range(seeds)]
         loaded = {}  # one load, encoding and inputs per file, however many K-Means seeds score it
         for seed, path in runs:
             if path not in loaded:
                 model = checkpoint.load(path)
+                mine, _ = build_inputs(corpus, needs=set(model.needs), **input_params(model))
+                if label.endswith(" (collection levels)"):
+                    model = with_collection_levels(model, mine)
                 ids, Z = encode_corpus(model, corpus)
-                mine, _ = build_inputs(corpus.subset(ids), needs=set(model.needs), **input_params(model))
+                if list(ids) != list(mine.track_ids):  # the encoded tracks, in their order
+                    where = {t: i for i, t in enumerate(mine.track_ids)}
+                    mine = mine.subset([where[t] for t in ids])
                 loaded[path] = model, ids, Z, mine, label_table(corpus, columns, track_ids=ids)
             model, ids, Z, mine, truth_here = loaded[path]
             base = {"corpus": name, "model": model.name, "seed": seed, "n_tracks": len(ids), "fit_s": None}
@@ -402,6 +409,9 @@ def main() -> None:
                    help="also score this saved checkpoint as it is, every latent part (repeatable: the files given "
                         "one LABEL are its seeds; a label with one file is clustered with --seeds K-Means seeds); "
                         "with --models none only checkpoints are scored")
+    p.add_argument("--collection-levels", action="store_true",
+                   help="also score each --checkpoint with the mel band levels of the corpus it encodes "
+                        "(core.latents.with_collection_levels), labelled '(collection levels)'")
     p.add_argument("--transfer", action="append", default=[], metavar="TRAIN:TEST",
                    help="the transfer protocol instead of the per-corpus benchmark: fit on TRAIN (a corpus, or "
                         "several joined with +), encode TEST without refitting, next to TEST's in-corpus figures "
@@ -441,7 +451,7 @@ def main() -> None:
                   + (" (python -m core demo --out data/demo)" if name == "demo" else ""), flush=True)
             continue
         rows += run_corpus(name, f"{CORPORA[name][0]}:{folder}", seeds=args.seeds, epochs_scale=args.epochs_scale,
-                           only=only, checkpoints=args.checkpoint)
+                           only=only, checkpoints=args.checkpoint, collection_levels=args.collection_levels)
         atomic_write(args.out, pd.DataFrame(rows).to_csv(index=False))  # after each corpus: a long run keeps what finished
     if not rows:
         raise SystemExit("nothing was benchmarked")

@@ -25,6 +25,7 @@ once, never counted twice (:func:`core.distributed.run_keyed`).
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +75,23 @@ def encode_corpus(model: Model, corpus, *, progress=None, cluster: str | None = 
         key, compute, progress=progress,
         valid=lambda hit: _valid_latents(hit, n_tracks=len(ids), latent_dim=model.latent_dim))
     return [ids[i] for i in found["rows"].tolist()], np.asarray(found["z"], dtype=np.float32)
+
+
+def with_collection_levels(model: Model, inputs) -> Model:
+    """A copy of a spectrogram ``model`` that standardises mel bands by the levels of ``inputs``' clips.
+
+    The encoder subtracts per-band levels before it reads a crop, by default those of the corpus it was
+    trained on. Encoding another collection with the collection's own levels (its band means; no label
+    involved) is a test-time adaptation for recordings that differ from the training set in codec or
+    mastering. The copy has its own fingerprint, so its latents are cached apart. Measured in RESULTS.md
+    ("Band levels of the collection"); a model without audio clips is returned as it is.
+    """
+    prep = getattr(model, "prep_", None)
+    if not hasattr(prep, "with_levels_of") or not prep.use_audio or inputs.clips is None:
+        return model
+    adapted = copy.copy(model)
+    adapted.prep_ = prep.with_levels_of(inputs.clips)
+    return adapted
 
 
 def latent_part(model: Model, Z: np.ndarray, part: str | None = None) -> np.ndarray:
@@ -132,11 +150,29 @@ def latents_for(checkpoint_path: str | Path, corpus, *, progress=None,
     return ids, Z
 
 
-def model_and_latents(checkpoint_path: str | Path, corpus, *, progress=None,
-                      cluster: str | None = None) -> tuple[Model, list[str], np.ndarray]:
-    """:func:`latents_for` with the loaded model, for callers that also need its latent blocks."""
+#: Band levels a spectrogram model may standardise a collection by (:func:`model_and_latents`).
+LEVELS = {"trained": "the training corpus's (as trained)",
+          "collection": "the encoded collection's own (with_collection_levels)"}
+
+
+def model_and_latents(checkpoint_path: str | Path, corpus, *, progress=None, cluster: str | None = None,
+                      levels: str = "trained") -> tuple[Model, list[str], np.ndarray]:
+    """:func:`latents_for` with the loaded model, for callers that also need its latent blocks.
+
+    levels : "trained", or "collection": a spectrogram model reads ``corpus`` with its own band levels
+        (:func:`with_collection_levels`; the model returned is that copy). Not with ``cluster``: the
+        levels are the whole collection's, computed here before any chunk is encoded.
+    """
+    if levels not in LEVELS:
+        raise BadInputError("--levels", f"'{levels}' is not one of {list(LEVELS)}")
+    if levels == "collection" and cluster is not None:
+        raise BadInputError("--levels", "'collection' reads the whole collection's band levels in this process; "
+                                        "encode without --cluster, or with --levels trained")
     model = checkpoint.load(checkpoint_path)
     try:
+        if levels == "collection" and "clips" in model.needs:
+            inputs, _ = build_inputs(corpus, needs={"clips"}, progress=progress, **input_params(model))
+            model = with_collection_levels(model, inputs)
         return (model, *encode_corpus(model, corpus, progress=progress, cluster=cluster))
     except CheckpointError:
         raise

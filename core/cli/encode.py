@@ -13,7 +13,7 @@ from core.errors import BadInputError
 from core.distributed import parse_cluster
 from core.embeddings import write_table
 from core.io import check_target
-from core.latents import model_and_latents
+from core.latents import LEVELS, model_and_latents
 from core.progress import tqdm_progress
 
 
@@ -42,6 +42,11 @@ def register(subparsers) -> None:
     p.add_argument("--part", choices=list(PARTS), default=None,
                    help="which part of the latent to write: " + "; ".join(f"{k}: {v}" for k, v in PARTS.items())
                         + " (default: balanced for a model with audio and lyrics, else all)")
+    p.add_argument("--levels", choices=list(LEVELS), default="trained",
+                   help="mel band levels a spectrogram model standardises the audio by: " + "; ".join(
+                       f"{k}: {v}" for k, v in LEVELS.items()) + ". 'collection' helps a collection recorded "
+                       "unlike the training corpus (other codec or mastering; RESULTS.md, 'Band levels of the "
+                       "collection'); a track's latents then depend on the collection it is encoded with")
     p.set_defaults(func=run)
 
 
@@ -50,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
         parse_cluster(args.cluster)  # a bad value fails before any work
     check_target(args.out)
     corpus = load_sources(list(args.sources))
-    model, ids, Z = model_and_latents(args.checkpoint, corpus, progress=tqdm_progress("encode"), cluster=args.cluster)
+    model, ids, Z = model_and_latents(args.checkpoint, corpus, progress=tqdm_progress("encode"), cluster=args.cluster,
+                                      levels=args.levels)
     audio_inputs = sorted(set(model.needs) & {"mel", "clips"})
     if not ids and audio_inputs and not corpus.has_audio:  # say why, rather than write a header-only file
         raise BadInputError(args.checkpoint, f"its model ({model.name}) reads spectrograms of the audio "
@@ -68,5 +74,7 @@ def run(args: argparse.Namespace) -> int:
                         "language": tracks["language"].to_numpy()})
     out = pd.concat([out, pd.DataFrame(Z, columns=column_names(found, part))], axis=1)
     write_table(out, args.out)
-    print(f"wrote the {Z.shape[1]}-d latents ({part} part) of {len(out)} of {len(corpus)} tracks to {args.out}")
+    levels = " with the collection's band levels" if args.levels == "collection" and "clips" in model.needs else ""
+    print(f"wrote the {Z.shape[1]}-d latents ({part} part{levels}) of {len(out)} of {len(corpus)} tracks to "
+          f"{args.out}")
     return 0 if len(out) else 1

@@ -14,7 +14,7 @@ into ``ModelInputs`` in input units, and round-trips through ``state()`` / :func
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -275,6 +275,16 @@ class ClipPrep:
             mean, std = inputs.clips.band_stats()
         tfidf = LyricsTfidf(**lyrics).fit(inputs.lyrics) if lyrics is not None else None
         return cls(params, int(crop), mean, std, tfidf)
+
+    def with_levels_of(self, clips) -> "ClipPrep":
+        """This preprocessing with the per-band levels (band means, dB) of ``clips`` instead of the training clips'.
+
+        The band spreads are kept. Two collections recorded or encoded differently (MP3 previews that cut the
+        top bands, another mastering level) differ by up to 30 dB in a band; subtracting the training
+        corpus's levels then shifts every crop of the other one off what the encoder saw.
+        """
+        mean, _ = clips.band_stats()
+        return replace(self, band_mean=np.asarray(mean, np.float32))
 
     @property
     def use_audio(self) -> bool:
