@@ -164,7 +164,12 @@ def run_corpus(name: str, source: str, *, seeds: int, epochs_scale: float, only:
                 model = checkpoint.load(path)
                 mine, _ = build_inputs(corpus, needs=set(model.needs), **input_params(model))
                 if label.endswith(" (collection levels)"):
+                    trained = getattr(model.prep_, "band_mean", None)
                     model = with_collection_levels(model, mine)
+                    if trained is not None:
+                        shift = model.prep_.band_mean - trained
+                        print(f"  {name}: band levels of the collection minus {Path(path).name}'s: mean "
+                              f"{shift.mean():+.1f} dB, largest {shift[np.argmax(np.abs(shift))]:+.1f} dB", flush=True)
                 ids, Z = encode_corpus(model, corpus)
                 if list(ids) != list(mine.track_ids):  # the encoded tracks, in their order
                     where = {t: i for i, t in enumerate(mine.track_ids)}
