@@ -297,3 +297,7 @@ def test_shipped_checkpoints_hold_the_settings_their_readme_command_gives_today(
         assert stored == config_to_dict(model.config), f"{args.out}: retrain it with {command}"
         assert saved["train_config"] == config_to_dict(model.training), f"{args.out}: retrain it with {command}"
         assert saved["random_state"] == args.random_state
+        # and what it was trained on: the Compare page and `core info` say "not recorded" otherwise
+        record = saved.get(checkpoint.DATA_KEY)
+        assert record is not None and len(record["sources"]) == len(args.data), f"{args.out}: {record}"
+        assert [s for s in args.data if s == "demo"] == [s for s in record["sources"] if s == "demo"], args.out

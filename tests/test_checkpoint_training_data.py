@@ -134,3 +134,32 @@ def test_a_dashboard_training_job_records_the_corpus_and_compare_tells_this_corp
     assert on_a["job"].startswith(f"this corpus: {a}, 40 tracks")
     assert on_b["job"].startswith(f"other data: {a}, 40 tracks")
     assert on_a["old"] == on_b["old"] == checkpoint.NOT_RECORDED
+
+
+def test_a_file_written_before_the_record_gets_one_and_keeps_everything_else(tmp_path, tables, capsys):
+    from scripts.record_training_data import main as record_main
+
+    a, _ = tables
+    corpus = load_sources([a])
+    inputs, _ = build_inputs(corpus, needs={"features"})
+    path = checkpoint.save(create("basic", epochs=2).fit(inputs), tmp_path / "old.pt")
+    before = torch.load(path, weights_only=True)
+    fingerprint = checkpoint.load(path).fingerprint()
+
+    assert record_main([str(path), a]) == 0
+    assert f"trained on {a}, 40 tracks" in capsys.readouterr().out
+    after = torch.load(path, weights_only=True)
+    assert after[checkpoint.DATA_KEY] == {"sources": [a], "n_tracks": 40, "fingerprint": corpus.fingerprint(),
+                                          "inputs_hash": inputs.content_hash()}
+    assert set(after) - set(before) == {checkpoint.DATA_KEY}
+    for key in before.keys() - {"checksum", "weights"}:
+        assert after[key] == before[key], key
+    assert all(torch.equal(after["weights"][k], before["weights"][k]) for k in before["weights"])
+    assert checkpoint.load(path).fingerprint() == fingerprint  # the same latents, the same cache entries
+    assert checkpoint.load(path).training_data_["n_tracks"] == 40  # and the checksum agrees with the content
+    # a record made at training time is never replaced; a source that cannot be read is named
+    assert record_main([str(path), a]) == 2
+    assert "already records what it was trained on" in capsys.readouterr().err
+    assert record_main([str(tmp_path / "old.pt"), f"features:{tmp_path / 'missing.csv'}"]) == 2
+    err = capsys.readouterr().err
+    assert "missing.csv" in err and "Traceback" not in err

@@ -143,6 +143,26 @@ def save(model: Model, path: str | Path, *, weights: dict | None = None, history
     return path
 
 
+def record_training_data(path: str | Path, data: dict) -> Path:
+    """Add ``data`` (a :func:`training_data` record) to a checkpoint written before checkpoints kept one.
+
+    Everything else in the file is kept as it is (weights, history, settings, version): only the record and
+    the checksum change, written atomically. Raises :class:`CheckpointError` naming the file when it
+    cannot be read or already records its data (a record is never overwritten: it was made at training time).
+    """
+    ckpt = read(path)
+    if ckpt.get(DATA_KEY) is not None:
+        raise CheckpointError(path, f"already records what it was trained on ({data_summary(ckpt[DATA_KEY])}); "
+                                    "the record made when it was trained is kept")
+    ckpt[DATA_KEY] = dict(data)
+    ckpt["checksum"] = content_checksum(ckpt)
+    buffer = io.BytesIO()
+    torch.save(ckpt, buffer)
+    written = atomic_write(Path(path), buffer.getvalue())
+    os.chmod(written, 0o644)
+    return written
+
+
 def read(path: str | Path, *, expect_model: str | None = None) -> dict:
     """The checkpoint dict in ``path``, checked for format, structure, checksum and model name (weights not
     applied).
