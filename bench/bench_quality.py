@@ -333,10 +333,13 @@ def protocol(train: tuple[str, ...], test: str) -> str:
 
 
 def run_transfer(sources: dict[str, str], plan: list[tuple[tuple[str, ...], str]], *, seeds: int,
-                 epochs_scale: float, only: set[str] | None) -> list[dict]:
+                 epochs_scale: float, only: set[str] | None, collection_levels: bool = False) -> list[dict]:
     """Fit every representation on each training set of ``plan`` and score it on its test corpora.
 
     sources : corpus name -> source spec (every name ``plan`` uses).
+    collection_levels : also score each spectrogram model with the test corpus's own band levels
+        (:func:`core.latents.with_collection_levels`), as ``"<label> (collection levels)"``; in-corpus, where
+        the levels are the model's own, those rows repeat the plain ones.
     Returns one row per (training set, test corpus, representation, seed): the test corpus's
     :data:`TRANSFER_METRICS` of the default latent part, ``train``, ``test``, ``protocol``, ``fit_s``.
     """
@@ -367,17 +370,22 @@ def run_transfer(sources: dict[str, str], plan: list[tuple[tuple[str, ...], str]
                 Z_fit, model = fit_latents(spec, fit_on, seed=seed, epochs_scale=epochs_scale)
                 fit_s = time.perf_counter() - t
                 for test in tests:
-                    Z = Z_fit if train == (test,) else np.asarray(
-                        latent_part(model, model.encode(inputs[test]), None), dtype=np.float64)
-                    row = {"test": test, "train": "+".join(train), "protocol": protocol(train, test),
-                           "representation": spec.label, "model": spec.model, "seed": seed,
-                           "n_train": len(fit_on), "n_test": len(Z), "dim": Z.shape[1], "fit_s": fit_s}
-                    row.update(score_row(Z, truth[test], seed=seed))
-                    for column in truth[test].columns:
-                        row[f"probe_{column}"] = linear_probe(Z, truth[test][column].to_numpy(), seed=seed)
-                    rows.append(row)
-                    print(f"  {row['train']} -> {test} {spec.label} seed {seed}: " + " ".join(
-                        f"{m} {row[m]:.3f}" for m in TRANSFER_METRICS if row.get(m) is not None), flush=True)
+                    encodings = [(spec.label, model)]
+                    if collection_levels and model is not None and "clips" in model.needs:
+                        encodings.append((f"{spec.label} (collection levels)",
+                                          model if train == (test,) else with_collection_levels(model, inputs[test])))
+                    for label, encoder in encodings:
+                        Z = Z_fit if train == (test,) else np.asarray(
+                            latent_part(encoder, encoder.encode(inputs[test]), None), dtype=np.float64)
+                        row = {"test": test, "train": "+".join(train), "protocol": protocol(train, test),
+                               "representation": label, "model": spec.model, "seed": seed,
+                               "n_train": len(fit_on), "n_test": len(Z), "dim": Z.shape[1], "fit_s": fit_s}
+                        row.update(score_row(Z, truth[test], seed=seed))
+                        for column in truth[test].columns:
+                            row[f"probe_{column}"] = linear_probe(Z, truth[test][column].to_numpy(), seed=seed)
+                        rows.append(row)
+                        print(f"  {row['train']} -> {test} {label} seed {seed}: " + " ".join(
+                            f"{m} {row[m]:.3f}" for m in TRANSFER_METRICS if row.get(m) is not None), flush=True)
     return rows
 
 
@@ -415,8 +423,9 @@ def main() -> None:
                         "one LABEL are its seeds; a label with one file is clustered with --seeds K-Means seeds); "
                         "with --models none only checkpoints are scored")
     p.add_argument("--collection-levels", action="store_true",
-                   help="also score each --checkpoint with the mel band levels of the corpus it encodes "
-                        "(core.latents.with_collection_levels), labelled '(collection levels)'")
+                   help="also score each --checkpoint (and, in the transfer protocol, each spectrogram model) "
+                        "with the mel band levels of the corpus it encodes (core.latents.with_collection_levels), "
+                        "labelled '(collection levels)'")
     p.add_argument("--transfer", action="append", default=[], metavar="TRAIN:TEST",
                    help="the transfer protocol instead of the per-corpus benchmark: fit on TRAIN (a corpus, or "
                         "several joined with +), encode TEST without refitting, next to TEST's in-corpus figures "
@@ -438,7 +447,8 @@ def main() -> None:
             if not Path(getattr(args, name)).exists():
                 raise SystemExit(f"--{name}: {getattr(args, name)} not found (the {name} corpus of the transfer)")
         sources = {name: f"{kind}:{getattr(args, name)}" for name, (kind, _) in CORPORA.items()}
-        df = pd.DataFrame(run_transfer(sources, plan, seeds=args.seeds, epochs_scale=args.epochs_scale, only=only))
+        df = pd.DataFrame(run_transfer(sources, plan, seeds=args.seeds, epochs_scale=args.epochs_scale, only=only,
+                                       collection_levels=args.collection_levels))
         if df.empty:
             raise SystemExit("nothing was benchmarked (check --models)")
         atomic_write(out, df.to_csv(index=False))

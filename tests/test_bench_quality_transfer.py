@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from core.corpus import load_sources
+from core.evaluate import ModelSpec
 from core.evaluate.run import fit_latents
 from core.inputs import build_inputs
 from core.latents import latent_part
@@ -105,3 +106,24 @@ def test_the_command_line_runs_the_transfer_and_writes_its_rows(two_corpora, tmp
                                       "--hybrid", str(tmp_path / "none.csv")])
     with pytest.raises(SystemExit, match="--hybrid: .*none.csv not found"):
         bench.main()
+
+
+def test_a_transfer_run_also_scores_the_spectrogram_model_with_the_test_corpus_levels(two_corpora, monkeypatch):
+    bench = _bench()
+    a, b = two_corpora
+    sources = {"a": f"demo:{a}", "b": f"manifest:{b / 'manifest.csv'}"}
+    tiny = ModelSpec("ConvVAE", "conv", {"modality": "audio", "width": 8, "latent_dim": 3, "crop_latent_dim": 1,
+                                         "crops_per_track": 2, "crop_frames": 16, "temporal_dim": 0, "epochs": 2,
+                                         "steps_per_epoch": 5, "batch_size": 8})
+    pca = ModelSpec("PCA (mel)", "pca", {"inputs": "mel", "modality": "audio"})
+    monkeypatch.setattr(bench, "specs_for", lambda corpus: [tiny, pca])  # the recipe's ConvVAE takes minutes
+    rows = pd.DataFrame(bench.run_transfer(sources, bench.transfer_plan(["a:b"]), seeds=1, epochs_scale=1.0,
+                                           only=None, collection_levels=True))
+    assert set(rows["representation"]) == {"ConvVAE", "ConvVAE (collection levels)", "PCA (mel)"}  # PCA reads no clips
+    by = {(r.representation, r.protocol): r for r in rows.itertuples()}
+    metrics = [m for m in bench.TRANSFER_METRICS if m in rows.columns]
+    # in-corpus the test corpus's levels are the model's own: the same figures
+    assert [getattr(by["ConvVAE (collection levels)", "in-corpus"], m) for m in metrics] == pytest.approx(
+        [getattr(by["ConvVAE", "in-corpus"], m) for m in metrics], nan_ok=True)
+    assert ("ConvVAE (collection levels)", "transfer") in by
+    assert "| b | ConvVAE (collection levels) | a | transfer | 1 |" in bench.transfer_table(rows)
