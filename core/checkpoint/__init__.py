@@ -11,6 +11,6 @@ from core.checkpoint.runs import fit, resume
 
 __all__ = [
     "DATA_KEY", "FORMAT_CHANGE", "FORMAT_VERSION", "NOT_RECORDED", "REQUIRED_KEYS", "check_expect", "content_checksum",
-    "data_summary", "describe", "fit", "load", "read", "record_training_data", "resume", "save", "structure_problem", "training_data",
-    "unfitted",
+    "data_summary", "describe", "fit", "load", "read", "record_training_data", "resume", "save", "structure_problem",
+    "training_data", "unfitted",
 ]

@@ -133,6 +133,11 @@ def save(model: Model, path: str | Path, *, weights: dict | None = None, history
         payload["train_state"] = _cpu(train_state)
     if data is not None:
         payload[DATA_KEY] = dict(data)
+    return _write(payload, path)
+
+
+def _write(payload: dict, path: str | Path) -> Path:
+    """``payload`` with its checksum, written to ``path`` atomically."""
     payload["checksum"] = content_checksum(payload)
     path = Path(path)
     clean_stale_temps(path.parent)  # leftovers of saves killed more than an hour ago
@@ -155,12 +160,7 @@ def record_training_data(path: str | Path, data: dict) -> Path:
         raise CheckpointError(path, f"already records what it was trained on ({data_summary(ckpt[DATA_KEY])}); "
                                     "the record made when it was trained is kept")
     ckpt[DATA_KEY] = dict(data)
-    ckpt["checksum"] = content_checksum(ckpt)
-    buffer = io.BytesIO()
-    torch.save(ckpt, buffer)
-    written = atomic_write(Path(path), buffer.getvalue())
-    os.chmod(written, 0o644)
-    return written
+    return _write(ckpt, path)
 
 
 def read(path: str | Path, *, expect_model: str | None = None) -> dict:
