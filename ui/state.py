@@ -27,10 +27,7 @@ PART = "latent_part"
 #: Short names of the latent parts in the sidebar (PARTS holds what each means).
 PART_LABELS = {"balanced": "audio + lyrics, balanced", "audio": "audio only", "lyrics": "lyrics only",
                "all": "all dimensions as encoded"}
-#: The projection chosen last on Explore. Its widget's own key is dropped when the user leaves the page, so
-#: the choice is kept here too: Explore puts it back, and the Clusters page lays its map out the same way.
-PROJECTION = "projection_kept"
-#: The projection before the user has chosen one.
+#: The projection before the user has chosen one on Explore.
 DEFAULT_PROJECTION = "tsne"
 
 
@@ -42,13 +39,21 @@ def current_corpus():
     return corpus(current_specs())
 
 
+def keep(widget_key: str, value) -> None:
+    """Keep a widget's value beside it: Streamlit drops a widget's own key when the user leaves its page, and
+    a choice such as Explore's projection or colour should be there on return (and for other pages to read)."""
+    st.session_state[f"{widget_key}_kept"] = value
+
+
+def kept(widget_key: str, default=None):
+    """The value :func:`keep` kept for ``widget_key`` (``default`` before any)."""
+    value = st.session_state.get(f"{widget_key}_kept")
+    return default if value is None else value
+
+
 def projection() -> str:
     """The projection the user chose last on Explore (:data:`DEFAULT_PROJECTION` before any choice)."""
-    return st.session_state.get(PROJECTION) or DEFAULT_PROJECTION
-
-
-def keep_projection(method: str) -> None:
-    st.session_state[PROJECTION] = method
+    return kept("explore_method", DEFAULT_PROJECTION)
 
 
 def current_checkpoint() -> shelf.CheckpointEntry | None:

@@ -26,7 +26,6 @@ PICKED = "explore_picked"          # track ids of the rows picked in the table
 TABLE_IDS = "explore_table_ids"    # the ids the table showed, to map its row numbers back
 ROWSET = "explore_rowset"          # what the table listed last run (a new list starts on page 1)
 NEXT_VECTORS = "explore_vectors_next"
-COLOUR_KEPT = "explore_colour_kept"  # the colour chosen last (the box forgets it on another page)
 ADDED = "explore_upload_added"     # what the last upload added, shown after the rerun that selects it
 PAGE_SIZES = [10, 25, 50, 100]
 
@@ -50,7 +49,7 @@ def _on_map_rows(mapped: explore_map.MapBase, rows: np.ndarray, how: str) -> Non
 def _on_map_colour(column: str) -> None:
     """A colour chosen in the WebGL map's legend (the map shows it already): the page and the link follow."""
     st.session_state["explore_colour"] = column
-    st.session_state[COLOUR_KEPT] = column
+    state.keep("explore_colour", column)
 
 
 def _focus(track_id: str | None) -> None:
@@ -105,9 +104,9 @@ if st.session_state.get("explore_vectors") not in vector_options:
     st.session_state["explore_vectors"] = "model"
 colour_options = explore.colour_choices(corpus)  # labels, and numbers (a year, a length) on a ramp
 # The colour box and the projection forget their values on another page; the user's choices are kept aside
-# (COLOUR_KEPT, state.PROJECTION) and put back, and a first visit colours by a column that varies on this corpus.
+# (state.keep) and put back, and a first visit colours by a column that varies on this corpus.
 first_colour = explore.varying_colour(corpus.tracks, ["language", "genre"])
-st.session_state.setdefault("explore_colour", st.session_state.get(COLOUR_KEPT, first_colour))
+st.session_state.setdefault("explore_colour", state.kept("explore_colour", first_colour))
 st.session_state.setdefault("explore_method", state.projection())
 for key, default in (("explore_dim", 2), ("explore_colour", first_colour),
                      ("explore_search", ""), ("explore_k", 10), ("explore_page_size", 25), ("explore_page_no", 1),
@@ -125,10 +124,10 @@ vectors_choice = c0.selectbox(
     help="A checkpoint's latents (choose it in the sidebar), or an embeddings file of yours (below).")
 method = c1.segmented_control("Projection", list(url.METHODS), key="explore_method",
                               format_func=url.METHODS.get) or state.DEFAULT_PROJECTION
-state.keep_projection(method)
+state.keep("explore_method", method)
 dim = c2.segmented_control("Dimensions", [2, 3], key="explore_dim") or 2
 colour = c3.selectbox("Colour by", colour_options, key="explore_colour")
-st.session_state[COLOUR_KEPT] = colour
+state.keep("explore_colour", colour)
 
 primary = sources.model_source(entry) if vectors_choice == "model" else sources.find(vectors_choice)
 try:
