@@ -26,6 +26,8 @@ once, never counted twice (:func:`core.distributed.run_keyed`).
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -77,21 +79,131 @@ def encode_corpus(model: Model, corpus, *, progress=None, cluster: str | None = 
     return [ids[i] for i in found["rows"].tolist()], np.asarray(found["z"], dtype=np.float32)
 
 
-def with_collection_levels(model: Model, inputs) -> Model:
-    """A copy of a spectrogram ``model`` that standardises mel bands by the levels of ``inputs``' clips.
+#: Band levels a spectrogram model may standardise a collection by (:func:`reader`).
+LEVELS = {"auto": "the collection's own when the checkpoint was trained on other data and the collection has "
+                  "enough tracks to tell its recording chain from its music; else the training corpus's",
+          "trained": "the training corpus's (as trained)",
+          "collection": "the encoded collection's own"}
 
-    The encoder subtracts per-band levels before it reads a crop, by default those of the corpus it was
-    trained on. Encoding another collection with the collection's own levels (its band means; no label
-    involved) is a test-time adaptation for recordings that differ from the training set in codec or
-    mastering. The copy has its own fingerprint, so its latents are cached apart. Measured in RESULTS.md
-    ("Band levels of the collection"); a model without audio clips is returned as it is.
-    """
+#: The fewest tracks whose band means ``"auto"`` takes for a collection's recording chain (codec, mastering)
+#: rather than for the music on them: a few tracks of one style have their own spectrum. A judgement, not
+#: tuned: RESULTS.md measured collections of 100 tracks and more.
+MIN_LEVEL_TRACKS = 20
+
+
+def uses_band_levels(model: Model) -> bool:
+    """True for a fitted model that standardises mel bands by levels (a spectrogram VAE that reads audio)."""
     prep = getattr(model, "prep_", None)
-    if not hasattr(prep, "with_levels_of") or not prep.use_audio or inputs.clips is None:
+    return hasattr(prep, "with_levels") and prep.use_audio
+
+
+def levels_choice(model: Model, corpus, *, levels: str = "auto") -> str:
+    """``"trained"`` or ``"collection"``: the band levels ``model`` reads ``corpus`` with under ``levels``.
+
+    ``"auto"`` (the default everywhere): the collection's own when the model records training data other
+    than ``corpus`` (its corpus fingerprint differs, or none was recorded) and ``corpus`` has audio and at
+    least :data:`MIN_LEVEL_TRACKS` tracks; the training corpus's otherwise. No label is read. Models without
+    band levels always answer ``"trained"``.
+    """
+    if levels not in LEVELS:
+        raise BadInputError("--levels", f"'{levels}' is not one of {list(LEVELS)}")
+    if not uses_band_levels(model):
+        return "trained"
+    if levels != "auto":
+        return levels
+    record = getattr(model, "training_data_", None) or {}
+    if not corpus.has_audio or len(corpus) < MIN_LEVEL_TRACKS or record.get("fingerprint") == corpus.fingerprint():
+        return "trained"
+    return "collection"
+
+
+def reader(model: Model, corpus, *, levels: str = "auto", cluster: str | None = None, progress=None) -> Model:
+    """The model that reads ``corpus``: ``model`` itself, or a copy that standardises mel bands by the
+    collection's own band means (:func:`levels_choice` decides; :func:`collection_levels` measures).
+
+    The spectrogram VAE subtracts per-band levels before it reads a crop, by default those of the corpus it
+    was trained on. A collection recorded or encoded otherwise then reaches the encoder shifted (RESULTS.md,
+    "Band levels of the collection"). The copy has its own fingerprint, so its latents are cached apart, and
+    ``band_levels_`` says which levels it reads with; ``model`` is left untouched.
+    """
+    if levels_choice(model, corpus, levels=levels) == "trained":
         return model
+    return _with_levels(model, collection_levels(model, corpus, cluster=cluster, progress=progress))
+
+
+def with_collection_levels(model: Model, inputs) -> Model:
+    """:func:`reader` with the levels of ``inputs``' clips, for a caller that holds the inputs (the
+    benchmarks); a model without band levels, or inputs without clips, give ``model`` back."""
+    if not uses_band_levels(model) or inputs.clips is None:
+        return model
+    return _with_levels(model, inputs.clips.band_stats()[0])
+
+
+def _with_levels(model: Model, band_mean: np.ndarray) -> Model:
     adapted = copy.copy(model)
-    adapted.prep_ = prep.with_levels_of(inputs.clips)
+    adapted.prep_ = model.prep_.with_levels(band_mean)
+    adapted.band_levels_ = "collection"
     return adapted
+
+
+def band_levels_of(model: Model) -> str:
+    """``"collection"`` for a :func:`reader` copy that reads with its collection's levels, else ``"trained"``."""
+    return getattr(model, "band_levels_", "trained")
+
+
+def collection_levels(model: Model, corpus, *, cluster: str | None = None, progress=None) -> np.ndarray:
+    """(F,) float32 band means (dB) over every frame of ``corpus``' whole-clip mels, as ``model`` reads them.
+
+    Kept in the feature cache (keyed by the corpus and the mel parameters), so the pages, the encode button
+    and ``core encode`` measure a collection once. With ``cluster``, each Dask task sums the bands of a
+    chunk (:func:`band_sums_chunk`) and no process holds the whole collection's mels.
+    """
+    params = input_params(model)
+    key = f"band-levels/{hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]}" \
+          f"-{corpus.fingerprint()}"
+
+    def compute(report) -> dict[str, np.ndarray]:
+        if cluster is None:
+            total, _, count = band_sums_chunk(model, corpus, progress=report)
+        else:
+            total, count = _band_sums_on_cluster(model, corpus, cluster=cluster, progress=report)
+        if count == 0:
+            raise BadInputError(None, f"no track of corpus '{corpus.name}' has audio to measure band levels on")
+        return {"band_mean": (total / count).astype(np.float32)}
+
+    found = FeatureCache().get_or_compute(
+        key, compute, progress=progress,
+        valid=lambda hit: hit.get("band_mean") is not None and hit["band_mean"].shape == (model.prep_.n_mels,)
+        and bool(np.isfinite(hit["band_mean"]).all()))
+    return np.asarray(found["band_mean"], np.float32)
+
+
+def band_sums_chunk(model: Model, corpus, *, progress=None) -> tuple[np.ndarray, np.ndarray, int]:
+    """One Dask task (or the whole collection here): per-band sums, squares and frame count of ``corpus``'
+    whole-clip mels (:meth:`~core.features.melstore.MelClips.band_sums`)."""
+    inputs, _ = build_inputs(corpus, needs={"clips"}, progress=progress, **input_params(model))
+    if inputs.clips is None or len(inputs) == 0:
+        F = model.prep_.n_mels
+        return np.zeros(F), np.zeros(F), 0
+    return inputs.clips.band_sums()
+
+
+def _band_sums_on_cluster(model: Model, corpus, *, cluster: str, progress=None) -> tuple[np.ndarray, int]:
+    ids = corpus.track_ids
+    chunks = _chunks(ids)
+    total, count, done = np.zeros(model.prep_.n_mels), 0, 0
+    with distributed.open_client(cluster) as client:
+        shared = client.scatter(model, broadcast=True)
+        items = {k: (shared, corpus.subset(chunk)) for k, chunk in chunks.items()}
+        name = f"band-levels-{corpus.fingerprint()[:8]}"
+        for key, value, _message in distributed.run_keyed(client, band_sums_chunk, items, name=name):
+            if value is not None:  # a failed chunk's tracks are left out, as when encoding
+                total += value[0]
+                count += int(value[2])
+            done += len(chunks[key])
+            if progress:
+                progress(done, len(ids), f"band levels on {cluster}")
+    return total, count
 
 
 def latent_part(model: Model, Z: np.ndarray, part: str | None = None) -> np.ndarray:
@@ -118,10 +230,15 @@ def encode_chunk(model: Model, corpus) -> tuple[list[str], np.ndarray]:
     return list(inputs.track_ids), model.encode(inputs)
 
 
+def _chunks(ids: list[str]) -> dict[str, list[str]]:
+    """The Dask tasks' track ids: :data:`ENCODE_TASK_TRACKS` each, keyed so that key order is corpus order."""
+    return {f"{s:09d}": ids[s:s + ENCODE_TASK_TRACKS] for s in range(0, len(ids), ENCODE_TASK_TRACKS)}
+
+
 def _encode_on_cluster(model: Model, corpus, *, cluster: str, progress=None) -> tuple[list[str], np.ndarray]:
     """Encode ``corpus`` in chunks on a Dask cluster; ids and latents back in corpus order."""
     ids = corpus.track_ids
-    chunks = {f"{s:09d}": ids[s:s + ENCODE_TASK_TRACKS] for s in range(0, len(ids), ENCODE_TASK_TRACKS)}
+    chunks = _chunks(ids)
     done, parts = 0, {}
     with distributed.open_client(cluster) as client:
         shared = client.scatter(model, broadcast=True)  # sent once, not once per task
@@ -150,33 +267,19 @@ def latents_for(checkpoint_path: str | Path, corpus, *, progress=None,
     return ids, Z
 
 
-#: Band levels a spectrogram model may standardise a collection by (:func:`model_and_latents`).
-LEVELS = {"trained": "the training corpus's (as trained)",
-          "collection": "the encoded collection's own (with_collection_levels)"}
-
-
 def model_and_latents(checkpoint_path: str | Path, corpus, *, progress=None, cluster: str | None = None,
-                      levels: str = "trained") -> tuple[Model, list[str], np.ndarray]:
-    """:func:`latents_for` with the loaded model, for callers that also need its latent blocks.
-
-    levels : "trained", or "collection": a spectrogram model reads ``corpus`` with its own band levels
-        (:func:`with_collection_levels`; the model returned is that copy). Not with ``cluster``: the
-        levels are the whole collection's, computed here before any chunk is encoded.
-    """
-    if levels not in LEVELS:
-        raise BadInputError("--levels", f"'{levels}' is not one of {list(LEVELS)}")
-    if levels == "collection" and cluster is not None:
-        raise BadInputError("--levels", "'collection' reads the whole collection's band levels in this process; "
-                                        "encode without --cluster, or with --levels trained")
+                      levels: str = "auto") -> tuple[Model, list[str], np.ndarray]:
+    """:func:`latents_for` with the model that read the corpus (:func:`reader` under ``levels``), for
+    callers that also need its latent blocks or which band levels it used (:func:`band_levels_of`)."""
     model = checkpoint.load(checkpoint_path)
     try:
-        if levels == "collection" and "clips" in model.needs:
-            inputs, _ = build_inputs(corpus, needs={"clips"}, progress=progress, **input_params(model))
-            model = with_collection_levels(model, inputs)
+        model = reader(model, corpus, levels=levels, cluster=cluster, progress=progress)
         return (model, *encode_corpus(model, corpus, progress=progress, cluster=cluster))
     except CheckpointError:
         raise
     except BadInputError as exc:
+        if exc.path == "--levels":
+            raise
         raise CheckpointError(checkpoint_path, f"does not fit corpus '{corpus.name}': {exc.problem}") from exc
 
 

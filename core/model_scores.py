@@ -23,7 +23,7 @@ from core.blocks import default_part
 from core.corpus import Corpus
 from core.errors import BadInputError
 from core.inputs import build_inputs
-from core.latents import encode_corpus, latent_part
+from core.latents import encode_corpus, latent_part, reader
 from core.models import create
 from core.progress import Progress
 from core.scoring import label_table, score, score_by_label
@@ -65,7 +65,7 @@ def score_checkpoints(corpus: Corpus, entries: Iterable, *, progress: Progress |
             progress(i, len(entries), entry.name)
         row: dict[str, Any] = {"checkpoint": entry.name}
         try:
-            model = checkpoint.load(entry.path)
+            model = reader(checkpoint.load(entry.path), corpus)
             ids, Z = encode_corpus(model, corpus)
         except BadInputError as exc:
             rows.append(row | {"note": exc.problem})

@@ -11,7 +11,7 @@ from __future__ import annotations
 from core import checkpoint
 from core.corpus import Corpus
 from core.errors import BadInputError
-from core.latents import encode_corpus, latent_part
+from core.latents import encode_corpus, latent_part, reader
 from core.progress import null_progress
 from core.projections import project
 from core.projections import warm_up as warm_up_projections
@@ -32,7 +32,7 @@ def warm_checkpoints(corpus: Corpus, entries: list[CheckpointEntry], *, methods:
 
     for entry in entries:
         try:
-            model = checkpoint.load(entry.path)
+            model = reader(checkpoint.load(entry.path), corpus, progress=stage(f"band levels {entry.name}"))
             _, Z = encode_corpus(model, corpus, progress=stage(f"encode {entry.name}"))
         except BadInputError:
             continue

@@ -34,6 +34,14 @@ def test_a_multimodal_checkpoint_clusters_its_balanced_part_and_the_user_can_cho
     assert "lyrics only (16 dims)" in _texts(at)  # the map projects the same part
 
 
+def test_the_sidebar_says_which_band_levels_a_spectrogram_model_reads_the_corpus_with(app_env):
+    # the test's own small demo is not the corpus the shipped models were trained on, and has 24 tracks
+    at = _open("latent", "conv")
+    assert "Band levels: **this collection's own** (it is not the model's training corpus)" in _texts(at)
+    at = _open("latent", "basic")  # the 57-value feature model has no band levels
+    assert "Band levels" not in _texts(at)
+
+
 def test_a_one_block_checkpoint_offers_no_part(app_env):
     at = _open("clusters", "basic")
     assert not [s for s in at.selectbox if s.key == "latent_part"]

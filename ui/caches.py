@@ -22,7 +22,8 @@ import streamlit as st
 from core import checkpoint, embeddings, explore, information, model_scores, scoring, shelf, workspace
 from core.blocks import column_names
 from core.clustering import EpsChoice, NeighbourIndex, choose_eps, dbscan_sample
-from core.latents import encode_corpus, latent_part
+from core.latents import encode_corpus, latent_part, levels_choice
+from core.latents import reader as levels_reader
 from core.projections import project
 from core.reconstruction import corpus_reconstruction_measures
 
@@ -52,11 +53,27 @@ def model(path: str, stamp: float):
     return checkpoint.load(path)
 
 
+@st.cache_resource(show_spinner=False, max_entries=8)
+def reader(path: str, stamp: float, specs: tuple[str, ...]):
+    """The checkpoint's model as it reads this corpus: itself, or its copy with the collection's band levels
+    (``core.latents.reader``); what every page encodes, reconstructs and decodes with."""
+    with _progress_bar("Measuring the collection's band levels…") as update:
+        return levels_reader(model(path, stamp), corpus(specs), progress=update)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def band_levels(path: str, stamp: float, specs: tuple[str, ...]) -> str:
+    """``"trained"`` or ``"collection"``: the band levels :func:`reader` reads this corpus with (decided
+    without measuring them, so the sidebar can say it on every page)."""
+    return levels_choice(model(path, stamp), corpus(specs))
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
 def encoded_latents(path: str, stamp: float, specs: tuple[str, ...]) -> tuple[list[str], np.ndarray]:
     """Every latent dimension as the model encodes it (what decoding and the Latent page read)."""
+    read_by = reader(path, stamp, specs)
     with _progress_bar("Encoding the corpus…") as update:
-        return encode_corpus(model(path, stamp), corpus(specs), progress=update)
+        return encode_corpus(read_by, corpus(specs), progress=update)
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
@@ -215,10 +232,11 @@ def reconstruction_quality(path: str, stamp: float, specs: tuple[str, ...]) -> d
     chance, the onset-envelope correlation, the frame-to-frame change and the RMS dB distances (raises
     ``BadInputError`` for a model that reconstructs no mel)."""
     with _progress_bar("Measuring the reconstructions…") as update:
-        return corpus_reconstruction_measures(model(path, stamp), corpus(specs), progress=update)
+        return corpus_reconstruction_measures(reader(path, stamp, specs), corpus(specs), progress=update)
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
-def decoded(path: str, stamp: float, z: tuple[float, ...]):
-    """Decoded log-mel and its audio (mel models), or the decoded 57 features."""
-    return explore.decode_point(model(path, stamp), np.asarray(z))
+def decoded(path: str, stamp: float, specs: tuple[str, ...], z: tuple[float, ...]):
+    """Decoded log-mel and its audio (mel models, at the band levels the corpus is read with), or the
+    decoded 57 features."""
+    return explore.decode_point(reader(path, stamp, specs), np.asarray(z))

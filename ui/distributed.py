@@ -11,7 +11,7 @@ import streamlit as st
 
 from core.distributed import parse_cluster
 from core.errors import BadInputError
-from core.latents import encode_corpus
+from core.latents import encode_corpus, reader
 from ui import caches
 
 __all__ = ["cluster_setting", "encode_button", "encode_with_progress"]
@@ -55,9 +55,10 @@ def encode_with_progress(corpus, entry, cluster: str | None = None) -> str | Non
     encoded, in words, or None when a bad input stopped it (said in an error box)."""
     bar = st.progress(0.0, text="encoding")
     try:
-        ids, Z = encode_corpus(caches.model(str(entry.path), entry.stamp), corpus, cluster=cluster,
-                               progress=lambda d, t, m="": bar.progress(min(1.0, d / max(t, 1)),
-                                                                        text=f"encoding {d:,}/{t:,} {m}"))
+        progress = (lambda d, t, m="": bar.progress(min(1.0, d / max(t, 1)), text=f"encoding {d:,}/{t:,} {m}"))
+        # the band levels the pages will read this corpus with, measured on the cluster too
+        model = reader(caches.model(str(entry.path), entry.stamp), corpus, cluster=cluster, progress=progress)
+        ids, Z = encode_corpus(model, corpus, cluster=cluster, progress=progress)
     except BadInputError as exc:
         bar.empty()
         st.error(str(exc))

@@ -17,7 +17,7 @@ from ui import caches, figures
 
 @st.cache_data(show_spinner="Reconstructing…", max_entries=64)
 def _listening(path: str, stamp: float, specs: tuple[str, ...], track_id: str):
-    return listen(caches.model(path, stamp), caches.corpus(specs), track_id)
+    return listen(caches.reader(path, stamp, specs), caches.corpus(specs), track_id)
 
 
 def wav_bytes(y: np.ndarray, sr: int) -> bytes:

@@ -11,7 +11,8 @@ import streamlit as st
 from core import shelf
 from core.blocks import PARTS, parts
 from core.errors import BadInputError
-from ui.caches import model
+from core.latents import MIN_LEVEL_TRACKS, uses_band_levels
+from ui.caches import band_levels, model
 from ui.state import CHECKPOINT, PART, PART_LABELS, current_checkpoint, current_specs
 
 
@@ -37,6 +38,7 @@ def sidebar() -> None:
         else:
             st.warning("No checkpoints found. Train one on the Train page.")
         part_choice()
+        levels_note()
         where = training_device(current_checkpoint())
         st.caption((f"Device: `{where}` · " if where else "") + "labels are never used in training")
 
@@ -50,6 +52,26 @@ def training_device(entry) -> str | None:
         return model(str(entry.path), entry.stamp).training_device()
     except BadInputError:
         return None
+
+
+def levels_note() -> None:
+    """Which band levels a spectrogram model reads the corpus with (``core.latents.levels_choice``)."""
+    current = current_checkpoint()
+    if current is None:
+        return
+    try:
+        if not uses_band_levels(model(str(current.path), current.stamp)):
+            return
+        used = band_levels(str(current.path), current.stamp, current_specs())
+    except BadInputError:
+        return  # the page says why the checkpoint cannot load
+    why = (f"A spectrogram model subtracts per-band levels before it reads the audio. Songscape uses the "
+           f"collection's own when the collection is not the corpus the model was trained on (its checkpoint "
+           f"records the training corpus's fingerprint) and has at least "
+           f"{MIN_LEVEL_TRACKS} tracks, because collections recorded or encoded differently (MP3 previews, "
+           "mastering) differ by up to 30 dB in a band; `core encode --levels` overrides it.")
+    st.caption("Band levels: **this collection's own** (it is not the model's training corpus)" if used == "collection"
+               else "Band levels: the training corpus's", help=why)
 
 
 def part_choice() -> None:

@@ -101,7 +101,7 @@ if not hasattr(model, "decode"):
 
 
 def show(z: np.ndarray, key: str) -> None:
-    decoded, audio = caches.decoded(str(entry.path), entry.stamp, tuple(float(v) for v in z))
+    decoded, audio = caches.decoded(str(entry.path), entry.stamp, specs, tuple(float(v) for v in z))
     if audio is not None:
         st.plotly_chart(figures.spectrogram(decoded, title="decoded log-mel", params=mel_params_of(model)),
                         key=f"{key}_mel", theme=None)

@@ -13,7 +13,7 @@ from core.errors import BadInputError
 from core.distributed import parse_cluster
 from core.embeddings import write_table
 from core.io import check_target
-from core.latents import LEVELS, model_and_latents
+from core.latents import LEVELS, MIN_LEVEL_TRACKS, band_levels_of, model_and_latents
 from core.progress import tqdm_progress
 
 
@@ -42,11 +42,12 @@ def register(subparsers) -> None:
     p.add_argument("--part", choices=list(PARTS), default=None,
                    help="which part of the latent to write: " + "; ".join(f"{k}: {v}" for k, v in PARTS.items())
                         + " (default: balanced for a model with audio and lyrics, else all)")
-    p.add_argument("--levels", choices=list(LEVELS), default="trained",
+    p.add_argument("--levels", choices=list(LEVELS), default="auto",
                    help="mel band levels a spectrogram model standardises the audio by: " + "; ".join(
-                       f"{k}: {v}" for k, v in LEVELS.items()) + ". 'collection' helps a collection recorded "
-                       "unlike the training corpus (other codec or mastering; RESULTS.md, 'Band levels of the "
-                       "collection'); a track's latents then depend on the collection it is encoded with")
+                       f"{k}: {v}" for k, v in LEVELS.items()) + f" (auto needs {MIN_LEVEL_TRACKS} tracks). The "
+                       "collection's own help a collection recorded unlike the training corpus (other codec or "
+                       "mastering; RESULTS.md, 'Band levels of the collection'); a track's latents then depend on "
+                       "the collection it is encoded with")
     p.set_defaults(func=run)
 
 
@@ -74,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
                         "language": tracks["language"].to_numpy()})
     out = pd.concat([out, pd.DataFrame(Z, columns=column_names(found, part))], axis=1)
     write_table(out, args.out)
-    levels = " with the collection's band levels" if args.levels == "collection" and "clips" in model.needs else ""
+    levels = " with the collection's band levels" if band_levels_of(model) == "collection" else ""
     print(f"wrote the {Z.shape[1]}-d latents ({part} part{levels}) of {len(out)} of {len(corpus)} tracks to "
           f"{args.out}")
     return 0 if len(out) else 1

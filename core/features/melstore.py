@@ -162,11 +162,11 @@ class MelClips:
                 out[b, :take] = self._block(a + s, take)
         return out.transpose(0, 2, 1)
 
-    def band_stats(self, *, chunk_frames: int = 65_536, min_std: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-        """Per-band mean and std (each (n_mels,) float32) over every frame of these clips, read in chunks.
+    def band_sums(self, *, chunk_frames: int = 65_536) -> tuple[np.ndarray, np.ndarray, int]:
+        """Per-band sum and sum of squares ((n_mels,) float64 each, dB) over every frame, and the frame count.
 
-        The std is at least ``min_std`` dB, so that a band that never leaves the floor (e.g. above a
-        low-pass) is not blown up into noise by the standardisation."""
+        Sums, not means, so that the statistics of chunks of a collection (one Dask task each) add up to
+        the whole collection's exactly."""
         total = np.zeros(self.n_mels)
         square = np.zeros(self.n_mels)
         count = 0
@@ -176,6 +176,14 @@ class MelClips:
                 total += block.sum(0)
                 square += (block ** 2).sum(0)
                 count += len(block)
+        return total, square, count
+
+    def band_stats(self, *, chunk_frames: int = 65_536, min_std: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """Per-band mean and std (each (n_mels,) float32) over every frame of these clips, read in chunks.
+
+        The std is at least ``min_std`` dB, so that a band that never leaves the floor (e.g. above a
+        low-pass) is not blown up into noise by the standardisation."""
+        total, square, count = self.band_sums(chunk_frames=chunk_frames)
         mean = total / max(count, 1)
         std = np.sqrt(np.maximum(square / max(count, 1) - mean ** 2, 0.0))
         return mean.astype(np.float32), np.maximum(std, min_std).astype(np.float32)

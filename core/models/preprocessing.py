@@ -276,15 +276,17 @@ class ClipPrep:
         tfidf = LyricsTfidf(**lyrics).fit(inputs.lyrics) if lyrics is not None else None
         return cls(params, int(crop), mean, std, tfidf)
 
-    def with_levels_of(self, clips) -> "ClipPrep":
-        """This preprocessing with the per-band levels (band means, dB) of ``clips`` instead of the training clips'.
+    def with_levels(self, band_mean: np.ndarray) -> "ClipPrep":
+        """This preprocessing with other per-band levels (band means, (F,) dB) than the training clips'.
 
         The band spreads are kept. Two collections recorded or encoded differently (MP3 previews that cut the
         top bands, another mastering level) differ by up to 30 dB in a band; subtracting the training
         corpus's levels then shifts every crop of the other one off what the encoder saw.
         """
-        mean, _ = clips.band_stats()
-        return replace(self, band_mean=np.asarray(mean, np.float32))
+        band_mean = np.asarray(band_mean, np.float32)
+        if band_mean.shape != (self.n_mels,) or not np.isfinite(band_mean).all():
+            raise BadInputError(None, f"band levels must be {self.n_mels} finite values, got shape {band_mean.shape}")
+        return replace(self, band_mean=band_mean)
 
     @property
     def use_audio(self) -> bool:
