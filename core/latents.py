@@ -80,8 +80,9 @@ def encode_corpus(model: Model, corpus, *, progress=None, cluster: str | None = 
 
 
 #: Band levels a spectrogram model may standardise a collection by (:func:`reader`).
-LEVELS = {"auto": "the collection's own when the checkpoint was trained on other data and the collection has "
-                  "enough tracks to tell its recording chain from its music; else the training corpus's",
+LEVELS = {"auto": "the collection's own when it is neither the checkpoint's training corpus nor one of its "
+                  "sources and has enough tracks to tell its recording chain from its music; else the training "
+                  "corpus's",
           "trained": "the training corpus's (as trained)",
           "collection": "the encoded collection's own"}
 
@@ -100,9 +101,9 @@ def uses_band_levels(model: Model) -> bool:
 def levels_choice(model: Model, corpus, *, levels: str = "auto") -> str:
     """``"trained"`` or ``"collection"``: the band levels ``model`` reads ``corpus`` with under ``levels``.
 
-    ``"auto"`` (the default everywhere): the collection's own when the model records training data other
-    than ``corpus`` (its corpus fingerprint differs, or none was recorded) and ``corpus`` has audio and at
-    least :data:`MIN_LEVEL_TRACKS` tracks; the training corpus's otherwise. No label is read. Models without
+    ``"auto"`` (the default everywhere): the collection's own when ``corpus`` is neither the model's training
+    corpus nor one of its sources (:func:`core.checkpoint.trained_on`; nothing recorded counts as other data)
+    and has audio and at least :data:`MIN_LEVEL_TRACKS` tracks; the training corpus's otherwise. No label is read. Models without
     band levels always answer ``"trained"``.
     """
     if levels not in LEVELS:
@@ -111,10 +112,10 @@ def levels_choice(model: Model, corpus, *, levels: str = "auto") -> str:
         return "trained"
     if levels != "auto":
         return levels
-    record = getattr(model, "training_data_", None) or {}
-    if not corpus.has_audio or len(corpus) < MIN_LEVEL_TRACKS or record.get("fingerprint") == corpus.fingerprint():
+    if not corpus.has_audio or len(corpus) < MIN_LEVEL_TRACKS:
         return "trained"
-    return "collection"
+    said = checkpoint.trained_on(getattr(model, "training_data_", None), corpus.fingerprint())
+    return "trained" if said in ("this corpus", "one of its sources") else "collection"
 
 
 def reader(model: Model, corpus, *, levels: str = "auto", cluster: str | None = None, progress=None) -> Model:

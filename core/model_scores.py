@@ -54,7 +54,8 @@ def score_checkpoints(corpus: Corpus, entries: Iterable, *, progress: Progress |
     One row per checkpoint: ``checkpoint, model, latent, part, β``, ``trained`` (:func:`training_length`),
     ``trained_on`` (what the checkpoint
     says it was trained on, :func:`core.checkpoint.data_summary`: "this corpus" when its corpus fingerprint
-    is ``corpus``'s, "other data" when not, "not recorded" for older files) and
+    is ``corpus``'s, "one of its sources" when ``corpus`` is one of several it was trained on, "other data" when
+    neither, "not recorded" for older files) and
     :func:`core.scoring.score_by_label` of the default part of its latents (:func:`core.latents.latent_part`). A checkpoint that cannot encode the corpus gets a row whose ``note`` says why.
     """
     entries = list(entries)

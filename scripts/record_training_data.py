@@ -6,8 +6,9 @@ The record (sources, track count, corpus fingerprint, inputs hash: ``core.checkp
 from the SOURCES as this machine builds them now, with the checkpoint's own input settings, and written into the
 file by ``core.checkpoint.record_training_data``: weights, history and settings stay as they are. Give the
 sources the file was trained on (for the ready-made checkpoints: ``demo``, as their commands in
-checkpoints/README.md say). A file that already holds a record keeps it. Exit status 2 with a message
-naming the file or source when something does not fit.
+checkpoints/README.md say). A file that already holds a record keeps it; fields the record lacks (the
+fingerprint of each source of a model trained on several) are added when the SOURCES give the recorded
+corpus fingerprint. Exit status 2 with a message naming the file or source when something does not fit.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         inputs, _ = build_inputs(corpus, needs=set(model.needs), **input_params(model))
         record = checkpoint.training_data(inputs, corpus)
         checkpoint.record_training_data(args.checkpoint, record)
+        record = checkpoint.read(args.checkpoint)[checkpoint.DATA_KEY]  # an older record keeps its own fields
     except BadInputError as exc:  # CheckpointError included: the message names the file or the source
         print(f"error: {exc}", file=sys.stderr)
         return 2

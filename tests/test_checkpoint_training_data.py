@@ -163,3 +163,47 @@ def test_a_file_written_before_the_record_gets_one_and_keeps_everything_else(tmp
     assert record_main([str(tmp_path / "old.pt"), f"features:{tmp_path / 'missing.csv'}"]) == 2
     err = capsys.readouterr().err
     assert "missing.csv" in err and "Traceback" not in err
+
+
+def test_a_model_trained_on_several_sources_knows_each_of_them_again(tmp_path, tables):
+    a, b = tables
+    corpus_a, corpus_b, both = load_sources([a]), load_sources([b]), load_sources([a, b])
+    assert both.source_fingerprints() == [corpus_a.fingerprint(), corpus_b.fingerprint()]
+    assert corpus_a.source_fingerprints() == [corpus_a.fingerprint()]
+    out = tmp_path / "both.pt"
+    assert main(["train", "--model", "basic", "--data", a, "--data", b, "--epochs", "2", "--out", str(out)]) == 0
+    record = checkpoint.load(out).training_data_
+    assert record["source_fingerprints"] == both.source_fingerprints()
+    assert checkpoint.trained_on(record, both.fingerprint()) == "this corpus"
+    assert checkpoint.trained_on(record, corpus_b.fingerprint()) == "one of its sources"
+    assert checkpoint.trained_on(record, "0123456789abcdef") == "other data"
+    on_b = score_checkpoints(corpus_b, [SimpleNamespace(name="both", path=out)]).set_index("checkpoint")["trained_on"]
+    assert on_b["both"].startswith(f"one of its sources: {a} + {b}, 70 tracks")
+
+
+def test_an_older_record_of_several_sources_is_completed_with_their_fingerprints_and_nothing_else(tmp_path, tables):
+    from scripts.record_training_data import main as record_main
+
+    a, b = tables
+    both = load_sources([a, b])
+    inputs, _ = build_inputs(both, needs={"features"})
+    older = {k: v for k, v in checkpoint.training_data(inputs, both).items() if k != "source_fingerprints"}
+    older["sources"] = ["features:/elsewhere/a.csv", "features:/elsewhere/b.csv"]  # as written on another machine
+    path = checkpoint.save(create("basic", epochs=2).fit(inputs), tmp_path / "older.pt", data=older)
+    assert record_main([str(path), a, b]) == 0
+    record = checkpoint.load(path).training_data_
+    assert record == {**older, "source_fingerprints": both.source_fingerprints()}  # its own sources are kept
+    assert record_main([str(path), a, b]) == 2  # complete: nothing more to add
+    # another corpus is not this file's training data, so its fields are never added
+    other = checkpoint.save(create("basic", epochs=2).fit(inputs), tmp_path / "other.pt", data=older)
+    assert record_main([str(other), b, a]) == 2  # in another order: another corpus fingerprint
+    assert "source_fingerprints" not in checkpoint.load(other).training_data_
+
+
+def test_the_real_music_checkpoint_knows_each_real_corpus_as_one_of_its_sources(shared_data):
+    from core.latents import levels_choice
+
+    real = checkpoint.load(ROOT / "checkpoints" / "real.pt")
+    gtzan = load_sources([f"gtzan:{shared_data / 'gtzan_mini'}"])
+    assert checkpoint.trained_on(real.training_data_, gtzan.fingerprint()) == "one of its sources"
+    assert levels_choice(real, gtzan) == "trained"  # read as it was trained, not with its own band levels

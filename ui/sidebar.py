@@ -66,8 +66,8 @@ def levels_note() -> None:
     except BadInputError:
         return  # the page says why the checkpoint cannot load
     why = (f"A spectrogram model subtracts per-band levels before it reads the audio. Songscape uses the "
-           f"collection's own when the collection is not the corpus the model was trained on (its checkpoint "
-           f"records the training corpus's fingerprint) and has at least "
+           f"collection's own when the collection is neither the corpus the model was trained on nor one of its "
+           f"sources (its checkpoint records their fingerprints) and has at least "
            f"{MIN_LEVEL_TRACKS} tracks, because collections recorded or encoded differently (MP3 previews, "
            "mastering) differ by up to 30 dB in a band; `core encode --levels` overrides it.")
     st.caption("Band levels: **this collection's own** (it is not the model's training corpus)" if used == "collection"

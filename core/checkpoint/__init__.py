@@ -4,7 +4,7 @@ and resumes a killed run. Import from here: ``from core import checkpoint; check
 
 from core.checkpoint.format import (
     DATA_KEY, FORMAT_CHANGE, FORMAT_VERSION, NOT_RECORDED, REQUIRED_KEYS, check_expect, data_summary, describe, load,
-    read, record_training_data, save, training_data, unfitted,
+    read, record_training_data, save, trained_on, training_data, unfitted,
 )
 from core.checkpoint.integrity import content_checksum, structure_problem
 from core.checkpoint.runs import fit, resume
@@ -12,5 +12,5 @@ from core.checkpoint.runs import fit, resume
 __all__ = [
     "DATA_KEY", "FORMAT_CHANGE", "FORMAT_VERSION", "NOT_RECORDED", "REQUIRED_KEYS", "check_expect", "content_checksum",
     "data_summary", "describe", "fit", "load", "read", "record_training_data", "resume", "save", "structure_problem",
-    "training_data", "unfitted",
+    "trained_on", "training_data", "unfitted",
 ]

@@ -80,14 +80,29 @@ def training_data(inputs, corpus=None) -> dict:
     ``n_tracks``: the tracks trained on (``len(inputs)``: tracks without usable inputs are left out);
     ``fingerprint``: ``corpus.fingerprint()`` of the corpus as loaded (None without a corpus), the
     same hash the dashboard computes for its current corpus, so the two can be compared;
-    ``inputs_hash``: ``inputs.content_hash()``, the arrays themselves (what ``resume`` checks).
+    ``inputs_hash``: ``inputs.content_hash()``, the arrays themselves (what ``resume`` checks);
+    ``source_fingerprints``: with several sources, each one's fingerprint as it loads on its own
+    (``Corpus.source_fingerprints``), so that a collection that is one of them is known as training data.
     """
-    return {
+    record = {
         "sources": [str(s) for s in getattr(corpus, "sources", ())],
         "n_tracks": int(len(inputs)),
         "fingerprint": None if corpus is None else str(corpus.fingerprint()),
         "inputs_hash": str(inputs.content_hash()),
     }
+    if corpus is not None and len(corpus.parts) > 1:
+        record["source_fingerprints"] = [str(f) for f in corpus.source_fingerprints()]
+    return record
+
+
+def trained_on(record: dict | None, fingerprint: str) -> str | None:
+    """How the corpus of ``fingerprint`` stands to a :func:`training_data` record: ``"this corpus"``, ``"one of
+    its sources"`` (a model trained on several), ``"other data"``, or None when nothing was recorded."""
+    if not record or not record.get("fingerprint"):
+        return None
+    if record["fingerprint"] == fingerprint:
+        return "this corpus"
+    return "one of its sources" if fingerprint in (record.get("source_fingerprints") or ()) else "other data"
 
 
 def data_summary(record: dict | None, *, fingerprint: str | None = None) -> str:
@@ -101,9 +116,8 @@ def data_summary(record: dict | None, *, fingerprint: str | None = None) -> str:
     sources = " + ".join(record.get("sources") or []) or "sources not recorded"
     own = record.get("fingerprint")
     text = f"{sources}, {record.get('n_tracks')} tracks" + (f" (fingerprint {own})" if own else "")
-    if fingerprint is None or not own:
-        return text
-    return f"{'this corpus' if own == fingerprint else 'other data'}: {text}"
+    said = None if fingerprint is None else trained_on(record, fingerprint)
+    return text if said is None else f"{said}: {text}"
 
 
 
@@ -149,16 +163,23 @@ def _write(payload: dict, path: str | Path) -> Path:
 
 
 def record_training_data(path: str | Path, data: dict) -> Path:
-    """Add ``data`` (a :func:`training_data` record) to a checkpoint written before checkpoints kept one.
+    """Add ``data`` (a :func:`training_data` record) to a checkpoint written before checkpoints kept one, or
+    the fields an older record lacks (``source_fingerprints``) when ``data`` has the record's fingerprint.
 
     Everything else in the file is kept as it is (weights, history, settings, version): only the record and
     the checksum change, written atomically. Raises :class:`CheckpointError` naming the file when it
     cannot be read or already records its data (a record is never overwritten: it was made at training time).
     """
     ckpt = read(path)
-    if ckpt.get(DATA_KEY) is not None:
-        raise CheckpointError(path, f"already records what it was trained on ({data_summary(ckpt[DATA_KEY])}); "
-                                    "the record made when it was trained is kept")
+    kept = ckpt.get(DATA_KEY)
+    if kept is not None:
+        # a record made at training time is never changed; a field it lacks (newer than the file) may be added,
+        # from the same training data (the same corpus fingerprint)
+        added = {k: v for k, v in data.items() if kept.get(k) is None}
+        if not added or kept.get("fingerprint") != data.get("fingerprint"):
+            raise CheckpointError(path, f"already records what it was trained on ({data_summary(kept)}); "
+                                        "the record made when it was trained is kept")
+        data = {**kept, **added}
     ckpt[DATA_KEY] = dict(data)
     return _write(ckpt, path)
 

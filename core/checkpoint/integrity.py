@@ -101,6 +101,9 @@ def _data_problem(record: Any) -> str | None:
     for key in ("fingerprint", "inputs_hash"):
         if record.get(key) is not None and not isinstance(record[key], str):
             return f"training_data.{key} must be text, got {record[key]!r}"
+    parts = record.get("source_fingerprints")
+    if parts is not None and not (isinstance(parts, list) and all(isinstance(p, str) for p in parts)):
+        return "training_data.source_fingerprints must be a list of fingerprints (text)"
     return None
 
 

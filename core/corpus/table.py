@@ -86,6 +86,8 @@ class Corpus:
     name: str = "corpus"
     #: The ``[KIND:]PATH[@LANG]`` specs it was loaded from, as given (empty when built otherwise).
     sources: tuple[str, ...] = ()
+    #: The corpora :meth:`combine` joined into this one (empty for a corpus of one source).
+    parts: tuple["Corpus", ...] = field(default=(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
         df = self.tracks.copy()
@@ -199,6 +201,11 @@ class Corpus:
             h.update(pd.util.hash_pandas_object(self.features57, index=True).values.tobytes())
         return h.hexdigest()[:16]
 
+    def source_fingerprints(self) -> list[str]:
+        """The :meth:`fingerprint` of each source as it loads on its own (one, this corpus's, for a corpus of
+        one source): what a model trained on several sources records, so that any one of them is known again."""
+        return [p.fingerprint() for p in self.parts] if self.parts else [self.fingerprint()]
+
     # ---------------------------------------------------------------- combine
     @staticmethod
     def combine(corpora: Iterable["Corpus"], name: str = "hybrid") -> "Corpus":
@@ -228,7 +235,8 @@ class Corpus:
             skipped.extend(c.skipped)
         tracks = pd.concat(frames, ignore_index=True)
         features = pd.concat(feats) if len(feats) == len(parts) else None
-        return Corpus(tracks, features, skipped, name, tuple(s for c in parts for s in c.sources))
+        return Corpus(tracks, features, skipped, name, tuple(s for c in parts for s in c.sources),
+                      tuple(p for c in parts for p in (c.parts or (c,))))
 
 
 def _content_hash(path: str) -> str:
