@@ -11,7 +11,7 @@ import streamlit as st
 
 from core.distributed import parse_cluster
 from core.errors import BadInputError
-from core.latents import encode_corpus, reader
+from core.latents import band_levels_of, encode_corpus, reader
 from ui import caches
 
 __all__ = ["cluster_setting", "encode_button", "encode_with_progress"]
@@ -63,6 +63,7 @@ def encode_with_progress(corpus, entry, cluster: str | None = None) -> str | Non
         bar.empty()
         st.error(str(exc))
         return None
-    done = f"encoded {len(ids):,} of {len(corpus):,} tracks with {entry.name} ({Z.shape[1]}-d latents)"
+    levels = ", with the collection's own band levels" if band_levels_of(model) == "collection" else ""
+    done = f"encoded {len(ids):,} of {len(corpus):,} tracks with {entry.name} ({Z.shape[1]}-d latents{levels})"
     bar.progress(1.0, text=done)
     return done
