@@ -21,6 +21,11 @@ missing features into the worker's feature cache) and returns its latents, so no
 process ever holds the inputs of the whole corpus. A chunk that fails leaves its
 tracks out, as a failed extraction does; a lost worker's chunks are recomputed
 once, never counted twice (:func:`core.distributed.run_keyed`).
+
+A spectrogram VAE standardises each mel band by levels: by default those of the corpus it was trained on.
+:func:`reader` gives the model that reads a corpus, with the collection's own band levels when the corpus is
+not the model's training data (:func:`levels_choice`); every caller that encodes, reconstructs or decodes a
+corpus goes through it, so that the pages, ``core encode`` and the encode button agree.
 """
 
 from __future__ import annotations
@@ -103,8 +108,8 @@ def levels_choice(model: Model, corpus, *, levels: str = "auto") -> str:
 
     ``"auto"`` (the default everywhere): the collection's own when ``corpus`` is neither the model's training
     corpus nor one of its sources (:func:`core.checkpoint.trained_on`; nothing recorded counts as other data)
-    and has audio and at least :data:`MIN_LEVEL_TRACKS` tracks; the training corpus's otherwise. No label is read. Models without
-    band levels always answer ``"trained"``.
+    and has audio and at least :data:`MIN_LEVEL_TRACKS` tracks; the training corpus's otherwise. No label is
+    read. Models without band levels always answer ``"trained"``.
     """
     if levels not in LEVELS:
         raise BadInputError("--levels", f"'{levels}' is not one of {list(LEVELS)}")

@@ -57,6 +57,8 @@ def model(path: str, stamp: float):
 def reader(path: str, stamp: float, specs: tuple[str, ...]):
     """The checkpoint's model as it reads this corpus: itself, or its copy with the collection's band levels
     (``core.latents.reader``); what every page encodes, reconstructs and decodes with."""
+    if band_levels(path, stamp, specs) == "trained":
+        return model(path, stamp)
     with _progress_bar("Measuring the collection's band levels…") as update:
         return levels_reader(model(path, stamp), corpus(specs), progress=update)
 
