@@ -24,8 +24,9 @@ st.caption("K-Means on each checkpoint's latent means, k = the number of classes
            "names its k). **Trained for** is how long the checkpoint trained (epochs × optimisation steps, from its "
            "history): a short run scores lower than it would with more training. **Trained on** is "
            "what the checkpoint recorded: *this corpus* when its training corpus has this corpus's fingerprint, "
-           "*other data* when not (its scores here are a transfer), *not recorded* for files saved before "
-           "checkpoints recorded their data.")
+           "*one of its sources* when this corpus was one of several it was trained on, *other data* when neither "
+           "(its scores here are a transfer; a spectrogram model reads 20 tracks or more with this collection's own band "
+           "levels), *not recorded* for files saved before checkpoints recorded their data.")
 scores = caches.checkpoint_scores(specs, tuple(e.stamp for e in shelf.list_checkpoints()))
 if scores.empty:
     st.info("No checkpoints yet: train one on the **Train** page.")
