@@ -69,11 +69,6 @@ def graph_embedding(pieces: list[np.ndarray], *, k: int, dims: int) -> np.ndarra
     return E / (np.linalg.norm(E, axis=1, keepdims=True) + 1e-12)
 
 
-def _unit(V: np.ndarray) -> np.ndarray:
-    V = V - V.mean(0)
-    return V / np.sqrt((V ** 2).sum(1).mean())
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("source", help="the corpus, [KIND:]PATH (e.g. demo)")
@@ -97,7 +92,7 @@ def main() -> None:
                 E = graph_embedding([audio, lyrics], k=k, dims=d)
                 print(f"  graph k{k} d{d}: {time.perf_counter() - t:.1f} s for {len(E)} tracks", flush=True)
                 views[f"graph k{k} d{d}"] = E
-                views[f"balanced + graph k{k} d{d}"] = np.concatenate([_unit(balanced), _unit(E)], axis=1)
+                views[f"balanced + graph k{k} d{d}"] = np.concatenate([blocks.unit_variance(balanced), blocks.unit_variance(E)], axis=1)
         for name, V in views.items():
             rows = [score_row(V, truth, seed=s) for s in range(args.seeds)]
             cells = []

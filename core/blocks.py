@@ -29,7 +29,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["LatentBlock", "PARTS", "parts", "default_part", "view", "missing_rows", "column_names"]
+__all__ = ["LatentBlock", "PARTS", "parts", "default_part", "view", "missing_rows", "column_names", "unit_variance"]
 
 #: What each part means, in the words the dashboard and the CLI show.
 PARTS: dict[str, str] = {
@@ -99,7 +99,7 @@ def missing_rows(Z: np.ndarray, block: LatentBlock) -> np.ndarray:
     return ~np.any(Z[:, block.start:block.stop] != 0, axis=1)
 
 
-def _unit_variance(B: np.ndarray) -> np.ndarray:
+def unit_variance(B: np.ndarray) -> np.ndarray:
     """Centre ``B`` (n, d) and scale it to a mean squared distance from the centre of 1."""
     if len(B) == 0:
         return B
@@ -120,5 +120,5 @@ def view(Z: np.ndarray, blocks: Sequence[LatentBlock], part: str) -> np.ndarray:
     pieces = []
     for group in groups:
         B = Z[:, np.concatenate([np.arange(b.start, b.stop) for b in group])]
-        pieces.append(_unit_variance(B) if part == "balanced" else B)
+        pieces.append(unit_variance(B) if part == "balanced" else B)
     return np.ascontiguousarray(np.concatenate(pieces, axis=1), dtype=np.float32)

@@ -195,20 +195,12 @@ def band_sums_chunk(model: Model, corpus, *, progress=None) -> tuple[np.ndarray,
 
 
 def _band_sums_on_cluster(model: Model, corpus, *, cluster: str, progress=None) -> tuple[np.ndarray, int]:
-    ids = corpus.track_ids
-    chunks = _chunks(ids)
-    total, count, done = np.zeros(model.prep_.n_mels), 0, 0
-    with distributed.open_client(cluster) as client:
-        shared = client.scatter(model, broadcast=True)
-        items = {k: (shared, corpus.subset(chunk)) for k, chunk in chunks.items()}
-        name = f"band-levels-{corpus.fingerprint()[:8]}"
-        for key, value, _message in distributed.run_keyed(client, band_sums_chunk, items, name=name):
-            if value is not None:  # a failed chunk's tracks are left out, as when encoding
-                total += value[0]
-                count += int(value[2])
-            done += len(chunks[key])
-            if progress:
-                progress(done, len(ids), f"band levels on {cluster}")
+    total, count = np.zeros(model.prep_.n_mels), 0
+    for _key, (sums, _squares, frames) in _chunks_on_cluster(
+            band_sums_chunk, model, corpus, cluster=cluster, name=f"band-levels-{corpus.fingerprint()[:8]}",
+            what=f"band levels on {cluster}", progress=progress):
+        total += sums
+        count += int(frames)
     return total, count
 
 
@@ -236,26 +228,29 @@ def encode_chunk(model: Model, corpus) -> tuple[list[str], np.ndarray]:
     return list(inputs.track_ids), model.encode(inputs)
 
 
-def _chunks(ids: list[str]) -> dict[str, list[str]]:
-    """The Dask tasks' track ids: :data:`ENCODE_TASK_TRACKS` each, keyed so that key order is corpus order."""
-    return {f"{s:09d}": ids[s:s + ENCODE_TASK_TRACKS] for s in range(0, len(ids), ENCODE_TASK_TRACKS)}
+def _chunks_on_cluster(fn, model: Model, corpus, *, cluster: str, name: str, what: str, progress=None):
+    """Run ``fn(model, chunk)`` on Dask for every chunk of :data:`ENCODE_TASK_TRACKS` tracks of ``corpus``
+    (the model sent to each worker once); yield ``(key, result)`` of each chunk that succeeded (a failed
+    chunk's tracks are left out, as failed extractions are), in completion order. Keys sort in corpus order."""
+    ids = corpus.track_ids
+    chunks = {f"{s:09d}": ids[s:s + ENCODE_TASK_TRACKS] for s in range(0, len(ids), ENCODE_TASK_TRACKS)}
+    done = 0
+    with distributed.open_client(cluster) as client:
+        shared = client.scatter(model, broadcast=True)  # sent once, not once per task
+        items = {k: (shared, corpus.subset(chunk)) for k, chunk in chunks.items()}
+        for key, value, _message in distributed.run_keyed(client, fn, items, name=name):
+            if value is not None:
+                yield key, value
+            done += len(chunks[key])
+            if progress:
+                progress(done, len(ids), what)
 
 
 def _encode_on_cluster(model: Model, corpus, *, cluster: str, progress=None) -> tuple[list[str], np.ndarray]:
     """Encode ``corpus`` in chunks on a Dask cluster; ids and latents back in corpus order."""
-    ids = corpus.track_ids
-    chunks = _chunks(ids)
-    done, parts = 0, {}
-    with distributed.open_client(cluster) as client:
-        shared = client.scatter(model, broadcast=True)  # sent once, not once per task
-        items = {k: (shared, corpus.subset(chunk)) for k, chunk in chunks.items()}
-        name = f"encode-{model.fingerprint()[:8]}-{corpus.fingerprint()[:8]}"
-        for key, value, _message in distributed.run_keyed(client, encode_chunk, items, name=name):
-            if value is not None:  # a failed chunk's tracks are left out, like failed extractions
-                parts[key] = value
-            done += len(chunks[key])
-            if progress:
-                progress(done, len(ids), f"encoding on {cluster}")
+    parts = dict(_chunks_on_cluster(encode_chunk, model, corpus, cluster=cluster,
+                                    name=f"encode-{model.fingerprint()[:8]}-{corpus.fingerprint()[:8]}",
+                                    what=f"encoding on {cluster}", progress=progress))
     order = [parts[k] for k in sorted(parts)]
     encoded = [t for part_ids, _ in order for t in part_ids]
     Z = np.concatenate([z for _, z in order]) if order else np.zeros((0, model.latent_dim), np.float32)

@@ -59,8 +59,8 @@ def reader(path: str, stamp: float, specs: tuple[str, ...]):
     (``core.latents.reader``); what every page encodes, reconstructs and decodes with."""
     if band_levels(path, stamp, specs) == "trained":
         return model(path, stamp)
-    with _progress_bar("Measuring the collection's band levels…") as update:
-        return levels_reader(model(path, stamp), corpus(specs), progress=update)
+    with _progress_bar("Measuring the collection's band levels…") as update:  # the choice is made: no second one
+        return levels_reader(model(path, stamp), corpus(specs), levels="collection", progress=update)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
