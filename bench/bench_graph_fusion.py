@@ -16,8 +16,8 @@ looks best was chosen by its scores, so read it as a lead, not a result::
     python -m bench.bench_graph_fusion manifest:../shared/data/hybrid_en_de_dev/manifest.csv hyb_conv_s0.pt --seeds 3
 
 The spectral embedding is transductive (a new track changes every track's coordinates) and its eigensolver
-grows quickly with the collection: 93 s for 10,000 random points on two cores, which is why it is not a
-latent part of the dashboard yet.
+grows quickly with the collection (``python -m bench.bench_graph_fusion random:10000`` times it alone), which
+is why it is not a latent part of the dashboard yet.
 """
 
 from __future__ import annotations
@@ -71,10 +71,17 @@ def graph_embedding(pieces: list[np.ndarray], *, k: int, dims: int) -> np.ndarra
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("source", help="the corpus, [KIND:]PATH (e.g. demo)")
-    p.add_argument("checkpoints", nargs="+", help="multimodal checkpoints (audio and lyrics blocks)")
+    p.add_argument("source", help="the corpus, [KIND:]PATH (e.g. demo); random:N times the embedding alone")
+    p.add_argument("checkpoints", nargs="*", help="multimodal checkpoints (audio and lyrics blocks)")
     p.add_argument("--seeds", type=int, default=3, help="K-Means seeds")
     args = p.parse_args()
+    if args.source.startswith("random:"):  # the cost alone: random:N, one 32-d and one 16-d block of N rows
+        n = int(args.source.partition(":")[2])
+        rng = np.random.default_rng(0)
+        t = time.perf_counter()
+        graph_embedding([rng.normal(size=(n, 32)), rng.normal(size=(n, 16))], k=20, dims=8)
+        print(f"graph k20 d8 of {n:,} random tracks: {time.perf_counter() - t:.1f} s")
+        return
     corpus = load_sources([args.source])
     for path in args.checkpoints:
         model = checkpoint.load(path)
