@@ -58,7 +58,8 @@ def _open_map(page, url):
     page.wait_for_function(f"() => ({VIEW}) && ({VIEW}).el.dataset.state === 'ready'", timeout=240_000)
     settle(page)
     # whatever stands above it (an offer, a note), the whole map is on screen for the clicks that follow
-    page.locator(".st-key-explore_scatter").scroll_into_view_if_needed()
+    # the live map: during a rerun Streamlit may still hold the previous run's copy, marked stale
+    page.locator('.st-key-explore_scatter[data-stale="false"]').scroll_into_view_if_needed()
     page.wait_for_timeout(300)
 
 
