@@ -3,7 +3,8 @@
 For each saved multimodal checkpoint (audio and lyrics blocks) and the corpus given, it scores, with
 ``bench_quality``'s one scoring path (K-Means NMI per label over seeds, leave-one-out 5-NN agreement):
 
-* ``balanced``: the shipped default part (``core.blocks``: each modality centred, at unit total variance);
+* ``balanced``: the balanced part (``core.blocks``: each modality centred, at unit total variance; the default
+  part until the joint part replaced it);
 * ``lyrics``: the lyrics block alone;
 * ``graph kK dD``: the spectral embedding (D dimensions) of the sum of the two modalities' k-NN graphs
   (K neighbours, Gaussian weights with a self-tuning width: each track's distance to its 7th neighbour);

@@ -19,7 +19,7 @@ Next to K-Means, the leave-one-out 5-NN agreement of every label (``core.metrics
 the map and "tracks like this one" rest on neighbours. A corpus with an ``artist`` column is scored
 against it too, so that a "language" cluster that is really a few artists shows.
 A model whose latent has an audio and a lyrics block (``core.blocks``) is scored on every part of it
-from the same fit: ``[balanced]`` (the default every page clusters), ``[audio]``, ``[lyrics]`` and
+from the same fit: ``[joint]`` (the default every page clusters), ``[balanced]``, ``[audio]``, ``[lyrics]`` and
 ``[all]`` (the raw concatenation).
 Prints the command, a Markdown table (mean ± std over seeds) and what fusion adds over the best
 single modality; writes the per-seed rows as CSV (``core.io.atomic_write``). CUDA is used by the
@@ -101,12 +101,12 @@ PROBE_FOLDS = 5
 
 
 def fusion_pairs(labels) -> dict[str, tuple[str, ...]]:
-    """(fused, its single modalities) of the representations present: every ``X [balanced]`` and ``X [all]``
-    against ``X [audio]``, ``X [lyrics]`` and :data:`SINGLE`, and :data:`FUSION`."""
+    """(fused, its single modalities) of the representations present: every ``X [joint]``, ``X [balanced]``
+    and ``X [all]`` against ``X [audio]``, ``X [lyrics]`` and :data:`SINGLE`, and :data:`FUSION`."""
     pairs = {k: v for k, v in FUSION.items() if k in labels}
     for label in labels:
         stem, _, part = label.rpartition(" [")
-        if part in ("balanced]", "all]"):
+        if part in ("joint]", "balanced]", "all]"):
             pairs[label] = (f"{stem} [audio]", f"{stem} [lyrics]", *SINGLE)
     return pairs
 

@@ -206,7 +206,7 @@ def _band_sums_on_cluster(model: Model, corpus, *, cluster: str, progress=None) 
 
 def latent_part(model: Model, Z: np.ndarray, part: str | None = None) -> np.ndarray:
     """The ``part`` of ``model``'s latents ``Z`` that clusterings, projections and neighbours see
-    (:func:`core.blocks.view`); None: the model's default (balanced for a model with lyrics and audio)."""
+    (:func:`core.blocks.view`); None: the model's default (joint for a model with lyrics and audio)."""
     found = model.latent_blocks()
     return blocks.view(Z, found, part or blocks.default_part(found))
 

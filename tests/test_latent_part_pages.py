@@ -19,17 +19,17 @@ def _open(page: str, checkpoint: str):
     return at
 
 
-def test_a_multimodal_checkpoint_clusters_its_balanced_part_and_the_user_can_choose_another(app_env):
+def test_a_multimodal_checkpoint_clusters_its_joint_part_and_the_user_can_choose_another(app_env):
     at = _open("clusters", "conv")
     part = at.selectbox(key="latent_part")
-    assert part.value == "balanced" and part.options == [
-        "audio + lyrics, balanced", "audio only", "lyrics only", "all dimensions as encoded"]
-    assert "audio + lyrics, balanced (48 dims)" in _texts(at)
-    balanced = {m.label: m.value for m in at.metric}
+    assert part.value == "joint" and part.options == [
+        "audio + lyrics, joint", "audio + lyrics, balanced", "audio only", "lyrics only", "all dimensions as encoded"]
+    assert "audio + lyrics, joint (48 dims)" in _texts(at)
+    joint = {m.label: m.value for m in at.metric}
     part.select("lyrics").run()
     assert not at.exception, [e.value for e in at.exception]
     assert "lyrics only (16 dims)" in _texts(at)
-    assert {m.label: m.value for m in at.metric} != balanced  # the metrics follow the part
+    assert {m.label: m.value for m in at.metric} != joint  # the metrics follow the part
     at.switch_page("views/explore_page.py").run()
     assert "lyrics only (16 dims)" in _texts(at)  # the map projects the same part
 

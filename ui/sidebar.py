@@ -90,5 +90,6 @@ def part_choice() -> None:
     st.selectbox("Latent part to cluster and map", offered, key=PART, format_func=PART_LABELS.get,
                  help="This checkpoint has an audio and a lyrics block. " + " ".join(
                      f"**{PART_LABELS[p]}**: {PARTS[p]}." for p in offered)
-                 + f" The default, **{PART_LABELS[offered[0]]}**, is chosen without labels: it keeps the larger "
-                   "audio block from drowning the lyrics.")
+                 + f" The default, **{PART_LABELS[offered[0]]}**, is chosen without labels: the audio counts as "
+                   "far as it agrees with the lyrics, so the larger audio block cannot drown what the lyrics "
+                   "know, and a track without lyrics is still placed.")

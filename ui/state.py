@@ -22,11 +22,11 @@ from ui.caches import corpus, eps_choice, latents, model
 SPECS = "corpus_specs"
 CHECKPOINT = "checkpoint"
 CLUSTERING = "clustering"
-#: The latent part the user chose in the sidebar (a multimodal model's default: "balanced").
+#: The latent part the user chose in the sidebar (a model with audio and lyrics: "joint" by default).
 PART = "latent_part"
 #: Short names of the latent parts in the sidebar (PARTS holds what each means).
-PART_LABELS = {"balanced": "audio + lyrics, balanced", "audio": "audio only", "lyrics": "lyrics only",
-               "all": "all dimensions as encoded"}
+PART_LABELS = {"joint": "audio + lyrics, joint", "balanced": "audio + lyrics, balanced", "audio": "audio only",
+               "lyrics": "lyrics only", "all": "all dimensions as encoded"}
 #: The projection before the user has chosen one on Explore.
 DEFAULT_PROJECTION = "tsne"
 
@@ -81,7 +81,7 @@ def part_for(path: str, stamp: float) -> str:
 
 
 def part_summary(path: str, stamp: float, width: int, specs: tuple[str, ...] | None = None) -> str:
-    """``"latent size 56 · audio + lyrics, balanced (48 dims)"``: what a page clusters, in words; with the
+    """``"latent size 56 · audio + lyrics, joint (48 dims)"``: what a page clusters, in words; with the
     corpus ``specs``, it says when no track has lyrics (every lyrics block is then the prior)."""
     loaded = model(path, stamp)
     if len(parts(loaded.latent_blocks())) < 2:

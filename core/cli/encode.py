@@ -24,8 +24,8 @@ def register(subparsers) -> None:
             "Encode every track of the SOURCES with a checkpoint and write one row per track: track_id, "
             "genre, language and the latent means (z0..z{d-1}; a model with audio and lyrics names its "
             "columns by block, audio_*, crop_*, lyrics_*). --part chooses which part of the latent: a model "
-            "with audio and lyrics writes its 'balanced' part by default (each modality scaled to unit "
-            "variance, the part the dashboard clusters), 'all' writes the posterior means as encoded. Features are extracted (and cached) as needed; "
+            "with audio and lyrics writes its 'joint' part by default (the lyrics, and the audio as far as it "
+            "predicts them: the part the dashboard clusters), 'all' writes the posterior means as encoded. Features are extracted (and cached) as needed; "
             "the latents are cached too, so a second run only reads the cache. With --cluster the corpus "
             "is encoded on Dask in chunks (the model is sent to each worker once). Tracks whose inputs "
             "cannot be built are left out. The output is written atomically."
@@ -41,7 +41,7 @@ def register(subparsers) -> None:
                         "paths); default: this process")
     p.add_argument("--part", choices=list(PARTS), default=None,
                    help="which part of the latent to write: " + "; ".join(f"{k}: {v}" for k, v in PARTS.items())
-                        + " (default: balanced for a model with audio and lyrics, else all)")
+                        + " (default: joint for a model with audio and lyrics, else all)")
     p.add_argument("--levels", choices=list(LEVELS), default="auto",
                    help="mel band levels a spectrogram model standardises the audio by: " + "; ".join(
                        f"{k}: {v}" for k, v in LEVELS.items()) + f" (auto needs {MIN_LEVEL_TRACKS} tracks). The "
