@@ -142,16 +142,18 @@ def ridge_map(X: np.ndarray, Y: np.ndarray, *, grid: int = 25) -> tuple[np.ndarr
     (B, alpha): B [shape=(p, q)] with ``X @ B`` the fitted values, and the strength chosen. Costs
     O(n p^2 + n p q): every strength is scored from one eigendecomposition of the p x p Gram matrix.
     """
-    X, Y = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64)
+    X, Y = np.asarray(X), np.asarray(Y)
     n = len(X)
-    eig, V = np.linalg.eigh(X.T @ X)
+    # Gram-level sums only, so that a million float32 rows are never copied to float64
+    gram, cross = (X.T @ X).astype(np.float64), (X.T @ Y).astype(np.float64)
+    eig, V = np.linalg.eigh(gram)
     keep = eig > eig.max(initial=0.0) * 1e-10
     eig, V = eig[keep], V[:, keep]
     if not len(eig):
         return np.zeros((X.shape[1], Y.shape[1])), 0.0
     # Y's coordinates along X's principal directions: X = U diag(s) V.T, R = U.T @ Y = diag(1/s) V.T X.T Y
-    R = (V.T @ (X.T @ Y)) / np.sqrt(eig)[:, None]
-    outside = float(np.sum(Y ** 2) - np.sum(R ** 2))  # the part of Y no strength can fit
+    R = (V.T @ cross) / np.sqrt(eig)[:, None]
+    outside = float(np.sum(np.square(Y, dtype=np.float64)) - np.sum(R ** 2))  # the part no strength can fit
     best = (np.inf, 0.0)
     for alpha in eig.mean() * np.logspace(-4, 2, grid):
         shrink = eig / (eig + alpha)
@@ -159,22 +161,21 @@ def ridge_map(X: np.ndarray, Y: np.ndarray, *, grid: int = 25) -> tuple[np.ndarr
         gcv = rss / max(n * (1 - shrink.sum() / n) ** 2, 1e-12)
         best = min(best, (gcv, alpha))
     alpha = best[1]
-    B = V @ ((V.T @ (X.T @ Y)) / (eig + alpha)[:, None])
+    B = V @ ((V.T @ cross) / (eig + alpha)[:, None])
     return B, float(alpha)
 
 
 def _joint(audio: np.ndarray, lyrics: np.ndarray, has_lyrics: np.ndarray) -> list[np.ndarray]:
     """The joint part's two pieces (module docstring): the audio through its map to the lyrics, and the
     lyrics (the audio's estimate of them where a track has none), both centred on the tracks with lyrics."""
-    A, L = audio.astype(np.float64), lyrics.astype(np.float64)
-    A = A - A[has_lyrics].mean(0)
-    L = L - L[has_lyrics].mean(0)
+    A = audio - audio[has_lyrics].mean(0, dtype=np.float64).astype(audio.dtype)
+    L = lyrics - lyrics[has_lyrics].mean(0, dtype=np.float64).astype(lyrics.dtype)
     B, _ = ridge_map(A[has_lyrics], L[has_lyrics])
-    estimate = A @ B
+    estimate = A @ B.astype(A.dtype)
     # (B B^T)^(1/2): distances through it equal distances between the audio's estimates of the lyrics, but
     # the audio keeps its own columns (the part has the balanced part's columns and names).
     w, U = np.linalg.eigh(B @ B.T)
-    through = A @ (U * np.sqrt(np.clip(w, 0, None))) @ U.T
+    through = A @ ((U * np.sqrt(np.clip(w, 0, None))) @ U.T).astype(A.dtype)
     return [through, np.where(has_lyrics[:, None], L, estimate)]
 
 
