@@ -72,3 +72,25 @@ def test_a_corpus_without_lyrics_is_said_to_be_placed_by_its_audio(app_env):
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert "no track here has lyrics, so the audio alone places the tracks" in _texts(at)
+
+
+def test_a_corpus_with_too_few_lyrics_for_the_joint_part_is_told_it_sees_the_balanced_part(app_env):
+    import pandas as pd
+
+    from core.blocks import MIN_PAIRED
+    from ui import state
+
+    manifest = pd.read_csv(app_env / "demo" / "manifest.csv", keep_default_na=False)
+    manifest["path"] = [str(app_env / "demo" / p) for p in manifest["path"]]
+    keep = manifest.index[manifest["lyrics"].str.strip() != ""][:3]
+    manifest.loc[~manifest.index.isin(keep), "lyrics"] = ""
+    few = app_env / "few_lyrics.csv"
+    manifest.to_csv(few, index=False)
+    at = _app()
+    at.session_state[state.SPECS] = [f"manifest:{few}"]
+    at.run()
+    at.switch_page("views/clusters_page.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="latent_part").value == "joint"
+    said = f"only 3 tracks here have lyrics, too few to relate the audio to them ({MIN_PAIRED} needed)"
+    assert said in _texts(at)

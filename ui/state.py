@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 
 from core import shelf, workspace
-from core.blocks import parts
+from core.blocks import MIN_PAIRED, parts
 from core.clustering import CLUSTERERS, ClusterResult
 from core.errors import BadInputError
 from ui import caches
@@ -87,8 +87,14 @@ def part_summary(path: str, stamp: float, width: int, specs: tuple[str, ...] | N
     if len(parts(loaded.latent_blocks())) < 2:
         return f"latent size {width}"
     text = f"latent size {loaded.latent_dim} · {PART_LABELS[part_for(path, stamp)]} ({width} dims)"
-    if specs is not None and not corpus(specs).has_lyrics:
+    if specs is None:
+        return text
+    with_lyrics = corpus(specs).lyrics_count
+    if not with_lyrics:
         text += " · no track here has lyrics, so the audio alone places the tracks"
+    elif part_for(path, stamp) == "joint" and with_lyrics < MIN_PAIRED:
+        text += (f" · only {with_lyrics} tracks here have lyrics, too few to relate the audio to them "
+                 f"({MIN_PAIRED} needed), so the joint part is the balanced one")
     return text
 
 

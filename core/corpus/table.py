@@ -123,7 +123,12 @@ class Corpus:
 
     @property
     def has_lyrics(self) -> bool:
-        return bool((self.tracks["lyrics"].str.strip() != "").any())
+        return self.lyrics_count > 0
+
+    @property
+    def lyrics_count(self) -> int:
+        """How many tracks have lyrics."""
+        return int((self.tracks["lyrics"].str.strip() != "").sum())
 
     def label_columns(self) -> list[str]:
         """Columns usable as ground truth for external metrics: genre, language, then extras.
