@@ -68,10 +68,21 @@ def wait_for_scatter(page, *, timeout: float = 180_000) -> None:
 
 
 def point_position(page, trace: int = 0, index: int = 0) -> tuple[float, float]:
-    """Page coordinates (x, y) of point ``index`` of trace ``trace`` of the page's first Plotly figure."""
+    """Page coordinates (x, y) of point ``index`` of trace ``trace`` of the page's first Plotly figure,
+    scrolled into the window first: a tall map can hold the point below the window's edge, where a click
+    would land on nothing."""
     return page.evaluate(
         """([t, i]) => { const g = document.querySelector('.js-plotly-plot');
             const d = g._fullData[t]; const xa = g._fullLayout.xaxis, ya = g._fullLayout.yaxis;
-            const r = g.getBoundingClientRect();
-            return [r.left + xa._offset + xa.l2p(d.x[i]), r.top + ya._offset + ya.l2p(d.y[i])]; }""",
+            const at = () => { const r = g.getBoundingClientRect();
+                return [r.left + xa._offset + xa.l2p(d.x[i]), r.top + ya._offset + ya.l2p(d.y[i])]; };
+            let [x, y] = at();
+            if (y < 80 || y > window.innerHeight - 80) {
+                let box = g.parentElement;  // the nearest ancestor that scrolls (Streamlit's main area)
+                while (box && !(box.scrollHeight > box.clientHeight && /(auto|scroll)/.test(getComputedStyle(box).overflowY)))
+                    box = box.parentElement;
+                (box || document.scrollingElement).scrollBy(0, y - window.innerHeight / 2);
+                [x, y] = at();
+            }
+            return [x, y]; }""",
         [trace, index])
