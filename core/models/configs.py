@@ -55,8 +55,9 @@ class ConvVAEConfig:
     temporal latent, one step every ``temporal_hop`` frames of a crop, carry when things happen in it (the
     rhythm the static latents smeared: onset-envelope correlation .003 without it on the demo, .86 with 4
     channels every 4 frames); the track embedding keeps one value per channel (how much it moves). It is an
-    option, off by default (0, the design of the shipped files): on the demo it also moved the balanced
-    part's language NMI from .498 to .427 (RESULTS.md). A checkpoint written before the field existed loads
+    option, off by default (0, the design of the shipped files): on the demo, the file the default seed makes
+    has a joint part whose language NMI falls .07 short of its own lyrics part's (RESULTS.md, "A temporal
+    latent"), though three seeds of it meet the multimodal goals on average. A checkpoint written before the field existed loads
     as the design it was (:attr:`stored_defaults`), whatever the default becomes.
     ``lyrics_latent_dim`` is the lyrics block; the latent vector is their concatenation
     (``modality="both"``: 32 + 8 + 16 values; + ``temporal_dim`` with the temporal latent).
