@@ -40,8 +40,8 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["LatentBlock", "PARTS", "MIN_PAIRED", "parts", "default_part", "view", "missing_rows", "column_names",
-           "unit_variance", "ridge_map"]
+__all__ = ["LatentBlock", "PARTS", "MIN_PAIRED", "parts", "default_part", "view", "fitted_part", "missing_rows",
+           "column_names", "unit_variance", "ridge_map"]
 
 #: What each part means, in the words the dashboard and the CLI show.
 PARTS: dict[str, str] = {
@@ -179,6 +179,16 @@ def _joint(audio: np.ndarray, lyrics: np.ndarray, has_lyrics: np.ndarray) -> lis
     return [through, np.where(has_lyrics[:, None], L, estimate)]
 
 
+def fitted_part(Z: np.ndarray, blocks: Sequence[LatentBlock], part: str) -> str:
+    """The part :func:`view` gives for ``part``: ``"balanced"`` for ``"joint"`` when fewer than
+    :data:`MIN_PAIRED` rows of ``Z`` have lyrics (the map from audio to lyrics has nothing to be fitted on)."""
+    if part != "joint":
+        return part
+    lyrics = [b for b in blocks if b.track_level and b.modality == "lyrics"]
+    with_lyrics = int(np.sum(~np.all([missing_rows(Z, b) for b in lyrics], axis=0))) if len(Z) else 0
+    return "joint" if with_lyrics >= MIN_PAIRED else "balanced"
+
+
 def view(Z: np.ndarray, blocks: Sequence[LatentBlock], part: str) -> np.ndarray:
     """The ``part`` of latents ``Z`` (n, d) of a model with ``blocks``: (n, d') float32.
 
@@ -190,14 +200,12 @@ def view(Z: np.ndarray, blocks: Sequence[LatentBlock], part: str) -> np.ndarray:
     if part == "all":
         return Z
     pieces = [Z[:, np.concatenate([np.arange(b.start, b.stop) for b in group])] for group in groups]
+    part = fitted_part(Z, blocks, part)
     if part == "joint":
         order = [group[0].modality for group in groups]
         a, w = order.index("audio"), order.index("lyrics")
         has_lyrics = ~np.all(pieces[w] == 0, axis=1)  # the prior mean exactly: the lyrics were absent
-        if int(has_lyrics.sum()) >= MIN_PAIRED:
-            pieces[a], pieces[w] = _joint(pieces[a], pieces[w], has_lyrics)
-        else:
-            part = "balanced"
+        pieces[a], pieces[w] = _joint(pieces[a], pieces[w], has_lyrics)
     if part == "balanced":
         pieces = [unit_variance(B) for B in pieces]
     return np.ascontiguousarray(np.concatenate(pieces, axis=1), dtype=np.float32)

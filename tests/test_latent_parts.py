@@ -107,7 +107,9 @@ def test_encode_writes_the_joint_part_by_default_and_every_dimension_on_request(
     out = tmp_path / "z.csv"
     assert main(["encode", "checkpoints/conv.pt", f"demo:{demo}", "--out", str(out)]) == 0
     joint = pd.read_csv(out)
-    assert "(joint part)" in capsys.readouterr().out
+    # 12 tracks: too few with lyrics to fit the joint part's map, and the message says so
+    said = capsys.readouterr().out
+    assert "(joint part, which is the balanced part here: fewer than 20 tracks have lyrics" in said, said
     dims = [c for c in joint.columns if c not in ("track_id", "genre", "language")]
     assert dims[0] == "audio_0" and dims[-1].startswith("lyrics_") and not any(c.startswith("crop_") for c in dims)
     assert main(["encode", "checkpoints/conv.pt", f"demo:{demo}", "--out", str(out), "--part", "all"]) == 0
@@ -195,8 +197,11 @@ def test_a_track_without_lyrics_is_placed_by_the_audios_estimate_of_them():
 def test_with_too_few_tracks_with_lyrics_the_joint_part_is_the_balanced_part():
     Z, _, _ = shared_style(n=200, without_lyrics=200 - (blocks.MIN_PAIRED - 1))
     np.testing.assert_array_equal(blocks.view(Z, AUDIO_LYRICS, "joint"), blocks.view(Z, AUDIO_LYRICS, "balanced"))
+    assert blocks.fitted_part(Z, AUDIO_LYRICS, "joint") == "balanced"
     Z, _, _ = shared_style(n=200, without_lyrics=200 - blocks.MIN_PAIRED)
     assert not np.allclose(blocks.view(Z, AUDIO_LYRICS, "joint"), blocks.view(Z, AUDIO_LYRICS, "balanced"))
+    assert blocks.fitted_part(Z, AUDIO_LYRICS, "joint") == "joint"
+    assert blocks.fitted_part(Z, AUDIO_LYRICS, "lyrics") == "lyrics"
 
 
 def test_ridge_map_chooses_its_strength_without_labels():

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.blocks import PARTS, column_names, default_part, parts, view
+from core.blocks import MIN_PAIRED, PARTS, column_names, default_part, fitted_part, parts, view
 from core.corpus import load_sources
 from core.errors import BadInputError
 from core.distributed import parse_cluster
@@ -69,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
     part = args.part or default_part(found)
     if part not in parts(found):
         raise BadInputError("--part", f"'{part}' is not a part of this checkpoint; it has {parts(found)}")
+    fallback = (f", which is the balanced part here: fewer than {MIN_PAIRED} tracks have lyrics to relate the "
+                "audio to" if fitted_part(Z, found, part) != part else "")
     Z = view(Z, found, part)
     tracks = corpus.tracks.set_index("track_id").loc[ids]
     out = pd.DataFrame({"track_id": ids, "genre": tracks["genre"].to_numpy(),
@@ -76,6 +78,6 @@ def run(args: argparse.Namespace) -> int:
     out = pd.concat([out, pd.DataFrame(Z, columns=column_names(found, part))], axis=1)
     write_table(out, args.out)
     levels = " with the collection's band levels" if band_levels_of(model) == "collection" else ""
-    print(f"wrote the {Z.shape[1]}-d latents ({part} part{levels}) of {len(out)} of {len(corpus)} tracks to "
+    print(f"wrote the {Z.shape[1]}-d latents ({part} part{fallback}{levels}) of {len(out)} of {len(corpus)} tracks to "
           f"{args.out}")
     return 0 if len(out) else 1
