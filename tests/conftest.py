@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import os
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("SONGSCAPE_SHARED", ROOT.parent / "shared" / "data"))
+
+# Each test worker keeps its own compiled numba kernels. Two workers that compile the same librosa kernel
+# into one folder at the same moment can leave an index that points at the other's machine code; every
+# later load of it then crashes the process (seen in a fresh clone: a segmentation fault in librosa's beat
+# tracker, twice, until the folder was removed). numba reads the folder once, when it is first imported.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if _WORKER and "numba" not in sys.modules:
+    _base = os.environ.get("NUMBA_CACHE_DIR") or tempfile.gettempdir()
+    os.environ["NUMBA_CACHE_DIR"] = str(Path(_base) / f"test-worker-{_WORKER}")
 
 
 @pytest.fixture(autouse=True, scope="session")
