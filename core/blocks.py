@@ -179,14 +179,18 @@ def _joint(audio: np.ndarray, lyrics: np.ndarray, has_lyrics: np.ndarray) -> lis
     return [through, np.where(has_lyrics[:, None], L, estimate)]
 
 
+def _lyrics_rows(Z: np.ndarray, blocks: Sequence[LatentBlock]) -> np.ndarray:
+    """(n,) bool: rows whose track-level lyrics blocks are not all the prior mean (the track had lyrics)."""
+    lyrics = [b for b in blocks if b.track_level and b.modality == "lyrics"]
+    return ~np.all([missing_rows(Z, b) for b in lyrics], axis=0) if len(Z) else np.zeros(0, dtype=bool)
+
+
 def fitted_part(Z: np.ndarray, blocks: Sequence[LatentBlock], part: str) -> str:
     """The part :func:`view` gives for ``part``: ``"balanced"`` for ``"joint"`` when fewer than
     :data:`MIN_PAIRED` rows of ``Z`` have lyrics (the map from audio to lyrics has nothing to be fitted on)."""
     if part != "joint":
         return part
-    lyrics = [b for b in blocks if b.track_level and b.modality == "lyrics"]
-    with_lyrics = int(np.sum(~np.all([missing_rows(Z, b) for b in lyrics], axis=0))) if len(Z) else 0
-    return "joint" if with_lyrics >= MIN_PAIRED else "balanced"
+    return "joint" if int(_lyrics_rows(Z, blocks).sum()) >= MIN_PAIRED else "balanced"
 
 
 def view(Z: np.ndarray, blocks: Sequence[LatentBlock], part: str) -> np.ndarray:
@@ -204,8 +208,7 @@ def view(Z: np.ndarray, blocks: Sequence[LatentBlock], part: str) -> np.ndarray:
     if part == "joint":
         order = [group[0].modality for group in groups]
         a, w = order.index("audio"), order.index("lyrics")
-        has_lyrics = ~np.all(pieces[w] == 0, axis=1)  # the prior mean exactly: the lyrics were absent
-        pieces[a], pieces[w] = _joint(pieces[a], pieces[w], has_lyrics)
+        pieces[a], pieces[w] = _joint(pieces[a], pieces[w], _lyrics_rows(Z, blocks))
     if part == "balanced":
         pieces = [unit_variance(B) for B in pieces]
     return np.ascontiguousarray(np.concatenate(pieces, axis=1), dtype=np.float32)
