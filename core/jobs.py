@@ -467,7 +467,8 @@ def estimate_evaluation(corpus, *, seeds: int = 1, epochs_scale: float = 1.0, ta
         key = (spec.model, tuple(sorted(spec.config.items())))
         if key not in timed:
             timed[key] = measure(corpus, spec.model, dict(spec.config))
-        epochs = scaled_epochs(model, epochs_scale)
+        # every epoch timed as a main-stage step costs: a refinement step (frozen encoders) costs less
+        epochs = create(spec.model, **{**spec.config, "epochs": scaled_epochs(model, epochs_scale)}).epochs
         parts.append((task, spec.label, runs, runs * timed[key].seconds(epochs, model.training.steps_per_epoch)))
     parts.sort(key=lambda p: -p[3])
     return EvaluationTime(sum(p[3] for p in parts), tuple(parts), tuple(dict.fromkeys(untimed)))

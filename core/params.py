@@ -154,8 +154,8 @@ _SPECS = (
     Spec("crop_frames", int, 8, 100_000, help="log-mel frames of each random crop"),
     Spec("eval_hop", int, 1, 100_000, help="frames between the crops whose posteriors encode a track"),
     Spec("temporal_dim", int, 0, 64, label="temporal latent channels",
-         help="conv/beta: channels of the temporal latent, a sequence that carries when things happen in a crop "
-              "(0 = none, the default; 4 = the measured design)"),
+         help="conv/beta: channels of the temporal latent, a sequence that carries when things happen in a crop, "
+              "so that reconstructions keep the rhythm (0 = none; default 4)"),
     Spec("temporal_hop", int, 1, 8, label="temporal latent hop (frames)",
          help="conv/beta: frames per step of the temporal latent (1, 2, 4 or 8)"),
     Spec("modality", str, choices=("both", "audio", "lyrics"),
@@ -179,6 +179,10 @@ _SPECS = (
     Spec("weight_decay", float, 0.0, 10.0, help="AdamW weight decay"),
     Spec("lr_warmup_steps", int, 0, 10_000_000, help="the learning rate grows linearly over this many steps"),
     Spec("clip_norm", float, 0.0, 1e6, low_inclusive=False, help="the gradient norm is clipped to this"),
+    Spec("refine_epochs", int, 0, 100_000, widget_max=1000, label="refinement epochs",
+         help="conv/beta with a temporal latent: epochs after the main ones in which only the temporal latent and "
+              "the audio decoder learn, the encoders frozen (at most a third of --epochs; 0 = the temporal latent "
+              "trains from the first step with everything else)"),
     # ---- the β-VAE loss (core.models.losses.LossSettings)
     Spec("beta", float, 0.0, 1e6, step=0.5, widget_max=64.0, label="β (KL weight)",
          help="weight of the KL term (VAEs)"),

@@ -3,12 +3,15 @@ so that the reconstructions keep the rhythm while the track block stays what is 
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import torch
 
 from core import blocks, checkpoint
 from core.checkpoint.integrity import content_checksum
+from core.errors import CheckpointError
 from core.inputs import ModelInputs
 from core.models import create
 from core.models.conv import ConvVAEModule
@@ -124,5 +127,122 @@ def _fit_onset_r(inputs: ModelInputs, **extra) -> float:
 def test_a_tiny_fit_follows_a_rhythm_that_the_static_design_smears():
     inputs = _rhythmic()
     static = _fit_onset_r(inputs, temporal_dim=0)
-    temporal = _fit_onset_r(inputs, temporal_dim=2, temporal_hop=2)
+    temporal = _fit_onset_r(inputs, temporal_dim=2, temporal_hop=2, refine_epochs=0)  # trained from the first step
     assert temporal > 0.5 and temporal > static + 0.3, (static, temporal)
+
+
+def _staged(**extra):
+    settings = dict(modality="audio", width=16, latent_dim=4, crop_latent_dim=2, crops_per_track=2, crop_frames=32,
+                    temporal_dim=2, temporal_hop=2, epochs=9, refine_epochs=3, steps_per_epoch=40, batch_size=16,
+                    warmup_steps=20, lr_warmup_steps=10, random_state=0)
+    return create("conv", **{**settings, **extra})
+
+
+def _onset_r(model, inputs) -> float:
+    return onset_envelope_correlation(original=model.excerpt(inputs)[0], reconstruction=model.reconstruct(inputs).mel)
+
+
+def test_the_refinement_puts_time_back_and_leaves_the_clustered_latents_as_the_main_stage_made_them():
+    inputs = _rhythmic()
+    model = _staged()
+    assert (model.main_epochs, model.refine_epochs, model.epochs) == (9, 3, 12)
+    saved = {}
+    model.fit(inputs, save_state=lambda state: saved.update({state["epoch"]: {
+        k: v.detach().clone() for k, v in state["last_weights"].items()}}))
+    assert [h["epoch"] for h in model.history_] == list(range(1, 13)) and model.module_.temporal_on
+    assert [h["stage"] for h in model.history_] == ["main"] * 9 + ["refine"] * 3
+    main_end, final = saved[9], model.module_.state_dict()
+
+    def changed(prefix: str, a: dict, b: dict) -> bool:
+        return any(not torch.equal(a[k], b[k]) for k in a if k.startswith(prefix))
+
+    # the main stage leaves the temporal path out: its decoder side held at zero, its encoder head untouched
+    assert not main_end["audio_decoder.temporal.weight"].any() and not changed("audio_encoder.temporal.", saved[1], main_end)
+    # the refinement changes only the temporal path, the decoder and the per-band sigma: the encoder that makes
+    # the clustered latents is the main stage's, bit for bit
+    for name in final:
+        learnt = name.startswith(("audio_encoder.temporal.", "audio_decoder.", "mel_scale."))
+        assert (not torch.equal(final[name], main_end[name])) == learnt or name == "audio_decoder.temporal.bias", name
+    # the learning rate warms up again over the refinement, after the main stage's cosine has run out
+    lr = [h["lr"] for h in model.history_]
+    assert lr[8] < 0.05 * lr[0] and lr[9] > 10 * lr[8]
+
+    refined = _onset_r(model, inputs)
+    track = model.encode(inputs)[:, :4]
+    model.module_.load_state_dict(main_end)
+    assert _onset_r(model, inputs) + 0.3 < refined and refined > 0.5
+    np.testing.assert_array_equal(model.encode(inputs)[:, :4], track)
+
+
+def test_a_run_stopped_in_the_refinement_resumes_to_the_same_model(tmp_path):
+    inputs = _rhythmic(n=8)
+    full = _staged(epochs=3, refine_epochs=1, steps_per_epoch=6).fit(inputs)
+    state = tmp_path / "state.pt"
+    stop = threading.Event()
+
+    def on_epoch(info):
+        if info["epoch"] == 3:
+            stop.set()
+    part = checkpoint.fit(_staged(epochs=3, refine_epochs=1, steps_per_epoch=6), inputs, state, callback=on_epoch,
+                          stop=stop)
+    assert len(part.history_) == 3 and checkpoint.describe(state)["resumable"]
+    resumed = checkpoint.resume(state, inputs)
+    assert [h["epoch"] for h in resumed.history_] == [1, 2, 3, 4]
+    for a, b in zip(resumed.history_, full.history_):
+        assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-5)
+    np.testing.assert_allclose(resumed.reconstruct(inputs).mel, full.reconstruct(inputs).mel, rtol=1e-4, atol=1e-3)
+
+
+def test_a_network_without_a_temporal_latent_has_no_refinement():
+    assert create("conv", temporal_dim=0).epochs == create("conv").main_epochs
+    assert create("conv", modality="lyrics").refine_epochs == 0
+    assert create("conv", epochs=6).refine_epochs == 2  # cut to a third of a short run
+    from core.training import TrainConfig, train
+    net = torch.nn.Linear(2, 2)
+    with pytest.raises(ValueError, match="no refinement stage"):
+        train(net, VAELoss(), {"x": torch.zeros(4, 2)}, TrainConfig(epochs=1, refine_epochs=1))
+    with pytest.raises(ValueError, match="no refinement stage"):
+        _module(temporal_dim=0).training_stage("refine")
+
+
+def test_the_training_curves_shade_the_refinement():
+    import pandas as pd
+    from ui import figures
+    epochs = pd.DataFrame({"epoch": [1, 2, 3, 4], "loss": [4.0, 3.0, 2.5, 1.0], "val_loss": [4.0, 3.0, 2.4, 1.1],
+                           "stage": ["main", "main", "main", "refine"]})
+    shaded = [(s.x0, s.x1) for s in figures.loss_curves(epochs).layout.shapes]
+    assert shaded == [(3.5, 4.5)]
+    assert not figures.loss_curves(epochs.drop(columns="stage")).layout.shapes
+
+
+def test_a_finished_run_without_the_temporal_latent_gains_it_and_keeps_its_latents(tmp_path):
+    inputs = _rhythmic()
+    static = _staged(temporal_dim=0, refine_epochs=0)
+    checkpoint.fit(static, inputs, tmp_path / "static.pt")
+    out = tmp_path / "refined.pt"
+    refined = checkpoint.refine(tmp_path / "static.pt", inputs, out)
+    # the model's own temporal latent (4 channels), three refinement epochs (a third of the nine it trained)
+    assert refined.config.temporal_dim == 4 and (refined.main_epochs, refined.refine_epochs) == (9, 3)
+    assert [h.get("stage") for h in refined.history_] == ["main"] * 9 + ["refine"] * 3
+    np.testing.assert_array_equal(refined.encode(inputs)[:, :6], static.encode(inputs))  # track 4 + crop 2
+    assert _onset_r(refined, inputs) > _onset_r(static, inputs) + 0.3
+    loaded = checkpoint.load(out)
+    np.testing.assert_array_equal(loaded.encode(inputs), refined.encode(inputs))
+    info = checkpoint.describe(out)
+    assert info["train_config"]["refine_epochs"] == 10 and info["history"]["refine_epochs"] == 3  # cut to a third
+
+    with pytest.raises(CheckpointError, match="already had its refinement"):
+        checkpoint.refine(out, inputs, tmp_path / "again.pt")
+    with pytest.raises(CheckpointError, match="other data"):
+        checkpoint.refine(tmp_path / "static.pt", _rhythmic(seed=1), tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="nothing to refine"):
+        checkpoint.refine(tmp_path / "static.pt", inputs, tmp_path / "none.pt", refine_epochs=0)
+    assert not (tmp_path / "again.pt").exists() and not (tmp_path / "other.pt").exists()
+
+
+def test_only_a_spectrogram_model_with_audio_can_be_refined(tmp_path):
+    from tests.test_models import feature_inputs
+    checkpoint.fit(create("basic", epochs=2), feature_inputs(n=40), tmp_path / "basic.pt")
+    with pytest.raises(CheckpointError, match="no temporal latent to refine") as err:
+        checkpoint.refine(tmp_path / "basic.pt", feature_inputs(n=40), tmp_path / "out.pt")
+    assert "basic.pt" in str(err.value)

@@ -139,7 +139,8 @@ def test_typed_values_survive_a_model_change_untouched_ones_follow_the_model(app
     assert job.status == "done", job.error
     assert job.save_to.name.startswith("mine") and job.save_to.suffix == ".pt"
     info = checkpoint.describe(job.save_to)
-    assert info["model"] == "conv" and info["epochs_trained"] == 6 and info["train_config"]["epochs"] == 6
+    # 6 epochs, then a refinement of the temporal latent cut to a third of them
+    assert info["model"] == "conv" and info["epochs_trained"] == 6 + 2 and info["train_config"]["epochs"] == 6
     at.run()  # the run ended: the form is back, with what was typed and a name no run has taken
     assert at.selectbox(key="train_model").value == "conv"
     assert at.text_input(key="train_name").value == shelf.next_run_name(job.save_to)
@@ -275,8 +276,9 @@ def test_before_start_the_page_says_how_long_and_offers_a_quick_run(app_env):
     at.selectbox(key="train_model").set_value("conv").run()
     assert not at.exception, [e.value for e in at.exception]
     estimate = next(m.value for m in at.markdown if "On this machine this run takes **about" in m.value)
-    assert "3,000 steps" in estimate, estimate
-    assert any("over the first **1,000** of this run's 3,000 steps" in c.value for c in at.caption)
+    # 3,000 steps of the main stage, then 1,000 of the refinement
+    assert "4,000 steps" in estimate and "the last 10 epochs a refinement" in estimate, estimate
+    assert any("over the first **1,000** of the main stage's 3,000 steps" in c.value for c in at.caption)
     quick = at.button(key="train_quick")
     assert quick.label.startswith("Quick run: about"), quick.label
     quick.click().run()
@@ -284,7 +286,7 @@ def test_before_start_the_page_says_how_long_and_offers_a_quick_run(app_env):
     preset = MODELS["conv"].quick_training  # its keys are the form's fields
     assert {k: at.number_input(key=f"train_{k}").value for k in preset} == preset
     steps = preset["epochs"] * preset["steps_per_epoch"]
-    assert any(f"over the first **{steps // 3:,}** of this run's {steps:,} steps" in c.value for c in at.caption)
+    assert any(f"over the first **{steps // 3:,}** of the main stage's {steps:,} steps" in c.value for c in at.caption)
 
 
 def test_the_forms_fields_are_the_config_fields_with_their_bounds_from_the_one_spec(app_env, monkeypatch):

@@ -163,7 +163,8 @@ def heatmap(table: pd.DataFrame, *, title: str, fmt: str = ".2f", height: int | 
 
 
 def loss_curves(epochs: pd.DataFrame, *, height: int = 320, log_y: bool = False) -> go.Figure:
-    """Training curves: total, reconstruction and KL (train solid, validation dashed); legend above the plot."""
+    """Training curves: total, reconstruction and KL (train solid, validation dashed); legend above the plot; the
+    refinement stage shaded where the run had one."""
     fig = go.Figure()
     for i, key in enumerate(("loss", "recon", "kl")):
         color = PALETTE[i]
@@ -172,6 +173,11 @@ def loss_curves(epochs: pd.DataFrame, *, height: int = 320, log_y: bool = False)
         if f"val_{key}" in epochs:
             fig.add_trace(go.Scatter(x=epochs["epoch"], y=epochs[f"val_{key}"], name=f"val {key}",
                                      line=dict(color=color, dash="dash")))
+    if "stage" in epochs and (epochs["stage"] == "refine").any():
+        # the refinement trains only the temporal latent and the decoder: the loss steps down where it starts
+        refine = epochs.loc[epochs["stage"] == "refine", "epoch"]
+        fig.add_vrect(x0=refine.min() - 0.5, x1=refine.max() + 0.5, fillcolor="#888", opacity=0.12, line_width=0,
+                      annotation_text="refinement: temporal latent and decoder", annotation_position="top left")
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), xaxis_title="epoch",
                       yaxis_title="loss per sample" + (" (log)" if log_y else ""),
                       legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0))

@@ -58,7 +58,9 @@ def model_help(name: str) -> str:
         return (f"{model.label}: 1-D convolutions (width {c.width}) over random {c.crop_frames}-frame crops of "
                 f"whole-clip log-mels (dB re. full scale, each band standardised), {c.crops_per_track} crops per "
                 f"track sharing a track latent of {c.latent_dim} beside a crop latent of {c.crop_latent_dim}"
-                + (f" and a temporal latent of {c.temporal_dim} channels every {c.temporal_hop} frames"
+                + (f" and a temporal latent of {c.temporal_dim} channels every {c.temporal_hop} frames (the rhythm "
+                   "of the reconstructions" + (f", learnt in {model.refine_epochs} epochs after the main ones with "
+                                               "the encoders frozen)" if model.refine_epochs else ")")
                    if c.temporal_dim else "")
                 + f"; + lyrics latent {c.lyrics_latent_dim}, concatenated; β = {model.training.beta:g}" + network)
     if model.training is None:
@@ -72,11 +74,13 @@ def model_help(name: str) -> str:
 
 def warm_up_line(name: str, epochs: int, steps: int) -> str:
     """What the β warm-up of this run is, in words: β is not the β asked for until it ends."""
-    warm_up = create(name, epochs=epochs, steps_per_epoch=steps).loss().warmup_steps
+    planned = create(name, epochs=epochs, steps_per_epoch=steps)
+    warm_up = planned.loss().warmup_steps
     if not warm_up:
         return "β is the β asked for from the first step (no warm-up)."
     total = epochs * steps
-    return (f"**β warm-up**: β grows from 0 to the β asked for over the first **{warm_up:,}** of this run's "
+    run = "the main stage's" if planned.refine_epochs else "this run's"
+    return (f"**β warm-up**: β grows from 0 to the β asked for over the first **{warm_up:,}** of {run} "
             f"{total:,} steps (epoch {-(-warm_up // steps)} of {epochs}), so the latent is not squeezed before it "
             f"has learnt anything; a run shorter than {3 * MODELS[name].training_defaults['warmup_steps']:,} "
             "steps warms up over its first third.")
@@ -98,16 +102,21 @@ def time_estimate(name: str, values: dict) -> None:
     except Exception as exc:  # the estimate is a help: a corpus this model cannot train on is said at Start
         st.caption(f"No time estimate: {exc}")
         return
-    epochs, steps = values["epochs"], values.get("steps_per_epoch")
+    steps = values.get("steps_per_epoch")
+    planned = create(name, epochs=values["epochs"])
+    epochs = planned.epochs  # with the refinement stage, where the model has one
     seconds = measured.seconds(epochs, steps)
     n_steps = epochs * (steps or measured.batches)
+    refine = (f", the last {planned.refine_epochs} epochs a refinement in which only the temporal latent and the "
+              "decoder learn" if planned.refine_epochs else "")
     st.markdown(f"⏱ On this machine this run takes **about {duration_words(seconds)}**: {n_steps:,} steps of "
-                f"{measured.step:.2g} s each, timed just now (the machine's load included).")
+                f"{measured.step:.2g} s each, timed just now (the machine's load included){refine}.")
     quick = getattr(MODELS[name], "quick_training", None)
     if quick and seconds > 5 * 60:
         q = jobs.training_time(specs, name, timed(latent_dim=values["latent_dim"], batch_size=quick["batch_size"],
                                                   width=quick["width"]))
-        st.button(f"Quick run: about {duration_words(q.seconds(quick['epochs'], quick['steps_per_epoch']))}",
+        quick_epochs = create(name, **quick).epochs
+        st.button(f"Quick run: about {duration_words(q.seconds(quick_epochs, quick['steps_per_epoch']))}",
                   key="train_quick", on_click=form.preset, kwargs=dict(quick),  # its keys are the form's fields
                   help=f"{quick['epochs']} epochs × {quick['steps_per_epoch']} steps of {quick['batch_size']} crops "
                        f"at width {quick['width']}: for a small machine. It learns less than the defaults.")

@@ -353,6 +353,8 @@ def describe(path: str | Path) -> dict:
         last = history[-1]
         info["history"] = {
             "epochs": len(history),
+            # epochs of the refinement stage (the temporal latent and the decoder only) among them
+            "refine_epochs": sum(1 for h in history if h.get("stage") == "refine"),
             "best_epoch": chosen.get("epoch"),
             "best_val_loss": chosen.get("val_loss"),
             "final_loss": last.get("loss"),

@@ -1,7 +1,10 @@
-"""Training into a checkpoint file: fit and save every epoch, resume a killed run exactly where it stopped."""
+"""Training into a checkpoint file: fit and save every epoch, resume a killed run exactly where it stopped, and give
+a finished run the refinement stage it did not have."""
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import threading
 from pathlib import Path
 from typing import Any
@@ -9,10 +12,13 @@ from typing import Any
 import torch
 
 from core.errors import BadInputError, CheckpointError
+from core.models.preprocessing import prep_from_state
 from core.inputs import ModelInputs
 from core.models import Model
 from core.models.configs import config_to_dict
 from core.checkpoint.format import DATA_KEY, read, save, training_data, unfitted
+from core.training.init import seeded_module
+from core.training.loop import TRAIN_STATE_VERSION
 
 
 def fit(model: Model, inputs: ModelInputs, path: str | Path, *, corpus: Any = None, callback: Any = None,
@@ -68,6 +74,66 @@ def resume(path: str | Path, inputs: ModelInputs, *, expect_model: str | None = 
     data = saved.get(DATA_KEY) or training_data(inputs)
     return _fit_into(model, inputs, path, callback=callback, stop=stop, monitoring=saved["monitor_config"],
                      resume_from=saved, data=data)
+
+
+def refine(source: str | Path, inputs: ModelInputs, path: str | Path, *, refine_epochs: int | None = None,
+           callback: Any = None, stop: threading.Event | None = None) -> Model:
+    """Give the finished run saved in ``source`` the refinement stage, writing the result to ``path``
+    (which may be ``source``: it is read first and written atomically).
+
+    The saved weights are the main stage and stay as they are: a spectrogram VAE without a temporal latent gains
+    one (the model's default ``temporal_dim``), and only the refinement trains (``refine_epochs``, by default the
+    model's), so the latents that are clustered are exactly the file's. Its inputs must be the data of the main
+    stage (checked by content where the file recorded it). Like any run, it writes ``path`` every epoch and a
+    killed refinement continues with :func:`resume`.
+    """
+    model, start = refinement(source, inputs, refine_epochs=refine_epochs)
+    data = start.get(DATA_KEY) or training_data(inputs)
+    return _fit_into(model, inputs, Path(path), callback=callback, stop=stop, monitoring=start["monitor_config"],
+                     resume_from=start, data=data)
+
+
+def refinement(source: str | Path, inputs: ModelInputs, *, refine_epochs: int | None = None) -> tuple[Model, dict]:
+    """What :func:`refine` runs: the model with its refinement stage (``model.epochs`` counts it) and the saved run
+    as a state that continues into it. Refused, naming the file, for a model without an audio decoder, an
+    unfinished or already refined run, or other data."""
+    source = Path(source)
+    saved = read(source)
+    old = unfitted(saved, source)
+    if not (getattr(old, "spectrogram_vae", False) and old.variational and old.config.modality != "lyrics"):
+        raise CheckpointError(source, f"holds a '{old.name}' model, which has no temporal latent to refine (a "
+                                      "spectrogram VAE with audio has one)")
+    if saved.get("train_state") is not None:
+        raise CheckpointError(source, "its run is unfinished: finish it with --resume first")
+    history = [dict(h) for h in saved["history"]]
+    if any(h.get("stage") == "refine" for h in history):
+        raise CheckpointError(source, "its run already had its refinement")
+    recorded = (saved.get(DATA_KEY) or {}).get("inputs_hash")
+    if recorded is not None and recorded != inputs.content_hash():
+        raise CheckpointError(source, f"was trained on other data (content hash {recorded}, this data "
+                                      f"{inputs.content_hash()}): the refinement needs the data of its main stage")
+    cls = type(old)
+    n = cls().training.refine_epochs if refine_epochs is None else int(refine_epochs)
+    config = dataclasses.replace(old.config, temporal_dim=old.config.temporal_dim or cls().config.temporal_dim)
+    model = cls(config, dataclasses.replace(old.training, epochs=len(history), refine_epochs=n),
+                random_state=old.random_state)
+    if not model.refine_epochs:
+        raise CheckpointError(source, f"nothing to refine: {n} refinement epochs (at most a third of the "
+                                      f"{len(history)} it trained, and at least 1)")
+    model.prep_ = prep_from_state(saved["feature_params"])
+    module = seeded_module(model._network, generator=torch.Generator().manual_seed(int(model.random_state)))
+    missing, unexpected = module.load_state_dict(saved["weights"], strict=False)
+    if unexpected or any(".temporal." not in f".{k}" for k in missing):
+        raise CheckpointError(source, "its weights do not fit the network with a temporal latent "
+                                      f"(missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]})")
+    module.training_stage("main")  # its way into the decoder starts at zero: the refinement starts from the file
+    weights = {k: v.detach().clone() for k, v in module.state_dict().items()}
+    for h in history:
+        h["stage"] = "main"
+    state = {"version": TRAIN_STATE_VERSION, "epoch": len(history), "epochs": model.epochs, "n_samples": len(inputs),
+             "random_state": int(model.random_state), "optimizer": None, "history": history, "last_weights": weights,
+             "best_val": math.inf, "best_epoch": len(history), "bad_epochs": 0}
+    return model, {**saved, "weights": weights, "train_state": state}
 
 
 def _check_resumable(model: Model, saved: dict, path: Path) -> None:

@@ -61,7 +61,10 @@ def run(args) -> int:
     hist = info.get("history")
     if hist:
         print("training")
-        print(f"  epochs           {hist['epochs']}")
+        refined = hist.get("refine_epochs")
+        print(f"  epochs           {hist['epochs']}" + (f"  ({hist['epochs'] - refined} main, then {refined} of "
+                                                         "refinement: temporal latent and decoder only)"
+                                                         if refined else ""))
         print(f"  best epoch       {hist['best_epoch']}  (val loss {_fmt(hist['best_val_loss'])})")
         print(f"  final loss       {_fmt(hist['final_loss'])}  (val {_fmt(hist['final_val_loss'])})")
         print(f"  final KL per dim {_fmt(hist['final_kl_per_dim'])}")

@@ -30,7 +30,7 @@ MODEL_NAMES = SPECS["model"].choices
 #: order ``--help`` lists them. A flag is only allowed for models that have the field.
 MODEL_FLAGS = ("epochs", "beta", "latent_dim", "lr", "batch_size", "modality", "inputs", "patience", "val_fraction",
                "warmup_epochs", "capacity", "capacity_epochs", "width", "steps_per_epoch", "warmup_steps",
-               "free_bits", "temporal_dim", "temporal_hop")
+               "free_bits", "temporal_dim", "temporal_hop", "refine_epochs")
 
 #: Exit status of a run that diverged (non-finite loss or KL blow-up).
 EXIT_DIVERGED = 3
@@ -51,6 +51,10 @@ def register(subparsers) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue the unfinished run saved in --out (same data, checked by content; its "
                         "settings are kept, --epochs may raise the total)")
+    p.add_argument("--refine-from", type=Path, metavar="CKPT",
+                   help="give the finished run in CKPT a refinement stage and save it as --out (may be CKPT): its "
+                        "weights are kept, a spectrogram VAE without a temporal latent gains one, and only the "
+                        "temporal latent and the audio decoder train, on the same data (--refine-epochs)")
     setting(p, "random_state", "--random-state", "--seed", dest="random_state")
     p.add_argument("--device", default="auto",
                    help="auto (CUDA only for the models it speeds up), cpu, cuda, cuda:1...")
@@ -120,7 +124,18 @@ def _run(args) -> int:
     cls = MODELS[args.model]
     out: Path = args.out
     saved = None
-    if args.resume:
+    if args.resume and args.refine_from:
+        print("error: --resume continues an unfinished run, --refine-from a finished one: give one", file=sys.stderr)
+        return 2
+    if args.refine_from:
+        saved = checkpoint.read(args.refine_from, expect_model=args.model)
+        ignored = sorted(k for k in overrides(args, cls) if k != "refine_epochs")
+        if ignored:
+            print(f"note: --refine-from keeps the saved settings; ignoring {ignored}", file=sys.stderr)
+        model = checkpoint.unfitted(saved, args.refine_from)
+        mel_params = saved["feature_params"].get("mel_params")
+        monitoring = saved["monitor_config"]
+    elif args.resume:
         saved = checkpoint.read(out, expect_model=args.model)
         if saved.get("train_state") is None:
             print(f"error: {out}: has no training state to resume (its training already finished)", file=sys.stderr)
@@ -168,9 +183,16 @@ def _run(args) -> int:
         return 0
     stop = threading.Event()
     previous = signal.signal(signal.SIGINT, _stop_on_first_ctrl_c(stop))
-    progress = _Progress(tqdm, args.epochs or model.epochs, len(saved["history"]) if saved else 0, monitor)
+    if saved is not None and args.epochs:
+        model.training = dataclasses.replace(model.training, epochs=int(args.epochs))  # the total it will reach
+    if args.refine_from:
+        model = checkpoint.refinement(args.refine_from, inputs, refine_epochs=args.refine_epochs)[0]
+    progress = _Progress(tqdm, model.epochs, len(saved["history"]) if saved else 0, monitor)
     try:
-        if saved is not None:
+        if args.refine_from:
+            model = checkpoint.refine(args.refine_from, inputs, out, refine_epochs=args.refine_epochs,
+                                      callback=progress, stop=stop)
+        elif saved is not None:
             model = checkpoint.resume(out, inputs, expect_model=model.name, epochs=args.epochs,
                                       callback=progress, stop=stop)
         else:

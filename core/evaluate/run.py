@@ -83,8 +83,9 @@ def _adapt(spec: ModelSpec, corpus) -> tuple[ModelSpec, str]:
 
 
 def scaled_epochs(model, epochs_scale: float) -> int:
-    """The epochs a run at ``epochs_scale`` trains ``model`` (built with its default epochs) for."""
-    return model.epochs if epochs_scale == 1.0 else max(1, int(round(model.epochs * epochs_scale)))
+    """The main-stage epochs (``epochs``) a run at ``epochs_scale`` trains ``model`` (built with its default
+    epochs) for; a refinement stage follows as the model says (``model.refine_epochs``)."""
+    return model.main_epochs if epochs_scale == 1.0 else max(1, int(round(model.main_epochs * epochs_scale)))
 
 
 def _build_model(spec: ModelSpec, *, seed: int, epochs_scale: float, extra: dict | None = None):

@@ -212,14 +212,31 @@ class TorchModel(Model):
             return VAELoss(beta=0.0)
         loss = t.loss()
         if loss.warmup_steps and t.steps_per_epoch:
-            # scaled with the run's length, so a short run reaches the β asked for (run_warmup_steps)
-            loss = replace(loss, warmup_steps=run_warmup_steps(loss.warmup_steps, self.epochs * t.steps_per_epoch))
+            # scaled with the main stage's length, so a short run reaches the β asked for (run_warmup_steps)
+            loss = replace(loss, warmup_steps=run_warmup_steps(loss.warmup_steps, self.main_epochs * t.steps_per_epoch))
         return loss
 
     @property
-    def epochs(self) -> int:
-        """The number of epochs ``fit`` trains (``training.epochs``, or the model's default)."""
+    def main_epochs(self) -> int:
+        """Epochs of the main stage: ``training.epochs``, or the model's default."""
         return int(self.training.epochs if self.training.epochs is not None else self.default_epochs)
+
+    @property
+    def refine_epochs(self) -> int:
+        """Epochs of the refinement stage after it (:class:`~core.training.config.TrainConfig`):
+        ``training.refine_epochs``, cut to a third of the main stage in a short run (as the β warm-up is), and 0
+        for a network with nothing to refine (:meth:`refines`)."""
+        asked = int(getattr(self.training, "refine_epochs", 0) or 0)
+        return min(asked, self.main_epochs // 3) if asked and self.refines() else 0
+
+    @property
+    def epochs(self) -> int:
+        """The number of epochs ``fit`` trains: the main stage's and the refinement's."""
+        return self.main_epochs + self.refine_epochs
+
+    def refines(self) -> bool:
+        """Whether this network has a refinement stage (its module's ``training_stage``)."""
+        return False
 
     def fit(self, inputs: ModelInputs, *, callback: Any = None, stop: threading.Event | None = None,
             save_state: Callable[[dict], None] | None = None, resume_from: dict | None = None) -> "TorchModel":
@@ -257,11 +274,11 @@ class TorchModel(Model):
 
     def _loop_config(self, device: torch.device) -> TrainConfig:
         """The training config as the loop runs it on ``device``: the epochs filled in (the model's default
-        for None) and, on CUDA, the batch raised to ``cuda_batch_size``; every other field as given."""
+        for None), the refinement's as :attr:`refine_epochs` says and, on CUDA, the batch raised to ``cuda_batch_size``; every other field as given."""
         batch_size = self.training.batch_size
         if device.type == "cuda" and self.cuda_batch_size:
             batch_size = max(batch_size, int(self.cuda_batch_size))
-        return replace(self.training, epochs=self.epochs, batch_size=batch_size)
+        return replace(self.training, epochs=self.main_epochs, refine_epochs=self.refine_epochs, batch_size=batch_size)
 
     def _update_kl(self) -> None:
         history = getattr(self, "history_", [])

@@ -54,11 +54,12 @@ class ConvVAEConfig:
     ``crop_latent_dim=0``: one latent per crop, the format-3 network). ``temporal_dim`` channels of a
     temporal latent, one step every ``temporal_hop`` frames of a crop, carry when things happen in it (the
     rhythm the static latents smeared: onset-envelope correlation .003 without it on the demo, .86 with 4
-    channels every 4 frames); the track embedding keeps one value per channel (how much it moves). It is an
-    option, off by default (0, the design of the shipped files): on the demo, the file the default seed makes
-    has a joint part whose language NMI falls .07 short of its own lyrics part's (RESULTS.md, "A temporal
-    latent"), though three seeds of it meet the multimodal goals on average. A checkpoint written before the field existed loads
-    as the design it was (:attr:`stored_defaults`), whatever the default becomes.
+    channels every 4 frames); the track embedding keeps one value per channel (how much it moves). It is on by
+    default (4 channels every 4 frames) and learnt in a refinement stage after the main one (the training
+    config's ``refine_epochs``), with the encoders frozen: trained from the first step it changed the latents
+    that are clustered (on the demo, the seed-0 file's joint part fell .07 short of its own lyrics part on
+    language NMI; RESULTS.md, "A temporal latent"). ``temporal_dim=0`` is the design without it. A checkpoint
+    written before the field existed loads as the design it was (:attr:`stored_defaults`).
     ``lyrics_latent_dim`` is the lyrics block; the latent vector is their concatenation
     (``modality="both"``: 32 + 8 + 16 values; + ``temporal_dim`` with the temporal latent).
     Defaults: the recipe chosen when the spectrogram VAE moved to whole-clip crops (compared on
@@ -83,7 +84,7 @@ class ConvVAEConfig:
     lyrics_hidden: int = 128
     lyrics_weight: float = 1.0
     clip_params: dict | None = None
-    temporal_dim: int = 0
+    temporal_dim: int = 4
     temporal_hop: int = 4
     #: Values of fields a checkpoint written before the field existed holds implicitly: it keeps loading as
     #: the network it was (no temporal latent).

@@ -29,8 +29,7 @@ track (1/K per crop). This is the factorised-hierarchical idea (a sequence-level
 segment-level latent) applied to crops of a clip; on gtzan_mini it raised NMI against genre by
 about 0.05 over one latent per crop (RESULTS.md). ``crop_latent_dim=0`` gives one latent per crop.
 
-Temporal latent (``temporal_dim`` = c channels, ``temporal_hop`` = h frames; an option, off by default,
-c = 4 and h = 4 measured): the static
+Temporal latent (``temporal_dim`` = c channels, ``temporal_hop`` = h frames; c = 4 and h = 4 by default): the static
 latents above describe a crop without time, so their reconstructions held its average spectrum still (onset-
 envelope correlation .003 with the original's on the demo). A sequence z_seq (B, c, T/h) is read off the
 encoder's time axis before pooling (after log2(h) halvings, one more GroupNorm block and a 1x1 head to mean and
@@ -40,8 +39,12 @@ through a k3 convolution into the decoder's upsampling path where it runs at T/h
 ``kl_per_dim`` has one entry per dimension of the track embedding. It is not a property of the track: the
 embedding keeps one value per channel, the std over time of its posterior mean averaged over the clip's crops
 (block ``temporal``, left out of the clustered parts like ``crop``), and a point of the embedding decodes with
-the sequence held still. ``temporal_dim=0`` (the default) is the design without it, and what a checkpoint
-written before the setting existed holds.
+the sequence held still. It is learnt in a REFINEMENT after the main stage (the training config's
+``refine_epochs``, :meth:`ConvVAEModule.training_stage`): the main stage trains the network as if it had no
+temporal latent, then only the temporal path and the audio decoder learn, with the encoders frozen, so the latents
+that are clustered are those of the design without it (trained from the first step, the temporal latent changed
+them). ``refine_epochs=0`` trains it from the first step (``checkpoints/real.pt``); ``temporal_dim=0`` is the design
+without it, and what a checkpoint written before the setting existed holds.
 
 Fusion: CONCATENATED per-modality latents, z = [z_a, z_l], each block with its own KL. A track
 without lyrics has the prior as its lyrics posterior (mu_l = 0, var_l = 1: no KL, no lyrics
@@ -211,6 +214,8 @@ class ConvVAEModule(nn.Module):
             raise BadInputError(None, f"temporal_hop={temporal_hop} must be 1, 2, 4 or 8 and divide "
                                       f"crop_frames={crop_frames}")
         self.t_steps = crop_frames // self.temporal_hop if self.d_temp else 0
+        #: whether the temporal latent takes part (the main stage of a run with a refinement leaves it out)
+        self.temporal_on = True
         #: the static audio latents and the audio block of the TRACK EMBEDDING: [track, crop, temporal summary]
         self.d_static = latent_dim + self.d_crop if self.use_audio else 0
         self.d_a = self.d_static + self.d_temp
@@ -245,14 +250,44 @@ class ConvVAEModule(nn.Module):
         return h[:, :d], h[:, d:].clamp(*LOGVAR_RANGE)
 
     def audio_posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(mu_a, logvar_a), each (B, d_a_seq): the static latents, then the temporal sequence flattened."""
+        """(mu_a, logvar_a), each (B, d_a_seq): the static latents, then the temporal sequence flattened
+        (the prior, zeros, while the temporal latent is left out: :meth:`training_stage`)."""
         if not self.d_temp:
             return self._split(self.audio_encoder(x), self.d_a)
         static, seq = self.audio_encoder(x)
         mu, logvar = self._split(static, self.d_static)
         c = self.d_temp
+        if not self.temporal_on:
+            prior = mu.new_zeros(len(mu), c * self.t_steps)
+            return torch.cat([mu, prior], 1), torch.cat([logvar, prior], 1)
         return (torch.cat([mu, seq[:, :c].flatten(1)], 1),
                 torch.cat([logvar, seq[:, c:].flatten(1).clamp(*LOGVAR_RANGE)], 1))
+
+    @torch.no_grad()
+    def training_stage(self, stage: str) -> None:
+        """The stages of a run with a refinement (``refine_epochs``, :mod:`core.training.loop`).
+
+        ``"main"``: the temporal latent is left out (its posterior is the prior, and its way into the decoder is
+        held at zero), so the static latents and the lyrics block learn what the design without it learns.
+        ``"refine"``: it is switched on and every encoder is frozen except its head, and the lyrics decoder too:
+        only the temporal path, the audio decoder and the per-band σ learn, so the decoder learns to put time
+        back while the latents that are clustered keep the values the main stage gave them (a temporal latent
+        trained from the first step changed them: RESULTS.md, "A temporal latent"). ``"done"``: everything on.
+        """
+        if stage not in ("main", "refine", "done"):
+            raise ValueError(f"training_stage must be 'main', 'refine' or 'done', got {stage!r}")
+        if not self.d_temp:
+            raise ValueError("a network without a temporal latent has no refinement stage")
+        self.temporal_on = stage != "main"
+        learns = {"main": lambda name: ".temporal." not in f".{name}",
+                  "refine": lambda name: name.startswith(("audio_encoder.temporal.", "audio_decoder.", "mel_scale.")),
+                  "done": lambda name: True}[stage]
+        for name, param in self.named_parameters():
+            param.requires_grad_(learns(name))
+        if stage == "main":
+            # the refinement then starts from exactly the main stage's decoder
+            self.audio_decoder.temporal.weight.zero_()
+            self.audio_decoder.temporal.bias.zero_()
 
     def kl_groups(self) -> torch.Tensor:
         """(d_a_seq + d_l,) the dimension of the track embedding each posterior value's KL is reported under:
@@ -457,9 +492,12 @@ class ConvVAE(TorchModel):
     #: β warm-up over 1,000 steps; free bits 0.25 nats/dim. Every track trains (no validation split:
     #: the model is scored on the corpus it is fitted on); the "validation" record uses centre crops
     #: (of at most 4,096 tracks, ``core.training.loop.EVAL_ROWS``).
+    #: Then, with the temporal latent, a refinement of 10 epochs (1,000 steps, the learning rate warmed up and
+    #: decayed again) in which only the temporal path and the audio decoder learn (:meth:`ConvVAEModule.training_stage`).
     training_defaults = {"epochs": 30, "steps_per_epoch": 100, "batch_size": 64, "lr": 1e-3,
                          "weight_decay": 1e-4, "lr_warmup_steps": 200, "lr_schedule": "cosine", "clip_norm": 1.0,
-                         "warmup_steps": 1000, "free_bits": 0.25, "val_fraction": 0.0, "patience": None}
+                         "warmup_steps": 1000, "free_bits": 0.25, "val_fraction": 0.0, "patience": None,
+                         "refine_epochs": 10}
     #: A run that fits a small machine's patience: 10 epochs x 30 steps of 32 crops at width 64, about a
     #: tenth of the recipe's steps at a quarter of their cost (the Train page's "Quick run"). It learns
     #: less than the recipe; the page says so and shows both estimates.
@@ -526,6 +564,10 @@ class ConvVAE(TorchModel):
         return normalised_beta(self.training.beta, latent_dim=self.config.latent_dim + self.config.crop_latent_dim
                                + self.config.temporal_dim,
                                n_elements=n_mels * self.config.crop_frames)
+
+    def refines(self) -> bool:
+        """A temporal latent is refined after the main stage (``refine_epochs``; 0 trains it from the first step)."""
+        return self.variational and self.config.temporal_dim > 0 and self.config.modality != "lyrics"
 
     def _fit_preprocessing(self, inputs: ModelInputs) -> ClipPrep:
         return fit_clip_prep(self.config, inputs, needs=self.needs)

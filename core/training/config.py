@@ -23,6 +23,13 @@ class TrainConfig:
     ``weight_decay`` is AdamW's decoupled weight decay (0 = Adam). ``clip_norm`` clips the gradient
     norm (None = off). ``patience``: stop when the validation loss has not improved for this many
     epochs (None = never).
+
+    ``refine_epochs``: a REFINEMENT STAGE of that many more epochs after the ``epochs`` of the main stage. Before
+    each epoch the loop tells the module which stage it is in (``module.training_stage("main" | "refine")``, and
+    ``"done"`` at the end): in the main stage the module leaves out what only the refinement learns, in the
+    refinement it freezes what must not change. The learning rate warms up and follows its schedule again over
+    the refinement, whose epochs compete only among themselves for the best weights. 0 = one stage (a module
+    without ``training_stage`` has only one).
     """
 
     epochs: int | None = 120
@@ -35,3 +42,4 @@ class TrainConfig:
     lr_warmup_steps: int = 0
     lr_schedule: str = "constant"
     clip_norm: float | None = None
+    refine_epochs: int = 0

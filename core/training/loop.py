@@ -1,8 +1,8 @@
 """One training loop for every torch model (Basic VAE, spectrogram VAE, β-VAE, autoencoders).
 
 Read :func:`_train` top to bottom: plan (split, batches), optimiser, (resume), then for each
-epoch step through mini-batches, validate, keep the best weights, hand the state to
-``save_state``, report, maybe stop early. Each step is a function below it, in that order.
+epoch tell the module its stage, step through mini-batches, validate, keep the best weights, hand the
+state to ``save_state``, report, maybe stop early. Each step is a function below it, in that order.
 
 Its settings come as one object, a :class:`~core.training.config.TrainConfig` (a model's training
 config extends it): a new setting is a field there, read here where it is used.
@@ -12,6 +12,7 @@ It knows nothing of the models. A module trained here follows a tiny protocol::
     out = module(batch, generator=g)                # dict with at least "mu" and "logvar" (None: no KL)
     err = module.reconstruction_error(out, batch)   # (n,) per-sample error
     module.loss_elements                            # optional: data elements per sample (see below)
+    module.training_stage(stage)                    # with config.refine_epochs: "main", "refine", "done"
 
 and the loss is any callable with the interface of ``core.models.losses.VAELoss``::
 
@@ -209,7 +210,8 @@ def train(module: torch.nn.Module, loss_fn, data: dict[str, torch.Tensor], confi
     data : dict of tensors with a common first dimension ``n``, or a batch source (module docstring).
     config : the :class:`~core.training.config.TrainConfig` (or a dataclass extending it, such as a
         model's ``VAETrainConfig``; the loop reads only the loop's fields). ``config.epochs`` is the
-        total number of epochs (a resumed run counts the epochs already done) and must be a number.
+        number of epochs of the main stage and must be a number; ``config.refine_epochs`` more follow it
+        (:class:`~core.training.config.TrainConfig`). A resumed run counts the epochs already done.
     random_state : seeds the split, the shuffling, the crops and the reparameterisation noise.
     device : where to train: "auto"/None (``resolve_device``), "cpu", "cuda"... A model passes the
         device it decided (``Model.training_device``), which ``resolve_device`` hands back unchanged.
@@ -233,7 +235,8 @@ def train(module: torch.nn.Module, loss_fn, data: dict[str, torch.Tensor], confi
         ``beta``, ``beta_normalised`` (β·d/N for modules that declare ``beta_dims`` d and
         ``loss_elements`` N, else None), ``lr``, ``step`` (optimisation steps so far), ``batch_size``, ``grad_norm`` (mean before
         clipping), ``active_units``, ``warnings`` (list of str), ``metrics``, ``best`` (and
-        ``capacity`` with a capacity schedule; ``diverged: True`` on a run stopped by a non-finite loss).
+        ``capacity`` with a capacity schedule; ``stage``, "main" or "refine", in a run with a refinement;
+        ``diverged: True`` on a run stopped by a non-finite loss).
 
     Batch info passed to ``on_batch``: ``epoch``, ``batch``, ``n_batches``, ``loss``,
     ``recon``, ``kl``, ``kl_per_dim``. Epoch info passed to ``on_epoch``: the history
@@ -241,6 +244,9 @@ def train(module: torch.nn.Module, loss_fn, data: dict[str, torch.Tensor], confi
     """
     if config.epochs is None:
         raise ValueError("config.epochs is None: the caller decides the number of epochs (a model's default)")
+    if config.refine_epochs and not hasattr(module, "training_stage"):
+        raise ValueError(f"refine_epochs={config.refine_epochs}: this network has no refinement stage "
+                         f"({type(module).__name__} has no training_stage)")
     home = next(module.parameters()).device
     dev = resolve_device(device)
     hooks = _Hooks(*callback_methods(callback), stop=stop, save_state=save_state)
@@ -260,14 +266,20 @@ def _train(module, loss_fn, data, config: TrainConfig, dev: torch.device, *, ran
     optimizer = torch.optim.AdamW(module.parameters(), lr=config.lr, weight_decay=config.weight_decay, foreach=True)
     history, best = _start(module, optimizer, plan, resume_state)
 
-    for epoch in range(len(history), config.epochs):
+    for epoch in range(len(history), plan.epochs):
+        # ---- the stage: the refinement's epochs start afresh in the race for the best weights
+        if config.refine_epochs:
+            module.training_stage(plan.stage(epoch))
+            if epoch == plan.refine_from:
+                best.val, best.bad_epochs = math.inf, 0
+
         # ---- one epoch of optimisation steps
         totals = _optimise_epoch(module, loss_fn, data, optimizer, plan, epoch, hooks)
         if totals.diverged:
             record = _diverged_record(epoch, totals.diverged, loss_fn, config, totals.step)
             history.append(record)
             hooks.save(_state(plan, epoch, optimizer, history, module, best, finished=True))
-            hooks.epoch_done({**record, "epochs": config.epochs, "stopped_early": True})
+            hooks.epoch_done({**record, "epochs": plan.epochs, "stopped_early": True})
             break
         if totals.interrupted:
             break
@@ -278,17 +290,19 @@ def _train(module, loss_fn, data, config: TrainConfig, dev: torch.device, *, ran
         # ---- keep the best weights (only once β and the capacity have reached their final values)
         _keep_best(best, module, record, settled=plan.settled(loss_fn, epoch))
         stop_early = config.patience is not None and best.bad_epochs >= config.patience
-        finished = stop_early or epoch + 1 >= config.epochs
+        finished = stop_early or epoch + 1 >= plan.epochs
         if finished:
-            record["warnings"] += _end_warnings(history + [record])
+            record["warnings"] += _end_warnings((history + [record])[plan.stage_start(epoch):])
         history.append(record)
 
         hooks.save(_state(plan, epoch, optimizer, history, module, best, finished=finished))
-        hooks.epoch_done({**record, "epochs": config.epochs, "stopped_early": stop_early})
+        hooks.epoch_done({**record, "epochs": plan.epochs, "stopped_early": stop_early})
         if stop_early or hooks.stopped():
             break
 
     module.load_state_dict(best.weights)
+    if config.refine_epochs:
+        module.training_stage("done")
     module.eval()
     return history
 
@@ -330,13 +344,28 @@ class _Plan:
     settled_step: int  # the loss schedule's last warm-up step
 
     @property
-    def total_steps(self) -> int:
-        return self.n_batches * self.config.epochs
+    def epochs(self) -> int:
+        """Epochs of the whole run: the main stage's, then the refinement's."""
+        return self.config.epochs + self.config.refine_epochs
+
+    @property
+    def refine_from(self) -> int:
+        """The first epoch (0-based) of the refinement stage (= :attr:`epochs` without one)."""
+        return self.config.epochs
+
+    def stage(self, epoch: int) -> str:
+        return "refine" if epoch >= self.refine_from else "main"
+
+    def stage_start(self, epoch: int) -> int:
+        """The first epoch (0-based) of ``epoch``'s stage."""
+        return self.refine_from if epoch >= self.refine_from else 0
 
     def lr_at(self, step: int) -> float:
-        """The learning rate of optimisation ``step`` (warm-up, then constant or cosine)."""
+        """The learning rate of optimisation ``step``: warm-up, then constant or cosine, over its stage."""
         c = self.config
-        return c.lr * lr_factor(step, total_steps=self.total_steps, warmup_steps=c.lr_warmup_steps,
+        main = self.n_batches * c.epochs
+        stage_steps, within = (main, step) if step < main else (self.n_batches * c.refine_epochs, step - main)
+        return c.lr * lr_factor(within, total_steps=stage_steps, warmup_steps=c.lr_warmup_steps,
                                 schedule=c.lr_schedule)
 
     def settled(self, loss_fn, epoch: int) -> bool:
@@ -367,13 +396,15 @@ class _Best:
 
 
 def _start(module, optimizer, plan: _Plan, resume_state: dict | None) -> tuple[list[dict], _Best]:
-    """(history, best) of a fresh run, or of a saved run continued exactly where it ended."""
+    """(history, best) of a fresh run, or of a saved run continued exactly where it ended. A state without an
+    optimizer (a finished run given a refinement stage, ``core.checkpoint.refine``) starts a fresh one."""
     if resume_state is None:
         return [], _Best(copy.deepcopy(module.state_dict()))
     if resume_state.get("n_samples") != plan.n:
         raise ValueError(f"the saved run was trained on {resume_state.get('n_samples')} samples, not {plan.n}")
     module.load_state_dict(resume_state["last_weights"])
-    optimizer.load_state_dict(resume_state["optimizer"])
+    if resume_state.get("optimizer") is not None:
+        optimizer.load_state_dict(resume_state["optimizer"])
     best = _Best(weights={k: v.to(plan.dev) for k, v in resume_state["best_weights"].items()},
                  val=float(resume_state["best_val"]), epoch=int(resume_state["best_epoch"]),
                  bad_epochs=int(resume_state["bad_epochs"]))
@@ -469,6 +500,8 @@ def _epoch_record(module, loss_fn, data, plan: _Plan, epoch: int, totals: _Epoch
     capacity = loss_fn.capacity_at(epoch)
     if capacity is not None:
         record["capacity"] = capacity
+    if plan.config.refine_epochs:
+        record["stage"] = plan.stage(epoch)
     record["active_units"] = active_units(val["kl_per_dim"])
     record["warnings"] = _epoch_warnings(record, settled=plan.settled(loss_fn, epoch))
     metrics = hooks.on_validation(epoch=epoch + 1, latents=mu.numpy()) if hooks.on_validation is not None else None
@@ -498,7 +531,7 @@ def _beta_normalised(module, beta: float) -> float | None:
 
 def _state(plan: _Plan, epoch: int, optimizer, history: list[dict], module, best: _Best, *, finished: bool) -> dict:
     """The ``train_state`` handed to ``save_state`` after ``epoch`` (0-based)."""
-    return {"version": TRAIN_STATE_VERSION, "epoch": epoch + 1, "epochs": plan.config.epochs, "n_samples": plan.n,
+    return {"version": TRAIN_STATE_VERSION, "epoch": epoch + 1, "epochs": plan.epochs, "n_samples": plan.n,
             "random_state": plan.random_state, "optimizer": optimizer.state_dict(), "history": history,
             "last_weights": module.state_dict(), "best_weights": best.weights, "best_val": best.val,
             "best_epoch": best.epoch, "bad_epochs": best.bad_epochs, "finished": finished}
