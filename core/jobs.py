@@ -407,10 +407,12 @@ def measure_training(corpus, model_name: str, params: dict, *, steps: int = 4) -
     Runs one epoch of ``steps`` steps (a model that steps through the corpus instead: at most ``steps``
     of its batches, then stops). The first step is timed apart from the others: it carries the
     one-time costs of the first call."""
-    model = create(model_name, **{**params, "epochs": 1})
+    # one main-stage epoch: a refinement's steps (frozen encoders) are estimated at a main step's cost
+    one = {"epochs": 1, **({"refine_epochs": 0} if getattr(create(model_name, **params), "refine_epochs", 0) else {})}
+    model = create(model_name, **{**params, **one})
     per_pass = model.training is None or not model.training.steps_per_epoch
     if not per_pass:
-        model = create(model_name, **{**params, "epochs": 1, "steps_per_epoch": max(2, int(steps))})
+        model = create(model_name, **{**params, **one, "steps_per_epoch": max(2, int(steps))})
     inputs, _ = build_inputs(corpus, needs=set(model.needs))
     stop = threading.Event()
     marks: list[float] = []

@@ -60,7 +60,8 @@ def test_a_training_job_counts_its_steps_and_says_what_is_left(tmp_path):
     job.start()
     job.join(120)
     assert job.status == "done", job.error
-    assert [s[:2] for s in seen] == [(n, 6) for n in range(1, 7)]
+    # 2 epochs of 3 steps, then one epoch of refinement (the temporal latent): 9 steps
+    assert [s[:2] for s in seen] == [(n, 9) for n in range(1, 10)]
     assert seen[0][2] is None and seen[2][2] is not None and seen[-1][2] == 0.0
     assert job.seconds_left is None  # not running: nothing left to say
 

@@ -115,12 +115,13 @@ def test_encode_writes_the_joint_part_by_default_and_every_dimension_on_request(
     assert main(["encode", "checkpoints/conv.pt", f"demo:{demo}", "--out", str(out), "--part", "all"]) == 0
     every = pd.read_csv(out)
     assert any(c.startswith("crop_") for c in every.columns)
-    assert len(every.columns) - 3 == 56 and len(dims) == 48
+    # all: track 32 + crop 8 + the temporal latent's 4 channels + lyrics 16
+    assert len(every.columns) - 3 == 60 and len(dims) == 48 and any(c.startswith("temporal_") for c in every.columns)
     # a one-block model has no lyrics part: a clear message, no traceback, no file replaced
     assert main(["encode", "checkpoints/basic.pt", f"demo:{demo}", "--out", str(out), "--part", "lyrics"]) == 2
     err = capsys.readouterr().err
     assert "--part" in err and "'lyrics' is not a part of this checkpoint" in err and "Traceback" not in err
-    assert len(pd.read_csv(out).columns) - 3 == 56
+    assert len(pd.read_csv(out).columns) - 3 == 60
 
 
 def shared_style(n: int = 400, seed: int = 0, without_lyrics: int = 0):

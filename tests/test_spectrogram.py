@@ -75,14 +75,15 @@ def test_train_cli_says_the_lyrics_branch_is_off_and_info_reports_the_real_modal
     err = capsys.readouterr().err
     assert code == 0, err
     assert "no track of" in err and "the lyrics branch is off" in err and "modality audio" in err
-    assert "active units" in err and "beta 1 (normalised 0.000671)" in err   # 1 * (3 + 8) / (128 * 128)
+    assert "active units" in err and "beta 1 (normalised 0.000916)" in err   # 1 * (3 + 8 + 4) / (128 * 128)
     info = checkpoint.describe(out)
     assert info["modality"] == "audio" and info["model_config"]["modality"] == "audio"
-    assert info["beta_normalised"] == pytest.approx((3 + 8) / (128 * 128))  # track 3 + crop 8 dimensions
-    assert info["history"]["active_units"] is not None and info["history"]["steps"] == 6
+    # track 3 + crop 8 dimensions + 4 temporal channels; 2 epochs of 3 steps, then one of refinement
+    assert info["beta_normalised"] == pytest.approx((3 + 8 + 4) / (128 * 128))
+    assert info["history"]["active_units"] is not None and info["history"]["steps"] == 9
     assert main(["info", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "modality    audio" in text and "normalised beta*d/(F*T) = 0.000671" in text and "active units" in text
+    assert "modality    audio" in text and "normalised beta*d/(F*T) = 0.000916" in text and "active units" in text
 
 
 def test_listening_plays_the_same_excerpt_as_the_reconstruction(folder, tmp_path):

@@ -58,7 +58,7 @@ def _my_job(at):
 
 
 def test_the_form_trains_the_typed_model_epochs_and_name(app_env):
-    """ConvVAE, 2 epochs, "mine": the checkpoint is mine.pt with a conv model trained 2 epochs."""
+    """ConvVAE, 2 epochs, "mine": the checkpoint is mine.pt with a conv model trained 2 epochs (and its refinement)."""
     at = _train_page()
     _start(at, "conv", epochs=2, steps_per_epoch=3, width=16, free_bits=0.5, name="mine")
     job = _my_job(at)
@@ -69,11 +69,11 @@ def test_the_form_trains_the_typed_model_epochs_and_name(app_env):
     assert job.status == "done", job.error
     assert job.save_to == config.RUNS_DIR / "mine.pt"
     info = checkpoint.describe(job.save_to)
-    assert info["model"] == "conv" and info["epochs_trained"] == 2
+    assert info["model"] == "conv" and info["epochs_trained"] == 2 + 1  # then one epoch of refinement
     # the spectrogram VAE's own knobs reach the model: width, steps per epoch, free bits
     assert info["model_config"]["width"] == 16
     assert info["train_config"]["steps_per_epoch"] == 3 and info["train_config"]["free_bits"] == 0.5
-    assert info["history"]["steps"] == 6
+    assert info["history"]["steps"] == 9 and info["history"]["refine_epochs"] == 1
     if shown is not None:
         values = dict(zip(shown["setting"], shown["value"]))
         assert values["model"] == "ConvVAE" and values["epochs"] == "2"

@@ -224,10 +224,11 @@ class TorchModel(Model):
     @property
     def refine_epochs(self) -> int:
         """Epochs of the refinement stage after it (:class:`~core.training.config.TrainConfig`):
-        ``training.refine_epochs``, cut to a third of the main stage in a short run (as the β warm-up is), and 0
-        for a network with nothing to refine (:meth:`refines`)."""
+        ``training.refine_epochs``, cut to a third of the main stage in a short run (as the β warm-up is) but at
+        least one (asked for, a refinement stays a refinement), and 0 for a network with nothing to refine
+        (:meth:`refines`)."""
         asked = int(getattr(self.training, "refine_epochs", 0) or 0)
-        return min(asked, self.main_epochs // 3) if asked and self.refines() else 0
+        return min(asked, max(1, self.main_epochs // 3)) if asked and self.refines() else 0
 
     @property
     def epochs(self) -> int:
