@@ -246,3 +246,23 @@ def test_only_a_spectrogram_model_with_audio_can_be_refined(tmp_path):
     with pytest.raises(CheckpointError, match="no temporal latent to refine") as err:
         checkpoint.refine(tmp_path / "basic.pt", feature_inputs(n=40), tmp_path / "out.pt")
     assert "basic.pt" in str(err.value)
+
+
+def test_the_training_monitor_sees_the_embedding_not_the_sequence():
+    """The monitor clusters the latents of every epoch's evaluation: with the temporal latent on, its 2 x 16 values
+    per crop would outweigh the track's 3; it gets one value per channel, as the embedding has."""
+    inputs = _rhythmic(n=8)
+    seen = []
+
+    class Monitor:
+        def on_validation(self, *, epoch, latents):
+            seen.append(latents.shape)
+            return {}
+
+    model = _staged(epochs=3, refine_epochs=1, steps_per_epoch=4).fit(inputs, callback=Monitor())
+    assert seen == [(8, model.latent_dim)] * 4 and model.latent_dim == 4 + 2 + 2
+    module = model.module_
+    mu = torch.randn(5, module.d_a_seq)
+    summary = module.embedding_means(mu)
+    torch.testing.assert_close(summary[:, :6], mu[:, :6])
+    torch.testing.assert_close(summary[:, 6:], mu[:, 6:].reshape(5, 2, 16).std(-1, unbiased=False))

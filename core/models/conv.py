@@ -263,6 +263,15 @@ class ConvVAEModule(nn.Module):
         return (torch.cat([mu, seq[:, :c].flatten(1)], 1),
                 torch.cat([logvar, seq[:, c:].flatten(1).clamp(*LOGVAR_RANGE)], 1))
 
+    def embedding_means(self, mu: torch.Tensor) -> torch.Tensor:
+        """Posterior means of crops, (B, d_a_seq [+ d_l]), laid out as the track embedding, (B, d_a [+ d_l]): the
+        temporal sequence summarised per channel by how much it moves (its std over time). What the training
+        monitor clusters, so that the sequence's 4 × 32 values do not outweigh the track's."""
+        if not self.d_temp or mu.shape[1] not in (self.d_a_seq, self.d_a_seq + self.d_l):
+            return mu
+        seq = mu[:, self.d_static:self.d_a_seq].reshape(len(mu), self.d_temp, self.t_steps)
+        return torch.cat([mu[:, :self.d_static], seq.std(-1, unbiased=False), mu[:, self.d_a_seq:]], 1)
+
     @torch.no_grad()
     def training_stage(self, stage: str) -> None:
         """The stages of a run with a refinement (``refine_epochs``, :mod:`core.training.loop`).
@@ -444,8 +453,7 @@ def encode_clips(module: ConvVAEModule, prep: ClipPrep, inputs: ModelInputs, *, 
             if module.d_temp:
                 # the temporal latent is not a property of the track: its block says how much each channel
                 # moves (std over time of the posterior mean, averaged over the crops)
-                seq = mu[:, ds:].reshape(len(mu), module.d_temp, module.t_steps)
-                Z[i, ds:] = seq.std(-1, unbiased=False).mean(0).cpu().numpy()
+                Z[i, ds:] = module.embedding_means(mu)[:, ds:].mean(0).cpu().numpy()
         blocks.append(Z)
     if module.use_lyrics:
         parts = []

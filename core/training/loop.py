@@ -13,6 +13,7 @@ It knows nothing of the models. A module trained here follows a tiny protocol::
     err = module.reconstruction_error(out, batch)   # (n,) per-sample error
     module.loss_elements                            # optional: data elements per sample (see below)
     module.training_stage(stage)                    # with config.refine_epochs: "main", "refine", "done"
+    module.embedding_means(mu)                      # optional: posterior means as the embedding lays them out
 
 and the loss is any callable with the interface of ``core.models.losses.VAELoss``::
 
@@ -171,7 +172,7 @@ def evaluate(module, loss_fn, data: dict[str, torch.Tensor], idx: torch.Tensor, 
     Returns
     -------
     terms : dict with loss, recon, kl (floats) and kl_per_dim (list of d floats)
-    mu : (len(idx), d) latent means, on the CPU
+    mu : (len(idx), d) latent means, on the CPU (``module.embedding_means`` of them where the module has it)
     """
     module.eval()
     if isinstance(data, dict):
@@ -187,7 +188,10 @@ def evaluate(module, loss_fn, data: dict[str, torch.Tensor], idx: torch.Tensor, 
         sums += torch.stack([terms["loss"], terms["recon"], terms["kl"]]).float().cpu() * w
         pd = terms["kl_per_dim"].float().cpu() * w
         per_dim = pd if per_dim is None else per_dim + pd
-        mus.append(out["mu"].float().cpu())
+        mu = out["mu"]
+        if hasattr(module, "embedding_means"):  # a posterior that holds a sequence, laid out as the embedding
+            mu = module.embedding_means(mu)
+        mus.append(mu.float().cpu())
     n = max(1, len(idx))
     loss, recon, kl = (sums / n).tolist()
     return ({"loss": loss, "recon": recon, "kl": kl,
