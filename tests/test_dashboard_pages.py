@@ -158,6 +158,8 @@ def test_spectrograms_skip_the_theme_and_have_hz_seconds_and_db(app_env):
         assert spec["layout"]["xaxis"]["title"]["text"] == "time (s)"
         assert "Hz" in spec["layout"]["yaxis"]["title"]["text"] and "1k" in spec["layout"]["yaxis"]["ticktext"]
         assert "dB" in spec["data"][0]["colorbar"]["title"]["text"]
+    # the temporal channels' KL bars sum over a crop's sequence: the caption says so
+    assert any("32 steps per crop: its KL is summed over them" in c.value for c in at.caption)
 
 
 # ------------------------------------------------------------------ audio at its own level
