@@ -114,6 +114,18 @@ def column_names(blocks: Sequence[LatentBlock], part: str = "all") -> list[str]:
     return [f"{b.name}_{j}" for group in _chosen(blocks, part) for b in group for j in range(b.size)]
 
 
+#: Blocks a point of the embedding decodes with held still: the temporal latent's summary (how much each channel
+#: moves) is not a sequence, so moving it changes nothing that is heard.
+HELD_STILL = ("temporal",)
+
+
+def decoded_columns(blocks: Sequence[LatentBlock], n_columns: int) -> list[int]:
+    """The columns of an ``n_columns``-wide embedding that change a point's decoding (every one but those of
+    :data:`HELD_STILL` blocks): what is worth traversing."""
+    still = {i for b in blocks if b.name in HELD_STILL for i in range(b.start, b.stop)}
+    return [i for i in range(n_columns) if i not in still]
+
+
 def missing_rows(Z: np.ndarray, block: LatentBlock) -> np.ndarray:
     """(n,) bool: rows whose ``block`` is exactly the prior mean 0, i.e. the modality was absent."""
     return ~np.any(Z[:, block.start:block.stop] != 0, axis=1)

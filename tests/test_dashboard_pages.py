@@ -160,6 +160,9 @@ def test_spectrograms_skip_the_theme_and_have_hz_seconds_and_db(app_env):
         assert "dB" in spec["data"][0]["colorbar"]["title"]["text"]
     # the temporal channels' KL bars sum over a crop's sequence: the caption says so
     assert any("32 steps per crop: its KL is summed over them" in c.value for c in at.caption)
+    # and the dimensions offered to traverse leave those channels out (a point decodes them held still)
+    offered = at.selectbox(key="trav_dim").options
+    assert len(offered) == 56 and all(o not in offered for o in ("z40", "z41", "z42", "z43")), offered
 
 
 # ------------------------------------------------------------------ audio at its own level

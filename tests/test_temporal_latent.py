@@ -266,3 +266,10 @@ def test_the_training_monitor_sees_the_embedding_not_the_sequence():
     summary = module.embedding_means(mu)
     torch.testing.assert_close(summary[:, :6], mu[:, :6])
     torch.testing.assert_close(summary[:, 6:], mu[:, 6:].reshape(5, 2, 16).std(-1, unbiased=False))
+
+
+def test_the_temporal_summary_is_not_offered_to_traverse():
+    model = small("conv", temporal_dim=2, temporal_hop=4)
+    found = model.latent_blocks()  # audio 0-2, crop 3, temporal 4-5, lyrics 6-7
+    assert blocks.decoded_columns(found, 8) == [0, 1, 2, 3, 6, 7]
+    assert blocks.decoded_columns(small("conv").latent_blocks(), 6) == list(range(6))  # nothing held still

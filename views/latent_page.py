@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from core import explore
-from core.blocks import column_names
+from core.blocks import column_names, decoded_columns
 from core.config import SAMPLE_RATE
 from core.corpus import FEATURE_NAMES
 from core.errors import BadInputError
@@ -137,8 +137,12 @@ with traverse_tab:
     c1, c2 = st.columns([3, 1])
     start = track_box(c1, "Start from track", key="trav_track")
     order = np.argsort(-np.asarray(kl)) if kl is not None and len(kl) else np.arange(Z.shape[1])
-    dim = c2.selectbox("Dimension", [int(d) for d in order], format_func=lambda d: f"z{d}", key="trav_dim",
-                       help="Sorted by KL: the most informative dimension first.")
+    decoded = set(decoded_columns(model.latent_blocks(), Z.shape[1]))
+    dim = c2.selectbox("Dimension", [int(d) for d in order if d in decoded], format_func=lambda d: f"z{d}",
+                       key="trav_dim",
+                       help="Sorted by KL: the most informative dimension first. The temporal channels are not "
+                            "listed: a point decodes with its sequence held still, so they change nothing heard."
+                            if len(decoded) < Z.shape[1] else "Sorted by KL: the most informative dimension first.")
     z0 = Z[position.get_loc(start)]
     lo, hi = float(Z[:, dim].min()), float(Z[:, dim].max())
     pad = 0.5 * (hi - lo + 1e-6)
