@@ -65,6 +65,8 @@ class LatentBlock:
 
     track_level : False for a block that describes one excerpt rather than the track (the
         ConvVAE's crop and temporal blocks): it is left out of the balanced and single-modality parts.
+    decoded : False for a block that a point of the embedding decodes held still (the ConvVAE's temporal
+        block, a summary of how much each channel moves, not a sequence): moving it changes nothing heard.
     """
 
     name: str
@@ -72,6 +74,7 @@ class LatentBlock:
     start: int
     stop: int
     track_level: bool = True
+    decoded: bool = True
 
     @property
     def size(self) -> int:
@@ -114,15 +117,10 @@ def column_names(blocks: Sequence[LatentBlock], part: str = "all") -> list[str]:
     return [f"{b.name}_{j}" for group in _chosen(blocks, part) for b in group for j in range(b.size)]
 
 
-#: Blocks a point of the embedding decodes with held still: the temporal latent's summary (how much each channel
-#: moves) is not a sequence, so moving it changes nothing that is heard.
-HELD_STILL = ("temporal",)
-
-
 def decoded_columns(blocks: Sequence[LatentBlock], n_columns: int) -> list[int]:
     """The columns of an ``n_columns``-wide embedding that change a point's decoding (every one but those of
-    :data:`HELD_STILL` blocks): what is worth traversing."""
-    still = {i for b in blocks if b.name in HELD_STILL for i in range(b.start, b.stop)}
+    blocks that are not ``decoded``): what is worth traversing."""
+    still = {i for b in blocks if not b.decoded for i in range(b.start, b.stop)}
     return [i for i in range(n_columns) if i not in still]
 
 

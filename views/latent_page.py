@@ -26,9 +26,9 @@ if kl is not None and len(kl):
     st.plotly_chart(figures.kl_bars(kl, title="KL per latent dimension (validation)",
                                     names=column_names(model.latent_blocks())), key="latent_kl")
     used = int((np.asarray(kl) > 0.01).sum())
-    temporal = [b for b in model.latent_blocks() if b.name == "temporal"]
-    steps = (f" Each temporal channel is a sequence, {model.config.crop_frames // model.config.temporal_hop} steps "
-             "per crop: its KL is summed over them." if temporal else "")
+    temporal = any(b.name == "temporal" for b in model.latent_blocks())
+    steps = (f" Each temporal channel is a sequence, {model.module_.t_steps} steps per crop: its KL is summed over "
+             "them." if temporal else "")
     st.caption(f"{used} of {len(kl)} dimensions carry information (KL > 0.01 nats). A larger β switches more "
                "dimensions off and spreads the factors of variation over fewer of them: the Beta-VAE story." + steps)
 else:

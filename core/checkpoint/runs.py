@@ -77,7 +77,8 @@ def resume(path: str | Path, inputs: ModelInputs, *, expect_model: str | None = 
 
 
 def refine(source: str | Path, inputs: ModelInputs, path: str | Path, *, refine_epochs: int | None = None,
-           callback: Any = None, stop: threading.Event | None = None) -> Model:
+           callback: Any = None, stop: threading.Event | None = None,
+           planned: tuple[Model, dict] | None = None) -> Model:
     """Give the finished run saved in ``source`` the refinement stage, writing the result to ``path``
     (which may be ``source``: it is read first and written atomically).
 
@@ -85,9 +86,10 @@ def refine(source: str | Path, inputs: ModelInputs, path: str | Path, *, refine_
     one (the model's default ``temporal_dim``), and only the refinement trains (``refine_epochs``, by default the
     model's), so the latents that are clustered are exactly the file's. Its inputs must be the data of the main
     stage (checked by content where the file recorded it). Like any run, it writes ``path`` every epoch and a
-    killed refinement continues with :func:`resume`.
+    killed refinement continues with :func:`resume`. ``planned``: what :func:`refinement` returned for these
+    arguments (a caller that read it to size a progress bar), so that the file is not read and checked twice.
     """
-    model, start = refinement(source, inputs, refine_epochs=refine_epochs)
+    model, start = planned or refinement(source, inputs, refine_epochs=refine_epochs)
     data = start.get(DATA_KEY) or training_data(inputs)
     return _fit_into(model, inputs, Path(path), callback=callback, stop=stop, monitoring=start["monitor_config"],
                      resume_from=start, data=data)
@@ -100,23 +102,25 @@ def refinement(source: str | Path, inputs: ModelInputs, *, refine_epochs: int | 
     source = Path(source)
     saved = read(source)
     old = unfitted(saved, source)
-    if not (getattr(old, "spectrogram_vae", False) and old.variational and old.config.modality != "lyrics"):
-        raise CheckpointError(source, f"holds a '{old.name}' model, which has no temporal latent to refine (a "
-                                      "spectrogram VAE with audio has one)")
     if saved.get("train_state") is not None:
         raise CheckpointError(source, "its run is unfinished: finish it with --resume first")
-    history = [dict(h) for h in saved["history"]]
-    if any(h.get("stage") == "refine" for h in history):
+    if any(h.get("stage") == "refine" for h in saved["history"]):
         raise CheckpointError(source, "its run already had its refinement")
     recorded = (saved.get(DATA_KEY) or {}).get("inputs_hash")
     if recorded is not None and recorded != inputs.content_hash():
         raise CheckpointError(source, f"was trained on other data (content hash {recorded}, this data "
                                       f"{inputs.content_hash()}): the refinement needs the data of its main stage")
+    history = [{**h, "stage": "main"} for h in saved["history"]]
     cls = type(old)
-    n = cls().training.refine_epochs if refine_epochs is None else int(refine_epochs)
-    config = dataclasses.replace(old.config, temporal_dim=old.config.temporal_dim or cls().config.temporal_dim)
-    model = cls(config, dataclasses.replace(old.training, epochs=len(history), refine_epochs=n),
-                random_state=old.random_state)
+    model = None
+    if getattr(old.config, "temporal_dim", None) is not None:  # a spectrogram network: it can hold the latent
+        n = cls().training.refine_epochs if refine_epochs is None else int(refine_epochs)
+        config = dataclasses.replace(old.config, temporal_dim=old.config.temporal_dim or cls().config.temporal_dim)
+        model = cls(config, dataclasses.replace(old.training, epochs=len(history), refine_epochs=n),
+                    random_state=old.random_state)
+    if model is None or not model.refines():
+        raise CheckpointError(source, f"holds a '{old.name}' model, which has no temporal latent to refine (a "
+                                      "spectrogram VAE with audio has one)")
     if not model.refine_epochs:
         raise CheckpointError(source, f"nothing to refine: {n} refinement epochs (at most a third of the "
                                       f"{len(history)} it trained, and at least 1)")
@@ -128,8 +132,6 @@ def refinement(source: str | Path, inputs: ModelInputs, *, refine_epochs: int | 
                                       f"(missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]})")
     module.training_stage("main")  # its way into the decoder starts at zero: the refinement starts from the file
     weights = {k: v.detach().clone() for k, v in module.state_dict().items()}
-    for h in history:
-        h["stage"] = "main"
     state = {"version": TRAIN_STATE_VERSION, "epoch": len(history), "epochs": model.epochs, "n_samples": len(inputs),
              "random_state": int(model.random_state), "optimizer": None, "history": history, "last_weights": weights,
              "best_val": math.inf, "best_epoch": len(history), "bad_epochs": 0}

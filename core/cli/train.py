@@ -185,13 +185,14 @@ def _run(args) -> int:
     previous = signal.signal(signal.SIGINT, _stop_on_first_ctrl_c(stop))
     if saved is not None and args.epochs:
         model.training = dataclasses.replace(model.training, epochs=int(args.epochs))  # the total it will reach
+    planned = None
     if args.refine_from:
-        model = checkpoint.refinement(args.refine_from, inputs, refine_epochs=args.refine_epochs)[0]
+        planned = checkpoint.refinement(args.refine_from, inputs, refine_epochs=args.refine_epochs)
+        model = planned[0]
     progress = _Progress(tqdm, model.epochs, len(saved["history"]) if saved else 0, monitor)
     try:
         if args.refine_from:
-            model = checkpoint.refine(args.refine_from, inputs, out, refine_epochs=args.refine_epochs,
-                                      callback=progress, stop=stop)
+            model = checkpoint.refine(args.refine_from, inputs, out, callback=progress, stop=stop, planned=planned)
         elif saved is not None:
             model = checkpoint.resume(out, inputs, expect_model=model.name, epochs=args.epochs,
                                       callback=progress, stop=stop)

@@ -552,7 +552,7 @@ class ConvVAE(TorchModel):
             if d_audio - d_temp > d_track:
                 blocks.append(LatentBlock("crop", "audio", d_track, d_audio - d_temp, False))
             if d_temp:
-                blocks.append(LatentBlock("temporal", "audio", d_audio - d_temp, d_audio, False))
+                blocks.append(LatentBlock("temporal", "audio", d_audio - d_temp, d_audio, False, decoded=False))
         elif d_audio:
             blocks.append(LatentBlock("audio", "audio", 0, d_audio))
         if d_lyrics:
