@@ -408,7 +408,7 @@ def measure_training(corpus, model_name: str, params: dict, *, steps: int = 4) -
     of its batches, then stops). The first step is timed apart from the others: it carries the
     one-time costs of the first call."""
     # one main-stage epoch: a refinement's steps (frozen encoders) are estimated at a main step's cost
-    one = {"epochs": 1, **({"refine_epochs": 0} if getattr(create(model_name, **params), "refine_epochs", 0) else {})}
+    one = {"epochs": 1, "refine_epochs": 0}  # training fields both: every model timed here trains
     model = create(model_name, **{**params, **one})
     per_pass = model.training is None or not model.training.steps_per_epoch
     if not per_pass:
