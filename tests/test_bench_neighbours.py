@@ -1,0 +1,35 @@
+"""The neighbour probe (bench/bench_neighbours.py) on clips the test makes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bench.bench_neighbours import broadband, explained, mel_summaries
+from tests.test_models import clip_store
+
+
+def test_summaries_and_broadband_numbers_follow_the_clips():
+    rng = np.random.default_rng(0)
+    clips = []
+    for level in (-60.0, -40.0, -20.0):
+        C = rng.normal(level, 1.0, (64, 50)).astype(np.float32)
+        C[-16:] -= 12.0                      # a codec-like cut at the top
+        clips.append(C)
+    store = clip_store(clips, "neighbour-probe")
+    found = mel_summaries(store)
+    assert found["band means"].shape == (3, 64) and found["cepstra 13"].shape == (3, 26)
+    np.testing.assert_allclose(found["band means"][:, 0], [clips[i][0].mean() for i in range(3)], atol=0.01)  # float16 on disk
+    # coefficient 0 of an orthonormal DCT is the band mean times sqrt(F), F = 64: it follows the level
+    np.testing.assert_allclose(found["cepstra 13"][:, 0], [c.mean() * np.sqrt(64) for c in clips], atol=0.05)
+    B = broadband(store)
+    np.testing.assert_allclose(B[:, 0], [c.mean() for c in clips], atol=0.01)
+    assert np.all(np.abs(B[:, 1] + 12.0) < 1.0)   # the top 16 bands lie 12 dB under the middle
+
+
+def test_explained_share_is_one_for_a_linear_function_and_near_zero_for_noise():
+    rng = np.random.default_rng(1)
+    c = rng.normal(size=(200, 2))
+    share, residual = explained(c @ rng.normal(size=(2, 5)) + 3.0, c)
+    assert share > 0.999 and np.abs(residual).max() < 1e-8
+    share, _ = explained(rng.normal(size=(200, 5)), c)
+    assert share < 0.05
