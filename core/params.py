@@ -158,12 +158,6 @@ _SPECS = (
               "so that reconstructions keep the rhythm (0 = none; default 4)"),
     Spec("temporal_hop", int, 1, 8, label="temporal latent hop (frames)",
          help="conv/beta: frames per step of the temporal latent (1, 2, 4 or 8)"),
-    Spec("texture_weight", float, 0.0, 1e3, label="texture term weight",
-         help="conv/beta: weight of a second likelihood in which the track latent predicts each mel band's mean "
-              "and std over its track's crops (0 = off; 1 = as much as one crop's mel)"),
-    Spec("likelihood", str, choices=("mel", "cepstral"),
-         help="conv/beta: the crop's noise model: one σ per mel band, or one per cepstral coefficient (an "
-              "orthonormal DCT over the bands), where a level shared by every band counts once"),
     Spec("modality", str, choices=("both", "audio", "lyrics"),
          help="conv/beta (and ae/pca on mel): which inputs feed the latent space"),
     Spec("inputs", str, choices=("features", "mel"), help="ae / pca / raw: 57 features or log-mel"),

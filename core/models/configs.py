@@ -60,9 +60,6 @@ class ConvVAEConfig:
     that are clustered (on the demo, the seed-0 file's joint part fell .07 short of its own lyrics part on
     language NMI; RESULTS.md, "A temporal latent"). ``temporal_dim=0`` is the design without it. A checkpoint
     written before the field existed loads as the design it was (:attr:`stored_defaults`).
-    ``texture_weight`` > 0 adds a second likelihood: the track block also predicts each mel band's mean and std
-    over its track's crops (weight 1: one track's statistics weigh as much as one crop's mel). Off by default: it
-    moved neighbour agreement by no more than the spread between seeds (RESULTS.md, "The texture term").
     ``lyrics_latent_dim`` is the lyrics block; the latent vector is their concatenation
     (``modality="both"``: 32 + 8 + 16 values; + ``temporal_dim`` with the temporal latent).
     Defaults: the recipe chosen when the spectrogram VAE moved to whole-clip crops (compared on
@@ -89,8 +86,6 @@ class ConvVAEConfig:
     clip_params: dict | None = None
     temporal_dim: int = 4
     temporal_hop: int = 4
-    texture_weight: float = 0.0
-    likelihood: str = "mel"
     #: Values of fields a checkpoint written before the field existed holds implicitly: it keeps loading as
     #: the network it was (no temporal latent).
     stored_defaults: ClassVar[dict] = {"temporal_dim": 0}

@@ -73,8 +73,6 @@ full scale, so original and reconstruction can be played at their true levels.
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -197,8 +195,7 @@ class ConvVAEModule(nn.Module):
     def __init__(self, *, n_mels: int, crop_frames: int, width: int, latent_dim: int, lyrics_dim: int,
                  lyrics_latent_dim: int, lyrics_hidden: int = 128, modality: str = "both",
                  lyrics_weight: float = 1.0, variational: bool = True, crop_latent_dim: int = 0,
-                 temporal_dim: int = 0, temporal_hop: int = 4, texture_weight: float = 0.0,
-                 likelihood: str = "mel"):
+                 temporal_dim: int = 0, temporal_hop: int = 4):
         super().__init__()
         if modality not in MODALITIES:
             raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}")
@@ -240,19 +237,6 @@ class ConvVAEModule(nn.Module):
                                               latent_dim=self.d_static, temporal_dim=self.d_temp,
                                               temporal_hop=self.temporal_hop)
             self.mel_scale = LogScale((n_mels,), 0.0)              # σ per mel band, standardised units
-            if likelihood not in ("mel", "cepstral"):
-                raise ValueError(f"likelihood must be 'mel' or 'cepstral', got {likelihood!r}")
-            #: "cepstral": the crop's noise model is diagonal after an orthonormal DCT over the bands, σ per
-            #: coefficient (mel_scale then holds those σ): an error shared by every band, a level, costs as one
-            #: coefficient instead of F bands
-            self.cepstral = likelihood == "cepstral"
-        #: the texture term: the track block also predicts each band's mean and std over its track's crops
-        self.texture_weight = float(texture_weight) if self.d_track else 0.0
-        if self.texture_weight:
-            self.texture_decoder = _mlp(latent_dim, 128, 2 * n_mels)
-            self.texture_scale = LogScale((2 * n_mels,), 0.0)
-            # weight 1: one track's 2F statistics weigh as much as one crop's F x T mel values
-            self.texture_factor = self.texture_weight * crop_frames / 2
         if self.use_lyrics:
             self.lyrics_encoder = _mlp(lyrics_dim, lyrics_hidden, heads * lyrics_latent_dim)
             self.lyrics_decoder = _mlp(lyrics_latent_dim, lyrics_hidden, lyrics_dim)
@@ -382,49 +366,18 @@ class ConvVAEModule(nn.Module):
             if self.d_temp:
                 out["kl_groups"] = self.kl_groups().to(mu.device)
         z = mu + eps * torch.exp(0.5 * logvar) if (self.training or generator is not None) else mu
-        if self.texture_weight:
-            K = int(batch.get("group", 1))
-            out["texture_hat"] = self.texture_decoder(z[::K, :self.d_track])
-            out["group"] = K
         return {"mu": mu, "logvar": logvar, **out, **self.decode(z)}
 
     def reconstruction_error(self, out: dict, batch: dict) -> torch.Tensor:
         """(B,) negative log-likelihood of the crop (learned σ per band) plus the weighted lyrics NLL."""
         err = None
         if self.use_audio:
-            x, x_hat = batch["x"], out["x_hat"]
-            if self.cepstral:
-                D = dct_matrix(x.shape[1]).to(x.device)
-                x, x_hat = D @ x, D @ x_hat
-            err = gaussian_nll(x, x_hat, self.mel_scale.log_sigma[:, None])
-            if "texture_hat" in out:
-                K = out["group"]
-                per_track = self.texture_factor * gaussian_nll(texture_statistics(batch["x"], K), out["texture_hat"],
-                                                               self.texture_scale.log_sigma)
-                err = err + per_track.repeat_interleave(K, 0) / K   # counted once per track over its K crops
+            err = gaussian_nll(batch["x"], out["x_hat"], self.mel_scale.log_sigma[:, None])
         if self.use_lyrics:
             lyr = self.lyrics_scale * gaussian_nll(batch["lyr"], out["lyr_hat"], self.lyrics_sigma.log_sigma,
                                                    mask=batch["lmask"].bool())
             err = lyr if err is None else err + lyr
         return err
-
-
-@functools.lru_cache(maxsize=4)
-def dct_matrix(n: int) -> torch.Tensor:
-    """(n, n) the orthonormal DCT-II: row k is cepstral coefficient k of a column of n bands."""
-    k, f = torch.arange(n, dtype=torch.float64)[:, None], torch.arange(n, dtype=torch.float64)[None]
-    D = torch.cos(torch.pi * (f + 0.5) * k / n) * (2.0 / n) ** 0.5
-    D[0] /= 2 ** 0.5
-    return D.float()
-
-
-def texture_statistics(x: torch.Tensor, K: int) -> torch.Tensor:
-    """Each band's mean and std over the frames of a track's crops: x (G·K, F, T), K adjacent crops per track ->
-    (G, 2F), the means then the stds. What the texture term asks the track block to predict: a summary of the
-    whole track that no single crop's decoder is asked for."""
-    G, F = len(x) // K, x.shape[1]
-    frames = x.reshape(G, K, F, -1).transpose(1, 2).reshape(G, F, -1)
-    return torch.cat([frames.mean(-1), frames.std(-1, unbiased=False)], 1)
 
 
 def clip_needs(modality: str) -> set[str]:
@@ -448,8 +401,7 @@ def conv_network(config, prep: ClipPrep, *, variational: bool) -> ConvVAEModule:
                          temporal_dim=config.temporal_dim, temporal_hop=config.temporal_hop,
                          lyrics_dim=prep.lyrics_dim,
                          lyrics_latent_dim=config.lyrics_latent_dim, lyrics_hidden=config.lyrics_hidden,
-                         modality=config.modality, lyrics_weight=config.lyrics_weight, variational=variational,
-                         texture_weight=config.texture_weight, likelihood=config.likelihood)
+                         modality=config.modality, lyrics_weight=config.lyrics_weight, variational=variational)
 
 
 def product_of_groups(mu: torch.Tensor, logvar: torch.Tensor, K: int) -> tuple[torch.Tensor, torch.Tensor]:
