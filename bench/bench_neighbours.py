@@ -6,7 +6,8 @@ z-scored per column as the 57 features are:
 
 * ``band means``: each mel band's mean over the whole clip (F values);
 * ``cepstra N``: the mean and variance over the clip's frames of the first N cepstral coefficients (an
-  orthonormal DCT over the bands of each frame: MFCC-like, computed from the very same log-mel).
+  orthonormal DCT over the bands of each frame: MFCC-like, computed from the very same log-mel);
+* for comparison, the 57 features and their 40 MFCC columns alone (z-scored).
 
 and, for each checkpoint given (a spectrogram VAE), its track block pooled over the clip's crops in three ways
 (``poe``: the product of the crop posteriors, what ``encode`` gives; ``mean``: their mean; ``mean+std``: their
@@ -28,7 +29,7 @@ from scipy.fft import dct
 
 from bench.bench_quality import score_row
 from core import checkpoint
-from core.corpus import load_sources
+from core.corpus import FEATURE_NAMES, load_sources
 from core.inputs import build_inputs
 from core.models.conv import product_of_posteriors
 from core.features.melstore import crop_starts
@@ -111,6 +112,11 @@ def main(argv=None) -> None:
         print(f"| {name} | {Z.shape[1]} | {nmi.mean():.3f} ± {nmi.std():.3f} | {rows[0]['knn_genre']:.3f} |", flush=True)
 
     print("| representation | dims | NMI genre | 5-NN genre |\n|---|---|---|---|")
+    features, _ = build_inputs(corpus, needs={"features"})
+    if list(features.track_ids) == list(inputs.track_ids):
+        mfcc = [i for i, name in enumerate(FEATURE_NAMES) if name.startswith("mfcc")]
+        report("57 features (z-scored)", zscore(features.features))
+        report("57 features: the MFCC means and variances alone (z-scored)", zscore(features.features[:, mfcc]))
     for name, Z in mel_summaries(inputs.clips).items():
         report(f"log-mel, {name} (z-scored)", zscore(Z))
     covariates = broadband(inputs.clips)
