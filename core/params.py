@@ -158,8 +158,6 @@ _SPECS = (
               "so that reconstructions keep the rhythm (0 = none; default 4)"),
     Spec("temporal_hop", int, 1, 8, label="temporal latent hop (frames)",
          help="conv/beta: frames per step of the temporal latent (1, 2, 4 or 8)"),
-    Spec("condition_broadband", int, 0, 1, help="conv/beta (research): the decoder is told each crop's level and two "
-                                           "spectral tilts, so that the latent need not carry them"),
     Spec("modality", str, choices=("both", "audio", "lyrics"),
          help="conv/beta (and ae/pca on mel): which inputs feed the latent space"),
     Spec("inputs", str, choices=("features", "mel"), help="ae / pca / raw: 57 features or log-mel"),

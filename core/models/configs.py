@@ -86,7 +86,6 @@ class ConvVAEConfig:
     clip_params: dict | None = None
     temporal_dim: int = 4
     temporal_hop: int = 4
-    condition_broadband: int = 0
     #: Values of fields a checkpoint written before the field existed holds implicitly: it keeps loading as
     #: the network it was (no temporal latent).
     stored_defaults: ClassVar[dict] = {"temporal_dim": 0}

@@ -195,7 +195,7 @@ class ConvVAEModule(nn.Module):
     def __init__(self, *, n_mels: int, crop_frames: int, width: int, latent_dim: int, lyrics_dim: int,
                  lyrics_latent_dim: int, lyrics_hidden: int = 128, modality: str = "both",
                  lyrics_weight: float = 1.0, variational: bool = True, crop_latent_dim: int = 0,
-                 temporal_dim: int = 0, temporal_hop: int = 4, condition_broadband: bool = False):
+                 temporal_dim: int = 0, temporal_hop: int = 4):
         super().__init__()
         if modality not in MODALITIES:
             raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}")
@@ -237,10 +237,6 @@ class ConvVAEModule(nn.Module):
                                               latent_dim=self.d_static, temporal_dim=self.d_temp,
                                               temporal_hop=self.temporal_hop)
             self.mel_scale = LogScale((n_mels,), 0.0)              # σ per mel band, standardised units
-        #: research: the decoder is told each crop's level and two tilts, so the latent need not carry them
-        self.condition_broadband = bool(condition_broadband) and self.use_audio
-        if self.condition_broadband:
-            self.broadband_map = nn.Linear(3, n_mels)
         if self.use_lyrics:
             self.lyrics_encoder = _mlp(lyrics_dim, lyrics_hidden, heads * lyrics_latent_dim)
             self.lyrics_decoder = _mlp(lyrics_latent_dim, lyrics_hidden, lyrics_dim)
@@ -370,10 +366,7 @@ class ConvVAEModule(nn.Module):
             if self.d_temp:
                 out["kl_groups"] = self.kl_groups().to(mu.device)
         z = mu + eps * torch.exp(0.5 * logvar) if (self.training or generator is not None) else mu
-        decoded = self.decode(z)
-        if self.condition_broadband:
-            decoded["x_hat"] = decoded["x_hat"] + self.broadband_map(broadband_numbers(batch["x"]))[:, :, None]
-        return {"mu": mu, "logvar": logvar, **out, **decoded}
+        return {"mu": mu, "logvar": logvar, **out, **self.decode(z)}
 
     def reconstruction_error(self, out: dict, batch: dict) -> torch.Tensor:
         """(B,) negative log-likelihood of the crop (learned σ per band) plus the weighted lyrics NLL."""
@@ -385,13 +378,6 @@ class ConvVAEModule(nn.Module):
                                                    mask=batch["lmask"].bool())
             err = lyr if err is None else err + lyr
         return err
-
-
-def broadband_numbers(x: torch.Tensor) -> torch.Tensor:
-    """(B, 3) each crop's level, and its top 16 and lowest quarter of bands against its middle half: x (B, F, T)."""
-    F_ = x.shape[1]
-    middle = x[:, F_ // 4:3 * F_ // 4].mean((1, 2))
-    return torch.stack([x.mean((1, 2)), x[:, -16:].mean((1, 2)) - middle, x[:, :F_ // 4].mean((1, 2)) - middle], 1)
 
 
 def clip_needs(modality: str) -> set[str]:
@@ -415,8 +401,7 @@ def conv_network(config, prep: ClipPrep, *, variational: bool) -> ConvVAEModule:
                          temporal_dim=config.temporal_dim, temporal_hop=config.temporal_hop,
                          lyrics_dim=prep.lyrics_dim,
                          lyrics_latent_dim=config.lyrics_latent_dim, lyrics_hidden=config.lyrics_hidden,
-                         modality=config.modality, lyrics_weight=config.lyrics_weight, variational=variational,
-                         condition_broadband=config.condition_broadband)
+                         modality=config.modality, lyrics_weight=config.lyrics_weight, variational=variational)
 
 
 def product_of_groups(mu: torch.Tensor, logvar: torch.Tensor, K: int) -> tuple[torch.Tensor, torch.Tensor]:
