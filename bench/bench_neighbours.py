@@ -30,9 +30,10 @@ from scipy.fft import dct
 from bench.bench_quality import score_row
 from core import checkpoint
 from core.corpus import FEATURE_NAMES, load_sources
-from core.inputs import build_inputs
-from core.models.conv import product_of_posteriors
 from core.features.melstore import crop_starts
+from core.inputs import build_inputs
+from core.latents import input_params
+from core.models.conv import product_of_posteriors
 from core.scoring import label_table
 
 #: Cepstral coefficients kept per frame (13 and 20: the usual MFCC counts).
@@ -78,7 +79,8 @@ def pooled_track_blocks(model, inputs) -> dict[str, np.ndarray]:
 
 
 def broadband(clips) -> np.ndarray:
-    """(n, 3) each clip's level, top-16-band and lowest-32-band levels against its middle bands (dB)."""
+    """(n, 3) each clip's level, and its top 16 bands and lowest quarter of bands (32 of 128) against its middle
+    half (dB)."""
     rows = []
     for i in range(len(clips.lengths)):
         bands = whole_clip(clips, i).mean(1)
@@ -106,7 +108,7 @@ def main(argv=None) -> None:
     inputs, _ = build_inputs(corpus, needs={"clips"})
     truth = label_table(corpus, ["genre"], track_ids=inputs.track_ids)
 
-    def report(name: str, Z: np.ndarray) -> None:
+    def report(name: str, Z: np.ndarray, truth=truth) -> None:
         rows = [score_row(Z, truth, seed=s) for s in range(args.seeds)]
         nmi = np.array([r["nmi_genre"] for r in rows])
         print(f"| {name} | {Z.shape[1]} | {nmi.mean():.3f} ± {nmi.std():.3f} | {rows[0]['knn_genre']:.3f} |", flush=True)
@@ -119,15 +121,16 @@ def main(argv=None) -> None:
         report("57 features: the MFCC means and variances alone (z-scored)", zscore(features.features[:, mfcc]))
     for name, Z in mel_summaries(inputs.clips).items():
         report(f"log-mel, {name} (z-scored)", zscore(Z))
-    covariates = broadband(inputs.clips)
     for path in args.checkpoints:
         model = checkpoint.load(path)
-        mine, _ = build_inputs(corpus, needs=set(model.needs))
+        # the clips as this model reads them (its own mel settings), and the labels in their order
+        mine, _ = build_inputs(corpus, needs=set(model.needs), **input_params(model))
+        truth_here = label_table(corpus, ["genre"], track_ids=mine.track_ids)
         pooled = pooled_track_blocks(model, mine)
         for name, Z in pooled.items():
-            report(f"{path}: track block, {name}", Z)
-        share, residual = explained(pooled["poe"], covariates)
-        report(f"{path}: track block less level and tilts ({share:.0%} of its variance)", residual)
+            report(f"{path}: track block, {name}", Z, truth_here)
+        share, residual = explained(pooled["poe"], broadband(mine.clips))
+        report(f"{path}: track block less level and tilts ({share:.0%} of its variance)", residual, truth_here)
 
 
 if __name__ == "__main__":

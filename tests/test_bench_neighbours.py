@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.bench_neighbours import broadband, explained, mel_summaries
-from tests.test_models import clip_store
+from bench.bench_neighbours import broadband, explained, mel_summaries, pooled_track_blocks
+from tests.test_models import clip_store, mel_inputs, small
 
 
 def test_summaries_and_broadband_numbers_follow_the_clips():
@@ -33,3 +33,14 @@ def test_explained_share_is_one_for_a_linear_function_and_near_zero_for_noise():
     assert share > 0.999 and np.abs(residual).max() < 1e-8
     share, _ = explained(rng.normal(size=(200, 5)), c)
     assert share < 0.05
+
+
+def test_pooled_track_blocks_give_what_encode_gives_and_two_other_poolings():
+    inputs = mel_inputs(12, lyrics=False)
+    model = small("conv", modality="audio").fit(inputs)
+    pooled = pooled_track_blocks(model, inputs)
+    d = model.module_.d_track
+    assert pooled["poe"].shape == pooled["mean"].shape == (12, d) and pooled["mean+std"].shape == (12, 2 * d)
+    np.testing.assert_allclose(pooled["poe"], model.encode(inputs)[:, :d], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(pooled["mean+std"][:, :d], pooled["mean"])
+    assert (pooled["mean+std"][:, d:] >= 0).all()
