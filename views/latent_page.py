@@ -20,15 +20,16 @@ corpus, entry = state.active()
 specs = state.current_specs()
 ids, Z = state.encoded(entry, specs, part="all")  # every dimension, as decoding reads them; stops with a clear message when the checkpoint cannot load or encode
 model = state.loaded_model(entry)
+found = model.latent_blocks()
 
 kl = getattr(model, "kl_per_dim_", None)
 if kl is not None and len(kl):
     st.plotly_chart(figures.kl_bars(kl, title="KL per latent dimension (validation)",
-                                    names=column_names(model.latent_blocks())), key="latent_kl")
+                                    names=column_names(found)), key="latent_kl")
     used = int((np.asarray(kl) > 0.01).sum())
-    temporal = any(b.name == "temporal" for b in model.latent_blocks())
-    steps = (f" Each temporal channel is a sequence, {model.module_.t_steps} steps per crop: its KL is summed over "
-             "them." if temporal else "")
+    t_steps = getattr(getattr(model, "module_", None), "t_steps", 0)  # > 0: the network has a temporal latent
+    steps = (f" Each temporal channel is a sequence, {t_steps} steps per crop: its KL is summed over "
+             "them." if t_steps else "")
     st.caption(f"{used} of {len(kl)} dimensions carry information (KL > 0.01 nats). A larger β switches more "
                "dimensions off and spreads the factors of variation over fewer of them: the Beta-VAE story." + steps)
 else:
@@ -43,7 +44,7 @@ def what_each_dimension_knows() -> None:
         st.caption("This corpus has no label column with two classes or more, so there is nothing to measure "
                    "the dimensions against.")
         return
-    st.plotly_chart(figures.information_heatmap(table, blocks=model.latent_blocks()), key="latent_information")
+    st.plotly_chart(figures.information_heatmap(table, blocks=found), key="latent_information")
     summary = pd.DataFrame({"best dimension": table.idxmax(), "its share": table.max(), "gap to the next (MIG)": gaps})
     if len(by_block) > 1:
         summary = summary.join(by_block.T.add_prefix("best in "))
@@ -137,12 +138,11 @@ with traverse_tab:
     c1, c2 = st.columns([3, 1])
     start = track_box(c1, "Start from track", key="trav_track")
     order = np.argsort(-np.asarray(kl)) if kl is not None and len(kl) else np.arange(Z.shape[1])
-    decoded = set(decoded_columns(model.latent_blocks(), Z.shape[1]))
+    decoded = set(decoded_columns(found, Z.shape[1]))
+    held = (" The temporal channels are not listed: a point decodes with its sequence held still, so they change "
+            "nothing heard." if len(decoded) < Z.shape[1] else "")
     dim = c2.selectbox("Dimension", [int(d) for d in order if d in decoded], format_func=lambda d: f"z{d}",
-                       key="trav_dim",
-                       help="Sorted by KL: the most informative dimension first. The temporal channels are not "
-                            "listed: a point decodes with its sequence held still, so they change nothing heard."
-                            if len(decoded) < Z.shape[1] else "Sorted by KL: the most informative dimension first.")
+                       key="trav_dim", help="Sorted by KL: the most informative dimension first." + held)
     z0 = Z[position.get_loc(start)]
     lo, hi = float(Z[:, dim].min()), float(Z[:, dim].max())
     pad = 0.5 * (hi - lo + 1e-6)
