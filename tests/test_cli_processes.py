@@ -111,6 +111,15 @@ def _descendants(pid: int) -> list[psutil.Process]:
         return []
 
 
+def _command(process: psutil.Process) -> str:
+    """A process's command line, or "" for one that has just ended (a short-lived helper the pool starts can be
+    a zombie for a moment before its parent reaps it, and then has no command line to read)."""
+    try:
+        return " ".join(process.cmdline())
+    except (psutil.ZombieProcess, psutil.NoSuchProcess, psutil.AccessDenied):
+        return ""
+
+
 def test_killed_extraction_leaves_no_worker_behind(tmp_path):
     src = audio_folder(tmp_path / "src", 24, seconds=4.0)
     proc = cli("features", f"folder:{src}", "--out", str(tmp_path / "f.csv"), "--jobs", "2",
@@ -119,7 +128,7 @@ def test_killed_extraction_leaves_no_worker_behind(tmp_path):
     workers: list[psutil.Process] = []
     while time.time() < deadline and proc.poll() is None:
         kids = _descendants(proc.pid)
-        forkservers = [k for k in kids if "forkserver" in " ".join(k.cmdline())]
+        forkservers = [k for k in kids if "forkserver" in _command(k)]
         if forkservers and _descendants(forkservers[0].pid):  # workers are computing
             workers = kids + _descendants(forkservers[0].pid)
             break
@@ -128,7 +137,7 @@ def test_killed_extraction_leaves_no_worker_behind(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
     gone, alive = psutil.wait_procs(workers, timeout=5)
-    assert not alive, [(p.pid, p.cmdline()[:4]) for p in alive]
+    assert not alive, [(p.pid, _command(p)[:200]) for p in alive]
 
 
 # ----------------------------------------------------------------------------------- fault injection
