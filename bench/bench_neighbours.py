@@ -7,7 +7,9 @@ z-scored per column as the 57 features are:
 * ``band means``: each mel band's mean over the whole clip (F values);
 * ``cepstra N``: the mean and variance over the clip's frames of the first N cepstral coefficients (an
   orthonormal DCT over the bands of each frame: MFCC-like, computed from the very same log-mel);
-* for comparison, the 57 features and their 40 MFCC columns alone (z-scored).
+* for comparison, the 57 features and their 40 MFCC columns alone (z-scored), and the MFCC columns with each
+  other group of the 57 added (a group is a measure's mean and variance: ``zero_crossing_rate``, ``tempo``, ...),
+  which says where the 57 features' lead over cepstral statistics lies.
 
 and, for each checkpoint given (a spectrogram VAE), its track block pooled over the clip's crops in three ways
 (``poe``: the product of the crop posteriors, what ``encode`` gives; ``mean``: their mean; ``mean+std``: their
@@ -38,6 +40,15 @@ from core.scoring import label_table
 
 #: Cepstral coefficients kept per frame (13 and 20: the usual MFCC counts).
 CEPSTRA = (13, 20)
+
+
+def feature_groups() -> dict[str, list[int]]:
+    """The 57 features' columns other than the MFCCs, grouped by measure (its mean and variance; tempo alone)."""
+    groups: dict[str, list[int]] = {}
+    for i, name in enumerate(FEATURE_NAMES):
+        if not name.startswith("mfcc"):
+            groups.setdefault(name.removesuffix("_mean").removesuffix("_var"), []).append(i)
+    return groups
 
 
 def whole_clip(clips, i: int) -> np.ndarray:
@@ -119,6 +130,8 @@ def main(argv=None) -> None:
         mfcc = [i for i, name in enumerate(FEATURE_NAMES) if name.startswith("mfcc")]
         report("57 features (z-scored)", zscore(features.features))
         report("57 features: the MFCC means and variances alone (z-scored)", zscore(features.features[:, mfcc]))
+        for group, columns in feature_groups().items():
+            report(f"57 features: MFCCs + {group} (z-scored)", zscore(features.features[:, mfcc + columns]))
     for name, Z in mel_summaries(inputs.clips).items():
         report(f"log-mel, {name} (z-scored)", zscore(Z))
     for path in args.checkpoints:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.bench_neighbours import broadband, explained, mel_summaries, pooled_track_blocks
+from bench.bench_neighbours import broadband, explained, feature_groups, mel_summaries, pooled_track_blocks
+from core.corpus import FEATURE_NAMES
 from tests.test_models import clip_store, mel_inputs, small
 
 
@@ -24,6 +25,14 @@ def test_summaries_and_broadband_numbers_follow_the_clips():
     B = broadband(store)
     np.testing.assert_allclose(B[:, 0], [c.mean() for c in clips], atol=0.01)
     assert np.all(np.abs(B[:, 1] + 12.0) < 1.0)   # the top 16 bands lie 12 dB under the middle
+
+
+def test_feature_groups_cover_every_column_but_the_mfccs_once_each():
+    groups = feature_groups()
+    columns = sorted(i for c in groups.values() for i in c)
+    assert columns == [i for i, name in enumerate(FEATURE_NAMES) if not name.startswith("mfcc")]
+    assert [FEATURE_NAMES[i] for i in groups["zero_crossing_rate"]] == ["zero_crossing_rate_mean", "zero_crossing_rate_var"]
+    assert [FEATURE_NAMES[i] for i in groups["tempo"]] == ["tempo"]
 
 
 def test_explained_share_is_one_for_a_linear_function_and_near_zero_for_noise():
