@@ -158,18 +158,6 @@ _SPECS = (
               "so that reconstructions keep the rhythm (0 = none; default 4)"),
     Spec("temporal_hop", int, 1, 8, label="temporal latent hop (frames)",
          help="conv/beta: frames per step of the temporal latent (1, 2, 4 or 8)"),
-    Spec("condition_broadband", int, 0, 1, help="conv/beta (research): the decoder is told each crop's level and two "
-                                           "spectral tilts, so that the latent need not carry them"),
-    Spec("cepstral_input", int, 0, 128, help="conv/beta (research): the net reads and rebuilds the first N cepstral "
-                                           "coefficients of each frame, each standardised (0 = the mel bands)"),
-    Spec("smooth_bands", int, 0, 128, help="conv/beta (research): the net reads and rebuilds the mel bands smoothed "
-                                         "to their first N cepstral coefficients (0 = as they are)"),
-    Spec("cepstral_level_weight", float, 0.0, 1e6, help="conv/beta (research): weight of coefficient 0 (the level) "
-                                                  "in the cepstral input's likelihood"),
-    Spec("contrast_weight", float, 0.0, 1e6, help="conv/beta (research): weight of a contrastive term that asks the "
-                                           "crops of one track for the same track block, under random gain and tilt"),
-    Spec("cepstral_also", int, 0, 128, help="conv/beta (research): the reconstruction is also scored on its first N "
-                                          "cepstral coefficients per frame, each standardised, with a σ each"),
     Spec("modality", str, choices=("both", "audio", "lyrics"),
          help="conv/beta (and ae/pca on mel): which inputs feed the latent space"),
     Spec("inputs", str, choices=("features", "mel"), help="ae / pca / raw: 57 features or log-mel"),

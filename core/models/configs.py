@@ -86,12 +86,6 @@ class ConvVAEConfig:
     clip_params: dict | None = None
     temporal_dim: int = 4
     temporal_hop: int = 4
-    condition_broadband: int = 0
-    cepstral_input: int = 0
-    smooth_bands: int = 0
-    cepstral_level_weight: float = 1.0
-    cepstral_also: int = 0
-    contrast_weight: float = 0.0
     #: Values of fields a checkpoint written before the field existed holds implicitly: it keeps loading as
     #: the network it was (no temporal latent).
     stored_defaults: ClassVar[dict] = {"temporal_dim": 0}

@@ -185,46 +185,6 @@ def _mlp(n_in: int, hidden: int, n_out: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(n_in, hidden), nn.GELU(), nn.Linear(hidden, n_out))
 
 
-class CepstralInput(nn.Module):
-    """(B, F, T) standardised mel crops -> (B, N, T) their first N cepstral coefficients per frame (orthonormal
-    DCT-II over the bands), each standardised by running statistics of the training batches."""
-
-    deterministic_init = True
-
-    def __init__(self, n_mels: int, n: int):
-        super().__init__()
-        self.n_mels, self.n = n_mels, n
-        for name, shape in (("basis", (n, n_mels)), ("mean", (n,)), ("var", (n,)), ("seen", ())):
-            self.register_buffer(name, torch.zeros(shape))
-        self.reset_parameters()
-
-    @torch.no_grad()
-    def reset_parameters(self) -> None:
-        f = torch.arange(self.n_mels, dtype=torch.float32)
-        basis = torch.cos(torch.pi * (f[None, :] + 0.5) * torch.arange(self.n, dtype=torch.float32)[:, None] / self.n_mels)
-        basis[0] *= 1 / np.sqrt(2)
-        self.basis.copy_(basis * np.sqrt(2 / self.n_mels))
-        self.mean.zero_()
-        self.var.fill_(1.0)
-        self.seen.zero_()
-
-    def forward(self, x: torch.Tensor, *, update: bool = False) -> torch.Tensor:
-        c = torch.einsum("nf,bft->bnt", self.basis, x)
-        if update:
-            with torch.no_grad():
-                m, v = c.mean((0, 2)), c.var((0, 2))
-                a = 1.0 if self.seen == 0 else 0.01
-                self.mean.mul_(1 - a).add_(a * m)
-                self.var.mul_(1 - a).add_(a * v)
-                self.seen.add_(1)
-        return (c - self.mean[:, None]) / torch.sqrt(self.var[:, None] + 1e-6)
-
-    def to_mel(self, c: torch.Tensor) -> torch.Tensor:
-        """(B, N, T) standardised cepstra -> (B, F, T) the smooth standardised mel they describe."""
-        c = c * torch.sqrt(self.var[:, None] + 1e-6) + self.mean[:, None]
-        return torch.einsum("nf,bnt->bft", self.basis, c)
-
-
 class ConvVAEModule(nn.Module):
     """The torch network (module docstring). ``variational=False`` = plain autoencoder (the ``ae`` on mel).
 
@@ -235,9 +195,7 @@ class ConvVAEModule(nn.Module):
     def __init__(self, *, n_mels: int, crop_frames: int, width: int, latent_dim: int, lyrics_dim: int,
                  lyrics_latent_dim: int, lyrics_hidden: int = 128, modality: str = "both",
                  lyrics_weight: float = 1.0, variational: bool = True, crop_latent_dim: int = 0,
-                 temporal_dim: int = 0, temporal_hop: int = 4, condition_broadband: bool = False,
-                 cepstral_input: int = 0, smooth_bands: int = 0, cepstral_level_weight: float = 1.0,
-                 contrast_weight: float = 0.0, cepstral_also: int = 0):
+                 temporal_dim: int = 0, temporal_hop: int = 4):
         super().__init__()
         if modality not in MODALITIES:
             raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}")
@@ -272,41 +230,13 @@ class ConvVAEModule(nn.Module):
         self.loss_elements = mel_elements if self.use_audio else max(1, lyrics_dim)
         #: the d of the normalised β, β·d/(F·T): the audio block (the lyrics block without audio)
         self.beta_dims = self.d_a or self.d_l
-        #: research: the first N cepstral coefficients of each frame, standardised by running statistics
-        self.n_cep = int(cepstral_input) if self.use_audio else 0
-        n_in = n_mels
-        if self.n_cep:
-            self.cep = CepstralInput(n_mels, self.n_cep)
-            n_in = self.n_cep
-            # the likelihood counts F bands' worth of nats per frame, so β means what it means on the mel
-            self.cep_weight = n_mels / self.n_cep
-            self.cep_level_weight = float(cepstral_level_weight)
-        #: research: the mel reconstruction also scored on its first N standardised cepstral coefficients
-        self.n_also = int(cepstral_also) if self.use_audio and not self.n_cep else 0
-        if self.n_also:
-            self.cep_also = CepstralInput(n_mels, self.n_also)
-            self.cep_also_scale = LogScale((self.n_also,), 0.0)
-            self.cep_also_weight = n_mels / self.n_also
-        #: research: the mel bands projected onto their first N cepstral coefficients, in and out
-        self.n_smooth = int(smooth_bands) if self.use_audio and not self.n_cep else 0
-        if self.n_smooth:
-            self.smooth = CepstralInput(n_mels, self.n_smooth)
         if self.use_audio:
-            n_mels_in = n_mels
-            n_mels = n_in
             self.audio_encoder = AudioEncoder(n_mels=n_mels, width=width, out_dim=heads * self.d_static,
                                               temporal_dim=self.d_temp, temporal_hop=self.temporal_hop)
             self.audio_decoder = AudioDecoder(n_mels=n_mels, n_frames=crop_frames, width=width,
                                               latent_dim=self.d_static, temporal_dim=self.d_temp,
                                               temporal_hop=self.temporal_hop)
             self.mel_scale = LogScale((n_mels,), 0.0)              # σ per mel band, standardised units
-            n_mels = n_mels_in
-        #: research: the decoder is told each crop's level and two tilts, so the latent need not carry them
-        self.condition_broadband = bool(condition_broadband) and self.use_audio
-        if self.condition_broadband:
-            self.broadband_map = nn.Linear(3, n_mels)
-        #: research: nats per unit of the crops' InfoNCE (mel elements / 16: about 1,000 for a 128 x 128 crop)
-        self.contrast_scale = float(contrast_weight) * mel_elements / 16 if self.use_audio else 0.0
         if self.use_lyrics:
             self.lyrics_encoder = _mlp(lyrics_dim, lyrics_hidden, heads * lyrics_latent_dim)
             self.lyrics_decoder = _mlp(lyrics_latent_dim, lyrics_hidden, lyrics_dim)
@@ -319,21 +249,9 @@ class ConvVAEModule(nn.Module):
             return h, None
         return h[:, :d], h[:, d:].clamp(*LOGVAR_RANGE)
 
-    def cepstra(self, x: torch.Tensor, *, update: bool = False) -> torch.Tensor:
-        return self.cep(x, update=update)
-
-    def smoothed(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, F, T) mel crops projected onto the first N DCT components over the bands."""
-        b = self.smooth.basis
-        return torch.einsum("nf,bnt->bft", b, torch.einsum("nf,bft->bnt", b, x))
-
     def audio_posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(mu_a, logvar_a), each (B, d_a_seq): the static latents, then the temporal sequence flattened
         (the prior, zeros, while the temporal latent is left out: :meth:`training_stage`)."""
-        if self.n_cep:
-            x = self.cepstra(x)
-        if self.n_smooth:
-            x = self.smoothed(x)
         if not self.d_temp:
             return self._split(self.audio_encoder(x), self.d_a)
         static, seq = self.audio_encoder(x)
@@ -431,19 +349,9 @@ class ConvVAEModule(nn.Module):
         (K adjacent crops per track), the track block of each crop is the product of its track's K crop
         posteriors and ONE draw per track (:func:`product_of_groups`); its KL then counts 1/K per crop
         (``"kl_weight"``). Without ``"group"`` every crop is its own track (K = 1)."""
-        K = int(batch.get("group", 1))
-        if self.contrast_scale and self.training and K > 1:
-            batch["x"] = augment_level_tilt(batch["x"], generator=generator)
-        if self.n_cep and self.training:
-            self.cepstra(batch["x"], update=True)
-        if self.n_also and self.training:
-            self.cep_also(batch["x"], update=True)
         mu, logvar = self.posterior(batch)
         if logvar is None:
             return {"mu": mu, "logvar": None, **self.decode(mu)}
-        contrast = None
-        if self.contrast_scale and self.training and K > 1 and self.d_track:
-            contrast = self.contrast_scale * crop_infonce(mu[:, :self.d_track], K)
         eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
         out = {}
         if self.d_track:
@@ -458,68 +366,18 @@ class ConvVAEModule(nn.Module):
             if self.d_temp:
                 out["kl_groups"] = self.kl_groups().to(mu.device)
         z = mu + eps * torch.exp(0.5 * logvar) if (self.training or generator is not None) else mu
-        decoded = self.decode(z)
-        if self.condition_broadband:
-            decoded["x_hat"] = decoded["x_hat"] + self.broadband_map(broadband_numbers(batch["x"]))[:, :, None]
-        if contrast is not None:
-            out["contrast"] = contrast
-        return {"mu": mu, "logvar": logvar, **out, **decoded}
+        return {"mu": mu, "logvar": logvar, **out, **self.decode(z)}
 
     def reconstruction_error(self, out: dict, batch: dict) -> torch.Tensor:
         """(B,) negative log-likelihood of the crop (learned σ per band) plus the weighted lyrics NLL."""
         err = None
         if self.use_audio:
-            if self.n_cep:
-                target = self.cepstra(batch["x"]).detach()
-                sigma = self.mel_scale.log_sigma[:, None]
-                per = 0.5 * ((target - out["x_hat"]) * torch.exp(-sigma)) ** 2 + sigma + 0.5 * np.log(2 * np.pi)
-                weight = torch.ones(self.n_cep, device=per.device, dtype=per.dtype)
-                weight[0] = self.cep_level_weight
-                err = self.cep_weight * (per * weight[None, :, None]).sum((1, 2))
-            else:
-                target = self.smoothed(batch["x"]) if self.n_smooth else batch["x"]
-                err = gaussian_nll(target, out["x_hat"], self.mel_scale.log_sigma[:, None])
-                if self.n_also:
-                    err = err + self.cep_also_weight * gaussian_nll(
-                        self.cep_also(batch["x"]).detach(), self.cep_also(out["x_hat"]),
-                        self.cep_also_scale.log_sigma[:, None])
+            err = gaussian_nll(batch["x"], out["x_hat"], self.mel_scale.log_sigma[:, None])
         if self.use_lyrics:
             lyr = self.lyrics_scale * gaussian_nll(batch["lyr"], out["lyr_hat"], self.lyrics_sigma.log_sigma,
                                                    mask=batch["lmask"].bool())
             err = lyr if err is None else err + lyr
-        if "contrast" in out:
-            err = err + out["contrast"]
         return err
-
-
-def augment_level_tilt(x: torch.Tensor, *, generator=None, level: float = 0.5, tilt: float = 0.5) -> torch.Tensor:
-    """x (B, F, T) standardised crops with a random level (uniform +-``level``) and a random linear tilt over the
-    bands (+-``tilt`` from the lowest to the highest band) added to each crop: a gain and an EQ of the recording."""
-    B, F_ = x.shape[:2]
-    u = torch.rand((B, 2), generator=generator, device=x.device, dtype=x.dtype) * 2 - 1
-    ramp = torch.linspace(-0.5, 0.5, F_, device=x.device, dtype=x.dtype)
-    return x + (u[:, :1] * level + u[:, 1:] * tilt * ramp[None, :])[:, :, None]
-
-
-def crop_infonce(mu: torch.Tensor, K: int, *, temperature: float = 0.1) -> torch.Tensor:
-    """(B,) each crop's contrastive loss: its track block (cosine, ``temperature``) should be nearest the other
-    K - 1 crops of its track (adjacent rows) among all B - 1 other crops of the batch."""
-    z = F.normalize(mu, dim=1)
-    sim = z @ z.T / temperature
-    B = len(z)
-    eye = torch.eye(B, dtype=torch.bool, device=z.device)
-    sim = sim.masked_fill(eye, float("-inf"))
-    track = torch.arange(B, device=z.device) // K
-    positive = (track[:, None] == track[None, :]) & ~eye
-    logp = sim - torch.logsumexp(sim, 1, keepdim=True)
-    return -(logp.masked_fill(~positive, 0.0).sum(1) / positive.sum(1))
-
-
-def broadband_numbers(x: torch.Tensor) -> torch.Tensor:
-    """(B, 3) each crop's level, and its top 16 and lowest quarter of bands against its middle half: x (B, F, T)."""
-    F_ = x.shape[1]
-    middle = x[:, F_ // 4:3 * F_ // 4].mean((1, 2))
-    return torch.stack([x.mean((1, 2)), x[:, -16:].mean((1, 2)) - middle, x[:, :F_ // 4].mean((1, 2)) - middle], 1)
 
 
 def clip_needs(modality: str) -> set[str]:
@@ -543,11 +401,7 @@ def conv_network(config, prep: ClipPrep, *, variational: bool) -> ConvVAEModule:
                          temporal_dim=config.temporal_dim, temporal_hop=config.temporal_hop,
                          lyrics_dim=prep.lyrics_dim,
                          lyrics_latent_dim=config.lyrics_latent_dim, lyrics_hidden=config.lyrics_hidden,
-                         modality=config.modality, lyrics_weight=config.lyrics_weight, variational=variational,
-                         condition_broadband=config.condition_broadband,
-                         cepstral_input=config.cepstral_input, smooth_bands=config.smooth_bands,
-                         cepstral_level_weight=config.cepstral_level_weight, contrast_weight=config.contrast_weight,
-                         cepstral_also=config.cepstral_also)
+                         modality=config.modality, lyrics_weight=config.lyrics_weight, variational=variational)
 
 
 def product_of_groups(mu: torch.Tensor, logvar: torch.Tensor, K: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -628,10 +482,7 @@ def reconstruct_excerpt(module: ConvVAEModule, prep: ClipPrep, inputs: ModelInpu
     device = next(module.parameters()).device
     for s in range(0, len(inputs), ENCODE_CHUNK):
         batch = data.batch(np.arange(s, min(len(inputs), s + ENCODE_CHUNK)), rng=None, device=device)
-        x_hat = module.decode(module.posterior(batch)[0])["x_hat"]
-        if module.n_cep:
-            x_hat = module.cep.to_mel(x_hat)
-        outs.append(x_hat.cpu())
+        outs.append(module.decode(module.posterior(batch)[0])["x_hat"].cpu())
     result = prep.outputs({"x_hat": torch.cat(outs)})
     result.track_ids = list(inputs.track_ids)
     return result
