@@ -28,6 +28,7 @@ import argparse
 import numpy as np
 import torch
 from scipy.fft import dct
+from sklearn.preprocessing import StandardScaler
 
 from bench.bench_quality import score_row
 from core import checkpoint
@@ -40,13 +41,15 @@ from core.scoring import label_table
 
 #: Cepstral coefficients kept per frame (13 and 20: the usual MFCC counts).
 CEPSTRA = (13, 20)
+#: The 57 features' MFCC columns (the means and variances of 20 coefficients).
+MFCC_COLUMNS = [i for i, name in enumerate(FEATURE_NAMES) if name.startswith("mfcc")]
 
 
 def feature_groups() -> dict[str, list[int]]:
     """The 57 features' columns other than the MFCCs, grouped by measure (its mean and variance; tempo alone)."""
     groups: dict[str, list[int]] = {}
     for i, name in enumerate(FEATURE_NAMES):
-        if not name.startswith("mfcc"):
+        if i not in MFCC_COLUMNS:
             groups.setdefault(name.removesuffix("_mean").removesuffix("_var"), []).append(i)
     return groups
 
@@ -66,10 +69,6 @@ def mel_summaries(clips) -> dict[str, np.ndarray]:
         for n in CEPSTRA:
             out[f"cepstra {n}"].append(np.concatenate([C[:n].mean(1), C[:n].var(1)]))
     return {k: np.asarray(v) for k, v in out.items()}
-
-
-def zscore(X: np.ndarray) -> np.ndarray:
-    return (X - X.mean(0)) / (X.std(0) + 1e-12)
 
 
 @torch.no_grad()
@@ -124,16 +123,16 @@ def main(argv=None) -> None:
         nmi = np.array([r["nmi_genre"] for r in rows])
         print(f"| {name} | {Z.shape[1]} | {nmi.mean():.3f} ± {nmi.std():.3f} | {rows[0]['knn_genre']:.3f} |", flush=True)
 
+    zscored = StandardScaler().fit_transform  # refitted on each table it is given
     print("| representation | dims | NMI genre | 5-NN genre |\n|---|---|---|---|")
     features, _ = build_inputs(corpus, needs={"features"})
     if list(features.track_ids) == list(inputs.track_ids):
-        mfcc = [i for i, name in enumerate(FEATURE_NAMES) if name.startswith("mfcc")]
-        report("57 features (z-scored)", zscore(features.features))
-        report("57 features: the MFCC means and variances alone (z-scored)", zscore(features.features[:, mfcc]))
+        report("57 features (z-scored)", zscored(features.features))
+        report("57 features: the MFCC means and variances alone (z-scored)", zscored(features.features[:, MFCC_COLUMNS]))
         for group, columns in feature_groups().items():
-            report(f"57 features: MFCCs + {group} (z-scored)", zscore(features.features[:, mfcc + columns]))
+            report(f"57 features: MFCCs + {group} (z-scored)", zscored(features.features[:, MFCC_COLUMNS + columns]))
     for name, Z in mel_summaries(inputs.clips).items():
-        report(f"log-mel, {name} (z-scored)", zscore(Z))
+        report(f"log-mel, {name} (z-scored)", zscored(Z))
     for path in args.checkpoints:
         model = checkpoint.load(path)
         # the clips as this model reads them (its own mel settings), and the labels in their order
