@@ -158,6 +158,9 @@ _SPECS = (
               "so that reconstructions keep the rhythm (0 = none; default 4)"),
     Spec("temporal_hop", int, 1, 8, label="temporal latent hop (frames)",
          help="conv/beta: frames per step of the temporal latent (1, 2, 4 or 8)"),
+    Spec("crop_sigma", int, 0, 1, label="σ per crop",
+         help="conv/beta: 1 = the decoder also gives each crop its own σ per mel band, so the latents say how much "
+              "each band moves within a crop; 0 = one σ per band for every crop (the earlier design)"),
     Spec("modality", str, choices=("both", "audio", "lyrics"),
          help="conv/beta (and ae/pca on mel): which inputs feed the latent space"),
     Spec("inputs", str, choices=("features", "mel"), help="ae / pca / raw: 57 features or log-mel"),

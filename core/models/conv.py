@@ -16,6 +16,7 @@ random position of every clip at every step. ``F`` = 128 mel bands, ``C`` = ``wi
     AudioDecoder   z_a → static envelope Linear(d_a → F), broadcast over time
                        + Linear(d_a → C·T/8) → 3 × [upsample ×2 + Conv1d + GroupNorm + GELU] → Conv1d(C→F, k1)
                    = mean of the standardised crop (B, F, T)
+                 z_a → Linear(d_a → F), bounded to ±3 → the crop's own log σ per band (``crop_sigma``)
     LyricsEncoder  TF-IDF (B, V) → Linear(V, h) + GELU → Linear(h, 2·d_l) → q(z_l | lyrics)
     LyricsDecoder  z_l → Linear(d_l, h) + GELU → Linear(h, V)
 
@@ -46,6 +47,13 @@ that are clustered are those of the design without it (trained from the first st
 them). ``refine_epochs=0`` trains it from the first step (``checkpoints/real.pt``); ``temporal_dim=0`` is the design
 without it, and what a checkpoint written before the setting existed holds.
 
+σ per crop (``crop_sigma``, on by default): with one σ per band for every crop, a static decoder can only
+describe a crop by its average spectrum, so the latents have no reason to carry how much each band moves within
+it, the texture that the variances of the 57 features' MFCCs, rms and spectral centroid summarise. The decoder
+therefore also gives each crop its own log σ per band, from the static latents, added to the learned one. A
+steady crop is then cheaper to describe as steady and a busy one as busy, and the latents keep the difference
+(RESULTS.md, "σ per crop"). A checkpoint written before the setting existed holds ``crop_sigma=0``.
+
 Fusion: CONCATENATED per-modality latents, z = [z_a, z_l], each block with its own KL. A track
 without lyrics has the prior as its lyrics posterior (mu_l = 0, var_l = 1: no KL, no lyrics
 loss). A product of experts (one z for both) was measured to lose the language: language NMI .003
@@ -55,6 +63,7 @@ fused vs .498 TF-IDF alone on the demo corpus, the audio expert's precision swam
 Likelihood (nats per crop, summed over elements, averaged over the batch)::
 
     NLL_mel = Σ_{f,t} ½((x − mean)/σ_f)² + log σ_f + ½ log 2π          σ_f learned per mel band
+              (``crop_sigma``: log σ_f + s_f(z_a), the crop's own offset from its static latents)
     NLL_lyr = lyrics_weight · (F·T / V) · Gaussian NLL with one learned σ   (tracks with lyrics)
     loss    = NLL_mel + NLL_lyr + β_t · Σ_j max(KL_j, free_bits)        (:class:`~core.models.losses.VAELoss`)
 
@@ -135,7 +144,7 @@ class AudioDecoder(nn.Module):
     so that when things happen in the crop does not have to pass through the static latents."""
 
     def __init__(self, *, n_mels: int, n_frames: int, width: int, latent_dim: int, n_up: int = 3,
-                 temporal_dim: int = 0, temporal_hop: int = 8):
+                 temporal_dim: int = 0, temporal_hop: int = 8, crop_sigma: bool = False):
         super().__init__()
         if n_frames % (2 ** n_up):
             raise BadInputError(None, f"crop_frames={n_frames} must be divisible by {2 ** n_up}")
@@ -148,6 +157,8 @@ class AudioDecoder(nn.Module):
         self.join = n_up - min(n_up, int(round(np.log2(temporal_hop))))
         if temporal_dim:
             self.temporal = nn.Conv1d(temporal_dim, width, 3, padding=1)
+        if crop_sigma:
+            self.sigma = nn.Linear(latent_dim, n_mels)
 
     def forward(self, z: torch.Tensor, seq: torch.Tensor | None = None) -> torch.Tensor:
         h = F.gelu(self.seed(z)).view(-1, self.width, self.t0)
@@ -164,6 +175,11 @@ class AudioDecoder(nn.Module):
         if seq is not None and self.join >= len(self.up):
             h = h + seq
         return self.static(z)[:, :, None] + self.out(h)
+
+    def crop_log_sigma(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, F) the crop's own log σ per band, added to the learned one (``crop_sigma``), from z_a (B, d_a).
+        Bounded softly to ±3 (a factor of 20 in σ either way), so that no crop can claim to be noiseless."""
+        return 3.0 * torch.tanh(self.sigma(z) / 3.0)
 
 
 class LogScale(nn.Module):
@@ -195,7 +211,7 @@ class ConvVAEModule(nn.Module):
     def __init__(self, *, n_mels: int, crop_frames: int, width: int, latent_dim: int, lyrics_dim: int,
                  lyrics_latent_dim: int, lyrics_hidden: int = 128, modality: str = "both",
                  lyrics_weight: float = 1.0, variational: bool = True, crop_latent_dim: int = 0,
-                 temporal_dim: int = 0, temporal_hop: int = 4):
+                 temporal_dim: int = 0, temporal_hop: int = 4, crop_sigma: bool = False):
         super().__init__()
         if modality not in MODALITIES:
             raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}")
@@ -228,6 +244,10 @@ class ConvVAEModule(nn.Module):
         #: data elements per sample: the loop optimises the loss per element (clip_norm means the same at
         #: any input size) and β is normalised by it
         self.loss_elements = mel_elements if self.use_audio else max(1, lyrics_dim)
+        #: with it the static latents also give each crop its own log σ per band (module docstring): how much a
+        #: band moves within a crop is then worth encoding, where one σ per band for every crop leaves the
+        #: latents only the crop's average spectrum to describe
+        self.crop_sigma = bool(crop_sigma) and self.use_audio
         #: the d of the normalised β, β·d/(F·T): the audio block (the lyrics block without audio)
         self.beta_dims = self.d_a or self.d_l
         if self.use_audio:
@@ -235,7 +255,7 @@ class ConvVAEModule(nn.Module):
                                               temporal_dim=self.d_temp, temporal_hop=self.temporal_hop)
             self.audio_decoder = AudioDecoder(n_mels=n_mels, n_frames=crop_frames, width=width,
                                               latent_dim=self.d_static, temporal_dim=self.d_temp,
-                                              temporal_hop=self.temporal_hop)
+                                              temporal_hop=self.temporal_hop, crop_sigma=self.crop_sigma)
             self.mel_scale = LogScale((n_mels,), 0.0)              # σ per mel band, standardised units
         if self.use_lyrics:
             self.lyrics_encoder = _mlp(lyrics_dim, lyrics_hidden, heads * lyrics_latent_dim)
@@ -340,6 +360,8 @@ class ConvVAEModule(nn.Module):
                 seq = z[:, self.d_static:self.d_a_seq].reshape(-1, self.d_temp, self.t_steps)
             out["x_hat"] = self.audio_decoder(z[:, :self.d_static], seq) if self.d_temp else \
                 self.audio_decoder(z[:, :self.d_a])
+            if self.crop_sigma:
+                out["x_log_sigma"] = self.audio_decoder.crop_log_sigma(z[:, :self.d_static])
         if self.use_lyrics:
             out["lyr_hat"] = self.lyrics_decoder(z[:, width:])
         return out
@@ -369,10 +391,14 @@ class ConvVAEModule(nn.Module):
         return {"mu": mu, "logvar": logvar, **out, **self.decode(z)}
 
     def reconstruction_error(self, out: dict, batch: dict) -> torch.Tensor:
-        """(B,) negative log-likelihood of the crop (learned σ per band) plus the weighted lyrics NLL."""
+        """(B,) negative log-likelihood of the crop (learned σ per band, times the crop's own factor per band
+        with ``crop_sigma``) plus the weighted lyrics NLL."""
         err = None
         if self.use_audio:
-            err = gaussian_nll(batch["x"], out["x_hat"], self.mel_scale.log_sigma[:, None])
+            log_sigma = self.mel_scale.log_sigma[:, None]
+            if "x_log_sigma" in out:
+                log_sigma = log_sigma + out["x_log_sigma"][:, :, None]
+            err = gaussian_nll(batch["x"], out["x_hat"], log_sigma)
         if self.use_lyrics:
             lyr = self.lyrics_scale * gaussian_nll(batch["lyr"], out["lyr_hat"], self.lyrics_sigma.log_sigma,
                                                    mask=batch["lmask"].bool())
@@ -401,7 +427,8 @@ def conv_network(config, prep: ClipPrep, *, variational: bool) -> ConvVAEModule:
                          temporal_dim=config.temporal_dim, temporal_hop=config.temporal_hop,
                          lyrics_dim=prep.lyrics_dim,
                          lyrics_latent_dim=config.lyrics_latent_dim, lyrics_hidden=config.lyrics_hidden,
-                         modality=config.modality, lyrics_weight=config.lyrics_weight, variational=variational)
+                         modality=config.modality, lyrics_weight=config.lyrics_weight, variational=variational,
+                         crop_sigma=bool(config.crop_sigma))
 
 
 def product_of_groups(mu: torch.Tensor, logvar: torch.Tensor, K: int) -> tuple[torch.Tensor, torch.Tensor]:
