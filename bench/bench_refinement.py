@@ -1,12 +1,14 @@
-"""What the spectrogram VAE's refinement stage costs against its main stage: seconds per optimisation step of each,
-measured in one run on the same network and corpus (the main stage's step is the reference).
+"""What the spectrogram VAE's refinement stage costs against its main stage, and what the σ per crop costs: seconds
+per optimisation step of each, measured in one run on the same corpus (the default main stage's step is the
+reference).
 
     python -m bench.bench_refinement --data demo --steps 40
 
 One run of the shipped ConvVAE recipe (``create("conv")``, its batch and width) cut to one epoch of ``--steps``
 steps, then one refinement epoch of as many: the callback stamps every step, and each stage's step time is the
 median of its steps after the first (which carries one-time costs). The refinement freezes the encoders, so its
-backward pass stops at the temporal head and the decoder.
+backward pass stops at the temporal head and the decoder. A second run, the same main stage with one σ per band
+for every crop (``crop_sigma=0``, the earlier design), says what the decoder's σ head adds to a step.
 """
 
 from __future__ import annotations
@@ -28,20 +30,30 @@ def main() -> None:
     corpus = load_sources(args.data or ["demo"])
     model = create("conv", epochs=1, steps_per_epoch=args.steps, refine_epochs=1)
     inputs, _ = build_inputs(corpus, needs=set(model.needs))
+    started = time.perf_counter()
+    main_step, refine_step = step_times(model, inputs)
+    one_sigma, = step_times(create("conv", epochs=1, steps_per_epoch=args.steps, refine_epochs=0, temporal_dim=0,
+                                   crop_sigma=0), inputs)
+    total = time.perf_counter() - started
+    print(f"{len(inputs)} tracks, batch {model.training.batch_size}, width {model.config.width}, "
+          f"{args.steps} steps per stage, {total:.1f} s in all")
+    print(f"main stage   {main_step * 1e3:7.1f} ms per step (reference)")
+    print(f"refinement   {refine_step * 1e3:7.1f} ms per step   {refine_step / main_step:.2f}x the main stage's")
+    print(f"main stage, one σ per band (crop_sigma=0, no temporal latent)   {one_sigma * 1e3:7.1f} ms per step   "
+          f"{one_sigma / main_step:.2f}x")
+
+
+def step_times(model, inputs) -> list[float]:
+    """Median seconds per step of each epoch of fitting ``model`` (the first step of each left out: it carries
+    one-time costs)."""
     stamps: dict[int, list[float]] = {}
 
     class Stamps:
         def on_batch(self, info) -> None:
             stamps.setdefault(int(info["epoch"]), []).append(time.perf_counter())
 
-    started = time.perf_counter()
     model.fit(inputs, callback=Stamps())
-    total = time.perf_counter() - started
-    main_step, refine_step = (statistics.median(b - a for a, b in zip(s[1:], s[2:])) for s in (stamps[1], stamps[2]))
-    print(f"{len(inputs)} tracks, batch {model.training.batch_size}, width {model.config.width}, "
-          f"{args.steps} steps per stage, {total:.1f} s in all")
-    print(f"main stage   {main_step * 1e3:7.1f} ms per step (reference)")
-    print(f"refinement   {refine_step * 1e3:7.1f} ms per step   {refine_step / main_step:.2f}x the main stage's")
+    return [statistics.median(b - a for a, b in zip(s[1:], s[2:])) for _, s in sorted(stamps.items())]
 
 
 if __name__ == "__main__":

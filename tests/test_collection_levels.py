@@ -37,7 +37,10 @@ def test_a_collection_offset_band_by_band_encodes_as_the_original_with_its_own_l
 
     adapted = with_collection_levels(model, other)
     assert not np.allclose(Z_trained_levels, Z, atol=1e-3)  # the offset moves every track with the trained levels
-    assert np.allclose(adapted.encode(other), Z, atol=1e-4)  # with its own levels the collection reads as the original
+    # with its own levels the collection reads as the original, but for the store's float16 rounding of the offset
+    # clips (1/16 dB at these levels): the latents move less than a fiftieth of what the offset moved them
+    shift = np.abs(Z_trained_levels - Z).max()
+    assert np.abs(adapted.encode(other) - Z).max() < 0.02 * shift
     assert np.allclose(adapted.prep_.band_mean, other.clips.band_stats()[0])  # the collection's own band means
     assert np.array_equal(adapted.prep_.band_std, model.prep_.band_std)  # the spreads are the training corpus's
     # the model given is untouched, and the adapted copy's latents are cached under a key of their own

@@ -62,6 +62,8 @@ def model_help(name: str) -> str:
                    "of the reconstructions" + (f", learnt in {model.refine_epochs} epochs after the main ones with "
                                                "the encoders frozen)" if model.refine_epochs else ")")
                    if c.temporal_dim else "")
+                + ("; the decoder gives each crop its own σ per mel band, so the latents keep how much each band "
+                   "moves (its texture)" if c.crop_sigma else "")
                 + f"; + lyrics latent {c.lyrics_latent_dim}, concatenated; β = {model.training.beta:g}" + network)
     if model.training is None:
         return f"{model.label} baseline on the standardised {c.inputs} (instant)."
