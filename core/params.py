@@ -158,8 +158,6 @@ _SPECS = (
               "so that reconstructions keep the rhythm (0 = none; default 4)"),
     Spec("temporal_hop", int, 1, 8, label="temporal latent hop (frames)",
          help="conv/beta: frames per step of the temporal latent (1, 2, 4 or 8)"),
-    Spec("cepstral_also", int, 0, 128, help="conv/beta (research): the reconstruction also scored on N cepstral coefficients"),
-    Spec("delta_sigma", int, 0, 1, help="conv/beta (research): the crop's frame-to-frame change is also scored"),
     Spec("crop_sigma", int, 0, 1, label="σ per crop",
          help="conv/beta: 1 = the decoder also gives each crop its own σ per mel band, so the latents say how much "
               "each band moves within a crop; 0 = one σ per band for every crop (the earlier design)"),

@@ -90,8 +90,6 @@ class ConvVAEConfig:
     temporal_dim: int = 4
     temporal_hop: int = 4
     crop_sigma: int = 1
-    delta_sigma: int = 0
-    cepstral_also: int = 0
     #: Values of fields a checkpoint written before the field existed holds implicitly: it keeps loading as
     #: the network it was (no temporal latent, one σ per band for every crop).
     stored_defaults: ClassVar[dict] = {"temporal_dim": 0, "crop_sigma": 0}

@@ -201,46 +201,6 @@ def _mlp(n_in: int, hidden: int, n_out: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(n_in, hidden), nn.GELU(), nn.Linear(hidden, n_out))
 
 
-class CepstralInput(nn.Module):
-    """(B, F, T) standardised mel crops -> (B, N, T) their first N cepstral coefficients per frame (orthonormal
-    DCT-II over the bands), each standardised by running statistics of the training batches."""
-
-    deterministic_init = True
-
-    def __init__(self, n_mels: int, n: int):
-        super().__init__()
-        self.n_mels, self.n = n_mels, n
-        for name, shape in (("basis", (n, n_mels)), ("mean", (n,)), ("var", (n,)), ("seen", ())):
-            self.register_buffer(name, torch.zeros(shape))
-        self.reset_parameters()
-
-    @torch.no_grad()
-    def reset_parameters(self) -> None:
-        f = torch.arange(self.n_mels, dtype=torch.float32)
-        basis = torch.cos(torch.pi * (f[None, :] + 0.5) * torch.arange(self.n, dtype=torch.float32)[:, None] / self.n_mels)
-        basis[0] *= 1 / np.sqrt(2)
-        self.basis.copy_(basis * np.sqrt(2 / self.n_mels))
-        self.mean.zero_()
-        self.var.fill_(1.0)
-        self.seen.zero_()
-
-    def forward(self, x: torch.Tensor, *, update: bool = False) -> torch.Tensor:
-        c = torch.einsum("nf,bft->bnt", self.basis, x)
-        if update:
-            with torch.no_grad():
-                m, v = c.mean((0, 2)), c.var((0, 2))
-                a = 1.0 if self.seen == 0 else 0.01
-                self.mean.mul_(1 - a).add_(a * m)
-                self.var.mul_(1 - a).add_(a * v)
-                self.seen.add_(1)
-        return (c - self.mean[:, None]) / torch.sqrt(self.var[:, None] + 1e-6)
-
-    def to_mel(self, c: torch.Tensor) -> torch.Tensor:
-        """(B, N, T) standardised cepstra -> (B, F, T) the smooth standardised mel they describe."""
-        c = c * torch.sqrt(self.var[:, None] + 1e-6) + self.mean[:, None]
-        return torch.einsum("nf,bnt->bft", self.basis, c)
-
-
 class ConvVAEModule(nn.Module):
     """The torch network (module docstring). ``variational=False`` = plain autoencoder (the ``ae`` on mel).
 
@@ -251,8 +211,7 @@ class ConvVAEModule(nn.Module):
     def __init__(self, *, n_mels: int, crop_frames: int, width: int, latent_dim: int, lyrics_dim: int,
                  lyrics_latent_dim: int, lyrics_hidden: int = 128, modality: str = "both",
                  lyrics_weight: float = 1.0, variational: bool = True, crop_latent_dim: int = 0,
-                 temporal_dim: int = 0, temporal_hop: int = 4, crop_sigma: bool = False, delta_sigma: bool = False,
-                 cepstral_also: int = 0):
+                 temporal_dim: int = 0, temporal_hop: int = 4, crop_sigma: bool = False):
         super().__init__()
         if modality not in MODALITIES:
             raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}")
@@ -298,17 +257,6 @@ class ConvVAEModule(nn.Module):
                                               latent_dim=self.d_static, temporal_dim=self.d_temp,
                                               temporal_hop=self.temporal_hop, crop_sigma=self.crop_sigma)
             self.mel_scale = LogScale((n_mels,), 0.0)              # σ per mel band, standardised units
-            #: research: the mel reconstruction also scored on its first N standardised cepstral coefficients
-            self.n_also = int(cepstral_also)
-            if self.n_also:
-                self.cep_also = CepstralInput(n_mels, self.n_also)
-                self.cep_also_scale = LogScale((self.n_also,), 0.0)
-                self.cep_also_weight = n_mels / self.n_also
-            #: research: the frame-to-frame change of the crop also scored, with the crop's own σ per band
-            self.delta_sigma = bool(delta_sigma)
-            if self.delta_sigma:
-                self.delta_head = nn.Linear(self.d_static, n_mels)
-                self.delta_scale = LogScale((n_mels,), 0.0)
         if self.use_lyrics:
             self.lyrics_encoder = _mlp(lyrics_dim, lyrics_hidden, heads * lyrics_latent_dim)
             self.lyrics_decoder = _mlp(lyrics_latent_dim, lyrics_hidden, lyrics_dim)
@@ -414,8 +362,6 @@ class ConvVAEModule(nn.Module):
                 self.audio_decoder(z[:, :self.d_a])
             if self.crop_sigma:
                 out["x_log_sigma"] = self.audio_decoder.crop_log_sigma(z[:, :self.d_static])
-            if getattr(self, "delta_sigma", False):
-                out["dx_log_sigma"] = 3.0 * torch.tanh(self.delta_head(z[:, :self.d_static]) / 3.0)
         if self.use_lyrics:
             out["lyr_hat"] = self.lyrics_decoder(z[:, width:])
         return out
@@ -425,8 +371,6 @@ class ConvVAEModule(nn.Module):
         (K adjacent crops per track), the track block of each crop is the product of its track's K crop
         posteriors and ONE draw per track (:func:`product_of_groups`); its KL then counts 1/K per crop
         (``"kl_weight"``). Without ``"group"`` every crop is its own track (K = 1)."""
-        if getattr(self, "n_also", 0) and self.training:
-            self.cep_also(batch["x"], update=True)
         mu, logvar = self.posterior(batch)
         if logvar is None:
             return {"mu": mu, "logvar": None, **self.decode(mu)}
@@ -455,13 +399,6 @@ class ConvVAEModule(nn.Module):
             if "x_log_sigma" in out:
                 log_sigma = log_sigma + out["x_log_sigma"][:, :, None]
             err = gaussian_nll(batch["x"], out["x_hat"], log_sigma)
-            if getattr(self, "n_also", 0):
-                err = err + self.cep_also_weight * gaussian_nll(
-                    self.cep_also(batch["x"]).detach(), self.cep_also(out["x_hat"]),
-                    self.cep_also_scale.log_sigma[:, None])
-            if "dx_log_sigma" in out:
-                dx, dx_hat = batch["x"].diff(dim=-1), out["x_hat"].diff(dim=-1)
-                err = err + gaussian_nll(dx, dx_hat, self.delta_scale.log_sigma[:, None] + out["dx_log_sigma"][:, :, None])
         if self.use_lyrics:
             lyr = self.lyrics_scale * gaussian_nll(batch["lyr"], out["lyr_hat"], self.lyrics_sigma.log_sigma,
                                                    mask=batch["lmask"].bool())
@@ -491,8 +428,7 @@ def conv_network(config, prep: ClipPrep, *, variational: bool) -> ConvVAEModule:
                          lyrics_dim=prep.lyrics_dim,
                          lyrics_latent_dim=config.lyrics_latent_dim, lyrics_hidden=config.lyrics_hidden,
                          modality=config.modality, lyrics_weight=config.lyrics_weight, variational=variational,
-                         crop_sigma=bool(config.crop_sigma), delta_sigma=bool(config.delta_sigma),
-                         cepstral_also=config.cepstral_also)
+                         crop_sigma=bool(config.crop_sigma))
 
 
 def product_of_groups(mu: torch.Tensor, logvar: torch.Tensor, K: int) -> tuple[torch.Tensor, torch.Tensor]:
