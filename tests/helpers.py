@@ -152,3 +152,17 @@ def plotly_values(data) -> list:
     if isinstance(data, dict) and "bdata" in data:
         return np.frombuffer(base64.b64decode(data["bdata"]), dtype=np.dtype(data["dtype"])).tolist()
     return list(data)
+
+
+def written_before(path, *fields: str) -> None:
+    """Rewrite the checkpoint at ``path`` as a file written before its model config had ``fields``: the fields
+    dropped and the checksum made anew, so that it loads as such a file would."""
+    import torch
+
+    from core.checkpoint.integrity import content_checksum
+    payload = torch.load(path, weights_only=True)
+    for field in fields:
+        del payload["model_config"][field]
+    payload.pop("checksum")
+    payload["checksum"] = content_checksum(payload)
+    torch.save(payload, path)

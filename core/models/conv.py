@@ -360,8 +360,6 @@ class ConvVAEModule(nn.Module):
                 seq = z[:, self.d_static:self.d_a_seq].reshape(-1, self.d_temp, self.t_steps)
             out["x_hat"] = self.audio_decoder(z[:, :self.d_static], seq) if self.d_temp else \
                 self.audio_decoder(z[:, :self.d_a])
-            if self.crop_sigma:
-                out["x_log_sigma"] = self.audio_decoder.crop_log_sigma(z[:, :self.d_static])
         if self.use_lyrics:
             out["lyr_hat"] = self.lyrics_decoder(z[:, width:])
         return out
@@ -373,7 +371,7 @@ class ConvVAEModule(nn.Module):
         (``"kl_weight"``). Without ``"group"`` every crop is its own track (K = 1)."""
         mu, logvar = self.posterior(batch)
         if logvar is None:
-            return {"mu": mu, "logvar": None, **self.decode(mu)}
+            return {"mu": mu, "logvar": None, **self._decode_for_loss(mu)}
         eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
         out = {}
         if self.d_track:
@@ -388,7 +386,15 @@ class ConvVAEModule(nn.Module):
             if self.d_temp:
                 out["kl_groups"] = self.kl_groups().to(mu.device)
         z = mu + eps * torch.exp(0.5 * logvar) if (self.training or generator is not None) else mu
-        return {"mu": mu, "logvar": logvar, **out, **self.decode(z)}
+        return {"mu": mu, "logvar": logvar, **out, **self._decode_for_loss(z)}
+
+    def _decode_for_loss(self, z: torch.Tensor) -> dict[str, torch.Tensor]:
+        """:meth:`decode`, plus the crop's own log σ per band (``crop_sigma``), which only the likelihood reads:
+        reconstructions, traversals and interpolations decode without it."""
+        out = self.decode(z)
+        if self.crop_sigma:
+            out["x_log_sigma"] = self.audio_decoder.crop_log_sigma(z[:, :self.d_static])
+        return out
 
     def reconstruction_error(self, out: dict, batch: dict) -> torch.Tensor:
         """(B,) negative log-likelihood of the crop (learned σ per band, times the crop's own factor per band
