@@ -64,6 +64,8 @@ def model_help(name: str) -> str:
                    if c.temporal_dim else "")
                 + ("; the decoder gives each crop its own σ per mel band, so the latents keep how much each band "
                    "moves (its texture)" if c.crop_sigma else "")
+                + (f"; the reconstruction is also scored on its first {c.cepstral_also} cepstral coefficients (the "
+                   "shape of the spectrum)" if c.cepstral_also else "")
                 + f"; + lyrics latent {c.lyrics_latent_dim}, concatenated; β = {model.training.beta:g}" + network)
     if model.training is None:
         return f"{model.label} baseline on the standardised {c.inputs} (instant)."
