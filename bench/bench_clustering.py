@@ -18,6 +18,8 @@ graph, the others filter it); the median and the worst move are reported.
 
 from __future__ import annotations
 
+import sys
+
 import argparse
 import time
 from pathlib import Path
@@ -88,4 +90,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from core.cli import report_errors
+    sys.exit(report_errors(main))

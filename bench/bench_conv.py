@@ -12,6 +12,8 @@ reconstruction and to the corpus-mean excerpt. Labels are read only to score.
 
 from __future__ import annotations
 
+import sys
+
 import argparse
 import json
 import time
@@ -67,4 +69,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from core.cli import report_errors
+    sys.exit(report_errors(main))

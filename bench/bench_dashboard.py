@@ -18,6 +18,8 @@ Run:  .venv/bin/python -m bench.bench_dashboard [--skip-browser]
 
 from __future__ import annotations
 
+import sys
+
 import argparse
 import tempfile
 import time
@@ -154,4 +156,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from core.cli import report_errors
+    sys.exit(report_errors(main))

@@ -16,6 +16,8 @@ Run:  .venv/bin/python -m bench.bench_demo [--quick]
 
 from __future__ import annotations
 
+import sys
+
 import argparse
 import hashlib
 import os
@@ -101,4 +103,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from core.cli import report_errors
+    sys.exit(report_errors(main))

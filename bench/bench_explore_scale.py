@@ -427,4 +427,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from core.cli import report_errors
+    sys.exit(report_errors(main))

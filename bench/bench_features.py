@@ -152,4 +152,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from core.cli import report_errors
+    sys.exit(report_errors(main))

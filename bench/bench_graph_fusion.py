@@ -23,6 +23,8 @@ is why it is not a latent part of the dashboard yet.
 
 from __future__ import annotations
 
+import sys
+
 import argparse
 import time
 import warnings
@@ -111,4 +113,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from core.cli import report_errors
+    sys.exit(report_errors(main))

@@ -10,6 +10,8 @@ and the best dimension of each latent block, as mean ± std over the seeds. Labe
 
 from __future__ import annotations
 
+import sys
+
 import argparse
 
 import pandas as pd
@@ -46,4 +48,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from core.cli import report_errors
+    sys.exit(report_errors(main))

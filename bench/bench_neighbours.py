@@ -23,6 +23,8 @@ regressed out. No label enters a representation; labels only score::
 
 from __future__ import annotations
 
+import sys
+
 import argparse
 
 import numpy as np
@@ -146,4 +148,5 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from core.cli import report_errors
+    sys.exit(report_errors(main))

@@ -13,6 +13,8 @@ for every crop (``crop_sigma=0``, the earlier design), says what the decoder's Ï
 
 from __future__ import annotations
 
+import sys
+
 import argparse
 import statistics
 import time
@@ -57,4 +59,5 @@ def step_times(model, inputs) -> list[float]:
 
 
 if __name__ == "__main__":
-    main()
+    from core.cli import report_errors
+    sys.exit(report_errors(main))

@@ -18,6 +18,8 @@ Run:  .venv/bin/python -m bench.bench_training [--skip-conv] [--skip-demo]
 
 from __future__ import annotations
 
+import sys
+
 import argparse
 import os
 import time
@@ -172,4 +174,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from core.cli import report_errors
+    sys.exit(report_errors(main))

@@ -106,8 +106,14 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(_chosen(argv)).parse_args(argv)
+    return report_errors(lambda: args.func(args))
+
+
+def report_errors(call: Callable[[], int | None]) -> int:
+    """Run ``call`` and return its exit code; a bad file or argument (:class:`SongscapeError`) is said in one line
+    that names it, without a traceback (exit 2). The benchmarks in ``bench/`` run their ``main`` through it too."""
     try:
-        return int(args.func(args) or 0)
+        return int(call() or 0)
     except SongscapeError as exc:
         if "core.progress" in sys.modules:  # a run stopped mid-way: its progress bar must not swallow the message
             sys.modules["core.progress"].close_bars()
