@@ -165,7 +165,6 @@ _SPECS = (
          help="conv/beta: the reconstruction is also scored on its first N cepstral coefficients per frame (the "
               "shape of the spectrum, as MFCCs describe it), each standardised; 0 = the mel bands alone (the "
               "earlier design)"),
-    Spec("cepstral_sigma", int, 0, 1, help="conv/beta (research): σ per crop on the cepstral score too"),
     Spec("modality", str, choices=("both", "audio", "lyrics"),
          help="conv/beta (and ae/pca on mel): which inputs feed the latent space"),
     Spec("inputs", str, choices=("features", "mel"), help="ae / pca / raw: 57 features or log-mel"),

@@ -95,7 +95,6 @@ class ConvVAEConfig:
     temporal_hop: int = 4
     crop_sigma: int = 1
     cepstral_also: int = 40
-    cepstral_sigma: int = 0
     #: Values of fields a checkpoint written before the field existed holds implicitly: it keeps loading as
     #: the network it was (no temporal latent, one σ per band for every crop, the mel bands scored alone).
     stored_defaults: ClassVar[dict] = {"temporal_dim": 0, "crop_sigma": 0, "cepstral_also": 0}

@@ -267,8 +267,7 @@ class ConvVAEModule(nn.Module):
     def __init__(self, *, n_mels: int, crop_frames: int, width: int, latent_dim: int, lyrics_dim: int,
                  lyrics_latent_dim: int, lyrics_hidden: int = 128, modality: str = "both",
                  lyrics_weight: float = 1.0, variational: bool = True, crop_latent_dim: int = 0,
-                 temporal_dim: int = 0, temporal_hop: int = 4, crop_sigma: bool = False, cepstral_also: int = 0,
-                 cepstral_sigma: bool = False):
+                 temporal_dim: int = 0, temporal_hop: int = 4, crop_sigma: bool = False, cepstral_also: int = 0):
         super().__init__()
         if modality not in MODALITIES:
             raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}")
@@ -323,8 +322,6 @@ class ConvVAEModule(nn.Module):
                 self.cepstral = CepstralView(n_mels, self.n_cepstral)
                 self.cepstral_scale = LogScale((self.n_cepstral,), 0.0)
                 self.cepstral_weight = n_mels / self.n_cepstral
-                if self.crop_sigma and cepstral_sigma:  # research: σ per crop on the cepstral score too
-                    self.cepstral_sigma = nn.Linear(self.d_static, self.n_cepstral)
         if self.use_lyrics:
             self.lyrics_encoder = _mlp(lyrics_dim, lyrics_hidden, heads * lyrics_latent_dim)
             self.lyrics_decoder = _mlp(lyrics_latent_dim, lyrics_hidden, lyrics_dim)
@@ -467,8 +464,6 @@ class ConvVAEModule(nn.Module):
         out = self.decode(z)
         if self.crop_sigma:
             out["x_log_sigma"] = self.audio_decoder.crop_log_sigma(z[:, :self.d_static])
-        if hasattr(self, "cepstral_sigma"):
-            out["c_log_sigma"] = 3.0 * torch.tanh(self.cepstral_sigma(z[:, :self.d_static]) / 3.0)
         return out
 
     def reconstruction_error(self, out: dict, batch: dict) -> torch.Tensor:
@@ -482,8 +477,7 @@ class ConvVAEModule(nn.Module):
             err = gaussian_nll(batch["x"], out["x_hat"], log_sigma)
             if self.n_cepstral and self.cepstral_on:
                 err = err + self.cepstral_weight * gaussian_nll(
-                    self.cepstral(batch["x"]), self.cepstral(out["x_hat"]),
-                    self.cepstral_scale.log_sigma[:, None] + (out["c_log_sigma"][:, :, None] if "c_log_sigma" in out else 0.0))
+                    self.cepstral(batch["x"]), self.cepstral(out["x_hat"]), self.cepstral_scale.log_sigma[:, None])
         if self.use_lyrics:
             lyr = self.lyrics_scale * gaussian_nll(batch["lyr"], out["lyr_hat"], self.lyrics_sigma.log_sigma,
                                                    mask=batch["lmask"].bool())
@@ -513,8 +507,7 @@ def conv_network(config, prep: ClipPrep, *, variational: bool) -> ConvVAEModule:
                          lyrics_dim=prep.lyrics_dim,
                          lyrics_latent_dim=config.lyrics_latent_dim, lyrics_hidden=config.lyrics_hidden,
                          modality=config.modality, lyrics_weight=config.lyrics_weight, variational=variational,
-                         crop_sigma=bool(config.crop_sigma), cepstral_also=config.cepstral_also,
-                         cepstral_sigma=bool(config.cepstral_sigma))
+                         crop_sigma=bool(config.crop_sigma), cepstral_also=config.cepstral_also)
 
 
 def product_of_groups(mu: torch.Tensor, logvar: torch.Tensor, K: int) -> tuple[torch.Tensor, torch.Tensor]:
