@@ -18,9 +18,8 @@ graph, the others filter it); the median and the worst move are reported.
 
 from __future__ import annotations
 
-import sys
-
 import argparse
+import sys
 import time
 from pathlib import Path
 

@@ -12,10 +12,9 @@ reconstruction and to the corpus-mean excerpt. Labels are read only to score.
 
 from __future__ import annotations
 
-import sys
-
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 

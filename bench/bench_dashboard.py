@@ -18,9 +18,8 @@ Run:  .venv/bin/python -m bench.bench_dashboard [--skip-browser]
 
 from __future__ import annotations
 
-import sys
-
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path

@@ -16,12 +16,11 @@ Run:  .venv/bin/python -m bench.bench_demo [--quick]
 
 from __future__ import annotations
 
-import sys
-
 import argparse
 import hashlib
 import os
 import resource
+import sys
 import tempfile
 import time
 from pathlib import Path

@@ -23,9 +23,8 @@ is why it is not a latent part of the dashboard yet.
 
 from __future__ import annotations
 
-import sys
-
 import argparse
+import sys
 import time
 import warnings
 

@@ -10,9 +10,8 @@ and the best dimension of each latent block, as mean ± std over the seeds. Labe
 
 from __future__ import annotations
 
-import sys
-
 import argparse
+import sys
 
 import pandas as pd
 

@@ -23,9 +23,8 @@ regressed out. No label enters a representation; labels only score::
 
 from __future__ import annotations
 
-import sys
-
 import argparse
+import sys
 
 import numpy as np
 import torch

@@ -7,16 +7,17 @@ reference).
 One run of the shipped ConvVAE recipe (``create("conv")``, its batch and width) cut to one epoch of ``--steps``
 steps, then one refinement epoch of as many: the callback stamps every step, and each stage's step time is the
 median of its steps after the first (which carries one-time costs). The refinement freezes the encoders, so its
-backward pass stops at the temporal head and the decoder. A second run, the same main stage with one σ per band
-for every crop (``crop_sigma=0``, the earlier design), says what the decoder's σ head adds to a step.
+backward pass stops at the temporal head and the decoder. Three more runs of the main stage without the temporal
+latent say what the default's losses add to a step, against the first of them (the default losses): the mel bands
+scored alone (``cepstral_also=0``: what the cepstral score adds), and one σ per band for every crop as well
+(``crop_sigma=0``, the earlier design: what the decoder's σ head adds on top).
 """
 
 from __future__ import annotations
 
-import sys
-
 import argparse
 import statistics
+import sys
 import time
 
 from core.corpus import load_sources
@@ -34,15 +35,22 @@ def main() -> None:
     inputs, _ = build_inputs(corpus, needs=set(model.needs))
     started = time.perf_counter()
     main_step, refine_step = step_times(model, inputs)
+    static, = step_times(create("conv", epochs=1, steps_per_epoch=args.steps, refine_epochs=0, temporal_dim=0), inputs)
+    bands_alone, = step_times(create("conv", epochs=1, steps_per_epoch=args.steps, refine_epochs=0, temporal_dim=0,
+                                     cepstral_also=0), inputs)
     one_sigma, = step_times(create("conv", epochs=1, steps_per_epoch=args.steps, refine_epochs=0, temporal_dim=0,
-                                   crop_sigma=0), inputs)
+                                   cepstral_also=0, crop_sigma=0), inputs)
     total = time.perf_counter() - started
     print(f"{len(inputs)} tracks, batch {model.training.batch_size}, width {model.config.width}, "
           f"{args.steps} steps per stage, {total:.1f} s in all")
     print(f"main stage   {main_step * 1e3:7.1f} ms per step (reference)")
     print(f"refinement   {refine_step * 1e3:7.1f} ms per step   {refine_step / main_step:.2f}x the main stage's")
-    print(f"main stage, one σ per band (crop_sigma=0, no temporal latent)   {one_sigma * 1e3:7.1f} ms per step   "
-          f"{one_sigma / main_step:.2f}x")
+    print(f"main stage without the temporal latent (reference below)   {static * 1e3:7.1f} ms per step   "
+          f"{static / main_step:.2f}x")
+    print(f"  the bands scored alone (cepstral_also=0)   {bands_alone * 1e3:7.1f} ms per step   "
+          f"{bands_alone / static:.2f}x")
+    print(f"  and one σ per band (crop_sigma=0: the earlier design)   {one_sigma * 1e3:7.1f} ms per step   "
+          f"{one_sigma / static:.2f}x")
 
 
 def step_times(model, inputs) -> list[float]:

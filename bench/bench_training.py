@@ -18,10 +18,9 @@ Run:  .venv/bin/python -m bench.bench_training [--skip-conv] [--skip-demo]
 
 from __future__ import annotations
 
-import sys
-
 import argparse
 import os
+import sys
 import time
 from pathlib import Path
 

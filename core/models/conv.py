@@ -44,7 +44,7 @@ the sequence held still. It is learnt in a REFINEMENT after the main stage (the 
 ``refine_epochs``, :meth:`ConvVAEModule.training_stage`): the main stage trains the network as if it had no
 temporal latent, then only the temporal path and the audio decoder learn, with the encoders frozen, so the latents
 that are clustered are those of the design without it (trained from the first step, the temporal latent changed
-them). ``refine_epochs=0`` trains it from the first step (``checkpoints/real.pt``); ``temporal_dim=0`` is the design
+them). ``refine_epochs=0`` trains it from the first step (the first design, RESULTS.md); ``temporal_dim=0`` is the design
 without it, and what a checkpoint written before the setting existed holds.
 
 σ per crop (``crop_sigma``, on by default): with one σ per band for every crop, a static decoder can only
