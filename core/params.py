@@ -163,8 +163,8 @@ _SPECS = (
               "each band moves within a crop; 0 = one σ per band for every crop (the earlier design)"),
     Spec("cepstral_also", int, 0, 128, label="cepstral coefficients also scored",
          help="conv/beta: the reconstruction is also scored on its first N cepstral coefficients per frame (the "
-              "shape of the spectrum, as MFCCs describe it), each standardised; 0 = the mel bands alone (the "
-              "earlier design)"),
+              "shape of the spectrum, as MFCCs describe it), each standardised, at most one per mel band; 0 = the "
+              "mel bands alone (the earlier design)"),
     Spec("modality", str, choices=("both", "audio", "lyrics"),
          help="conv/beta (and ae/pca on mel): which inputs feed the latent space"),
     Spec("inputs", str, choices=("features", "mel"), help="ae / pca / raw: 57 features or log-mel"),

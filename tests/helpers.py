@@ -154,15 +154,18 @@ def plotly_values(data) -> list:
     return list(data)
 
 
-def written_before(path, *fields: str) -> None:
-    """Rewrite the checkpoint at ``path`` as a file written before its model config had ``fields``: the fields
-    dropped and the checksum made anew, so that it loads as such a file would."""
+def reload_as_written_before(model, path, *fields: str):
+    """``model`` saved at ``path`` as a file written before its model config had ``fields`` (the fields dropped and
+    the checksum made anew), and loaded again, as such a file would load."""
     import torch
 
+    from core import checkpoint
     from core.checkpoint.integrity import content_checksum
+    checkpoint.save(model, path)
     payload = torch.load(path, weights_only=True)
     for field in fields:
         del payload["model_config"][field]
     payload.pop("checksum")
     payload["checksum"] = content_checksum(payload)
     torch.save(payload, path)
+    return checkpoint.load(path)

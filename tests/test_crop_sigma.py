@@ -6,13 +6,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from core import checkpoint
 from core.inputs import ModelInputs
 from core.metrics import neighbour_agreement
 from core.models import create
 from core.models.conv import ConvVAEModule
 from core.models.losses import gaussian_nll
-from tests.helpers import written_before
+from tests.helpers import reload_as_written_before
 from tests.test_models import clip_store, mel_inputs, small
 
 
@@ -43,9 +42,7 @@ def test_it_is_the_default_of_the_spectrogram_vaes_and_not_of_the_autoencoder():
 def test_a_checkpoint_written_before_the_setting_loads_with_one_sigma_per_band(tmp_path):
     inputs = mel_inputs()
     model = small("conv", crop_sigma=0).fit(inputs)
-    path = checkpoint.save(model, tmp_path / "before.pt")
-    written_before(path, "crop_sigma")
-    loaded = checkpoint.load(path)
+    loaded = reload_as_written_before(model, tmp_path / "before.pt", "crop_sigma")
     assert loaded.config.crop_sigma == 0 and not hasattr(loaded.module_.audio_decoder, "sigma")
     np.testing.assert_allclose(loaded.encode(inputs), model.encode(inputs), rtol=1e-5, atol=1e-6)
 

@@ -16,7 +16,7 @@ from core.models import create
 from core.models.conv import ConvVAEModule
 from core.models.losses import VAELoss
 from core.reconstruction import onset_envelope_correlation
-from tests.helpers import written_before
+from tests.helpers import reload_as_written_before
 from tests.test_models import clip_store, mel_inputs, small
 
 
@@ -81,9 +81,8 @@ def test_a_checkpoint_written_before_the_setting_loads_as_it_was_whatever_the_de
     assert create("conv").config.temporal_dim == 4
     inputs = mel_inputs()
     model = small("conv", temporal_dim=0).fit(inputs)
-    path = checkpoint.save(model, tmp_path / "before.pt")
-    written_before(path, "temporal_dim", "temporal_hop")  # no temporal fields in its model config
-    loaded = checkpoint.load(path)
+    # no temporal fields in its model config
+    loaded = reload_as_written_before(model, tmp_path / "before.pt", "temporal_dim", "temporal_hop")
     assert loaded.config.temporal_dim == 0 and [b.name for b in loaded.latent_blocks()] == ["audio", "crop", "lyrics"]
     np.testing.assert_allclose(loaded.encode(inputs), model.encode(inputs), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(loaded.reconstruct(inputs).mel, model.reconstruct(inputs).mel, rtol=1e-5, atol=1e-4)

@@ -111,8 +111,9 @@ def time_estimate(name: str, values: dict) -> None:
     epochs = planned.epochs  # with the refinement stage, where the model has one
     seconds = measured.seconds(epochs, steps)
     n_steps = epochs * (steps or measured.batches)
-    refine = (f", the last {planned.refine_epochs} epochs a refinement in which only the temporal latent and the "
-              "decoder learn" if planned.refine_epochs else "")
+    last = "the last epoch" if planned.refine_epochs == 1 else f"the last {planned.refine_epochs} epochs"
+    refine = (f", {last} a refinement in which only the temporal latent and the decoder learn"
+              if planned.refine_epochs else "")
     st.markdown(f"⏱ On this machine this run takes **about {duration_words(seconds)}**: {n_steps:,} steps of "
                 f"{measured.step:.2g} s each, timed just now (the machine's load included){refine}.")
     quick = getattr(MODELS[name], "quick_training", None)
