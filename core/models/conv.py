@@ -59,7 +59,8 @@ cepstral coefficients of each frame (:class:`CepstralView`: a DCT over the bands
 running statistics of the training crops), with a σ per coefficient and the weight F / N. Per band, a reconstruction
 that gets the shape of the spectrum a little wrong in every band at once costs little; per coefficient, that shape
 is what is scored, and it is what the 57 features' MFCCs describe. On hybrid_en_de_dev it raised 5-NN agreement
-against genre by about 0.02 (RESULTS.md, "The cepstral score"). A checkpoint written before it holds 0.
+against genre by 0.03, on gtzan_mini it lowered it by 0.025 (RESULTS.md, "The cepstral score"). A checkpoint
+written before it holds 0.
 
 Fusion: CONCATENATED per-modality latents, z = [z_a, z_l], each block with its own KL. A track
 without lyrics has the prior as its lyrics posterior (mu_l = 0, var_l = 1: no KL, no lyrics
