@@ -35,11 +35,11 @@ def main() -> None:
     inputs, _ = build_inputs(corpus, needs=set(model.needs))
     started = time.perf_counter()
     main_step, refine_step = step_times(model, inputs)
-    static, = step_times(create("conv", epochs=1, steps_per_epoch=args.steps, refine_epochs=0, temporal_dim=0), inputs)
-    bands_alone, = step_times(create("conv", epochs=1, steps_per_epoch=args.steps, refine_epochs=0, temporal_dim=0,
-                                     cepstral_also=0), inputs)
-    one_sigma, = step_times(create("conv", epochs=1, steps_per_epoch=args.steps, refine_epochs=0, temporal_dim=0,
-                                   cepstral_also=0, crop_sigma=0), inputs)
+    # the main stage without the temporal latent: the default losses, then each taken away in turn
+    static, bands_alone, one_sigma = (
+        step_times(create("conv", epochs=1, steps_per_epoch=args.steps, refine_epochs=0, temporal_dim=0, **losses),
+                   inputs)[0]
+        for losses in ({}, {"cepstral_also": 0}, {"cepstral_also": 0, "crop_sigma": 0}))
     total = time.perf_counter() - started
     print(f"{len(inputs)} tracks, batch {model.training.batch_size}, width {model.config.width}, "
           f"{args.steps} steps per stage, {total:.1f} s in all")

@@ -244,18 +244,21 @@ class CepstralView(nn.Module):
         self.var.fill_(1.0)
         self.seen.zero_()
 
+    def coefficients(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, F, T) -> (B, N, T) the first N cepstral coefficients of each frame, not standardised."""
+        return torch.einsum("nf,bft->bnt", self.basis, x)
+
     @torch.no_grad()
     def update(self, x: torch.Tensor) -> None:
         """Move the running mean and variance per coefficient towards those of the crops ``x`` (B, F, T)."""
-        c = torch.einsum("nf,bft->bnt", self.basis, x)
+        c = self.coefficients(x)
         a = 1.0 if self.seen == 0 else self.momentum
         self.mean.mul_(1 - a).add_(a * c.mean((0, 2)))
         self.var.mul_(1 - a).add_(a * c.var((0, 2)))
         self.seen.add_(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        c = torch.einsum("nf,bft->bnt", self.basis, x)
-        return (c - self.mean[:, None]) / torch.sqrt(self.var[:, None] + 1e-6)
+        return (self.coefficients(x) - self.mean[:, None]) / torch.sqrt(self.var[:, None] + 1e-6)
 
 
 class ConvVAEModule(nn.Module):
@@ -287,10 +290,8 @@ class ConvVAEModule(nn.Module):
             raise BadInputError(None, f"temporal_hop={temporal_hop} must be 1, 2, 4 or 8 and divide "
                                       f"crop_frames={crop_frames}")
         self.t_steps = crop_frames // self.temporal_hop if self.d_temp else 0
-        #: whether the temporal latent takes part (the main stage of a run with a refinement leaves it out)
-        self.temporal_on = True
-        #: whether the cepstral score takes part (the refinement leaves it out: :meth:`training_stage`)
-        self.cepstral_on = True
+        #: the stage of a run with a refinement (:meth:`training_stage`); "done" outside such a run
+        self.stage = "done"
         #: the static audio latents and the audio block of the TRACK EMBEDDING: [track, crop, temporal summary]
         self.d_static = latent_dim + self.d_crop if self.use_audio else 0
         self.d_a = self.d_static + self.d_temp
@@ -358,6 +359,17 @@ class ConvVAEModule(nn.Module):
         seq = mu[:, self.d_static:self.d_a_seq].reshape(len(mu), self.d_temp, self.t_steps)
         return torch.cat([mu[:, :self.d_static], seq.std(-1, unbiased=False), mu[:, self.d_a_seq:]], 1)
 
+    @property
+    def temporal_on(self) -> bool:
+        """Whether the temporal latent takes part (the main stage of a run with a refinement leaves it out)."""
+        return self.stage != "main"
+
+    @property
+    def cepstral_on(self) -> bool:
+        """Whether the cepstral score takes part. It shapes the latents, which the refinement leaves alone, so the
+        refinement scores the bands alone: the decoder then learns to put time back as fast as without it."""
+        return self.stage != "refine"
+
     @torch.no_grad()
     def training_stage(self, stage: str) -> None:
         """The stages of a run with a refinement (``refine_epochs``, :mod:`core.training.loop`).
@@ -373,10 +385,7 @@ class ConvVAEModule(nn.Module):
             raise ValueError(f"training_stage must be 'main', 'refine' or 'done', got {stage!r}")
         if not self.d_temp:
             raise ValueError("a network without a temporal latent has no refinement stage")
-        self.temporal_on = stage != "main"
-        # the cepstral score shapes the latents, which the refinement leaves alone; the refinement scores the bands
-        # alone, so that the decoder learns to put time back as fast as without it
-        self.cepstral_on = stage != "refine"
+        self.stage = stage
         learns = {"main": lambda name: ".temporal." not in f".{name}",
                   "refine": lambda name: name.startswith(("audio_encoder.temporal.", "audio_decoder.", "mel_scale.")),
                   "done": lambda name: True}[stage]
