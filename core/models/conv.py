@@ -39,7 +39,8 @@ through a k3 convolution into the decoder's upsampling path where it runs at T/h
 (free bits per element, like every other dimension) and is reported summed over time per channel, so
 ``kl_per_dim`` has one entry per dimension of the track embedding. It is not a property of the track: the
 embedding keeps one value per channel, the std over time of its posterior mean averaged over the clip's crops
-(block ``temporal``, left out of the clustered parts like ``crop``), and a point of the embedding decodes with
+(block ``temporal``: like ``crop``, left out of the parts of a model with lyrics that keep the track-level blocks,
+while an audio-only model's one part, ``all``, holds every block), and a point of the embedding decodes with
 the sequence held still. It is learnt in a REFINEMENT after the main stage (the training config's
 ``refine_epochs``, :meth:`ConvVAEModule.training_stage`): the main stage trains the network as if it had no
 temporal latent, then only the temporal path and the audio decoder learn, with the encoders frozen, so the latents
