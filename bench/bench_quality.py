@@ -203,7 +203,7 @@ def part_rows(label: str, model, Z: np.ndarray, inputs, truth: pd.DataFrame, bas
     offered = blocks.parts(found) if model is not None else ["all"]
     views = [(part, blocks.view(Z, found, part) if model is not None else Z) for part in offered]
     if offered == ["all"] and not all(b.track_level for b in found):
-        views.append(("track blocks", Z[:, [j for b in found if b.track_level for j in range(b.start, b.stop)]]))
+        views.append(("track blocks", Z[:, blocks.track_columns(found)]))
     rows = []
     for i, (part, Zp) in enumerate(views):
         name = label if i == 0 and part == "all" else f"{label} [{part}]"

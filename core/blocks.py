@@ -124,6 +124,12 @@ def decoded_columns(blocks: Sequence[LatentBlock], n_columns: int) -> list[int]:
     return [i for i in range(n_columns) if i not in still]
 
 
+def track_columns(blocks: Sequence[LatentBlock]) -> list[int]:
+    """The columns of the blocks that describe the track (every one but those of excerpt blocks, ``track_level``
+    False): what a model's track blocks alone are, whatever parts it offers."""
+    return [i for b in blocks if b.track_level for i in range(b.start, b.stop)]
+
+
 def missing_rows(Z: np.ndarray, block: LatentBlock) -> np.ndarray:
     """(n,) bool: rows whose ``block`` is exactly the prior mean 0, i.e. the modality was absent."""
     return ~np.any(Z[:, block.start:block.stop] != 0, axis=1)

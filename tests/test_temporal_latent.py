@@ -268,3 +268,10 @@ def test_the_temporal_summary_is_not_offered_to_traverse():
     found = model.latent_blocks()  # audio 0-2, crop 3, temporal 4-5, lyrics 6-7
     assert blocks.decoded_columns(found, 8) == [0, 1, 2, 3, 6, 7]
     assert blocks.decoded_columns(small("conv").latent_blocks(), 6) == list(range(6))  # nothing held still
+
+
+def test_the_track_columns_leave_out_the_crop_and_temporal_blocks():
+    found = small("conv", temporal_dim=2, temporal_hop=4).latent_blocks()  # audio 0-2, crop 3, temporal 4-5, lyrics 6-7
+    assert blocks.track_columns(found) == [0, 1, 2, 6, 7]
+    assert blocks.track_columns(small("conv", modality="audio").latent_blocks()) == [0, 1, 2]  # audio 0-2, crop 3
+    assert blocks.track_columns(small("basic").latent_blocks()) == [0, 1]  # one block: every column
