@@ -110,3 +110,12 @@ def test_a_checkpoint_written_before_the_setting_loads_with_the_mel_bands_scored
     loaded = reload_as_written_before(model, tmp_path / "before.pt", "cepstral_also")
     assert loaded.config.cepstral_also == 0 and not hasattr(loaded.module_, "cepstral")
     np.testing.assert_allclose(loaded.encode(inputs), model.encode(inputs), rtol=1e-5, atol=1e-6)
+
+
+def test_a_loaded_checkpoint_has_the_dct_basis_that_the_view_derives_rather_than_saves(tmp_path):
+    """The basis is not in the state dict; the network is built on the meta device and loaded, so it must be filled
+    from the sizes again, or a run resumed from the checkpoint would score cepstra against uninitialised memory."""
+    inputs = mel_inputs(lyrics=False)
+    model = small("conv", modality="audio", cepstral_also=8).fit(inputs)
+    loaded = checkpoint.load(checkpoint.save(model, tmp_path / "cep.pt"))
+    torch.testing.assert_close(loaded.module_.cepstral.basis, CepstralView(loaded.prep_.n_mels, 8).basis)

@@ -26,11 +26,19 @@ DETERMINISTIC = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
 def empty_module(factory: Callable[[], nn.Module]) -> nn.Module:
     """``factory()`` built without drawing random numbers: parameters allocated on the CPU, uninitialised.
 
-    Fill it with :func:`init_parameters` or ``load_state_dict``.
+    Fill it with :func:`init_parameters` or ``load_state_dict``. Constants that a layer derives from its sizes or
+    settings rather than saves (buffers registered with ``persistent=False``) are filled here, by the layer's
+    ``fill_constants()``: ``load_state_dict`` does not hold them, and on the meta device the layer's own
+    constructor could not write them.
     """
     with torch.device("meta"):
         module = factory()
-    return module.to_empty(device="cpu")
+    module = module.to_empty(device="cpu")
+    with torch.no_grad():
+        for layer in module.modules():
+            if hasattr(layer, "fill_constants"):
+                layer.fill_constants()
+    return module
 
 
 def seeded_module(factory: Callable[[], nn.Module], *, generator: torch.Generator) -> nn.Module:
