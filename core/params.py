@@ -165,6 +165,9 @@ _SPECS = (
          help="conv/beta: the reconstruction is also scored on its first N cepstral coefficients per frame (the "
               "shape of the spectrum, as MFCCs describe it), each standardised, at most one per mel band; 0 = the "
               "mel bands alone (the earlier design)"),
+    Spec("percussive_also", int, 0, 32, label="percussive band groups predicted",
+         help="conv/beta: the static latents also predict how much of the power of each of N groups of adjacent mel "
+              "bands is percussive (a harmonic/percussive split of the crop by box filters); 0 = none"),
     Spec("modality", str, choices=("both", "audio", "lyrics"),
          help="conv/beta (and ae/pca on mel): which inputs feed the latent space"),
     Spec("inputs", str, choices=("features", "mel"), help="ae / pca / raw: 57 features or log-mel"),

@@ -30,7 +30,8 @@ MODEL_NAMES = SPECS["model"].choices
 #: order ``--help`` lists them. A flag is only allowed for models that have the field.
 MODEL_FLAGS = ("epochs", "beta", "latent_dim", "lr", "batch_size", "modality", "inputs", "patience", "val_fraction",
                "warmup_epochs", "capacity", "capacity_epochs", "width", "steps_per_epoch", "warmup_steps",
-               "free_bits", "temporal_dim", "temporal_hop", "crop_sigma", "cepstral_also", "refine_epochs")
+               "free_bits", "temporal_dim", "temporal_hop", "crop_sigma", "cepstral_also", "percussive_also",
+               "refine_epochs")
 
 #: Exit status of a run that diverged (non-finite loss or KL blow-up).
 EXIT_DIVERGED = 3

@@ -95,9 +95,10 @@ class ConvVAEConfig:
     temporal_hop: int = 4
     crop_sigma: int = 1
     cepstral_also: int = 40
+    percussive_also: int = 0
     #: Values of fields a checkpoint written before the field existed holds implicitly: it keeps loading as
     #: the network it was (no temporal latent, one σ per band for every crop, the mel bands scored alone).
-    stored_defaults: ClassVar[dict] = {"temporal_dim": 0, "crop_sigma": 0, "cepstral_also": 0}
+    stored_defaults: ClassVar[dict] = {"temporal_dim": 0, "crop_sigma": 0, "cepstral_also": 0, "percussive_also": 0}
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,7 @@ class AEConfig(ConvVAEConfig):
     temporal_dim: int = 0
     crop_sigma: int = 0
     cepstral_also: int = 0
+    percussive_also: int = 0
 
 
 @dataclass(frozen=True)

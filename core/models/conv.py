@@ -63,6 +63,14 @@ is what is scored, and it is what the 57 features' MFCCs describe. On hybrid_en_
 against genre by 0.03, on gtzan_mini it lowered it by 0.025 (RESULTS.md, "The cepstral score"). A checkpoint
 written before it holds 0.
 
+The percussive shares (``percussive_also`` = G): a linear head of the static latents predicts, for each of G groups
+of adjacent mel bands, how much of the crop's power lies in broadband, short structures rather than held, narrowband
+ones (:class:`PercussiveView`, a harmonic/percussive split by box filters), scored as a Gaussian per group with a
+learned σ and the weight T (the crop's frames: G shares weigh as G bands of the crop would). The static decoder
+cannot place transients in time, so a busy drum part and a held chord with the same average spectrum cost it the
+same; the head gives the latents a reason to tell them apart, as the 57 features' ``perceptr`` statistics do
+(RESULTS.md, "How percussive"). A checkpoint written before it holds 0.
+
 Fusion: CONCATENATED per-modality latents, z = [z_a, z_l], each block with its own KL. A track
 without lyrics has the prior as its lyrics posterior (mu_l = 0, var_l = 1: no KL, no lyrics
 loss). A product of experts (one z for both) was measured to lose the language: language NMI .003
@@ -75,8 +83,10 @@ Likelihood (nats per crop, summed over elements, averaged over the batch)::
               (``crop_sigma``: log σ_f + s_f(z_a), the crop's own offset from its static latents)
     NLL_cep = (F / N) · Σ_{n,t} the same Gaussian NLL of the standardised cepstra (``cepstral_also`` = N),
               one learned σ per coefficient
+    NLL_perc = T · Σ_g Gaussian NLL of the crop's standardised percussive logit per band group, predicted from the
+              static latents (``percussive_also`` = G), one learned σ per group
     NLL_lyr = lyrics_weight · (F·T / V) · Gaussian NLL with one learned σ   (tracks with lyrics)
-    loss    = NLL_mel + NLL_cep + NLL_lyr + β_t · Σ_j max(KL_j, free_bits)        (:class:`~core.models.losses.VAELoss`)
+    loss    = NLL_mel + NLL_cep + NLL_perc + NLL_lyr + β_t · Σ_j max(KL_j, free_bits)        (:class:`~core.models.losses.VAELoss`)
 
 β_t warms up per optimisation step; β is also reported normalised, β·d/(F·T).
 :class:`BetaVAE` (``"beta"``) is :class:`ConvVAE` with β = 4 (a loss setting).
@@ -232,15 +242,20 @@ class CepstralView(nn.Module):
         self.register_buffer("basis", torch.zeros(n, n_mels), persistent=False)
         for name, shape in (("mean", (n,)), ("var", (n,)), ("seen", ())):
             self.register_buffer(name, torch.zeros(shape))
+        self.fill_constants()
         self.reset_parameters()
 
     @torch.no_grad()
-    def reset_parameters(self) -> None:
+    def fill_constants(self) -> None:
+        """The DCT basis (not saved; :func:`~core.training.init.empty_module` calls this after a load)."""
         f = torch.arange(self.n_mels, dtype=torch.float32)
         k = torch.arange(self.n, dtype=torch.float32)[:, None]
         basis = torch.cos(torch.pi * (f[None, :] + 0.5) * k / self.n_mels)
         basis[0] *= 1 / np.sqrt(2)
         self.basis.copy_(basis * np.sqrt(2 / self.n_mels))
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
         self.mean.zero_()
         self.var.fill_(1.0)
         self.seen.zero_()
@@ -262,6 +277,85 @@ class CepstralView(nn.Module):
         return (self.coefficients(x) - self.mean[:, None]) / torch.sqrt(self.var[:, None] + 1e-6)
 
 
+class PercussiveView(nn.Module):
+    """(B, F, T) standardised mel crops -> (B, G) the share of each of G groups of adjacent mel bands' power that
+    lies in percussive (broadband, short) rather than harmonic (narrowband, held) structures, as a logit
+    standardised by running statistics of the training crops.
+
+    The split follows the median-filter harmonic/percussive separation, with box filters in dB in place of the
+    medians (a mean in dB is a geometric mean of power; medians cost four times a training step on a CPU, and a
+    probe on hybrid_en_de_dev found the two shares equally informative): a bin's harmonic level is its mean over
+    ``kernel`` frames of its band, its percussive level the mean over ``kernel`` bands of its frame, and its
+    percussive mask ``P_p² / (P_h² + P_p²)``. The crop's dB values come back from the standardised ones with the
+    training corpus' band levels, which the view holds (not saved: they follow from the preprocessing).
+
+    It is a target for a head of the static latents (``percussive_also``), not a view of the reconstruction: the
+    static decoder cannot place transients in time, so without a target of its own how percussive a crop is never
+    pays its way into the latents (RESULTS.md, "How percussive")."""
+
+    deterministic_init = True
+    momentum = 0.01
+    #: frames and bands of each box filter (0.8 s and an eighth of the bands at the defaults)
+    kernel = 17
+
+    def __init__(self, band_mean: np.ndarray, band_std: np.ndarray, groups: int):
+        super().__init__()
+        self.groups = groups
+        self.levels = np.asarray(band_mean, np.float32).copy(), np.asarray(band_std, np.float32).copy()
+        n_mels = len(self.levels[0])
+        for name, shape in (("band_mean", (n_mels,)), ("band_std", (n_mels,)), ("member", (n_mels, groups))):
+            self.register_buffer(name, torch.zeros(shape), persistent=False)
+        for name, shape in (("mean", (groups,)), ("var", (groups,)), ("seen", ())):
+            self.register_buffer(name, torch.zeros(shape))
+        self.fill_constants()
+        self.reset_parameters()
+
+    @torch.no_grad()
+    def fill_constants(self) -> None:
+        """The band levels and the band groups (not saved; :func:`~core.training.init.empty_module` calls this)."""
+        self.band_mean.copy_(torch.from_numpy(self.levels[0]))
+        self.band_std.copy_(torch.from_numpy(self.levels[1]))
+        # one-hot (F, G): band f belongs to group floor(f·G / F), so the groups are contiguous and as equal as can be
+        n_mels = len(self.levels[0])
+        self.member.copy_(F.one_hot(torch.arange(n_mels) * self.groups // n_mels, self.groups).float())
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        self.mean.zero_()
+        self.var.fill_(1.0)
+        self.seen.zero_()
+
+    def _smooth(self, x: torch.Tensor, dim: int) -> torch.Tensor:
+        """The mean over ``kernel`` neighbours along ``dim`` of (B, F, T) ``x``, edges repeated (a running sum)."""
+        k = self.kernel
+        first, last = x.narrow(dim, 0, 1), x.narrow(dim, x.shape[dim] - 1, 1)
+        padded = torch.cat([first.expand_as(x.narrow(dim, 0, k // 2 + 1)), x,
+                            last.expand_as(x.narrow(dim, 0, k // 2))], dim)
+        total = padded.cumsum(dim)
+        return (total.narrow(dim, k, x.shape[dim]) - total.narrow(dim, 0, x.shape[dim])) / k
+
+    @torch.no_grad()
+    def shares(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, F, T) standardised crops -> (B, G) percussive share of each band group's power, in (0, 1)."""
+        db = x * self.band_std[:, None] + self.band_mean[:, None]
+        harmonic, percussive = self._smooth(db, 2), self._smooth(db, 1)   # along time per band, along the bands
+        mask = torch.sigmoid((2 * np.log(10) / 10) * (percussive - harmonic))       # P_p² / (P_h² + P_p²)
+        power = torch.exp((np.log(10) / 10) * (db - db.amax((1, 2), keepdim=True)))  # relative power, no overflow
+        total = torch.einsum("bft,fg->bg", power, self.member)
+        return torch.einsum("bft,fg->bg", power * mask, self.member) / total.clamp_min(1e-30)
+
+    @torch.no_grad()
+    def forward(self, x: torch.Tensor, *, update: bool = False) -> torch.Tensor:
+        share = self.shares(x).clamp(1e-4, 1 - 1e-4)
+        logit = torch.log(share) - torch.log1p(-share)
+        if update:
+            a = 1.0 if self.seen == 0 else self.momentum
+            self.mean.mul_(1 - a).add_(a * logit.mean(0))
+            self.var.mul_(1 - a).add_(a * logit.var(0, unbiased=False))
+            self.seen.add_(1)
+        return (logit - self.mean) / torch.sqrt(self.var + 1e-6)
+
+
 class ConvVAEModule(nn.Module):
     """The torch network (module docstring). ``variational=False`` = plain autoencoder (the ``ae`` on mel).
 
@@ -272,7 +366,8 @@ class ConvVAEModule(nn.Module):
     def __init__(self, *, n_mels: int, crop_frames: int, width: int, latent_dim: int, lyrics_dim: int,
                  lyrics_latent_dim: int, lyrics_hidden: int = 128, modality: str = "both",
                  lyrics_weight: float = 1.0, variational: bool = True, crop_latent_dim: int = 0,
-                 temporal_dim: int = 0, temporal_hop: int = 4, crop_sigma: bool = False, cepstral_also: int = 0):
+                 temporal_dim: int = 0, temporal_hop: int = 4, crop_sigma: bool = False, cepstral_also: int = 0,
+                 percussive_also: int = 0, band_levels: tuple[np.ndarray, np.ndarray] | None = None):
         super().__init__()
         if modality not in MODALITIES:
             raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}")
@@ -312,6 +407,9 @@ class ConvVAEModule(nn.Module):
         #: the reconstruction also scored on its first N cepstral coefficients (:class:`CepstralView`), with a σ
         #: each and the weight F / N, so that the shape of the spectrum weighs as much as the bands do
         self.n_cepstral = min(int(cepstral_also), n_mels) if self.use_audio else 0
+        #: a head of the static latents predicts how percussive each of N band groups of the crop is
+        #: (:class:`PercussiveView`); it needs the training corpus' band levels to undo the standardisation
+        self.n_percussive = int(percussive_also) if self.use_audio and band_levels is not None else 0
         #: the d of the normalised β, β·d/(F·T): the audio block (the lyrics block without audio)
         self.beta_dims = self.d_a or self.d_l
         if self.use_audio:
@@ -325,6 +423,12 @@ class ConvVAEModule(nn.Module):
                 self.cepstral = CepstralView(n_mels, self.n_cepstral)
                 self.cepstral_scale = LogScale((self.n_cepstral,), 0.0)
                 self.cepstral_weight = n_mels / self.n_cepstral
+            if self.n_percussive:
+                self.percussive = PercussiveView(*band_levels, self.n_percussive)
+                self.percussive_head = nn.Linear(self.d_static, self.n_percussive)
+                self.percussive_scale = LogScale((self.n_percussive,), 0.0)
+                # a crop's N shares weigh as N bands of the crop would: one value per frame
+                self.percussive_weight = float(crop_frames)
         if self.use_lyrics:
             self.lyrics_encoder = _mlp(lyrics_dim, lyrics_hidden, heads * lyrics_latent_dim)
             self.lyrics_decoder = _mlp(lyrics_latent_dim, lyrics_hidden, lyrics_dim)
@@ -366,9 +470,10 @@ class ConvVAEModule(nn.Module):
         return self.stage != "main"
 
     @property
-    def cepstral_on(self) -> bool:
-        """Whether the cepstral score takes part. It shapes the latents, which the refinement leaves alone, so the
-        refinement scores the bands alone: the decoder then learns to put time back as fast as without it."""
+    def views_on(self) -> bool:
+        """Whether the cepstral score and the percussive shares take part. They shape the latents, which the
+        refinement leaves alone, so the refinement scores the bands alone: the decoder then learns to put time back
+        as fast as without them."""
         return self.stage != "refine"
 
     @torch.no_grad()
@@ -448,11 +553,15 @@ class ConvVAEModule(nn.Module):
         (K adjacent crops per track), the track block of each crop is the product of its track's K crop
         posteriors and ONE draw per track (:func:`product_of_groups`); its KL then counts 1/K per crop
         (``"kl_weight"``). Without ``"group"`` every crop is its own track (K = 1)."""
-        if self.training and self.n_cepstral and self.cepstral_on:
-            self.cepstral.update(batch["x"])
+        views = {}
+        if self.use_audio and self.views_on:
+            if self.training and self.n_cepstral:
+                self.cepstral.update(batch["x"])
+            if self.n_percussive:
+                views["percussive_target"] = self.percussive(batch["x"], update=self.training)
         mu, logvar = self.posterior(batch)
         if logvar is None:
-            return {"mu": mu, "logvar": None, **self._decode_for_loss(mu)}
+            return {"mu": mu, "logvar": None, **views, **self._decode_for_loss(mu)}
         eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
         out = {}
         if self.d_track:
@@ -467,7 +576,7 @@ class ConvVAEModule(nn.Module):
             if self.d_temp:
                 out["kl_groups"] = self.kl_groups().to(mu.device)
         z = mu + eps * torch.exp(0.5 * logvar) if (self.training or generator is not None) else mu
-        return {"mu": mu, "logvar": logvar, **out, **self._decode_for_loss(z)}
+        return {"mu": mu, "logvar": logvar, **out, **views, **self._decode_for_loss(z)}
 
     def _decode_for_loss(self, z: torch.Tensor) -> dict[str, torch.Tensor]:
         """:meth:`decode`, plus the crop's own log σ per band (``crop_sigma``), which only the likelihood reads:
@@ -475,20 +584,26 @@ class ConvVAEModule(nn.Module):
         out = self.decode(z)
         if self.crop_sigma:
             out["x_log_sigma"] = self.audio_decoder.crop_log_sigma(z[:, :self.d_static])
+        if self.n_percussive:
+            out["percussive_hat"] = self.percussive_head(z[:, :self.d_static])
         return out
 
     def reconstruction_error(self, out: dict, batch: dict) -> torch.Tensor:
         """(B,) negative log-likelihood of the crop (learned σ per band, times the crop's own factor per band
-        with ``crop_sigma``), plus that of its cepstral coefficients (``cepstral_also``) and the weighted lyrics NLL."""
+        with ``crop_sigma``), plus that of its cepstral coefficients (``cepstral_also``), that of its percussive shares
+        (``percussive_also``, from the static latents) and the weighted lyrics NLL."""
         err = None
         if self.use_audio:
             log_sigma = self.mel_scale.log_sigma[:, None]
             if "x_log_sigma" in out:
                 log_sigma = log_sigma + out["x_log_sigma"][:, :, None]
             err = gaussian_nll(batch["x"], out["x_hat"], log_sigma)
-            if self.n_cepstral and self.cepstral_on:
+            if self.n_cepstral and self.views_on:
                 err = err + self.cepstral_weight * gaussian_nll(
                     self.cepstral(batch["x"]), self.cepstral(out["x_hat"]), self.cepstral_scale.log_sigma[:, None])
+            if "percussive_target" in out:
+                err = err + self.percussive_weight * gaussian_nll(
+                    out["percussive_target"], out["percussive_hat"], self.percussive_scale.log_sigma)
         if self.use_lyrics:
             lyr = self.lyrics_scale * gaussian_nll(batch["lyr"], out["lyr_hat"], self.lyrics_sigma.log_sigma,
                                                    mask=batch["lmask"].bool())
@@ -518,7 +633,9 @@ def conv_network(config, prep: ClipPrep, *, variational: bool) -> ConvVAEModule:
                          lyrics_dim=prep.lyrics_dim,
                          lyrics_latent_dim=config.lyrics_latent_dim, lyrics_hidden=config.lyrics_hidden,
                          modality=config.modality, lyrics_weight=config.lyrics_weight, variational=variational,
-                         crop_sigma=bool(config.crop_sigma), cepstral_also=config.cepstral_also)
+                         crop_sigma=bool(config.crop_sigma), cepstral_also=config.cepstral_also,
+                         percussive_also=config.percussive_also,
+                         band_levels=(prep.band_mean, prep.band_std) if prep.band_mean is not None else None)
 
 
 def product_of_groups(mu: torch.Tensor, logvar: torch.Tensor, K: int) -> tuple[torch.Tensor, torch.Tensor]:
