@@ -20,8 +20,8 @@ the map and "tracks like this one" rest on neighbours. A corpus with an ``artist
 against it too, so that a "language" cluster that is really a few artists shows.
 A model whose latent has an audio and a lyrics block (``core.blocks``) is scored on every part of it
 from the same fit: ``[joint]`` (the default every page clusters), ``[balanced]``, ``[audio]``, ``[lyrics]`` and
-``[all]`` (the raw concatenation). An audio-only spectrogram VAE has one part, ``all``, which also holds its
-crop and temporal blocks (an excerpt, not the track); its track block is scored alone as well, ``[track blocks]``.
+``[all]`` (the raw concatenation). An audio-only spectrogram VAE's default part, ``all``, also holds its crop and
+temporal blocks (an excerpt, not the track); its ``[audio]`` row is the track block alone.
 Prints the command, a Markdown table (mean ± std over seeds) and what fusion adds over the best
 single modality; writes the per-seed rows as CSV (``core.io.atomic_write``). CUDA is used by the
 models that profit when present (``device="auto"``); everything runs on CPU.
@@ -196,14 +196,11 @@ def checkpoint_groups(specs: list[str]) -> dict[str, list[str]]:
 def part_rows(label: str, model, Z: np.ndarray, inputs, truth: pd.DataFrame, base: dict, *,
               reconstruction: bool = True) -> list[dict]:
     """One scored row per latent part of ``model`` (one row for a one-block model or a non-model baseline);
-    the reconstruction measures go on the first (the default part). A model whose one part, ``all``, also holds
-    blocks that describe an excerpt rather than the track (an audio-only spectrogram VAE's crop and temporal
-    blocks) gets a second row, ``[track blocks]``, with those left out: what they add to the default part."""
+    the reconstruction measures go on the first (the default part). An audio-only spectrogram VAE's default part,
+    ``all``, also holds its crop and temporal blocks; its ``[audio]`` row leaves them out (``core.blocks.parts``)."""
     found = model.latent_blocks() if model is not None else ()
     offered = blocks.parts(found) if model is not None else ["all"]
     views = [(part, blocks.view(Z, found, part) if model is not None else Z) for part in offered]
-    if offered == ["all"] and not all(b.track_level for b in found):
-        views.append(("track blocks", Z[:, blocks.track_columns(found)]))
     rows = []
     for i, (part, Zp) in enumerate(views):
         name = label if i == 0 and part == "all" else f"{label} [{part}]"

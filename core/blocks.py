@@ -21,7 +21,8 @@ A *part* says which blocks a clustering, projection or neighbour search sees:
 * ``"balanced"``: the track-level blocks of every modality, each modality centred and scaled to unit total
   variance, so that each modality adds the same expected squared distance between two tracks whatever its
   number of dimensions (the balanced-PCA idea, on the model's own posterior means).
-* ``"audio"``, ``"lyrics"``: one modality's track-level blocks, as they are.
+* ``"audio"``, ``"lyrics"``: one modality's track-level blocks, as they are. An audio-only model whose latent also
+  holds excerpt blocks offers ``"audio"`` too, after its default ``"all"``.
 * ``"all"``: every dimension as the model encodes it (the only part of a one-block model).
 
 Both fused parts are decided without labels; that the joint part, and not the balanced one or the variants in
@@ -48,7 +49,7 @@ PARTS: dict[str, str] = {
     "joint": "the lyrics, and the audio as far as it predicts them (a linear map fitted on the collection; "
              "a track without lyrics is placed by the audio's estimate of them)",
     "balanced": "every modality at equal weight (track-level blocks, each modality scaled to unit variance)",
-    "audio": "the audio block only",
+    "audio": "the audio's track-level block only (no crop or temporal block, which describe an excerpt)",
     "lyrics": "the lyrics block only",
     "all": "every latent dimension as encoded",
 }
@@ -89,7 +90,11 @@ def parts(blocks: Sequence[LatentBlock]) -> list[str]:
     """The parts a model with ``blocks`` offers, its default first."""
     mods = _modalities(blocks)
     if len(mods) < 2:
-        return ["all"]
+        # one modality whose latent also holds excerpt blocks (an audio-only spectrogram VAE's crop and temporal
+        # blocks) offers its track-level blocks alone too: they find closer neighbours within one collection,
+        # while the excerpt blocks carry more of what transfers to another (RESULTS.md, "The last gaps")
+        excerpt = any(not b.track_level for b in blocks)
+        return ["all", *[m for m in mods if excerpt and m in PARTS]]
     joint = ["joint"] if set(mods) == {"audio", "lyrics"} else []
     return [*joint, "balanced", *[m for m in mods if m in PARTS], "all"]
 
@@ -122,12 +127,6 @@ def decoded_columns(blocks: Sequence[LatentBlock], n_columns: int) -> list[int]:
     blocks that are not ``decoded``): what is worth traversing."""
     still = {i for b in blocks if not b.decoded for i in range(b.start, b.stop)}
     return [i for i in range(n_columns) if i not in still]
-
-
-def track_columns(blocks: Sequence[LatentBlock]) -> list[int]:
-    """The columns of the blocks that describe the track (every one but those of excerpt blocks, ``track_level``
-    False): what a model's track blocks alone are, whatever parts it offers."""
-    return [i for b in blocks if b.track_level for i in range(b.start, b.stop)]
 
 
 def missing_rows(Z: np.ndarray, block: LatentBlock) -> np.ndarray:

@@ -1,5 +1,5 @@
-"""bench_quality's rows per latent part: an audio-only model whose one part also holds excerpt blocks gets a
-second row with its track-level blocks alone."""
+"""bench_quality's rows per latent part: an audio-only model whose default part also holds excerpt blocks gets a
+second row with its track-level blocks alone, the part ``audio`` that ``core.blocks.parts`` offers."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def test_an_audio_only_model_with_excerpt_blocks_also_scores_its_track_blocks_al
     model = _Blocks(LatentBlock("audio", "audio", 0, 4), LatentBlock("crop", "audio", 4, 8, False),
                     LatentBlock("temporal", "audio", 8, 10, False, decoded=False))
     rows = _rows(model, np.hstack([track, excerpt]), genre)
-    assert [(r["representation"], r["dim"]) for r in rows] == [("m", 10), ("m [track blocks]", 4)]
+    assert [(r["representation"], r["dim"]) for r in rows] == [("m", 10), ("m [audio]", 4)]
     assert rows[1]["knn_genre"] > 0.9 > rows[0]["knn_genre"]
 
 

@@ -23,7 +23,7 @@ def test_a_multimodal_checkpoint_clusters_its_joint_part_and_the_user_can_choose
     at = _open("clusters", "conv")
     part = at.selectbox(key="latent_part")
     assert part.value == "joint" and part.options == [
-        "audio + lyrics, joint", "audio + lyrics, balanced", "audio only", "lyrics only", "all dimensions as encoded"]
+        "audio + lyrics, joint", "audio + lyrics, balanced", "audio only (track level)", "lyrics only", "all dimensions as encoded"]
     assert "audio + lyrics, joint (48 dims)" in _texts(at)
     joint = {m.label: m.value for m in at.metric}
     part.select("lyrics").run()

@@ -93,11 +93,11 @@ def test_conv_blocks_match_its_network_and_tracks_without_lyrics_still_encode_an
     np.testing.assert_allclose(audio_only[:, :4], Z[:, :4], rtol=1e-5, atol=1e-6)
 
 
-def test_a_collection_without_any_lyrics_gives_an_audio_only_model_with_one_part():
+def test_a_collection_without_any_lyrics_gives_an_audio_only_model_that_clusters_every_dimension_by_default():
     inputs = mel_inputs()
     model = small("conv").fit(ModelInputs(inputs.track_ids, lyrics=[""] * len(inputs), clips=inputs.clips))
     assert [b.modality for b in model.latent_blocks()] == ["audio", "audio"]
-    assert blocks.parts(model.latent_blocks()) == ["all"]
+    assert blocks.parts(model.latent_blocks()) == ["all", "audio"]  # the track block alone is offered second
     Z = model.encode(ModelInputs(inputs.track_ids, clips=inputs.clips))
     np.testing.assert_array_equal(latent_part(model, Z), Z)
 

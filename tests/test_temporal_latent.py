@@ -270,8 +270,11 @@ def test_the_temporal_summary_is_not_offered_to_traverse():
     assert blocks.decoded_columns(small("conv").latent_blocks(), 6) == list(range(6))  # nothing held still
 
 
-def test_the_track_columns_leave_out_the_crop_and_temporal_blocks():
+def test_the_audio_part_leaves_out_the_crop_and_temporal_blocks_with_or_without_lyrics():
+    Z = np.arange(2 * 8, dtype=float).reshape(2, 8)
     found = small("conv", temporal_dim=2, temporal_hop=4).latent_blocks()  # audio 0-2, crop 3, temporal 4-5, lyrics 6-7
-    assert blocks.track_columns(found) == [0, 1, 2, 6, 7]
-    assert blocks.track_columns(small("conv", modality="audio").latent_blocks()) == [0, 1, 2]  # audio 0-2, crop 3
-    assert blocks.track_columns(small("basic").latent_blocks()) == [0, 1]  # one block: every column
+    np.testing.assert_array_equal(blocks.view(Z, found, "audio"), Z[:, :3])
+    audio_only = small("conv", modality="audio", temporal_dim=2, temporal_hop=4).latent_blocks()  # audio 0-2, crop 3, temporal 4-5
+    assert blocks.parts(audio_only) == ["all", "audio"] and blocks.default_part(audio_only) == "all"
+    np.testing.assert_array_equal(blocks.view(Z[:, :6], audio_only, "audio"), Z[:, :3])
+    assert blocks.parts(small("basic").latent_blocks()) == ["all"]  # one block that describes the track: one part

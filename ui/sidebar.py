@@ -75,7 +75,8 @@ def levels_note() -> None:
 
 
 def part_choice() -> None:
-    """Which part of a multimodal checkpoint's latent the Explore and Clusters pages cluster and project."""
+    """Which part of a checkpoint's latent the Explore and Clusters pages cluster and project, where it offers
+    more than one."""
     current = current_checkpoint()
     if current is None:
         return
@@ -87,9 +88,14 @@ def part_choice() -> None:
         return
     if st.session_state.get(PART) not in offered:
         st.session_state[PART] = offered[0]
-    st.selectbox("Latent part to cluster and map", offered, key=PART, format_func=PART_LABELS.get,
-                 help="This checkpoint has an audio and a lyrics block. " + " ".join(
-                     f"**{PART_LABELS[p]}**: {PARTS[p]}." for p in offered)
-                 + f" The default, **{PART_LABELS[offered[0]]}**, is chosen without labels: the audio counts as "
-                   "far as it agrees with the lyrics, so the larger audio block cannot drown what the lyrics "
-                   "know, and a track without lyrics is still placed.")
+    parts_help = " ".join(f"**{PART_LABELS[p]}**: {PARTS[p]}." for p in offered)
+    if "lyrics" in offered:
+        why = (f"This checkpoint has an audio and a lyrics block. {parts_help} The default, "
+               f"**{PART_LABELS[offered[0]]}**, is chosen without labels: the audio counts as far as it agrees with "
+               "the lyrics, so the larger audio block cannot drown what the lyrics know, and a track without lyrics "
+               "is still placed.")
+    else:
+        why = (f"This checkpoint reads audio alone. {parts_help} Measured against genre on real music: the track "
+               "block alone finds closer neighbours within one collection, while every dimension carries more of "
+               "what holds on a collection the model was not trained on (RESULTS.md, \"The last gaps\").")
+    st.selectbox("Latent part to cluster and map", offered, key=PART, format_func=PART_LABELS.get, help=why)

@@ -25,7 +25,7 @@ CLUSTERING = "clustering"
 #: The latent part the user chose in the sidebar (a model with audio and lyrics: "joint" by default).
 PART = "latent_part"
 #: Short names of the latent parts in the sidebar (PARTS holds what each means).
-PART_LABELS = {"joint": "audio + lyrics, joint", "balanced": "audio + lyrics, balanced", "audio": "audio only",
+PART_LABELS = {"joint": "audio + lyrics, joint", "balanced": "audio + lyrics, balanced", "audio": "audio only (track level)",
                "lyrics": "lyrics only", "all": "all dimensions as encoded"}
 #: The projection before the user has chosen one on Explore.
 DEFAULT_PROJECTION = "tsne"
@@ -84,10 +84,11 @@ def part_summary(path: str, stamp: float, width: int, specs: tuple[str, ...] | N
     """``"latent size 56 · audio + lyrics, joint (48 dims)"``: what a page clusters, in words; with the
     corpus ``specs``, it says when no track has lyrics (every lyrics block is then the prior)."""
     loaded = model(path, stamp)
-    if len(parts(loaded.latent_blocks())) < 2:
+    offered = parts(loaded.latent_blocks())
+    if len(offered) < 2:
         return f"latent size {width}"
     text = f"latent size {loaded.latent_dim} · {PART_LABELS[part_for(path, stamp)]} ({width} dims)"
-    if specs is None:
+    if specs is None or "lyrics" not in offered:
         return text
     with_lyrics = corpus(specs).lyrics_count
     if not with_lyrics:
