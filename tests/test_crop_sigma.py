@@ -61,10 +61,11 @@ def _textures(n: int = 24, F: int = 16, seed: int = 0) -> tuple[ModelInputs, np.
 
 
 def _texture_agreement(inputs: ModelInputs, moving: np.ndarray, crop_sigma: int) -> float:
-    # the mel bands scored alone (no cepstral score), so that σ per crop is the only difference between the runs
+    # the mel bands scored alone (no cepstral score, no percussive shares), so that σ per crop is the only difference
     model = create("conv", modality="audio", width=16, latent_dim=4, crop_latent_dim=2, crops_per_track=2,
                    crop_frames=32, temporal_dim=0, epochs=6, steps_per_epoch=80, batch_size=16, warmup_steps=20,
-                   lr_warmup_steps=10, random_state=0, crop_sigma=crop_sigma, cepstral_also=0).fit(inputs)
+                   lr_warmup_steps=10, random_state=0, crop_sigma=crop_sigma, cepstral_also=0,
+                   percussive_also=0).fit(inputs)
     return neighbour_agreement(model.encode(inputs), moving, k=5).value
 
 

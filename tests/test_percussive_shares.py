@@ -9,6 +9,7 @@ import torch
 from scipy.ndimage import uniform_filter
 
 from core import checkpoint
+from core.models import create
 from core.models.conv import ConvVAEModule, PercussiveView
 from core.models.losses import gaussian_nll
 from tests.helpers import reload_as_written_before
@@ -74,6 +75,11 @@ def test_the_head_is_scored_beside_the_bands_in_training_and_left_out_of_the_ref
     torch.testing.assert_close(net.reconstruction_error(out, batch), gaussian_nll(batch["x"], out["x_hat"], log_sigma))
 
 
+def test_it_is_the_default_of_the_spectrogram_vaes_and_not_of_the_autoencoder():
+    assert create("conv").config.percussive_also == 8 and create("beta").config.percussive_also == 8
+    assert create("ae", inputs="mel").config.percussive_also == 0
+
+
 def test_without_the_setting_or_the_band_levels_there_is_no_head():
     assert not hasattr(_net(), "percussive")
     torch.manual_seed(0)
@@ -96,7 +102,7 @@ def test_the_statistics_travel_with_the_checkpoint(tmp_path):
 
 def test_a_checkpoint_written_before_the_setting_loads_without_the_head(tmp_path):
     inputs = mel_inputs(lyrics=False)
-    model = small("conv", modality="audio").fit(inputs)
+    model = small("conv", modality="audio", percussive_also=0).fit(inputs)
     loaded = reload_as_written_before(model, tmp_path / "before.pt", "percussive_also")
     assert loaded.config.percussive_also == 0 and not hasattr(loaded.module_, "percussive")
     np.testing.assert_allclose(loaded.encode(inputs), model.encode(inputs), rtol=1e-5, atol=1e-6)

@@ -66,6 +66,8 @@ def model_help(name: str) -> str:
                    "moves (its texture)" if c.crop_sigma else "")
                 + (f"; the reconstruction is also scored on its first {c.cepstral_also} cepstral coefficients (the "
                    "shape of the spectrum)" if c.cepstral_also else "")
+                + (f"; the latents also predict how percussive each of {c.percussive_also} groups of mel bands is "
+                   "(drums against held notes)" if c.percussive_also else "")
                 + f"; + lyrics latent {c.lyrics_latent_dim}, concatenated; β = {model.training.beta:g}" + network)
     if model.training is None:
         return f"{model.label} baseline on the standardised {c.inputs} (instant)."
