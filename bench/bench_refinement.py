@@ -7,9 +7,10 @@ reference).
 One run of the shipped ConvVAE recipe (``create("conv")``, its batch and width) cut to one epoch of ``--steps``
 steps, then one refinement epoch of as many: the callback stamps every step, and each stage's step time is the
 median of its steps after the first (which carries one-time costs). The refinement freezes the encoders, so its
-backward pass stops at the temporal head and the decoder. Three more runs of the main stage without the temporal
-latent say what the default's losses add to a step, against the first of them (the default losses): the mel bands
-scored alone (``cepstral_also=0``: what the cepstral score adds), and one σ per band for every crop as well
+backward pass stops at the temporal head and the decoder. Four more runs of the main stage without the temporal
+latent say what the default's losses add to a step, against the first of them (the default losses): without the
+percussive shares (``percussive_also=0``: what their head and the box filters add), the mel bands scored alone as
+well (``cepstral_also=0``: what the cepstral score adds), and one σ per band for every crop as well
 (``crop_sigma=0``, the earlier design: what the decoder's σ head adds on top).
 """
 
@@ -36,10 +37,11 @@ def main() -> None:
     started = time.perf_counter()
     main_step, refine_step = step_times(model, inputs)
     # the main stage without the temporal latent: the default losses, then each taken away in turn
-    static, bands_alone, one_sigma = (
+    static, no_shares, bands_alone, one_sigma = (
         step_times(create("conv", epochs=1, steps_per_epoch=args.steps, refine_epochs=0, temporal_dim=0, **losses),
                    inputs)[0]
-        for losses in ({}, {"cepstral_also": 0}, {"cepstral_also": 0, "crop_sigma": 0}))
+        for losses in ({}, {"percussive_also": 0}, {"percussive_also": 0, "cepstral_also": 0},
+                       {"percussive_also": 0, "cepstral_also": 0, "crop_sigma": 0}))
     total = time.perf_counter() - started
     print(f"{len(inputs)} tracks, batch {model.training.batch_size}, width {model.config.width}, "
           f"{args.steps} steps per stage, {total:.1f} s in all")
@@ -47,7 +49,9 @@ def main() -> None:
     print(f"refinement   {refine_step * 1e3:7.1f} ms per step   {refine_step / main_step:.2f}x the main stage's")
     print(f"main stage without the temporal latent (reference below)   {static * 1e3:7.1f} ms per step   "
           f"{static / main_step:.2f}x")
-    print(f"  the bands scored alone (cepstral_also=0)   {bands_alone * 1e3:7.1f} ms per step   "
+    print(f"  without the percussive shares (percussive_also=0)   {no_shares * 1e3:7.1f} ms per step   "
+          f"{no_shares / static:.2f}x")
+    print(f"  and the bands scored alone (cepstral_also=0)   {bands_alone * 1e3:7.1f} ms per step   "
           f"{bands_alone / static:.2f}x")
     print(f"  and one σ per band (crop_sigma=0: the earlier design)   {one_sigma * 1e3:7.1f} ms per step   "
           f"{one_sigma / static:.2f}x")
