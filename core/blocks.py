@@ -92,7 +92,7 @@ def parts(blocks: Sequence[LatentBlock]) -> list[str]:
     if len(mods) < 2:
         # one modality whose latent also holds excerpt blocks (an audio-only spectrogram VAE's crop and temporal
         # blocks) offers its track-level blocks alone too: they find closer neighbours within one collection,
-        # while the excerpt blocks carry more of what transfers to another (RESULTS.md, "The last gaps")
+        # while the excerpt blocks carry more of what transfers to another (RESULTS.md, "How percussive")
         excerpt = any(not b.track_level for b in blocks)
         return ["all", *[m for m in mods if excerpt and m in PARTS]]
     joint = ["joint"] if set(mods) == {"audio", "lyrics"} else []

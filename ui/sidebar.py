@@ -97,5 +97,5 @@ def part_choice() -> None:
     else:
         why = (f"This checkpoint reads audio alone. {parts_help} Measured against genre on real music: the track "
                "block alone finds closer neighbours within one collection, while every dimension carries more of "
-               "what holds on a collection the model was not trained on (RESULTS.md, \"The last gaps\").")
+               "what holds on a collection the model was not trained on (RESULTS.md, \"How percussive\").")
     st.selectbox("Latent part to cluster and map", offered, key=PART, format_func=PART_LABELS.get, help=why)

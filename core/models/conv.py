@@ -86,7 +86,7 @@ Likelihood (nats per crop, summed over elements, averaged over the batch)::
     NLL_perc = T · Σ_g Gaussian NLL of the crop's standardised percussive logit per band group, predicted from the
               static latents (``percussive_also`` = G), one learned σ per group
     NLL_lyr = lyrics_weight · (F·T / V) · Gaussian NLL with one learned σ   (tracks with lyrics)
-    loss    = NLL_mel + NLL_cep + NLL_perc + NLL_lyr + β_t · Σ_j max(KL_j, free_bits)        (:class:`~core.models.losses.VAELoss`)
+    loss    = NLL_mel + NLL_cep + NLL_perc + NLL_lyr + β_t · Σ_j max(KL_j, free_bits)   (:class:`~core.models.losses.VAELoss`)
 
 β_t warms up per optimisation step; β is also reported normalised, β·d/(F·T).
 :class:`BetaVAE` (``"beta"``) is :class:`ConvVAE` with β = 4 (a loss setting).
@@ -283,8 +283,9 @@ class PercussiveView(nn.Module):
     standardised by running statistics of the training crops.
 
     The split follows the median-filter harmonic/percussive separation, with box filters in dB in place of the
-    medians (a mean in dB is a geometric mean of power; medians cost four times a training step on a CPU, and a
-    probe on hybrid_en_de_dev found the two shares equally informative): a bin's harmonic level is its mean over
+    medians (a mean in dB is a geometric mean of power; the medians took a second per batch of 64 crops on one CPU
+    thread, four times a whole training step, and a probe on hybrid_en_de_dev found the two shares equally
+    informative): a bin's harmonic level is its mean over
     ``kernel`` frames of its band, its percussive level the mean over ``kernel`` bands of its frame, and its
     percussive mask ``P_p² / (P_h² + P_p²)``. The crop's dB values come back from the standardised ones with the
     training corpus' band levels, which the view holds (not saved: they follow from the preprocessing).
