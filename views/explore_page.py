@@ -120,7 +120,9 @@ st.session_state.setdefault(PICKED, [])
 c0, c1, c2, c3 = st.columns([2, 2, 1, 2])
 vectors_choice = c0.selectbox(
     "Vectors", vector_options, key="explore_vectors",
-    format_func=lambda o: f"model: {entry.name} (sidebar)" if o == "model" else f"embeddings: {o[5:]}",
+    # not the checkpoint's name: the browser kept a keyed box's old label for one rerun after the sidebar changed it
+    # (seen in Chromium), and the caption under the controls names the model
+    format_func=lambda o: "the sidebar's model checkpoint" if o == "model" else f"embeddings: {o[5:]}",
     help="A checkpoint's latents (choose it in the sidebar), or an embeddings file of yours (below).")
 method = c1.segmented_control("Projection", list(url.METHODS), key="explore_method",
                               format_func=url.METHODS.get) or state.DEFAULT_PROJECTION
