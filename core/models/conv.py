@@ -222,7 +222,42 @@ def _mlp(n_in: int, hidden: int, n_out: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(n_in, hidden), nn.GELU(), nn.Linear(hidden, n_out))
 
 
-class CepstralView(nn.Module):
+class RunningStandardiser(nn.Module):
+    """A view of the crops whose N values (per crop, or per frame of a crop) are standardised by a running mean and
+    variance per value over the training crops: the first batch sets them, each later one moves them by
+    ``momentum``. The statistics are saved with the checkpoint; what a view derives from its sizes or settings is
+    filled by its ``fill_constants()``."""
+
+    deterministic_init = True
+
+    #: weight of a new batch in the running statistics (the first batch sets them)
+    momentum = 0.01
+
+    def _register_statistics(self, n: int) -> None:
+        for name, shape in (("mean", (n,)), ("var", (n,)), ("seen", ())):
+            self.register_buffer(name, torch.zeros(shape))
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        self.mean.zero_()
+        self.var.fill_(1.0)
+        self.seen.zero_()
+
+    @torch.no_grad()
+    def _move_statistics(self, mean: torch.Tensor, var: torch.Tensor) -> None:
+        """Move the running statistics towards one batch's ``mean`` and ``var``, each (N,)."""
+        a = 1.0 if self.seen == 0 else self.momentum
+        self.mean.mul_(1 - a).add_(a * mean)
+        self.var.mul_(1 - a).add_(a * var)
+        self.seen.add_(1)
+
+    def _standardise(self, values: torch.Tensor) -> torch.Tensor:
+        """(B, N) or (B, N, T) -> the same, each of the N values standardised by the running statistics."""
+        shape = (-1,) + (1,) * (values.dim() - 2)
+        return (values - self.mean.view(shape)) / torch.sqrt(self.var.view(shape) + 1e-6)
+
+
+class CepstralView(RunningStandardiser):
     """(B, F, T) standardised mel crops -> (B, N, T) their first N cepstral coefficients per frame (orthonormal
     DCT-II over the bands), each standardised by running statistics of the training crops.
 
@@ -230,18 +265,12 @@ class CepstralView(nn.Module):
     shape of the spectrum wrong by a little in every band at once, which costs little; scored per coefficient,
     that shape is what is measured, and it is what the MFCCs of the 57 features describe."""
 
-    deterministic_init = True
-
-    #: weight of a new batch in the running statistics (the first batch sets them)
-    momentum = 0.01
-
     def __init__(self, n_mels: int, n: int):
         super().__init__()
         self.n_mels, self.n = n_mels, n
         # the basis follows from the sizes, so checkpoints keep only the statistics
         self.register_buffer("basis", torch.zeros(n, n_mels), persistent=False)
-        for name, shape in (("mean", (n,)), ("var", (n,)), ("seen", ())):
-            self.register_buffer(name, torch.zeros(shape))
+        self._register_statistics(n)
         self.fill_constants()
         self.reset_parameters()
 
@@ -254,12 +283,6 @@ class CepstralView(nn.Module):
         basis[0] *= 1 / np.sqrt(2)
         self.basis.copy_(basis * np.sqrt(2 / self.n_mels))
 
-    @torch.no_grad()
-    def reset_parameters(self) -> None:
-        self.mean.zero_()
-        self.var.fill_(1.0)
-        self.seen.zero_()
-
     def coefficients(self, x: torch.Tensor) -> torch.Tensor:
         """(B, F, T) -> (B, N, T) the first N cepstral coefficients of each frame, not standardised."""
         return torch.einsum("nf,bft->bnt", self.basis, x)
@@ -268,16 +291,13 @@ class CepstralView(nn.Module):
     def update(self, x: torch.Tensor) -> None:
         """Move the running mean and variance per coefficient towards those of the crops ``x`` (B, F, T)."""
         c = self.coefficients(x)
-        a = 1.0 if self.seen == 0 else self.momentum
-        self.mean.mul_(1 - a).add_(a * c.mean((0, 2)))
-        self.var.mul_(1 - a).add_(a * c.var((0, 2)))
-        self.seen.add_(1)
+        self._move_statistics(c.mean((0, 2)), c.var((0, 2)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (self.coefficients(x) - self.mean[:, None]) / torch.sqrt(self.var[:, None] + 1e-6)
+        return self._standardise(self.coefficients(x))
 
 
-class PercussiveView(nn.Module):
+class PercussiveView(RunningStandardiser):
     """(B, F, T) standardised mel crops -> (B, G) the share of each of G groups of adjacent mel bands' power that
     lies in percussive (broadband, short) rather than harmonic (narrowband, held) structures, as a logit
     standardised by running statistics of the training crops.
@@ -294,8 +314,6 @@ class PercussiveView(nn.Module):
     static decoder cannot place transients in time, so without a target of its own how percussive a crop is never
     pays its way into the latents (RESULTS.md, "How percussive")."""
 
-    deterministic_init = True
-    momentum = 0.01
     #: frames and bands of each box filter (0.8 s and an eighth of the bands at the defaults)
     kernel = 17
 
@@ -306,8 +324,7 @@ class PercussiveView(nn.Module):
         n_mels = len(self.levels[0])
         for name, shape in (("band_mean", (n_mels,)), ("band_std", (n_mels,)), ("member", (n_mels, groups))):
             self.register_buffer(name, torch.zeros(shape), persistent=False)
-        for name, shape in (("mean", (groups,)), ("var", (groups,)), ("seen", ())):
-            self.register_buffer(name, torch.zeros(shape))
+        self._register_statistics(groups)
         self.fill_constants()
         self.reset_parameters()
 
@@ -319,12 +336,6 @@ class PercussiveView(nn.Module):
         # one-hot (F, G): band f belongs to group floor(f·G / F), so the groups are contiguous and as equal as can be
         n_mels = len(self.levels[0])
         self.member.copy_(F.one_hot(torch.arange(n_mels) * self.groups // n_mels, self.groups).float())
-
-    @torch.no_grad()
-    def reset_parameters(self) -> None:
-        self.mean.zero_()
-        self.var.fill_(1.0)
-        self.seen.zero_()
 
     def _smooth(self, x: torch.Tensor, dim: int) -> torch.Tensor:
         """The mean over ``kernel`` neighbours along ``dim`` of (B, F, T) ``x``, edges repeated (a running sum)."""
@@ -350,11 +361,8 @@ class PercussiveView(nn.Module):
         share = self.shares(x).clamp(1e-4, 1 - 1e-4)
         logit = torch.log(share) - torch.log1p(-share)
         if update:
-            a = 1.0 if self.seen == 0 else self.momentum
-            self.mean.mul_(1 - a).add_(a * logit.mean(0))
-            self.var.mul_(1 - a).add_(a * logit.var(0, unbiased=False))
-            self.seen.add_(1)
-        return (logit - self.mean) / torch.sqrt(self.var + 1e-6)
+            self._move_statistics(logit.mean(0), logit.var(0, unbiased=False))
+        return self._standardise(logit)
 
 
 class ConvVAEModule(nn.Module):
