@@ -31,6 +31,7 @@ import torch
 
 from bench.bench_quality import CORPORA, KNN, ROOT
 from core import checkpoint
+from core.blocks import unit_variance
 from core.corpus import FEATURE_NAMES, load_sources
 from core.features.melstore import crop_starts
 from core.inputs import build_inputs
@@ -56,17 +57,16 @@ def feature_groups(names=FEATURE_NAMES) -> dict[str, list[int]]:
     return groups
 
 
-def unit_cloud(X: np.ndarray, *, standardise: bool = False) -> np.ndarray:
-    """(n, d) -> centred (each column scaled to std 1 first with ``standardise``), mean squared row norm 1."""
+def standardised(X: np.ndarray) -> np.ndarray:
+    """(n, d) -> each column centred and scaled to std 1 (a constant column stays 0)."""
     X = np.asarray(X, np.float64) - np.mean(X, 0)
-    if standardise:
-        X = X / np.where(X.std(0) > 0, X.std(0), 1.0)
-    return X / max(np.sqrt((X ** 2).sum(1).mean()), 1e-12)
+    return X / np.where(X.std(0) > 0, X.std(0), 1.0)
 
 
 def beside(Z: np.ndarray, group: np.ndarray, *, weight: float) -> np.ndarray:
-    """``Z`` with ``group`` beside it: both as :func:`unit_cloud` (the group standardised), the group × ``weight``."""
-    return np.concatenate([unit_cloud(Z), weight * unit_cloud(group, standardise=True)], 1)
+    """``Z`` with ``group`` beside it, each centred and scaled to a mean squared norm of 1
+    (:func:`core.blocks.unit_variance`), the group standardised first and weighted ``weight``."""
+    return np.concatenate([unit_variance(np.asarray(Z, np.float64)), weight * unit_variance(standardised(group))], 1)
 
 
 @torch.no_grad()
@@ -105,7 +105,7 @@ def run(name: str, source: str, paths: list[str], *, weight: float) -> list[dict
             rows.append({"corpus": name, "checkpoint": Path(path).name, "beside": group,
                          "knn_genre": neighbour_agreement(Zg, truth, k=KNN).value,
                          "group_alone": None if values is None else
-                         neighbour_agreement(unit_cloud(values, standardise=True), truth, k=KNN).value})
+                         neighbour_agreement(standardised(values), truth, k=KNN).value})
         print(f"  {name} {Path(path).name}: latents alone {rows[-len(groups)]['knn_genre']:.3f}", flush=True)
     return rows
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.bench_missing import beside, feature_groups, unit_cloud
+from bench.bench_missing import beside, feature_groups, standardised
+from core.blocks import unit_variance
 from core.corpus import FEATURE_NAMES
 from core.metrics import neighbour_agreement
 
@@ -26,6 +27,6 @@ def test_a_group_that_knows_the_label_raises_the_agreement_and_one_that_does_not
     alone = neighbour_agreement(Z, truth, k=5).value
     assert neighbour_agreement(beside(Z, knows, weight=0.5), truth, k=5).value > alone + 0.3
     assert abs(neighbour_agreement(beside(Z, noise, weight=0.1), truth, k=5).value - alone) < 0.1
-    cloud = unit_cloud(noise, standardise=True)
+    cloud = unit_variance(standardised(noise))
     np.testing.assert_allclose(cloud.mean(0), 0.0, atol=1e-12)
     np.testing.assert_allclose((cloud ** 2).sum(1).mean(), 1.0)

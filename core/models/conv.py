@@ -303,9 +303,8 @@ class PercussiveView(RunningStandardiser):
     standardised by running statistics of the training crops.
 
     The split follows the median-filter harmonic/percussive separation, with box filters in dB in place of the
-    medians (a mean in dB is a geometric mean of power; the medians took a second per batch of 64 crops on one CPU
-    thread, four times a whole training step, and a probe on hybrid_en_de_dev found the two shares equally
-    informative): a bin's harmonic level is its mean over
+    medians (a mean in dB is a geometric mean of power, and a running sum is cheap where a median sorts every
+    window): a bin's harmonic level is its mean over
     ``kernel`` frames of its band, its percussive level the mean over ``kernel`` bands of its frame, and its
     percussive mask ``P_p² / (P_h² + P_p²)``. The crop's dB values come back from the standardised ones with the
     training corpus' band levels, which the view holds (not saved: they follow from the preprocessing).
